@@ -1,0 +1,118 @@
+/**
+ * Every error taskq throws is a {@link TaskqError} with a stable string `code`.
+ * Branch on `code` rather than `instanceof`: two installed copies of taskq
+ * (a common monorepo accident) have two distinct classes but the same codes.
+ */
+export class TaskqError extends Error {
+  /** Stable machine-readable code, e.g. `TASKQ_UNREGISTERED_TASK`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A function was submitted that no {@link TaskRegistry} entry knows. */
+export class UnregisteredTaskError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_UNREGISTERED_TASK', message);
+  }
+}
+
+/** Registration would make a task id or a function ambiguous. */
+export class DuplicateTaskError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_DUPLICATE_TASK', message);
+  }
+}
+
+/** A task argument cannot be encoded; `path` names it, e.g. `args[0].owner`. */
+export class UnserializableArgumentError extends TaskqError {
+  readonly path: string;
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super('TASKQ_UNSERIALIZABLE_ARGUMENT', `${path}: ${message}`, options);
+    this.path = path;
+  }
+}
+
+/** A received message (or a part of it) could not be decoded. */
+export class DecodeError extends TaskqError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TASKQ_DECODE_FAILED', message, options);
+  }
+}
+
+/** An option passed to a taskq factory is invalid; the message names it. */
+export class InvalidOptionError extends TaskqError {
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super('TASKQ_INVALID_OPTION', `option "${option}": ${message}`);
+    this.option = option;
+  }
+}
+
+/** The encoded task is larger than the configured limit. */
+export class PayloadTooLargeError extends TaskqError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number) {
+    super('TASKQ_PAYLOAD_TOO_LARGE', `encoded task is ${size} bytes, over the limit of ${limit} bytes (option maxPayloadBytes)`);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** The broker or transport failed; the message never contains credentials. */
+export class TransportError extends TaskqError {
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'TASKQ_TRANSPORT', message, options);
+  }
+}
+
+/** A publish was not confirmed by the broker within its time bound. */
+export class PublishTimeoutError extends TransportError {
+  constructor(message: string) {
+    super(message, { code: 'TASKQ_PUBLISH_TIMEOUT' });
+  }
+}
+
+/** The queue, worker or transport was used after it was closed. */
+export class ClosedError extends TaskqError {
+  constructor(what: string) {
+    super('TASKQ_CLOSED', `${what} is closed`);
+  }
+}
+
+/** Thrown by a task to fail at once, without further attempts. */
+export class NonRetryableError extends TaskqError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TASKQ_NON_RETRYABLE', message, options);
+  }
+}
+
+/** An attempt ran past its timeout; `currentTask().signal` was aborted. */
+export class TaskTimeoutError extends TaskqError {
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number) {
+    super('TASKQ_TASK_TIMEOUT', `task attempt timed out after ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** `currentTask()` was called outside a running task. */
+export class NoTaskContextError extends TaskqError {
+  constructor() {
+    super('TASKQ_NO_TASK_CONTEXT', 'currentTask() was called outside a running task');
+  }
+}
+
+/** Reads the `code` of a taskq error, also across two installed copies. */
+export function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
