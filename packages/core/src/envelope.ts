@@ -1,0 +1,88 @@
+import { DecodeError } from './errors.js';
+import { isUuid } from './internal/uuid.js';
+
+/** Current wire format version. */
+export const ENVELOPE_VERSION = 1;
+
+/** Values that context middleware may put in `meta`: plain JSON. */
+export type MetaValue = string | number | boolean | null | readonly MetaValue[] | { readonly [key: string]: MetaValue };
+
+/** Execution options that travel with one task. */
+export interface EnvelopeOptions {
+  attempts?: number;
+  backoff?: { type: 'fixed' | 'exponential'; delayMs: number; maxDelayMs: number; jitter: boolean };
+  timeoutMs?: number;
+}
+
+/** What travels on the wire for one task: `{ v, id, task, args, meta }`. */
+export interface Envelope {
+  readonly v: number;
+  /** Task id (UUIDv7), allocated at submit. */
+  readonly id: string;
+  /** Registry id of the task function, e.g. `mail.sendWelcomeMail`. */
+  readonly task: string;
+  /** Arguments, encoded by the codecs. */
+  readonly args: unknown[];
+  /** Context from submit-side middleware (request id, locale, trace context). */
+  readonly meta: Record<string, MetaValue>;
+  /** Execution options from submit (attempts, backoff, timeout). */
+  readonly opts?: EnvelopeOptions;
+  /** Unix ms when submitted. */
+  readonly ts: number;
+}
+
+/** Header names on the wire. */
+export const HEADER = {
+  attempt: 'x-taskq-attempt',
+  task: 'x-taskq-task',
+  signature: 'x-taskq-signature',
+  reason: 'x-taskq-dead-reason',
+  error: 'x-taskq-error',
+  errorStack: 'x-taskq-error-stack',
+  deadAt: 'x-taskq-dead-at',
+  originalQueue: 'x-taskq-queue',
+} as const;
+
+function fail(reason: string): never {
+  throw new DecodeError(`malformed envelope: ${reason}`);
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parses and checks a message body. Anything that is not a well-formed
+ * envelope is refused with a reason, so it can be dead-lettered instead of
+ * crashing the worker.
+ */
+export function parseEnvelope(body: Buffer): Envelope {
+  let data: unknown;
+  try {
+    data = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new DecodeError(`message body is not JSON (${(error as Error).message})`);
+  }
+  if (!isPlainRecord(data)) fail('expected a JSON object');
+  if (data.v !== ENVELOPE_VERSION) fail(`unsupported version ${JSON.stringify(data.v)} (this worker reads version ${ENVELOPE_VERSION})`);
+  if (!isUuid(data.id)) fail('"id" is not a UUID');
+  if (typeof data.task !== 'string' || data.task.length === 0 || data.task.length > 200) fail('"task" is not a task id');
+  if (!Array.isArray(data.args)) fail('"args" is not an array');
+  if (!isPlainRecord(data.meta)) fail('"meta" is not an object');
+  if (Object.hasOwn(data.meta, '__proto__')) fail('"meta" has a "__proto__" key');
+  if (typeof data.ts !== 'number') fail('"ts" is not a number');
+  if (data.opts !== undefined) checkOptions(data.opts);
+  return data as unknown as Envelope;
+}
+
+function checkOptions(opts: unknown): void {
+  if (!isPlainRecord(opts)) fail('"opts" is not an object');
+  if (opts.attempts !== undefined && !(Number.isInteger(opts.attempts) && (opts.attempts as number) >= 1)) fail('"opts.attempts" is not a positive integer');
+  if (opts.timeoutMs !== undefined && !(typeof opts.timeoutMs === 'number' && opts.timeoutMs > 0)) fail('"opts.timeoutMs" is not a positive number');
+  if (opts.backoff !== undefined) {
+    const b = opts.backoff;
+    if (!isPlainRecord(b) || (b.type !== 'fixed' && b.type !== 'exponential') || typeof b.delayMs !== 'number' || typeof b.maxDelayMs !== 'number') {
+      fail('"opts.backoff" is malformed');
+    }
+  }
+}

@@ -1,0 +1,43 @@
+export { TaskRegistry, type TaskDefinition, type TaskFunction } from './registry.js';
+export {
+  createQueue,
+  type QueueOptions,
+  type TaskQueue,
+  type TaskHandle,
+  type Submission,
+  type SubmitMiddleware,
+  type PreparedTask,
+} from './queue.js';
+export { createWorker, Worker, type WorkerOptions, type StopOptions, type TaskMiddleware, type TaskContext, type LifecycleHook } from './worker.js';
+export type { WorkerEvents, ActiveEvent, CompletedEvent, FailedEvent, DeadEvent, WorkerErrorEvent, DeadLetterReason } from './worker-events.js';
+export { currentTask, maybeCurrentTask, type CurrentTask } from './context.js';
+export { type TaskOptions, type SubmitOptions, type Backoff, parseDuration } from './task-options.js';
+export { type Envelope, type MetaValue, ENVELOPE_VERSION, HEADER, parseEnvelope } from './envelope.js';
+export type { Codec, EncodeContext, DecodeContext } from './codecs/types.js';
+export { CodecSet } from './codecs/codec-set.js';
+export { encodeArgs } from './codecs/encode.js';
+export { decodeArgs } from './codecs/decode.js';
+export { builtinCodecs } from './codecs/builtin.js';
+export type { Transport, OutgoingMessage, Delivery, DeadLetter, ConsumeOptions, Subscription, MessageHeaders } from './transport.js';
+export { memory, MemoryTransport, type MemoryTransportOptions } from './transports/memory/memory-transport.js';
+export { amqp, AmqpTransport, type AmqpTransportOptions } from './transports/amqp/amqp-transport.js';
+export type { QueueType } from './transports/amqp/topology.js';
+export type { SigningKey } from './signing.js';
+export { consoleLogger, silentLogger, type Logger } from './logger.js';
+export { redactUrl } from './internal/redact.js';
+export {
+  TaskqError,
+  UnregisteredTaskError,
+  DuplicateTaskError,
+  UnserializableArgumentError,
+  DecodeError,
+  InvalidOptionError,
+  PayloadTooLargeError,
+  TransportError,
+  PublishTimeoutError,
+  ClosedError,
+  NonRetryableError,
+  TaskTimeoutError,
+  NoTaskContextError,
+  errorCode,
+} from './errors.js';

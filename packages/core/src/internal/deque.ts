@@ -1,0 +1,47 @@
+/** A FIFO with O(1) push and shift (Array#shift is O(n) on large arrays). */
+export class Deque<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  unshift(item: T): void {
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
+  }
+
+  /** Inserts keeping higher `rank` first and FIFO among equals. */
+  insertByRank(item: T, rank: (item: T) => number): void {
+    const r = rank(item);
+    let i = this.#items.length;
+    while (i > this.#head && rank(this.#items[i - 1] as T) < r) i--;
+    this.#items.splice(i, 0, item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    // Compact once the dead prefix dominates, keeping memory bounded under steady traffic.
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  toArray(): T[] {
+    return this.#items.slice(this.#head) as T[];
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+}

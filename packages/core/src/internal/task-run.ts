@@ -1,0 +1,83 @@
+import type { CurrentTask } from '../context.js';
+import type { MetaValue } from '../envelope.js';
+import type { TaskDefinition } from '../registry.js';
+
+/** What per-task middleware gets: the running task plus its arguments and outcome. */
+export interface TaskContext extends CurrentTask {
+  /** The registered task being run. */
+  readonly task: TaskDefinition;
+  /** Decoded arguments; filled just before the task function is called (after outer middleware opened its scopes). */
+  readonly args: readonly unknown[] | undefined;
+  /** When the task was submitted. */
+  readonly enqueuedAt: Date;
+  /** Whether the transport delivered this message before. */
+  readonly redelivered: boolean;
+  /** The task's return value, once it returned. */
+  readonly result: unknown;
+}
+
+/** @internal The mutable object behind `TaskContext` and `currentTask()`. */
+export class TaskRun implements TaskContext {
+  readonly id: string;
+  readonly name: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly queue: string;
+  readonly meta: Readonly<Record<string, MetaValue>>;
+  readonly task: TaskDefinition;
+  readonly enqueuedAt: Date;
+  readonly redelivered: boolean;
+  args: readonly unknown[] | undefined = undefined;
+  result: unknown = undefined;
+  #locals: Map<string | symbol, unknown> | undefined;
+  // Created on first use: most tasks never look at their signal, and the hot path stays allocation-light.
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+
+  constructor(fields: {
+    id: string;
+    attempt: number;
+    maxAttempts: number;
+    queue: string;
+    meta: Record<string, MetaValue>;
+    task: TaskDefinition;
+    enqueuedAt: number;
+    redelivered: boolean;
+  }) {
+    this.id = fields.id;
+    this.name = fields.task.id;
+    this.attempt = fields.attempt;
+    this.maxAttempts = fields.maxAttempts;
+    this.queue = fields.queue;
+    this.meta = fields.meta;
+    this.task = fields.task;
+    this.enqueuedAt = new Date(fields.enqueuedAt);
+    this.redelivered = fields.redelivered;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  get aborted(): boolean {
+    return this.#abortReason !== undefined;
+  }
+
+  get<T = unknown>(key: string | symbol): T | undefined {
+    return this.#locals?.get(key) as T | undefined;
+  }
+
+  set(key: string | symbol, value: unknown): void {
+    (this.#locals ??= new Map()).set(key, value);
+  }
+}

@@ -1,0 +1,234 @@
+import { CodecSet } from './codecs/codec-set.js';
+import type { Codec } from './codecs/types.js';
+import { encodeArgs } from './codecs/encode.js';
+import { ENVELOPE_VERSION, type Envelope, type EnvelopeOptions, HEADER, type MetaValue } from './envelope.js';
+import { ClosedError, InvalidOptionError, PayloadTooLargeError } from './errors.js';
+import { uuidv7 } from './internal/uuid.js';
+import type { TaskFunction, TaskRegistry } from './registry.js';
+import { checkSigningKeys, type SigningKey, signBody } from './signing.js';
+import { parseDuration, resolveBackoff, type SubmitOptions, validateTaskOptions } from './task-options.js';
+import type { MessageHeaders, OutgoingMessage, Transport } from './transport.js';
+
+/** Options of {@link createQueue}. */
+export interface QueueOptions {
+  /** The registry shared with the workers: ids are looked up by function. */
+  readonly registry: TaskRegistry;
+  /** Where tasks go: `amqp({ url })` or `memory()`. Nothing connects until the first submit. */
+  readonly transport: Transport;
+  /** Extra argument codecs (entities, requests, your value types); tried before the built-ins. */
+  readonly codecs?: readonly Codec[];
+  /** Options applied to every submit unless a task or `with()` overrides them. */
+  readonly defaults?: SubmitOptions;
+  /**
+   * Largest encoded task, in bytes; bigger ones are refused at submit.
+   * @defaultValue `1_048_576` (1 MiB)
+   */
+  readonly maxPayloadBytes?: number;
+  /** HMAC key: every task is signed so that workers with the key run only tasks from holders of it. */
+  readonly signingKey?: SigningKey;
+}
+
+/** What submit-side middleware sees: the task before it is encoded. */
+export interface Submission {
+  readonly id: string;
+  /** Registry id of the task. */
+  readonly task: string;
+  readonly args: readonly unknown[];
+  readonly options: Readonly<SubmitOptions>;
+  /** Context to carry to the worker (`ctx.meta` there): plain JSON values only. */
+  readonly meta: Record<string, MetaValue>;
+}
+
+/**
+ * Submit-side middleware. It runs in the submitter's async context (so it can
+ * read an AsyncLocalStorage such as a request scope) before the task is
+ * encoded; `next()` resolves once the task is encoded.
+ */
+export type SubmitMiddleware = (submission: Submission, next: () => Promise<void>) => Promise<void>;
+
+/** A submitted task; `id` exists before anything was published. */
+export interface TaskHandle<Result = unknown> {
+  readonly id: string;
+  /** Registry id of the task. */
+  readonly name: string;
+  /** Logical queue it went to. */
+  readonly queue: string;
+  /** @internal Carries the result type for `result()`-style helpers; never set. */
+  readonly __result?: Result;
+}
+
+/** A task encoded and ready to publish. */
+export interface PreparedTask {
+  readonly handle: TaskHandle;
+  readonly message: OutgoingMessage;
+}
+
+/** Submits tasks. Obtain one with {@link createQueue}. */
+export interface TaskQueue {
+  /**
+   * Encodes the call and hands it to the transport; resolves once the broker
+   * confirmed it. The arguments are checked against `fn`'s parameters.
+   */
+  submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<TaskHandle<Awaited<ReturnType<F>>>>;
+  /** Submits many calls of one task, pipelined; resolves when all are confirmed. */
+  submitMany<F extends TaskFunction>(fn: F, argsList: readonly Parameters<F>[]): Promise<TaskHandle<Awaited<ReturnType<F>>>[]>;
+  /** A view of this queue whose submits use `options` (queue, delay, attempts, priority, ...). */
+  with(options: SubmitOptions): TaskQueue;
+  /** Adds submit-side middleware (to the underlying queue, shared by all its views). */
+  use(middleware: SubmitMiddleware): void;
+  /** Stops accepting submits and releases the transport. */
+  close(): Promise<void>;
+  readonly registry: TaskRegistry;
+  readonly transport: Transport;
+  readonly codecs: CodecSet;
+}
+
+const DEFAULT_MAX_PAYLOAD = 1_048_576;
+
+class QueueCore {
+  readonly registry: TaskRegistry;
+  readonly transport: Transport;
+  readonly codecs: CodecSet;
+  readonly maxPayloadBytes: number;
+  readonly signingKey: Buffer | undefined;
+  readonly middleware: SubmitMiddleware[] = [];
+  closed = false;
+  readonly #release: () => Promise<void>;
+
+  constructor(options: QueueOptions) {
+    if (!options || typeof options.registry?.require !== 'function') throw new InvalidOptionError('registry', 'expected a TaskRegistry');
+    if (!options.transport || typeof options.transport.publish !== 'function') throw new InvalidOptionError('transport', 'expected a transport such as amqp({ url }) or memory()');
+    const max = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
+    if (!Number.isInteger(max) || max < 1024) throw new InvalidOptionError('maxPayloadBytes', `expected an integer >= 1024, got ${max}`);
+    this.registry = options.registry;
+    this.transport = options.transport;
+    this.codecs = new CodecSet(options.codecs ?? []);
+    this.maxPayloadBytes = max;
+    this.signingKey = options.signingKey === undefined ? undefined : checkSigningKeys([options.signingKey], 'signingKey')[0];
+    this.#release = this.transport.retain();
+  }
+
+  async prepare<F extends TaskFunction>(fn: F, args: readonly unknown[], options: SubmitOptions): Promise<PreparedTask> {
+    if (this.closed) throw new ClosedError('the queue');
+    const definition = this.registry.require(fn);
+    const merged: SubmitOptions = { ...definition.options, ...options };
+    const id = uuidv7();
+    const meta: Record<string, MetaValue> = {};
+    if (this.middleware.length > 0) {
+      const submission: Submission = { id, task: definition.id, args, options: merged, meta };
+      let encoded: unknown[] | undefined;
+      await runSubmitChain(this.middleware, submission, async () => {
+        encoded = await encodeArgs(args, this.codecs);
+      });
+      if (!encoded) throw new InvalidOptionError('use', 'a submit middleware did not call next()');
+      return this.build(id, definition.id, encoded, meta, merged);
+    }
+    const encoded = encodeArgs(args, this.codecs);
+    return this.build(id, definition.id, Array.isArray(encoded) ? encoded : await encoded, meta, merged);
+  }
+
+  build(id: string, task: string, args: unknown[], meta: Record<string, MetaValue>, options: SubmitOptions): PreparedTask {
+    const envelope: Envelope = { v: ENVELOPE_VERSION, id, task, args, meta, ts: Date.now(), opts: envelopeOptions(options) };
+    const body = Buffer.from(JSON.stringify(envelope), 'utf8');
+    if (body.length > this.maxPayloadBytes) throw new PayloadTooLargeError(body.length, this.maxPayloadBytes);
+    const headers: MessageHeaders = { [HEADER.task]: task, [HEADER.attempt]: 1 };
+    if (this.signingKey) headers[HEADER.signature] = signBody(body, this.signingKey);
+    const queue = options.queue ?? 'default';
+    const delayMs = options.at ? Math.max(0, options.at.getTime() - Date.now()) : options.delay === undefined ? undefined : parseDuration(options.delay, 'delay');
+    const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs: delayMs || undefined };
+    return { handle: { id, name: task, queue }, message };
+  }
+
+  readonly publish = async (tasks: readonly PreparedTask[]): Promise<void> => {
+    if (tasks.length === 1) return this.transport.publish(tasks[0].message);
+    return this.transport.publishMany(tasks.map((t) => t.message));
+  };
+
+  dispatch(tasks: readonly PreparedTask[]): Promise<void> {
+    return this.publish(tasks);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.#release();
+  }
+}
+
+const EMPTY: SubmitOptions = Object.freeze({});
+
+function envelopeOptions(options: SubmitOptions): EnvelopeOptions | undefined {
+  if (options.attempts === undefined && options.backoff === undefined && options.timeout === undefined) return undefined;
+  const opts: EnvelopeOptions = {};
+  if (options.attempts !== undefined) opts.attempts = options.attempts;
+  if (options.backoff !== undefined) opts.backoff = resolveBackoff(options.backoff, 'backoff');
+  if (options.timeout !== undefined) opts.timeoutMs = parseDuration(options.timeout, 'timeout');
+  return opts;
+}
+
+async function runSubmitChain(chain: readonly SubmitMiddleware[], submission: Submission, last: () => Promise<void>): Promise<void> {
+  const step = (i: number): Promise<void> => (i === chain.length ? last() : chain[i](submission, () => step(i + 1)));
+  await step(0);
+}
+
+class Queue implements TaskQueue {
+  readonly #core: QueueCore;
+  readonly #options: SubmitOptions;
+
+  constructor(core: QueueCore, options: SubmitOptions) {
+    this.#core = core;
+    this.#options = options;
+  }
+
+  get registry(): TaskRegistry {
+    return this.#core.registry;
+  }
+
+  get transport(): Transport {
+    return this.#core.transport;
+  }
+
+  get codecs(): CodecSet {
+    return this.#core.codecs;
+  }
+
+  async submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<TaskHandle<Awaited<ReturnType<F>>>> {
+    const prepared = await this.#core.prepare(fn, args, this.#options);
+    await this.#core.dispatch([prepared]);
+    return prepared.handle as TaskHandle<Awaited<ReturnType<F>>>;
+  }
+
+  async submitMany<F extends TaskFunction>(fn: F, argsList: readonly Parameters<F>[]): Promise<TaskHandle<Awaited<ReturnType<F>>>[]> {
+    if (!Array.isArray(argsList)) throw new InvalidOptionError('argsList', 'expected an array of argument arrays');
+    const prepared: PreparedTask[] = [];
+    for (let i = 0; i < argsList.length; i++) {
+      if (!Array.isArray(argsList[i])) throw new InvalidOptionError(`argsList[${i}]`, 'expected an array of arguments');
+      prepared.push(await this.#core.prepare(fn, argsList[i], this.#options));
+    }
+    if (prepared.length > 0) await this.#core.dispatch(prepared);
+    return prepared.map((p) => p.handle as TaskHandle<Awaited<ReturnType<F>>>);
+  }
+
+  with(options: SubmitOptions): TaskQueue {
+    validateTaskOptions(options, 'with');
+    return new Queue(this.#core, { ...this.#options, ...options });
+  }
+
+  use(middleware: SubmitMiddleware): void {
+    if (typeof middleware !== 'function') throw new InvalidOptionError('use', 'expected a function (submission, next) => Promise<void>');
+    this.#core.middleware.push(middleware);
+  }
+
+  close(): Promise<void> {
+    return this.#core.close();
+  }
+}
+
+/**
+ * Creates a queue for submitting tasks. Opens nothing: the transport
+ * connects on the first submit.
+ */
+export function createQueue(options: QueueOptions): TaskQueue {
+  validateTaskOptions(options?.defaults ?? {}, 'defaults');
+  return new Queue(new QueueCore(options), options.defaults ?? EMPTY);
+}

@@ -1,0 +1,223 @@
+import { ClosedError, InvalidOptionError } from '../../errors.js';
+import { passwordsOf, redactUrl } from '../../internal/redact.js';
+import { consoleLogger, type Logger } from '../../logger.js';
+import { parseDuration } from '../../task-options.js';
+import type { ConsumeOptions, DeadLetter, Delivery, OutgoingMessage, Subscription, Transport } from '../../transport.js';
+import { ManagedConnection } from './connection.js';
+import { ConsumerSubscription } from './consumer.js';
+import { Publisher } from './publisher.js';
+import { MAX_DELAY_MS, type QueueType, Topology } from './topology.js';
+
+/** Options of {@link amqp}. */
+export interface AmqpTransportOptions {
+  /** Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672`. Its password never appears in logs or errors. */
+  readonly url?: string;
+  /** Several broker URLs (a cluster): each reconnect tries the next one. */
+  readonly urls?: readonly string[];
+  /**
+   * Prefix of every exchange and queue taskq declares.
+   * @defaultValue `'taskq'`
+   */
+  readonly prefix?: string;
+  /**
+   * How long a publish may wait for a connection, for flow control to lift and
+   * for the broker's confirm, before `submit()` rejects.
+   * @defaultValue `30_000`
+   */
+  readonly publishTimeout?: number | string;
+  /**
+   * How long `worker.start()` waits for the first connection.
+   * @defaultValue `30_000`
+   */
+  readonly connectTimeout?: number | string;
+  /**
+   * Heartbeat in seconds, added to URLs that do not set `?heartbeat=`; a dead peer is noticed after about two.
+   * @defaultValue `10`
+   */
+  readonly heartbeat?: number;
+  /** Reconnect backoff. @defaultValue `{ initialDelay: 100, maxDelay: 10_000 }` */
+  readonly reconnect?: { readonly initialDelay?: number; readonly maxDelay?: number };
+  /**
+   * `'quorum'` for replicated queues on a RabbitMQ cluster (poison messages are cut off by `deliveryLimit`).
+   * @defaultValue `'classic'`
+   */
+  readonly queueType?: QueueType;
+  /** Quorum queues: deliveries of one message before the broker drops it. @defaultValue `20` */
+  readonly deliveryLimit?: number;
+  /** Classic queues: enables message priorities 0..maxPriority. @defaultValue `0` (off) */
+  readonly maxPriority?: number;
+  /** @defaultValue warnings and errors to stderr */
+  readonly logger?: Logger;
+}
+
+function withHeartbeat(url: string, heartbeat: number): string {
+  if (/[?&]heartbeat=/.test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}heartbeat=${heartbeat}`;
+}
+
+/**
+ * RabbitMQ through amqplib: two long-lived connections (publishing and
+ * consuming, so a publisher blocked by flow control never stalls acks), one
+ * confirm channel for all publishes, durable queues, persistent messages,
+ * prefetch = concurrency, ack after the task settled. Nothing connects until
+ * the first publish or consume.
+ */
+export class AmqpTransport implements Transport {
+  readonly kind = 'amqp';
+  readonly durable = true;
+  /** The broker URLs with passwords hidden, for display. */
+  readonly displayUrls: readonly string[];
+  readonly #topology: Topology;
+  readonly #publisher: Publisher;
+  readonly #publishConnection: ManagedConnection;
+  readonly #consumeConnection: ManagedConnection;
+  readonly #subscriptions = new Set<ConsumerSubscription>();
+  readonly #connectTimeoutMs: number;
+  readonly #logger: Logger;
+  #users = 0;
+  #closed = false;
+
+  constructor(options: AmqpTransportOptions) {
+    const urls = resolveUrls(options);
+    const secrets = passwordsOf(urls);
+    const prefix = options.prefix ?? 'taskq';
+    if (!/^[A-Za-z0-9_\-:]{1,50}$/.test(prefix)) throw new InvalidOptionError('prefix', `expected letters, digits, '_', '-' or ':', got ${JSON.stringify(prefix)}`);
+    const queueType = options.queueType ?? 'classic';
+    if (queueType !== 'classic' && queueType !== 'quorum') throw new InvalidOptionError('queueType', `expected 'classic' or 'quorum', got ${JSON.stringify(queueType)}`);
+    const deliveryLimit = options.deliveryLimit ?? 20;
+    if (!Number.isInteger(deliveryLimit) || deliveryLimit < 1) throw new InvalidOptionError('deliveryLimit', `expected a positive integer, got ${deliveryLimit}`);
+    const maxPriority = options.maxPriority ?? 0;
+    if (!Number.isInteger(maxPriority) || maxPriority < 0 || maxPriority > 9) throw new InvalidOptionError('maxPriority', `expected an integer 0-9, got ${maxPriority}`);
+    const heartbeat = options.heartbeat ?? 10;
+    if (!Number.isInteger(heartbeat) || heartbeat < 0) throw new InvalidOptionError('heartbeat', `expected a whole number of seconds, got ${heartbeat}`);
+    const publishTimeoutMs = parseDuration(options.publishTimeout ?? 30_000, 'publishTimeout');
+    this.#connectTimeoutMs = parseDuration(options.connectTimeout ?? 30_000, 'connectTimeout');
+    const policy = { initialDelayMs: options.reconnect?.initialDelay ?? 100, maxDelayMs: options.reconnect?.maxDelay ?? 10_000 };
+    const logger = options.logger ?? consoleLogger();
+    this.#logger = logger;
+    const fullUrls = urls.map((url) => withHeartbeat(url, heartbeat));
+
+    this.displayUrls = urls.map(redactUrl);
+    this.#topology = new Topology({ prefix, queueType, deliveryLimit, maxPriority });
+    this.#publisher = new Publisher(() => this.#publishConnection, this.#topology, publishTimeoutMs, logger);
+    this.#publishConnection = new ManagedConnection({
+      urls: fullUrls,
+      secrets,
+      role: 'publish',
+      policy,
+      logger,
+      onConnect: () => this.#publisher.resume(),
+      onLoss: () => this.#publisher.lost(),
+      onUnblocked: () => this.#publisher.resume(),
+    });
+    this.#consumeConnection = new ManagedConnection({
+      urls: fullUrls,
+      secrets,
+      role: 'consume',
+      policy,
+      logger,
+      onConnect: () => {
+        for (const subscription of this.#subscriptions) subscription.restartSoon();
+      },
+      onLoss: () => {
+        for (const subscription of this.#subscriptions) subscription.lost();
+        // Reconnect right away when someone still consumes; the loop backs off on failures.
+        if (this.#subscriptions.size > 0 && !this.#closed) this.#consumeConnection.current().catch(() => {});
+      },
+    });
+  }
+
+  publish(message: OutgoingMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('the AMQP transport'));
+    if (message.delayMs !== undefined && message.delayMs > MAX_DELAY_MS) {
+      return Promise.reject(new InvalidOptionError('delay', `delays up to ${MAX_DELAY_MS} ms (about 31 days) are supported, got ${message.delayMs}`));
+    }
+    return this.#publisher.publish(message.queue, message.id, message.body, message.headers, message.priority, message.delayMs);
+  }
+
+  async publishMany(messages: readonly OutgoingMessage[]): Promise<void> {
+    await Promise.all(messages.map((message) => this.publish(message)));
+  }
+
+  async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
+    if (this.#closed) throw new ClosedError('the AMQP transport');
+    const subscription = new ConsumerSubscription(this.#consumeConnection, this.#topology, options, onDelivery, this.#logger);
+    this.#subscriptions.add(subscription);
+    try {
+      await withTimeout(subscription.start(), this.#connectTimeoutMs, () => this.#consumeConnection.error(`could not start consuming within ${this.#connectTimeoutMs} ms from ${this.displayUrls.join(', ')}`, this.#consumeConnection.lastError));
+    } catch (error) {
+      this.#subscriptions.delete(subscription);
+      await subscription.close();
+      throw error;
+    }
+    return {
+      cancel: async () => {
+        await subscription.cancel();
+        this.#subscriptions.delete(subscription);
+        this.#cancelled.add(subscription);
+      },
+    };
+  }
+
+  // Cancelled subscriptions keep their channel open so in-flight messages can still be acked; closed with the transport.
+  readonly #cancelled = new Set<ConsumerSubscription>();
+
+  deadLetter(message: DeadLetter): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('the AMQP transport'));
+    return this.#publisher.publishRaw(this.#topology.deadQueue, message.id, message.body, message.headers, undefined, undefined);
+  }
+
+  retain(): () => Promise<void> {
+    this.#users++;
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      if (--this.#users === 0) await this.close();
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const subscription of [...this.#subscriptions, ...this.#cancelled]) await subscription.close();
+    this.#subscriptions.clear();
+    this.#cancelled.clear();
+    await this.#publisher.close();
+    await Promise.all([this.#publishConnection.close(), this.#consumeConnection.close()]);
+  }
+}
+
+function resolveUrls(options: AmqpTransportOptions): string[] {
+  if (!options || (options.url === undefined && options.urls === undefined)) throw new InvalidOptionError('url', 'give the broker URL (url) or several (urls)');
+  const urls = options.urls !== undefined ? [...options.urls] : [options.url as string];
+  if (urls.length === 0) throw new InvalidOptionError('urls', 'expected at least one URL');
+  urls.forEach((url, i) => {
+    if (typeof url !== 'string' || !/^amqps?:\/\//.test(url)) {
+      // Show the value redacted: a malformed URL may still carry a password.
+      throw new InvalidOptionError(options.urls ? `urls[${i}]` : 'url', `expected an amqp:// or amqps:// URL, got ${typeof url === 'string' ? JSON.stringify(redactUrl(url)) : typeof url}`);
+    }
+  });
+  return urls;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Creates the RabbitMQ transport. Opens nothing until first use. */
+export function amqp(options: AmqpTransportOptions): AmqpTransport {
+  return new AmqpTransport(options);
+}

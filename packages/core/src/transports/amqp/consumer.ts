@@ -1,0 +1,156 @@
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Logger } from '../../logger.js';
+import type { ConsumeOptions, Delivery, MessageHeaders, Subscription } from '../../transport.js';
+import type { ManagedConnection } from './connection.js';
+import type { Topology } from './topology.js';
+
+/** Headers RabbitMQ adds when dead-lettering through the delay levels; they must not grow across retries. */
+const BROKER_HEADERS = new Set(['x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason', 'x-last-death-exchange', 'x-last-death-queue', 'x-last-death-reason']);
+
+function cleanHeaders(raw: Record<string, unknown> | undefined): MessageHeaders {
+  const headers: MessageHeaders = {};
+  if (!raw) return headers;
+  for (const key of Object.keys(raw)) {
+    if (BROKER_HEADERS.has(key)) continue;
+    const value = raw[key];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') headers[key] = value;
+    else if (Buffer.isBuffer(value)) headers[key] = value.toString('utf8');
+  }
+  return headers;
+}
+
+/**
+ * One consumer (a worker's subscription) on the consuming connection. After
+ * a reconnect it declares its queues and consumes again; acks for messages
+ * of a channel that died are dropped, since the broker redelivers those.
+ */
+export class ConsumerSubscription implements Subscription {
+  readonly #connection: ManagedConnection;
+  readonly #topology: Topology;
+  readonly #options: ConsumeOptions;
+  readonly #onDelivery: (delivery: Delivery) => void;
+  readonly #logger: Logger;
+  #channel: Channel | undefined;
+  #tags: string[] = [];
+  #active = true;
+  #starting: Promise<void> | undefined;
+
+  constructor(connection: ManagedConnection, topology: Topology, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void, logger: Logger) {
+    this.#connection = connection;
+    this.#topology = topology;
+    this.#options = options;
+    this.#onDelivery = onDelivery;
+    this.#logger = logger;
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** Opens a channel on the current connection and starts consuming (again). */
+  start(): Promise<void> {
+    this.#starting ??= this.#start().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const model: ChannelModel = await this.#connection.current();
+    if (!this.#active) return;
+    const channel = await model.createChannel();
+    channel.on('error', (error: Error) => this.#logger.warn('AMQP consume channel error', { error: this.#connection.describe(error) }));
+    channel.on('close', () => {
+      if (this.#channel !== channel) return;
+      this.#channel = undefined;
+      // A channel-level failure on a live connection: consume again on a fresh channel.
+      if (this.#active && this.#connection.isOpen) this.restartSoon();
+    });
+    await channel.prefetch(this.#options.prefetch);
+    const t = this.#topology;
+    await channel.assertQueue(t.deadQueue, { durable: true });
+    await channel.assertExchange(t.deliveryExchange, 'topic', { durable: true });
+    const tags: string[] = [];
+    for (const queue of this.#options.queues) {
+      const physical = t.physical(queue);
+      await channel.assertQueue(physical, t.workQueueOptions());
+      await channel.bindQueue(physical, t.deliveryExchange, t.deliveryBinding(physical));
+      const { consumerTag } = await channel.consume(physical, (message) => this.#deliver(channel, queue, message), { noAck: false });
+      tags.push(consumerTag);
+    }
+    this.#channel = channel;
+    this.#tags = tags;
+    if (!this.#active) await this.cancel();
+  }
+
+  /** Retries `start()` with a short pause until it succeeds or the subscription is cancelled. */
+  restartSoon(): void {
+    if (!this.#active) return;
+    setTimeout(() => {
+      if (!this.#active || this.#channel) return;
+      this.start().catch((error) => {
+        this.#logger.warn('AMQP consumer restart failed; retrying', { error: this.#connection.describe(error) });
+        this.restartSoon();
+      });
+    }, 100).unref();
+  }
+
+  /** The connection went away; its channel with it. */
+  lost(): void {
+    this.#channel = undefined;
+  }
+
+  #deliver(channel: Channel, queue: string, message: ConsumeMessage | null): void {
+    if (message === null) {
+      // The broker cancelled the consumer (queue deleted): consume again, which re-declares it.
+      this.#logger.warn('AMQP consumer cancelled by the broker; consuming again', { queue });
+      if (this.#channel === channel) {
+        this.#channel = undefined;
+        channel.close().catch(() => {});
+      }
+      this.restartSoon();
+      return;
+    }
+    const settle = (fn: () => void): void => {
+      // Acks belong to the channel that delivered; on a dead channel the broker redelivers anyway.
+      if (this.#channel !== channel) return;
+      try {
+        fn();
+      } catch (error) {
+        this.#logger.warn('AMQP ack failed', { error: this.#connection.describe(error) });
+      }
+    };
+    const delivery: Delivery = {
+      id: typeof message.properties.messageId === 'string' ? message.properties.messageId : '',
+      queue,
+      body: message.content,
+      headers: cleanHeaders(message.properties.headers),
+      redelivered: message.fields.redelivered,
+      ack: () => settle(() => channel.ack(message)),
+      requeue: () => settle(() => channel.nack(message, false, true)),
+    };
+    this.#onDelivery(delivery);
+  }
+
+  async cancel(): Promise<void> {
+    this.#active = false;
+    const channel = this.#channel;
+    if (!channel) return;
+    for (const tag of this.#tags) {
+      try {
+        await channel.cancel(tag);
+      } catch {
+        // The channel is already gone: nothing more will be delivered on it.
+      }
+    }
+    this.#tags = [];
+  }
+
+  /** Closes the channel (after `cancel` and once in-flight messages are settled). */
+  async close(): Promise<void> {
+    this.#active = false;
+    const channel = this.#channel;
+    this.#channel = undefined;
+    await channel?.close().catch(() => {});
+  }
+}

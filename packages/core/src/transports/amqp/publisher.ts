@@ -1,0 +1,287 @@
+import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import { PublishTimeoutError, TransportError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { MessageHeaders } from '../../transport.js';
+import type { ManagedConnection } from './connection.js';
+import { DELAY_LEVELS, DELAY_TICK_MS, type Topology } from './topology.js';
+
+/** One publish waiting for its broker confirm. */
+interface Pending {
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** Queue that must exist before publishing (declared once per channel). */
+  readonly declare: string | undefined;
+  readonly delayed: boolean;
+  readonly body: Buffer;
+  readonly properties: Options.Publish;
+  readonly deadline: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  settled: boolean;
+}
+
+const SWEEP_MS = 100;
+
+/**
+ * Publishes on one confirm channel of the publishing connection. Concurrent
+ * publishes pipeline: each gets its own confirm callback, none waits for
+ * another's round trip. A publish waits (up to its deadline) through
+ * reconnects and broker flow control, and resolves only on a broker ack.
+ */
+export class Publisher {
+  readonly #connection: () => ManagedConnection;
+  readonly #topology: Topology;
+  readonly #timeoutMs: number;
+  readonly #logger: Logger;
+  readonly #waiting: Pending[] = [];
+  readonly #inflight = new Set<Pending>();
+  #channel: ConfirmChannel | undefined;
+  #opening: Promise<void> | undefined;
+  #declared = new Set<string>();
+  #delaysDeclared = false;
+  #writable = true;
+  #sweeper: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(connection: () => ManagedConnection, topology: Topology, timeoutMs: number, logger: Logger) {
+    this.#connection = connection;
+    this.#topology = topology;
+    this.#timeoutMs = timeoutMs;
+    this.#logger = logger;
+  }
+
+  /** Called by the connection after every (re)connect or unblock: flush what waited. */
+  readonly resume = (): void => {
+    if (this.#waiting.length > 0) void this.#pump();
+  };
+
+  /** Called when the connection is lost: the channel went with it. */
+  readonly lost = (): void => {
+    this.#channel = undefined;
+  };
+
+  publish(queue: string, id: string, body: Buffer, headers: MessageHeaders, priority: number | undefined, delayMs: number | undefined): Promise<void> {
+    const physical = this.#topology.physical(queue);
+    return this.publishRaw(physical, id, body, headers, priority, delayMs);
+  }
+
+  /** Publishes to a physical queue name (also the dead-letter queue). */
+  publishRaw(physical: string, id: string, body: Buffer, headers: MessageHeaders, priority: number | undefined, delayMs: number | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const delayed = delayMs !== undefined && delayMs >= DELAY_TICK_MS / 2;
+      const route = delayed ? this.#topology.delayedRoute(physical, delayMs) : { exchange: '', routingKey: physical };
+      const pending: Pending = {
+        exchange: route.exchange,
+        routingKey: route.routingKey,
+        declare: physical,
+        delayed,
+        body,
+        properties: { persistent: true, messageId: id, contentType: 'application/json', headers, priority },
+        deadline: Date.now() + this.#timeoutMs,
+        resolve,
+        reject,
+        settled: false,
+      };
+      this.#ensureSweeper();
+      if (!this.#trySend(pending)) {
+        this.#waiting.push(pending);
+        void this.#pump();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    const error = new TransportError('the AMQP transport was closed before the broker confirmed the message');
+    for (const pending of [...this.#waiting, ...this.#inflight]) this.#settle(pending, error);
+    this.#waiting.length = 0;
+    this.#inflight.clear();
+    const channel = this.#channel;
+    this.#channel = undefined;
+    await channel?.close().catch(() => {});
+  }
+
+  /** Fast path: write now if the channel is open, writable and the queue already declared. */
+  #trySend(pending: Pending): boolean {
+    const channel = this.#channel;
+    if (!channel || !this.#writable || this.#connection().blocked || this.#waiting.length > 0) return false;
+    if (pending.declare !== undefined && !this.#declared.has(pending.declare)) return false;
+    if (pending.delayed && !this.#delaysDeclared) return false;
+    try {
+      this.#inflight.add(pending);
+      const ok = channel.publish(pending.exchange, pending.routingKey, pending.body, pending.properties, (error) => this.#confirmed(pending, error));
+      if (!ok) this.#writable = false;
+      return true;
+    } catch {
+      // The channel closed under us; the message goes back to wait for the next one.
+      this.#inflight.delete(pending);
+      return false;
+    }
+  }
+
+  #confirmed(pending: Pending, error: unknown): void {
+    this.#inflight.delete(pending);
+    if (pending.settled) return;
+    if (!error) {
+      this.#settle(pending);
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    if (message === 'message nacked') {
+      // A nack is the broker's final word (e.g. the queue refused it): retrying would not change it.
+      this.#settle(pending, new TransportError('the broker refused the message (nack)', { code: 'TASKQ_PUBLISH_REFUSED' }));
+      return;
+    }
+    // The channel closed before the confirm: the broker may or may not have it. Publish again
+    // (at-least-once; the task id lets consumers recognise a duplicate).
+    if (Date.now() >= pending.deadline) {
+      this.#settle(pending, new PublishTimeoutError(`the broker did not confirm the message within ${this.#timeoutMs} ms (connection lost)`));
+      return;
+    }
+    this.#waiting.push(pending);
+    void this.#pump();
+  }
+
+  #settle(pending: Pending, error?: Error): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    if (error) pending.reject(error);
+    else pending.resolve();
+  }
+
+  #pumping = false;
+
+  /** Slow path: (re)open the channel, declare what is missing, then send what waited, in order. */
+  async #pump(): Promise<void> {
+    if (this.#pumping || this.#closed) return;
+    this.#pumping = true;
+    try {
+      while (this.#waiting.length > 0 && !this.#closed) {
+        const channel = await this.#openChannel();
+        if (this.#connection().blocked || !this.#writable) return; // resumed by 'unblocked' / 'drain'
+        const pending = this.#waiting[0];
+        if (pending.settled) {
+          this.#waiting.shift();
+          continue;
+        }
+        if (pending.delayed && !this.#delaysDeclared) await this.#declareDelays(channel);
+        if (pending.declare !== undefined && !this.#declared.has(pending.declare)) await this.#declareQueue(channel, pending.declare);
+        this.#waiting.shift();
+        const sent = this.#trySendNow(channel, pending);
+        if (!sent) this.#waiting.unshift(pending);
+      }
+    } catch (error) {
+      this.#logger.debug('AMQP publisher will retry', { error: this.#connection().describe(error) });
+      // Connection or channel trouble: wait for the next reconnect (resume) or deadline sweep.
+      setTimeout(() => void this.#pump(), 50).unref();
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #trySendNow(channel: ConfirmChannel, pending: Pending): boolean {
+    try {
+      this.#inflight.add(pending);
+      const ok = channel.publish(pending.exchange, pending.routingKey, pending.body, pending.properties, (error) => this.#confirmed(pending, error));
+      if (!ok) this.#writable = false;
+      return true;
+    } catch {
+      this.#inflight.delete(pending);
+      this.#channel = undefined;
+      return false;
+    }
+  }
+
+  async #openChannel(): Promise<ConfirmChannel> {
+    if (this.#channel) return this.#channel;
+    this.#opening ??= (async () => {
+      const model: ChannelModel = await this.#connection().current();
+      const channel = await model.createConfirmChannel();
+      channel.on('error', (error: Error) => this.#logger.warn('AMQP publish channel error', { error: this.#connection().describe(error) }));
+      channel.on('close', () => {
+        if (this.#channel === channel) this.#channel = undefined;
+        this.#declared = new Set();
+        this.#delaysDeclared = false;
+        this.#writable = true;
+        if (this.#waiting.length > 0 && !this.#closed) setTimeout(() => void this.#pump(), 10).unref();
+      });
+      channel.on('drain', () => {
+        this.#writable = true;
+        this.resume();
+      });
+      this.#declared = new Set();
+      this.#delaysDeclared = false;
+      this.#writable = true;
+      this.#channel = channel;
+    })().finally(() => {
+      this.#opening = undefined;
+    });
+    await this.#opening;
+    if (!this.#channel) throw new TransportError('the publish channel closed while opening');
+    return this.#channel;
+  }
+
+  async #declareQueue(channel: ConfirmChannel, physical: string): Promise<void> {
+    // Declared by the publisher too: a message published before any worker declared
+    // its queue would otherwise be unroutable and silently dropped (while still confirmed).
+    if (physical === this.#topology.deadQueue) {
+      await channel.assertQueue(physical, { durable: true });
+    } else {
+      await channel.assertQueue(physical, this.#topology.workQueueOptions());
+      await channel.assertExchange(this.#topology.deliveryExchange, 'topic', { durable: true });
+      await channel.bindQueue(physical, this.#topology.deliveryExchange, this.#topology.deliveryBinding(physical));
+    }
+    this.#declared.add(physical);
+  }
+
+  async #declareDelays(channel: ConfirmChannel): Promise<void> {
+    const t = this.#topology;
+    await channel.assertExchange(t.deliveryExchange, 'topic', { durable: true });
+    for (let level = 0; level < DELAY_LEVELS; level++) {
+      const next = level === 0 ? t.deliveryExchange : t.delayExchange(level - 1);
+      await channel.assertExchange(t.delayExchange(level), 'topic', { durable: true });
+      await channel.assertQueue(t.delayQueue(level), {
+        durable: true,
+        arguments: { 'x-message-ttl': 2 ** level * DELAY_TICK_MS, 'x-dead-letter-exchange': next },
+      });
+      await channel.bindQueue(t.delayQueue(level), t.delayExchange(level), t.levelPattern(level, '1'));
+      await channel.bindExchange(next, t.delayExchange(level), t.levelPattern(level, '0'));
+    }
+    this.#delaysDeclared = true;
+  }
+
+  #ensureSweeper(): void {
+    if (this.#sweeper) return;
+    // One timer for all pending publishes instead of one per message (the hot path stays timer-free).
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
+    this.#sweeper.unref();
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    const reason = this.#connection().blocked
+      ? 'the broker is blocking publishers (memory or disk alarm)'
+      : this.#connection().isOpen
+        ? 'no confirm arrived'
+        : `the broker is unreachable${this.#connection().lastError ? ` (${this.#connection().lastError})` : ''}`;
+    for (const pending of this.#inflight) {
+      if (now >= pending.deadline) {
+        this.#inflight.delete(pending);
+        this.#settle(pending, new PublishTimeoutError(`the broker did not confirm the message within ${this.#timeoutMs} ms: ${reason}`));
+      }
+    }
+    for (let i = this.#waiting.length - 1; i >= 0; i--) {
+      const pending = this.#waiting[i];
+      if (pending.settled || now >= pending.deadline) {
+        this.#waiting.splice(i, 1);
+        this.#settle(pending, new PublishTimeoutError(`the message could not be published within ${this.#timeoutMs} ms: ${reason}`));
+      }
+    }
+    if (this.#inflight.size === 0 && this.#waiting.length === 0 && this.#sweeper) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import type { Options } from 'amqplib';
+
+/** Queue flavour: classic (single node) or quorum (replicated, for clusters). */
+export type QueueType = 'classic' | 'quorum';
+
+export interface TopologyOptions {
+  readonly prefix: string;
+  readonly queueType: QueueType;
+  /** Quorum queues: deliveries before a message is dropped as poison (x-delivery-limit). */
+  readonly deliveryLimit: number;
+  /** Classic queues: x-max-priority, 0 for none. */
+  readonly maxPriority: number;
+}
+
+/**
+ * Plugin-free delays: level N is a queue whose messages all live 2^N ticks
+ * (fixed TTL, so the head always expires first and nothing blocks) and then
+ * dead-letter to level N-1. A delay is written in binary into the routing
+ * key, one word per level; each level's topic exchange sends the message
+ * into its queue when that bit is 1 and on to the next level when it is 0.
+ * Level 0 hands it to the delivery exchange, which routes by the target
+ * queue's name. Exact to one tick, whatever order delays were submitted in.
+ */
+export const DELAY_TICK_MS = 10;
+export const DELAY_LEVELS = 28; // 2^28 ticks of 10 ms: about 31 days
+export const MAX_DELAY_MS = (2 ** DELAY_LEVELS - 1) * DELAY_TICK_MS;
+
+export class Topology {
+  readonly options: TopologyOptions;
+  readonly deadQueue: string;
+  readonly deliveryExchange: string;
+
+  constructor(options: TopologyOptions) {
+    this.options = options;
+    this.deadQueue = `${options.prefix}.dead`;
+    this.deliveryExchange = `${options.prefix}.delivery`;
+  }
+
+  /** RabbitMQ queue for a logical queue name. */
+  physical(queue: string): string {
+    return `${this.options.prefix}.q.${queue}`;
+  }
+
+  workQueueOptions(): Options.AssertQueue {
+    const args: Record<string, unknown> = {};
+    if (this.options.queueType === 'quorum') {
+      args['x-queue-type'] = 'quorum';
+      args['x-delivery-limit'] = this.options.deliveryLimit;
+    } else if (this.options.maxPriority > 0) {
+      args['x-max-priority'] = this.options.maxPriority;
+    }
+    return { durable: true, arguments: args };
+  }
+
+  /** Routing key pattern binding a work queue to the delivery exchange: every level word, then its name. */
+  deliveryBinding(physicalQueue: string): string {
+    return `${'*.'.repeat(DELAY_LEVELS)}${physicalQueue}`;
+  }
+
+  delayExchange(level: number): string {
+    return `${this.options.prefix}.delay.${level}`;
+  }
+
+  delayQueue(level: number): string {
+    return `${this.options.prefix}.delay.${level}`;
+  }
+
+  /** Exchange and routing key for publishing `physicalQueue` with a delay. */
+  delayedRoute(physicalQueue: string, delayMs: number): { exchange: string; routingKey: string } {
+    const ticks = Math.min(2 ** DELAY_LEVELS - 1, Math.max(1, Math.round(delayMs / DELAY_TICK_MS)));
+    const words: string[] = [];
+    for (let level = DELAY_LEVELS - 1; level >= 0; level--) words.push(Math.floor(ticks / 2 ** level) % 2 === 1 ? '1' : '0');
+    return { exchange: this.delayExchange(DELAY_LEVELS - 1), routingKey: `${words.join('.')}.${physicalQueue}` };
+  }
+
+  /** Binding pattern on level N's exchange matching bit N = `bit`. */
+  levelPattern(level: number, bit: '0' | '1'): string {
+    return `${'*.'.repeat(DELAY_LEVELS - 1 - level)}${bit}.#`;
+  }
+}

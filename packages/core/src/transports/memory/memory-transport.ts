@@ -1,0 +1,206 @@
+import { ClosedError, InvalidOptionError } from '../../errors.js';
+import { Deque } from '../../internal/deque.js';
+import type { ConsumeOptions, DeadLetter, Delivery, MessageHeaders, OutgoingMessage, Subscription, Transport } from '../../transport.js';
+
+interface StoredMessage {
+  readonly id: string;
+  readonly queue: string;
+  readonly body: Buffer;
+  readonly headers: MessageHeaders;
+  readonly priority: number;
+  redelivered: boolean;
+}
+
+interface Consumer {
+  readonly queues: readonly string[];
+  readonly prefetch: number;
+  readonly onDelivery: (delivery: Delivery) => void;
+  unacked: number;
+  active: boolean;
+}
+
+/** Options of {@link memory}. */
+export interface MemoryTransportOptions {
+  /**
+   * Largest message accepted, like a broker's limit.
+   * @defaultValue `134_217_728` (128 MiB, RabbitMQ's default)
+   */
+  readonly maxMessageBytes?: number;
+}
+
+/**
+ * The in-process transport: the embedded default for the quick start, the
+ * demo and unit tests. Same delivery semantics as `amqp()` (prefetch, ack,
+ * requeue on shutdown, delays, dead letters) but NOT durable: everything is
+ * lost when the process exits.
+ */
+export class MemoryTransport implements Transport {
+  readonly kind = 'memory';
+  readonly durable = false;
+  readonly #queues = new Map<string, Deque<StoredMessage>>();
+  readonly #consumers: Consumer[] = [];
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #dead: DeadLetter[] = [];
+  readonly #maxMessageBytes: number;
+  #users = 0;
+  #closed = false;
+  #dispatchScheduled = false;
+  #roundRobin = 0;
+
+  constructor(options: MemoryTransportOptions = {}) {
+    const max = options.maxMessageBytes ?? 134_217_728;
+    if (!Number.isInteger(max) || max < 1) throw new InvalidOptionError('maxMessageBytes', `expected a positive integer, got ${max}`);
+    this.#maxMessageBytes = max;
+  }
+
+  async publish(message: OutgoingMessage): Promise<void> {
+    this.#accept(message);
+  }
+
+  async publishMany(messages: readonly OutgoingMessage[]): Promise<void> {
+    for (const message of messages) this.#accept(message);
+  }
+
+  async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
+    if (this.#closed) throw new ClosedError('the memory transport');
+    const consumer: Consumer = { queues: [...options.queues], prefetch: options.prefetch, onDelivery, unacked: 0, active: true };
+    this.#consumers.push(consumer);
+    this.#scheduleDispatch();
+    return {
+      cancel: async () => {
+        consumer.active = false;
+        const i = this.#consumers.indexOf(consumer);
+        if (i >= 0) this.#consumers.splice(i, 1);
+      },
+    };
+  }
+
+  async deadLetter(message: DeadLetter): Promise<void> {
+    if (this.#closed) throw new ClosedError('the memory transport');
+    this.#dead.push(message);
+  }
+
+  /** Dead letters stored so far (oldest first). */
+  deadLetters(): readonly DeadLetter[] {
+    return [...this.#dead];
+  }
+
+  /** Number of messages waiting (not yet delivered) in a logical queue. */
+  depth(queue: string): number {
+    return this.#queues.get(queue)?.length ?? 0;
+  }
+
+  retain(): () => Promise<void> {
+    this.#users++;
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      if (--this.#users === 0) await this.close();
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    for (const consumer of this.#consumers) consumer.active = false;
+    this.#consumers.length = 0;
+  }
+
+  #accept(message: OutgoingMessage): void {
+    if (this.#closed) throw new ClosedError('the memory transport');
+    if (message.body.length > this.#maxMessageBytes) {
+      throw new InvalidOptionError('maxMessageBytes', `message of ${message.body.length} bytes is over the transport limit of ${this.#maxMessageBytes}`);
+    }
+    const stored: StoredMessage = { id: message.id, queue: message.queue, body: message.body, headers: { ...message.headers }, priority: message.priority ?? 0, redelivered: false };
+    if (message.delayMs && message.delayMs > 0) {
+      // A pending delay keeps the process alive, like any timer; close() cancels it.
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (!this.#closed) this.#enqueue(stored, false);
+      }, message.delayMs);
+      this.#timers.add(timer);
+      return;
+    }
+    this.#enqueue(stored, false);
+  }
+
+  #enqueue(message: StoredMessage, atHead: boolean): void {
+    let queue = this.#queues.get(message.queue);
+    if (!queue) this.#queues.set(message.queue, (queue = new Deque()));
+    if (atHead) queue.unshift(message);
+    else if (message.priority > 0) queue.insertByRank(message, (m) => m.priority);
+    else queue.push(message);
+    this.#scheduleDispatch();
+  }
+
+  #scheduleDispatch(): void {
+    if (this.#dispatchScheduled) return;
+    this.#dispatchScheduled = true;
+    // Deliveries happen on a later tick, never inside publish(): a consumer must not run inside the submitter's call stack.
+    setImmediate(() => {
+      this.#dispatchScheduled = false;
+      this.#dispatch();
+    });
+  }
+
+  #dispatch(): void {
+    const consumers = this.#consumers;
+    let delivered = true;
+    while (delivered) {
+      delivered = false;
+      for (let n = 0; n < consumers.length; n++) {
+        const consumer = consumers[(this.#roundRobin + n) % consumers.length];
+        if (consumer.unacked >= consumer.prefetch) continue;
+        const message = this.#next(consumer);
+        if (!message) continue;
+        this.#roundRobin = (this.#roundRobin + n + 1) % consumers.length;
+        this.#deliver(consumer, message);
+        delivered = true;
+        break;
+      }
+    }
+  }
+
+  #next(consumer: Consumer): StoredMessage | undefined {
+    for (const name of consumer.queues) {
+      const message = this.#queues.get(name)?.shift();
+      if (message) return message;
+    }
+    return undefined;
+  }
+
+  #deliver(consumer: Consumer, message: StoredMessage): void {
+    consumer.unacked++;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      consumer.unacked--;
+      this.#scheduleDispatch();
+      return true;
+    };
+    const delivery: Delivery = {
+      id: message.id,
+      queue: message.queue,
+      body: message.body,
+      headers: message.headers,
+      redelivered: message.redelivered,
+      ack: () => {
+        settle();
+      },
+      requeue: () => {
+        if (!settle() || this.#closed) return;
+        message.redelivered = true;
+        this.#enqueue(message, true);
+      },
+    };
+    consumer.onDelivery(delivery);
+  }
+}
+
+/** Creates the in-process, non-durable transport. */
+export function memory(options?: MemoryTransportOptions): MemoryTransport {
+  return new MemoryTransport(options);
+}

@@ -1,0 +1,59 @@
+/** Why a message went to the dead-letter queue. */
+export type DeadLetterReason =
+  | 'malformed-message'
+  | 'bad-signature'
+  | 'unknown-task'
+  | 'undecodable-arguments'
+  | 'non-retryable'
+  | 'attempts-exhausted';
+
+interface TaskEventBase {
+  readonly id: string;
+  readonly name: string;
+  readonly queue: string;
+  readonly attempt: number;
+}
+
+/** A task attempt started. */
+export interface ActiveEvent extends TaskEventBase {
+  readonly enqueuedAt: Date;
+}
+
+/** A task attempt succeeded. */
+export interface CompletedEvent extends TaskEventBase {
+  readonly result: unknown;
+  readonly durationMs: number;
+}
+
+/** A task attempt failed; `willRetry` tells whether another attempt is scheduled. */
+export interface FailedEvent extends TaskEventBase {
+  readonly error: unknown;
+  readonly durationMs: number;
+  readonly willRetry: boolean;
+  /** Delay before the next attempt, when `willRetry`. */
+  readonly retryInMs?: number;
+}
+
+/** A message was moved to the dead-letter queue. */
+export interface DeadEvent {
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly queue: string;
+  readonly reason: DeadLetterReason;
+  readonly error: unknown;
+}
+
+/** Something went wrong in the worker itself (not in a task), e.g. the broker refused an ack. */
+export interface WorkerErrorEvent {
+  readonly message: string;
+  readonly error: unknown;
+}
+
+/** Lifecycle events of a worker, for observers (logs, metrics, tests). */
+export interface WorkerEvents {
+  active: (event: ActiveEvent) => void;
+  completed: (event: CompletedEvent) => void;
+  failed: (event: FailedEvent) => void;
+  dead: (event: DeadEvent) => void;
+  error: (event: WorkerErrorEvent) => void;
+}

@@ -1,0 +1,391 @@
+import { CodecSet } from './codecs/codec-set.js';
+import { decodeArgs } from './codecs/decode.js';
+import type { Codec } from './codecs/types.js';
+import { runInTask } from './context.js';
+import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
+import { ClosedError, DecodeError, errorCode, InvalidOptionError, TaskqError, TaskTimeoutError } from './errors.js';
+import { deadLetterHeaders } from './internal/dead-letter.js';
+import { TypedEmitter } from './internal/emitter.js';
+import { type TaskContext, TaskRun } from './internal/task-run.js';
+import { consoleLogger, type Logger } from './logger.js';
+import type { TaskDefinition, TaskRegistry } from './registry.js';
+import { checkSigningKeys, type SigningKey, verifyBody } from './signing.js';
+import { backoffDelay, parseDuration, resolveBackoff, type TaskOptions, validateTaskOptions } from './task-options.js';
+import type { Delivery, Subscription, Transport } from './transport.js';
+import type { DeadLetterReason, WorkerEvents } from './worker-events.js';
+
+export type { TaskContext } from './internal/task-run.js';
+
+/** Per-task middleware: code before `await next()` runs before the task, code after runs after it (also when it throws, if you use try/finally). */
+export type TaskMiddleware = (ctx: TaskContext, next: () => Promise<void>) => Promise<void>;
+
+/** A start-up or shut-down hook, run once per worker process. */
+export type LifecycleHook = () => void | Promise<void>;
+
+/** Options of {@link createWorker}. */
+export interface WorkerOptions {
+  /** The registry shared with the submitting side. Only its ids can run. */
+  readonly registry: TaskRegistry;
+  readonly transport: Transport;
+  /**
+   * Most tasks running at once (also the broker prefetch).
+   * @defaultValue `10`
+   */
+  readonly concurrency?: number;
+  /**
+   * Logical queues to consume.
+   * @defaultValue `['default']`
+   */
+  readonly queues?: readonly string[];
+  /** Extra argument codecs; must match the submitting side's. */
+  readonly codecs?: readonly Codec[];
+  /** Defaults for tasks that set neither a task option nor a submit option (attempts, backoff, timeout). */
+  readonly defaults?: TaskOptions;
+  /** Returns false for errors that must not be retried (`NonRetryableError` never is). */
+  readonly retryIf?: (error: unknown, task: TaskContext) => boolean;
+  /** With keys, only envelopes signed by one of them run (several keys allow rotation). */
+  readonly signingKeys?: SigningKey | readonly SigningKey[];
+  /** @defaultValue warnings and errors to stderr */
+  readonly logger?: Logger;
+}
+
+/** Options of {@link Worker.stop}. */
+export interface StopOptions {
+  /**
+   * How long in-flight tasks may take to finish; after it their signals abort
+   * and unfinished messages go back to the queue.
+   * @defaultValue `30_000`
+   */
+  readonly timeout?: number;
+}
+
+type State = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+const STOP_GRACE_MS = 1_000;
+
+/** Runs tasks from a transport. Obtain one with {@link createWorker}. */
+export class Worker {
+  readonly registry: TaskRegistry;
+  readonly transport: Transport;
+  readonly concurrency: number;
+  readonly queues: readonly string[];
+  readonly logger: Logger;
+  readonly #codecs: CodecSet;
+  readonly #defaults: TaskOptions;
+  readonly #retryIf: WorkerOptions['retryIf'];
+  readonly #keys: Buffer[] | undefined;
+  readonly #events: TypedEmitter<WorkerEvents>;
+  readonly #startup: LifecycleHook[] = [];
+  readonly #shutdown: LifecycleHook[] = [];
+  readonly #middleware: TaskMiddleware[] = [];
+  readonly #running = new Map<Delivery, TaskRun | undefined>();
+  #state: State = 'idle';
+  #subscription: Subscription | undefined;
+  #release: (() => Promise<void>) | undefined;
+  #idle: (() => void) | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: WorkerOptions) {
+    if (!options || typeof options.registry?.get !== 'function') throw new InvalidOptionError('registry', 'expected a TaskRegistry');
+    if (!options.transport || typeof options.transport.consume !== 'function') throw new InvalidOptionError('transport', 'expected a transport such as amqp({ url }) or memory()');
+    const concurrency = options.concurrency ?? 10;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65_535) throw new InvalidOptionError('concurrency', `expected an integer 1-65535, got ${concurrency}`);
+    const queues = options.queues ?? ['default'];
+    if (!Array.isArray(queues) || queues.length === 0) throw new InvalidOptionError('queues', 'expected a non-empty array of queue names');
+    for (const queue of queues) validateTaskOptions({ queue }, 'queues[]');
+    validateTaskOptions(options.defaults ?? {}, 'defaults');
+    if (options.retryIf !== undefined && typeof options.retryIf !== 'function') throw new InvalidOptionError('retryIf', 'expected a function');
+    this.registry = options.registry;
+    this.transport = options.transport;
+    this.concurrency = concurrency;
+    this.queues = [...queues];
+    this.logger = options.logger ?? consoleLogger();
+    this.#codecs = new CodecSet(options.codecs ?? []);
+    this.#defaults = options.defaults ?? {};
+    this.#retryIf = options.retryIf;
+    const keys = options.signingKeys;
+    this.#keys = keys === undefined ? undefined : checkSigningKeys(Array.isArray(keys) ? (keys as SigningKey[]) : [keys as SigningKey], 'signingKeys');
+    this.#events = new TypedEmitter<WorkerEvents>(this.logger);
+  }
+
+  /** Runs once per process, before the first task (open a pool, build an application context). */
+  onStartup(hook: LifecycleHook): this {
+    this.#assertConfigurable('onStartup');
+    this.#startup.push(hook);
+    return this;
+  }
+
+  /** Runs once per process, after the last task finished (close what `onStartup` opened). Runs in reverse order. */
+  onShutdown(hook: LifecycleHook): this {
+    this.#assertConfigurable('onShutdown');
+    this.#shutdown.push(hook);
+    return this;
+  }
+
+  /** Adds per-task middleware; the first added is the outermost. */
+  use(middleware: TaskMiddleware): this {
+    this.#assertConfigurable('use');
+    if (typeof middleware !== 'function') throw new InvalidOptionError('use', 'expected a function (ctx, next) => Promise<void>');
+    this.#middleware.push(middleware);
+    return this;
+  }
+
+  on<E extends keyof WorkerEvents>(event: E, listener: WorkerEvents[E]): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  off<E extends keyof WorkerEvents>(event: E, listener: WorkerEvents[E]): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  /** Number of tasks running right now. */
+  get active(): number {
+    return this.#running.size;
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /** Runs the start-up hooks, then starts consuming. */
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') throw new TaskqError('TASKQ_WORKER_STARTED', `worker.start() was called while the worker is ${this.#state}; a worker starts once`);
+    this.#state = 'starting';
+    this.#release = this.transport.retain();
+    try {
+      for (const hook of this.#startup) await hook();
+      this.#subscription = await this.transport.consume({ queues: this.queues, prefetch: this.concurrency }, this.#onDelivery);
+    } catch (error) {
+      this.#state = 'stopped';
+      await this.#release();
+      throw error;
+    }
+    this.#state = 'running';
+  }
+
+  /**
+   * Stops consuming, lets in-flight tasks finish (and acks them), runs the
+   * shut-down hooks and releases the transport. Safe to call more than once.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    this.#stopping ??= this.#stop(options.timeout ?? 30_000);
+    return this.#stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
+    if (this.#state === 'idle') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#state = 'stopping';
+    try {
+      await this.#subscription?.cancel();
+    } catch (error) {
+      this.#emitError('cancelling the consumer failed', error);
+    }
+    if (!(await this.#drain(timeoutMs))) {
+      const reason = new TaskqError('TASKQ_WORKER_STOPPING', `worker stopped: the task did not finish within ${timeoutMs} ms`);
+      for (const run of this.#running.values()) run?.abort(reason);
+      if (!(await this.#drain(STOP_GRACE_MS))) {
+        // Unfinished messages go back to the queue for another worker; their late results are discarded.
+        for (const delivery of this.#running.keys()) delivery.requeue();
+        this.logger.warn(`worker stop: ${this.#running.size} task(s) did not finish and were returned to the queue`);
+        this.#running.clear();
+      }
+    }
+    for (const hook of [...this.#shutdown].reverse()) {
+      try {
+        await hook();
+      } catch (error) {
+        this.#emitError('a shutdown hook failed', error);
+      }
+    }
+    this.#state = 'stopped';
+    await this.#release?.();
+  }
+
+  #drain(timeoutMs: number): Promise<boolean> {
+    if (this.#running.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#idle = undefined;
+        resolve(false);
+      }, timeoutMs);
+      this.#idle = () => {
+        clearTimeout(timer);
+        this.#idle = undefined;
+        resolve(true);
+      };
+    });
+  }
+
+  readonly #onDelivery = (delivery: Delivery): void => {
+    this.#running.set(delivery, undefined);
+    this.#process(delivery).catch((error) => this.#emitError('processing a message failed', error));
+  };
+
+  async #process(delivery: Delivery): Promise<void> {
+    let envelope: Envelope;
+    try {
+      envelope = parseEnvelope(delivery.body);
+    } catch (error) {
+      return this.#deadLetter(delivery, 'malformed-message', error, undefined);
+    }
+    const attempt = Number(delivery.headers[HEADER.attempt]) || 1;
+    if (this.#keys && !verifyBody(delivery.body, delivery.headers[HEADER.signature], this.#keys)) {
+      return this.#deadLetter(delivery, 'bad-signature', new DecodeError('the message is not signed with an accepted signing key'), envelope.task, attempt);
+    }
+    const definition = this.registry.get(envelope.task);
+    if (!definition) {
+      return this.#deadLetter(delivery, 'unknown-task', new DecodeError(`no task "${envelope.task}" is registered in this worker's registry`), envelope.task, attempt);
+    }
+    const run = new TaskRun({
+      id: envelope.id,
+      attempt,
+      maxAttempts: envelope.opts?.attempts ?? definition.options.attempts ?? this.#defaults.attempts ?? 1,
+      queue: delivery.queue,
+      meta: envelope.meta,
+      task: definition,
+      enqueuedAt: envelope.ts,
+      redelivered: delivery.redelivered,
+    });
+    this.#running.set(delivery, run);
+    if (this.#events.has('active')) this.#events.emit('active', { id: run.id, name: run.name, queue: run.queue, attempt, enqueuedAt: run.enqueuedAt });
+    const started = performance.now();
+    try {
+      await this.#execute(run, envelope, definition);
+    } catch (error) {
+      return this.#failed(delivery, run, envelope, error, performance.now() - started);
+    }
+    if (!this.#settle(delivery)) return;
+    delivery.ack();
+    if (this.#events.has('completed')) {
+      this.#events.emit('completed', { id: run.id, name: run.name, queue: run.queue, attempt, result: run.result, durationMs: performance.now() - started });
+    }
+  }
+
+  #execute(run: TaskRun, envelope: Envelope, definition: TaskDefinition): Promise<void> {
+    const invoke = async (): Promise<void> => {
+      try {
+        run.args = await decodeArgs(envelope.args, this.#codecs);
+      } catch (error) {
+        throw Object.assign(error instanceof TaskqError ? error : new DecodeError('arguments could not be decoded', { cause: error }), { [UNDECODABLE]: true });
+      }
+      run.result = await (definition.fn as (...args: unknown[]) => unknown)(...run.args);
+    };
+    const chain = this.#middleware;
+    const step = (i: number): Promise<void> => (i === chain.length ? invoke() : chain[i](run, () => step(i + 1)));
+    const timeoutMs = envelope.opts?.timeoutMs ?? timeoutOf(definition.options) ?? timeoutOf(this.#defaults);
+    const execution = runInTask(run, () => step(0));
+    return timeoutMs === undefined ? execution : withTimeout(execution, run, timeoutMs);
+  }
+
+  async #failed(delivery: Delivery, run: TaskRun, envelope: Envelope, error: unknown, durationMs: number): Promise<void> {
+    if (!this.#running.has(delivery)) return; // returned to the queue by a forced stop
+    const undecodable = typeof error === 'object' && error !== null && UNDECODABLE in error;
+    const nonRetryable = undecodable || errorCode(error) === 'TASKQ_NON_RETRYABLE' || (this.#retryIf !== undefined && !this.#safeRetryIf(error, run));
+    const willRetry = !nonRetryable && run.attempt < run.maxAttempts;
+    let retryInMs: number | undefined;
+    if (willRetry) {
+      const backoff = envelope.opts?.backoff ?? resolveBackoff(run.task.options.backoff ?? this.#defaults.backoff, 'backoff');
+      retryInMs = backoffDelay(backoff, run.attempt + 1);
+    }
+    this.#events.emit('failed', { id: run.id, name: run.name, queue: run.queue, attempt: run.attempt, error, durationMs, willRetry, retryInMs });
+    if (!willRetry) {
+      const reason: DeadLetterReason = undecodable ? 'undecodable-arguments' : nonRetryable ? 'non-retryable' : 'attempts-exhausted';
+      return this.#deadLetter(delivery, reason, error, run.name, run.attempt);
+    }
+    try {
+      // Publish the next attempt before acking this one: a crash in between means a duplicate attempt, never a lost task.
+      await this.transport.publish({
+        id: run.id,
+        queue: delivery.queue,
+        body: delivery.body,
+        headers: { ...delivery.headers, [HEADER.attempt]: run.attempt + 1 },
+        delayMs: retryInMs || undefined,
+      });
+    } catch (publishError) {
+      this.#emitError(`scheduling attempt ${run.attempt + 1} of task ${run.id} failed; the message goes back to the queue`, publishError);
+      if (this.#settle(delivery)) delivery.requeue();
+      return;
+    }
+    if (this.#settle(delivery)) delivery.ack();
+  }
+
+  #safeRetryIf(error: unknown, run: TaskRun): boolean {
+    try {
+      return this.#retryIf?.(error, run) ?? true;
+    } catch (predicateError) {
+      this.#emitError('the retryIf predicate threw; retrying as if it returned true', predicateError);
+      return true;
+    }
+  }
+
+  async #deadLetter(delivery: Delivery, reason: DeadLetterReason, error: unknown, name: string | undefined, attempt = 1): Promise<void> {
+    try {
+      await this.transport.deadLetter({ id: delivery.id, queue: delivery.queue, body: delivery.body, headers: deadLetterHeaders(delivery, reason, error, attempt) });
+    } catch (publishError) {
+      // Nothing is dropped without a record: if the dead letter cannot be stored the message stays in its queue.
+      this.#emitError(`dead-lettering message ${delivery.id} failed; it goes back to the queue`, publishError);
+      if (this.#settle(delivery)) delivery.requeue();
+      return;
+    }
+    if (this.#settle(delivery)) delivery.ack();
+    this.logger.warn(`task dead-lettered (${reason})`, { id: delivery.id, task: name, queue: delivery.queue });
+    this.#events.emit('dead', { id: delivery.id, name, queue: delivery.queue, reason, error });
+  }
+
+  /** Marks a delivery finished; false when a forced stop already returned it to the queue. */
+  #settle(delivery: Delivery): boolean {
+    if (!this.#running.delete(delivery)) return false;
+    if (this.#running.size === 0) this.#idle?.();
+    return true;
+  }
+
+  #emitError(message: string, error: unknown): void {
+    this.logger.error(message, { error });
+    this.#events.emit('error', { message, error });
+  }
+
+  #assertConfigurable(method: string): void {
+    if (this.#state === 'stopped' || this.#state === 'stopping') throw new ClosedError('the worker');
+    if (this.#state !== 'idle') throw new TaskqError('TASKQ_WORKER_STARTED', `worker.${method}() must be called before worker.start()`);
+  }
+}
+
+const UNDECODABLE = Symbol('taskq.undecodable');
+
+function timeoutOf(options: TaskOptions): number | undefined {
+  return options.timeout === undefined ? undefined : parseDuration(options.timeout, 'timeout');
+}
+
+function withTimeout(execution: Promise<void>, run: TaskRun, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const error = new TaskTimeoutError(timeoutMs);
+      run.abort(error);
+      reject(error);
+    }, timeoutMs);
+    execution.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Creates a worker. Nothing connects until `start()`. */
+export function createWorker(options: WorkerOptions): Worker {
+  return new Worker(options);
+}
