@@ -5,7 +5,8 @@ export type DeadLetterReason =
   | 'unknown-task'
   | 'undecodable-arguments'
   | 'non-retryable'
-  | 'attempts-exhausted';
+  | 'attempts-exhausted'
+  | 'exceeded-ack-deadline';
 
 interface TaskEventBase {
   readonly id: string;

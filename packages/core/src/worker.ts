@@ -45,6 +45,16 @@ export interface WorkerOptions {
   readonly retryIf?: (error: unknown, task: TaskContext) => boolean;
   /** With keys, only envelopes signed by one of them run (several keys allow rotation). */
   readonly signingKeys?: SigningKey | readonly SigningKey[];
+  /**
+   * The broker's delivery acknowledgement timeout (RabbitMQ `consumer_timeout`,
+   * 30 minutes by default). A task attempt still running 5 seconds before it
+   * is failed with `TaskTimeoutError` and dead-lettered (reason
+   * `exceeded-ack-deadline`, not retried): otherwise the broker would close the
+   * channel, redeliver the message and the task would loop forever.
+   * `false` turns the guard off (only if the broker's timeout is disabled).
+   * @defaultValue `1_800_000` (30 minutes)
+   */
+  readonly ackDeadline?: number | string | false;
   /** @defaultValue warnings and errors to stderr */
   readonly logger?: Logger;
 }
@@ -74,6 +84,7 @@ export class Worker {
   readonly #defaults: TaskOptions;
   readonly #retryIf: WorkerOptions['retryIf'];
   readonly #keys: Buffer[] | undefined;
+  readonly #ackLimitMs: number | undefined;
   readonly #events: TypedEmitter<WorkerEvents>;
   readonly #startup: LifecycleHook[] = [];
   readonly #shutdown: LifecycleHook[] = [];
@@ -81,6 +92,7 @@ export class Worker {
   readonly #running = new Map<Delivery, TaskRun | undefined>();
   #state: State = 'idle';
   #subscription: Subscription | undefined;
+  #ackGuard: NodeJS.Timeout | undefined;
   #release: (() => Promise<void>) | undefined;
   #idle: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
@@ -106,6 +118,13 @@ export class Worker {
     const keys = options.signingKeys;
     this.#keys = keys === undefined ? undefined : checkSigningKeys(Array.isArray(keys) ? (keys as SigningKey[]) : [keys as SigningKey], 'signingKeys');
     this.#events = new TypedEmitter<WorkerEvents>(this.logger);
+    const deadline = options.ackDeadline ?? 1_800_000;
+    if (deadline === false) this.#ackLimitMs = undefined;
+    else {
+      const ms = parseDuration(deadline, 'ackDeadline');
+      if (ms <= ACK_MARGIN_MS) throw new InvalidOptionError('ackDeadline', `expected more than ${ACK_MARGIN_MS} ms, got ${ms}`);
+      this.#ackLimitMs = ms - ACK_MARGIN_MS;
+    }
   }
 
   /** Runs once per process, before the first task (open a pool, build an application context). */
@@ -157,6 +176,11 @@ export class Worker {
     try {
       for (const hook of this.#startup) await hook();
       this.#subscription = await this.transport.consume({ queues: this.queues, prefetch: this.concurrency }, this.#onDelivery);
+      if (this.#ackLimitMs !== undefined) {
+        // One sweep for all running tasks instead of a timer per task: the hot path stays timer-free.
+        this.#ackGuard = setInterval(() => this.#enforceAckDeadline(), Math.min(1_000, this.#ackLimitMs / 4));
+        this.#ackGuard.unref();
+      }
     } catch (error) {
       this.#state = 'stopped';
       await this.#release();
@@ -207,7 +231,22 @@ export class Worker {
       }
     }
     this.#state = 'stopped';
+    clearInterval(this.#ackGuard);
     await this.#release?.();
+  }
+
+  #enforceAckDeadline(): void {
+    const limit = this.#ackLimitMs as number;
+    const now = performance.now();
+    for (const [delivery, run] of this.#running) {
+      if (!run || run.expired || now - run.startedAt < limit) continue;
+      run.expired = true;
+      const error = new TaskTimeoutError(limit);
+      error.message = `task ran for over ${limit} ms, too close to the broker's consumer timeout (option ackDeadline); it is dead-lettered instead of being redelivered in a loop`;
+      run.abort(error);
+      this.#events.emit('failed', { id: run.id, name: run.name, queue: run.queue, attempt: run.attempt, error, durationMs: now - run.startedAt, willRetry: false });
+      void this.#deadLetter(delivery, 'exceeded-ack-deadline', error, run.name, run.attempt);
+    }
   }
 
   #drain(timeoutMs: number): Promise<boolean> {
@@ -263,7 +302,7 @@ export class Worker {
     } catch (error) {
       return this.#failed(delivery, run, envelope, error, performance.now() - started);
     }
-    if (!this.#settle(delivery)) return;
+    if (run.expired || !this.#settle(delivery)) return;
     delivery.ack();
     if (this.#events.has('completed')) {
       this.#events.emit('completed', { id: run.id, name: run.name, queue: run.queue, attempt, result: run.result, durationMs: performance.now() - started });
@@ -287,7 +326,7 @@ export class Worker {
   }
 
   async #failed(delivery: Delivery, run: TaskRun, envelope: Envelope, error: unknown, durationMs: number): Promise<void> {
-    if (!this.#running.has(delivery)) return; // returned to the queue by a forced stop
+    if (run.expired || !this.#running.has(delivery)) return; // handled by the ack-deadline guard or a forced stop
     const undecodable = typeof error === 'object' && error !== null && UNDECODABLE in error;
     const nonRetryable = undecodable || errorCode(error) === 'TASKQ_NON_RETRYABLE' || (this.#retryIf !== undefined && !this.#safeRetryIf(error, run));
     const willRetry = !nonRetryable && run.attempt < run.maxAttempts;
@@ -360,6 +399,8 @@ export class Worker {
 }
 
 const UNDECODABLE = Symbol('taskq.undecodable');
+/** Room left before the broker's consumer timeout to fail, dead-letter and ack the message. */
+const ACK_MARGIN_MS = 5_000;
 
 function timeoutOf(options: TaskOptions): number | undefined {
   return options.timeout === undefined ? undefined : parseDuration(options.timeout, 'timeout');

@@ -29,6 +29,10 @@ export class TaskRun implements TaskContext {
   readonly redelivered: boolean;
   args: readonly unknown[] | undefined = undefined;
   result: unknown = undefined;
+  /** performance.now() when the attempt started. */
+  readonly startedAt = performance.now();
+  /** Set when the ack-deadline guard has already failed this attempt; its late outcome is ignored. */
+  expired = false;
   #locals: Map<string | symbol, unknown> | undefined;
   // Created on first use: most tasks never look at their signal, and the hot path stays allocation-light.
   #controller: AbortController | undefined;
