@@ -1,0 +1,51 @@
+/**
+ * Worker child: consumes one queue with one system's consumer and tells the
+ * parent when the expected number of tasks completed (and when it started,
+ * how much memory it used, and the latencies the task recorded).
+ */
+import { now } from '../clock.js';
+import { PROGRESS_EVERY_MS } from '../config.js';
+import type { WorkerConfig } from '../ipc.js';
+import { loadDriver } from '../scenarios/types.js';
+import { latencies, recordLatencies } from '../tasks.js';
+import { fromParent, memorySample, readConfig, reportProgress, runChild, send } from './child.js';
+
+runChild(async () => {
+  const config = readConfig<WorkerConfig>('worker');
+  const stop = fromParent('stop');
+  if (config.latency) recordLatencies(config.expected);
+  const driver = await loadDriver(config.system);
+
+  let count = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const sampleEvery = config.samples > 0 ? Math.max(1, Math.floor(config.expected / config.samples)) : 0;
+
+  const onCompleted = (): void => {
+    count++;
+    if (count === 1) firstAt = now();
+    if (count === config.expected) {
+      lastAt = now();
+      finish();
+    } else if (sampleEvery > 0 && count % sampleEvery === 0) {
+      // Soak only: a forced GC here pauses the worker briefly, ten times per run.
+      send({ type: 'memory', count, memory: memorySample() });
+    }
+  };
+
+  const consumer = await driver.startConsumer(config.queue, config.concurrency, onCompleted);
+  send({ type: 'ready', memory: memorySample() });
+  const stopProgress = reportProgress(() => count, PROGRESS_EVERY_MS);
+
+  await Promise.race([finished, stop]);
+  stopProgress();
+  if (count >= config.expected) {
+    send({ type: 'done', count, firstAt, lastAt, memory: memorySample(), latencies: latencies() });
+  }
+  await stop;
+  await consumer.stop();
+});

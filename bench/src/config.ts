@@ -1,0 +1,45 @@
+/**
+ * Every number the bench uses, in one place, so the README can point here and
+ * a reader can see what "N" and "P" were without reading the scenarios.
+ */
+
+/** Local services only: the bench never talks to anything but loopback. */
+export const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const REDIS_HOST = '127.0.0.1';
+export const REDIS_PORT = Number(process.env.BENCH_REDIS_PORT ?? 6379);
+
+/** Consumer prefetch for raw amqplib, and worker concurrency for taskq and BullMQ. */
+export const CONCURRENCY = 100;
+/** Raw amqplib publishes this many messages, then awaits `waitForConfirms()`. */
+export const CONFIRM_WINDOW = 1_000;
+/** taskq "concurrent" mode: this many `submit()` calls in flight, like many HTTP requests at once. */
+export const IN_FLIGHT = 1_000;
+/** Batch size for `submitMany` and BullMQ `addBulk` (same as the raw confirm window). */
+export const BATCH = 1_000;
+
+/** Latency figure: the producer paces submits at this rate ... */
+export const LATENCY_RATE = 500;
+/** ... for this many seconds (scaled by --scale) ... */
+export const LATENCY_SECONDS = 5;
+/**
+ * ... after this many seconds of warm-up at the same rate, whose latencies are
+ * dropped: a long-running worker is JIT-warm, and the first few hundred tasks
+ * of a fresh process would otherwise decide the p99 for every system alike.
+ */
+export const LATENCY_WARMUP_SECONDS = 1;
+
+/** A measurement with no progress (no new completion, no new confirm) for this long has failed. */
+export const STALL_MS = 60_000;
+/** Time a child gets to connect and say it is ready, and to shut down when told. */
+export const CHILD_START_MS = 30_000;
+export const CHILD_STOP_MS = 15_000;
+/** How often children report their counts (also what the stall watchdog sees). */
+export const PROGRESS_EVERY_MS = 250;
+
+/** Tasks in the soak run (scaled by --scale). */
+export const SOAK_TASKS = 200_000;
+/** Heap/RSS samples the soak worker takes along the way (to show a trend, not only two points). */
+export const SOAK_SAMPLES = 10;
+
+/** Smallest N a scaled scenario may get, so `--scale 0.01` still measures something. */
+export const MIN_TASKS = 200;

@@ -1,0 +1,85 @@
+/**
+ * The messages the parent (run.ts) and its children exchange over the
+ * `child_process.fork` IPC channel. Timestamps are clock.ts `now()` values,
+ * taken in the child where the event happened, so the parent's own scheduling
+ * never enters a figure.
+ */
+import type { LoadShape } from './load.js';
+
+export type SystemName = 'raw' | 'taskq-amqp' | 'bullmq';
+
+export interface MemorySample {
+  /** Resident set size, bytes. */
+  readonly rss: number;
+  readonly heapUsed: number;
+  /** True when `global.gc()` ran right before the sample (child started with --expose-gc). */
+  readonly afterGc: boolean;
+}
+
+/** argv[2] of a worker child, as JSON. */
+export interface WorkerConfig {
+  readonly role: 'worker';
+  readonly system: SystemName;
+  readonly queue: string;
+  /** The worker reports `done` when this many tasks completed. */
+  readonly expected: number;
+  readonly concurrency: number;
+  /** Record submit-to-start latencies (see tasks.ts). */
+  readonly latency: boolean;
+  /** Take this many evenly spaced memory samples along the way (soak). */
+  readonly samples: number;
+}
+
+/** argv[2] of a producer child, as JSON. */
+export interface ProducerConfig {
+  readonly role: 'producer';
+  readonly system: SystemName;
+  readonly queue: string;
+  readonly count: number;
+  readonly shape: LoadShape;
+}
+
+/** argv[2] of the in-process (memory transport) child, as JSON. */
+export interface InProcessConfig {
+  readonly role: 'inprocess';
+  readonly measure: 'submit' | 'e2e' | 'latency';
+  readonly count: number;
+  readonly concurrency: number;
+  readonly shape: LoadShape;
+}
+
+export type ChildConfig = WorkerConfig | ProducerConfig | InProcessConfig;
+
+export type ChildMessage =
+  /** Connected and set up; for a producer, waiting for `go`. */
+  | { readonly type: 'ready'; readonly memory: MemorySample }
+  /** Tasks confirmed (producer) or completed (worker) so far. */
+  | { readonly type: 'progress'; readonly count: number }
+  /** Producer: right before the first submit. */
+  | { readonly type: 'started'; readonly at: number }
+  /** Producer: every submit confirmed. */
+  | { readonly type: 'confirmed'; readonly at: number; readonly count: number }
+  /** Worker: the expected number of tasks completed. */
+  | {
+      readonly type: 'done';
+      readonly count: number;
+      readonly firstAt: number;
+      readonly lastAt: number;
+      readonly memory: MemorySample;
+      readonly latencies: readonly number[];
+    }
+  /** Worker (soak): a memory sample after `count` completions. */
+  | { readonly type: 'memory'; readonly count: number; readonly memory: MemorySample }
+  /** In-process child: the whole measurement. */
+  | {
+      readonly type: 'result';
+      readonly startedAt: number;
+      readonly endedAt: number;
+      readonly count: number;
+      readonly before: MemorySample;
+      readonly after: MemorySample;
+      readonly latencies: readonly number[];
+    }
+  | { readonly type: 'error'; readonly message: string };
+
+export type ParentMessage = { readonly type: 'go' } | { readonly type: 'stop' };

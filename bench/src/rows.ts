@@ -1,0 +1,187 @@
+/**
+ * The scenario list: one table row each. `tasks` is N before --scale.
+ * N is chosen so a measurement lasts several seconds on a 2-core machine;
+ * the slow one-at-a-time variants get a smaller N for the same reason.
+ */
+import { BATCH, CONFIRM_WINDOW, IN_FLIGHT } from './config.js';
+import type { SystemName } from './ipc.js';
+import type { LoadShape } from './load.js';
+
+export type RowSystem = SystemName | 'taskq-memory' | 'taskq-outbox';
+
+export interface Row {
+  readonly id: string;
+  readonly label: string;
+  readonly system: RowSystem;
+  /** How the producer submits in the submit-only and end-to-end measurements. */
+  readonly shape: LoadShape;
+  readonly tasks: number;
+  /** Which figures this row measures. */
+  readonly submit: boolean;
+  readonly e2e: boolean;
+  readonly latency: boolean;
+  /** Set for a scenario that is listed but cannot be measured yet, with the reason. */
+  readonly pending?: string;
+}
+
+export const ROWS: readonly Row[] = [
+  {
+    id: 'raw-window',
+    label: `raw amqplib, confirm window ${CONFIRM_WINDOW}`,
+    system: 'raw',
+    shape: { kind: 'batched', batch: CONFIRM_WINDOW },
+    tasks: 100_000,
+    submit: true,
+    e2e: true,
+    latency: true,
+  },
+  {
+    id: 'raw-naive',
+    label: 'raw amqplib, await each confirm',
+    system: 'raw',
+    shape: { kind: 'serial' },
+    tasks: 5_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
+    id: 'taskq-concurrent',
+    label: `taskq amqp, submit x${IN_FLIGHT} in flight`,
+    system: 'taskq-amqp',
+    shape: { kind: 'concurrent', inFlight: IN_FLIGHT },
+    tasks: 100_000,
+    submit: true,
+    e2e: true,
+    latency: true,
+  },
+  {
+    id: 'taskq-serial',
+    label: 'taskq amqp, await each submit',
+    system: 'taskq-amqp',
+    shape: { kind: 'serial' },
+    tasks: 5_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
+    id: 'taskq-many',
+    label: `taskq amqp, submitMany x${BATCH}`,
+    system: 'taskq-amqp',
+    shape: { kind: 'batched', batch: BATCH },
+    tasks: 100_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
+    id: 'bullmq-bulk',
+    label: `BullMQ, addBulk x${BATCH}`,
+    system: 'bullmq',
+    shape: { kind: 'batched', batch: BATCH },
+    tasks: 50_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
+    id: 'bullmq-single',
+    label: 'BullMQ, await each add',
+    system: 'bullmq',
+    shape: { kind: 'serial' },
+    tasks: 10_000,
+    submit: true,
+    e2e: true,
+    latency: true,
+  },
+  {
+    id: 'taskq-memory',
+    label: `taskq memory (one process), x${IN_FLIGHT} in flight`,
+    system: 'taskq-memory',
+    shape: { kind: 'concurrent', inFlight: IN_FLIGHT },
+    tasks: 100_000,
+    submit: true,
+    e2e: true,
+    latency: true,
+  },
+  {
+    // Placeholder, deliberately not measured: see README "taskq outbox".
+    id: 'taskq-outbox',
+    label: 'taskq outbox (TypeORM/PostgreSQL)',
+    system: 'taskq-outbox',
+    shape: { kind: 'concurrent', inFlight: IN_FLIGHT },
+    tasks: 0,
+    submit: false,
+    e2e: false,
+    latency: false,
+    pending: 'not yet measured: @taskq/typeorm does not exist yet',
+  },
+];
+
+export type Figure = 'submit' | 'e2e';
+
+export interface Ratio {
+  readonly label: string;
+  readonly numerator: { readonly row: string; readonly figure: Figure };
+  readonly denominator: { readonly row: string; readonly figure: Figure };
+  /** The goal, as "at least this"; undefined for an informational ratio. */
+  readonly target?: number;
+}
+
+/** Each ratio is taken run by run (same run, same machine state), then summarised. */
+export const RATIOS: readonly Ratio[] = [
+  {
+    label: 'taskq amqp e2e / raw amqplib e2e',
+    numerator: { row: 'taskq-concurrent', figure: 'e2e' },
+    denominator: { row: 'raw-window', figure: 'e2e' },
+    target: 0.9,
+  },
+  {
+    label: 'taskq submit-only / raw submit-only',
+    numerator: { row: 'taskq-concurrent', figure: 'submit' },
+    denominator: { row: 'raw-window', figure: 'submit' },
+    target: 0.9,
+  },
+  {
+    label: 'taskq submitMany e2e / raw e2e',
+    numerator: { row: 'taskq-many', figure: 'e2e' },
+    denominator: { row: 'raw-window', figure: 'e2e' },
+    target: 0.9,
+  },
+  {
+    label: 'taskq submitMany submit-only / raw submit-only',
+    numerator: { row: 'taskq-many', figure: 'submit' },
+    denominator: { row: 'raw-window', figure: 'submit' },
+    target: 0.9,
+  },
+  {
+    label: 'taskq one-at-a-time e2e / raw naive e2e',
+    numerator: { row: 'taskq-serial', figure: 'e2e' },
+    denominator: { row: 'raw-naive', figure: 'e2e' },
+  },
+  {
+    label: 'taskq amqp e2e / BullMQ addBulk e2e',
+    numerator: { row: 'taskq-concurrent', figure: 'e2e' },
+    denominator: { row: 'bullmq-bulk', figure: 'e2e' },
+    target: 2,
+  },
+  {
+    label: 'taskq amqp e2e / BullMQ add e2e',
+    numerator: { row: 'taskq-concurrent', figure: 'e2e' },
+    denominator: { row: 'bullmq-single', figure: 'e2e' },
+    target: 2,
+  },
+  {
+    label: 'taskq submitMany e2e / BullMQ addBulk e2e',
+    numerator: { row: 'taskq-many', figure: 'e2e' },
+    denominator: { row: 'bullmq-bulk', figure: 'e2e' },
+    target: 2,
+  },
+  {
+    label: 'taskq one-at-a-time e2e / BullMQ add one-at-a-time e2e',
+    numerator: { row: 'taskq-serial', figure: 'e2e' },
+    denominator: { row: 'bullmq-single', figure: 'e2e' },
+    target: 2,
+  },
+];

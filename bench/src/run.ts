@@ -1,0 +1,282 @@
+/**
+ * `npm run bench`: runs every scenario several times, prints one table
+ * (medians, min–max, ratios taken within each run) and writes the figures to
+ * results/latest.json. A separate command, never a test: nothing here asserts
+ * a time; targets are reported as met or missed.
+ *
+ *   --runs N       runs per scenario (default 3)
+ *   --scale X      multiply every N by X (0.1 for a quick smoke run)
+ *   --only A,B     rows by id or prefix (raw, taskq, bullmq, taskq-memory, ...), or "soak"
+ *   --no-soak      skip the soak
+ *   --cpu-prof R   run the broker scenarios' R child (worker|producer) and the memory
+ *                  scenario under node --cpu-prof; profiles go to results/profiles/
+ *   --out FILE     where to write the JSON (default: results/latest.json for a full
+ *                  run, results/partial.tmp.json otherwise, so a smoke run never
+ *                  overwrites the committed figures)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BATCH, CONCURRENCY, CONFIRM_WINDOW, IN_FLIGHT, LATENCY_RATE, LATENCY_SECONDS, LATENCY_WARMUP_SECONDS, SOAK_TASKS } from './config.js';
+import { killAllChildren } from './host.js';
+import { describeMachine, type Machine } from './machine.js';
+import { Admins, type Figures, type MeasureContext, measureRow, measureSoak, type Profiling, removeCreatedQueues, scaled, type SoakResult } from './measure.js';
+import { type Figure, RATIOS, ROWS, type Row } from './rows.js';
+import { type Summary, summarize } from './stats.js';
+import { cell, renderTable } from './table.js';
+
+interface Options {
+  readonly runs: number;
+  readonly scale: number;
+  readonly only: readonly string[];
+  readonly soak: boolean;
+  readonly profiling?: Profiling;
+  readonly out: string;
+  readonly full: boolean;
+}
+
+const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+
+function isProfiledRole(role: string): role is Profiling['role'] {
+  return role === 'worker' || role === 'producer';
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '3' },
+      scale: { type: 'string', default: '1' },
+      only: { type: 'string' },
+      'no-soak': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const runs = Number(values.runs);
+  const scale = Number(values.scale);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error(`--runs must be an integer 1..50, got ${values.runs}`);
+  if (!(scale > 0 && scale <= 10)) throw new Error(`--scale must be in (0, 10], got ${values.scale}`);
+  const role = values['cpu-prof'];
+  if (role !== undefined && !isProfiledRole(role)) throw new Error(`--cpu-prof takes worker or producer, got ${role}`);
+  const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  const profiling: Profiling | undefined = role !== undefined && isProfiledRole(role) ? { role, dir: `${resultsDir}profiles` } : undefined;
+  const full = only.length === 0 && scale === 1 && !profiling && !values['no-soak'];
+  return {
+    runs,
+    scale,
+    only,
+    soak: !values['no-soak'] && (only.length === 0 || only.includes('soak')),
+    ...(profiling ? { profiling } : {}),
+    out: values.out ?? `${resultsDir}${full ? 'latest.json' : 'partial.tmp.json'}`,
+    full,
+  };
+}
+
+function selected(row: Row, only: readonly string[]): boolean {
+  if (only.length === 0) return true;
+  return only.some((token) => row.id === token || row.system === token || row.id.startsWith(`${token}-`));
+}
+
+const FIGURES = ['submit', 'e2e', 'p50', 'p99', 'rssBefore', 'rssAfter'] as const;
+type SummaryKey = (typeof FIGURES)[number];
+
+interface RowResult {
+  readonly row: Row;
+  readonly tasks: number;
+  readonly runs: Figures[];
+}
+
+function summaries(result: RowResult): Record<SummaryKey, Summary | undefined> {
+  const out = {} as Record<SummaryKey, Summary | undefined>;
+  for (const key of FIGURES) out[key] = summarize(result.runs.map((f) => f[key]));
+  return out;
+}
+
+interface RatioResult {
+  readonly label: string;
+  readonly values: (number | undefined)[];
+  readonly summary: Summary | undefined;
+  readonly target?: number;
+  readonly meets?: boolean;
+}
+
+function ratios(results: readonly RowResult[], runs: number): RatioResult[] {
+  const byId = new Map(results.map((r) => [r.row.id, r]));
+  const figure = (id: string, f: Figure, run: number): number | undefined => byId.get(id)?.runs[run]?.[f];
+  return RATIOS.filter((r) => byId.has(r.numerator.row) && byId.has(r.denominator.row)).map((ratio) => {
+    const values = Array.from({ length: runs }, (_, run) => {
+      const a = figure(ratio.numerator.row, ratio.numerator.figure, run);
+      const b = figure(ratio.denominator.row, ratio.denominator.figure, run);
+      return a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+    });
+    const summary = summarize(values);
+    return {
+      label: ratio.label,
+      values,
+      summary,
+      ...(ratio.target !== undefined ? { target: ratio.target } : {}),
+      ...(ratio.target !== undefined && summary ? { meets: summary.median >= ratio.target } : {}),
+    };
+  });
+}
+
+function machineLine(m: Machine): string {
+  return [
+    `machine: ${m.cpu} x${m.cpus}, ${m.memoryGb} GB, ${m.platform}`,
+    `software: Node ${m.node}, ${m.rabbitmq}, ${m.redis} (BullMQ client: ${m.bullmqClient}); taskq commit ${m.commit}; ${m.date}`,
+  ].join('\n');
+}
+
+function verdict(meets: boolean | undefined): string {
+  if (meets === undefined) return '';
+  return meets ? 'met' : 'MISSED';
+}
+
+function render(options: Options, machine: Machine, results: readonly RowResult[], ratioResults: readonly RatioResult[], soak: SoakResult | undefined): string {
+  const out: string[] = [];
+  out.push(`taskq bench: ${options.runs} run(s) per scenario, scale ${options.scale}; cells are median (min–max) over runs`);
+  out.push(machineLine(machine));
+  out.push(
+    `settings: durable queues, persistent messages, publisher confirms; prefetch/concurrency ${CONCURRENCY}; raw confirm window ${CONFIRM_WINDOW}; ` +
+      `taskq ${IN_FLIGHT} submits in flight; batches of ${BATCH}; latency at ${LATENCY_RATE} tasks/s for ${LATENCY_SECONDS * options.scale} s after a ${LATENCY_WARMUP_SECONDS * options.scale} s warm-up`,
+  );
+  out.push('');
+  const rows = results.map((r) => {
+    const s = summaries(r);
+    const flag = r.runs.some((f) => f.warnings.length > 0 || f.errors.length > 0) ? ' *' : '';
+    if (r.row.pending) return [`${r.row.label} (not yet measured)`, '–', '–', '–', '–', '–', '–'];
+    const rss = s.rssBefore && s.rssAfter ? `${s.rssBefore.median.toFixed(0)} → ${s.rssAfter.median.toFixed(0)}` : '–';
+    return [`${r.row.label}${flag}`, r.tasks.toLocaleString('en-US'), cell(s.submit), cell(s.e2e), cell(s.p50, 2), cell(s.p99, 2), rss];
+  });
+  out.push(renderTable(['scenario', 'N', 'submit-only tasks/s', 'end-to-end tasks/s', 'p50 ms', 'p99 ms', 'worker RSS MB'], rows));
+  for (const r of results) if (r.row.pending) out.push(`${r.row.label}: ${r.row.pending}`);
+  if (ratioResults.length > 0) {
+    out.push('');
+    out.push(
+      renderTable(
+        ['ratio (per run, then median)', 'value', 'target', ''],
+        ratioResults.map((r) => [r.label, cell(r.summary, 2), r.target !== undefined ? `≥ ${r.target}` : '(info)', verdict(r.meets)]),
+      ),
+    );
+  }
+  const latency = results.filter((r) => r.row.latency && !r.row.pending);
+  if (latency.length > 0) {
+    out.push('');
+    out.push(
+      renderTable(
+        ['latency target (submit → task start)', 'p50 ms', 'p99 ms', 'target p50 ≤ 1.5, p99 ≤ 5'],
+        latency.map((r) => {
+          const s = summaries(r);
+          const meets = s.p50 && s.p99 ? s.p50.median <= 1.5 && s.p99.median <= 5 : undefined;
+          return [r.row.label, cell(s.p50, 2), cell(s.p99, 2), verdict(meets)];
+        }),
+      ),
+    );
+  }
+  if (soak) {
+    out.push('');
+    const MB = 1024 * 1024;
+    if (soak.start && soak.end) {
+      const heapGrowth = (soak.end.heapUsed - soak.start.heapUsed) / MB;
+      const rssGrowth = (soak.end.rss - soak.start.rss) / MB;
+      const gcNote = soak.end.afterGc ? 'after global.gc()' : 'WITHOUT gc (not exposed)';
+      out.push(
+        renderTable(
+          ['soak: taskq amqp, one worker', 'start MB', 'end MB', 'growth MB', 'target'],
+          [
+            [`heap used (${gcNote})`, (soak.start.heapUsed / MB).toFixed(1), (soak.end.heapUsed / MB).toFixed(1), heapGrowth.toFixed(1), `< 20 ${verdict(heapGrowth < 20)}`],
+            ['RSS', (soak.start.rss / MB).toFixed(1), (soak.end.rss / MB).toFixed(1), rssGrowth.toFixed(1), ''],
+          ],
+        ),
+      );
+      const trend = soak.samples.map((s) => (s.memory.heapUsed / MB).toFixed(1)).join(', ');
+      out.push(`soak: ${soak.tasks.toLocaleString('en-US')} tasks at ${Math.round(soak.rate ?? 0).toLocaleString('en-US')} tasks/s; heap MB along the way: ${trend}`);
+    }
+    for (const e of soak.errors) out.push(`soak error: ${e}`);
+  }
+  const notes: string[] = [];
+  for (const r of results) {
+    r.runs.forEach((f, i) => {
+      for (const w of f.warnings) notes.push(`* ${r.row.id} run ${i + 1} warning: ${w}`);
+      for (const e of f.errors) notes.push(`* ${r.row.id} run ${i + 1} FAILED: ${e}`);
+    });
+  }
+  if (notes.length > 0) out.push('', ...notes);
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const admins = new Admins();
+  const interrupt = (): void => {
+    process.stderr.write('\ninterrupted: stopping children and deleting this run\'s queues\n');
+    killAllChildren();
+    removeCreatedQueues()
+      .finally(() => admins.closeAll())
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  const machine = await describeMachine();
+  log(machineLine(machine));
+  const rows = ROWS.filter((row) => selected(row, options.only));
+  const results: RowResult[] = rows.map((row) => ({ row, tasks: row.pending ? 0 : scaled(row.tasks, options.scale), runs: [] }));
+
+  // Runs are the outer loop: every scenario once, then again, so slow drift
+  // of the machine (page cache, broker state) spreads over all scenarios.
+  for (let run = 0; run < options.runs; run++) {
+    log(`run ${run + 1}/${options.runs}`);
+    const context: MeasureContext = { scale: options.scale, run: run + 1, admins, log, ...(options.profiling ? { profiling: options.profiling } : {}) };
+    for (const result of results) {
+      if (!result.row.pending) log(` ${result.row.label}`);
+      result.runs.push(await measureRow(result.row, context));
+    }
+  }
+  let soak: SoakResult | undefined;
+  if (options.soak) {
+    const tasks = scaled(SOAK_TASKS, options.scale);
+    log(`soak: ${tasks} tasks through one taskq amqp worker`);
+    soak = await measureSoak(tasks, { scale: options.scale, run: 1, admins, log, ...(options.profiling ? { profiling: options.profiling } : {}) });
+  }
+  await admins.closeAll();
+
+  const ratioResults = ratios(results, options.runs);
+  process.stdout.write(`${render(options, machine, results, ratioResults, soak)}\n`);
+
+  mkdirSync(resultsDir, { recursive: true });
+  const json = {
+    machine,
+    settings: {
+      runs: options.runs,
+      scale: options.scale,
+      only: options.only,
+      concurrency: CONCURRENCY,
+      confirmWindow: CONFIRM_WINDOW,
+      inFlight: IN_FLIGHT,
+      batch: BATCH,
+      latencyRate: LATENCY_RATE,
+      latencySeconds: LATENCY_SECONDS * options.scale,
+      latencyWarmupSeconds: LATENCY_WARMUP_SECONDS * options.scale,
+    },
+    rows: results.map((r) => ({ id: r.row.id, label: r.row.label, system: r.row.system, tasks: r.tasks, pending: r.row.pending, runs: r.runs, summary: summaries(r) })),
+    ratios: ratioResults,
+    soak,
+  };
+  writeFileSync(options.out, `${JSON.stringify(json, null, 2)}\n`);
+  log(`figures written to ${options.out}`);
+}
+
+main().then(
+  // Exit explicitly: a library may keep a socket or timer alive after close().
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    killAllChildren();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,125 @@
+/**
+ * BullMQ on the local Redis: `Queue.add` / `Queue.addBulk` and a `Worker`
+ * with concurrency P. Redis here keeps nothing on disk (no RDB, no AOF),
+ * the most favourable setting for BullMQ; RabbitMQ in the other scenarios
+ * writes persistent messages before it confirms. The README says so.
+ *
+ * Completed and failed jobs are removed (`removeOnComplete`), the usual
+ * production setting, so Redis memory does not grow with every run, as a
+ * RabbitMQ queue forgets acked messages.
+ */
+import { type ConnectionOptions, createIORedisClient, Queue, RedisConnection, Worker } from 'bullmq';
+import { now } from '../clock.js';
+import { REDIS_HOST, REDIS_PORT } from '../config.js';
+import { BenchRedisClient } from '../redis/bench-redis-client.js';
+import { ioredisInstalled } from '../redis/which-client.js';
+import { add } from '../tasks.js';
+import type { Admin, Consumer, Driver, Producer } from './types.js';
+
+interface AddData {
+  readonly args: [number, number, number];
+}
+
+const JOB = 'bench.add';
+const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true } as const;
+
+/**
+ * Prefers ioredis, the client BullMQ's users normally run; falls back to the
+ * bench's own RESP adapter when ioredis is not installed (see
+ * redis/bench-redis-client.ts). Decided once per process.
+ */
+let clientChoice: Promise<void> | undefined;
+function chooseClient(): Promise<void> {
+  clientChoice ??= (async () => {
+    const specifier = 'ioredis'; // a variable, so TypeScript does not require the package to type-check
+    if (ioredisInstalled()) {
+      type IORedisClass = new (options: object) => Parameters<typeof createIORedisClient>[0];
+      const ioredis = (await import(specifier)) as { default: IORedisClass };
+      // In ESM BullMQ cannot require() ioredis itself; the factory gives it the wrapped client.
+      RedisConnection.clientFactory = (options) =>
+        createIORedisClient(new ioredis.default({ ...options, host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null }));
+    } else {
+      RedisConnection.clientFactory = (options) => {
+        const { connectionName } = options as { connectionName?: string };
+        return new BenchRedisClient({ host: REDIS_HOST, port: REDIS_PORT, ...(connectionName ? { connectionName } : {}) });
+      };
+    }
+  })();
+  return clientChoice;
+}
+
+const connection: ConnectionOptions = { host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null };
+
+async function openQueue(name: string): Promise<Queue<AddData>> {
+  await chooseClient();
+  const queue = new Queue<AddData>(name, { connection, defaultJobOptions: JOB_OPTIONS });
+  await queue.waitUntilReady();
+  return queue;
+}
+
+class BullProducer implements Producer {
+  constructor(private readonly queue: Queue<AddData>) {}
+
+  async one(sentAt: number): Promise<void> {
+    await this.queue.add(JOB, { args: [1, 2, sentAt] });
+  }
+
+  async many(count: number): Promise<void> {
+    const at = now();
+    await this.queue.addBulk(Array.from({ length: count }, () => ({ name: JOB, data: { args: [1, 2, at] as [number, number, number] } })));
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}
+
+export const bullmqDriver: Driver = {
+  system: 'bullmq',
+
+  async openProducer(name) {
+    return new BullProducer(await openQueue(name));
+  },
+
+  async startConsumer(name, concurrency, onCompleted): Promise<Consumer> {
+    await chooseClient();
+    const worker = new Worker<AddData>(name, async (job) => add(...job.data.args), { connection, concurrency });
+    worker.on('completed', onCompleted);
+    worker.on('error', (error) => process.stderr.write(`bullmq worker error: ${error.message}\n`));
+    await worker.waitUntilReady();
+    return {
+      stop: () => worker.close(),
+    };
+  },
+};
+
+export async function openBullmqAdmin(): Promise<Admin> {
+  const open = new Map<string, Queue<AddData>>();
+  const get = async (name: string): Promise<Queue<AddData>> => {
+    let queue = open.get(name);
+    if (!queue) {
+      queue = await openQueue(name);
+      open.set(name, queue);
+    }
+    return queue;
+  };
+  return {
+    async backlog(name) {
+      return (await get(name)).getWaitingCount();
+    },
+    async remove(name) {
+      const queue = await get(name);
+      try {
+        // Only this run's queue; force because a failed run can leave active jobs.
+        await queue.obliterate({ force: true });
+      } finally {
+        open.delete(name);
+        await queue.close();
+      }
+    },
+    async close() {
+      for (const queue of open.values()) await queue.close();
+      open.clear();
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * The limit: amqplib used directly, with the settings taskq promises
+ * (durable queue, persistent messages, publisher confirms, prefetch = P, one
+ * ack per message after the task ran). Anything taskq does on top costs
+ * throughput relative to this.
+ */
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import { now } from '../clock.js';
+import { AMQP_URL } from '../config.js';
+import { add } from '../tasks.js';
+import type { Admin, Consumer, Driver, Producer } from './types.js';
+
+/** Durable, like taskq's queues; no other arguments (classic queue, the broker default). */
+const QUEUE_OPTIONS = { durable: true } as const;
+
+/** The message a raw producer sends: about the size of the task part of taskq's envelope. */
+function body(sentAt: number): Buffer {
+  return Buffer.from(JSON.stringify({ task: 'bench.add', args: [1, 2, sentAt] }));
+}
+
+function publishOptions() {
+  // A message id per message, as taskq sets one (the task id), so both pay for it.
+  return { persistent: true, contentType: 'application/json', messageId: randomUUID() };
+}
+
+class RawProducer implements Producer {
+  constructor(
+    private readonly connection: ChannelModel,
+    private readonly channel: ConfirmChannel,
+    private readonly queue: string,
+  ) {}
+
+  /** Publishes and waits for this message's own confirm (the naive producer awaits this each time). */
+  one(sentAt: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.channel.sendToQueue(this.queue, body(sentAt), publishOptions(), (error: unknown) =>
+        error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
+      );
+    });
+  }
+
+  /** Publishes a window of `count` messages, then awaits all confirms at once. */
+  async many(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      // amqplib buffers anyway; waiting for 'drain' keeps the socket buffer bounded.
+      if (!this.channel.sendToQueue(this.queue, body(now()), publishOptions())) {
+        await once(this.channel, 'drain');
+      }
+    }
+    await this.channel.waitForConfirms();
+  }
+
+  async close(): Promise<void> {
+    await this.channel.close();
+    await this.connection.close();
+  }
+}
+
+export const rawDriver: Driver = {
+  system: 'raw',
+
+  async openProducer(queue) {
+    const connection = await amqp.connect(AMQP_URL);
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue(queue, QUEUE_OPTIONS);
+    return new RawProducer(connection, channel, queue);
+  },
+
+  async startConsumer(queue, concurrency, onCompleted): Promise<Consumer> {
+    // Its own connection, as taskq's worker has (RabbitMQ's advice for consumers).
+    const connection = await amqp.connect(AMQP_URL);
+    const channel = await connection.createChannel();
+    await channel.assertQueue(queue, QUEUE_OPTIONS);
+    await channel.prefetch(concurrency);
+    const { consumerTag } = await channel.consume(
+      queue,
+      (message: ConsumeMessage | null) => {
+        if (message === null) return; // the broker cancelled the consumer (queue deleted)
+        const { args } = JSON.parse(message.content.toString()) as { args: [number, number, number] };
+        add(...args);
+        channel.ack(message);
+        onCompleted();
+      },
+      { noAck: false },
+    );
+    return {
+      async stop() {
+        await channel.cancel(consumerTag);
+        await channel.close();
+        await connection.close();
+      },
+    };
+  },
+};
+
+/** Parent-side checks and cleanup over one connection; a channel per call, since a 404 closes a channel. */
+export async function openAmqpAdmin(physicalName: (queue: string) => readonly string[]): Promise<Admin> {
+  const connection = await amqp.connect(AMQP_URL);
+  const openChannel = async () => {
+    const created = await connection.createChannel();
+    // A failed check (404) closes the channel with an 'error' event; the call's rejection reports it.
+    created.on('error', () => undefined);
+    return created;
+  };
+  return {
+    async backlog(queue) {
+      const ch = await openChannel();
+      try {
+        const [main] = physicalName(queue);
+        if (main === undefined) return 0;
+        return (await ch.checkQueue(main)).messageCount;
+      } finally {
+        await ch.close().catch(() => undefined);
+      }
+    },
+    async remove(queue) {
+      const ch = await openChannel();
+      try {
+        // Only the names this bench generated for this run; deleting a missing queue is a no-op.
+        for (const name of physicalName(queue)) await ch.deleteQueue(name);
+      } finally {
+        await ch.close().catch(() => undefined);
+      }
+    },
+    close: () => connection.close(),
+  };
+}
+
+export function openRawAdmin(): Promise<Admin> {
+  return openAmqpAdmin((queue) => [queue]);
+}
+
+/** The broker's version, from the connection's server properties. */
+export async function rabbitmqVersion(): Promise<string> {
+  const connection = await amqp.connect(AMQP_URL);
+  try {
+    const { product, version } = connection.connection.serverProperties;
+    return `${product} ${version}`;
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,55 @@
+import type { SystemName } from '../ipc.js';
+import type { Producer } from '../load.js';
+
+export type { Producer };
+
+/** A running consumer (raw consumer, taskq worker, BullMQ worker). */
+export interface Consumer {
+  /** Stops taking tasks and closes its connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * One queue system as seen from the children: how to submit and how to
+ * consume. Each scenario module implements it with the same settings as the
+ * others (durable queue, persistent messages, confirms, prefetch = concurrency).
+ */
+export interface Driver {
+  readonly system: SystemName;
+  /** Connects and declares what a producer needs; opening is not timed. */
+  openProducer(queue: string): Promise<Producer>;
+  /** Starts consuming; `onCompleted` is called once per finished task. */
+  startConsumer(queue: string, concurrency: number, onCompleted: () => void): Promise<Consumer>;
+}
+
+/** What the parent does around a measurement: check the backlog, remove the queue. */
+export interface Admin {
+  /** Tasks waiting in `queue` (used to check that submit-only really stored N tasks). */
+  backlog(queue: string): Promise<number>;
+  /** Deletes everything this bench created for `queue`, and only that. */
+  remove(queue: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Loads a system's driver on demand, so a raw amqplib child never imports BullMQ or taskq. */
+export async function loadDriver(system: SystemName): Promise<Driver> {
+  switch (system) {
+    case 'raw':
+      return (await import('./raw-amqplib.js')).rawDriver;
+    case 'taskq-amqp':
+      return (await import('./taskq-amqp.js')).taskqAmqpDriver;
+    case 'bullmq':
+      return (await import('./bullmq.js')).bullmqDriver;
+  }
+}
+
+export async function openAdmin(system: SystemName): Promise<Admin> {
+  switch (system) {
+    case 'raw':
+      return (await import('./raw-amqplib.js')).openRawAdmin();
+    case 'taskq-amqp':
+      return (await import('./taskq-amqp.js')).openTaskqAdmin();
+    case 'bullmq':
+      return (await import('./bullmq.js')).openBullmqAdmin();
+  }
+}
