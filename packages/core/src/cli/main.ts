@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { errorCode } from '../errors.js';
+import { runWorkerCommand } from './worker-command.js';
+
+const HELP = `taskq — task queue for TypeScript web backends
+
+Usage:
+  taskq worker <module> [options]   Run the worker that <module> default-exports
+                                    (a worker, or a function returning one).
+  taskq --help | --version
+
+Worker options:
+  -c, --concurrency <n>     Most tasks at once (also the broker prefetch).
+  -q, --queues <a,b,...>    Queues to consume, comma-separated.
+  --shutdown-timeout <ms>   How long SIGINT/SIGTERM waits for in-flight tasks
+                            (default 30000). A second signal exits at once.
+
+--concurrency and --queues are passed to the module's factory function:
+  export default (options) => createWorker({ registry, transport, ...options });
+
+Environment:
+  TASKQ_URL                 Broker URL your worker module may read
+                            (amqp://user:password@host:5672); the password is
+                            never printed.
+
+Examples:
+  npx taskq worker ./dist/worker.js
+  npx taskq worker ./dist/worker.js --concurrency 32 --queues mail,reports
+`;
+
+function parseQueues(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const queues = value.split(',').map((q) => q.trim()).filter(Boolean);
+  if (queues.length === 0) throw new Error('--queues needs at least one queue name');
+  return queues;
+}
+
+function parsePositiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} expects a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return command === undefined ? 1 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  if (command === 'worker') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        concurrency: { type: 'string', short: 'c' },
+        queues: { type: 'string', short: 'q' },
+        'shutdown-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new Error('taskq worker needs exactly one module path, e.g. taskq worker ./dist/worker.js');
+    return runWorkerCommand({
+      module: positionals[0],
+      concurrency: parsePositiveInt(values.concurrency, '--concurrency'),
+      queues: parseQueues(values.queues),
+      shutdownTimeout: parsePositiveInt(values['shutdown-timeout'], '--shutdown-timeout') ?? 30_000,
+    });
+  }
+  throw new Error(`unknown command ${JSON.stringify(command)}; see taskq --help`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const code = errorCode(error);
+    process.stderr.write(`taskq: ${error instanceof Error ? error.message : String(error)}${code ? ` (${code})` : ''}\n`);
+    process.exit(1);
+  },
+);
