@@ -1,15 +1,21 @@
 export { TaskRegistry, type TaskDefinition, type TaskFunction } from './registry.js';
 export {
   createQueue,
+  TaskHandle,
+  TaskFailedError,
+  type ResultOptions,
   type QueueOptions,
   type TaskQueue,
-  type TaskHandle,
   type Submission,
   type SubmitMiddleware,
   type PreparedTask,
 } from './queue.js';
 export { createWorker, Worker, type WorkerOptions, type StopOptions, type TaskMiddleware, type TaskContext, type LifecycleHook } from './worker.js';
 export type { WorkerEvents, ActiveEvent, CompletedEvent, FailedEvent, DeadEvent, WorkerErrorEvent, DeadLetterReason } from './worker-events.js';
+export { UnitOfWork, currentUnitOfWork, type UnitOfWorkOptions, type UnitOfWorkState, type StageTasks } from './unit-of-work.js';
+export type { ResultStore, TaskStatus, TaskState, StoredStatus, StoredError, EnqueuedRecord } from './result-store.js';
+export { isFinished } from './result-store.js';
+export { memoryResultStore, MemoryResultStore, type MemoryResultStoreOptions } from './memory-result-store.js';
 export { currentTask, maybeCurrentTask, type CurrentTask } from './context.js';
 export { type TaskOptions, type SubmitOptions, type Backoff, parseDuration } from './task-options.js';
 export { type Envelope, type MetaValue, ENVELOPE_VERSION, HEADER, parseEnvelope } from './envelope.js';

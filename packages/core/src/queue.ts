@@ -1,8 +1,12 @@
 import { CodecSet } from './codecs/codec-set.js';
 import type { Codec } from './codecs/types.js';
 import { encodeArgs } from './codecs/encode.js';
+import { decodeArgs } from './codecs/decode.js';
+import { describeError } from './internal/dead-letter.js';
+import type { ResultStore, TaskStatus } from './result-store.js';
+import { currentUnitOfWork, inUnitOfWork, UnitOfWork, type UnitOfWorkOptions } from './unit-of-work.js';
 import { ENVELOPE_VERSION, type Envelope, type EnvelopeOptions, HEADER, type MetaValue } from './envelope.js';
-import { ClosedError, InvalidOptionError, PayloadTooLargeError } from './errors.js';
+import { ClosedError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError } from './errors.js';
 import { uuidv7 } from './internal/uuid.js';
 import type { TaskFunction, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey, signBody } from './signing.js';
@@ -26,6 +30,8 @@ export interface QueueOptions {
   readonly maxPayloadBytes?: number;
   /** HMAC key: every task is signed so that workers with the key run only tasks from holders of it. */
   readonly signingKey?: SigningKey;
+  /** Status and results (`queue.status(id)`, `handle.result()`), deduplication keys. Use the same store in the workers. */
+  readonly store?: ResultStore;
 }
 
 /** What submit-side middleware sees: the task before it is encoded. */
@@ -46,15 +52,70 @@ export interface Submission {
  */
 export type SubmitMiddleware = (submission: Submission, next: () => Promise<void>) => Promise<void>;
 
-/** A submitted task; `id` exists before anything was published. */
-export interface TaskHandle<Result = unknown> {
+/** Options of {@link TaskHandle.result}. */
+export interface ResultOptions {
+  /**
+   * How long to wait for the task to finish.
+   * @defaultValue `30_000`
+   */
+  readonly timeout?: number | string;
+  /** How often to look. @defaultValue `50` */
+  readonly interval?: number;
+}
+
+/** The task ended in the dead-letter queue instead of returning. */
+export class TaskFailedError extends TaskqError {
+  readonly taskId: string;
+  readonly taskError: TaskStatus['error'];
+  constructor(status: TaskStatus) {
+    super('TASKQ_TASK_FAILED', `task ${status.id} (${status.name}) failed after ${status.attempts} attempt(s): ${status.error?.message ?? 'unknown error'}`);
+    this.taskId = status.id;
+    this.taskError = status.error;
+  }
+}
+
+/** A submitted task; `id` exists before anything was published. Serialises to `{ id, name, queue }`. */
+export class TaskHandle<Result = unknown> {
   readonly id: string;
   /** Registry id of the task. */
   readonly name: string;
   /** Logical queue it went to. */
   readonly queue: string;
-  /** @internal Carries the result type for `result()`-style helpers; never set. */
-  readonly __result?: Result;
+  readonly #core: QueueCore;
+  /** @internal Carries the result type; never set. */
+  declare readonly __result?: Result;
+
+  /** @internal */
+  constructor(core: QueueCore, id: string, name: string, queue: string) {
+    this.#core = core;
+    this.id = id;
+    this.name = name;
+    this.queue = queue;
+  }
+
+  /** The task's status (needs a store), or null when unknown. */
+  status(): Promise<TaskStatus<Result> | null> {
+    return this.#core.status(this.id) as Promise<TaskStatus<Result> | null>;
+  }
+
+  /** Waits until the task finished and returns its result; throws `TaskFailedError` if it was dead-lettered. Needs a store. */
+  async result(options: ResultOptions = {}): Promise<Result> {
+    const timeoutMs = parseDuration(options.timeout ?? 30_000, 'timeout');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.status();
+      if (status?.state === 'succeeded') return status.result as Result;
+      if (status?.state === 'dead') throw new TaskFailedError(status);
+      if (Date.now() >= deadline) {
+        throw new TaskqError('TASKQ_RESULT_TIMEOUT', `task ${this.id} did not finish within ${timeoutMs} ms (state: ${status?.state ?? 'unknown'})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.interval ?? 50));
+    }
+  }
+
+  toJSON(): { id: string; name: string; queue: string } {
+    return { id: this.id, name: this.name, queue: this.queue };
+  }
 }
 
 /** A task encoded and ready to publish. */
@@ -76,11 +137,24 @@ export interface TaskQueue {
   with(options: SubmitOptions): TaskQueue;
   /** Adds submit-side middleware (to the underlying queue, shared by all its views). */
   use(middleware: SubmitMiddleware): void;
+  /**
+   * Runs `fn` in a unit of work: tasks submitted anywhere below it are
+   * published when it resolves (in submit order, confirmed) and dropped when
+   * it throws. Joins an enclosing unit of work.
+   */
+  transaction<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T>;
+  /** Opens a unit of work for frameworks: `uow.run(next)`, then `uow.commit()` or `uow.rollback()`. */
+  begin(options?: UnitOfWorkOptions): UnitOfWork;
+  /** The task's status from the store, or null for an unknown id. Needs `store`. */
+  status(id: string): Promise<TaskStatus | null>;
+  /** A handle for a task id (e.g. from a URL), to read its status or await its result. */
+  handle(id: string): TaskHandle;
   /** Stops accepting submits and releases the transport. */
   close(): Promise<void>;
   readonly registry: TaskRegistry;
   readonly transport: Transport;
   readonly codecs: CodecSet;
+  readonly store: ResultStore | undefined;
 }
 
 const DEFAULT_MAX_PAYLOAD = 1_048_576;
@@ -91,6 +165,7 @@ class QueueCore {
   readonly codecs: CodecSet;
   readonly maxPayloadBytes: number;
   readonly signingKey: Buffer | undefined;
+  readonly store: ResultStore | undefined;
   readonly middleware: SubmitMiddleware[] = [];
   closed = false;
   readonly #release: () => Promise<void>;
@@ -105,6 +180,8 @@ class QueueCore {
     this.codecs = new CodecSet(options.codecs ?? []);
     this.maxPayloadBytes = max;
     this.signingKey = options.signingKey === undefined ? undefined : checkSigningKeys([options.signingKey], 'signingKey')[0];
+    if (options.store !== undefined && typeof options.store?.enqueued !== 'function') throw new InvalidOptionError('store', 'expected a ResultStore such as memoryResultStore()');
+    this.store = options.store;
     this.#release = this.transport.retain();
   }
 
@@ -136,16 +213,59 @@ class QueueCore {
     const queue = options.queue ?? 'default';
     const delayMs = options.at ? Math.max(0, options.at.getTime() - Date.now()) : options.delay === undefined ? undefined : parseDuration(options.delay, 'delay');
     const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs: delayMs || undefined };
-    return { handle: { id, name: task, queue }, message };
+    return { handle: new TaskHandle(this, id, task, queue), message };
   }
 
+  /** Records the tasks as queued (with a store), then publishes; a failed publish is recorded, never left as "queued". */
   readonly publish = async (tasks: readonly PreparedTask[]): Promise<void> => {
-    if (tasks.length === 1) return this.transport.publish(tasks[0].message);
-    return this.transport.publishMany(tasks.map((t) => t.message));
+    const store = this.store;
+    if (store) {
+      const now = new Date();
+      await store.enqueued(tasks.map((t) => ({ id: t.handle.id, name: t.handle.name, queue: t.handle.queue, enqueuedAt: now })));
+    }
+    try {
+      if (tasks.length === 1) await this.transport.publish(tasks[0].message);
+      else await this.transport.publishMany(tasks.map((t) => t.message));
+    } catch (error) {
+      if (store) {
+        const { message } = describeError(error);
+        const at = new Date();
+        await Promise.allSettled(tasks.map((t) => store.failed(t.handle.id, { message: `publishing failed: ${message}`, code: errorCode(error) }, true, at)));
+      }
+      throw error;
+    }
   };
 
-  dispatch(tasks: readonly PreparedTask[]): Promise<void> {
-    return this.publish(tasks);
+  /** Publishes now, or hands the tasks to the open unit of work. */
+  async dispatch(tasks: readonly PreparedTask[], keys: readonly string[]): Promise<void> {
+    const release = async (): Promise<void> => {
+      if (!this.store) return;
+      for (let i = 0; i < keys.length; i++) if (keys[i]) await this.store.releaseKey(keys[i], tasks[i].handle.id);
+    };
+    const uow = currentUnitOfWork();
+    if (uow) return uow.add(tasks, this.publish, release);
+    try {
+      await this.publish(tasks);
+    } catch (error) {
+      await release().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** With a key: the handle of an unfinished task holding it, or undefined when this task now holds it. */
+  async claim(prepared: PreparedTask, key: string): Promise<TaskHandle | undefined> {
+    if (!this.store) throw new InvalidOptionError('key', 'deduplication keys need a result store (createQueue({ store }))');
+    const holder = await this.store.claimKey(key, prepared.handle.id, prepared.handle.name);
+    return holder === prepared.handle.id ? undefined : new TaskHandle(this, holder, prepared.handle.name, prepared.handle.queue);
+  }
+
+  async status(id: string): Promise<TaskStatus | null> {
+    if (!this.store) throw new InvalidOptionError('store', 'queue.status() needs a result store: createQueue({ store })');
+    const stored = await this.store.get(id);
+    if (!stored) return null;
+    if (stored.result === undefined) return stored as TaskStatus;
+    const [result] = await decodeArgs(JSON.parse(stored.result), this.codecs);
+    return { ...stored, result };
   }
 
   async close(): Promise<void> {
@@ -192,9 +312,18 @@ class Queue implements TaskQueue {
     return this.#core.codecs;
   }
 
+  get store(): ResultStore | undefined {
+    return this.#core.store;
+  }
+
   async submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<TaskHandle<Awaited<ReturnType<F>>>> {
     const prepared = await this.#core.prepare(fn, args, this.#options);
-    await this.#core.dispatch([prepared]);
+    const key = this.#options.key;
+    if (key !== undefined) {
+      const existing = await this.#core.claim(prepared, key);
+      if (existing) return existing as TaskHandle<Awaited<ReturnType<F>>>;
+    }
+    await this.#core.dispatch([prepared], key === undefined ? NO_KEYS : [key]);
     return prepared.handle as TaskHandle<Awaited<ReturnType<F>>>;
   }
 
@@ -205,7 +334,8 @@ class Queue implements TaskQueue {
       if (!Array.isArray(argsList[i])) throw new InvalidOptionError(`argsList[${i}]`, 'expected an array of arguments');
       prepared.push(await this.#core.prepare(fn, argsList[i], this.#options));
     }
-    if (prepared.length > 0) await this.#core.dispatch(prepared);
+    if (this.#options.key !== undefined) throw new InvalidOptionError('key', 'a deduplication key names one task; use submit(), not submitMany()');
+    if (prepared.length > 0) await this.#core.dispatch(prepared, NO_KEYS);
     return prepared.map((p) => p.handle as TaskHandle<Awaited<ReturnType<F>>>);
   }
 
@@ -219,10 +349,28 @@ class Queue implements TaskQueue {
     this.#core.middleware.push(middleware);
   }
 
+  transaction<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T> {
+    return inUnitOfWork(fn, options);
+  }
+
+  begin(options?: UnitOfWorkOptions): UnitOfWork {
+    return new UnitOfWork(options);
+  }
+
+  status(id: string): Promise<TaskStatus | null> {
+    return this.#core.status(id);
+  }
+
+  handle(id: string): TaskHandle {
+    return new TaskHandle(this.#core, id, '', '');
+  }
+
   close(): Promise<void> {
     return this.#core.close();
   }
 }
+
+const NO_KEYS: readonly string[] = [];
 
 /**
  * Creates a queue for submitting tasks. Opens nothing: the transport

@@ -34,6 +34,12 @@ export interface SubmitOptions extends TaskOptions {
   readonly delay?: number | string;
   /** Run at (or just after) this time. */
   readonly at?: Date;
+  /**
+   * Deduplication key: while a task submitted with this key is unfinished,
+   * another submit with it returns that task's handle instead of queueing a
+   * second one. Needs a result store.
+   */
+  readonly key?: string;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -84,6 +90,9 @@ export function validateTaskOptions(options: SubmitOptions, where: string): void
     throw new InvalidOptionError(`${where}.at`, 'expected a valid Date');
   }
   if (options.backoff !== undefined) resolveBackoff(options.backoff, `${where}.backoff`);
+  if (options.key !== undefined && (typeof options.key !== 'string' || options.key.length === 0 || options.key.length > 250)) {
+    throw new InvalidOptionError(`${where}.key`, 'expected a non-empty string of at most 250 characters');
+  }
 }
 
 export function resolveBackoff(backoff: Backoff | undefined, option: string): ResolvedBackoff {

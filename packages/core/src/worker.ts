@@ -1,10 +1,12 @@
 import { CodecSet } from './codecs/codec-set.js';
 import { decodeArgs } from './codecs/decode.js';
+import { encodeArgs } from './codecs/encode.js';
+import type { ResultStore, StoredError } from './result-store.js';
 import type { Codec } from './codecs/types.js';
 import { runInTask } from './context.js';
 import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
 import { ClosedError, DecodeError, errorCode, InvalidOptionError, TaskqError, TaskTimeoutError } from './errors.js';
-import { deadLetterHeaders } from './internal/dead-letter.js';
+import { deadLetterHeaders, describeError } from './internal/dead-letter.js';
 import { TypedEmitter } from './internal/emitter.js';
 import { type TaskContext, TaskRun } from './internal/task-run.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -55,6 +57,12 @@ export interface WorkerOptions {
    * @defaultValue `1_800_000` (30 minutes)
    */
   readonly ackDeadline?: number | string | false;
+  /**
+   * Records each transition (active, retrying, succeeded with its result,
+   * dead with its error) for `queue.status()`, and acks a redelivered task
+   * that already succeeded without running it again.
+   */
+  readonly store?: ResultStore;
   /** @defaultValue warnings and errors to stderr */
   readonly logger?: Logger;
 }
@@ -85,6 +93,7 @@ export class Worker {
   readonly #retryIf: WorkerOptions['retryIf'];
   readonly #keys: Buffer[] | undefined;
   readonly #ackLimitMs: number | undefined;
+  readonly #store: ResultStore | undefined;
   readonly #events: TypedEmitter<WorkerEvents>;
   readonly #startup: LifecycleHook[] = [];
   readonly #shutdown: LifecycleHook[] = [];
@@ -118,6 +127,8 @@ export class Worker {
     const keys = options.signingKeys;
     this.#keys = keys === undefined ? undefined : checkSigningKeys(Array.isArray(keys) ? (keys as SigningKey[]) : [keys as SigningKey], 'signingKeys');
     this.#events = new TypedEmitter<WorkerEvents>(this.logger);
+    if (options.store !== undefined && typeof options.store?.started !== 'function') throw new InvalidOptionError('store', 'expected a ResultStore such as memoryResultStore()');
+    this.#store = options.store;
     const deadline = options.ackDeadline ?? 1_800_000;
     if (deadline === false) this.#ackLimitMs = undefined;
     else {
@@ -295,6 +306,12 @@ export class Worker {
       redelivered: delivery.redelivered,
     });
     this.#running.set(delivery, run);
+    if (this.#store && !(await this.#recordStart(run))) {
+      // Already succeeded: a redelivery after a crash between the run and its ack. Do not run it twice.
+      this.logger.debug('skipping a redelivered task that already succeeded', { id: run.id, task: run.name });
+      if (this.#settle(delivery)) delivery.ack();
+      return;
+    }
     if (this.#events.has('active')) this.#events.emit('active', { id: run.id, name: run.name, queue: run.queue, attempt, enqueuedAt: run.enqueuedAt });
     const started = performance.now();
     try {
@@ -302,7 +319,10 @@ export class Worker {
     } catch (error) {
       return this.#failed(delivery, run, envelope, error, performance.now() - started);
     }
-    if (run.expired || !this.#settle(delivery)) return;
+    if (run.expired || !this.#running.has(delivery)) return;
+    // The result is stored before the ack: a crash in between redelivers a task the store knows succeeded.
+    if (this.#store) await this.#recordSuccess(run);
+    if (!this.#settle(delivery)) return;
     delivery.ack();
     if (this.#events.has('completed')) {
       this.#events.emit('completed', { id: run.id, name: run.name, queue: run.queue, attempt, result: run.result, durationMs: performance.now() - started });
@@ -336,6 +356,7 @@ export class Worker {
       retryInMs = backoffDelay(backoff, run.attempt + 1);
     }
     this.#events.emit('failed', { id: run.id, name: run.name, queue: run.queue, attempt: run.attempt, error, durationMs, willRetry, retryInMs });
+    if (this.#store) await this.#recordFailure(run.id, error, !willRetry);
     if (!willRetry) {
       const reason: DeadLetterReason = undecodable ? 'undecodable-arguments' : nonRetryable ? 'non-retryable' : 'attempts-exhausted';
       return this.#deadLetter(delivery, reason, error, run.name, run.attempt);
@@ -357,6 +378,41 @@ export class Worker {
     if (this.#settle(delivery)) delivery.ack();
   }
 
+  async #recordStart(run: TaskRun): Promise<boolean> {
+    try {
+      return await (this.#store as ResultStore).started(run.id, run.attempt, new Date());
+    } catch (error) {
+      // The store is down: run anyway (at-least-once holds), status is stale until it recovers.
+      this.#emitError(`recording the start of task ${run.id} failed`, error);
+      return true;
+    }
+  }
+
+  async #recordSuccess(run: TaskRun): Promise<void> {
+    try {
+      let encoded: string;
+      try {
+        // Stored as a one-element encoded argument list, so readers decode it with the same codecs.
+        const value = encodeArgs([run.result], this.#codecs);
+        encoded = JSON.stringify(Array.isArray(value) ? value : await value);
+      } catch (error) {
+        this.logger.warn(`the result of task ${run.id} cannot be stored (${describeError(error).message}); storing null`);
+        encoded = '[null]';
+      }
+      await (this.#store as ResultStore).succeeded(run.id, encoded, new Date());
+    } catch (error) {
+      this.#emitError(`recording the result of task ${run.id} failed`, error);
+    }
+  }
+
+  async #recordFailure(id: string, error: unknown, final: boolean): Promise<void> {
+    try {
+      await (this.#store as ResultStore).failed(id, storedError(error), final, new Date());
+    } catch (storeError) {
+      this.#emitError(`recording the failure of task ${id} failed`, storeError);
+    }
+  }
+
   #safeRetryIf(error: unknown, run: TaskRun): boolean {
     try {
       return this.#retryIf?.(error, run) ?? true;
@@ -374,6 +430,10 @@ export class Worker {
       this.#emitError(`dead-lettering message ${delivery.id} failed; it goes back to the queue`, publishError);
       if (this.#settle(delivery)) delivery.requeue();
       return;
+    }
+    // Only for failures the worker itself decided on: an unsigned or malformed message must not be able to touch a real task's status.
+    if (this.#store && (reason === 'unknown-task' || reason === 'exceeded-ack-deadline') && isUuidLike(delivery.id)) {
+      await this.#recordFailure(delivery.id, error, true);
     }
     if (this.#settle(delivery)) delivery.ack();
     this.logger.warn(`task dead-lettered (${reason})`, { id: delivery.id, task: name, queue: delivery.queue });
@@ -399,6 +459,16 @@ export class Worker {
 }
 
 const UNDECODABLE = Symbol('taskq.undecodable');
+
+function isUuidLike(id: string): boolean {
+  return id.length === 36;
+}
+
+function storedError(error: unknown): StoredError {
+  const { message, stack } = describeError(error);
+  const name = error instanceof Error ? error.name : undefined;
+  return { message, code: errorCode(error), name, stack };
+}
 /** Room left before the broker's consumer timeout to fail, dead-letter and ack the message. */
 const ACK_MARGIN_MS = 5_000;
 

@@ -27,14 +27,21 @@ export async function deleteQueues(logical: readonly string[], prefix = 'taskq')
   }
 }
 
-/** Messages ready in a logical queue, read with a passive declare. */
+/** Messages ready in a logical queue, read with a passive declare; 0 when the queue was never declared. */
 export async function queueDepth(logical: string, prefix = 'taskq'): Promise<number> {
   const connection = await connect(RABBIT_URL);
+  connection.on('error', () => {});
   try {
     const channel = await connection.createChannel();
-    const { messageCount } = await channel.checkQueue(`${prefix}.q.${logical}`);
-    await channel.close();
-    return messageCount;
+    channel.on('error', () => {});
+    try {
+      const { messageCount } = await channel.checkQueue(`${prefix}.q.${logical}`);
+      await channel.close();
+      return messageCount;
+    } catch (error) {
+      if (String(error).includes('404')) return 0;
+      throw error;
+    }
   } finally {
     await connection.close();
   }

@@ -1,0 +1,81 @@
+/** Where a task is in its life. `retrying` waits for its next attempt; `dead` went to the dead-letter queue. */
+export type TaskState = 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead';
+
+/** A failure as stored: enough to show a user, no stack unless asked for. */
+export interface StoredError {
+  readonly message: string;
+  readonly code?: string;
+  readonly name?: string;
+  readonly stack?: string;
+}
+
+/** What `queue.status(id)` answers. */
+export interface TaskStatus<Result = unknown> {
+  readonly id: string;
+  readonly name: string;
+  readonly queue: string;
+  readonly state: TaskState;
+  /** Attempts started so far. */
+  readonly attempts: number;
+  readonly result?: Result;
+  readonly error?: StoredError;
+  readonly enqueuedAt: Date;
+  readonly startedAt?: Date;
+  readonly finishedAt?: Date;
+}
+
+/** A task about to be published. */
+export interface EnqueuedRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly queue: string;
+  readonly enqueuedAt: Date;
+  /** Deduplication key given with `with({ key })`. */
+  readonly key?: string;
+}
+
+/**
+ * Records task transitions so `queue.status(id)` and `handle.result()` can
+ * answer, and so a redelivered task that already succeeded is not run again.
+ * Results are stored in taskq's encoded form (codecs applied), as JSON text.
+ *
+ * Implementations: `memoryResultStore()` here; a SQL store (PostgreSQL,
+ * SQLite) in @taskq/typeorm. Transitions only move forward: a late `queued`
+ * never overwrites `active`, so out-of-order writes cannot confuse a reader.
+ */
+export interface ResultStore {
+  /** Records tasks as `queued` (insert; an existing row is left alone). */
+  enqueued(records: readonly EnqueuedRecord[]): Promise<void>;
+  /**
+   * An attempt starts. Resolves false when the task already succeeded (a
+   * redelivery after a crash between run and ack): the worker then acks it
+   * without running it again.
+   */
+  started(id: string, attempt: number, at: Date): Promise<boolean>;
+  /** The task succeeded; `result` is JSON text of `[encodedReturnValue]` (taskq's codec encoding). */
+  succeeded(id: string, result: string, at: Date): Promise<void>;
+  /** An attempt failed; `final` means no attempt follows (dead-lettered). */
+  failed(id: string, error: StoredError, final: boolean, at: Date): Promise<void>;
+  /** The stored status with the encoded result, or null for an unknown id. */
+  get(id: string): Promise<StoredStatus | null>;
+  /**
+   * Deduplication: takes `key` for task `id` unless an unfinished task holds
+   * it. Returns the id that holds the key afterwards (the earlier one, or `id`).
+   */
+  claimKey(key: string, id: string, name: string): Promise<string>;
+  /** Gives a key back (the task that claimed it was rolled back). */
+  releaseKey(key: string, id: string): Promise<void>;
+  /** Deletes finished tasks older than the store's retention; returns how many. */
+  prune(now?: Date): Promise<number>;
+}
+
+/** A status as stored, before the result is decoded. */
+export interface StoredStatus extends Omit<TaskStatus, 'result'> {
+  /** Encoded JSON text of the result, when succeeded. */
+  readonly result?: string;
+}
+
+/** True for states no attempt follows. */
+export function isFinished(state: TaskState): boolean {
+  return state === 'succeeded' || state === 'dead';
+}

@@ -1,0 +1,120 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { TaskqError } from './errors.js';
+import type { PreparedTask, TaskHandle } from './queue.js';
+
+/** Hands staged tasks somewhere durable right away (e.g. an outbox table in the same database transaction). */
+export type StageTasks = (tasks: readonly PreparedTask[]) => Promise<void>;
+
+/** Options of `queue.begin()` / `queue.transaction()`. */
+export interface UnitOfWorkOptions {
+  /**
+   * Takes each submitted task at once instead of buffering it in memory;
+   * @taskq/typeorm uses it to write tasks to its outbox through the open
+   * transaction, so commit and publish are atomic.
+   */
+  readonly stage?: StageTasks;
+}
+
+export type UnitOfWorkState = 'open' | 'committed' | 'rolled-back';
+
+interface Buffered {
+  readonly task: PreparedTask;
+  readonly publish: (tasks: readonly PreparedTask[]) => Promise<void>;
+  readonly release: () => Promise<void>;
+}
+
+/**
+ * Tasks submitted while a unit of work is open (anywhere below `run()`, found
+ * through AsyncLocalStorage) are held back: `commit()` publishes them in
+ * submit order and resolves once the broker confirmed all; `rollback()`
+ * drops them. Ids exist from the submit on, so a handler can answer with the
+ * id before anything was published.
+ *
+ * Without an outbox (`stage`), a crash between the caller's own commit and
+ * `commit()` here loses the buffered tasks; see the guarantees documentation.
+ */
+export class UnitOfWork {
+  readonly #buffer: Buffered[] = [];
+  readonly #stage: StageTasks | undefined;
+  readonly #handles: TaskHandle[] = [];
+  #state: UnitOfWorkState = 'open';
+
+  constructor(options: UnitOfWorkOptions = {}) {
+    this.#stage = options.stage;
+  }
+
+  get state(): UnitOfWorkState {
+    return this.#state;
+  }
+
+  /** Handles of the tasks submitted so far, in submit order. */
+  get tasks(): readonly TaskHandle[] {
+    return this.#handles;
+  }
+
+  /** Runs `fn` with this unit of work as the current one. */
+  run<T>(fn: () => T): T {
+    return storage.run(this, fn);
+  }
+
+  /** @internal Called by the queue on submit. */
+  async add(tasks: readonly PreparedTask[], publish: Buffered['publish'], release: Buffered['release']): Promise<void> {
+    this.#assertOpen('submit into');
+    if (this.#stage) await this.#stage(tasks);
+    else for (const task of tasks) this.#buffer.push({ task, publish, release });
+    for (const task of tasks) this.#handles.push(task.handle);
+  }
+
+  /** Publishes everything submitted, in order; resolves once all are confirmed. */
+  async commit(): Promise<void> {
+    this.#assertOpen('commit');
+    this.#state = 'committed';
+    const buffered = this.#buffer.splice(0);
+    // Consecutive tasks of the same queue go out as one pipelined batch.
+    let start = 0;
+    while (start < buffered.length) {
+      let end = start + 1;
+      while (end < buffered.length && buffered[end].publish === buffered[start].publish) end++;
+      await buffered[start].publish(buffered.slice(start, end).map((b) => b.task));
+      start = end;
+    }
+  }
+
+  /** Drops everything submitted. Safe to call after a failed commit. */
+  async rollback(): Promise<void> {
+    if (this.#state === 'rolled-back') return;
+    this.#state = 'rolled-back';
+    const dropped = this.#buffer.splice(0);
+    for (const entry of dropped) await entry.release();
+  }
+
+  #assertOpen(action: string): void {
+    if (this.#state !== 'open') throw new TaskqError('TASKQ_UNIT_OF_WORK_CLOSED', `cannot ${action} a unit of work that is already ${this.#state}`);
+  }
+}
+
+const storage = new AsyncLocalStorage<UnitOfWork>();
+
+/** The unit of work open in this async context, if any. */
+export function currentUnitOfWork(): UnitOfWork | undefined {
+  const uow = storage.getStore();
+  return uow && uow.state === 'open' ? uow : undefined;
+}
+
+/**
+ * Runs `fn` in a unit of work: commits (publishes) when it resolves, drops
+ * its tasks when it throws. Inside an open unit of work it joins that one.
+ */
+export async function inUnitOfWork<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T> {
+  if (currentUnitOfWork()) return fn();
+  const uow = new UnitOfWork(options);
+  let result: T;
+  try {
+    result = await uow.run(fn);
+  } catch (error) {
+    await uow.rollback();
+    throw error;
+  }
+  await uow.commit();
+  return result;
+}
