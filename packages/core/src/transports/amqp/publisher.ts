@@ -3,15 +3,19 @@ import { PublishTimeoutError, TransportError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { MessageHeaders } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
-import { DELAY_LEVELS, DELAY_TICK_MS, type Topology } from './topology.js';
+import { DELAY_TICK_MS, declareDelayLevels, type Topology } from './topology.js';
 
 /** One publish waiting for its broker confirm. */
 interface Pending {
-  readonly exchange: string;
-  readonly routingKey: string;
-  /** Queue that must exist before publishing (declared once per channel). */
-  readonly declare: string | undefined;
-  readonly delayed: boolean;
+  /** Physical queue the message is for; declared once per channel before the first publish to it. */
+  readonly queue: string;
+  /**
+   * Date.now() at which a delayed message becomes due, or undefined. The
+   * delay is turned into a route only when the message is written: time spent
+   * waiting for a connection, the topology or flow control must not push the
+   * due time back.
+   */
+  readonly dueAt: number | undefined;
   readonly body: Buffer;
   readonly properties: Options.Publish;
   readonly deadline: number;
@@ -68,13 +72,9 @@ export class Publisher {
   /** Publishes to a physical queue name (also the dead-letter queue). */
   publishRaw(physical: string, id: string, body: Buffer, headers: MessageHeaders, priority: number | undefined, delayMs: number | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const delayed = delayMs !== undefined && delayMs >= DELAY_TICK_MS / 2;
-      const route = delayed ? this.#topology.delayedRoute(physical, delayMs) : { exchange: '', routingKey: physical };
       const pending: Pending = {
-        exchange: route.exchange,
-        routingKey: route.routingKey,
-        declare: physical,
-        delayed,
+        queue: physical,
+        dueAt: delayMs !== undefined && delayMs >= DELAY_TICK_MS / 2 ? Date.now() + delayMs : undefined,
         body,
         properties: { persistent: true, messageId: id, contentType: 'application/json', headers, priority },
         deadline: Date.now() + this.#timeoutMs,
@@ -107,11 +107,18 @@ export class Publisher {
   #trySend(pending: Pending): boolean {
     const channel = this.#channel;
     if (!channel || !this.#writable || this.#connection().blocked || this.#waiting.length > 0) return false;
-    if (pending.declare !== undefined && !this.#declared.has(pending.declare)) return false;
-    if (pending.delayed && !this.#delaysDeclared) return false;
+    if (!this.#declared.has(pending.queue)) return false;
+    if (pending.dueAt !== undefined && !this.#delaysDeclared) return false;
+    return this.#write(channel, pending);
+  }
+
+  /** Writes one message on `channel`; false when the channel turned out to be closed. */
+  #write(channel: ConfirmChannel, pending: Pending): boolean {
+    const remaining = pending.dueAt === undefined ? 0 : pending.dueAt - Date.now();
+    const route = remaining >= DELAY_TICK_MS / 2 ? this.#topology.delayedRoute(pending.queue, remaining) : { exchange: '', routingKey: pending.queue };
     try {
       this.#inflight.add(pending);
-      const ok = channel.publish(pending.exchange, pending.routingKey, pending.body, pending.properties, (error) => this.#confirmed(pending, error));
+      const ok = channel.publish(route.exchange, route.routingKey, pending.body, pending.properties, (error) => this.#confirmed(pending, error));
       if (!ok) this.#writable = false;
       return true;
     } catch {
@@ -166,8 +173,8 @@ export class Publisher {
           this.#waiting.shift();
           continue;
         }
-        if (pending.delayed && !this.#delaysDeclared) await this.#declareDelays(channel);
-        if (pending.declare !== undefined && !this.#declared.has(pending.declare)) await this.#declareQueue(channel, pending.declare);
+        if (pending.dueAt !== undefined && !this.#delaysDeclared) await this.#declareDelays();
+        if (!this.#declared.has(pending.queue)) await this.#declareQueue(channel, pending.queue);
         this.#waiting.shift();
         const sent = this.#trySendNow(channel, pending);
         if (!sent) this.#waiting.unshift(pending);
@@ -182,16 +189,9 @@ export class Publisher {
   }
 
   #trySendNow(channel: ConfirmChannel, pending: Pending): boolean {
-    try {
-      this.#inflight.add(pending);
-      const ok = channel.publish(pending.exchange, pending.routingKey, pending.body, pending.properties, (error) => this.#confirmed(pending, error));
-      if (!ok) this.#writable = false;
-      return true;
-    } catch {
-      this.#inflight.delete(pending);
-      this.#channel = undefined;
-      return false;
-    }
+    if (this.#write(channel, pending)) return true;
+    if (this.#channel === channel) this.#channel = undefined;
+    return false;
   }
 
   async #openChannel(): Promise<ConfirmChannel> {
@@ -236,19 +236,8 @@ export class Publisher {
     this.#declared.add(physical);
   }
 
-  async #declareDelays(channel: ConfirmChannel): Promise<void> {
-    const t = this.#topology;
-    await channel.assertExchange(t.deliveryExchange, 'topic', { durable: true });
-    for (let level = 0; level < DELAY_LEVELS; level++) {
-      const next = level === 0 ? t.deliveryExchange : t.delayExchange(level - 1);
-      await channel.assertExchange(t.delayExchange(level), 'topic', { durable: true });
-      await channel.assertQueue(t.delayQueue(level), {
-        durable: true,
-        arguments: { 'x-message-ttl': 2 ** level * DELAY_TICK_MS, 'x-dead-letter-exchange': next },
-      });
-      await channel.bindQueue(t.delayQueue(level), t.delayExchange(level), t.levelPattern(level, '1'));
-      await channel.bindExchange(next, t.delayExchange(level), t.levelPattern(level, '0'));
-    }
+  async #declareDelays(): Promise<void> {
+    await declareDelayLevels(await this.#connection().current(), this.#topology);
     this.#delaysDeclared = true;
   }
 

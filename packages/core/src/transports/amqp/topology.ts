@@ -1,4 +1,4 @@
-import type { Options } from 'amqplib';
+import type { ChannelModel, Options } from 'amqplib';
 
 /** Queue flavour: classic (single node) or quorum (replicated, for clusters). */
 export type QueueType = 'classic' | 'quorum';
@@ -76,5 +76,41 @@ export class Topology {
   /** Binding pattern on level N's exchange matching bit N = `bit`. */
   levelPattern(level: number, bit: '0' | '1'): string {
     return `${'*.'.repeat(DELAY_LEVELS - 1 - level)}${bit}.#`;
+  }
+}
+
+/** Channels used side by side to declare the delay levels. */
+const DECLARE_CHANNELS = 7;
+
+/**
+ * Declares the delay levels (exchanges, TTL queues, bindings). amqplib runs
+ * one RPC at a time per channel, so the ~110 declarations are spread over a
+ * few short-lived channels: the first delayed publish of a process waits a
+ * handful of round trips, not a hundred (every publish queued behind it waits too).
+ */
+export async function declareDelayLevels(model: ChannelModel, t: Topology): Promise<void> {
+  const channels = await Promise.all(Array.from({ length: DECLARE_CHANNELS }, () => model.createChannel()));
+  // A refused declaration closes its channel with an error event; the rejected RPC carries the reason.
+  for (const channel of channels) channel.on('error', () => {});
+  const levels = Array.from({ length: DELAY_LEVELS }, (_, level) => level);
+  const on = (level: number) => channels[level % DECLARE_CHANNELS];
+  try {
+    // Exchanges first: each level binds to the exchange of the level below.
+    await channels[0].assertExchange(t.deliveryExchange, 'topic', { durable: true });
+    await Promise.all(levels.map((level) => on(level).assertExchange(t.delayExchange(level), 'topic', { durable: true })));
+    await Promise.all(
+      levels.map(async (level) => {
+        const channel = on(level);
+        const next = level === 0 ? t.deliveryExchange : t.delayExchange(level - 1);
+        await channel.assertQueue(t.delayQueue(level), {
+          durable: true,
+          arguments: { 'x-message-ttl': 2 ** level * DELAY_TICK_MS, 'x-dead-letter-exchange': next },
+        });
+        await channel.bindQueue(t.delayQueue(level), t.delayExchange(level), t.levelPattern(level, '1'));
+        await channel.bindExchange(next, t.delayExchange(level), t.levelPattern(level, '0'));
+      }),
+    );
+  } finally {
+    await Promise.all(channels.map((channel) => channel.close().catch(() => {})));
   }
 }
