@@ -24,6 +24,16 @@ export { CodecSet } from './codecs/codec-set.js';
 export { encodeArgs } from './codecs/encode.js';
 export { decodeArgs } from './codecs/decode.js';
 export { builtinCodecs } from './codecs/builtin.js';
+export {
+  TaskRequest,
+  RouteError,
+  checkRequestContext,
+  TRAVELLING_HEADERS,
+  type RequestUrlContext,
+  type UrlHelpers,
+  type TravellingHeader,
+} from './request/task-request.js';
+export { requestCodec, REQUEST_CONTEXT, type ContextualRequest } from './request/request-codec.js';
 export type { Transport, OutgoingMessage, Delivery, DeadLetter, ConsumeOptions, Subscription, MessageHeaders } from './transport.js';
 export { memory, MemoryTransport, type MemoryTransportOptions } from './transports/memory/memory-transport.js';
 export { amqp, AmqpTransport, type AmqpTransportOptions } from './transports/amqp/amqp-transport.js';

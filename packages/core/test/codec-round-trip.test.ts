@@ -68,7 +68,7 @@ describe('JSON values', () => {
 describe('built-in codecs', () => {
   it('are all exported in builtinCodecs', () => {
     expect(builtinCodecs.map((codec) => codec.name).sort()).toEqual(
-      ['BigInt', 'Buffer', 'Date', 'Map', 'Number', 'Set', 'URL', 'Uint8Array', 'undefined'].sort(),
+      ['BigInt', 'Buffer', 'Date', 'Map', 'Number', 'Set', 'URL', 'Uint8Array', 'undefined', 'taskq.request'].sort(),
     );
   });
 

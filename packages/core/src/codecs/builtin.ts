@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { requestCodec } from '../request/request-codec.js';
 import type { Codec } from './types.js';
 
 // Built-in codecs validate their data defensively: on the decode side it
@@ -156,6 +157,8 @@ export const builtinCodecs: readonly Codec[] = Object.freeze<Codec[]>([
   bufferCodec,
   uint8ArrayCodec,
   urlCodec,
+  // Web requests travel as their URL context; the framework adapters mark live requests for it.
+  requestCodec() as Codec,
 ]);
 
 /**
