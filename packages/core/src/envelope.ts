@@ -41,6 +41,8 @@ export const HEADER = {
   errorStack: 'x-taskq-error-stack',
   deadAt: 'x-taskq-dead-at',
   originalQueue: 'x-taskq-queue',
+  /** How many times `taskq dead retry` sent the message back. */
+  deadRetries: 'x-taskq-dead-retries',
 } as const;
 
 function fail(reason: string): never {

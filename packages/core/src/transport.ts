@@ -37,6 +37,52 @@ export interface DeadLetter {
   readonly headers: MessageHeaders;
 }
 
+/** One dead letter as `taskq dead list` shows it. */
+export interface DeadLetterRecord {
+  /** Task id (the message id); what `retry(id)` takes. */
+  readonly id: string;
+  /** Logical queue the message was taken from, where `retry` sends it back. */
+  readonly queue: string | undefined;
+  /** Registry id of the task, when the message said. */
+  readonly task: string | undefined;
+  /** Why it was dead-lettered: a worker reason (`attempts-exhausted`, `bad-signature`, ...) or the broker's (`delivery-limit`). */
+  readonly reason: string;
+  /** Message of the last error. */
+  readonly error: string | undefined;
+  /** Stack of the last error, when it had one. */
+  readonly errorStack: string | undefined;
+  /** Attempts made (the attempt that failed last). */
+  readonly attempts: number | undefined;
+  /** When it was dead-lettered. */
+  readonly deadAt: Date | undefined;
+  /** When it was submitted, when the body says. */
+  readonly submittedAt: Date | undefined;
+  /** How many times it was sent back with `retry` before. */
+  readonly retries: number;
+  readonly headers: MessageHeaders;
+  readonly body: Buffer;
+}
+
+/**
+ * The dead-letter queue of a transport, for operators (`taskq dead ...`).
+ * Listing does not remove anything; `retry` puts letters back on their queue
+ * as a first attempt; `purge` is the only way a dead letter disappears.
+ */
+export interface DeadLetterStore {
+  /** Number of dead letters. */
+  count(): Promise<number>;
+  /** The oldest `limit` dead letters (default 100), oldest first. */
+  list(limit?: number): Promise<DeadLetterRecord[]>;
+  /**
+   * Sends the dead letter with this id (every one with `'all'`) back to its
+   * queue as attempt 1 and removes it from the dead-letter queue once the
+   * queue has it. Resolves with how many were sent back (0: no such id).
+   */
+  retry(target: string | 'all'): Promise<number>;
+  /** Deletes every dead letter; resolves with how many there were. */
+  purge(): Promise<number>;
+}
+
 export interface ConsumeOptions {
   /** Logical queue names to consume from. */
   readonly queues: readonly string[];
@@ -65,8 +111,10 @@ export interface Transport {
   /** Like `publish` for many messages, pipelined; resolves when all are confirmed. */
   publishMany(messages: readonly OutgoingMessage[]): Promise<void>;
   consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription>;
-  /** Stores a message that cannot or will not run in the dead-letter queue. */
+  /** Stores a message that cannot or will not run in the dead-letter queue (resolves once it is stored). */
   deadLetter(message: DeadLetter): Promise<void>;
+  /** The dead-letter queue: list, retry, purge. */
+  readonly dead: DeadLetterStore;
   /**
    * Registers a user (a queue or a worker). The transport closes itself when
    * the last user releases it, so a queue and a worker in one process can share it.

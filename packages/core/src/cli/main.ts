@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { errorCode } from '../errors.js';
+import { runDeadCommand } from './dead.js';
 import { runWorkerCommand } from './worker-command.js';
 
 const HELP = `taskq — task queue for TypeScript web backends
@@ -8,6 +9,7 @@ const HELP = `taskq — task queue for TypeScript web backends
 Usage:
   taskq worker <module> [options]   Run the worker that <module> default-exports
                                     (a worker, or a function returning one).
+  taskq dead list|retry|purge       The dead-letter queue (taskq dead --help).
   taskq --help | --version
 
 Worker options:
@@ -78,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
       shutdownTimeout: parsePositiveInt(values['shutdown-timeout'], '--shutdown-timeout') ?? 30_000,
     });
   }
+  if (command === 'dead') return runDeadCommand(rest);
   throw new Error(`unknown command ${JSON.stringify(command)}; see taskq --help`);
 }
 

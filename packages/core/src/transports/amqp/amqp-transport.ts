@@ -2,9 +2,11 @@ import { ClosedError, InvalidOptionError } from '../../errors.js';
 import { passwordsOf, redactUrl } from '../../internal/redact.js';
 import { consoleLogger, type Logger } from '../../logger.js';
 import { parseDuration } from '../../task-options.js';
-import type { ConsumeOptions, DeadLetter, Delivery, OutgoingMessage, Subscription, Transport } from '../../transport.js';
+import type { ConsumeOptions, DeadLetter, DeadLetterStore, Delivery, OutgoingMessage, Subscription, Transport } from '../../transport.js';
+import { deadLetterId } from '../dead-letters.js';
 import { ManagedConnection } from './connection.js';
 import { ConsumerSubscription } from './consumer.js';
+import { AmqpDeadLetterStore } from './dead-letter-store.js';
 import { Publisher } from './publisher.js';
 import { MAX_DELAY_MS, type QueueType, Topology } from './topology.js';
 
@@ -67,6 +69,8 @@ export class AmqpTransport implements Transport {
   readonly durable = true;
   /** The broker URLs with passwords hidden, for display. */
   readonly displayUrls: readonly string[];
+  /** The dead-letter queue (`<prefix>.dead`): list, retry, purge. */
+  readonly dead: DeadLetterStore;
   readonly #topology: Topology;
   readonly #publisher: Publisher;
   readonly #publishConnection: ManagedConnection;
@@ -125,6 +129,7 @@ export class AmqpTransport implements Transport {
         if (this.#subscriptions.size > 0 && !this.#closed) this.#consumeConnection.current().catch(() => {});
       },
     });
+    this.dead = new AmqpDeadLetterStore(this.#publishConnection, this.#publisher, this.#topology, this.#connectTimeoutMs);
   }
 
   publish(message: OutgoingMessage): Promise<void> {
@@ -164,7 +169,7 @@ export class AmqpTransport implements Transport {
 
   deadLetter(message: DeadLetter): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError('the AMQP transport'));
-    return this.#publisher.publishRaw(this.#topology.deadQueue, message.id, message.body, message.headers, undefined, undefined);
+    return this.#publisher.publishRaw(this.#topology.deadQueue, deadLetterId(message.id), message.body, message.headers, undefined, undefined);
   }
 
   retain(): () => Promise<void> {

@@ -1,11 +1,12 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { uuidv7 } from '../../internal/uuid.js';
 import type { Logger } from '../../logger.js';
 import type { ConsumeOptions, Delivery, MessageHeaders, Subscription } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
 import type { Topology } from './topology.js';
 
-/** Headers RabbitMQ adds when dead-lettering through the delay levels; they must not grow across retries. */
-const BROKER_HEADERS = new Set(['x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason', 'x-last-death-exchange', 'x-last-death-queue', 'x-last-death-reason']);
+/** Headers RabbitMQ adds (dead-lettering through the delay levels, quorum redeliveries); they must not grow or travel across retries. */
+const BROKER_HEADERS = new Set(['x-delivery-count', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason', 'x-last-death-exchange', 'x-last-death-queue', 'x-last-death-reason']);
 
 function cleanHeaders(raw: Record<string, unknown> | undefined): MessageHeaders {
   const headers: MessageHeaders = {};
@@ -121,7 +122,8 @@ export class ConsumerSubscription implements Subscription {
       }
     };
     const delivery: Delivery = {
-      id: typeof message.properties.messageId === 'string' ? message.properties.messageId : '',
+      // A message published without an id (by hand, by another client) still gets one: its dead letter must be nameable.
+      id: typeof message.properties.messageId === 'string' && message.properties.messageId !== '' ? message.properties.messageId : uuidv7(),
       queue,
       body: message.content,
       headers: cleanHeaders(message.properties.headers),

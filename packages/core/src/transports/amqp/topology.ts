@@ -46,6 +46,12 @@ export class Topology {
     if (this.options.queueType === 'quorum') {
       args['x-queue-type'] = 'quorum';
       args['x-delivery-limit'] = this.options.deliveryLimit;
+      // Past the limit the broker drops the message unless it has somewhere to send it: our
+      // dead-letter queue (x-death says why). At-least-once dead-lettering needs reject-publish.
+      args['x-dead-letter-exchange'] = '';
+      args['x-dead-letter-routing-key'] = this.deadQueue;
+      args['x-dead-letter-strategy'] = 'at-least-once';
+      args['x-overflow'] = 'reject-publish';
     } else if (this.options.maxPriority > 0) {
       args['x-max-priority'] = this.options.maxPriority;
     }

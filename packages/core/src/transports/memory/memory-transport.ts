@@ -1,6 +1,7 @@
 import { ClosedError, InvalidOptionError } from '../../errors.js';
 import { Deque } from '../../internal/deque.js';
-import type { ConsumeOptions, DeadLetter, Delivery, MessageHeaders, OutgoingMessage, Subscription, Transport } from '../../transport.js';
+import type { ConsumeOptions, DeadLetter, DeadLetterRecord, DeadLetterStore, Delivery, MessageHeaders, OutgoingMessage, Subscription, Transport } from '../../transport.js';
+import { deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
 
 interface StoredMessage {
   readonly id: string;
@@ -77,7 +78,35 @@ export class MemoryTransport implements Transport {
 
   async deadLetter(message: DeadLetter): Promise<void> {
     if (this.#closed) throw new ClosedError('the memory transport');
-    this.#dead.push(message);
+    this.#dead.push({ ...message, id: deadLetterId(message.id), headers: { ...message.headers } });
+  }
+
+  /** The dead-letter queue, with the same operations as the amqp transport's. */
+  readonly dead: DeadLetterStore = {
+    count: async () => this.#dead.length,
+    list: async (limit = 100) => this.#dead.slice(0, checkLimit(limit)).map((letter) => this.#record(letter)),
+    retry: async (target) => {
+      if (this.#closed) throw new ClosedError('the memory transport');
+      let sent = 0;
+      for (let i = 0; i < this.#dead.length; ) {
+        const letter = this.#dead[i];
+        const record = this.#record(letter);
+        if ((target !== 'all' && record.id !== target) || record.queue === undefined) {
+          i++;
+          continue;
+        }
+        this.#accept({ id: record.id, queue: record.queue, body: record.body, headers: retryHeaders(record) });
+        this.#dead.splice(i, 1);
+        sent++;
+        if (target !== 'all') break;
+      }
+      return sent;
+    },
+    purge: async () => this.#dead.splice(0).length,
+  };
+
+  #record(letter: DeadLetter): DeadLetterRecord {
+    return toDeadLetterRecord(letter.id, letter.body, letter.headers, { reason: 'unknown', queue: letter.queue, time: undefined });
   }
 
   /** Dead letters stored so far (oldest first). */
@@ -113,7 +142,7 @@ export class MemoryTransport implements Transport {
     if (message.body.length > this.#maxMessageBytes) {
       throw new InvalidOptionError('maxMessageBytes', `message of ${message.body.length} bytes is over the transport limit of ${this.#maxMessageBytes}`);
     }
-    const stored: StoredMessage = { id: message.id, queue: message.queue, body: message.body, headers: { ...message.headers }, priority: message.priority ?? 0, redelivered: false };
+    const stored: StoredMessage = { id: deadLetterId(message.id), queue: message.queue, body: message.body, headers: { ...message.headers }, priority: message.priority ?? 0, redelivered: false };
     if (message.delayMs && message.delayMs > 0) {
       // A pending delay keeps the process alive, like any timer; close() cancels it.
       const timer = setTimeout(() => {
@@ -198,6 +227,11 @@ export class MemoryTransport implements Transport {
     };
     consumer.onDelivery(delivery);
   }
+}
+
+function checkLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('limit', `expected a positive integer, got ${limit}`);
+  return limit;
 }
 
 /** Creates the in-process, non-durable transport. */

@@ -1,0 +1,138 @@
+import { parseArgs } from 'node:util';
+import { InvalidOptionError } from '../errors.js';
+import { consoleLogger } from '../logger.js';
+import type { DeadLetterRecord, Transport } from '../transport.js';
+import { amqp } from '../transports/amqp/amqp-transport.js';
+
+/** Help text of `taskq dead`. */
+export const DEAD_HELP = `taskq dead — the dead-letter queue
+
+Usage:
+  taskq dead list [--limit <n>] [--json]   The oldest dead letters (default 100), oldest first:
+                                           id, when, reason, task, queue, attempts, last error.
+  taskq dead retry <id> [<id> ...]         Send these back to their queue as a first attempt.
+  taskq dead retry --all                   Send every dead letter back.
+  taskq dead purge                         Delete every dead letter.
+
+Options:
+  --url <amqp-url>     Broker (default: $TASKQ_URL). The password is never printed.
+  --prefix <prefix>    Prefix of the queues (default: taskq).
+  --json               list: one JSON object per line, with the error stack and the body.
+`;
+
+/** Where `taskq dead` writes, and what it runs against. */
+export interface DeadCommandOptions {
+  /** Use this transport (it is not closed); otherwise one is made from `--url` / `TASKQ_URL`. */
+  readonly transport?: Transport;
+  /** @defaultValue `process.env` */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** @defaultValue `process.stdout.write` */
+  readonly stdout?: (text: string) => void;
+}
+
+const MAX_BODY_CHARS = 4_000;
+
+/**
+ * `taskq dead list|retry|purge`. Resolves with the exit code: 0 on success,
+ * 1 when `retry` found none of the ids, 2 on a usage error.
+ */
+export async function runDeadCommand(argv: readonly string[], options: DeadCommandOptions = {}): Promise<number> {
+  const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text));
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      prefix: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      all: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [action, ...ids] = positionals;
+  if (values.help || action === undefined || action === 'help') {
+    stdout(DEAD_HELP);
+    return values.help || action === 'help' ? 0 : 2;
+  }
+  if (action !== 'list' && action !== 'retry' && action !== 'purge') throw new InvalidOptionError('dead', `unknown action ${JSON.stringify(action)}; expected list, retry or purge (see taskq dead --help)`);
+  if (action === 'retry' && (values.all ? ids.length > 0 : ids.length === 0)) throw new InvalidOptionError('retry', 'give one or more ids, or --all (not both)');
+  const limit = values.limit === undefined ? 100 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('limit', `expected a positive integer, got ${JSON.stringify(values.limit)}`);
+
+  const transport = options.transport ?? makeTransport(values.url ?? (options.env ?? process.env).TASKQ_URL, values.prefix);
+  try {
+    if (action === 'list') {
+      const [records, total] = [await transport.dead.list(limit), await transport.dead.count()];
+      for (const record of records) stdout(`${values.json ? printable(JSON.stringify(toJson(record))) : formatLine(record)}\n`);
+      if (!values.json) stdout(`${records.length} of ${total} dead letter(s) shown\n`);
+      return 0;
+    }
+    if (action === 'purge') {
+      stdout(`purged ${await transport.dead.purge()} dead letter(s)\n`);
+      return 0;
+    }
+    if (values.all) {
+      stdout(`sent ${await transport.dead.retry('all')} dead letter(s) back to their queues\n`);
+      return 0;
+    }
+    let missing = 0;
+    for (const id of ids) {
+      if ((await transport.dead.retry(id)) > 0) stdout(`sent ${printable(id)} back to its queue\n`);
+      else {
+        missing++;
+        stdout(`no dead letter with id ${printable(id)}\n`);
+      }
+    }
+    return missing === ids.length ? 1 : 0;
+  } finally {
+    if (!options.transport) await transport.close();
+  }
+}
+
+function makeTransport(url: string | undefined, prefix: string | undefined): Transport {
+  if (!url) throw new InvalidOptionError('url', 'give the broker URL with --url or the TASKQ_URL environment variable');
+  // Connection trouble is reported once, as the command's error; retry warnings would only repeat it.
+  return amqp({ url, prefix, logger: consoleLogger('error'), connectTimeout: 15_000, publishTimeout: 15_000 });
+}
+
+/**
+ * Dead letters hold whatever someone put on the queue: control characters
+ * (terminal escape sequences) are shown escaped, never written raw.
+ */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function formatLine(record: DeadLetterRecord): string {
+  const fields = [
+    record.id || '(no id)',
+    record.deadAt?.toISOString() ?? '-',
+    record.reason,
+    record.task ?? '-',
+    `queue=${record.queue ?? '-'}`,
+    `attempts=${record.attempts ?? '-'}`,
+  ];
+  if (record.retries > 0) fields.push(`retried=${record.retries}`);
+  if (record.error !== undefined) fields.push(`error=${JSON.stringify(record.error.split('\n')[0])}`);
+  return printable(fields.join('  '));
+}
+
+function toJson(record: DeadLetterRecord): Record<string, unknown> {
+  const body = record.body.toString('utf8');
+  return {
+    id: record.id,
+    queue: record.queue,
+    task: record.task,
+    reason: record.reason,
+    error: record.error,
+    errorStack: record.errorStack,
+    attempts: record.attempts,
+    deadAt: record.deadAt?.toISOString(),
+    submittedAt: record.submittedAt?.toISOString(),
+    retries: record.retries,
+    bodyBytes: record.body.length,
+    body: body.length > MAX_BODY_CHARS ? `${body.slice(0, MAX_BODY_CHARS)}…` : body,
+  };
+}
+

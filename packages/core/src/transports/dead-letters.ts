@@ -1,0 +1,68 @@
+import { HEADER } from '../envelope.js';
+import { uuidv7 } from '../internal/uuid.js';
+import type { DeadLetterRecord, MessageHeaders } from '../transport.js';
+
+/** Headers a dead letter gets that a retried message must not carry back to its queue. */
+const DEAD_ONLY = [HEADER.reason, HEADER.error, HEADER.errorStack, HEADER.deadAt, HEADER.originalQueue];
+
+/**
+ * The id a dead letter is stored under. A raw message published without a
+ * message id still gets one, so `taskq dead retry <id>` can name it.
+ */
+export function deadLetterId(id: string): string {
+  return id.length > 0 ? id : uuidv7();
+}
+
+/** What the broker itself said when it dead-lettered a message (quorum queues: delivery limit). */
+export interface BrokerDeath {
+  readonly reason: string;
+  readonly queue: string | undefined;
+  readonly time: Date | undefined;
+}
+
+/** Builds the operator's view of one dead letter from its id, body and headers. */
+export function toDeadLetterRecord(id: string, body: Buffer, headers: MessageHeaders, brokerDeath?: BrokerDeath): DeadLetterRecord {
+  const submitted = peekEnvelope(body);
+  const text = (key: string): string | undefined => (typeof headers[key] === 'string' && headers[key] !== '' ? (headers[key] as string) : undefined);
+  const attempt = Number(headers[HEADER.attempt]);
+  const deadAt = text(HEADER.deadAt);
+  return {
+    id,
+    queue: text(HEADER.originalQueue) ?? brokerDeath?.queue,
+    task: text(HEADER.task) ?? submitted.task,
+    reason: text(HEADER.reason) ?? brokerDeath?.reason ?? 'unknown',
+    error: text(HEADER.error),
+    errorStack: text(HEADER.errorStack),
+    attempts: Number.isInteger(attempt) && attempt > 0 ? attempt : undefined,
+    deadAt: deadAt !== undefined ? validDate(new Date(deadAt)) : brokerDeath?.time,
+    submittedAt: submitted.ts === undefined ? undefined : validDate(new Date(submitted.ts)),
+    retries: Number(headers[HEADER.deadRetries]) || 0,
+    headers,
+    body,
+  };
+}
+
+/** Headers for sending a dead letter back: a first attempt again, with the number of such retries counted. */
+export function retryHeaders(record: DeadLetterRecord): MessageHeaders {
+  const headers: MessageHeaders = { ...record.headers };
+  for (const key of DEAD_ONLY) delete headers[key];
+  headers[HEADER.attempt] = 1;
+  headers[HEADER.deadRetries] = record.retries + 1;
+  return headers;
+}
+
+function validDate(date: Date): Date | undefined {
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** Task id and submit time from a body that may be anything (a dead letter is often not an envelope). */
+function peekEnvelope(body: Buffer): { task: string | undefined; ts: number | undefined } {
+  try {
+    const data: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) return { task: undefined, ts: undefined };
+    const { task, ts } = data as { task?: unknown; ts?: unknown };
+    return { task: typeof task === 'string' ? task.slice(0, 200) : undefined, ts: typeof ts === 'number' ? ts : undefined };
+  } catch {
+    return { task: undefined, ts: undefined };
+  }
+}
