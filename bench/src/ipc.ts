@@ -8,6 +8,10 @@ import type { LoadShape } from './load.js';
 
 export type SystemName = 'raw' | 'taskq-amqp' | 'bullmq';
 
+/**
+ * CPU figures are `process.cpuUsage()` user + system in microseconds, a
+ * running total; the parent subtracts two of them.
+ */
 export interface MemorySample {
   /** Resident set size, bytes. */
   readonly rss: number;
@@ -52,13 +56,13 @@ export type ChildConfig = WorkerConfig | ProducerConfig | InProcessConfig;
 
 export type ChildMessage =
   /** Connected and set up; for a producer, waiting for `go`. */
-  | { readonly type: 'ready'; readonly memory: MemorySample }
+  | { readonly type: 'ready'; readonly memory: MemorySample; readonly cpuUs: number }
   /** Tasks confirmed (producer) or completed (worker) so far. */
   | { readonly type: 'progress'; readonly count: number }
   /** Producer: right before the first submit. */
-  | { readonly type: 'started'; readonly at: number }
+  | { readonly type: 'started'; readonly at: number; readonly cpuUs: number }
   /** Producer: every submit confirmed. */
-  | { readonly type: 'confirmed'; readonly at: number; readonly count: number }
+  | { readonly type: 'confirmed'; readonly at: number; readonly count: number; readonly cpuUs: number }
   /** Worker: the expected number of tasks completed. */
   | {
       readonly type: 'done';
@@ -66,6 +70,7 @@ export type ChildMessage =
       readonly firstAt: number;
       readonly lastAt: number;
       readonly memory: MemorySample;
+      readonly cpuUs: number;
       readonly latencies: readonly number[];
     }
   /** Worker (soak): a memory sample after `count` completions. */
@@ -78,6 +83,8 @@ export type ChildMessage =
       readonly count: number;
       readonly before: MemorySample;
       readonly after: MemorySample;
+      /** CPU this process used from the first submit to the last task (producer and worker together). */
+      readonly cpuUs: number;
       readonly latencies: readonly number[];
     }
   | { readonly type: 'error'; readonly message: string };

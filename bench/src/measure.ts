@@ -12,6 +12,7 @@ import type { InProcessConfig, MemorySample, SystemName } from './ipc.js';
 import type { LoadShape } from './load.js';
 import type { Row } from './rows.js';
 import { type Admin, openAdmin } from './scenarios/types.js';
+import { type ServerName, startServerCpu } from './server-cpu.js';
 import { percentile, rate } from './stats.js';
 
 const MB = 1024 * 1024;
@@ -26,6 +27,12 @@ export interface Figures {
   /** Worker RSS in MB when ready and after the last e2e task. */
   rssBefore?: number;
   rssAfter?: number;
+  /** CPU microseconds per task: producer during submit-only, worker during end-to-end. */
+  producerCpu?: number;
+  workerCpu?: number;
+  /** Broker (beam.smp) or Redis CPU microseconds per task, during submit-only and end-to-end. */
+  serverCpuSubmit?: number;
+  serverCpuE2e?: number;
   /** Problems that did not stop the measurement (e.g. a backlog that does not match N). */
   warnings: string[];
   errors: string[];
@@ -83,6 +90,14 @@ function latencyFigures(figures: Figures, all: readonly number[], warmup: number
   figures.p99 = percentile(measured, 99);
 }
 
+function serverOf(system: SystemName): ServerName {
+  return system === 'bullmq' ? 'redis-server' : 'beam.smp';
+}
+
+function perTask(micros: number | undefined, n: number): number | undefined {
+  return micros === undefined ? undefined : micros / n;
+}
+
 function mb(memory: MemorySample): number {
   return memory.rss / MB;
 }
@@ -132,10 +147,13 @@ async function measureSubmit(row: Row, system: SystemName, n: number, context: M
   });
   try {
     await producer.ready();
+    const serverCpu = startServerCpu(serverOf(system));
     producer.send({ type: 'go' });
     const started = await watchdog.guard(producer.next('started'), `${row.id} submit`);
     const confirmed = await watchdog.guard(producer.next('confirmed'), `${row.id} submit`);
     figures.submit = rate(n, started.at, confirmed.at);
+    figures.serverCpuSubmit = perTask(serverCpu(), n);
+    figures.producerCpu = (confirmed.cpuUs - started.cpuUs) / n;
     // A confirm alone does not prove the message is in the queue (an unroutable publish is confirmed too).
     const backlog = await withTimeout(admin.backlog(queue), CLEANUP_MS, 'backlog check');
     if (backlog !== n) figures.warnings.push(`submit-only: ${n} confirmed but ${backlog} waiting in the queue`);
@@ -152,6 +170,9 @@ interface FlowResult {
   readonly after: MemorySample;
   readonly latencies: readonly number[];
   readonly samples: readonly { count: number; memory: MemorySample }[];
+  /** Worker CPU from ready to the last task, and server CPU over the same span, microseconds. */
+  readonly workerCpuUs: number;
+  readonly serverCpuUs: number | undefined;
 }
 
 /** Worker started first, then the producer; ends when the worker completed all N. */
@@ -182,11 +203,15 @@ async function runFlow(
       execArgv: execArgv(context, 'producer', `${row.id}-${what}-producer`),
     });
     await producer.ready();
+    const serverCpu = startServerCpu(serverOf(system));
     producer.send({ type: 'go' });
     const started = await watchdog.guard(producer.next('started'), `${row.id} ${what}`);
     const done = await watchdog.guard(worker.next('done'), `${row.id} ${what}`);
+    const serverCpuUs = serverCpu();
     await watchdog.guard(producer.next('confirmed'), `${row.id} ${what}`);
     return {
+      workerCpuUs: done.cpuUs - ready.cpuUs,
+      serverCpuUs,
       startedAt: started.at,
       lastAt: done.lastAt,
       before: ready.memory,
@@ -237,6 +262,7 @@ export async function measureRow(row: Row, context: MeasureContext): Promise<Fig
       await step(figures, 'submit', async () => {
         const r = await runInProcess(row, { ...base, measure: 'submit', count: n }, context);
         figures.submit = rate(r.count, r.startedAt, r.endedAt);
+        figures.producerCpu = r.cpuUs / n;
       });
     }
     if (row.e2e) {
@@ -245,6 +271,8 @@ export async function measureRow(row: Row, context: MeasureContext): Promise<Fig
         figures.e2e = rate(r.count, r.startedAt, r.endedAt);
         figures.rssBefore = mb(r.before);
         figures.rssAfter = mb(r.after);
+        // One process: this is producer and worker together.
+        figures.workerCpu = r.cpuUs / n;
       });
     }
     if (row.latency) {
@@ -269,6 +297,8 @@ export async function measureRow(row: Row, context: MeasureContext): Promise<Fig
       figures.e2e = rate(n, r.startedAt, r.lastAt);
       figures.rssBefore = mb(r.before);
       figures.rssAfter = mb(r.after);
+      figures.workerCpu = r.workerCpuUs / n;
+      figures.serverCpuE2e = perTask(r.serverCpuUs, n);
     });
   }
   if (row.latency) {

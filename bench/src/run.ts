@@ -78,7 +78,7 @@ function selected(row: Row, only: readonly string[]): boolean {
   return only.some((token) => row.id === token || row.system === token || row.id.startsWith(`${token}-`));
 }
 
-const FIGURES = ['submit', 'e2e', 'p50', 'p99', 'rssBefore', 'rssAfter'] as const;
+const FIGURES = ['submit', 'e2e', 'p50', 'p99', 'rssBefore', 'rssAfter', 'producerCpu', 'workerCpu', 'serverCpuSubmit', 'serverCpuE2e'] as const;
 type SummaryKey = (typeof FIGURES)[number];
 
 interface RowResult {
@@ -145,11 +145,18 @@ function render(options: Options, machine: Machine, results: readonly RowResult[
   const rows = results.map((r) => {
     const s = summaries(r);
     const flag = r.runs.some((f) => f.warnings.length > 0 || f.errors.length > 0) ? ' *' : '';
-    if (r.row.pending) return [`${r.row.label} (not yet measured)`, '–', '–', '–', '–', '–', '–'];
+    if (r.row.pending) return [`${r.row.label} (not yet measured)`, '–', '–', '–', '–', '–', '–', '–'];
     const rss = s.rssBefore && s.rssAfter ? `${s.rssBefore.median.toFixed(0)} → ${s.rssAfter.median.toFixed(0)}` : '–';
-    return [`${r.row.label}${flag}`, r.tasks.toLocaleString('en-US'), cell(s.submit), cell(s.e2e), cell(s.p50, 2), cell(s.p99, 2), rss];
+    const cpu = [s.producerCpu, s.workerCpu, s.serverCpuSubmit, s.serverCpuE2e].map((x) => (x ? x.median.toFixed(0) : '–')).join(' / ');
+    return [`${r.row.label}${flag}`, r.tasks.toLocaleString('en-US'), cell(s.submit), cell(s.e2e), cell(s.p50, 2), cell(s.p99, 2), rss, cpu];
   });
-  out.push(renderTable(['scenario', 'N', 'submit-only tasks/s', 'end-to-end tasks/s', 'p50 ms', 'p99 ms', 'worker RSS MB'], rows));
+  out.push(
+    renderTable(['scenario', 'N', 'submit-only tasks/s', 'end-to-end tasks/s', 'p50 ms', 'p99 ms', 'worker RSS MB', 'CPU µs/task P / W / S·sub / S·e2e'], rows),
+  );
+  out.push(
+    'CPU µs/task (medians): P = producer during submit-only, W = worker during end-to-end (memory row: the one process), ' +
+      'S = server (RabbitMQ beam.smp or redis-server) during submit-only and end-to-end; steadier than rates on a busy machine.',
+  );
   for (const r of results) if (r.row.pending) out.push(`${r.row.label}: ${r.row.pending}`);
   if (ratioResults.length > 0) {
     out.push('');

@@ -30,6 +30,12 @@ export function memorySample(): MemorySample {
   return { rss, heapUsed, afterGc: gc !== undefined };
 }
 
+/** This process's CPU time so far (user + system), in microseconds. */
+export function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
 /** Resolves when the parent sends a message of this type. */
 export function fromParent(type: ParentMessage['type']): Promise<void> {
   return new Promise((resolve) => {

@@ -8,24 +8,25 @@ import { PROGRESS_EVERY_MS } from '../config.js';
 import type { ProducerConfig } from '../ipc.js';
 import { drive } from '../load.js';
 import { loadDriver } from '../scenarios/types.js';
-import { fromParent, memorySample, readConfig, reportProgress, runChild, send } from './child.js';
+import { cpuMicros, fromParent, memorySample, readConfig, reportProgress, runChild, send } from './child.js';
 
 runChild(async () => {
   const config = readConfig<ProducerConfig>('producer');
   const go = fromParent('go');
   const driver = await loadDriver(config.system);
   const producer = await driver.openProducer(config.queue);
-  send({ type: 'ready', memory: memorySample() });
+  send({ type: 'ready', memory: memorySample(), cpuUs: cpuMicros() });
   await go;
 
   let confirmed = 0;
   const stopProgress = reportProgress(() => confirmed, PROGRESS_EVERY_MS);
-  send({ type: 'started', at: now() });
+  send({ type: 'started', at: now(), cpuUs: cpuMicros() });
   await drive(producer, config.shape, config.count, (done) => {
     confirmed = done;
   });
   const at = now();
+  const cpuUs = cpuMicros();
   stopProgress();
-  send({ type: 'confirmed', at, count: confirmed });
+  send({ type: 'confirmed', at, count: confirmed, cpuUs });
   await producer.close();
 });

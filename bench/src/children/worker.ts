@@ -8,7 +8,7 @@ import { PROGRESS_EVERY_MS } from '../config.js';
 import type { WorkerConfig } from '../ipc.js';
 import { loadDriver } from '../scenarios/types.js';
 import { latencies, recordLatencies } from '../tasks.js';
-import { fromParent, memorySample, readConfig, reportProgress, runChild, send } from './child.js';
+import { cpuMicros, fromParent, memorySample, readConfig, reportProgress, runChild, send } from './child.js';
 
 runChild(async () => {
   const config = readConfig<WorkerConfig>('worker');
@@ -38,13 +38,14 @@ runChild(async () => {
   };
 
   const consumer = await driver.startConsumer(config.queue, config.concurrency, onCompleted);
-  send({ type: 'ready', memory: memorySample() });
+  send({ type: 'ready', memory: memorySample(), cpuUs: cpuMicros() });
   const stopProgress = reportProgress(() => count, PROGRESS_EVERY_MS);
 
   await Promise.race([finished, stop]);
   stopProgress();
   if (count >= config.expected) {
-    send({ type: 'done', count, firstAt, lastAt, memory: memorySample(), latencies: latencies() });
+    const cpuUs = cpuMicros();
+    send({ type: 'done', count, firstAt, lastAt, cpuUs, memory: memorySample(), latencies: latencies() });
   }
   await stop;
   await consumer.stop();

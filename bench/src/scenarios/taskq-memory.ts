@@ -21,6 +21,7 @@ export interface InProcessResult {
   readonly count: number;
   readonly before: MemorySample;
   readonly after: MemorySample;
+  readonly cpuUs: number;
   readonly latencies: readonly number[];
 }
 
@@ -44,6 +45,7 @@ function producerOf(queue: TaskQueue): Producer {
 export async function measureInProcess(
   config: InProcessConfig,
   sample: () => MemorySample,
+  cpu: () => number,
   /** Count of tasks done so far, for the parent's stall watchdog. */
   progress: (count: number) => void,
 ): Promise<InProcessResult> {
@@ -55,12 +57,14 @@ export async function measureInProcess(
   if (config.measure === 'submit') {
     // No worker: the time to hand N tasks to the transport.
     const before = sample();
+    const cpuBefore = cpu();
     const startedAt = now();
     await drive(producer, config.shape, config.count, progress);
     const endedAt = now();
+    const cpuUs = cpu() - cpuBefore;
     const after = sample();
     await root.close();
-    return { startedAt, endedAt, count: config.count, before, after, latencies: [] };
+    return { startedAt, endedAt, count: config.count, before, after, cpuUs, latencies: [] };
   }
 
   const worker = createWorker({ registry, transport, concurrency: config.concurrency, queues: [QUEUE] });
@@ -79,11 +83,13 @@ export async function measureInProcess(
   });
   await worker.start();
   const before = sample();
+  const cpuBefore = cpu();
   const startedAt = now();
   await drive(producer, config.shape, config.count, () => undefined);
   await withTimeout(finished, STALL_MS, 'memory transport: waiting for the last task');
+  const cpuUs = cpu() - cpuBefore;
   const after = sample();
   await worker.stop();
   await root.close();
-  return { startedAt, endedAt, count: completed, before, after, latencies: latencies() };
+  return { startedAt, endedAt, count: completed, before, after, cpuUs, latencies: latencies() };
 }

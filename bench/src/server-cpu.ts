@@ -1,0 +1,52 @@
+/**
+ * CPU time used by the local broker (RabbitMQ's beam.smp, redis-server)
+ * during a measurement, from /proc. On a shared 2-core machine wall-clock
+ * rates swing with whatever else runs; CPU time per task is much steadier,
+ * and it shows where a cost lands (client or server). Undefined where /proc
+ * or the server process is not visible (another OS, a remote broker).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, 100 on Linux (`getconf CLK_TCK`)
+
+export type ServerName = 'beam.smp' | 'redis-server';
+
+function findPid(name: ServerName): number | undefined {
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) return Number(entry);
+      } catch {
+        // the process ended while we looked
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return undefined;
+}
+
+/** user + system CPU of `pid`, in microseconds. */
+function cpuMicros(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts counting; the returned function gives the server CPU used since, in microseconds. */
+export function startServerCpu(name: ServerName): () => number | undefined {
+  const pid = findPid(name);
+  if (pid === undefined) return () => undefined;
+  const start = cpuMicros(pid);
+  return () => {
+    const end = cpuMicros(pid);
+    return start === undefined || end === undefined ? undefined : end - start;
+  };
+}
