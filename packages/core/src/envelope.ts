@@ -71,10 +71,54 @@ export function parseEnvelope(body: Buffer): Envelope {
   if (typeof data.task !== 'string' || data.task.length === 0 || data.task.length > 200) fail('"task" is not a task id');
   if (!Array.isArray(data.args)) fail('"args" is not an array');
   if (!isPlainRecord(data.meta)) fail('"meta" is not an object');
-  if (Object.hasOwn(data.meta, '__proto__')) fail('"meta" has a "__proto__" key');
+  const hostile = findHostileKey(data);
+  if (hostile !== undefined) fail(`refused the key ${hostile} (a prototype-pollution pattern; no task argument or context may use it)`);
   if (typeof data.ts !== 'number') fail('"ts" is not a number');
   if (data.opts !== undefined) checkOptions(data.opts);
   return data as unknown as Envelope;
+}
+
+/**
+ * The path of the first `__proto__` key, or of a `constructor` key holding a
+ * `prototype` key, anywhere in parsed JSON; undefined when there is none.
+ * JSON.parse turns both into harmless own properties, but task code that
+ * merges or assigns them (`Object.assign`, deep-merge helpers) would write to
+ * Object.prototype, so a message carrying them is refused before any code
+ * sees it. Iterative: a deeply nested body cannot exhaust the stack.
+ */
+export function findHostileKey(root: unknown): string | undefined {
+  // Paths are only spelled out for a hit: each node keeps a link to its parent, no string per node.
+  const stack: Node[] = [{ value: root, key: '', parent: undefined }];
+  while (stack.length > 0) {
+    const node = stack.pop() as Node;
+    const value = node.value;
+    if (typeof value !== 'object' || value === null) continue;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], key: i, parent: node });
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      const child = (value as Record<string, unknown>)[key];
+      if (key === '__proto__') return `"__proto__" at ${pathOf({ value: child, key, parent: node })}`;
+      if (key === 'constructor' && typeof child === 'object' && child !== null && Object.hasOwn(child, 'prototype')) {
+        return `"constructor.prototype" at ${pathOf({ value: child, key, parent: node })}.prototype`;
+      }
+      stack.push({ value: child, key, parent: node });
+    }
+  }
+  return undefined;
+}
+
+interface Node {
+  readonly value: unknown;
+  readonly key: string | number;
+  readonly parent: Node | undefined;
+}
+
+function pathOf(node: Node): string {
+  const keys: Array<string | number> = [];
+  for (let n: Node | undefined = node; n?.parent !== undefined; n = n.parent) keys.unshift(n.key);
+  return keys.map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? key : `.${key}`)).join('');
 }
 
 function checkOptions(opts: unknown): void {

@@ -1,6 +1,7 @@
 /** Why a message went to the dead-letter queue. */
 export type DeadLetterReason =
   | 'malformed-message'
+  | 'payload-too-large'
   | 'bad-signature'
   | 'unknown-task'
   | 'undecodable-arguments'

@@ -5,7 +5,7 @@ import type { ResultStore, StoredError } from './result-store.js';
 import type { Codec } from './codecs/types.js';
 import { runInTask } from './context.js';
 import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
-import { ClosedError, DecodeError, errorCode, InvalidOptionError, TaskqError, TaskTimeoutError } from './errors.js';
+import { ClosedError, DecodeError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError, TaskTimeoutError } from './errors.js';
 import { deadLetterHeaders, describeError } from './internal/dead-letter.js';
 import { TypedEmitter } from './internal/emitter.js';
 import { type TaskContext, TaskRun } from './internal/task-run.js';
@@ -63,6 +63,12 @@ export interface WorkerOptions {
    * that already succeeded without running it again.
    */
   readonly store?: ResultStore;
+  /**
+   * Largest message body the worker parses; bigger ones are dead-lettered
+   * (reason `payload-too-large`) unread. Match the queue's `maxPayloadBytes`.
+   * @defaultValue `1_048_576` (1 MiB)
+   */
+  readonly maxPayloadBytes?: number;
   /** @defaultValue warnings and errors to stderr */
   readonly logger?: Logger;
 }
@@ -94,6 +100,7 @@ export class Worker {
   readonly #keys: Buffer[] | undefined;
   readonly #ackLimitMs: number | undefined;
   readonly #store: ResultStore | undefined;
+  readonly #maxPayloadBytes: number;
   readonly #events: TypedEmitter<WorkerEvents>;
   readonly #startup: LifecycleHook[] = [];
   readonly #shutdown: LifecycleHook[] = [];
@@ -129,6 +136,9 @@ export class Worker {
     this.#events = new TypedEmitter<WorkerEvents>(this.logger);
     if (options.store !== undefined && typeof options.store?.started !== 'function') throw new InvalidOptionError('store', 'expected a ResultStore such as memoryResultStore()');
     this.#store = options.store;
+    const maxPayload = options.maxPayloadBytes ?? 1_048_576;
+    if (!Number.isInteger(maxPayload) || maxPayload < 1024) throw new InvalidOptionError('maxPayloadBytes', `expected an integer >= 1024, got ${maxPayload}`);
+    this.#maxPayloadBytes = maxPayload;
     const deadline = options.ackDeadline ?? 1_800_000;
     if (deadline === false) this.#ackLimitMs = undefined;
     else {
@@ -281,6 +291,9 @@ export class Worker {
   };
 
   async #process(delivery: Delivery): Promise<void> {
+    if (delivery.body.length > this.#maxPayloadBytes) {
+      return this.#deadLetter(delivery, 'payload-too-large', new PayloadTooLargeError(delivery.body.length, this.#maxPayloadBytes), undefined);
+    }
     let envelope: Envelope;
     try {
       envelope = parseEnvelope(delivery.body);
