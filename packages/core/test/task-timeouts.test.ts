@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createQueue, createWorker, currentTask, type DeadEvent, errorCode, type FailedEvent, TaskRegistry, type Transport } from '../src/index.js';
+import { eventually } from './support/eventually.js';
+import { IsolatedBroker } from './support/isolated.js';
+import { sleep, waitFor } from './support/wait.js';
+
+const transports: Record<string, (broker: IsolatedBroker) => { submitter: Transport; consumer: Transport; queueName: string }> = {
+  memory: (broker) => {
+    const shared = broker.memory();
+    return { submitter: shared, consumer: shared, queueName: broker.queue('timeout') };
+  },
+  amqp: (broker) => ({ submitter: broker.amqp(), consumer: broker.amqp(), queueName: broker.queue('timeout') }),
+};
+
+for (const [kind, make] of Object.entries(transports)) {
+  describe(`task timeouts: ${kind}`, () => {
+    let broker = new IsolatedBroker();
+    const stops: Array<() => Promise<void>> = [];
+
+    afterEach(async () => {
+      for (const stop of stops.splice(0).reverse()) await stop();
+      await broker.cleanup();
+      broker = new IsolatedBroker();
+    });
+
+    async function start(registry: TaskRegistry) {
+      const env = make(broker);
+      const queue = createQueue({ registry, transport: env.submitter, defaults: { queue: env.queueName } });
+      const worker = createWorker({ registry, transport: env.consumer, queues: [env.queueName] });
+      stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
+      const failed: FailedEvent[] = [];
+      const dead: DeadEvent[] = [];
+      const completed: string[] = [];
+      worker.on('failed', (e) => failed.push(e));
+      worker.on('dead', (e) => dead.push(e));
+      worker.on('completed', (e) => completed.push(e.id));
+      await worker.start();
+      return { queue, failed, dead, completed, env };
+    }
+
+    it('with({ timeout }) aborts currentTask().signal, fails the attempt with TaskTimeoutError and retries per policy', async () => {
+      const seen: Array<{ attempt: number; aborted: boolean; reason: string | undefined }> = [];
+      async function slowFirst() {
+        const task = currentTask();
+        if (task.attempt === 1) {
+          // Waits on its signal like a well-behaved fetch() would.
+          await new Promise<void>((resolve) => task.signal.addEventListener('abort', () => resolve(), { once: true }));
+        }
+        seen.push({ attempt: task.attempt, aborted: task.signal.aborted, reason: errorCode(task.signal.reason) });
+      }
+      const registry = new TaskRegistry().add('timeout.slowFirst', slowFirst);
+      const { queue, failed, completed } = await start(registry);
+      const handle = await queue.with({ timeout: 200, attempts: 2, backoff: { type: 'fixed', delay: 50 } }).submit(slowFirst);
+      await waitFor(() => completed.includes(handle.id), 'the second attempt');
+      expect(seen).toEqual([
+        { attempt: 1, aborted: true, reason: 'TASKQ_TASK_TIMEOUT' },
+        { attempt: 2, aborted: false, reason: undefined },
+      ]);
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatchObject({ attempt: 1, willRetry: true });
+      expect(errorCode(failed[0].error)).toBe('TASKQ_TASK_TIMEOUT');
+      expect((failed[0].error as Error).message).toBe('task attempt timed out after 200 ms');
+      expect(failed[0].durationMs).toBeGreaterThanOrEqual(190);
+    });
+
+    it('a per-task timeout fails a task that ignores its signal; after the last attempt it is dead-lettered with the timeout error', async () => {
+      let runs = 0;
+      async function stubborn() {
+        runs++;
+        await sleep(600);
+      }
+      const registry = new TaskRegistry().add('timeout.stubborn', stubborn, { timeout: '150ms', attempts: 2, backoff: { type: 'fixed', delay: 10 } });
+      const { queue, failed, dead, env } = await start(registry);
+      const handle = await queue.submit(stubborn);
+      await waitFor(() => dead.length === 1, 'the dead letter');
+      expect(runs).toBe(2);
+      expect(failed.map((e) => [e.attempt, e.willRetry, errorCode(e.error)])).toEqual([
+        [1, true, 'TASKQ_TASK_TIMEOUT'],
+        [2, false, 'TASKQ_TASK_TIMEOUT'],
+      ]);
+      expect(dead[0]).toMatchObject({ id: handle.id, reason: 'attempts-exhausted' });
+      await eventually(async () => (await env.consumer.dead.count()) === 1, 'the stored dead letter');
+      const [letter] = await env.consumer.dead.list();
+      expect(letter).toMatchObject({ id: handle.id, reason: 'attempts-exhausted', attempts: 2, error: 'task attempt timed out after 150 ms' });
+      expect(letter.errorStack).toContain('TaskTimeoutError');
+    });
+  });
+}
