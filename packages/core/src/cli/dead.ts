@@ -17,6 +17,7 @@ Usage:
 Options:
   --url <amqp-url>     Broker (default: $TASKQ_URL). The password is never printed.
   --prefix <prefix>    Prefix of the queues (default: taskq).
+  --timeout <ms>       How long to wait for the broker (default: 15000).
   --json               list: one JSON object per line, with the error stack and the body.
 `;
 
@@ -45,6 +46,7 @@ export async function runDeadCommand(argv: readonly string[], options: DeadComma
       url: { type: 'string' },
       prefix: { type: 'string' },
       limit: { type: 'string' },
+      timeout: { type: 'string' },
       json: { type: 'boolean' },
       all: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -60,7 +62,9 @@ export async function runDeadCommand(argv: readonly string[], options: DeadComma
   const limit = values.limit === undefined ? 100 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('limit', `expected a positive integer, got ${JSON.stringify(values.limit)}`);
 
-  const transport = options.transport ?? makeTransport(values.url ?? (options.env ?? process.env).TASKQ_URL, values.prefix);
+  const timeout = values.timeout === undefined ? 15_000 : Number(values.timeout);
+  if (!Number.isInteger(timeout) || timeout < 1) throw new InvalidOptionError('timeout', `expected a positive number of milliseconds, got ${JSON.stringify(values.timeout)}`);
+  const transport = options.transport ?? makeTransport(values.url ?? (options.env ?? process.env).TASKQ_URL, values.prefix, timeout);
   try {
     if (action === 'list') {
       const [records, total] = [await transport.dead.list(limit), await transport.dead.count()];
@@ -90,10 +94,10 @@ export async function runDeadCommand(argv: readonly string[], options: DeadComma
   }
 }
 
-function makeTransport(url: string | undefined, prefix: string | undefined): Transport {
+function makeTransport(url: string | undefined, prefix: string | undefined, timeoutMs: number): Transport {
   if (!url) throw new InvalidOptionError('url', 'give the broker URL with --url or the TASKQ_URL environment variable');
   // Connection trouble is reported once, as the command's error; retry warnings would only repeat it.
-  return amqp({ url, prefix, logger: consoleLogger('error'), connectTimeout: 15_000, publishTimeout: 15_000 });
+  return amqp({ url, prefix, logger: consoleLogger('error'), connectTimeout: timeoutMs, publishTimeout: timeoutMs });
 }
 
 /**

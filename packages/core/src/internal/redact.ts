@@ -5,8 +5,11 @@ export function redactUrl(url: string): string {
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    // Not parseable: still hide anything between "//user:" and "@".
-    return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+    // Not parseable (often because of an unescaped '/', '#' or '@' in the password):
+    // hide everything between "user:" and the last '@'. Hiding too much beats showing a password.
+    const userinfo = rawUserinfo(url);
+    if (!userinfo || userinfo.password === undefined) return url;
+    return `${url.slice(0, userinfo.start)}${userinfo.user}:***${url.slice(userinfo.end)}`;
   }
 }
 
@@ -21,15 +24,45 @@ export function scrub(text: string, secrets: readonly string[]): string {
 
 /** The decoded and raw passwords of the URLs (both forms can show up in an error). */
 export function passwordsOf(urls: readonly string[]): string[] {
-  const secrets: string[] = [];
+  const secrets = new Set<string>();
   for (const url of urls) {
     try {
       const { password } = new URL(url);
-      if (password) secrets.push(password, decodeURIComponent(password));
+      if (password) {
+        secrets.add(password);
+        secrets.add(safeDecode(password));
+      }
     } catch {
-      const match = /\/\/[^:/@]*:([^@/]*)@/.exec(url);
-      if (match?.[1]) secrets.push(match[1]);
+      const password = rawUserinfo(url)?.password;
+      if (password) {
+        secrets.add(password);
+        secrets.add(safeDecode(password));
+      }
     }
   }
-  return secrets;
+  // Longest first: scrubbing a short secret must not leave the rest of a longer one behind.
+  return [...secrets].sort((a, b) => b.length - a.length);
+}
+
+/** `user` and `password` between "//" and the last '@', with where the userinfo starts and ends. */
+function rawUserinfo(url: string): { user: string; password: string | undefined; start: number; end: number } | undefined {
+  const start = url.indexOf('//');
+  const end = url.lastIndexOf('@');
+  if (start < 0 || end < start + 2) return undefined;
+  const info = url.slice(start + 2, end);
+  const colon = info.indexOf(':');
+  return {
+    user: colon < 0 ? info : info.slice(0, colon),
+    password: colon < 0 ? undefined : info.slice(colon + 1),
+    start: start + 2,
+    end,
+  };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

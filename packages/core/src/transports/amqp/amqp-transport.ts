@@ -198,9 +198,15 @@ function resolveUrls(options: AmqpTransportOptions): string[] {
   const urls = options.urls !== undefined ? [...options.urls] : [options.url as string];
   if (urls.length === 0) throw new InvalidOptionError('urls', 'expected at least one URL');
   urls.forEach((url, i) => {
+    const option = options.urls ? `urls[${i}]` : 'url';
     if (typeof url !== 'string' || !/^amqps?:\/\//.test(url)) {
       // Show the value redacted: a malformed URL may still carry a password.
-      throw new InvalidOptionError(options.urls ? `urls[${i}]` : 'url', `expected an amqp:// or amqps:// URL, got ${typeof url === 'string' ? JSON.stringify(redactUrl(url)) : typeof url}`);
+      throw new InvalidOptionError(option, `expected an amqp:// or amqps:// URL, got ${typeof url === 'string' ? JSON.stringify(redactUrl(url)) : typeof url}`);
+    }
+    // Caught here, not retried forever by the reconnect loop. The TypeError from URL is not
+    // passed on: its `input` property holds the whole URL, password included.
+    if (!URL.canParse(url)) {
+      throw new InvalidOptionError(option, `${JSON.stringify(redactUrl(url))} is not a valid URL (are special characters in the password percent-encoded?)`);
     }
   });
   return urls;

@@ -111,7 +111,7 @@ export class ManagedConnection {
         if (this.#closed) throw new ClosedError('the AMQP transport');
         this.#lastError = this.describe(error);
         this.#urlIndex++;
-        this.#logger.warn(`AMQP ${this.#role} connection failed; retrying`, { url: redactUrl(url), error: this.#lastError, retryInMs: delay });
+        this.#logger.warn(`AMQP ${this.#role} connection failed; retrying`, { url: redactUrl(url), error: this.#lastError, retryInMs: Math.round(delay) });
         await this.#pause(delay);
         delay = Math.min(this.#policy.maxDelayMs, delay * 2) * (0.75 + Math.random() * 0.5);
       }
