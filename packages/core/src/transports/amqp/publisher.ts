@@ -229,6 +229,12 @@ export class Publisher {
     if (physical === this.#topology.deadQueue) {
       await channel.assertQueue(physical, { durable: true });
     } else {
+      // The dead-letter queue first: a quorum work queue dead-letters into it on its own
+      // (delivery limit), possibly before any worker has declared it.
+      if (!this.#declared.has(this.#topology.deadQueue)) {
+        await channel.assertQueue(this.#topology.deadQueue, { durable: true });
+        this.#declared.add(this.#topology.deadQueue);
+      }
       await channel.assertQueue(physical, this.#topology.workQueueOptions());
       await channel.assertExchange(this.#topology.deliveryExchange, 'topic', { durable: true });
       await channel.bindQueue(physical, this.#topology.deliveryExchange, this.#topology.deliveryBinding(physical));
