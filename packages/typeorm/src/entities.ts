@@ -1,0 +1,132 @@
+import { EntitySchema, type ValueTransformer } from 'typeorm';
+
+// Times are stored as epoch milliseconds (bigint): the same type and the same
+// comparisons on PostgreSQL and SQLite, no time-zone conversion by a driver,
+// and every process compares them with its own Date.now().
+const epochMs: ValueTransformer = {
+  to: (value: number | null | undefined) => value,
+  from: (value: string | number | null) => (value === null || value === undefined ? value : Number(value)),
+};
+
+/** A row of `taskq_outbox`: a task committed with a transaction, waiting to be published. */
+export interface OutboxRow {
+  /** Task id (also the broker message id). */
+  id: string;
+  /** Logical queue, e.g. `default`. */
+  queue: string;
+  /** Registry id of the task, e.g. `mail.sendWelcomeMail` (for operators and the status row). */
+  task: string;
+  /** The encoded envelope (JSON text), exactly as it is published. */
+  body: string;
+  /** Message headers as JSON text. */
+  headers: string;
+  priority: number | null;
+  /** Epoch ms before which the task must not run (submit time plus its delay). */
+  availableAt: number;
+  /** Epoch ms when the row was written. */
+  createdAt: number;
+}
+
+/** A row of `taskq_inbox`: a task whose per-task transaction committed. */
+export interface InboxRow {
+  taskId: string;
+  /** Epoch ms of the commit. */
+  processedAt: number;
+}
+
+/** A row of `taskq_status`: what `queue.status(id)` answers. */
+export interface StatusRow {
+  id: string;
+  name: string;
+  queue: string;
+  state: string;
+  attempts: number;
+  /** Encoded result (JSON text), when succeeded. */
+  result: string | null;
+  /** Last error as JSON text `{ message, code?, name?, stack? }`. */
+  error: string | null;
+  enqueuedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+/** A row of `taskq_keys`: a deduplication key held by a task. */
+export interface KeyRow {
+  key: string;
+  taskId: string;
+  claimedAt: number;
+}
+
+/** Table names; a PostgreSQL DataSource's `schema` option applies to them. */
+export const TABLES = {
+  outbox: 'taskq_outbox',
+  inbox: 'taskq_inbox',
+  status: 'taskq_status',
+  keys: 'taskq_keys',
+} as const;
+
+/** The transactional outbox: tasks submitted in a transaction, published after commit by the relay. */
+export const OutboxEntity = new EntitySchema<OutboxRow>({
+  name: 'TaskqOutbox',
+  tableName: TABLES.outbox,
+  columns: {
+    id: { type: 'varchar', length: 36, primary: true },
+    queue: { type: 'varchar', length: 255 },
+    task: { type: 'varchar', length: 255 },
+    body: { type: 'text' },
+    headers: { type: 'text' },
+    priority: { type: 'integer', nullable: true },
+    availableAt: { name: 'available_at', type: 'bigint', transformer: epochMs },
+    createdAt: { name: 'created_at', type: 'bigint', transformer: epochMs },
+  },
+  indices: [{ name: 'taskq_outbox_created_at', columns: ['createdAt'] }],
+});
+
+/** The inbox: one row per task whose per-task transaction committed, so a redelivery is acked without running. */
+export const InboxEntity = new EntitySchema<InboxRow>({
+  name: 'TaskqInbox',
+  tableName: TABLES.inbox,
+  columns: {
+    taskId: { name: 'task_id', type: 'varchar', length: 36, primary: true },
+    processedAt: { name: 'processed_at', type: 'bigint', transformer: epochMs },
+  },
+  indices: [{ name: 'taskq_inbox_processed_at', columns: ['processedAt'] }],
+});
+
+/** Task status and results for `sqlResultStore()`. */
+export const StatusEntity = new EntitySchema<StatusRow>({
+  name: 'TaskqStatus',
+  tableName: TABLES.status,
+  columns: {
+    id: { type: 'varchar', length: 36, primary: true },
+    name: { type: 'varchar', length: 255 },
+    queue: { type: 'varchar', length: 255 },
+    state: { type: 'varchar', length: 16 },
+    attempts: { type: 'integer', default: 0 },
+    result: { type: 'text', nullable: true },
+    error: { type: 'text', nullable: true },
+    enqueuedAt: { name: 'enqueued_at', type: 'bigint', transformer: epochMs },
+    startedAt: { name: 'started_at', type: 'bigint', nullable: true, transformer: epochMs },
+    finishedAt: { name: 'finished_at', type: 'bigint', nullable: true, transformer: epochMs },
+  },
+  indices: [{ name: 'taskq_status_finished_at', columns: ['finishedAt'] }],
+});
+
+/** Deduplication keys (`queue.with({ key })`) for `sqlResultStore()`. */
+export const KeyEntity = new EntitySchema<KeyRow>({
+  name: 'TaskqKey',
+  tableName: TABLES.keys,
+  columns: {
+    key: { type: 'varchar', length: 255, primary: true },
+    taskId: { name: 'task_id', type: 'varchar', length: 36 },
+    claimedAt: { name: 'claimed_at', type: 'bigint', transformer: epochMs },
+  },
+});
+
+/**
+ * taskq's tables, to add to your DataSource:
+ * `new DataSource({ ..., entities: [User, ...taskqEntities] })`. Create them
+ * with `synchronize`, with your own generated migration, or with
+ * {@link taskqMigrations}.
+ */
+export const taskqEntities: readonly EntitySchema[] = [OutboxEntity, InboxEntity, StatusEntity, KeyEntity] as EntitySchema[];

@@ -1,0 +1,72 @@
+import { TaskqError } from '@taskq/core';
+
+/**
+ * An entity passed to `submit` has never been saved: it has no primary key
+ * yet, or no row with its primary key exists. Save it first, then submit.
+ * Core reports it as the `cause` of its `TASKQ_UNSERIALIZABLE_ARGUMENT` error.
+ */
+export class EntityNotSavedError extends TaskqError {
+  /** Entity name, e.g. `User`. */
+  readonly entity: string;
+  constructor(entity: string, message: string) {
+    super('TASKQ_ENTITY_NOT_SAVED', message);
+    this.entity = entity;
+  }
+}
+
+/**
+ * An entity passed to `submit` differs from its stored row and the entity
+ * codec's policy is `dirty: 'reject'`. `columns` names the changed properties.
+ */
+export class EntityDirtyError extends TaskqError {
+  readonly entity: string;
+  /** Property names whose values differ from the stored row. */
+  readonly columns: readonly string[];
+  readonly id: Readonly<Record<string, unknown>>;
+  constructor(entity: string, id: Record<string, unknown>, columns: readonly string[]) {
+    super(
+      'TASKQ_ENTITY_DIRTY',
+      `${entity} ${JSON.stringify(id)} has unsaved changes in ${columns.length === 1 ? 'column' : 'columns'} ${columns.join(', ')}; ` +
+        `save it before submitting, or create the codec with entityCodec(dataSource, { dirty: 'flush' }) to save it automatically`,
+    );
+    this.entity = entity;
+    this.id = id;
+    this.columns = columns;
+  }
+}
+
+/**
+ * The row an entity argument refers to no longer exists when the worker loads
+ * it (deleted after submit). The task fails at once, without retries, and is
+ * dead-lettered with this message.
+ */
+export class EntityNotFoundError extends TaskqError {
+  readonly entity: string;
+  readonly id: Readonly<Record<string, unknown>>;
+  constructor(entity: string, id: Record<string, unknown>) {
+    super('TASKQ_ENTITY_NOT_FOUND', `${entity} ${JSON.stringify(id)} no longer exists (it was deleted after the task was submitted); the task is not retried`);
+    this.entity = entity;
+    this.id = id;
+  }
+}
+
+/** `currentEntityManager()` was called outside `transactional()`, a request transaction or a task run with `typeormTransaction()`. */
+export class NoEntityManagerError extends TaskqError {
+  constructor(message = 'currentEntityManager() was called outside a transaction: use it inside transactional(), a request transaction, or a task run with worker.use(typeormTransaction(dataSource))') {
+    super('TASKQ_NO_ENTITY_MANAGER', message);
+  }
+}
+
+/** `joinTransaction()` was given an EntityManager that is not inside an open transaction. */
+export class NoTransactionError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NO_TRANSACTION', message);
+  }
+}
+
+/** The DataSource lacks taskq's tables or is not initialized; the message says what to add. */
+export class TypeormSetupError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_TYPEORM_SETUP', message);
+  }
+}

@@ -1,0 +1,29 @@
+export {
+  taskqEntities,
+  OutboxEntity,
+  InboxEntity,
+  StatusEntity,
+  KeyEntity,
+  TABLES,
+  type OutboxRow,
+  type InboxRow,
+  type StatusRow,
+  type KeyRow,
+} from './entities.js';
+export { taskqMigrations, TaskqTables1735689600000 } from './migrations.js';
+export { entityCodec, type EntityCodecOptions, type DirtyPolicy, type EncodedEntity } from './entity-codec.js';
+export {
+  transactional,
+  openRequestTransaction,
+  joinTransaction,
+  currentEntityManager,
+  maybeCurrentEntityManager,
+  type RequestTransaction,
+  type TransactionOptions,
+  type TransactionState,
+  type IsolationLevel,
+} from './transaction.js';
+export { typeormTransaction, type TypeormTransactionOptions } from './inbox.js';
+export { outbox, OutboxRelay, type OutboxOptions } from './relay.js';
+export { sqlResultStore, SqlResultStore, type SqlResultStoreOptions } from './result-store.js';
+export { EntityNotSavedError, EntityDirtyError, EntityNotFoundError, NoEntityManagerError, NoTransactionError, TypeormSetupError } from './errors.js';

@@ -1,0 +1,75 @@
+import { type MigrationInterface, type QueryRunner, Table, type TableColumnOptions } from 'typeorm';
+import { TABLES } from './entities.js';
+
+const id = (name: string): TableColumnOptions => ({ name, type: 'varchar', length: '36', isPrimary: true });
+const text = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'text', isNullable: nullable });
+const varchar = (name: string, length: string): TableColumnOptions => ({ name, type: 'varchar', length });
+const epochMs = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'bigint', isNullable: nullable });
+
+/**
+ * Creates taskq's four tables (outbox, inbox, status, keys) exactly as
+ * `taskqEntities` describes them, in the DataSource's `schema` when it has
+ * one. Add it with `migrations: [...yourMigrations, ...taskqMigrations]`.
+ */
+export class TaskqTables1735689600000 implements MigrationInterface {
+  readonly name = 'TaskqTables1735689600000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    const at = tablePath(queryRunner);
+    await queryRunner.createTable(
+      new Table({
+        name: at(TABLES.outbox),
+        columns: [id('id'), varchar('queue', '255'), varchar('task', '255'), text('body'), text('headers'), { name: 'priority', type: 'integer', isNullable: true }, epochMs('available_at'), epochMs('created_at')],
+        indices: [{ name: 'taskq_outbox_created_at', columnNames: ['created_at'] }],
+      }),
+      true,
+    );
+    await queryRunner.createTable(
+      new Table({
+        name: at(TABLES.inbox),
+        columns: [{ ...id('task_id') }, epochMs('processed_at')],
+        indices: [{ name: 'taskq_inbox_processed_at', columnNames: ['processed_at'] }],
+      }),
+      true,
+    );
+    await queryRunner.createTable(
+      new Table({
+        name: at(TABLES.status),
+        columns: [
+          id('id'),
+          varchar('name', '255'),
+          varchar('queue', '255'),
+          varchar('state', '16'),
+          { name: 'attempts', type: 'integer', default: 0 },
+          text('result', true),
+          text('error', true),
+          epochMs('enqueued_at'),
+          epochMs('started_at', true),
+          epochMs('finished_at', true),
+        ],
+        indices: [{ name: 'taskq_status_finished_at', columnNames: ['finished_at'] }],
+      }),
+      true,
+    );
+    await queryRunner.createTable(
+      new Table({
+        name: at(TABLES.keys),
+        columns: [{ name: 'key', type: 'varchar', length: '255', isPrimary: true }, varchar('task_id', '36'), epochMs('claimed_at')],
+      }),
+      true,
+    );
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    const at = tablePath(queryRunner);
+    for (const table of [TABLES.keys, TABLES.status, TABLES.inbox, TABLES.outbox]) await queryRunner.dropTable(at(table), true);
+  }
+}
+
+function tablePath(queryRunner: QueryRunner): (table: string) => string {
+  const schema = (queryRunner.connection.options as { schema?: string }).schema;
+  return (table) => (schema ? `${schema}.${table}` : table);
+}
+
+/** taskq's migrations, to add to your DataSource's `migrations` when you do not use `synchronize`. */
+export const taskqMigrations: readonly (new () => MigrationInterface)[] = [TaskqTables1735689600000];

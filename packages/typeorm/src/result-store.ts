@@ -1,0 +1,211 @@
+import { consoleLogger, type EnqueuedRecord, InvalidOptionError, type Logger, parseDuration, type ResultStore, type StoredError, type StoredStatus, type TaskState } from '@taskq/core';
+import type { DataSource, EntityManager } from 'typeorm';
+import { KeyEntity, StatusEntity } from './entities.js';
+import { type Dialect, dialectOf, execute, placeholders, type SqlResult, tableOf, toMs } from './internal/dialect.js';
+import { withManager } from './internal/scope.js';
+
+/** Options of {@link sqlResultStore}. */
+export interface SqlResultStoreOptions {
+  /**
+   * How long a finished task's status and result are kept. After it the id
+   * reads as unknown, and a later write prunes the row.
+   * @defaultValue `'1d'`
+   */
+  readonly retention?: number | string;
+  /**
+   * Least time between two automatic prunes (run in the background after a write).
+   * @defaultValue `'1m'`
+   */
+  readonly pruneInterval?: number | string;
+  /** Where a failed background prune is reported. @defaultValue warnings and errors to stderr */
+  readonly logger?: Logger;
+}
+
+const FINISHED = `('succeeded', 'dead')`;
+const COLUMNS = '"id", "name", "queue", "state", "attempts", "result", "error", "enqueued_at", "started_at", "finished_at"';
+
+/**
+ * A {@link ResultStore} in SQL tables (`taskq_status`, `taskq_keys`) through
+ * TypeORM, on PostgreSQL or SQLite; shared by every web and worker process
+ * on the database. Transitions only move forward, as in the memory store,
+ * each in one conditional UPDATE. Deduplication keys are claimed with one
+ * atomic upsert. Inside a taskq transaction whose unit of work stages into
+ * it, the `queued` row and the key are written in that transaction, so they
+ * commit or vanish with the tasks.
+ */
+export class SqlResultStore implements ResultStore {
+  readonly dataSource: DataSource;
+  readonly #dialect: Dialect;
+  readonly #retentionMs: number;
+  readonly #pruneEveryMs: number;
+  readonly #logger: Logger;
+  #lastPrune = Date.now();
+
+  constructor(dataSource: DataSource, options: SqlResultStoreOptions = {}) {
+    this.#dialect = dialectOf(dataSource, 'dataSource');
+    if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object');
+    this.dataSource = dataSource;
+    this.#retentionMs = parseDuration(options.retention ?? '1d', 'retention');
+    if (this.#retentionMs <= 0) throw new InvalidOptionError('retention', 'expected a positive duration');
+    this.#pruneEveryMs = parseDuration(options.pruneInterval ?? '1m', 'pruneInterval');
+    this.#logger = options.logger ?? consoleLogger();
+  }
+
+  enqueued(records: readonly EnqueuedRecord[]): Promise<void> {
+    return withManager(this.dataSource, 'unit-of-work', (manager) => this.recordEnqueued(manager, records));
+  }
+
+  /** @internal Inserts `queued` rows through `manager` (the outbox's transaction). */
+  async recordEnqueued(manager: EntityManager, records: readonly EnqueuedRecord[]): Promise<void> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    for (let start = 0; start < records.length; start += 100) {
+      const chunk = records.slice(start, start + 100);
+      const params: unknown[] = [];
+      for (const r of chunk) params.push(r.id, r.name, r.queue, 'queued', 0, r.enqueuedAt.getTime());
+      const values = chunk.map(() => `(${placeholders(6)})`).join(', ');
+      await execute(this.#dialect, manager, `INSERT INTO ${table} ("id", "name", "queue", "state", "attempts", "enqueued_at") VALUES ${values} ON CONFLICT ("id") DO NOTHING`, params);
+    }
+    this.#maybePrune();
+  }
+
+  /** @internal Deletes the status rows of tasks that were unstaged before their transaction committed. */
+  async forget(manager: EntityManager, ids: readonly string[]): Promise<void> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    await execute(this.#dialect, manager, `DELETE FROM ${table} WHERE "id" IN (${placeholders(ids.length)})`, ids);
+  }
+
+  async started(id: string, attempt: number, at: Date): Promise<boolean> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    return this.#run(async (manager) => {
+      // A dead task runs again only when someone retried its dead letter; a succeeded one never does.
+      const { affected } = await execute(
+        this.#dialect,
+        manager,
+        `UPDATE ${table} SET "state" = 'active', "finished_at" = NULL, "attempts" = CASE WHEN "attempts" > ? THEN "attempts" ELSE ? END, "started_at" = COALESCE("started_at", ?) WHERE "id" = ? AND "state" <> 'succeeded'`,
+        [attempt, attempt, at.getTime(), id],
+      );
+      if (affected > 0) return true;
+      const { rows } = await execute(this.#dialect, manager, `SELECT "state" FROM ${table} WHERE "id" = ?`, [id]);
+      return rows.length === 0 || rows[0].state !== 'succeeded';
+    });
+  }
+
+  async succeeded(id: string, result: string, at: Date): Promise<void> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    await this.#run((manager) =>
+      execute(this.#dialect, manager, `UPDATE ${table} SET "state" = 'succeeded', "result" = ?, "error" = NULL, "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`, [result, at.getTime(), id]),
+    );
+    this.#maybePrune();
+  }
+
+  async failed(id: string, error: StoredError, final: boolean, at: Date): Promise<void> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    const text = JSON.stringify({ message: error.message, code: error.code, name: error.name, stack: error.stack });
+    await this.#run((manager) =>
+      final
+        ? execute(this.#dialect, manager, `UPDATE ${table} SET "state" = 'dead', "error" = ?, "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`, [text, at.getTime(), id])
+        : execute(this.#dialect, manager, `UPDATE ${table} SET "state" = 'retrying', "error" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`, [text, id]),
+    );
+    if (final) this.#maybePrune();
+  }
+
+  async get(id: string): Promise<StoredStatus | null> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    // Inside a transaction, read through it: a task submitted in it reads as queued there.
+    const { rows } = await withManager(this.dataSource, 'always', (manager) => execute(this.#dialect, manager, `SELECT ${COLUMNS} FROM ${table} WHERE "id" = ?`, [id]));
+    if (rows.length === 0) return null;
+    const status = toStatus(rows[0]);
+    if (status.finishedAt && status.finishedAt.getTime() < Date.now() - this.#retentionMs) return null;
+    return status;
+  }
+
+  async claimKey(key: string, id: string): Promise<string> {
+    const keys = tableOf(this.dataSource, KeyEntity);
+    const status = tableOf(this.dataSource, StatusEntity);
+    return withManager(this.dataSource, 'unit-of-work', async (manager) => {
+      // One statement: insert the key, or take it over from a holder that finished; a holder
+      // with no status row yet was claimed moments ago and is about to be enqueued, so it keeps it.
+      // On PostgreSQL a claim racing an uncommitted one waits for it on the key's unique index.
+      const { rows } = await execute(
+        this.#dialect,
+        manager,
+        `INSERT INTO ${keys} AS k ("key", "task_id", "claimed_at") VALUES (?, ?, ?) ` +
+          `ON CONFLICT ("key") DO UPDATE SET "task_id" = excluded."task_id", "claimed_at" = excluded."claimed_at" ` +
+          `WHERE k."task_id" = excluded."task_id" OR EXISTS (SELECT 1 FROM ${status} s WHERE s."id" = k."task_id" AND s."state" IN ${FINISHED}) ` +
+          `RETURNING "task_id"`,
+        [key, id, Date.now()],
+      );
+      if (rows.length > 0) return String(rows[0].task_id);
+      const holder = await execute(this.#dialect, manager, `SELECT "task_id" FROM ${keys} WHERE "key" = ?`, [key]);
+      // Released between the two statements: nobody holds it, so try again.
+      return holder.rows.length > 0 ? String(holder.rows[0].task_id) : this.claimKey(key, id);
+    });
+  }
+
+  async releaseKey(key: string, id: string): Promise<void> {
+    const keys = tableOf(this.dataSource, KeyEntity);
+    await withManager(this.dataSource, 'unit-of-work', (manager) => execute(this.#dialect, manager, `DELETE FROM ${keys} WHERE "key" = ? AND "task_id" = ?`, [key, id]));
+  }
+
+  async prune(now: Date = new Date()): Promise<number> {
+    const status = tableOf(this.dataSource, StatusEntity);
+    const keys = tableOf(this.dataSource, KeyEntity);
+    const cutoff = now.getTime() - this.#retentionMs;
+    return this.#run(async (manager) => {
+      const expired = `SELECT "id" FROM ${status} WHERE "state" IN ${FINISHED} AND "finished_at" < ?`;
+      // Keys first: a key whose holder row is gone would otherwise look "claimed moments ago" forever.
+      await execute(this.#dialect, manager, `DELETE FROM ${keys} WHERE "task_id" IN (${expired})`, [cutoff]);
+      const { affected } = await execute(this.#dialect, manager, `DELETE FROM ${status} WHERE "state" IN ${FINISHED} AND "finished_at" < ?`, [cutoff]);
+      // Keys of claims that never got a status row (their submit failed and the process died before releasing).
+      await execute(this.#dialect, manager, `DELETE FROM ${keys} WHERE "claimed_at" < ? AND NOT EXISTS (SELECT 1 FROM ${status} s WHERE s."id" = ${keys}."task_id")`, [cutoff]);
+      return affected;
+    });
+  }
+
+  #run<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return withManager(this.dataSource, 'unit-of-work', fn);
+  }
+
+  #maybePrune(): void {
+    if (Date.now() - this.#lastPrune < this.#pruneEveryMs) return;
+    this.#lastPrune = Date.now();
+    this.prune().catch((error: unknown) => this.#logger.warn('pruning the taskq status table failed', { error }));
+  }
+}
+
+function toStatus(row: Record<string, unknown>): StoredStatus {
+  const status: { -readonly [K in keyof StoredStatus]: StoredStatus[K] } = {
+    id: String(row.id),
+    name: String(row.name),
+    queue: String(row.queue),
+    state: String(row.state) as TaskState,
+    attempts: Number(row.attempts),
+    enqueuedAt: new Date(toMs(row.enqueued_at) ?? 0),
+  };
+  if (row.result !== null && row.result !== undefined) status.result = String(row.result);
+  if (row.error !== null && row.error !== undefined) status.error = parseError(String(row.error));
+  const startedAt = toMs(row.started_at);
+  if (startedAt !== undefined) status.startedAt = new Date(startedAt);
+  const finishedAt = toMs(row.finished_at);
+  if (finishedAt !== undefined) status.finishedAt = new Date(finishedAt);
+  return status;
+}
+
+function parseError(text: string): StoredError {
+  try {
+    const parsed = JSON.parse(text) as StoredError;
+    if (parsed && typeof parsed.message === 'string') return parsed;
+  } catch {
+    // Written by something else: show it as it is.
+  }
+  return { message: text };
+}
+
+/**
+ * A result store in SQL tables on `dataSource` (PostgreSQL or SQLite), for
+ * `createQueue({ store })` and `createWorker({ store })`. Its tables come
+ * with `taskqEntities`.
+ */
+export function sqlResultStore(dataSource: DataSource, options?: SqlResultStoreOptions): SqlResultStore {
+  return new SqlResultStore(dataSource, options);
+}
