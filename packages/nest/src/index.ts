@@ -1,0 +1,24 @@
+export { TaskqModule } from './taskq.module.js';
+export type {
+  TaskqModuleOptions,
+  TaskqModuleAsyncOptions,
+  TaskqOptionsFactory,
+  TaskqStaticOptions,
+  TaskqQueueDefinition,
+  TaskqWorkerOptions,
+  TaskqHttpOptions,
+} from './options.js';
+export { DEFAULT_QUEUE_NAME, getQueueToken, getWorkerToken } from './tokens.js';
+export { InjectQueue, InjectWorker } from './inject-queue.decorator.js';
+export { Task, getTaskMetadata, type TaskMethodOptions, type TaskMetadata } from './task.decorator.js';
+export type { TaskqMiddleware, TaskqMiddlewareEntry } from './middleware.js';
+export { TaskqUnitOfWorkInterceptor } from './unit-of-work.interceptor.js';
+export { plainTransaction, type RequestTransaction, type RequestTransactionFactory } from './request-transaction.js';
+export { CurrentTransaction, requestTransaction } from './current-transaction.decorator.js';
+export { Accepted, type AcceptedOptions } from './accepted.decorator.js';
+export type { PublicTaskStatus } from './internal/public-status.js';
+export { taskqCliWorker, type ApplicationContextOptions } from './cli.js';
+export type { CliOverrides } from './internal/cli-context.js';
+export { ProviderTaskRegistry } from './provider-task-registry.js';
+export type { DiscoveredTask } from './task-explorer.js';
+export { TaskDeclarationError, AmbiguousTaskProviderError, DuplicateTaskqModuleError, MiddlewareResolutionError } from './errors.js';

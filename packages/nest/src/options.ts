@@ -1,0 +1,214 @@
+import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency, Type } from '@nestjs/common';
+import {
+  type Codec,
+  InvalidOptionError,
+  type Logger,
+  type ResultStore,
+  type SigningKey,
+  type SubmitOptions,
+  type TaskContext,
+  type TaskOptions,
+  TaskRegistry,
+  type Transport,
+  parseDuration,
+} from '@taskq/core';
+import { isMiddlewareClass, type TaskqMiddlewareEntry } from './middleware.js';
+import type { RequestTransactionFactory } from './request-transaction.js';
+import { DEFAULT_QUEUE_NAME } from './tokens.js';
+
+/** Worker mode: the application context also runs tasks. */
+export interface TaskqWorkerOptions {
+  /**
+   * Most tasks running at once (also the broker prefetch).
+   * @defaultValue `10`
+   */
+  readonly concurrency?: number;
+  /**
+   * Logical queues to consume.
+   * @defaultValue `'default'` plus every queue declared in `queues`
+   */
+  readonly queues?: readonly string[];
+  /** Per-task middleware, outermost first: `(ctx, next)` functions or injectable {@link TaskqMiddleware} classes. */
+  readonly middleware?: readonly TaskqMiddlewareEntry[];
+  /** Task option defaults (attempts, backoff, timeout) for tasks that set none. */
+  readonly defaults?: TaskOptions;
+  /** Returns false for errors that must not be retried. */
+  readonly retryIf?: (error: unknown, task: TaskContext) => boolean;
+  /** Extra accepted signing keys (key rotation); the module's `signingKey` is always accepted. */
+  readonly signingKeys?: readonly SigningKey[];
+  /** See `WorkerOptions.ackDeadline` in @taskq/core. @defaultValue `1_800_000` */
+  readonly ackDeadline?: number | string | false;
+  /**
+   * How long `app.close()` waits for in-flight tasks before their signals
+   * abort and unfinished messages go back to the queue.
+   * @defaultValue `30_000`
+   */
+  readonly shutdownTimeout?: number | string;
+  /**
+   * Start consuming when the application boots. `false` leaves it to you
+   * (`worker.start()`), e.g. to start only after a warm-up.
+   * @defaultValue `true`
+   */
+  readonly autoStart?: boolean;
+  /** @defaultValue warnings and errors to stderr */
+  readonly logger?: Logger;
+}
+
+/** HTTP integration: the per-request unit of work and the request codec. */
+export interface TaskqHttpOptions {
+  /**
+   * Open a unit of work around every HTTP handler: its tasks are published
+   * when the handler succeeded and dropped when it threw.
+   * @defaultValue `true`
+   */
+  readonly unitOfWork?: boolean;
+  /** Opens the request's transaction (the generic hook @taskq/typeorm plugs into). @defaultValue a unit of work only */
+  readonly transaction?: RequestTransactionFactory;
+  /** Named routes a task can build with `request.routeUrl(name, params)`, e.g. `{ user: '/users/:id' }`. */
+  readonly routes?: Readonly<Record<string, string>>;
+}
+
+/** Options of `TaskqModule.forRoot()` (and what a `forRootAsync()` factory returns). */
+export interface TaskqModuleOptions {
+  /** Where tasks go: `amqp({ url })` or `memory()`. Nothing connects until the first submit or the worker's start. */
+  readonly transport: Transport;
+  /** Plain-function tasks (a @taskq/core registry) next to the `@Task()` methods the explorer finds. */
+  readonly registry?: TaskRegistry;
+  /** Extra argument codecs (e.g. @taskq/typeorm's entity codec); the request codec is built in. */
+  readonly codecs?: readonly Codec[];
+  /** Status and results for `queue.status(id)`; use the same store in web and worker processes. */
+  readonly store?: ResultStore;
+  /** Submit options for every task unless a task or `with()` overrides them. */
+  readonly defaults?: SubmitOptions;
+  /** Largest encoded task in bytes. @defaultValue `1_048_576` */
+  readonly maxPayloadBytes?: number;
+  /** HMAC key: tasks are signed, and the worker runs only tasks signed with it. */
+  readonly signingKey?: SigningKey;
+  /** Run a worker in this application context. Omit it in a web-only process. */
+  readonly worker?: TaskqWorkerOptions;
+  readonly http?: TaskqHttpOptions;
+}
+
+/** A named queue: `@InjectQueue(name)` injects a view of the module's queue that submits to the logical queue `name`. */
+export interface TaskqQueueDefinition {
+  readonly name: string;
+  /** Submit options of this queue. @defaultValue `{ queue: name }` */
+  readonly defaults?: SubmitOptions;
+}
+
+/** Options that shape the module itself, so they are given directly, never by an async factory. */
+export interface TaskqStaticOptions {
+  /** Named queues besides the default one, each injectable with `@InjectQueue(name)`. */
+  readonly queues?: readonly (string | TaskqQueueDefinition)[];
+  /**
+   * Mount `GET <statusRoute>/:id`, answering the task's status (404 for an
+   * unknown id). Needs a `store`. Off by default.
+   */
+  readonly statusRoute?: string;
+}
+
+/** Implemented by a class given to `forRootAsync({ useClass })` or `useExisting`. */
+export interface TaskqOptionsFactory {
+  createTaskqOptions(): TaskqModuleOptions | Promise<TaskqModuleOptions>;
+}
+
+/** Options of `TaskqModule.forRootAsync()`: one of `useFactory`, `useClass`, `useExisting`. */
+export interface TaskqModuleAsyncOptions extends TaskqStaticOptions, Pick<ModuleMetadata, 'imports'> {
+  readonly useFactory?: (...args: never[]) => TaskqModuleOptions | Promise<TaskqModuleOptions>;
+  readonly inject?: readonly (InjectionToken | OptionalFactoryDependency)[];
+  readonly useClass?: Type<TaskqOptionsFactory>;
+  readonly useExisting?: InjectionToken<TaskqOptionsFactory>;
+}
+
+/** @internal Options after validation, with defaults applied. */
+export interface ResolvedTaskqOptions extends Omit<TaskqModuleOptions, 'worker' | 'http'> {
+  readonly worker: ResolvedWorkerOptions | undefined;
+  readonly http: Required<Pick<TaskqHttpOptions, 'unitOfWork' | 'routes'>> & Pick<TaskqHttpOptions, 'transaction'>;
+  readonly queueNames: readonly string[];
+}
+
+/** @internal */
+export interface ResolvedWorkerOptions extends Omit<TaskqWorkerOptions, 'shutdownTimeout' | 'autoStart' | 'queues' | 'middleware'> {
+  readonly queues: readonly string[];
+  readonly middleware: readonly TaskqMiddlewareEntry[];
+  readonly shutdownTimeoutMs: number;
+  readonly autoStart: boolean;
+}
+
+/** @internal Validates the static options once, when the module is declared. */
+export function resolveQueueDefinitions(queues: TaskqStaticOptions['queues']): TaskqQueueDefinition[] {
+  if (queues === undefined) return [];
+  if (!Array.isArray(queues)) throw new InvalidOptionError('queues', 'expected an array of queue names or { name, defaults }');
+  const seen = new Set<string>([DEFAULT_QUEUE_NAME]);
+  return queues.map((entry, i) => {
+    const definition: TaskqQueueDefinition = typeof entry === 'string' ? { name: entry } : entry;
+    if (typeof definition?.name !== 'string' || !/^[A-Za-z0-9_.\-:]{1,200}$/.test(definition.name)) {
+      throw new InvalidOptionError(`queues[${i}]`, `expected a queue name (letters, digits, '_', '.', '-', ':'), got ${JSON.stringify(entry)}`);
+    }
+    if (seen.has(definition.name)) {
+      throw new InvalidOptionError(`queues[${i}]`, `the queue "${definition.name}" is declared twice${definition.name === DEFAULT_QUEUE_NAME ? ' (the default queue always exists)' : ''}`);
+    }
+    seen.add(definition.name);
+    return definition;
+  });
+}
+
+/** @internal */
+export function resolveStatusRoute(path: TaskqStaticOptions['statusRoute']): string | undefined {
+  if (path === undefined) return undefined;
+  if (typeof path !== 'string' || !/^\/?[A-Za-z0-9_\-./]+$/.test(path)) {
+    throw new InvalidOptionError('statusRoute', `expected a path such as 'tasks', got ${JSON.stringify(path)}`);
+  }
+  return `/${path.replace(/^\/+|\/+$/g, '')}`;
+}
+
+/** @internal Validates the module options once, failing with the option's name. */
+export function resolveTaskqOptions(options: TaskqModuleOptions, queues: readonly TaskqQueueDefinition[]): ResolvedTaskqOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'TaskqModule needs options: { transport, ... }');
+  if (!options.transport || typeof options.transport.publish !== 'function' || typeof options.transport.consume !== 'function') {
+    throw new InvalidOptionError('transport', 'expected a transport such as amqp({ url }) or memory() from @taskq/core');
+  }
+  if (options.registry !== undefined && !(options.registry instanceof TaskRegistry)) {
+    throw new InvalidOptionError('registry', 'expected a TaskRegistry from @taskq/core (one installed copy of it)');
+  }
+  if (options.codecs !== undefined && !Array.isArray(options.codecs)) throw new InvalidOptionError('codecs', 'expected an array of codecs');
+  const http = options.http ?? {};
+  if (http.unitOfWork !== undefined && typeof http.unitOfWork !== 'boolean') throw new InvalidOptionError('http.unitOfWork', `expected a boolean, got ${JSON.stringify(http.unitOfWork)}`);
+  if (http.transaction !== undefined && typeof http.transaction !== 'function') {
+    throw new InvalidOptionError('http.transaction', 'expected a function ({ queue, request }) => RequestTransaction');
+  }
+  if (http.routes !== undefined) {
+    for (const [name, pattern] of Object.entries(http.routes)) {
+      if (typeof pattern !== 'string' || !pattern.startsWith('/')) throw new InvalidOptionError(`http.routes.${name}`, `expected a path starting with '/', got ${JSON.stringify(pattern)}`);
+    }
+  }
+  const queueNames = [DEFAULT_QUEUE_NAME, ...queues.map((q) => q.name)];
+  return {
+    ...options,
+    worker: options.worker === undefined ? undefined : resolveWorkerOptions(options.worker, queueNames),
+    http: { unitOfWork: http.unitOfWork ?? true, routes: http.routes ?? {}, transaction: http.transaction },
+    queueNames,
+  };
+}
+
+function resolveWorkerOptions(worker: TaskqWorkerOptions, queueNames: readonly string[]): ResolvedWorkerOptions {
+  if (typeof worker !== 'object' || worker === null) throw new InvalidOptionError('worker', 'expected worker options such as { concurrency: 8 }');
+  const middleware = worker.middleware ?? [];
+  if (!Array.isArray(middleware)) throw new InvalidOptionError('worker.middleware', 'expected an array of middleware functions or classes');
+  middleware.forEach((entry, i) => {
+    if (typeof entry !== 'function') throw new InvalidOptionError(`worker.middleware[${i}]`, 'expected a (ctx, next) => Promise<void> function or a class with use(ctx, next)');
+    if (!isMiddlewareClass(entry) && /^class[\s{]/.test(Function.prototype.toString.call(entry))) {
+      throw new InvalidOptionError(`worker.middleware[${i}]`, `the class ${entry.name} has no use(ctx, next) method`);
+    }
+  });
+  if (worker.autoStart !== undefined && typeof worker.autoStart !== 'boolean') throw new InvalidOptionError('worker.autoStart', `expected a boolean, got ${JSON.stringify(worker.autoStart)}`);
+  if (worker.signingKeys !== undefined && !Array.isArray(worker.signingKeys)) throw new InvalidOptionError('worker.signingKeys', 'expected an array of keys');
+  const { shutdownTimeout, autoStart, queues, ...rest } = worker;
+  return {
+    ...rest,
+    queues: queues ?? queueNames,
+    middleware,
+    shutdownTimeoutMs: parseDuration(shutdownTimeout ?? 30_000, 'worker.shutdownTimeout'),
+    autoStart: autoStart ?? true,
+  };
+}

@@ -1,0 +1,89 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
+import { REQUEST_CONTEXT, type RequestUrlContext, TaskqError, TaskRequest } from '@taskq/core';
+import { TaskqRuntime } from './taskq-runtime.js';
+
+/** How an HTTP adapter package computes a request's URL context: `expressUrlContext` of @taskq/express has this shape. */
+type UrlContextFunction = (request: never, basePath: string, routes: Readonly<Record<string, string>>) => RequestUrlContext;
+
+/** Where each Nest platform's URL-context function lives; the adapters own that logic (trust proxy, forwarded headers). */
+const PLATFORM_ADAPTERS: Readonly<Record<string, { readonly packageName: string; readonly exportName: string }>> = {
+  express: { packageName: '@taskq/express', exportName: 'expressUrlContext' },
+  fastify: { packageName: '@taskq/fastify', exportName: 'fastifyUrlContext' },
+};
+
+/** A request the marker has seen. */
+type MarkedRequest = { [REQUEST_CONTEXT]?: () => RequestUrlContext };
+
+/**
+ * @internal Lets live requests travel as task arguments. It puts the
+ * `REQUEST_CONTEXT` function that @taskq/core's request codec looks for on
+ * each request, computed by the taskq adapter of the platform Nest runs on
+ * (@taskq/express or @taskq/fastify, loaded on demand, so an application
+ * installs only its own). Named routes come from `http.routes`, the base
+ * path from Nest's global prefix.
+ */
+@Injectable()
+export class RequestMarker implements OnModuleInit {
+  #compute: UrlContextFunction | undefined;
+  #missing: string | undefined;
+  readonly #logger = new Logger('TaskqModule');
+
+  constructor(
+    @Inject(TaskqRuntime) private readonly runtime: TaskqRuntime,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    @Inject(ApplicationConfig) private readonly config: ApplicationConfig,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const platform = this.adapterHost.httpAdapter?.getType();
+    if (platform === undefined) return; // an application context (worker process): no HTTP requests
+    const adapter = PLATFORM_ADAPTERS[platform];
+    if (!adapter) {
+      this.#missing = `requests cannot be task arguments on the Nest platform "${platform}": taskq supports express and fastify`;
+      return;
+    }
+    try {
+      // A computed specifier: the adapter is an optional peer dependency, loaded only on its own platform.
+      const specifier: string = adapter.packageName;
+      const loaded = (await import(specifier)) as Record<string, unknown>;
+      const compute = loaded[adapter.exportName];
+      if (typeof compute !== 'function') throw new TaskqError('TASKQ_NEST_ADAPTER', `${adapter.packageName} does not export ${adapter.exportName}()`);
+      this.#compute = compute as UrlContextFunction;
+    } catch (error) {
+      this.#missing = `requests cannot be task arguments: ${adapter.packageName} could not be loaded (${error instanceof Error ? error.message : String(error)}); install it next to @taskq/nest`;
+      this.#logger.debug?.(this.#missing);
+    }
+  }
+
+  /** Marks `request` (once) so the request codec can send its URL context. */
+  mark(request: unknown): void {
+    if (typeof request !== 'object' || request === null) return;
+    const marked = request as MarkedRequest;
+    if (typeof marked[REQUEST_CONTEXT] === 'function') return; // an adapter middleware got there first
+    let context: RequestUrlContext | undefined;
+    // Computed on first use: most requests never travel.
+    marked[REQUEST_CONTEXT] = () => (context ??= this.urlContext(request));
+  }
+
+  /** The request's URL context; throws a clear error when the platform's adapter is missing. */
+  urlContext(request: unknown): RequestUrlContext {
+    const compute = this.#compute;
+    if (!compute) throw new TaskqError('TASKQ_NEST_ADAPTER', this.#missing ?? 'requests can be task arguments only in an HTTP application');
+    return compute(request as never, this.#basePath(), this.runtime.options.http.routes);
+  }
+
+  /** `path` (below the global prefix) as an absolute URL of this request, or as a path when the request cannot say. */
+  absoluteUrl(request: unknown, path: string): string {
+    try {
+      return new TaskRequest(this.urlContext(request)).absoluteUrl(path);
+    } catch {
+      return `${this.#basePath()}${path}`;
+    }
+  }
+
+  #basePath(): string {
+    const prefix = this.config.getGlobalPrefix();
+    return prefix ? `/${prefix.replace(/^\/+|\/+$/g, '')}` : '';
+  }
+}

@@ -1,0 +1,108 @@
+import { type DynamicModule, Module, type Provider, type Type } from '@nestjs/common';
+import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { InvalidOptionError, type TaskQueue, type Worker } from '@taskq/core';
+import {
+  resolveQueueDefinitions,
+  resolveStatusRoute,
+  resolveTaskqOptions,
+  type TaskqModuleAsyncOptions,
+  type TaskqModuleOptions,
+  type TaskqOptionsFactory,
+  type TaskqQueueDefinition,
+  type TaskqStaticOptions,
+} from './options.js';
+import { RequestMarker } from './request-marker.js';
+import { createTaskStatusController } from './task-status.controller.js';
+import { TaskExplorer } from './task-explorer.js';
+import { TASKQ_OPTIONS, TaskqRuntime } from './taskq-runtime.js';
+import { DEFAULT_QUEUE_NAME, getQueueToken, getWorkerToken, TASKQ_ASYNC_OPTIONS, TASKQ_STATUS_PATH } from './tokens.js';
+import { TaskqUnitOfWorkInterceptor } from './unit-of-work.interceptor.js';
+
+/**
+ * taskq for NestJS. Import it once, in the root module (it is global):
+ *
+ * - `@InjectQueue(name?)` injects the default queue or a named one;
+ * - every provider method marked `@Task()` becomes a task, found at init;
+ * - with `worker`, the application context also runs tasks (a worker
+ *   process is `NestFactory.createApplicationContext(WorkerModule)`), each on
+ *   its provider's instance from the container, drained on `app.close()`;
+ * - a global interceptor gives every HTTP request a unit of work (and,
+ *   with `http.transaction`, a database transaction): tasks go out only if
+ *   the handler succeeded.
+ */
+@Module({})
+export class TaskqModule {
+  /** Configures the module with options known up front. */
+  static forRoot(options: TaskqModuleOptions & TaskqStaticOptions): DynamicModule {
+    const queues = resolveQueueDefinitions(options?.queues);
+    const statusPath = resolveStatusRoute(options?.statusRoute);
+    // Validated here, once, so a bad option fails where the module is declared.
+    const resolved = resolveTaskqOptions(options, queues);
+    return build([{ provide: TASKQ_OPTIONS, useValue: resolved }], [], queues, statusPath);
+  }
+
+  /**
+   * Configures the module from other providers (configuration, a DataSource).
+   * `queues` and `statusRoute` shape the module, so they are given here, not
+   * by the factory.
+   */
+  static forRootAsync(options: TaskqModuleAsyncOptions): DynamicModule {
+    if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected { useFactory, inject } or { useClass } or { useExisting }');
+    const given = [options.useFactory, options.useClass, options.useExisting].filter((x) => x !== undefined).length;
+    if (given !== 1) throw new InvalidOptionError('forRootAsync', 'give exactly one of useFactory, useClass and useExisting');
+    if (options.useFactory !== undefined && typeof options.useFactory !== 'function') throw new InvalidOptionError('useFactory', 'expected a function');
+    const queues = resolveQueueDefinitions(options.queues);
+    const statusPath = resolveStatusRoute(options.statusRoute);
+    const providers: Provider[] = [
+      ...asyncOptionsProviders(options),
+      {
+        provide: TASKQ_OPTIONS,
+        useFactory: (raw: TaskqModuleOptions) => resolveTaskqOptions(raw, queues),
+        inject: [TASKQ_ASYNC_OPTIONS],
+      },
+    ];
+    return build(providers, options.imports ?? [], queues, statusPath);
+  }
+}
+
+function asyncOptionsProviders(options: TaskqModuleAsyncOptions): Provider[] {
+  if (options.useFactory) {
+    return [{ provide: TASKQ_ASYNC_OPTIONS, useFactory: options.useFactory, inject: [...(options.inject ?? [])] }];
+  }
+  const factoryToken = options.useClass ?? options.useExisting;
+  const fromFactory: Provider = {
+    provide: TASKQ_ASYNC_OPTIONS,
+    useFactory: (factory: TaskqOptionsFactory) => factory.createTaskqOptions(),
+    inject: [factoryToken as Type<TaskqOptionsFactory>],
+  };
+  return options.useClass ? [fromFactory, { provide: options.useClass, useClass: options.useClass }] : [fromFactory];
+}
+
+function queueProvider(definition: TaskqQueueDefinition | undefined): Provider {
+  return {
+    provide: getQueueToken(definition?.name),
+    useFactory: (runtime: TaskqRuntime): TaskQueue => (definition ? runtime.queue.with({ queue: definition.name, ...definition.defaults }) : runtime.queue),
+    inject: [TaskqRuntime],
+  };
+}
+
+function build(optionProviders: Provider[], imports: NonNullable<DynamicModule['imports']>, queues: readonly TaskqQueueDefinition[], statusPath: string | undefined): DynamicModule {
+  const queueProviders = [queueProvider(undefined), ...queues.map(queueProvider)];
+  return {
+    module: TaskqModule,
+    global: true,
+    imports: [DiscoveryModule, ...imports],
+    controllers: statusPath ? [createTaskStatusController(statusPath)] : [],
+    providers: [
+      ...optionProviders,
+      TaskExplorer,
+      TaskqRuntime,
+      RequestMarker,
+      ...queueProviders,
+      { provide: getWorkerToken(), useFactory: (runtime: TaskqRuntime): Worker | null => runtime.worker ?? null, inject: [TaskqRuntime] },
+      { provide: TASKQ_STATUS_PATH, useValue: statusPath ?? null },
+      { provide: APP_INTERCEPTOR, useClass: TaskqUnitOfWorkInterceptor },
+    ],
+    exports: [getQueueToken(DEFAULT_QUEUE_NAME), ...queues.map((q) => getQueueToken(q.name)), getWorkerToken()],
+  };
+}
