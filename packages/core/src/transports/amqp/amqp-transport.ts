@@ -4,6 +4,7 @@ import { consoleLogger, type Logger } from '../../logger.js';
 import { parseDuration } from '../../task-options.js';
 import type { ConsumeOptions, DeadLetter, DeadLetterStore, Delivery, OutgoingMessage, Subscription, Transport } from '../../transport.js';
 import { deadLetterId } from '../dead-letters.js';
+import { failPoint } from '../failpoint.js';
 import { ManagedConnection } from './connection.js';
 import { ConsumerSubscription } from './consumer.js';
 import { AmqpDeadLetterStore } from './dead-letter-store.js';
@@ -167,9 +168,10 @@ export class AmqpTransport implements Transport {
   // Cancelled subscriptions keep their channel open so in-flight messages can still be acked; closed with the transport.
   readonly #cancelled = new Set<ConsumerSubscription>();
 
-  deadLetter(message: DeadLetter): Promise<void> {
-    if (this.#closed) return Promise.reject(new ClosedError('the AMQP transport'));
-    return this.#publisher.publishRaw(this.#topology.deadQueue, deadLetterId(message.id), message.body, message.headers, undefined, undefined);
+  async deadLetter(message: DeadLetter): Promise<void> {
+    if (this.#closed) throw new ClosedError('the AMQP transport');
+    await this.#publisher.publishRaw(this.#topology.deadQueue, deadLetterId(message.id), message.body, message.headers, undefined, undefined);
+    failPoint('amqp.dead-letter.after-confirm');
   }
 
   retain(): () => Promise<void> {

@@ -1,5 +1,6 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { uuidv7 } from '../../internal/uuid.js';
+import { failPoint } from '../failpoint.js';
 import type { Logger } from '../../logger.js';
 import type { ConsumeOptions, Delivery, MessageHeaders, Subscription } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
@@ -128,7 +129,11 @@ export class ConsumerSubscription implements Subscription {
       body: message.content,
       headers: cleanHeaders(message.properties.headers),
       redelivered: message.fields.redelivered,
-      ack: () => settle(() => channel.ack(message)),
+      ack: () =>
+        settle(() => {
+          failPoint('amqp.before-ack');
+          channel.ack(message);
+        }),
       requeue: () => settle(() => channel.nack(message, false, true)),
     };
     this.#onDelivery(delivery);

@@ -2,6 +2,7 @@ import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import { PublishTimeoutError, TransportError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { MessageHeaders } from '../../transport.js';
+import { failPoint } from '../failpoint.js';
 import type { ManagedConnection } from './connection.js';
 import { DELAY_TICK_MS, declareDelayLevels, type Topology } from './topology.js';
 
@@ -132,6 +133,7 @@ export class Publisher {
     this.#inflight.delete(pending);
     if (pending.settled) return;
     if (!error) {
+      failPoint('amqp.publish.after-confirm');
       this.#settle(pending);
       return;
     }
