@@ -31,6 +31,16 @@ export class TestDatabase {
     return new TestDatabase(kind, schema);
   }
 
+  /** A table of this database, quoted and schema-qualified, for raw SQL. */
+  table(name: string): string {
+    return this.kind === 'postgres' ? `"${this.location}"."${name}"` : `"${name}"`;
+  }
+
+  /** `?` or `$n`: the placeholder of parameter `n` (1-based). */
+  param(n: number): string {
+    return this.kind === 'postgres' ? `$${n}` : '?';
+  }
+
   /** Options to rebuild the same DataSource elsewhere (a child process). */
   get env(): Record<string, string> {
     return this.kind === 'postgres' ? { DB_KIND: 'postgres', PG_URL, PG_SCHEMA: this.location } : { DB_KIND: 'sqlite', SQLITE_FILE: this.location };
