@@ -6,7 +6,7 @@
  */
 import type { LoadShape } from './load.js';
 
-export type SystemName = 'raw' | 'taskq-amqp' | 'bullmq';
+export type SystemName = 'raw' | 'raw-taskq-format' | 'taskq-amqp' | 'bullmq';
 
 /**
  * CPU figures are `process.cpuUsage()` user + system in microseconds, a
@@ -16,6 +16,8 @@ export interface MemorySample {
   /** Resident set size, bytes. */
   readonly rss: number;
   readonly heapUsed: number;
+  /** Memory of C++ objects bound to JS objects, Buffers included (where RSS growth outside the heap shows up). */
+  readonly external: number;
   /** True when `global.gc()` ran right before the sample (child started with --expose-gc). */
   readonly afterGc: boolean;
 }

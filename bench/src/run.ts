@@ -15,9 +15,11 @@
  *                  overwrites the committed figures)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BATCH, CONCURRENCY, CONFIRM_WINDOW, IN_FLIGHT, LATENCY_RATE, LATENCY_SECONDS, LATENCY_WARMUP_SECONDS, SOAK_TASKS } from './config.js';
+import { BATCH, CONCURRENCY, CONFIRM_WINDOW, IN_FLIGHT, LATENCY_RATE, LATENCY_SECONDS, LATENCY_WARMUP_SECONDS, SOAK_SAMPLES, SOAK_TASKS } from './config.js';
+import type { MemorySample } from './ipc.js';
 import { killAllChildren } from './host.js';
 import { describeMachine, type Machine } from './machine.js';
 import { Admins, type Figures, type MeasureContext, measureRow, measureSoak, type Profiling, removeCreatedQueues, scaled, type SoakResult } from './measure.js';
@@ -133,10 +135,17 @@ function verdict(meets: boolean | undefined): string {
   return meets ? 'met' : 'MISSED';
 }
 
-function render(options: Options, machine: Machine, results: readonly RowResult[], ratioResults: readonly RatioResult[], soak: SoakResult | undefined): string {
+interface Load {
+  readonly before: readonly number[];
+  readonly after: readonly number[];
+}
+
+function render(options: Options, machine: Machine, load: Load, results: readonly RowResult[], ratioResults: readonly RatioResult[], soak: SoakResult | undefined): string {
   const out: string[] = [];
   out.push(`taskq bench: ${options.runs} run(s) per scenario, scale ${options.scale}; cells are median (min–max) over runs`);
   out.push(machineLine(machine));
+  const fmt = (l: readonly number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+  out.push(`load average (1/5/15 min): ${fmt(load.before)} at start, ${fmt(load.after)} at end`);
   out.push(
     `settings: durable queues, persistent messages, publisher confirms; prefetch/concurrency ${CONCURRENCY}; raw confirm window ${CONFIRM_WINDOW}; ` +
       `taskq ${IN_FLIGHT} submits in flight; batches of ${BATCH}; latency at ${LATENCY_RATE} tasks/s for ${LATENCY_SECONDS * options.scale} s after a ${LATENCY_WARMUP_SECONDS * options.scale} s warm-up`,
@@ -193,12 +202,15 @@ function render(options: Options, machine: Machine, results: readonly RowResult[
           ['soak: taskq amqp, one worker', 'start MB', 'end MB', 'growth MB', 'target'],
           [
             [`heap used (${gcNote})`, (soak.start.heapUsed / MB).toFixed(1), (soak.end.heapUsed / MB).toFixed(1), heapGrowth.toFixed(1), `< 20 ${verdict(heapGrowth < 20)}`],
+            ['external (Buffers)', (soak.start.external / MB).toFixed(1), (soak.end.external / MB).toFixed(1), ((soak.end.external - soak.start.external) / MB).toFixed(1), ''],
             ['RSS', (soak.start.rss / MB).toFixed(1), (soak.end.rss / MB).toFixed(1), rssGrowth.toFixed(1), ''],
           ],
         ),
       );
-      const trend = soak.samples.map((s) => (s.memory.heapUsed / MB).toFixed(1)).join(', ');
-      out.push(`soak: ${soak.tasks.toLocaleString('en-US')} tasks at ${Math.round(soak.rate ?? 0).toLocaleString('en-US')} tasks/s; heap MB along the way: ${trend}`);
+      const trend = (pick: (m: MemorySample) => number): string => soak.samples.map((s) => (pick(s.memory) / MB).toFixed(1)).join(', ');
+      out.push(`soak: ${soak.tasks.toLocaleString('en-US')} tasks at ${Math.round(soak.rate ?? 0).toLocaleString('en-US')} tasks/s; every ${Math.round(soak.tasks / SOAK_SAMPLES).toLocaleString('en-US')} tasks:`);
+      out.push(`  heap used MB: ${trend((m) => m.heapUsed)}`);
+      out.push(`  RSS MB:       ${trend((m) => m.rss)}`);
     }
     for (const e of soak.errors) out.push(`soak error: ${e}`);
   }
@@ -231,6 +243,8 @@ async function main(): Promise<void> {
   };
   const machine = await describeMachine();
   log(machineLine(machine));
+  // Other work on the machine moves wall-clock rates; the load average says how busy it was.
+  const loadBefore = os.loadavg();
   const rows = ROWS.filter((row) => selected(row, options.only));
   const results: RowResult[] = rows.map((row) => ({ row, tasks: row.pending ? 0 : scaled(row.tasks, options.scale), runs: [] }));
 
@@ -251,14 +265,17 @@ async function main(): Promise<void> {
     soak = await measureSoak(tasks, { scale: options.scale, run: 1, admins, log, ...(options.profiling ? { profiling: options.profiling } : {}) });
   }
   await admins.closeAll();
+  const load = { before: loadBefore, after: os.loadavg() };
 
   const ratioResults = ratios(results, options.runs);
-  process.stdout.write(`${render(options, machine, results, ratioResults, soak)}\n`);
+  process.stdout.write(`${render(options, machine, load, results, ratioResults, soak)}\n`);
 
   mkdirSync(resultsDir, { recursive: true });
   const json = {
     machine,
+    load,
     settings: {
+      full: options.full,
       runs: options.runs,
       scale: options.scale,
       only: options.only,

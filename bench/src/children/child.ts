@@ -26,8 +26,8 @@ export function memorySample(): MemorySample {
     gc();
     gc();
   }
-  const { rss, heapUsed } = process.memoryUsage();
-  return { rss, heapUsed, afterGc: gc !== undefined };
+  const { rss, heapUsed, external } = process.memoryUsage();
+  return { rss, heapUsed, external, afterGc: gc !== undefined };
 }
 
 /** This process's CPU time so far (user + system), in microseconds. */

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import { now } from '../clock.js';
 import { AMQP_URL } from '../config.js';
 import { add } from '../tasks.js';
@@ -15,14 +15,39 @@ import type { Admin, Consumer, Driver, Producer } from './types.js';
 /** Durable, like taskq's queues; no other arguments (classic queue, the broker default). */
 const QUEUE_OPTIONS = { durable: true } as const;
 
-/** The message a raw producer sends: about the size of the task part of taskq's envelope. */
-function body(sentAt: number): Buffer {
-  return Buffer.from(JSON.stringify({ task: 'bench.add', args: [1, 2, sentAt] }));
+/**
+ * What goes on the wire. `minimal` is the limit: the task name and its
+ * arguments. `taskq` copies taskq's wire format (the JSON envelope
+ * `{ v, id, task, args, meta, ts }` and the two `x-taskq-*` headers, see core's
+ * envelope.ts and queue.ts) without taskq's code: the row that uses it shows
+ * how much of the gap to the limit is the format (broker and codec work) and
+ * how much is the engine.
+ */
+type WireFormat = 'minimal' | 'taskq';
+
+interface Outgoing {
+  readonly body: Buffer;
+  readonly options: Options.Publish;
 }
 
-function publishOptions() {
+function outgoing(format: WireFormat, sentAt: number): Outgoing {
   // A message id per message, as taskq sets one (the task id), so both pay for it.
-  return { persistent: true, contentType: 'application/json', messageId: randomUUID() };
+  const id = randomUUID();
+  if (format === 'minimal') {
+    return {
+      body: Buffer.from(JSON.stringify({ task: 'bench.add', args: [1, 2, sentAt] })),
+      options: { persistent: true, contentType: 'application/json', messageId: id },
+    };
+  }
+  return {
+    body: Buffer.from(JSON.stringify({ v: 1, id, task: 'bench.add', args: [1, 2, sentAt], meta: {}, ts: Date.now() })),
+    options: {
+      persistent: true,
+      contentType: 'application/json',
+      messageId: id,
+      headers: { 'x-taskq-task': 'bench.add', 'x-taskq-attempt': 1 },
+    },
+  };
 }
 
 class RawProducer implements Producer {
@@ -30,12 +55,14 @@ class RawProducer implements Producer {
     private readonly connection: ChannelModel,
     private readonly channel: ConfirmChannel,
     private readonly queue: string,
+    private readonly format: WireFormat,
   ) {}
 
   /** Publishes and waits for this message's own confirm (the naive producer awaits this each time). */
   one(sentAt: number): Promise<void> {
+    const { body, options } = outgoing(this.format, sentAt);
     return new Promise((resolve, reject) => {
-      this.channel.sendToQueue(this.queue, body(sentAt), publishOptions(), (error: unknown) =>
+      this.channel.sendToQueue(this.queue, body, options, (error: unknown) =>
         error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
       );
     });
@@ -45,7 +72,8 @@ class RawProducer implements Producer {
   async many(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
       // amqplib buffers anyway; waiting for 'drain' keeps the socket buffer bounded.
-      if (!this.channel.sendToQueue(this.queue, body(now()), publishOptions())) {
+      const { body, options } = outgoing(this.format, now());
+      if (!this.channel.sendToQueue(this.queue, body, options)) {
         await once(this.channel, 'drain');
       }
     }
@@ -58,42 +86,48 @@ class RawProducer implements Producer {
   }
 }
 
-export const rawDriver: Driver = {
-  system: 'raw',
+function rawDriverFor(system: 'raw' | 'raw-taskq-format', format: WireFormat): Driver {
+  return {
+    system,
+    async openProducer(queue) {
+      const connection = await amqp.connect(AMQP_URL);
+      const channel = await connection.createConfirmChannel();
+      await channel.assertQueue(queue, QUEUE_OPTIONS);
+      return new RawProducer(connection, channel, queue, format);
+    },
+    startConsumer,
+  };
+}
 
-  async openProducer(queue) {
-    const connection = await amqp.connect(AMQP_URL);
-    const channel = await connection.createConfirmChannel();
-    await channel.assertQueue(queue, QUEUE_OPTIONS);
-    return new RawProducer(connection, channel, queue);
-  },
+export const rawDriver = rawDriverFor('raw', 'minimal');
+export const rawTaskqFormatDriver = rawDriverFor('raw-taskq-format', 'taskq');
 
-  async startConsumer(queue, concurrency, onCompleted): Promise<Consumer> {
-    // Its own connection, as taskq's worker has (RabbitMQ's advice for consumers).
-    const connection = await amqp.connect(AMQP_URL);
-    const channel = await connection.createChannel();
-    await channel.assertQueue(queue, QUEUE_OPTIONS);
-    await channel.prefetch(concurrency);
-    const { consumerTag } = await channel.consume(
-      queue,
-      (message: ConsumeMessage | null) => {
-        if (message === null) return; // the broker cancelled the consumer (queue deleted)
-        const { args } = JSON.parse(message.content.toString()) as { args: [number, number, number] };
-        add(...args);
-        channel.ack(message);
-        onCompleted();
-      },
-      { noAck: false },
-    );
-    return {
-      async stop() {
-        await channel.cancel(consumerTag);
-        await channel.close();
-        await connection.close();
-      },
-    };
-  },
-};
+/** Both wire formats are consumed alike: parse the JSON body, run the task, ack. */
+async function startConsumer(queue: string, concurrency: number, onCompleted: () => void): Promise<Consumer> {
+  // Its own connection, as taskq's worker has (RabbitMQ's advice for consumers).
+  const connection = await amqp.connect(AMQP_URL);
+  const channel = await connection.createChannel();
+  await channel.assertQueue(queue, QUEUE_OPTIONS);
+  await channel.prefetch(concurrency);
+  const { consumerTag } = await channel.consume(
+    queue,
+    (message: ConsumeMessage | null) => {
+      if (message === null) return; // the broker cancelled the consumer (queue deleted)
+      const { args } = JSON.parse(message.content.toString()) as { args: [number, number, number] };
+      add(...args);
+      channel.ack(message);
+      onCompleted();
+    },
+    { noAck: false },
+  );
+  return {
+    async stop() {
+      await channel.cancel(consumerTag);
+      await channel.close();
+      await connection.close();
+    },
+  };
+}
 
 /** Parent-side checks and cleanup over one connection; a channel per call, since a 404 closes a channel. */
 export async function openAmqpAdmin(physicalName: (queue: string) => readonly string[]): Promise<Admin> {

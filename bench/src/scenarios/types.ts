@@ -36,6 +36,8 @@ export async function loadDriver(system: SystemName): Promise<Driver> {
   switch (system) {
     case 'raw':
       return (await import('./raw-amqplib.js')).rawDriver;
+    case 'raw-taskq-format':
+      return (await import('./raw-amqplib.js')).rawTaskqFormatDriver;
     case 'taskq-amqp':
       return (await import('./taskq-amqp.js')).taskqAmqpDriver;
     case 'bullmq':
@@ -46,6 +48,7 @@ export async function loadDriver(system: SystemName): Promise<Driver> {
 export async function openAdmin(system: SystemName): Promise<Admin> {
   switch (system) {
     case 'raw':
+    case 'raw-taskq-format':
       return (await import('./raw-amqplib.js')).openRawAdmin();
     case 'taskq-amqp':
       return (await import('./taskq-amqp.js')).openTaskqAdmin();
