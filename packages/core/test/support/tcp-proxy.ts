@@ -58,12 +58,18 @@ export class TcpProxy {
     };
     forward(client, upstream);
     forward(upstream, client);
-    const end = (): void => {
-      this.#pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
     for (const socket of [client, upstream]) {
+      const end = (): void => {
+        if (pair.blackholed) {
+          // The FIN or RST is lost too: the other side keeps its connection until its own heartbeat gives up.
+          socket.destroy();
+          if (client.destroyed && upstream.destroyed) this.#pairs.delete(pair);
+          return;
+        }
+        this.#pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
       socket.on('error', end);
       socket.on('close', end);
     }
