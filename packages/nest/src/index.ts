@@ -16,6 +16,7 @@ export { TaskqUnitOfWorkInterceptor } from './unit-of-work.interceptor.js';
 export { plainTransaction, type RequestTransaction, type RequestTransactionFactory } from './request-transaction.js';
 export { CurrentTransaction, requestTransaction } from './current-transaction.decorator.js';
 export { Accepted, type AcceptedOptions } from './accepted.decorator.js';
+export { RequestUrls } from './request-urls.decorator.js';
 export type { PublicTaskStatus } from './internal/public-status.js';
 export { taskqCliWorker, type ApplicationContextOptions } from './cli.js';
 export type { CliOverrides } from './internal/cli-context.js';

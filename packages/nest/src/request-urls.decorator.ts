@@ -1,0 +1,33 @@
+import { BadRequestException, createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { errorCode, REQUEST_CONTEXT, type RequestUrlContext, TaskqError, TaskRequest } from '@taskq/core';
+
+/**
+ * Injects the request's URL helpers into a handler parameter: a
+ * `TaskRequest` (`absoluteUrl(path)`, `routeUrl(name, params)`) built from the
+ * live request, with the routes of `http.routes` below Nest's global prefix.
+ * Pass it to a task as you would pass the request: it travels as its URL
+ * context only, and the task builds the same links in the worker as the
+ * handler does here.
+ *
+ * @example
+ * ```ts
+ * @Post(':id/activation')
+ * activate(@Param('id') id: string, @RequestUrls() urls: TaskRequest) {
+ *   return this.queue.submit(this.mail.sendActivation, id, urls);
+ * }
+ * ```
+ */
+export const RequestUrls: () => ParameterDecorator = createParamDecorator((_data: unknown, execution: ExecutionContext): TaskRequest => {
+  const request = execution.switchToHttp().getRequest<{ [REQUEST_CONTEXT]?: () => RequestUrlContext }>();
+  const context = request?.[REQUEST_CONTEXT];
+  if (typeof context !== 'function') {
+    throw new TaskqError('TASKQ_NEST_NO_REQUEST_CONTEXT', '@RequestUrls() needs the taskq interceptor in front of the route (TaskqModule registers it globally)');
+  }
+  try {
+    return new TaskRequest(context());
+  } catch (error) {
+    // A Host header that is not a host name is the client's mistake.
+    if (errorCode(error) === 'TASKQ_BAD_REQUEST_HOST') throw new BadRequestException((error as Error).message);
+    throw error;
+  }
+});
