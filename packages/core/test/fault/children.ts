@@ -12,14 +12,21 @@ const FIXTURES = new URL('../fixtures/fault/', import.meta.url);
  * `stop()` (tests call it in afterEach), by its own pid only.
  */
 export class Child {
+  /** The taskq CLI entry (sources). */
+  static readonly CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+  /** The worker module fixture, for `taskq worker`. */
+  static readonly WORKER_MODULE = fileURLToPath(new URL('worker-module.ts', FIXTURES));
+
   readonly events: ChildEvent[] = [];
   readonly stderr: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly #process: ChildProcess;
   #buffer = '';
 
-  constructor(fixture: string, env: Record<string, string>) {
-    this.#process = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(fixture, FIXTURES))], {
+  /** `fixture`: a file in test/fixtures/fault, or an absolute path; `args` go after it. */
+  constructor(fixture: string, env: Record<string, string>, args: readonly string[] = []) {
+    const script = fixture.startsWith('/') ? fixture : fileURLToPath(new URL(fixture, FIXTURES));
+    this.#process = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
