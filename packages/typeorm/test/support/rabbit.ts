@@ -66,6 +66,27 @@ export class TestBroker {
     });
   }
 
+  /** Consumes every message of a logical queue (until it stays empty for `idleMs`); resolves with their message ids. */
+  async drainQueue(queue: string, idleMs = 500): Promise<string[]> {
+    return withChannel(async (channel) => {
+      const ids: string[] = [];
+      let last = Date.now();
+      await channel.prefetch(1_000);
+      const { consumerTag } = await channel.consume(
+        this.physical(queue),
+        (message) => {
+          if (!message) return;
+          ids.push(String(message.properties.messageId));
+          last = Date.now();
+        },
+        { noAck: true },
+      );
+      while (Date.now() - last < idleMs) await new Promise((resolve) => setTimeout(resolve, 50));
+      await channel.cancel(consumerTag);
+      return ids;
+    });
+  }
+
   async cleanup(): Promise<void> {
     for (const transport of this.#transports.splice(0)) await transport.close();
     await withChannel(async (channel) => {
