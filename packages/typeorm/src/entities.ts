@@ -129,4 +129,5 @@ export const KeyEntity = new EntitySchema<KeyRow>({
  * with `synchronize`, with your own generated migration, or with
  * {@link taskqMigrations}.
  */
-export const taskqEntities: readonly EntitySchema[] = [OutboxEntity, InboxEntity, StatusEntity, KeyEntity] as EntitySchema[];
+// Typed as a plain array because TypeORM's `entities` option takes no readonly arrays; frozen all the same.
+export const taskqEntities: EntitySchema[] = Object.freeze([OutboxEntity, InboxEntity, StatusEntity, KeyEntity] as EntitySchema[]) as EntitySchema[];

@@ -72,4 +72,5 @@ function tablePath(queryRunner: QueryRunner): (table: string) => string {
 }
 
 /** taskq's migrations, to add to your DataSource's `migrations` when you do not use `synchronize`. */
-export const taskqMigrations: readonly (new () => MigrationInterface)[] = [TaskqTables1735689600000];
+// A plain array type for the same reason as taskqEntities: TypeORM's `migrations` option takes no readonly arrays.
+export const taskqMigrations: (new () => MigrationInterface)[] = Object.freeze([TaskqTables1735689600000]) as (new () => MigrationInterface)[];

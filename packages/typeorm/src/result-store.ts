@@ -1,7 +1,7 @@
 import { consoleLogger, type EnqueuedRecord, InvalidOptionError, type Logger, parseDuration, type ResultStore, type StoredError, type StoredStatus, type TaskState } from '@taskq/core';
 import type { DataSource, EntityManager } from 'typeorm';
 import { KeyEntity, StatusEntity } from './entities.js';
-import { type Dialect, dialectOf, execute, placeholders, type SqlResult, tableOf, toMs } from './internal/dialect.js';
+import { type Dialect, dialectOf, execute, placeholders, tableOf, toMs } from './internal/dialect.js';
 import { withManager } from './internal/scope.js';
 
 /** Options of {@link sqlResultStore}. */

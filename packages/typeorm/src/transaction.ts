@@ -229,7 +229,7 @@ export async function transactional<T>(dataSource: DataSource, queue: TaskQueue,
  */
 export async function joinTransaction<T>(manager: EntityManager, queue: TaskQueue, fn: () => Promise<T> | T, options?: Pick<TransactionOptions, 'logger'>): Promise<T> {
   const runner = manager?.queryRunner;
-  if (!runner || !runner.isTransactionActive) {
+  if (!runner?.isTransactionActive) {
     throw new NoTransactionError('joinTransaction() needs the EntityManager of an open transaction (the one dataSource.transaction() passes to its callback)');
   }
   const dataSource = manager.connection;

@@ -6,7 +6,7 @@ import { type DbKind, PG_URL, TestDatabase } from './support/db.js';
 describe.each<DbKind>(['postgres', 'sqlite'])('taskqMigrations (%s)', (kind) => {
   it('create exactly the tables taskqEntities describe (synchronize finds nothing to change), and drop them again', async () => {
     const db = await TestDatabase.create(kind);
-    const common = { entities: [...taskqEntities], migrations: [...taskqMigrations], synchronize: false, logging: false } as const;
+    const common = { entities: [...taskqEntities], migrations: [...taskqMigrations], synchronize: false as const, logging: false };
     const dataSource =
       kind === 'postgres'
         ? new DataSource({ ...common, type: 'postgres', url: PG_URL, schema: db.location })

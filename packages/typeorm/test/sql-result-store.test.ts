@@ -1,6 +1,6 @@
-import { memoryResultStore, type ResultStore } from '@taskq/core';
+import { createQueue, memory, memoryResultStore, type ResultStore, TaskRegistry } from '@taskq/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlResultStore } from '../src/index.js';
+import { sqlResultStore, transactional } from '../src/index.js';
 import { type DbKind, TestDatabase } from './support/db.js';
 
 // The expectations core's memory store meets, run against the memory store and the SQL store on both databases.
@@ -147,6 +147,35 @@ describe('SQL result store specifics', () => {
       expect(() => sqlResultStore(dataSource, { retention: 'soon' })).toThrow(/option "retention"/);
       expect(() => sqlResultStore(dataSource, { retention: 0 })).toThrow(/option "retention"/);
       expect(() => sqlResultStore({} as never)).toThrow(/option "dataSource"/);
+    } finally {
+      await db.cleanup();
+    }
+  });
+});
+
+describe.each<DbKind>(['postgres', 'sqlite'])('dedup keys claimed inside a transaction (%s)', (kind) => {
+  it('roll back with it, and hold across transactions once committed', async () => {
+    const db = await TestDatabase.create(kind);
+    try {
+      const dataSource = await db.dataSource();
+      async function rebuildIndex(_name: string) {}
+      const registry = new TaskRegistry().add('search.rebuildIndex', rebuildIndex);
+      const queue = createQueue({ registry, transport: memory(), store: sqlResultStore(dataSource) });
+      const keyed = queue.with({ key: 'index:products' });
+      let rolledBack = '';
+      await expect(
+        transactional(dataSource, queue, async () => {
+          rolledBack = (await keyed.submit(rebuildIndex, 'products')).id;
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      // The key went with the transaction: the next submit gets it, not the rolled-back id.
+      const first = await transactional(dataSource, queue, () => keyed.submit(rebuildIndex, 'products'));
+      expect(first.id).not.toBe(rolledBack);
+      const second = await transactional(dataSource, queue, () => keyed.submit(rebuildIndex, 'products'));
+      console.log(`[${kind}] keys in transactions: rolled back=${rolledBack.slice(-6)} first=${first.id.slice(-6)} second=${second.id.slice(-6)}`);
+      expect(second.id).toBe(first.id);
+      await queue.close();
     } finally {
       await db.cleanup();
     }

@@ -3,8 +3,11 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { taskqEntities } from '../../src/index.js';
+
+/** What a DataSource's `entities` option takes. */
+type EntityList = NonNullable<DataSourceOptions['entities']>;
 
 /** The shared test PostgreSQL (trust auth); tests never touch schemas they did not create. */
 export const PG_URL = process.env.TASKQ_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -47,7 +50,7 @@ export class TestDatabase {
   }
 
   /** An initialized DataSource with taskq's tables and `entities`; the first one synchronizes the schema. */
-  async dataSource(entities: MixedList<Function | string | EntitySchema> = [], options: { synchronize?: boolean; poolSize?: number } = {}): Promise<DataSource> {
+  async dataSource(entities: EntityList = [], options: { synchronize?: boolean; poolSize?: number } = {}): Promise<DataSource> {
     const dataSource = openDataSource(this.env, entities, options.synchronize ?? this.#open.length === 0, options.poolSize);
     await dataSource.initialize();
     this.#open.push(dataSource);
@@ -62,8 +65,8 @@ export class TestDatabase {
 }
 
 /** Builds (not initializes) the DataSource described by `env` (see `TestDatabase.env`); used by child fixtures too. */
-export function openDataSource(env: Record<string, string | undefined>, entities: MixedList<Function | string | EntitySchema> = [], synchronize = false, poolSize = 10): DataSource {
-  const all = [...(entities as unknown[]), ...taskqEntities] as MixedList<Function | string | EntitySchema>;
+export function openDataSource(env: Record<string, string | undefined>, entities: EntityList = [], synchronize = false, poolSize = 10): DataSource {
+  const all = [...(Array.isArray(entities) ? entities : Object.values(entities)), ...taskqEntities] as EntityList;
   if (env.DB_KIND === 'sqlite') {
     return new DataSource({ type: 'better-sqlite3', database: env.SQLITE_FILE as string, entities: all, synchronize, enableWAL: true, logging: false });
   }
