@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createQueue, createWorker, TaskRegistry, type Transport } from '../src/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createQueue, createWorker, memory, TaskRegistry, type Transport } from '../src/index.js';
+import { DELAY_LEVELS, DELAY_TICK_MS, MAX_DELAY_MS, Topology } from '../src/transports/amqp/topology.js';
 import { IsolatedBroker } from './support/isolated.js';
 import { waitFor } from './support/wait.js';
 
@@ -67,6 +68,13 @@ for (const [kind, make] of Object.entries(transports)) {
       expect([...started.keys()]).toEqual(['1s', '3s', '7s']);
     });
 
+    it('refuses a delay beyond the supported 31 days at submit, on both transports alike', async () => {
+      const { queue, due } = await start();
+      const error = await queue.with({ delay: '32d' }).submit(due, 'too late').catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe('TASKQ_INVALID_OPTION');
+      expect((error as Error).message).toContain('about 31 days');
+    });
+
     it('runs a task scheduled with `at` at that time, and one with a past `at` at once', async () => {
       const { queue, due, started } = await start();
       const at = new Date(Date.now() + 2_000);
@@ -82,3 +90,48 @@ for (const [kind, make] of Object.entries(transports)) {
     });
   });
 }
+
+describe('delays of hours and days', () => {
+  it('amqp: a delay is split into levels whose TTLs add up to it, to the tick, up to the 31-day maximum', () => {
+    const topology = new Topology({ prefix: 'taskq', queueType: 'classic', deliveryLimit: 20, maxPriority: 0 });
+    const HOUR = 3_600_000;
+    for (const delay of [1_000, 3_000, 7_000, 59_990, HOUR, 36 * HOUR + 17, 3 * 24 * HOUR, 30 * 24 * HOUR, MAX_DELAY_MS]) {
+      const { exchange, routingKey } = topology.delayedRoute('taskq.q.mail', delay);
+      const words = routingKey.split('.');
+      const bits = words.slice(0, DELAY_LEVELS);
+      expect(exchange).toBe(topology.delayExchange(DELAY_LEVELS - 1));
+      expect(words.slice(DELAY_LEVELS).join('.')).toBe('taskq.q.mail');
+      // Word i is the bit of level DELAY_LEVELS-1-i; a 1 means a stay of 2^level ticks in that level's queue.
+      const total = bits.reduce((sum, bit, i) => sum + (bit === '1' ? 2 ** (DELAY_LEVELS - 1 - i) * DELAY_TICK_MS : 0), 0);
+      expect(Math.abs(total - delay)).toBeLessThanOrEqual(DELAY_TICK_MS / 2);
+    }
+    expect(MAX_DELAY_MS).toBeGreaterThan(31 * 24 * HOUR);
+  });
+
+  it('memory: a 30-day delay is held for 30 days (Node clamps single timeouts over 24.8 days to 1 ms)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const transport = memory();
+      const delivered: number[] = [];
+      await transport.consume({ queues: ['later'], prefetch: 10 }, (delivery) => {
+        delivered.push(Date.now());
+        delivery.ack();
+      });
+      const start = Date.now();
+      const thirtyDays = 30 * 24 * 3_600_000;
+      await transport.publish({ id: 'a', queue: 'later', body: Buffer.from('{}'), headers: {}, delayMs: thirtyDays });
+      await vi.advanceTimersByTimeAsync(1_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(delivered).toEqual([]);
+      await vi.advanceTimersByTimeAsync(thirtyDays - 2_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(delivered).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(delivered).toEqual([start + thirtyDays]);
+      await transport.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

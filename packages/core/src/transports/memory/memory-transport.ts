@@ -1,6 +1,7 @@
 import { ClosedError, InvalidOptionError } from '../../errors.js';
 import { Deque } from '../../internal/deque.js';
 import type { ConsumeOptions, DeadLetter, DeadLetterRecord, DeadLetterStore, Delivery, MessageHeaders, OutgoingMessage, Subscription, Transport } from '../../transport.js';
+import { MAX_DELAY_MS } from '../amqp/topology.js';
 import { deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
 
 interface StoredMessage {
@@ -142,17 +143,31 @@ export class MemoryTransport implements Transport {
     if (message.body.length > this.#maxMessageBytes) {
       throw new InvalidOptionError('maxMessageBytes', `message of ${message.body.length} bytes is over the transport limit of ${this.#maxMessageBytes}`);
     }
+    if (message.delayMs !== undefined && message.delayMs > MAX_DELAY_MS) {
+      // The same bound as amqp(), so code tested on memory() does not fail later on RabbitMQ.
+      throw new InvalidOptionError('delay', `delays up to ${MAX_DELAY_MS} ms (about 31 days) are supported, got ${message.delayMs}`);
+    }
     const stored: StoredMessage = { id: deadLetterId(message.id), queue: message.queue, body: message.body, headers: { ...message.headers }, priority: message.priority ?? 0, redelivered: false };
     if (message.delayMs && message.delayMs > 0) {
-      // A pending delay keeps the process alive, like any timer; close() cancels it.
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        if (!this.#closed) this.#enqueue(stored, false);
-      }, message.delayMs);
-      this.#timers.add(timer);
+      this.#later(stored, Date.now() + message.delayMs);
       return;
     }
     this.#enqueue(stored, false);
+  }
+
+  /**
+   * Enqueues at `dueAt`. Node clamps a timeout over 2^31-1 ms (24.8 days) to
+   * 1 ms, so long delays wait in steps. A pending delay keeps the process
+   * alive, like any timer; close() cancels it.
+   */
+  #later(message: StoredMessage, dueAt: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#closed) return;
+      if (Date.now() < dueAt) this.#later(message, dueAt);
+      else this.#enqueue(message, false);
+    }, Math.min(MAX_TIMER_MS, Math.max(0, dueAt - Date.now())));
+    this.#timers.add(timer);
   }
 
   #enqueue(message: StoredMessage, atHead: boolean): void {
@@ -228,6 +243,9 @@ export class MemoryTransport implements Transport {
     consumer.onDelivery(delivery);
   }
 }
+
+/** Longest timeout Node honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function checkLimit(limit: number): number {
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('limit', `expected a positive integer, got ${limit}`);
