@@ -1,0 +1,15 @@
+export { taskqPlugin, requestTransaction } from './plugin.js';
+export type { TaskqPluginOptions, StatusRouteOptions } from './options.js';
+export type { RequestTaskQueue } from './request-queue.js';
+export type { RequestTransaction, RequestTransactionFactory } from './transaction.js';
+export { taskStatusHandler, accepted, type TaskStatusOptions, type AcceptedOptions } from './status.js';
+export type { PublicTaskStatus } from './internal/public-status.js';
+export { fastifyUrlContext } from './url-context.js';
+export {
+  AlreadyRegisteredError,
+  RequestSettledError,
+  RequestQueueMisuseError,
+  NoRequestTransactionError,
+  BadRequestHostError,
+  CommitFailedError,
+} from './errors.js';

@@ -1,0 +1,152 @@
+import { AsyncResource } from 'node:async_hooks';
+import { REQUEST_CONTEXT, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import fp from 'fastify-plugin';
+import { AlreadyRegisteredError, CommitFailedError, NoRequestTransactionError } from './errors.js';
+import { RequestScope } from './internal/request-scope.js';
+import { setState, STATE, stateOf } from './internal/state.js';
+import { type ResolvedOptions, resolveOptions, type TaskqPluginOptions } from './options.js';
+import { BoundQueue } from './request-queue.js';
+import { taskStatusHandler } from './status.js';
+import { plainTransaction, type RequestTransaction } from './transaction.js';
+import { fastifyUrlContext } from './url-context.js';
+import './augment.js';
+
+async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Promise<void> {
+  const resolved = resolveOptions(options);
+  if (fastify.hasDecorator('taskQueue') || fastify.hasRequestDecorator('taskQueue')) throw new AlreadyRegisteredError();
+  // fastify-plugin shares this context with the parent, so its prefix is where the app's routes live.
+  const basePath = resolved.basePath ?? fastify.prefix;
+  const inFlight = new Set<Promise<void>>();
+
+  fastify.decorate('taskQueue', resolved.queue);
+  fastify.decorateRequest('taskQueue', null as unknown as FastifyRequest['taskQueue']);
+  fastify.decorateRequest(STATE, null);
+  decorateUrlHelpers(fastify, basePath, resolved.routes);
+
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    open(resolved, request).then((transaction) => {
+      const scope = new RequestScope(transaction, resolved.rollbackOn, resolved.logger);
+      request.taskQueue = new BoundQueue(resolved.queue, transaction.uow);
+      const run = transaction.run ? transaction.run.bind(transaction) : transaction.uow.run.bind(transaction.uow);
+      run(() => {
+        setState(request, { scope, resource: new AsyncResource('taskq.request'), statusPath: resolved.statusRoute?.path });
+        done();
+      });
+    }, done);
+  });
+  // Body parsing runs on stream events outside the request's async context; bring it back for the hooks and the handler after it.
+  const reenter = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    const state = stateOf(request);
+    if (state) state.resource.runInAsyncScope(done);
+    else done();
+  };
+  fastify.addHook('preValidation', reenter);
+  fastify.addHook('preHandler', reenter);
+
+  fastify.addHook('onError', async (request) => {
+    stateOf(request)?.scope.fail();
+  });
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    const state = stateOf(request);
+    if (!state) return payload;
+    const settled = state.scope.settle(reply.statusCode);
+    track(inFlight, settled);
+    try {
+      await settled;
+      return payload;
+    } catch (error) {
+      return commitFailedReply(reply, error);
+    }
+  });
+  // A hijacked reply never passes onSend: settle by its status once it is out (documented: commit after the response there).
+  fastify.addHook('onResponse', async (request, reply) => {
+    const state = stateOf(request);
+    if (state) await track(inFlight, state.scope.settle(reply.statusCode)).catch(() => {});
+  });
+  fastify.addHook('onRequestAbort', async (request) => {
+    stateOf(request)?.scope.abandon();
+  });
+  fastify.addHook('onClose', async () => {
+    // Fastify runs onClose after in-flight requests finished; a commit still running (a hijacked reply) is waited for too.
+    await Promise.allSettled([...inFlight]);
+    if (resolved.closeQueue) await resolved.queue.close();
+  });
+
+  if (resolved.statusRoute) {
+    fastify.get(resolved.statusRoute.path, taskStatusHandler(resolved.queue, { internals: resolved.statusRoute.internals }));
+  }
+}
+
+/**
+ * The taskq Fastify plugin: `app.register(taskqPlugin, { queue, routes })`.
+ *
+ * Decorates `fastify.taskQueue` (the queue) and `request.taskQueue` (a view
+ * bound to the request's unit of work), gives requests `absoluteUrl` /
+ * `routeUrl` and lets them travel as task arguments. Each request's tasks
+ * are committed in `onSend`, before the reply is written, and dropped when
+ * the request throws (`onError`), answers a failure status (`rollbackOn`) or
+ * the client goes away. `fastify.close()` waits for in-flight commits and
+ * closes the queue. Registering it twice in one context is an error.
+ */
+export const taskqPlugin = fp(taskq, { name: '@taskq/fastify', fastify: '5.x' });
+
+/**
+ * The request's transaction as the `transaction` factory returned it (with
+ * `@taskq/typeorm`, `requestTransaction<TypeormRequestTransaction>(request).manager`).
+ * The type argument is the caller's promise; it is not checked at run time.
+ */
+export function requestTransaction<T extends RequestTransaction = RequestTransaction>(request: FastifyRequest): T {
+  const state = stateOf(request);
+  if (!state) throw new NoRequestTransactionError('taskqPlugin is not registered in this context (or the request has not reached onRequest)');
+  return state.scope.transaction as T;
+}
+
+async function open(options: ResolvedOptions, request: FastifyRequest): Promise<RequestTransaction> {
+  const opened = options.transaction ? await options.transaction(options.queue, request) : undefined;
+  if (opened === undefined) return plainTransaction(options.queue);
+  if (typeof opened !== 'object' || opened === null || typeof opened.commit !== 'function' || typeof opened.rollback !== 'function' || typeof opened.uow?.run !== 'function') {
+    throw new NoRequestTransactionError('the transaction option returned something other than { uow, commit(), rollback() }');
+  }
+  return opened;
+}
+
+function decorateUrlHelpers(fastify: FastifyInstance, basePath: string, routes: Readonly<Record<string, string>>): void {
+  // Computed on first use and kept per request: most requests never build a URL or travel.
+  const urlContext = (request: FastifyRequest): RequestUrlContext => {
+    const state = stateOf(request);
+    if (!state) return fastifyUrlContext(request, basePath, routes);
+    state.context ??= fastifyUrlContext(request, basePath, routes);
+    return state.context;
+  };
+  const urls = (request: FastifyRequest): TaskRequest => {
+    const state = stateOf(request);
+    if (!state) return new TaskRequest(urlContext(request));
+    state.urls ??= new TaskRequest(urlContext(request));
+    return state.urls;
+  };
+  fastify.decorateRequest(REQUEST_CONTEXT, function (this: FastifyRequest) {
+    return urlContext(this);
+  });
+  fastify.decorateRequest('absoluteUrl', function (this: FastifyRequest, path: string) {
+    return urls(this).absoluteUrl(path);
+  });
+  fastify.decorateRequest('routeUrl', function (this: FastifyRequest, name: string, params?: Readonly<Record<string, string | number>>) {
+    return urls(this).routeUrl(name, params);
+  });
+}
+
+function track(inFlight: Set<Promise<void>>, settled: Promise<void>): Promise<void> {
+  const entry = settled.catch(() => {});
+  inFlight.add(entry);
+  void entry.finally(() => inFlight.delete(entry));
+  return settled;
+}
+
+function commitFailedReply(reply: FastifyReply, error: unknown): string {
+  const failure = error instanceof CommitFailedError ? error : new CommitFailedError(error);
+  // The handler's headers (Location, Set-Cookie, ...) described work that did not happen.
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
+  reply.code(500).header('content-type', 'application/json; charset=utf-8');
+  return JSON.stringify({ error: { code: failure.code, message: failure.message } });
+}
