@@ -14,6 +14,7 @@ function write(level: string, message: string, fields?: Record<string, unknown>)
   }
   const parts: string[] = [];
   for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
     parts.push(`${key}=${value instanceof Error ? value.message : typeof value === 'string' ? value : JSON.stringify(value)}`);
   }
   console.error(`${line} ${parts.join(' ')}`);
