@@ -1,0 +1,7 @@
+// The same worker for the taskq CLI: `npx taskq worker dist/worker-cli.js --concurrency 16 --queues default`.
+import 'reflect-metadata';
+import { taskqCliWorker } from '@taskq/nest';
+import { WorkerModule } from './app.modules.js';
+import { readConfig } from './config.js';
+
+export default taskqCliWorker(WorkerModule.forRoot(readConfig()), { logger: ['error', 'warn', 'log'] });
