@@ -2,7 +2,7 @@ import { consoleLogger, InvalidOptionError, type Logger, parseDuration, type Tas
 import type { DataSource } from 'typeorm';
 import { InboxEntity } from './entities.js';
 import { type Dialect, dialectOf, execute, tableOf } from './internal/dialect.js';
-import { withManager } from './internal/scope.js';
+import { isSqlite, withManager } from './internal/scope.js';
 import { type IsolationLevel, OwnTransaction } from './transaction.js';
 
 /** Options of {@link typeormTransaction}. */
@@ -54,6 +54,7 @@ export function typeormTransaction(dataSource: DataSource, options: TypeormTrans
   const retentionMs = parseDuration(options.inboxRetention ?? '7d', 'inboxRetention');
   if (retentionMs <= 0) throw new InvalidOptionError('inboxRetention', 'expected a positive duration');
   const logger = options.logger ?? consoleLogger();
+  const sqlite = isSqlite(dataSource);
   let lastPrune = Date.now();
 
   return async function typeormTransactionMiddleware(ctx, next) {
@@ -64,7 +65,7 @@ export function typeormTransaction(dataSource: DataSource, options: TypeormTrans
         logger.info('task already committed once (inbox row exists); acking this delivery without running it', { id: ctx.id, task: ctx.name });
         return;
       }
-      await tx.run(next);
+      await untilAborted(tx.run(next), ctx.signal, sqlite);
       // A timed-out attempt has already been failed (and maybe retried) by the worker: its late writes must not commit.
       if (ctx.signal.aborted) throw ctx.signal.reason;
     } catch (error) {
@@ -77,6 +78,33 @@ export function typeormTransaction(dataSource: DataSource, options: TypeormTrans
       pruneInbox(dataSource, dialect, Date.now() - retentionMs).catch((error: unknown) => logger.warn('pruning the taskq inbox failed', { error }));
     }
   };
+}
+
+/**
+ * Waits for the task, or on PostgreSQL only until its attempt is aborted
+ * (timeout, forced stop): then the transaction is rolled back at once and its
+ * connection and row locks freed, while the abandoned code finds its
+ * connection released. On SQLite the one connection cannot be taken from the
+ * abandoned code (its statements would land outside any transaction), so
+ * the rollback waits for it to finish.
+ */
+async function untilAborted(running: Promise<void>, signal: AbortSignal, sqlite: boolean): Promise<void> {
+  if (sqlite) return running;
+  if (signal.aborted) throw signal.reason;
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([running, aborted]);
+  } catch (error) {
+    // The abandoned run fails later on its released connection; nobody awaits it.
+    if (signal.aborted) running.catch(() => {});
+    throw error;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** True when this transaction now holds the task's inbox row; false when a committed one already did. */

@@ -79,6 +79,9 @@ export class OwnTransaction implements RequestTransaction {
   static async open(dataSource: DataSource, dialect: Dialect, options: OpenOptions): Promise<OwnTransaction> {
     if (!dataSource.isInitialized) throw new TaskqError('TASKQ_TYPEORM_SETUP', 'the DataSource is not initialized: call dataSource.initialize() first');
     // SQLite has one connection per DataSource: one taskq transaction at a time.
+    if (isSqlite(dataSource) && findScope(dataSource)) {
+      throw new TaskqError('TASKQ_NESTED_TRANSACTION', 'a taskq transaction on this SQLite DataSource is already open here, and SQLite has one connection: use transactional(), which joins it');
+    }
     const unlock = isSqlite(dataSource) ? await sqliteLock(dataSource).acquire() : undefined;
     const runner = dataSource.createQueryRunner();
     try {

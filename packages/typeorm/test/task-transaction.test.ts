@@ -77,4 +77,44 @@ describe.each<DbKind>(['postgres', 'sqlite'])('per-task transaction (%s)', (kind
     await worker.stop();
     await queue.close();
   });
+
+  it('a timed-out attempt rolls back (on PostgreSQL at once, freeing its row locks), even though its code goes on', async () => {
+    const seed = await dataSource.manager.save(Effect, { label: `lock-${kind}` });
+    let finished = false;
+    async function slowUpdate(id: number) {
+      const manager = currentEntityManager();
+      await manager.update(Effect, { id }, { label: `changed-${kind}` }); // holds the row lock
+      await manager.save(Effect, { label: `slow-${kind}` });
+      await sleep(1_500); // ignores its abort signal
+      finished = true;
+    }
+    const registry = new TaskRegistry().add('slow.update', slowUpdate, { timeout: 300, attempts: 1 });
+    const transport = broker.amqp();
+    const queueName = broker.queue(`${kind}-timeout`);
+    const queue = createQueue({ registry, transport, defaults: { queue: queueName } });
+    const worker = createWorker({ registry, transport, queues: [queueName], logger: silentLogger }).use(typeormTransaction(dataSource, { logger: silentLogger }));
+    let dead = 0;
+    worker.on('dead', () => dead++);
+    await worker.start();
+    await queue.submit(slowUpdate, seed.id);
+    await waitFor(() => dead === 1, 'the timed-out task to be dead-lettered');
+    let lockFreedAfter = -1;
+    if (kind === 'postgres') {
+      // The abandoned code still sleeps; its transaction must already be gone.
+      const started = Date.now();
+      await dataSource.manager.update(Effect, { id: seed.id }, { label: `lock-${kind}` });
+      lockFreedAfter = Date.now() - started;
+      expect(finished).toBe(false);
+      expect(lockFreedAfter).toBeLessThan(1_000);
+    }
+    await waitFor(() => finished, 'the abandoned code to finish');
+    await sleep(200);
+    const labels = (await dataSource.manager.find(Effect)).map((e) => e.label);
+    console.log(`[${kind}] timed-out attempt: dead letters=${dead} ${kind === 'postgres' ? `row lock free ${lockFreedAfter} ms after the dead letter, while the code still ran` : 'rolled back once the code finished'}, writes kept=${JSON.stringify(labels.filter((l) => l.includes(kind)))}`);
+    expect(labels).toContain(`lock-${kind}`);
+    expect(labels).not.toContain(`changed-${kind}`);
+    expect(labels).not.toContain(`slow-${kind}`);
+    await worker.stop();
+    await queue.close();
+  });
 });
