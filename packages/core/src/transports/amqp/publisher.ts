@@ -23,6 +23,8 @@ interface Pending {
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   settled: boolean;
+  /** The broker returned it (no queue to route to); its coming confirm does not mean it is stored. */
+  returned: boolean;
 }
 
 const SWEEP_MS = 100;
@@ -77,11 +79,13 @@ export class Publisher {
         queue: physical,
         dueAt: delayMs !== undefined && delayMs >= DELAY_TICK_MS / 2 ? Date.now() + delayMs : undefined,
         body,
-        properties: { persistent: true, messageId: id, contentType: 'application/json', headers, priority },
+        // mandatory: a message no queue takes comes back (basic.return) instead of being confirmed and dropped.
+        properties: { persistent: true, mandatory: true, messageId: id, contentType: 'application/json', headers, priority },
         deadline: Date.now() + this.#timeoutMs,
         resolve,
         reject,
         settled: false,
+        returned: false,
       };
       this.#ensureSweeper();
       if (!this.#trySend(pending)) {
@@ -132,6 +136,18 @@ export class Publisher {
   #confirmed(pending: Pending, error: unknown): void {
     this.#inflight.delete(pending);
     if (pending.settled) return;
+    if (!error && pending.returned) {
+      // Unroutable: the queue was deleted under us (our declaration cache is stale). Declare it
+      // again and publish again, within the deadline.
+      pending.returned = false;
+      if (Date.now() >= pending.deadline) {
+        this.#settle(pending, new TransportError(`the broker could not route the message to ${pending.queue}: the queue does not exist`, { code: 'TASKQ_PUBLISH_UNROUTABLE' }));
+        return;
+      }
+      this.#waiting.push(pending);
+      void this.#pump();
+      return;
+    }
     if (!error) {
       failPoint('amqp.publish.after-confirm');
       this.#settle(pending);
@@ -151,6 +167,17 @@ export class Publisher {
     }
     this.#waiting.push(pending);
     void this.#pump();
+  }
+
+  /** basic.return comes before the confirm of the same message: mark it, the confirm decides. */
+  #returned(messageId: unknown): void {
+    for (const pending of this.#inflight) {
+      if (pending.properties.messageId !== messageId || pending.returned) continue;
+      pending.returned = true;
+      this.#declared.delete(pending.queue);
+      this.#logger.warn('AMQP publish returned as unroutable; declaring the queue again', { queue: pending.queue });
+      return;
+    }
   }
 
   #settle(pending: Pending, error?: Error): void {
@@ -209,6 +236,7 @@ export class Publisher {
         this.#writable = true;
         if (this.#waiting.length > 0 && !this.#closed) setTimeout(() => void this.#pump(), 10).unref();
       });
+      channel.on('return', (message: { properties: { messageId?: unknown } }) => this.#returned(message.properties.messageId));
       channel.on('drain', () => {
         this.#writable = true;
         this.resume();
