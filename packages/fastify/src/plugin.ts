@@ -35,7 +35,8 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
       });
     }, done);
   });
-  // Body parsing runs on stream events outside the request's async context; bring it back for the hooks and the handler after it.
+  // Fastify 5 binds its own body parser to the request's context, but a custom parser or an earlier hook resuming from a
+  // shared callback (a pool, a cache) may not: bring the context back before validation and before the handler.
   const reenter = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const state = stateOf(request);
     if (state) state.resource.runInAsyncScope(done);
