@@ -148,4 +148,25 @@ describe.each<DbKind>(['postgres', 'sqlite'])('published iff the transaction com
     await worker.stop();
     await queue.close();
   });
+
+  it('a delay counts from the submit, not from the commit or the publish', async () => {
+    const { runs, release, sendWelcomeMail, queue, worker } = setup('delay');
+    release();
+    await worker.start();
+    let submittedAt = 0;
+    const handle = await transactional(dataSource, queue, async () => {
+      submittedAt = Date.now();
+      const h = await queue.with({ delay: 1_500 }).submit(sendWelcomeMail, 'later');
+      await sleep(1_000); // a slow transaction: the commit comes 1 s after the submit
+      return h;
+    });
+    await waitFor(() => runs.length === 1, 'the delayed task', 10_000);
+    const ranAfter = Date.now() - submittedAt;
+    await handle.result({ timeout: 5_000 });
+    console.log(`[${kind}] delay 1500 ms, commit after 1000 ms: ran ${ranAfter} ms after the submit`);
+    expect(ranAfter).toBeGreaterThanOrEqual(1_450);
+    expect(ranAfter).toBeLessThan(2_400);
+    await worker.stop();
+    await queue.close();
+  });
 });

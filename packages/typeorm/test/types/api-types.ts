@@ -1,0 +1,51 @@
+// Compiled by public-api-types.test.ts: every wrong use is marked @ts-expect-error (an unused directive fails the build).
+import { type Codec, createQueue, createWorker, memory, type ResultStore, type TaskHandle, TaskRegistry } from '@taskq/core';
+import { DataSource, type EntityManager, type ObjectLiteral } from 'typeorm';
+import { currentEntityManager, type EncodedEntity, entityCodec, openRequestTransaction, outbox, sqlResultStore, taskqEntities, taskqMigrations, transactional, typeormTransaction } from '../../src/index.js';
+
+class User {
+  id = 0;
+  name = '';
+}
+async function sendWelcomeMail(user: User): Promise<string> {
+  return user.name;
+}
+
+export async function check(): Promise<void> {
+  const dataSource = new DataSource({ type: 'postgres', entities: [User, ...taskqEntities], migrations: [...taskqMigrations] });
+  new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: taskqEntities, migrations: taskqMigrations });
+  const codec: Codec<ObjectLiteral, EncodedEntity> = entityCodec(dataSource, { dirty: 'flush' });
+  // @ts-expect-error: the dirty policy is 'reject' or 'flush'
+  entityCodec(dataSource, { dirty: 'ignore' });
+  const store: ResultStore = sqlResultStore(dataSource, { retention: '2d' });
+  const registry = new TaskRegistry().add('mail.sendWelcomeMail', sendWelcomeMail);
+  const queue = createQueue({ registry, transport: memory(), codecs: [codec], store });
+
+  // The result type flows out of transactional(), and the manager in.
+  const handle: TaskHandle<string> = await transactional(dataSource, queue, async (manager: EntityManager) => {
+    const user = await manager.save(User, { id: 1, name: 'Ada' });
+    return queue.submit(sendWelcomeMail, user);
+  });
+  void handle;
+  // @ts-expect-error: the task's argument is still checked inside a transaction
+  await transactional(dataSource, queue, () => queue.submit(sendWelcomeMail, 'not a user'));
+  // @ts-expect-error: the queue comes before the function
+  await transactional(dataSource, async () => 1);
+
+  const tx = await openRequestTransaction(dataSource, queue, { isolation: 'SERIALIZABLE' });
+  // @ts-expect-error: isolation levels are TypeORM's names
+  await openRequestTransaction(dataSource, queue, { isolation: 'EVENTUAL' });
+  const ran: number = tx.run(() => 1);
+  void ran;
+  await tx.commit();
+
+  createWorker({ registry, transport: memory(), codecs: [codec], store }).use(typeormTransaction(dataSource, { queue, inboxRetention: '3d' }));
+  const manager: EntityManager = currentEntityManager();
+  void manager;
+
+  const relay = outbox(dataSource, queue, { sweepInterval: '5s', batchSize: 50 });
+  // @ts-expect-error: durations are numbers (ms) or strings
+  outbox(dataSource, queue, { sweepInterval: true });
+  await relay.start();
+  await relay.stop();
+}
