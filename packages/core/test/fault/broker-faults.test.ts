@@ -98,6 +98,51 @@ describe('fault: broker restarts, forced closes, half-open connections, memory a
     expect(counts.lost).toBe(0);
   });
 
+  it('broker down longer than publishTimeout: submits reject with a clear error after the bound and never resolve; after the restart work resumes', async () => {
+    const b = isolated();
+    const queueName = b.queue('outage');
+    // Reconnect attempts at most every 500 ms: with the default 10 s cap, the first submits after the
+    // restart could wait out a backoff longer than their 2 s bound.
+    const reconnect = { initialDelay: 100, maxDelay: 500 };
+    const queue = createQueue({ registry, transport: b.amqp({ url: node.url, publishTimeout: 2_000, reconnect }), defaults: { queue: queueName } });
+    const worker = createWorker({ registry, transport: b.amqp({ url: node.url, reconnect }), queues: [queueName], concurrency: 20 });
+    cleanups.push(
+      () => queue.close(),
+      () => worker.stop({ timeout: 5_000 }),
+    );
+    const done = new Set<number>();
+    worker.on('completed', (e) => done.add(e.result as number));
+    await worker.start();
+    await queue.submitMany(
+      work,
+      Array.from({ length: 100 }, (_, n) => [n] as [number]),
+    );
+    await waitFor(() => done.size === 100, 'the first 100 tasks');
+
+    await node.kill();
+    const started = Date.now();
+    const during = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => queue.submit(work, 100 + i)));
+    const waitedMs = Date.now() - started;
+    const errors = during.map((result) => (result.status === 'rejected' ? (result.reason as Error) : undefined));
+    await node.restart();
+    const after = await queue.submitMany(
+      work,
+      Array.from({ length: 100 }, (_, n) => [200 + n] as [number]),
+    );
+    await waitFor(() => after.every((_, n) => done.has(200 + n)), 'the tasks submitted after the restart', 60_000);
+    await sleep(1_000);
+    const resolvedDuring = errors.filter((error) => error === undefined).length;
+    console.log(
+      `[outage > publishTimeout] submits during outage=20 resolved=${resolvedDuring} rejected=${20 - resolvedDuring} after ${waitedMs} ms (${errorCode(errors[0])}: ${errors[0]?.message}); after restart: submitted=100 completed=${after.filter((_, n) => done.has(200 + n)).length}; rejected-but-ran=${[...Array(20).keys()].filter((i) => done.has(100 + i)).length}`,
+    );
+    expect(resolvedDuring).toBe(0);
+    for (const error of errors) {
+      expect(errorCode(error)).toBe('TASKQ_PUBLISH_TIMEOUT');
+      expect(error?.message).toMatch(/within 2000 ms: (the broker is unreachable|no confirm arrived)/);
+    }
+    expect(waitedMs).toBeGreaterThanOrEqual(1_900);
+  });
+
   it('half-open connection (proxy blackholes): noticed within about three heartbeats, then work resumes', async () => {
     const b = isolated();
     const proxy = await TcpProxy.start(node.port);
