@@ -47,7 +47,7 @@ export class BrokerNode {
     writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
     writeFileSync(
       join(dir, 'rabbitmq.conf'),
-      [`listeners.tcp.1 = 127.0.0.1:${port}`, 'loopback_users = none', 'log.console = false', 'log.file.level = info', ...(options.config ?? [])].join('\n') + '\n',
+      [`listeners.tcp.1 = 127.0.0.1:${port}`, 'loopback_users = none', 'log.console = false', 'log.file.level = info', ...(options.config ?? []), ''].join('\n'),
     );
     process.once('exit', node.#onExit);
     try {
