@@ -55,7 +55,7 @@ export function Task(idOrOptions?: string | TaskMethodOptions) {
     if (typeof target === 'function') {
       throw new TaskDeclarationError(`@Task() on the static method ${where}: tasks are instance methods of providers, called on the instance from the container`);
     }
-    if (typeof descriptor.value !== 'function') {
+    if (typeof descriptor?.value !== 'function') {
       throw new TaskDeclarationError(`@Task() on ${where}, which is not a method (accessors and fields cannot be tasks)`);
     }
     if (typeof key === 'symbol' && id === undefined) {

@@ -1,4 +1,5 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, Logger, type NestInterceptor } from '@nestjs/common';
+import { SSE_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { TaskqError } from '@taskq/core';
 import { Observable, type Subscription } from 'rxjs';
@@ -19,7 +20,8 @@ import { TASKQ_STATUS_PATH } from './tokens.js';
  * sent, so a `202 Accepted` always names a task that exists. If the handler
  * fails, the tasks are dropped and the error goes on to Nest's exception
  * filters. Handlers that write the response themselves (`@Res()` without
- * `passthrough`) answer before the commit.
+ * `passthrough`) answer before the commit; `@Sse()` streams get no unit of
+ * work (their submits publish at once).
  */
 @Injectable()
 export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
@@ -38,6 +40,8 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
     const request: unknown = execution.switchToHttp().getRequest();
     this.marker.mark(request);
     const http = this.runtime.options.http;
+    // A server-sent event stream never completes: holding its events back until a commit would hold them forever.
+    if (this.reflector.get<boolean | undefined>(SSE_METADATA, execution.getHandler())) return next.handle();
     const accepted = this.reflector.get<AcceptedOptions | undefined>(ACCEPTED_METADATA, execution.getHandler());
     if (!http.unitOfWork) return accepted ? this.#accept(next.handle(), execution, accepted) : next.handle();
 

@@ -1,9 +1,10 @@
-import { Body, Controller, Inject, type INestApplication, Param, Post } from '@nestjs/common';
+import { Body, Controller, Inject, type INestApplication, type MessageEvent, Param, Post, Sse } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { memoryResultStore, type TaskQueue, type TaskRequest } from '@taskq/core';
 import { Accepted, getQueueToken, InjectQueue, RequestUrls, TaskqModule } from '@taskq/nest';
+import { interval, map, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Mailer, MailModule, MailTasks, type User } from './fixtures/mail.js';
 import { TestBroker } from './support/broker.js';
@@ -37,6 +38,12 @@ class UsersController {
     const direct = await this.mail.sendActivation(user, urls);
     const task = await this.queue.submit(this.mail.sendActivation, user, urls);
     return { direct, task: task.id };
+  }
+
+  /** An endless event stream: the interceptor must pass it through, not hold it for a commit that never comes. */
+  @Sse('events')
+  events(): Observable<MessageEvent> {
+    return interval(20).pipe(map((n) => ({ data: { n } })));
   }
 }
 
@@ -124,6 +131,17 @@ describe.each(Object.keys(platforms) as (keyof typeof platforms)[])('HTTP on the
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } });
     expect((await fetch(`${url}/api/tasks/not-a-uuid`)).status).toBe(404);
+  });
+
+  it('streams server-sent events as they come (no unit of work around an endless stream)', async () => {
+    const { url } = await serve(platform);
+    const controller = new AbortController();
+    const response = await fetch(`${url}/api/users/events`, { signal: controller.signal });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('data: {"n":0}')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    expect(text).toContain('data: {"n":0}');
   });
 
   it('passes the request to a task as its URL context: the worker builds the same links as the handler', async () => {

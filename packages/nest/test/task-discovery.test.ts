@@ -77,6 +77,29 @@ describe('@Task() methods found by the explorer', () => {
     expect(String(error)).toContain('bound sendWelcome is a bound function');
   });
 
+  it('checks submit arguments against the method parameters at compile time (npm run typecheck)', () => {
+    const typed = (queue: TaskQueue, mail: MailTasks): void => {
+      // @ts-expect-error a number is not a User
+      void queue.submit(mail.sendWelcome, 42);
+      // @ts-expect-error the user is missing
+      void queue.submit(mail.sendWelcome);
+      // The handle's result type is the method's: Promise<string> → string.
+      const check: Promise<import('@taskq/core').TaskHandle<string>> = queue.submit(mail.sendWelcome, ada);
+      void check;
+    };
+    expect(typed).toBeTypeOf('function');
+  });
+
+  it('refuses @Task() on a field when the class is defined', () => {
+    expect(() => {
+      class Broken {
+        // @ts-expect-error @Task() decorates methods only
+        @Task() handler = async (): Promise<void> => {};
+      }
+      return Broken;
+    }).toThrow(/@Task\(\) on Broken\.handler, which is not a method/);
+  });
+
   it('refuses @Task() on a static method when the class is defined', () => {
     expect(() => {
       class Broken {
