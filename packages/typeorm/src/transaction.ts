@@ -65,6 +65,7 @@ export class OwnTransaction implements RequestTransaction {
   readonly #unlock: (() => void) | undefined;
   readonly #logger: Logger;
   #state: TransactionState = 'open';
+  #committing = false;
 
   private constructor(dataSource: DataSource, dialect: Dialect, runner: QueryRunner, queue: TaskQueue | undefined, unlock: (() => void) | undefined, logger: Logger) {
     this.dataSource = dataSource;
@@ -117,7 +118,8 @@ export class OwnTransaction implements RequestTransaction {
   }
 
   async commit(): Promise<void> {
-    if (this.#state !== 'open') throw new TaskqError('TASKQ_TRANSACTION_CLOSED', `cannot commit a transaction that is already ${this.#state}`);
+    if (this.#state !== 'open' || this.#committing) throw new TaskqError('TASKQ_TRANSACTION_CLOSED', `cannot commit a transaction that is already ${this.#committing ? 'committing' : this.#state}`);
+    this.#committing = true;
     try {
       await this.runner.commitTransaction();
     } catch (error) {

@@ -21,11 +21,14 @@ class OutboxCommitSubscriber implements EntitySubscriberInterface {
     this.#logger = logger;
   }
 
-  async afterTransactionCommit(event: TransactionCommitEvent): Promise<void> {
+  afterTransactionCommit(event: TransactionCommitEvent): void {
     const runner = event.queryRunner;
     if (runner.isTransactionActive || ownedRunners.has(runner)) return;
-    // Awaited, so `dataSource.transaction()` resolves once its tasks are on the broker; never throws.
-    await publishCommitted(this.#dataSource, dialectOf(this.#dataSource, 'dataSource'), takePending(runner), this.#logger);
+    const batches = takePending(runner);
+    if (!batches) return;
+    // Not awaited: the committing connection is still checked out here, and with a pool of
+    // one the publish could never get a connection of its own. It never rejects.
+    void publishCommitted(this.#dataSource, dialectOf(this.#dataSource, 'dataSource'), batches, this.#logger);
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
