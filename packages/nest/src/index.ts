@@ -20,6 +20,4 @@ export { RequestUrls } from './request-urls.decorator.js';
 export type { PublicTaskStatus } from './internal/public-status.js';
 export { taskqCliWorker, type ApplicationContextOptions } from './cli.js';
 export type { CliOverrides } from './internal/cli-context.js';
-export { ProviderTaskRegistry } from './provider-task-registry.js';
-export type { DiscoveredTask } from './task-explorer.js';
 export { TaskDeclarationError, AmbiguousTaskProviderError, DuplicateTaskqModuleError, MiddlewareResolutionError } from './errors.js';
