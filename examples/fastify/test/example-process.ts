@@ -1,0 +1,133 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+// amqplib and pg come with @taskq/core and @taskq/typeorm (hoisted in the workspace); used only to clean up.
+import { connect } from 'amqplib';
+import pg from 'pg';
+
+const EXAMPLE = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
+const CLI = join(dirname(require.resolve('@taskq/core/package.json')), 'dist/cli/main.js');
+
+export const RABBIT_URL = process.env.TASKQ_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const PG_URL = process.env.TASKQ_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A child process of the example with its output collected. */
+class Child {
+  readonly process: ChildProcess;
+  output = '';
+
+  constructor(args: string[], env: Record<string, string>) {
+    this.process = spawn(process.execPath, args, { cwd: EXAMPLE, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.process.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+  }
+
+  async waitFor(pattern: RegExp, what: string, timeoutMs = 20_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this.output);
+      if (match) return match;
+      if (this.process.exitCode !== null) throw new Error(`the example exited (code ${this.process.exitCode}) before ${what}:\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${this.output}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /** SIGTERM, as a process manager would; resolves with the exit code (SIGKILL after 10 s). */
+  async stop(): Promise<number | null> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return this.process.exitCode;
+    const exited = once(this.process, 'exit') as Promise<[number | null]>;
+    this.process.kill('SIGTERM');
+    const kill = setTimeout(() => this.process.kill('SIGKILL'), 10_000);
+    const [code] = await exited;
+    clearTimeout(kill);
+    return code;
+  }
+}
+
+/** What `npm start` (and `npm run worker` with services) runs, in one of the two modes. */
+export class RunningExample {
+  readonly url: string;
+  readonly #dir: string;
+  readonly #web: Child;
+  readonly #worker: Child | undefined;
+  readonly #services: { schema: string; queue: string } | undefined;
+
+  private constructor(url: string, dir: string, web: Child, worker: Child | undefined, services: { schema: string; queue: string } | undefined) {
+    this.url = url;
+    this.#dir = dir;
+    this.#web = web;
+    this.#worker = worker;
+    this.#services = services;
+  }
+
+  static async start(mode: 'embedded' | 'services'): Promise<RunningExample> {
+    const dir = mkdtempSync(join(tmpdir(), 'taskq-example-fastify-'));
+    const env: Record<string, string> = { PORT: '0', MAIL_FILE: join(dir, 'mail.jsonl'), PUSH_FILE: join(dir, 'push.jsonl'), TASKQ_URL: '', DATABASE_URL: '' };
+    let services: { schema: string; queue: string } | undefined;
+    if (mode === 'services') {
+      const id = randomUUID().replace(/-/g, '').slice(0, 8);
+      services = { schema: `taskq_example_fastify_${id}`, queue: `example-fastify-${id}` };
+      await sql(`CREATE SCHEMA "${services.schema}"`);
+      Object.assign(env, { TASKQ_URL: RABBIT_URL, DATABASE_URL: PG_URL, DATABASE_SCHEMA: services.schema, TASKQ_QUEUE: services.queue });
+    }
+    const web = new Child(['dist/start.js'], env);
+    const [, url] = await web.waitFor(/listening on (http:\/\/\S+)/, 'the web app to listen');
+    // The worker's own process, exactly as `npm run worker` starts it; the web process created the tables first.
+    const worker = mode === 'services' ? new Child([CLI, 'worker', 'dist/worker.js'], env) : undefined;
+    await worker?.waitFor(/worker started/, 'the worker to start');
+    return new RunningExample(url, dir, web, worker, services);
+  }
+
+  /** Mails or push messages delivered so far (the example's file transports). */
+  deliveries(kind: 'mail' | 'push'): Array<{ to: string; text: string }> {
+    const file = join(this.#dir, `${kind}.jsonl`);
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { to: string; text: string });
+  }
+
+  get output(): string {
+    return `--- web ---\n${this.#web.output}${this.#worker ? `--- worker ---\n${this.#worker.output}` : ''}`;
+  }
+
+  /** Stops both processes with SIGTERM and cleans up; resolves with their exit codes. */
+  async stop(): Promise<Array<number | null>> {
+    const codes = [await this.#web.stop(), ...(this.#worker ? [await this.#worker.stop()] : [])];
+    rmSync(this.#dir, { recursive: true, force: true });
+    if (this.#services) {
+      await sql(`DROP SCHEMA IF EXISTS "${this.#services.schema}" CASCADE`);
+      await deleteQueue(this.#services.queue);
+    }
+    return codes;
+  }
+}
+
+async function sql(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+async function deleteQueue(logical: string): Promise<void> {
+  const connection = await connect(RABBIT_URL);
+  try {
+    const channel = await connection.createChannel();
+    await channel.deleteQueue(`taskq.q.${logical}`);
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
+}
