@@ -25,9 +25,10 @@ export class TcpProxy {
   }
 
   static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
-    let proxy: TcpProxy | undefined;
-    const server = createServer((client) => proxy?.#accept(client, targetHost, targetPort));
-    proxy = new TcpProxy(server);
+    let accept: (client: Socket) => void = (client) => client.destroy();
+    const server = createServer((client) => accept(client));
+    const proxy = new TcpProxy(server);
+    accept = (client) => proxy.#accept(client, targetHost, targetPort);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
