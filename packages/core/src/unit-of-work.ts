@@ -37,6 +37,7 @@ export class UnitOfWork {
   readonly #buffer: Buffered[] = [];
   readonly #stage: StageTasks | undefined;
   readonly #handles: TaskHandle[] = [];
+  readonly #releases: Array<() => Promise<void>> = [];
   #state: UnitOfWorkState = 'open';
 
   constructor(options: UnitOfWorkOptions = {}) {
@@ -60,8 +61,13 @@ export class UnitOfWork {
   /** @internal Called by the queue on submit. */
   async add(tasks: readonly PreparedTask[], publish: Buffered['publish'], release: Buffered['release']): Promise<void> {
     this.#assertOpen('submit into');
-    if (this.#stage) await this.#stage(tasks);
-    else for (const task of tasks) this.#buffer.push({ task, publish, release });
+    if (this.#stage) {
+      await this.#stage(tasks);
+      // Staged tasks are the stage's to publish, but keys they claimed must still be given back on rollback.
+      this.#releases.push(release);
+    } else {
+      for (const task of tasks) this.#buffer.push({ task, publish, release });
+    }
     for (const task of tasks) this.#handles.push(task.handle);
   }
 
@@ -69,6 +75,7 @@ export class UnitOfWork {
   async commit(): Promise<void> {
     this.#assertOpen('commit');
     this.#state = 'committed';
+    this.#releases.length = 0;
     const buffered = this.#buffer.splice(0);
     // Consecutive tasks of the same queue go out as one pipelined batch.
     let start = 0;
@@ -84,8 +91,8 @@ export class UnitOfWork {
   async rollback(): Promise<void> {
     if (this.#state === 'rolled-back') return;
     this.#state = 'rolled-back';
-    const dropped = this.#buffer.splice(0);
-    for (const entry of dropped) await entry.release();
+    const releases = [...this.#buffer.splice(0).map((entry) => entry.release), ...this.#releases.splice(0)];
+    for (const release of releases) await release();
   }
 
   #assertOpen(action: string): void {

@@ -347,6 +347,8 @@ export class Worker {
       try {
         run.args = await decodeArgs(envelope.args, this.#codecs);
       } catch (error) {
+        // A codec may flag a failure as transient (e.g. the database was briefly unreachable while loading an entity): then the attempt is retried.
+        if (isRetryable(error)) throw error;
         throw Object.assign(error instanceof TaskqError ? error : new DecodeError('arguments could not be decoded', { cause: error }), { [UNDECODABLE]: true });
       }
       run.result = await (definition.fn as (...args: unknown[]) => unknown)(...run.args);
@@ -472,6 +474,14 @@ export class Worker {
 }
 
 const UNDECODABLE = Symbol('taskq.undecodable');
+
+/** True when the error, or an error in its `cause` chain, says `retryable: true`. */
+function isRetryable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { retryable?: unknown }).retryable === true) return true;
+  }
+  return false;
+}
 
 function isUuidLike(id: string): boolean {
   return id.length === 36;

@@ -1,6 +1,6 @@
 import { type Codec, DecodeError, type EncodeContext, InvalidOptionError } from '@taskq/core';
 import type { DataSource, EntityManager, EntityMetadata, ObjectLiteral } from 'typeorm';
-import { EntityDirtyError, EntityNotFoundError, EntityNotSavedError, TypeormSetupError } from './errors.js';
+import { EntityDirtyError, EntityLoadError, EntityNotFoundError, EntityNotSavedError, TypeormSetupError } from './errors.js';
 import { changedColumns } from './internal/dirty.js';
 import { withManager } from './internal/scope.js';
 
@@ -121,7 +121,13 @@ async function decodeEntity(dataSource: DataSource, data: EncodedEntity): Promis
   if (!dataSource.hasMetadata(data.e)) throw new DecodeError(`no entity named ${JSON.stringify(data.e)} in the worker's DataSource`);
   const metadata = dataSource.getMetadata(data.e);
   const where = checkId(metadata, data.id);
-  const entity = await withManager(dataSource, 'always', (manager) => manager.findOne<ObjectLiteral>(metadata.target, { where }));
+  let entity: ObjectLiteral | null;
+  try {
+    entity = await withManager(dataSource, 'always', (manager) => manager.findOne<ObjectLiteral>(metadata.target, { where }));
+  } catch (error) {
+    // The query failed (connection lost, lock timeout): the row may well be there, so the attempt is retried, not dead-lettered.
+    throw new EntityLoadError(metadata.name, error);
+  }
   if (!entity) throw new EntityNotFoundError(metadata.name, where);
   return entity;
 }

@@ -50,6 +50,20 @@ export class EntityNotFoundError extends TaskqError {
   }
 }
 
+/**
+ * Loading an entity argument failed for a reason that may pass (connection
+ * lost, lock timeout). `retryable` tells the worker to retry the attempt
+ * instead of dead-lettering it as undecodable.
+ */
+export class EntityLoadError extends TaskqError {
+  readonly entity: string;
+  readonly retryable = true;
+  constructor(entity: string, cause: unknown) {
+    super('TASKQ_ENTITY_LOAD_FAILED', `loading the ${entity} argument failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.entity = entity;
+  }
+}
+
 /** `currentEntityManager()` was called outside `transactional()`, a request transaction or a task run with `typeormTransaction()`. */
 export class NoEntityManagerError extends TaskqError {
   constructor(message = 'currentEntityManager() was called outside a transaction: use it inside transactional(), a request transaction, or a task run with worker.use(typeormTransaction(dataSource))') {

@@ -26,4 +26,4 @@ export {
 export { typeormTransaction, type TypeormTransactionOptions } from './inbox.js';
 export { outbox, OutboxRelay, type OutboxOptions } from './relay.js';
 export { sqlResultStore, SqlResultStore, type SqlResultStoreOptions } from './result-store.js';
-export { EntityNotSavedError, EntityDirtyError, EntityNotFoundError, NoEntityManagerError, NoTransactionError, TypeormSetupError } from './errors.js';
+export { EntityNotSavedError, EntityDirtyError, EntityNotFoundError, EntityLoadError, NoEntityManagerError, NoTransactionError, TypeormSetupError } from './errors.js';

@@ -15,6 +15,9 @@ export interface DecodeContext {
  * `encode` turns one into JSON-compatible data (which may itself contain
  * values other codecs handle), `decode` rebuilds it in the worker.
  * `encode` and `decode` may be async (an ORM codec flushes or loads rows).
+ * A decode failure dead-letters the task at once (the arguments will not get
+ * better), unless the thrown error (or its `cause`) has `retryable: true`,
+ * e.g. a database that was briefly unreachable: then the attempt is retried.
  */
 export interface Codec<T = unknown, Data = unknown> {
   /** Tag written on the wire; unique among the codecs of one queue/worker. */
