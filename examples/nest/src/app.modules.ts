@@ -1,48 +1,49 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TaskqModule } from '@taskq/nest';
 import { DataSource } from 'typeorm';
-import type { ExampleConfig } from './config.js';
+import { AppController } from './app.controller.js';
+import { CONFIG, type Config } from './config.js';
 import { DatabaseModule } from './database.module.js';
-import { MailModule } from './mail.tasks.js';
-import { OutboxRelayService, TaskTransaction, taskqOptions } from './taskq-setup.js';
-import { UsersController } from './users.controller.js';
+import { OutboxRelayService, TaskTransaction, taskqOptions, WorkerLog } from './taskq-setup.js';
+import { TasksModule } from './tasks/tasks.module.js';
 
-function taskq(config: ExampleConfig, database: DynamicModule, worker: boolean): DynamicModule {
-  return TaskqModule.forRootAsync({
-    imports: [database],
-    inject: [DataSource],
-    statusRoute: 'tasks',
-    useFactory: (dataSource: DataSource) => taskqOptions(config, dataSource, worker),
-  });
+function shared(config: Config, synchronize: boolean, worker: boolean): NonNullable<DynamicModule['imports']> {
+  const database = DatabaseModule.forRoot(config, synchronize);
+  const configModule: DynamicModule = { module: class ConfigModule {}, global: true, providers: [{ provide: CONFIG, useValue: config }], exports: [CONFIG] };
+  return [
+    configModule,
+    database,
+    TaskqModule.forRootAsync({
+      imports: [database],
+      inject: [DataSource],
+      statusRoute: 'tasks',
+      useFactory: (dataSource: DataSource) => taskqOptions(config, dataSource, worker),
+    }),
+    TasksModule,
+  ];
 }
 
 /**
- * The web application: `POST /users`, `GET /users/:id`, `GET /tasks/:id`.
- * With `worker: true` it runs tasks too (the embedded default, where the
- * memory transport cannot reach another process).
+ * The web application: the routes of the essay, and `GET /tasks/:id`. With
+ * `worker: true` it runs tasks too (the embedded default: the memory
+ * transport cannot reach another process).
  */
 @Module({})
 export class WebModule {
-  static forRoot(config: ExampleConfig, options: { worker: boolean }): DynamicModule {
-    const database = DatabaseModule.forRoot(config, true);
+  static forRoot(config: Config, options: { worker: boolean }): DynamicModule {
     return {
       module: WebModule,
-      imports: [database, taskq(config, database, options.worker), MailModule],
-      controllers: [UsersController],
-      providers: [OutboxRelayService, ...(options.worker ? [TaskTransaction] : [])],
+      imports: shared(config, true, options.worker),
+      controllers: [AppController],
+      providers: [OutboxRelayService, WorkerLog, ...(options.worker ? [TaskTransaction] : [])],
     };
   }
 }
 
-/** The worker application: no HTTP, the same tasks, each on this container's MailTasks in its own transaction. */
+/** The worker application: no HTTP; the same task providers, each task on this container's instance in its own transaction. */
 @Module({})
 export class WorkerModule {
-  static forRoot(config: ExampleConfig): DynamicModule {
-    const database = DatabaseModule.forRoot(config, false);
-    return {
-      module: WorkerModule,
-      imports: [database, taskq(config, database, true), MailModule],
-      providers: [TaskTransaction],
-    };
+  static forRoot(config: Config): DynamicModule {
+    return { module: WorkerModule, imports: shared(config, false, true), providers: [TaskTransaction, WorkerLog] };
   }
 }

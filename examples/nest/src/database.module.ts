@@ -1,10 +1,10 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { taskqEntities } from '@taskq/typeorm';
 import { DataSource } from 'typeorm';
-import type { ExampleConfig } from './config.js';
+import type { Config } from './config.js';
 import { User } from './user.entity.js';
 
-/** Closes the DataSource last: taskq drains its worker before any onApplicationShutdown hook runs. */
+/** Closes the DataSource in onApplicationShutdown: taskq has drained its worker before any such hook runs. */
 @Injectable()
 class DataSourceCloser implements OnApplicationShutdown {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
@@ -14,25 +14,28 @@ class DataSourceCloser implements OnApplicationShutdown {
   }
 }
 
-/** The application's DataSource: PostgreSQL with DATABASE_URL, else SQLite; taskq's tables (outbox, inbox, status) next to `users`. */
+/**
+ * The DataSource: PostgreSQL with `DATABASE_URL`, else SQLite (better-sqlite3),
+ * with taskq's tables (outbox, inbox, status, keys) from `taskqEntities`.
+ */
 @Module({})
 export class DatabaseModule {
   /**
-   * @param synchronize create the tables at start-up (the example's shortcut;
-   * an application runs migrations, `taskqMigrations` among them). Only one
-   * process should do it: the web app.
+   * @param synchronize create the tables at start-up: keeps the example short
+   * (an application runs migrations, `taskqMigrations` among them), and only
+   * one process should do it, the web app.
    */
-  static forRoot(config: ExampleConfig, synchronize: boolean): DynamicModule {
+  static forRoot(config: Config, synchronize: boolean): DynamicModule {
     return {
       module: DatabaseModule,
       providers: [
         {
           provide: DataSource,
-          useFactory: async () => {
+          useFactory: () => {
             const entities = [User, ...taskqEntities];
             const dataSource = config.databaseUrl
-              ? new DataSource({ type: 'postgres', url: config.databaseUrl, entities, synchronize, logging: false })
-              : new DataSource({ type: 'better-sqlite3', database: config.sqliteFile, entities, synchronize: true, logging: false });
+              ? new DataSource({ type: 'postgres', url: config.databaseUrl, schema: config.databaseSchema, entities, synchronize, logging: false })
+              : new DataSource({ type: 'better-sqlite3', database: config.sqliteFile, entities, synchronize, logging: false });
             return dataSource.initialize();
           },
         },

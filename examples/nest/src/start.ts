@@ -1,18 +1,18 @@
-// `npm start`: the whole story in one process, with no services (memory transport, SQLite in memory),
-// or on RabbitMQ/PostgreSQL when TASKQ_URL/DATABASE_URL are set.
+// `npm start -w examples/nest`: the web app. With no TASKQ_URL/DATABASE_URL it needs no services: the in-memory
+// transport, SQLite in memory, and the worker in this process. With them, run `npm run worker` next to it.
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { WebModule } from './app.modules.js';
-import { describeServices, readConfig } from './config.js';
+import { readConfig } from './config.js';
 
 const config = readConfig();
-const app = await NestFactory.create(WebModule.forRoot(config, { worker: true }), { logger: ['error', 'warn', 'log'] });
-app.enableShutdownHooks();
-await app.listen(config.port, '127.0.0.1');
-const url = await app.getUrl();
-process.stdout.write(`web + worker listening on ${url} (${describeServices(config)})
-try:
-  curl -i -X POST ${url}/users -H 'content-type: application/json' -d '{"name":"Ada","email":"ada@example.com"}'
-  curl -i ${url}/tasks/<id from the Location header>
-  curl -i -X POST '${url}/users?fail=after-submit' -H 'content-type: application/json' -d '{"name":"Bob","email":"bob@example.com"}'
-`);
+const app = await NestFactory.create<NestExpressApplication>(WebModule.forRoot(config, { worker: !config.brokerUrl }), { logger: ['error', 'warn'] });
+app.set('trust proxy', 'loopback'); // behind a local reverse proxy, links follow X-Forwarded-Proto/Host
+// SIGTERM/SIGINT: stop taking requests, drain the in-process worker, close the queue and the database, exit 0.
+app.enableShutdownHooks([], { useProcessExit: true });
+await app.listen(config.port, config.host);
+const url = (await app.getUrl()).replace('[::1]', 'localhost');
+console.log(`[web] listening on ${url}`);
+console.log(`[web] transport: ${config.brokerUrl ? 'RabbitMQ' : 'in-memory (not durable), worker in this process'}; database: ${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.sqliteFile}`}`);
+console.log(`[web] try: curl -X POST ${url}/register -H 'content-type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`);

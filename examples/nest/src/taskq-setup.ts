@@ -1,39 +1,35 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { amqp, memory, type TaskContext, type TaskMiddleware, type TaskQueue } from '@taskq/core';
-import { InjectQueue, type TaskqMiddleware, type TaskqModuleOptions } from '@taskq/nest';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { amqp, memory, type TaskContext, type TaskMiddleware, type TaskQueue, type Worker } from '@taskq/core';
+import { InjectQueue, InjectWorker, type TaskqMiddleware, type TaskqModuleOptions } from '@taskq/nest';
 import { entityCodec, type OutboxRelay, openRequestTransaction, outbox, sqlResultStore, typeormTransaction } from '@taskq/typeorm';
 import { DataSource } from 'typeorm';
-import type { ExampleConfig } from './config.js';
+import type { Config } from './config.js';
 
-/** Named routes a task can build links to, with the request it was given. */
-export const ROUTES = { user: '/users/:id' } as const;
+/** Named routes: the handler and the tasks it is given the request's URLs build links to them. */
+export const ROUTES = { profile: '/users/:id', news: '/news/:slug' } as const;
 
 /**
- * The module options, the same in web and worker processes except for
- * `worker`. Entities travel by key (entity codec); statuses live in the
- * database (SQL result store); each POST/PUT/PATCH/DELETE request runs in a
- * database transaction whose tasks go through the outbox, so they are
- * published if and only if it commits.
+ * The module options, the same in the web app and the worker except for
+ * `worker`: entities travel as references (entity codec), statuses live in
+ * the database (shared by both processes), and every request that writes
+ * runs in a database transaction whose tasks go through the outbox.
  */
-export function taskqOptions(config: ExampleConfig, dataSource: DataSource, worker: boolean): TaskqModuleOptions {
+export function taskqOptions(config: Config, dataSource: DataSource, worker: boolean): TaskqModuleOptions {
   return {
-    transport: config.brokerUrl ? amqp({ url: config.brokerUrl, prefix: config.brokerPrefix }) : memory(),
+    transport: config.brokerUrl ? amqp({ url: config.brokerUrl }) : memory(),
     codecs: [entityCodec(dataSource)],
     store: sqlResultStore(dataSource),
+    defaults: { queue: config.queueName },
     http: {
       routes: ROUTES,
-      // Reads get a plain unit of work; writes a database transaction with the outbox.
+      // Reads need no transaction (and on SQLite must not hold its single connection).
       transaction: (queue, request) => ((request as { method?: string }).method === 'GET' ? undefined : openRequestTransaction(dataSource, queue)),
     },
-    worker: worker ? { concurrency: 8, middleware: [TaskTransaction] } : undefined,
+    worker: worker ? { concurrency: 4, queues: [config.queueName], middleware: [TaskTransaction] } : undefined,
   };
 }
 
-/**
- * Per-task middleware as an injectable class: every task runs in its own
- * database transaction (and is skipped if an earlier delivery of it
- * committed, through the inbox).
- */
+/** Per-task middleware as an injectable class: each task runs in its own database transaction. */
 @Injectable()
 export class TaskTransaction implements TaskqMiddleware {
   readonly #middleware: TaskMiddleware;
@@ -47,7 +43,18 @@ export class TaskTransaction implements TaskqMiddleware {
   }
 }
 
-/** Publishes outbox rows a crash left behind between a commit and its publish. Runs in the web process. */
+/** Prints what the worker did, from its lifecycle events. */
+@Injectable()
+export class WorkerLog implements OnModuleInit {
+  constructor(@InjectWorker() private readonly worker: Worker | null) {}
+
+  onModuleInit(): void {
+    this.worker?.on('completed', (event) => console.log(`[worker] ${event.name} ${event.id} done in ${Math.round(event.durationMs)} ms`));
+    this.worker?.on('dead', (event) => console.log(`[worker] ${event.name ?? '?'} ${event.id} dead-lettered: ${event.reason}`));
+  }
+}
+
+/** Publishes what a crash between a commit and its publish left in the outbox. Runs in the web process. */
 @Injectable()
 export class OutboxRelayService implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly #relay: OutboxRelay;

@@ -1,61 +1,119 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-// Both come with the workspace (amqplib with @taskq/core, pg with @taskq/typeorm); used only to create and remove the test's own queues and database.
+// Both come with the workspace (amqplib with @taskq/core, pg with @taskq/typeorm); used only to clean up.
 import { connect } from 'amqplib';
 import pg from 'pg';
 
+const EXAMPLE = fileURLToPath(new URL('..', import.meta.url));
 export const RABBIT_URL = process.env.TASKQ_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 export const PG_URL = process.env.TASKQ_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
-const DIST = new URL('../dist/', import.meta.url);
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** A built entry point of the example, run as `node dist/<name>.js`. */
-export interface RunningProcess {
-  readonly child: ChildProcess;
-  output(): string;
-  /** Resolves when the output matches `pattern`; fails if the process exits first or `timeoutMs` passes. */
-  waitFor(pattern: RegExp, what: string, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** SIGTERM, then the exit. */
-  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+/** A child process of the example with its output collected. */
+class Child {
+  readonly process: ChildProcess;
+  output = '';
+
+  constructor(args: string[], env: Record<string, string>) {
+    this.process = spawn(process.execPath, args, { cwd: EXAMPLE, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.process.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+  }
+
+  async waitFor(pattern: RegExp, what: string, timeoutMs = 30_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this.output);
+      if (match) return match;
+      if (this.process.exitCode !== null) throw new Error(`the example exited (code ${this.process.exitCode}) before ${what}:\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${this.output}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /** SIGTERM, as a process manager would; resolves with the exit code (SIGKILL after 10 s). */
+  async stop(): Promise<number | null> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return this.process.exitCode;
+    const exited = once(this.process, 'exit') as Promise<[number | null]>;
+    this.process.kill('SIGTERM');
+    const kill = setTimeout(() => this.process.kill('SIGKILL'), 10_000);
+    const [code] = await exited;
+    clearTimeout(kill);
+    return code;
+  }
 }
 
-export function run(entry: string, env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, [fileURLToPath(new URL(entry, DIST))], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return {
-    child,
-    output: () => output,
-    async waitFor(pattern, what, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const match = pattern.exec(output);
-        if (match) return match;
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${entry} exited before ${what}:\n${output}`);
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} from ${entry}:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+/** One delivered mail or push message (the example's file transports). */
+export interface Delivery {
+  readonly to: string;
+  readonly text: string;
+  readonly pid: number;
 }
 
-/** A fresh PostgreSQL database for one test, dropped by `drop()`. */
-export async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `taskq_nest_example_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
-  await adminQuery(`CREATE DATABASE "${name}"`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return { url: url.href, drop: () => adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+/** What `npm start` (and `npm run worker` with services) runs, in one of the two modes. */
+export class RunningExample {
+  readonly url: string;
+  readonly #dir: string;
+  readonly web: Child;
+  readonly worker: Child | undefined;
+  readonly #services: { schema: string; queue: string } | undefined;
+
+  private constructor(url: string, dir: string, web: Child, worker: Child | undefined, services: { schema: string; queue: string } | undefined) {
+    this.url = url;
+    this.#dir = dir;
+    this.web = web;
+    this.worker = worker;
+    this.#services = services;
+  }
+
+  static async start(mode: 'embedded' | 'services'): Promise<RunningExample> {
+    const dir = mkdtempSync(join(tmpdir(), 'taskq-nest-example-'));
+    const env: Record<string, string> = { PORT: '0', MAIL_FILE: join(dir, 'mail.jsonl'), PUSH_FILE: join(dir, 'push.jsonl'), TASKQ_URL: '', DATABASE_URL: '' };
+    let services: { schema: string; queue: string } | undefined;
+    if (mode === 'services') {
+      const id = randomUUID().replace(/-/g, '').slice(0, 8);
+      services = { schema: `taskq_nest_example_${id}`, queue: `nest-example-${id}` };
+      await sql(`CREATE SCHEMA "${services.schema}"`);
+      Object.assign(env, { TASKQ_URL: RABBIT_URL, DATABASE_URL: PG_URL, DATABASE_SCHEMA: services.schema, TASKQ_QUEUE: services.queue });
+    }
+    const web = new Child(['dist/start.js'], env);
+    const [, url] = await web.waitFor(/listening on (http:\/\/\S+)/, 'the web app to listen');
+    // The worker application in its own process, as `npm run worker` starts it; the web app created the tables first.
+    const worker = mode === 'services' ? new Child(['dist/worker.js'], env) : undefined;
+    await worker?.waitFor(/\[worker\] started/, 'the worker to start');
+    return new RunningExample(url, dir, web, worker, services);
+  }
+
+  deliveries(kind: 'mail' | 'push'): Delivery[] {
+    const file = join(this.#dir, `${kind}.jsonl`);
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Delivery);
+  }
+
+  get output(): string {
+    return `--- web ---\n${this.web.output}${this.worker ? `--- worker ---\n${this.worker.output}` : ''}`;
+  }
+
+  /** Stops both processes with SIGTERM and cleans up; resolves with their exit codes. */
+  async stop(): Promise<Array<number | null>> {
+    const codes = [await this.web.stop(), ...(this.worker ? [await this.worker.stop()] : [])];
+    rmSync(this.#dir, { recursive: true, force: true });
+    if (this.#services) {
+      await sql(`DROP SCHEMA IF EXISTS "${this.#services.schema}" CASCADE`);
+      await deleteQueue(this.#services.queue);
+    }
+    return codes;
+  }
 }
 
-async function adminQuery(text: string): Promise<void> {
+async function sql(text: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   try {
@@ -65,30 +123,13 @@ async function adminQuery(text: string): Promise<void> {
   }
 }
 
-/** Deletes what the example declared on the broker under `prefix`. */
-export async function deleteBrokerPrefix(prefix: string, queues: readonly string[] = ['default']): Promise<void> {
+async function deleteQueue(logical: string): Promise<void> {
   const connection = await connect(RABBIT_URL);
   try {
     const channel = await connection.createChannel();
-    for (const queue of queues) await channel.deleteQueue(`${prefix}.q.${queue}`);
-    await channel.deleteQueue(`${prefix}.dead`);
-    for (let level = 0; level < 28; level++) {
-      await channel.deleteQueue(`${prefix}.delay.${level}`);
-      await channel.deleteExchange(`${prefix}.delay.${level}`);
-    }
-    await channel.deleteExchange(`${prefix}.delivery`);
+    await channel.deleteQueue(`taskq.q.${logical}`);
     await channel.close();
   } finally {
     await connection.close();
-  }
-}
-
-export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -1,0 +1,23 @@
+import { Injectable } from '@nestjs/common';
+import type { UrlHelpers } from '@taskq/core';
+import { Task } from '@taskq/nest';
+import { Mailer } from '../deliveries.js';
+import type { User } from '../user.entity.js';
+
+/** Tasks are provider methods marked with @Task(); otherwise plain: `this.mail.sendWelcomeMail(user, urls)` runs it inline. */
+@Injectable()
+export class MailTasks {
+  constructor(private readonly mailer: Mailer) {}
+
+  /**
+   * Generates and sends a welcome mail to a new user, with an absolute link
+   * built from the request that registered them. In the worker `user` is the
+   * committed row, loaded again, and `request` is rebuilt from its URL context.
+   */
+  @Task({ id: 'mail.sendWelcomeMail', attempts: 3 })
+  async sendWelcomeMail(user: User, request: UrlHelpers): Promise<string> {
+    const profile = request.routeUrl('profile', { id: user.id });
+    await this.mailer.send({ to: user.email, subject: 'Welcome!', text: `Hello ${user.name},\n\nyour account is ready. Your profile: ${profile}\n` });
+    return profile;
+  }
+}

@@ -1,0 +1,17 @@
+import { Injectable } from '@nestjs/common';
+import type { UrlHelpers } from '@taskq/core';
+import { Task } from '@taskq/nest';
+import { PushSender } from '../deliveries.js';
+
+@Injectable()
+export class PushTasks {
+  constructor(private readonly push: PushSender) {}
+
+  /** The essay's send_push_message: tells a device the site was updated, with a link built from the request. */
+  @Task({ id: 'push.sendPushMessage' })
+  async sendPushMessage(request: UrlHelpers, deviceToken: string, slug: string): Promise<string> {
+    const siteUrl = request.routeUrl('news', { slug });
+    await this.push.send({ to: deviceToken, text: `Our website has been updated. Please visit ${siteUrl}` });
+    return siteUrl;
+  }
+}
