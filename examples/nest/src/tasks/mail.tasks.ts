@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { UrlHelpers } from '@taskq/core';
 import { Task } from '@taskq/nest';
 import { Mailer } from '../deliveries.js';
@@ -7,7 +7,7 @@ import type { User } from '../user.entity.js';
 /** Tasks are provider methods marked with @Task(); otherwise plain: `this.mail.sendWelcomeMail(user, urls)` runs it inline. */
 @Injectable()
 export class MailTasks {
-  constructor(private readonly mailer: Mailer) {}
+  constructor(@Inject(Mailer) private readonly mailer: Mailer) {}
 
   /**
    * Generates and sends a welcome mail to a new user, with an absolute link

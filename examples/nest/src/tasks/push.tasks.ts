@@ -1,11 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { UrlHelpers } from '@taskq/core';
 import { Task } from '@taskq/nest';
 import { PushSender } from '../deliveries.js';
 
 @Injectable()
 export class PushTasks {
-  constructor(private readonly push: PushSender) {}
+  constructor(@Inject(PushSender) private readonly push: PushSender) {}
 
   /** The essay's send_push_message: tells a device the site was updated, with a link built from the request. */
   @Task({ id: 'push.sendPushMessage' })
