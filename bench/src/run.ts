@@ -211,6 +211,15 @@ function render(options: Options, machine: Machine, load: Load, results: readonl
       out.push(`soak: ${soak.tasks.toLocaleString('en-US')} tasks at ${Math.round(soak.rate ?? 0).toLocaleString('en-US')} tasks/s; every ${Math.round(soak.tasks / SOAK_SAMPLES).toLocaleString('en-US')} tasks:`);
       out.push(`  heap used MB: ${trend((m) => m.heapUsed)}`);
       out.push(`  RSS MB:       ${trend((m) => m.rss)}`);
+      const first = soak.samples[0];
+      if (first) {
+        // RSS rises while the worker warms up (JIT code, heap spaces sized by the first collections);
+        // what matters for a leak is whether it keeps rising after that.
+        out.push(
+          `  after the first ${first.count.toLocaleString('en-US')} tasks: heap ${((soak.end.heapUsed - first.memory.heapUsed) / MB).toFixed(1)} MB, ` +
+            `RSS ${((soak.end.rss - first.memory.rss) / MB).toFixed(1)} MB`,
+        );
+      }
     }
     for (const e of soak.errors) out.push(`soak error: ${e}`);
   }
