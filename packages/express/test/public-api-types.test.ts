@@ -1,4 +1,4 @@
-import { createQueue, memory, type RequestUrlContext, REQUEST_CONTEXT, TaskRegistry, type TaskHandle, type TaskQueue, type UrlHelpers } from '@taskq/core';
+import { createQueue, memory, type RequestUrlContext, type REQUEST_CONTEXT, TaskRegistry, type TaskHandle, type TaskQueue, type UrlHelpers } from '@taskq/core';
 import type { Request, RequestHandler } from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
 import { type RequestTaskQueue, type RequestTransaction, requestTransaction, type TaskqOptions, taskq, taskStatusHandler } from '../src/index.js';
