@@ -57,3 +57,4 @@ export {
   NoTaskContextError,
   errorCode,
 } from './errors.js';
+export { publicStatus, TASK_ID_PATTERN, type PublicTaskStatus } from './public-status.js';

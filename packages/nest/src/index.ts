@@ -17,7 +17,7 @@ export { plainTransaction, type RequestTransaction, type RequestTransactionFacto
 export { CurrentTransaction, requestTransaction } from './current-transaction.decorator.js';
 export { Accepted, type AcceptedOptions } from './accepted.decorator.js';
 export { RequestUrls } from './request-urls.decorator.js';
-export type { PublicTaskStatus } from './internal/public-status.js';
+export type { PublicTaskStatus } from '@taskq/core';
 export { taskqCliWorker, type ApplicationContextOptions } from './cli.js';
 export type { CliOverrides } from './internal/cli-context.js';
 export { TaskDeclarationError, AmbiguousTaskProviderError, DuplicateTaskqModuleError, MiddlewareResolutionError } from './errors.js';

@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Inject, NotFoundException, type OnModuleInit, Param, type Type } from '@nestjs/common';
-import { InvalidOptionError } from '@taskq/core';
-import { type PublicTaskStatus, publicStatus, TASK_ID } from './internal/public-status.js';
+import { InvalidOptionError, type PublicTaskStatus, publicStatus, TASK_ID_PATTERN } from '@taskq/core';
+
 import { TaskqRuntime } from './taskq-runtime.js';
 
 /**
@@ -20,7 +20,7 @@ export function createTaskStatusController(path: string): Type<unknown> {
     @Get(':id')
     @Header('Cache-Control', 'no-store')
     async status(@Param('id') id: string): Promise<PublicTaskStatus> {
-      const status = TASK_ID.test(id) ? await this.runtime.queue.status(id.toLowerCase()) : null;
+      const status = TASK_ID_PATTERN.test(id) ? await this.runtime.queue.status(id.toLowerCase()) : null;
       if (!status) throw new NotFoundException({ error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } });
       return publicStatus(status);
     }
