@@ -6,7 +6,7 @@ import { serve } from './support/app.js';
 import { Cleanup } from './support/cleanup.js';
 import { faulty } from './support/faulty-transport.js';
 import { deleteQueues, queueDepth, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { gate, sleep } from './support/wait.js';
+import { eventually, gate, sleep } from './support/wait.js';
 
 const runs: string[] = [];
 async function sendWelcomeMail(email: string): Promise<string> {
@@ -157,6 +157,25 @@ describe('Fastify: a request publishes its tasks if and only if it succeeds', ()
     expect(response.headers.get('set-cookie')).toBeNull();
     expect(await response.json()).toEqual({ error: { code: 'TASKQ_COMMIT_FAILED', message: expect.stringContaining('could not be committed') } });
     expect(await queueDepth(name)).toBe(0);
+  });
+
+  it('a hijacked reply (written to reply.raw, so no onSend) is settled in onResponse, after it went out', async () => {
+    const { queue, name } = setup();
+    let stateAtWrite = '';
+    const { url } = await serve(cleanup, (app) => {
+      app.register(taskqPlugin, { queue, closeQueue: false });
+      app.post('/raw', async (request, reply) => {
+        await request.taskQueue.submit(sendWelcomeMail, 'raw@example.com');
+        reply.hijack();
+        stateAtWrite = request.taskQueue.unitOfWork.state;
+        reply.raw.writeHead(200, { 'content-type': 'text/plain' });
+        reply.raw.end('written by hand');
+      });
+    });
+    const response = await fetch(`${url}/raw`, { method: 'POST' });
+    expect(await response.text()).toBe('written by hand');
+    expect(stateAtWrite).toBe('open');
+    await eventually(async () => (await queueDepth(name)) === 1, 'the hijacked request’s task to be published');
   });
 
   it('a client that goes away before the reply drops the request’s tasks', async () => {
