@@ -1,6 +1,5 @@
-import { InvalidOptionError, type TaskQueue } from '@taskq/core';
 import type { Request, RequestHandler, Response } from 'express';
-import { publicStatus, TASK_ID } from './internal/public-status.js';
+import { InvalidOptionError, publicStatus, TASK_ID_PATTERN, type TaskQueue } from '@taskq/core';
 
 /** Options of {@link taskStatusHandler}. */
 export interface TaskStatusOptions {
@@ -31,7 +30,7 @@ export function taskStatusHandler(queue: TaskQueue, options: TaskStatusOptions =
   if (typeof param !== 'string' || param === '') throw new InvalidOptionError('param', 'expected a route parameter name');
   return async function taskStatus(req: Request, res: Response): Promise<void> {
     const id = req.params[param];
-    const status = typeof id === 'string' && TASK_ID.test(id) ? await queue.status(id.toLowerCase()) : null;
+    const status = typeof id === 'string' && TASK_ID_PATTERN.test(id) ? await queue.status(id.toLowerCase()) : null;
     res.set('Cache-Control', 'no-store');
     if (!status) {
       res.status(404).json({ error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } });

@@ -1,6 +1,5 @@
-import { InvalidOptionError, type TaskQueue } from '@taskq/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type PublicTaskStatus, publicStatus, TASK_ID } from './internal/public-status.js';
+import { InvalidOptionError, type PublicTaskStatus, publicStatus, TASK_ID_PATTERN, type TaskQueue } from '@taskq/core';
 import { stateOf } from './internal/state.js';
 
 /** Options of {@link taskStatusHandler}. */
@@ -33,7 +32,7 @@ export function taskStatusHandler(queue: TaskQueue, options: TaskStatusOptions =
   if (typeof param !== 'string' || param === '') throw new InvalidOptionError('param', 'expected a route parameter name');
   return async function taskStatus(request: FastifyRequest, reply: FastifyReply): Promise<PublicTaskStatus | FastifyReply> {
     const id = (request.params as Record<string, unknown> | undefined)?.[param];
-    const status = typeof id === 'string' && TASK_ID.test(id) ? await queue.status(id.toLowerCase()) : null;
+    const status = typeof id === 'string' && TASK_ID_PATTERN.test(id) ? await queue.status(id.toLowerCase()) : null;
     reply.header('cache-control', 'no-store');
     if (!status) return reply.code(404).send({ error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } });
     return publicStatus(status, internals);
