@@ -34,7 +34,7 @@ export {
   type TravellingHeader,
 } from './request/task-request.js';
 export { requestCodec, REQUEST_CONTEXT, type ContextualRequest } from './request/request-codec.js';
-export type { Transport, OutgoingMessage, Delivery, DeadLetter, ConsumeOptions, Subscription, MessageHeaders } from './transport.js';
+export type { Transport, OutgoingMessage, Delivery, DeadLetter, DeadLetterRecord, DeadLetterStore, ConsumeOptions, Subscription, MessageHeaders } from './transport.js';
 export { memory, MemoryTransport, type MemoryTransportOptions } from './transports/memory/memory-transport.js';
 export { amqp, AmqpTransport, type AmqpTransportOptions } from './transports/amqp/amqp-transport.js';
 export type { QueueType } from './transports/amqp/topology.js';

@@ -89,6 +89,10 @@ describe('encodeArgs refuses', () => {
     expectRefusal([{ a: { [Symbol('secret')]: 1 } }], 'args[0].a', /symbol-keyed property \[Symbol\(secret\)\]/);
   });
 
+  it('a constructor.prototype key pair, which workers would refuse', () => {
+    expectRefusal([{ data: { constructor: { prototype: { x: 1 } } } }], 'args[0].data', /"constructor" object with a "prototype" key/);
+  });
+
   it('an own __proto__ key, which workers would refuse', () => {
     const parsed: unknown = JSON.parse('{"ok":{"__proto__":{"x":1}}}');
     expectRefusal([parsed], 'args[0].ok', /"__proto__"/);
