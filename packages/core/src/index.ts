@@ -12,6 +12,14 @@ export {
 } from './queue.js';
 export { createWorker, Worker, type WorkerOptions, type StopOptions, type TaskMiddleware, type TaskContext, type LifecycleHook } from './worker.js';
 export type { WorkerEvents, ActiveEvent, CompletedEvent, FailedEvent, DeadEvent, WorkerErrorEvent, DeadLetterReason } from './worker-events.js';
+export { type BoundTaskQueue, UnitOfWorkSettledError, BoundQueueMisuseError } from './bound-queue.js';
+export {
+  type RequestTransaction,
+  type RequestTransactionFactory,
+  plainTransaction,
+  RequestScope,
+  CommitFailedError,
+} from './request/request-transaction.js';
 export { UnitOfWork, currentUnitOfWork, type UnitOfWorkOptions, type UnitOfWorkState, type StageTasks } from './unit-of-work.js';
 export type { ResultStore, TaskStatus, TaskState, StoredStatus, StoredError, EnqueuedRecord } from './result-store.js';
 export { isFinished } from './result-store.js';

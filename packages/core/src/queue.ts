@@ -4,6 +4,7 @@ import { encodeArgs } from './codecs/encode.js';
 import { decodeArgs } from './codecs/decode.js';
 import { describeError } from './internal/dead-letter.js';
 import type { ResultStore, TaskStatus } from './result-store.js';
+import { type BoundTaskQueue, bindQueue } from './bound-queue.js';
 import { currentUnitOfWork, inUnitOfWork, UnitOfWork, type UnitOfWorkOptions } from './unit-of-work.js';
 import { ENVELOPE_VERSION, type Envelope, type EnvelopeOptions, HEADER, type MetaValue } from './envelope.js';
 import { ClosedError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError } from './errors.js';
@@ -145,6 +146,8 @@ export interface TaskQueue {
   transaction<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T>;
   /** Opens a unit of work for frameworks: `uow.run(next)`, then `uow.commit()` or `uow.rollback()`. */
   begin(options?: UnitOfWorkOptions): UnitOfWork;
+  /** A view whose submits always join `uow` (a request's), even where AsyncLocalStorage context is lost. */
+  bind(uow: UnitOfWork): BoundTaskQueue;
   /** The task's status from the store, or null for an unknown id. Needs `store`. */
   status(id: string): Promise<TaskStatus | null>;
   /** A handle for a task id (e.g. from a URL), to read its status or await its result. */
@@ -355,6 +358,10 @@ class Queue implements TaskQueue {
 
   begin(options?: UnitOfWorkOptions): UnitOfWork {
     return new UnitOfWork(options);
+  }
+
+  bind(uow: UnitOfWork): BoundTaskQueue {
+    return bindQueue(this, uow);
   }
 
   status(id: string): Promise<TaskStatus | null> {

@@ -8,9 +8,7 @@ export type { PublicTaskStatus } from '@taskq/core';
 export { expressUrlContext } from './url-context.js';
 export {
   MountedTwiceError,
-  RequestSettledError,
-  RequestQueueMisuseError,
   NoRequestTransactionError,
   BadRequestHostError,
-  CommitFailedError,
 } from './errors.js';
+export { UnitOfWorkSettledError, BoundQueueMisuseError, CommitFailedError, plainTransaction } from '@taskq/core';

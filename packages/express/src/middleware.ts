@@ -1,11 +1,8 @@
-import { REQUEST_CONTEXT, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { CommitFailedError, plainTransaction, REQUEST_CONTEXT, RequestScope, type RequestTransaction, type RequestUrlContext, TaskRequest } from '@taskq/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { CommitFailedError, MountedTwiceError, NoRequestTransactionError } from './errors.js';
+import { MountedTwiceError, NoRequestTransactionError } from './errors.js';
 import { holdResponse } from './internal/hold-response.js';
-import { RequestScope } from './internal/request-scope.js';
 import { type ResolvedOptions, resolveOptions, type TaskqOptions } from './options.js';
-import { BoundQueue } from './request-queue.js';
-import { plainTransaction, type RequestTransaction } from './transaction.js';
 import { expressUrlContext } from './url-context.js';
 import './request-augment.js';
 
@@ -39,7 +36,7 @@ export function taskq(options: TaskqOptions): RequestHandler {
     const transaction = await openTransaction(resolved, req);
     const scope = new RequestScope(transaction, resolved.rollbackOn, resolved.logger);
     scoped[SCOPE] = scope;
-    req.taskQueue = new BoundQueue(resolved.queue, transaction.uow);
+    req.taskQueue = resolved.queue.bind(transaction.uow);
     holdResponse(res, (status) => scope.settle(status), commitFailedAnswer);
     res.once('close', () => scope.abandon());
     const run = transaction.run ? transaction.run.bind(transaction) : transaction.uow.run.bind(transaction.uow);

@@ -7,22 +7,7 @@ export class AlreadyRegisteredError extends TaskqError {
   }
 }
 
-/** `request.taskQueue` was used after the response started, when the request's unit of work is already settled. */
-export class RequestSettledError extends TaskqError {
-  constructor(state: string) {
-    super(
-      'TASKQ_REQUEST_SETTLED',
-      `the request's unit of work is already ${state} (the response has started): submit before replying, or submit through fastify.taskQueue to publish outside the request`,
-    );
-  }
-}
 
-/** An operation that belongs to the application queue was called on a request's queue view. */
-export class RequestQueueMisuseError extends TaskqError {
-  constructor(method: string, advice: string) {
-    super('TASKQ_REQUEST_QUEUE_MISUSE', `request.taskQueue.${method}() is not available on a request's queue view: ${advice}`);
-  }
-}
 
 /** `requestTransaction(request)` was called on a request that has no per-request transaction. */
 export class NoRequestTransactionError extends TaskqError {
@@ -39,9 +24,3 @@ export class BadRequestHostError extends TaskqError {
   }
 }
 
-/** The request's commit failed: the client got a 500 instead of the handler's reply; `cause` says why. */
-export class CommitFailedError extends TaskqError {
-  constructor(cause: unknown) {
-    super('TASKQ_COMMIT_FAILED', 'the request could not be committed: its transaction and tasks were dropped', { cause });
-  }
-}

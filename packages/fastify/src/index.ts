@@ -8,9 +8,7 @@ export type { PublicTaskStatus } from '@taskq/core';
 export { fastifyUrlContext } from './url-context.js';
 export {
   AlreadyRegisteredError,
-  RequestSettledError,
-  RequestQueueMisuseError,
   NoRequestTransactionError,
   BadRequestHostError,
-  CommitFailedError,
 } from './errors.js';
+export { UnitOfWorkSettledError, BoundQueueMisuseError, CommitFailedError, plainTransaction } from '@taskq/core';

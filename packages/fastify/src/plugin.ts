@@ -1,14 +1,11 @@
 import { AsyncResource } from 'node:async_hooks';
-import { REQUEST_CONTEXT, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { CommitFailedError, plainTransaction, REQUEST_CONTEXT, RequestScope, type RequestTransaction, type RequestUrlContext, TaskRequest } from '@taskq/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
-import { AlreadyRegisteredError, CommitFailedError, NoRequestTransactionError } from './errors.js';
-import { RequestScope } from './internal/request-scope.js';
+import { AlreadyRegisteredError, NoRequestTransactionError } from './errors.js';
 import { setState, STATE, stateOf } from './internal/state.js';
 import { type ResolvedOptions, resolveOptions, type TaskqPluginOptions } from './options.js';
-import { BoundQueue } from './request-queue.js';
 import { taskStatusHandler } from './status.js';
-import { plainTransaction, type RequestTransaction } from './transaction.js';
 import { fastifyUrlContext } from './url-context.js';
 import './augment.js';
 
@@ -27,7 +24,7 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
   fastify.addHook('onRequest', (request, _reply, done) => {
     open(resolved, request).then((transaction) => {
       const scope = new RequestScope(transaction, resolved.rollbackOn, resolved.logger);
-      request.taskQueue = new BoundQueue(resolved.queue, transaction.uow);
+      request.taskQueue = resolved.queue.bind(transaction.uow);
       const run = transaction.run ? transaction.run.bind(transaction) : transaction.uow.run.bind(transaction.uow);
       run(() => {
         setState(request, { scope, resource: new AsyncResource('taskq.request'), statusPath: resolved.statusRoute?.path });

@@ -1,26 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { TaskQueue, UnitOfWork } from '@taskq/core';
+import type { RequestTransaction, TaskQueue } from '@taskq/core';
 
-/**
- * What the unit-of-work interceptor opens around one HTTP request. Tasks
- * submitted while the handler runs join `uow`; `commit()` runs once the
- * handler's observable completed (then the response is sent), `rollback()`
- * when it failed. @taskq/typeorm's `openRequestTransaction(dataSource, queue)`
- * returns one that also holds a database transaction.
- */
-export interface RequestTransaction {
-  /** The unit of work the request's submits join. */
-  readonly uow: UnitOfWork;
-  /** Commits the request's work and publishes its tasks; the response waits for it. */
-  commit(): Promise<void>;
-  /** Drops the request's work and its tasks. */
-  rollback(): Promise<void>;
-  /**
-   * Runs the handler in the transaction's async context.
-   * @defaultValue `uow.run(fn)`
-   */
-  run?<T>(fn: () => T): T;
-}
+export { plainTransaction, type RequestTransaction } from '@taskq/core';
 
 /**
  * Opens the {@link RequestTransaction} of one request (the generic hook for
@@ -45,9 +26,3 @@ export type RequestTransactionFactory = (
   request: unknown,
   execution: ExecutionContext,
 ) => RequestTransaction | undefined | Promise<RequestTransaction | undefined>;
-
-/** The default: the request's unit of work, no database transaction. */
-export function plainTransaction(queue: TaskQueue): RequestTransaction {
-  const uow = queue.begin();
-  return { uow, commit: () => uow.commit(), rollback: () => uow.rollback() };
-}

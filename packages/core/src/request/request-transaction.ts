@@ -1,11 +1,53 @@
-import { errorCode, type Logger } from '@taskq/core';
-import { CommitFailedError } from '../errors.js';
-import type { RequestTransaction } from '../transaction.js';
+import { errorCode, TaskqError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TaskQueue } from '../queue.js';
+import type { UnitOfWork } from '../unit-of-work.js';
+
+/**
+ * One web request's transaction as the HTTP adapters drive it: opened before
+ * the route runs, committed before the response is sent, rolled back when
+ * the request fails. `@taskq/typeorm`'s `openRequestTransaction(dataSource,
+ * queue)` returns one (with its `EntityManager` as `manager`); without a
+ * factory the adapters use a plain unit of work from `queue.begin()`.
+ */
+export interface RequestTransaction {
+  /** The unit of work the request's submits go into (with an outbox, it stages them in the database transaction). */
+  readonly uow: UnitOfWork;
+  /**
+   * Runs the rest of the request inside the transaction's async context
+   * (for helpers that find the current transaction through AsyncLocalStorage).
+   * @defaultValue `uow.run`
+   */
+  run?<T>(fn: () => T): T;
+  /** Commits; the request's tasks are published (or handed to the outbox relay) before it resolves. */
+  commit(): Promise<void>;
+  /** Drops the request's tasks and undoes its writes. Called at most once, also after a failed commit. */
+  rollback(): Promise<void>;
+}
+
+/**
+ * Opens the transaction for one request, or returns `undefined` for requests
+ * that need none (e.g. `GET`s): those still get a plain unit of work.
+ */
+export type RequestTransactionFactory<Request> = (queue: TaskQueue, request: Request) => RequestTransaction | undefined | Promise<RequestTransaction | undefined>;
+
+/** The unit of work alone, for requests without a database transaction. */
+export function plainTransaction(queue: TaskQueue): RequestTransaction {
+  const uow = queue.begin();
+  return { uow, commit: () => uow.commit(), rollback: () => uow.rollback() };
+}
+
+/** The request's commit failed: the client gets a 500 instead of the handler's response; `cause` says why. */
+export class CommitFailedError extends TaskqError {
+  constructor(cause: unknown) {
+    super('TASKQ_COMMIT_FAILED', 'the request could not be committed: its transaction and tasks were dropped', { cause });
+  }
+}
 
 /**
  * One request's transaction and how it ends: committed at most once, rolled
  * back at most once, never both unless a commit failed. Framework-neutral:
- * the middleware only tells it when the request failed, when the response
+ * an adapter only tells it when the request failed, when the response
  * starts (with its status) and when the connection went away.
  */
 export class RequestScope {
