@@ -39,6 +39,7 @@ export class UnitOfWork {
   readonly #handles: TaskHandle[] = [];
   readonly #releases: Array<() => Promise<void>> = [];
   #state: UnitOfWorkState = 'open';
+  #commitFailed = false;
 
   constructor(options: UnitOfWorkOptions = {}) {
     this.#stage = options.stage;
@@ -77,19 +78,24 @@ export class UnitOfWork {
     this.#state = 'committed';
     this.#releases.length = 0;
     const buffered = this.#buffer.splice(0);
-    // Consecutive tasks of the same queue go out as one pipelined batch.
-    let start = 0;
-    while (start < buffered.length) {
-      let end = start + 1;
-      while (end < buffered.length && buffered[end].publish === buffered[start].publish) end++;
-      await buffered[start].publish(buffered.slice(start, end).map((b) => b.task));
-      start = end;
+    try {
+      // Consecutive tasks of the same queue go out as one pipelined batch.
+      let start = 0;
+      while (start < buffered.length) {
+        let end = start + 1;
+        while (end < buffered.length && buffered[end].publish === buffered[start].publish) end++;
+        await buffered[start].publish(buffered.slice(start, end).map((b) => b.task));
+        start = end;
+      }
+    } catch (error) {
+      this.#commitFailed = true;
+      throw error;
     }
   }
 
-  /** Drops everything submitted. Safe to call after a failed commit. */
+  /** Drops everything submitted. Safe to call after a failed commit; after a successful one there is nothing left to drop. */
   async rollback(): Promise<void> {
-    if (this.#state === 'rolled-back') return;
+    if (this.#state === 'rolled-back' || (this.#state === 'committed' && !this.#commitFailed)) return;
     this.#state = 'rolled-back';
     const releases = [...this.#buffer.splice(0).map((entry) => entry.release), ...this.#releases.splice(0)];
     for (const release of releases) await release();

@@ -57,6 +57,22 @@ describe('argument decode failures', () => {
   });
 });
 
+describe('unit of work states', () => {
+  it('a rollback after a successful commit changes nothing', async () => {
+    async function step(_n: number) {}
+    const registry = new TaskRegistry().add('step', step);
+    const transport = memory();
+    const queue = createQueue({ registry, transport });
+    const uow = queue.begin();
+    await uow.run(() => queue.submit(step, 1));
+    await uow.commit();
+    await uow.rollback();
+    expect(uow.state).toBe('committed');
+    expect(transport.depth('default')).toBe(1);
+    await queue.close();
+  });
+});
+
 describe('unit of work with a stage', () => {
   it('gives deduplication keys back when it rolls back', async () => {
     async function rebuild(_name: string) {}
