@@ -7,7 +7,10 @@ import type { ResultStore, TaskStatus } from './result-store.js';
 import { type BoundTaskQueue, bindQueue } from './bound-queue.js';
 import { currentUnitOfWork, inUnitOfWork, UnitOfWork, type UnitOfWorkOptions } from './unit-of-work.js';
 import { ENVELOPE_VERSION, type Envelope, type EnvelopeOptions, HEADER, type MetaValue } from './envelope.js';
-import { ClosedError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError } from './errors.js';
+import { ClosedError, errorCode, InvalidOptionError, PayloadTooLargeError } from './errors.js';
+import { TaskHandle } from './task-handle.js';
+
+export { TaskHandle, TaskFailedError, type ResultOptions } from './task-handle.js';
 import { uuidv7 } from './internal/uuid.js';
 import type { TaskFunction, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey, signBody } from './signing.js';
@@ -52,72 +55,6 @@ export interface Submission {
  * encoded; `next()` resolves once the task is encoded.
  */
 export type SubmitMiddleware = (submission: Submission, next: () => Promise<void>) => Promise<void>;
-
-/** Options of {@link TaskHandle.result}. */
-export interface ResultOptions {
-  /**
-   * How long to wait for the task to finish.
-   * @defaultValue `30_000`
-   */
-  readonly timeout?: number | string;
-  /** How often to look. @defaultValue `50` */
-  readonly interval?: number;
-}
-
-/** The task ended in the dead-letter queue instead of returning. */
-export class TaskFailedError extends TaskqError {
-  readonly taskId: string;
-  readonly taskError: TaskStatus['error'];
-  constructor(status: TaskStatus) {
-    super('TASKQ_TASK_FAILED', `task ${status.id} (${status.name}) failed after ${status.attempts} attempt(s): ${status.error?.message ?? 'unknown error'}`);
-    this.taskId = status.id;
-    this.taskError = status.error;
-  }
-}
-
-/** A submitted task; `id` exists before anything was published. Serialises to `{ id, name, queue }`. */
-export class TaskHandle<Result = unknown> {
-  readonly id: string;
-  /** Registry id of the task. */
-  readonly name: string;
-  /** Logical queue it went to. */
-  readonly queue: string;
-  readonly #core: QueueCore;
-  /** @internal Carries the result type; never set. */
-  declare readonly __result?: Result;
-
-  /** @internal */
-  constructor(core: QueueCore, id: string, name: string, queue: string) {
-    this.#core = core;
-    this.id = id;
-    this.name = name;
-    this.queue = queue;
-  }
-
-  /** The task's status (needs a store), or null when unknown. */
-  status(): Promise<TaskStatus<Result> | null> {
-    return this.#core.status(this.id) as Promise<TaskStatus<Result> | null>;
-  }
-
-  /** Waits until the task finished and returns its result; throws `TaskFailedError` if it was dead-lettered. Needs a store. */
-  async result(options: ResultOptions = {}): Promise<Result> {
-    const timeoutMs = parseDuration(options.timeout ?? 30_000, 'timeout');
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const status = await this.status();
-      if (status?.state === 'succeeded') return status.result as Result;
-      if (status?.state === 'dead') throw new TaskFailedError(status);
-      if (Date.now() >= deadline) {
-        throw new TaskqError('TASKQ_RESULT_TIMEOUT', `task ${this.id} did not finish within ${timeoutMs} ms (state: ${status?.state ?? 'unknown'})`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, options.interval ?? 50));
-    }
-  }
-
-  toJSON(): { id: string; name: string; queue: string } {
-    return { id: this.id, name: this.name, queue: this.queue };
-  }
-}
 
 /** A task encoded and ready to publish. */
 export interface PreparedTask {
@@ -216,7 +153,7 @@ class QueueCore {
     const queue = options.queue ?? 'default';
     const delayMs = options.at ? Math.max(0, options.at.getTime() - Date.now()) : options.delay === undefined ? undefined : parseDuration(options.delay, 'delay');
     const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs: delayMs || undefined };
-    return { handle: new TaskHandle(this, id, task, queue), message };
+    return { handle: new TaskHandle(this.readStatus, id, task, queue), message };
   }
 
   /** Records the tasks as queued (with a store), then publishes; a failed publish is recorded, never left as "queued". */
@@ -259,8 +196,10 @@ class QueueCore {
   async claim(prepared: PreparedTask, key: string): Promise<TaskHandle | undefined> {
     if (!this.store) throw new InvalidOptionError('key', 'deduplication keys need a result store (createQueue({ store }))');
     const holder = await this.store.claimKey(key, prepared.handle.id, prepared.handle.name);
-    return holder === prepared.handle.id ? undefined : new TaskHandle(this, holder, prepared.handle.name, prepared.handle.queue);
+    return holder === prepared.handle.id ? undefined : new TaskHandle(this.readStatus, holder, prepared.handle.name, prepared.handle.queue);
   }
+
+  readonly readStatus = (id: string): Promise<TaskStatus | null> => this.status(id);
 
   async status(id: string): Promise<TaskStatus | null> {
     if (!this.store) throw new InvalidOptionError('store', 'queue.status() needs a result store: createQueue({ store })');
@@ -369,7 +308,7 @@ class Queue implements TaskQueue {
   }
 
   handle(id: string): TaskHandle {
-    return new TaskHandle(this.#core, id, '', '');
+    return new TaskHandle(this.#core.readStatus, id, '', '');
   }
 
   close(): Promise<void> {

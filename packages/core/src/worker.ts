@@ -1,87 +1,22 @@
 import { CodecSet } from './codecs/codec-set.js';
 import { decodeArgs } from './codecs/decode.js';
-import { encodeArgs } from './codecs/encode.js';
-import type { ResultStore, StoredError } from './result-store.js';
-import type { Codec } from './codecs/types.js';
 import { runInTask } from './context.js';
 import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
 import { ClosedError, DecodeError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError, TaskTimeoutError } from './errors.js';
-import { deadLetterHeaders, describeError } from './internal/dead-letter.js';
+import { deadLetterHeaders } from './internal/dead-letter.js';
+import { StatusRecorder } from './internal/status-recorder.js';
 import { TypedEmitter } from './internal/emitter.js';
-import { type TaskContext, TaskRun } from './internal/task-run.js';
+import { TaskRun } from './internal/task-run.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey, verifyBody } from './signing.js';
+import type { LifecycleHook, StopOptions, TaskMiddleware, WorkerOptions } from './worker-options.js';
 import { backoffDelay, parseDuration, resolveBackoff, type TaskOptions, validateTaskOptions } from './task-options.js';
 import type { Delivery, Subscription, Transport } from './transport.js';
 import type { DeadLetterReason, WorkerEvents } from './worker-events.js';
 
 export type { TaskContext } from './internal/task-run.js';
-
-/** Per-task middleware: code before `await next()` runs before the task, code after runs after it (also when it throws, if you use try/finally). */
-export type TaskMiddleware = (ctx: TaskContext, next: () => Promise<void>) => Promise<void>;
-
-/** A start-up or shut-down hook, run once per worker process. */
-export type LifecycleHook = () => void | Promise<void>;
-
-/** Options of {@link createWorker}. */
-export interface WorkerOptions {
-  /** The registry shared with the submitting side. Only its ids can run. */
-  readonly registry: TaskRegistry;
-  readonly transport: Transport;
-  /**
-   * Most tasks running at once (also the broker prefetch).
-   * @defaultValue `10`
-   */
-  readonly concurrency?: number;
-  /**
-   * Logical queues to consume.
-   * @defaultValue `['default']`
-   */
-  readonly queues?: readonly string[];
-  /** Extra argument codecs; must match the submitting side's. */
-  readonly codecs?: readonly Codec[];
-  /** Defaults for tasks that set neither a task option nor a submit option (attempts, backoff, timeout). */
-  readonly defaults?: TaskOptions;
-  /** Returns false for errors that must not be retried (`NonRetryableError` never is). */
-  readonly retryIf?: (error: unknown, task: TaskContext) => boolean;
-  /** With keys, only envelopes signed by one of them run (several keys allow rotation). */
-  readonly signingKeys?: SigningKey | readonly SigningKey[];
-  /**
-   * The broker's delivery acknowledgement timeout (RabbitMQ `consumer_timeout`,
-   * 30 minutes by default). A task attempt still running 5 seconds before it
-   * is failed with `TaskTimeoutError` and dead-lettered (reason
-   * `exceeded-ack-deadline`, not retried): otherwise the broker would close the
-   * channel, redeliver the message and the task would loop forever.
-   * `false` turns the guard off (only if the broker's timeout is disabled).
-   * @defaultValue `1_800_000` (30 minutes)
-   */
-  readonly ackDeadline?: number | string | false;
-  /**
-   * Records each transition (active, retrying, succeeded with its result,
-   * dead with its error) for `queue.status()`, and acks a redelivered task
-   * that already succeeded without running it again.
-   */
-  readonly store?: ResultStore;
-  /**
-   * Largest message body the worker parses; bigger ones are dead-lettered
-   * (reason `payload-too-large`) unread. Match the queue's `maxPayloadBytes`.
-   * @defaultValue `1_048_576` (1 MiB)
-   */
-  readonly maxPayloadBytes?: number;
-  /** @defaultValue warnings and errors to stderr */
-  readonly logger?: Logger;
-}
-
-/** Options of {@link Worker.stop}. */
-export interface StopOptions {
-  /**
-   * How long in-flight tasks may take to finish; after it their signals abort
-   * and unfinished messages go back to the queue.
-   * @defaultValue `30_000`
-   */
-  readonly timeout?: number;
-}
+export type { LifecycleHook, StopOptions, TaskMiddleware, WorkerOptions } from './worker-options.js';
 
 type State = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -99,7 +34,7 @@ export class Worker {
   readonly #retryIf: WorkerOptions['retryIf'];
   readonly #keys: Buffer[] | undefined;
   readonly #ackLimitMs: number | undefined;
-  readonly #store: ResultStore | undefined;
+  readonly #recorder: StatusRecorder | undefined;
   readonly #maxPayloadBytes: number;
   readonly #events: TypedEmitter<WorkerEvents>;
   readonly #startup: LifecycleHook[] = [];
@@ -135,7 +70,7 @@ export class Worker {
     this.#keys = keys === undefined ? undefined : checkSigningKeys(Array.isArray(keys) ? (keys as SigningKey[]) : [keys as SigningKey], 'signingKeys');
     this.#events = new TypedEmitter<WorkerEvents>(this.logger);
     if (options.store !== undefined && typeof options.store?.started !== 'function') throw new InvalidOptionError('store', 'expected a ResultStore such as memoryResultStore()');
-    this.#store = options.store;
+    this.#recorder = options.store && new StatusRecorder(options.store, this.#codecs, this.logger, (message, error) => this.#emitError(message, error));
     const maxPayload = options.maxPayloadBytes ?? 1_048_576;
     if (!Number.isInteger(maxPayload) || maxPayload < 1024) throw new InvalidOptionError('maxPayloadBytes', `expected an integer >= 1024, got ${maxPayload}`);
     this.#maxPayloadBytes = maxPayload;
@@ -319,7 +254,7 @@ export class Worker {
       redelivered: delivery.redelivered,
     });
     this.#running.set(delivery, run);
-    if (this.#store && !(await this.#recordStart(run))) {
+    if (this.#recorder && !(await this.#recorder.start(run))) {
       // Already succeeded: a redelivery after a crash between the run and its ack. Do not run it twice.
       this.logger.debug('skipping a redelivered task that already succeeded', { id: run.id, task: run.name });
       if (this.#settle(delivery)) delivery.ack();
@@ -334,7 +269,7 @@ export class Worker {
     }
     if (run.expired || !this.#running.has(delivery)) return;
     // The result is stored before the ack: a crash in between redelivers a task the store knows succeeded.
-    if (this.#store) await this.#recordSuccess(run);
+    if (this.#recorder) await this.#recorder.success(run);
     if (!this.#settle(delivery)) return;
     delivery.ack();
     if (this.#events.has('completed')) {
@@ -371,7 +306,7 @@ export class Worker {
       retryInMs = backoffDelay(backoff, run.attempt + 1);
     }
     this.#events.emit('failed', { id: run.id, name: run.name, queue: run.queue, attempt: run.attempt, error, durationMs, willRetry, retryInMs });
-    if (this.#store) await this.#recordFailure(run.id, error, !willRetry);
+    if (this.#recorder) await this.#recorder.failure(run.id, error, !willRetry);
     if (!willRetry) {
       const reason: DeadLetterReason = undecodable ? 'undecodable-arguments' : nonRetryable ? 'non-retryable' : 'attempts-exhausted';
       return this.#deadLetter(delivery, reason, error, run.name, run.attempt);
@@ -393,41 +328,6 @@ export class Worker {
     if (this.#settle(delivery)) delivery.ack();
   }
 
-  async #recordStart(run: TaskRun): Promise<boolean> {
-    try {
-      return await (this.#store as ResultStore).started(run.id, run.attempt, new Date());
-    } catch (error) {
-      // The store is down: run anyway (at-least-once holds), status is stale until it recovers.
-      this.#emitError(`recording the start of task ${run.id} failed`, error);
-      return true;
-    }
-  }
-
-  async #recordSuccess(run: TaskRun): Promise<void> {
-    try {
-      let encoded: string;
-      try {
-        // Stored as a one-element encoded argument list, so readers decode it with the same codecs.
-        const value = encodeArgs([run.result], this.#codecs);
-        encoded = JSON.stringify(Array.isArray(value) ? value : await value);
-      } catch (error) {
-        this.logger.warn(`the result of task ${run.id} cannot be stored (${describeError(error).message}); storing null`);
-        encoded = '[null]';
-      }
-      await (this.#store as ResultStore).succeeded(run.id, encoded, new Date());
-    } catch (error) {
-      this.#emitError(`recording the result of task ${run.id} failed`, error);
-    }
-  }
-
-  async #recordFailure(id: string, error: unknown, final: boolean): Promise<void> {
-    try {
-      await (this.#store as ResultStore).failed(id, storedError(error), final, new Date());
-    } catch (storeError) {
-      this.#emitError(`recording the failure of task ${id} failed`, storeError);
-    }
-  }
-
   #safeRetryIf(error: unknown, run: TaskRun): boolean {
     try {
       return this.#retryIf?.(error, run) ?? true;
@@ -447,8 +347,8 @@ export class Worker {
       return;
     }
     // Only for failures the worker itself decided on: an unsigned or malformed message must not be able to touch a real task's status.
-    if (this.#store && (reason === 'unknown-task' || reason === 'exceeded-ack-deadline') && isUuidLike(delivery.id)) {
-      await this.#recordFailure(delivery.id, error, true);
+    if (this.#recorder && (reason === 'unknown-task' || reason === 'exceeded-ack-deadline') && isUuidLike(delivery.id)) {
+      await this.#recorder.failure(delivery.id, error, true);
     }
     if (this.#settle(delivery)) delivery.ack();
     this.logger.warn(`task dead-lettered (${reason})`, { id: delivery.id, task: name, queue: delivery.queue });
@@ -487,11 +387,6 @@ function isUuidLike(id: string): boolean {
   return id.length === 36;
 }
 
-function storedError(error: unknown): StoredError {
-  const { message, stack } = describeError(error);
-  const name = error instanceof Error ? error.name : undefined;
-  return { message, code: errorCode(error), name, stack };
-}
 /** Room left before the broker's consumer timeout to fail, dead-letter and ack the message. */
 const ACK_MARGIN_MS = 5_000;
 

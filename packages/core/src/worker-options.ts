@@ -1,0 +1,73 @@
+import type { Codec } from './codecs/types.js';
+import type { TaskContext } from './internal/task-run.js';
+import type { Logger } from './logger.js';
+import type { TaskRegistry } from './registry.js';
+import type { ResultStore } from './result-store.js';
+import type { SigningKey } from './signing.js';
+import type { TaskOptions } from './task-options.js';
+import type { Transport } from './transport.js';
+
+/** Per-task middleware: code before `await next()` runs before the task, code after runs after it (also when it throws, if you use try/finally). */
+export type TaskMiddleware = (ctx: TaskContext, next: () => Promise<void>) => Promise<void>;
+
+/** A start-up or shut-down hook, run once per worker process. */
+export type LifecycleHook = () => void | Promise<void>;
+
+/** Options of {@link createWorker}. */
+export interface WorkerOptions {
+  /** The registry shared with the submitting side. Only its ids can run. */
+  readonly registry: TaskRegistry;
+  readonly transport: Transport;
+  /**
+   * Most tasks running at once (also the broker prefetch).
+   * @defaultValue `10`
+   */
+  readonly concurrency?: number;
+  /**
+   * Logical queues to consume.
+   * @defaultValue `['default']`
+   */
+  readonly queues?: readonly string[];
+  /** Extra argument codecs; must match the submitting side's. */
+  readonly codecs?: readonly Codec[];
+  /** Defaults for tasks that set neither a task option nor a submit option (attempts, backoff, timeout). */
+  readonly defaults?: TaskOptions;
+  /** Returns false for errors that must not be retried (`NonRetryableError` never is). */
+  readonly retryIf?: (error: unknown, task: TaskContext) => boolean;
+  /** With keys, only envelopes signed by one of them run (several keys allow rotation). */
+  readonly signingKeys?: SigningKey | readonly SigningKey[];
+  /**
+   * The broker's delivery acknowledgement timeout (RabbitMQ `consumer_timeout`,
+   * 30 minutes by default). A task attempt still running 5 seconds before it
+   * is failed with `TaskTimeoutError` and dead-lettered (reason
+   * `exceeded-ack-deadline`, not retried): otherwise the broker would close the
+   * channel, redeliver the message and the task would loop forever.
+   * `false` turns the guard off (only if the broker's timeout is disabled).
+   * @defaultValue `1_800_000` (30 minutes)
+   */
+  readonly ackDeadline?: number | string | false;
+  /**
+   * Records each transition (active, retrying, succeeded with its result,
+   * dead with its error) for `queue.status()`, and acks a redelivered task
+   * that already succeeded without running it again.
+   */
+  readonly store?: ResultStore;
+  /**
+   * Largest message body the worker parses; bigger ones are dead-lettered
+   * (reason `payload-too-large`) unread. Match the queue's `maxPayloadBytes`.
+   * @defaultValue `1_048_576` (1 MiB)
+   */
+  readonly maxPayloadBytes?: number;
+  /** @defaultValue warnings and errors to stderr */
+  readonly logger?: Logger;
+}
+
+/** Options of {@link Worker.stop}. */
+export interface StopOptions {
+  /**
+   * How long in-flight tasks may take to finish; after it their signals abort
+   * and unfinished messages go back to the queue.
+   * @defaultValue `30_000`
+   */
+  readonly timeout?: number;
+}
