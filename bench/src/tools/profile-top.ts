@@ -3,7 +3,11 @@
  * --cpu-prof` writes; `npm run bench -- --cpu-prof worker|producer` makes
  * them under results/profiles/), so a profile can be read without DevTools:
  *
- *   node bench/dist/tools/profile-top.js results/profiles/x.cpuprofile [count]
+ *   node bench/dist/tools/profile-top.js results/profiles/x.cpuprofile [count] [function]
+ *
+ * With a function name, it also prints who calls that function (the stacks
+ * above its self time, CALLER_DEPTH frames deep), e.g. to see which code path a
+ * native `writeBuffer` comes from.
  *
  * Self time is attributed from the sample timeline (timeDeltas), per function
  * (name + file + line), and also summed per file so package-level costs stand out.
@@ -22,6 +26,8 @@ interface CpuProfile {
   readonly timeDeltas: readonly number[];
 }
 
+const CALLER_DEPTH = 9;
+
 function shortUrl(url: string): string {
   const marker = url.lastIndexOf('node_modules/');
   if (marker >= 0) return url.slice(marker + 'node_modules/'.length);
@@ -33,8 +39,8 @@ function shortUrl(url: string): string {
 }
 
 function main(): void {
-  const [file, countArg] = process.argv.slice(2);
-  if (!file) throw new Error('usage: profile-top <file.cpuprofile> [count]');
+  const [file, countArg, callersOf] = process.argv.slice(2);
+  if (!file) throw new Error('usage: profile-top <file.cpuprofile> [count] [function]');
   const count = Number(countArg ?? 25);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -64,6 +70,26 @@ function main(): void {
   };
   print('self time by function', byFunction);
   print('self time by file', byFile);
+  if (callersOf) print(`callers of ${callersOf} (${CALLER_DEPTH} frames, outermost first)`, callers(profile, selfUs, callersOf));
+}
+
+function callers(profile: CpuProfile, selfUs: Map<number, number>, name: string): Map<string, number> {
+  const parent = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node);
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const node = byId.get(id);
+    if (!node || node.callFrame.functionName !== name) continue;
+    const frames: string[] = [];
+    let up = parent.get(id);
+    for (let depth = 0; up && depth < CALLER_DEPTH; depth++, up = parent.get(up.id)) {
+      frames.unshift(`${up.callFrame.functionName || '(anonymous)'}@${shortUrl(up.callFrame.url)}:${up.callFrame.lineNumber + 1}`);
+    }
+    const key = frames.join(' > ');
+    out.set(key, (out.get(key) ?? 0) + us);
+  }
+  return out;
 }
 
 main();
