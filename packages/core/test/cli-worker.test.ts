@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createQueue } from '../src/index.js';
 import { deleteQueues, queueDepth, RABBIT_URL, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../../../test-support/wait.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/cli-worker.mjs', import.meta.url));

@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runDeadCommand } from '../src/cli/dead.js';
 import { createQueue, createWorker, currentTask, type DeadEvent, HEADER, NonRetryableError, TaskRegistry, type Transport } from '../src/index.js';
-import { eventually } from './support/eventually.js';
-import { IsolatedBroker } from './support/isolated.js';
+import { eventually, waitFor } from '../../../test-support/wait.js';
+import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
 import { RABBIT_URL } from './support/rabbit.js';
-import { waitFor } from './support/wait.js';
 
 const run = promisify(execFile);
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -28,14 +27,7 @@ const transports: Record<string, (broker: IsolatedBroker) => Env> = {
 
 for (const [kind, make] of Object.entries(transports)) {
   describe(`dead-letter queue and taskq dead: ${kind}`, () => {
-    let broker = new IsolatedBroker();
-    const stops: Array<() => Promise<void>> = [];
-
-    afterEach(async () => {
-      for (const stop of stops.splice(0).reverse()) await stop();
-      await broker.cleanup();
-      broker = new IsolatedBroker();
-    });
+    const { broker, stops } = isolatedPerTest();
 
     /** Three dead letters with three reasons: attempts exhausted, non-retryable, not JSON. */
     async function deadLetters() {
@@ -148,8 +140,7 @@ for (const [kind, make] of Object.entries(transports)) {
 }
 
 describe('taskq dead as a command', () => {
-  const broker = new IsolatedBroker();
-  afterEach(() => broker.cleanup());
+  const { broker } = isolatedPerTest();
 
   it('runs from the CLI entry with TASKQ_URL, never prints the password, and fails clearly on bad usage', async () => {
     const transport = broker.amqp();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Codec, createQueue, createWorker, type DeadEvent, memory, memoryResultStore, silentLogger, TaskRegistry } from '../src/index.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../../../test-support/wait.js';
 
 class Account {
   constructor(readonly id: number) {}

@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createQueue, createWorker, memory, TaskRegistry, type Transport } from '../src/index.js';
 import { DELAY_LEVELS, DELAY_TICK_MS, MAX_DELAY_MS, Topology } from '../src/transports/amqp/topology.js';
-import { IsolatedBroker } from './support/isolated.js';
-import { waitFor } from './support/wait.js';
+import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
+import { waitFor } from '../../../test-support/wait.js';
 
 /** How late a delayed task may start (the issue: "within 0.5 s of due"). */
 const TOLERANCE_MS = 500;
@@ -27,14 +27,7 @@ const transports: Record<string, (broker: IsolatedBroker) => Env> = {
 
 for (const [kind, make] of Object.entries(transports)) {
   describe(`delays and schedules: ${kind}`, () => {
-    let broker = new IsolatedBroker();
-    const stops: Array<() => Promise<void>> = [];
-
-    afterEach(async () => {
-      for (const stop of stops.splice(0).reverse()) await stop();
-      await broker.cleanup();
-      broker = new IsolatedBroker();
-    });
+    const { broker, stops } = isolatedPerTest();
 
     async function start() {
       const started = new Map<string, number>();

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createQueue, createWorker, type DeadEvent, errorCode, HEADER, type MessageHeaders, TaskRegistry, type Transport } from '../src/index.js';
-import { eventually } from './support/eventually.js';
-import { IsolatedBroker } from './support/isolated.js';
+import { eventually, waitFor } from '../../../test-support/wait.js';
+import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
 import { RABBIT_URL } from './support/rabbit.js';
-import { waitFor } from './support/wait.js';
 
 const MAX_PAYLOAD = 4_096;
 
@@ -81,14 +80,7 @@ function prototypesClean(): void {
 
 for (const [kind, make] of Object.entries(transports)) {
   describe(`hostile and broken input: ${kind}`, () => {
-    let broker = new IsolatedBroker();
-    const stops: Array<() => Promise<void>> = [];
-
-    afterEach(async () => {
-      for (const stop of stops.splice(0).reverse()) await stop();
-      await broker.cleanup();
-      broker = new IsolatedBroker();
-    });
+    const { broker, stops } = isolatedPerTest();
 
     it('dead-letters every bad message with its reason, leaves Object.prototype clean, and runs the next good task', async () => {
       const env = await make(broker);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createQueue, createWorker, memory, TaskRegistry } from '../src/index.js';
 import { describeTransportBehaviour } from './behaviour/transport-suite.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../../../test-support/wait.js';
 
 let shared = memory();
 describeTransportBehaviour('memory', {

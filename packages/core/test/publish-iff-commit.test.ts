@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createQueue, createWorker, memory, memoryResultStore, type TaskState, TaskRegistry, type Transport } from '../src/index.js';
 import { deleteQueues, queueDepth, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { sleep, waitFor } from './support/wait.js';
+import { sleep, waitFor } from '../../../test-support/wait.js';
 
 const transports: Array<[string, () => Transport, (queue: string) => Promise<number>]> = [
   ['memory', () => memory(), async () => 0],

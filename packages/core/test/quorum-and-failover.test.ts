@@ -1,20 +1,12 @@
 import { connect } from 'amqplib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createQueue, createWorker, TaskRegistry } from '../src/index.js';
-import { eventually } from './support/eventually.js';
-import { IsolatedBroker } from './support/isolated.js';
+import { eventually, waitFor } from '../../../test-support/wait.js';
+import { isolatedPerTest } from './support/isolated.js';
 import { RABBIT_URL } from './support/rabbit.js';
-import { waitFor } from './support/wait.js';
 
 describe('amqp: quorum queues and failover URLs', () => {
-  let broker = new IsolatedBroker();
-  const stops: Array<() => Promise<void>> = [];
-
-  afterEach(async () => {
-    for (const stop of stops.splice(0).reverse()) await stop();
-    await broker.cleanup();
-    broker = new IsolatedBroker();
-  });
+  const { broker, stops } = isolatedPerTest();
 
   it("queueType 'quorum' runs tasks, and a poison message past the delivery limit lands in the dead-letter queue instead of being dropped", async () => {
     const done: number[] = [];

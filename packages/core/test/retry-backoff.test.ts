@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ActiveEvent,
   type CompletedEvent,
@@ -12,9 +12,8 @@ import {
   type Transport,
   type WorkerOptions,
 } from '../src/index.js';
-import { eventually } from './support/eventually.js';
-import { IsolatedBroker } from './support/isolated.js';
-import { sleep, waitFor } from './support/wait.js';
+import { eventually, sleep, waitFor } from '../../../test-support/wait.js';
+import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
 
 /** Retry delays go through the AMQP delay levels, which round to a 10 ms tick. */
 const TICK_SLACK_MS = 15;
@@ -31,14 +30,7 @@ class ValidationError extends Error {}
 
 for (const [kind, make] of Object.entries(transports)) {
   describe(`retries and backoff: ${kind}`, () => {
-    let broker = new IsolatedBroker();
-    const stops: Array<() => Promise<void>> = [];
-
-    afterEach(async () => {
-      for (const stop of stops.splice(0).reverse()) await stop();
-      await broker.cleanup();
-      broker = new IsolatedBroker();
-    });
+    const { broker, stops } = isolatedPerTest();
 
     /** A queue and a started worker on `registry`, recording every lifecycle event. */
     async function start(registry: TaskRegistry, workerOptions: Partial<WorkerOptions> = {}) {

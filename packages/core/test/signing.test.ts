@@ -1,9 +1,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createQueue, createWorker, type DeadEvent, errorCode, HEADER, TaskRegistry, type Transport } from '../src/index.js';
-import { eventually } from './support/eventually.js';
-import { IsolatedBroker } from './support/isolated.js';
-import { waitFor } from './support/wait.js';
+import { eventually, waitFor } from '../../../test-support/wait.js';
+import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
 
 const OLD_KEY = 'old-signing-key-0123456789abcdef0123456789';
 const NEW_KEY = Buffer.from('new-signing-key-fedcba9876543210fedcba9876', 'utf8');
@@ -23,14 +22,7 @@ function hmac(body: Buffer, key: string | Buffer): string {
 
 for (const [kind, make] of Object.entries(transports)) {
   describe(`signing: ${kind}`, () => {
-    let broker = new IsolatedBroker();
-    const stops: Array<() => Promise<void>> = [];
-
-    afterEach(async () => {
-      for (const stop of stops.splice(0).reverse()) await stop();
-      await broker.cleanup();
-      broker = new IsolatedBroker();
-    });
+    const { broker, stops } = isolatedPerTest();
 
     it('runs only envelopes signed with an accepted key (rotation: old and new); unsigned, forged and tampered ones are dead-lettered, never run', async () => {
       const env = make(broker);

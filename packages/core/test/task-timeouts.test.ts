@@ -1,8 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createQueue, createWorker, currentTask, type DeadEvent, errorCode, type FailedEvent, TaskRegistry, type Transport } from '../src/index.js';
-import { eventually } from './support/eventually.js';
-import { IsolatedBroker } from './support/isolated.js';
-import { sleep, waitFor } from './support/wait.js';
+import { eventually, sleep, waitFor } from '../../../test-support/wait.js';
+import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
 
 const transports: Record<string, (broker: IsolatedBroker) => { submitter: Transport; consumer: Transport; queueName: string }> = {
   memory: (broker) => {
@@ -14,14 +13,7 @@ const transports: Record<string, (broker: IsolatedBroker) => { submitter: Transp
 
 for (const [kind, make] of Object.entries(transports)) {
   describe(`task timeouts: ${kind}`, () => {
-    let broker = new IsolatedBroker();
-    const stops: Array<() => Promise<void>> = [];
-
-    afterEach(async () => {
-      for (const stop of stops.splice(0).reverse()) await stop();
-      await broker.cleanup();
-      broker = new IsolatedBroker();
-    });
+    const { broker, stops } = isolatedPerTest();
 
     async function start(registry: TaskRegistry) {
       const env = make(broker);

@@ -1,19 +1,12 @@
 import { connect } from 'amqplib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createQueue, createWorker, TaskRegistry } from '../src/index.js';
-import { IsolatedBroker } from './support/isolated.js';
+import { isolatedPerTest } from './support/isolated.js';
 import { RABBIT_URL } from './support/rabbit.js';
-import { waitFor } from './support/wait.js';
+import { waitFor } from '../../../test-support/wait.js';
 
 describe('amqp: a confirmed publish is a stored message', () => {
-  let broker = new IsolatedBroker();
-  const stops: Array<() => Promise<void>> = [];
-
-  afterEach(async () => {
-    for (const stop of stops.splice(0).reverse()) await stop();
-    await broker.cleanup();
-    broker = new IsolatedBroker();
-  });
+  const { broker, stops } = isolatedPerTest();
 
   it('a queue deleted under a running publisher is declared again: the next task is not confirmed into nowhere', async () => {
     const done: string[] = [];

@@ -1,10 +1,11 @@
-import { createQueue, currentUnitOfWork, memoryResultStore, TaskRegistry, type TaskQueue } from '@taskq/core';
+import { currentUnitOfWork, TaskRegistry, type TaskQueue } from '@taskq/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskq, taskqErrors } from '../src/index.js';
-import { Cleanup } from './support/cleanup.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
 import { listen } from './support/http.js';
-import { deleteQueues, queueDepth, testAmqp, uniqueQueue } from './support/rabbit.js';
+import { queueDepth } from '../../../test-support/rabbit.js';
+import { testQueue } from '../../../test-support/taskq-amqp.js';
 
 async function notify(who: string): Promise<void> {
   void who;
@@ -15,10 +16,7 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 function setup(): { queue: TaskQueue; name: string } {
-  const name = uniqueQueue('context');
-  const queue = createQueue({ registry, transport: testAmqp(), store: memoryResultStore(), defaults: { queue: name } });
-  cleanup.add(() => deleteQueues([name]));
-  cleanup.add(() => queue.close());
+  const { queue, name } = testQueue(cleanup, 'express-context', registry);
   return { queue, name };
 }
 

@@ -1,11 +1,12 @@
-import { createQueue, errorCode, memoryResultStore, silentLogger, TaskRegistry, type TaskQueue, type UnitOfWork } from '@taskq/core';
+import { errorCode, silentLogger, TaskRegistry, type TaskQueue, type UnitOfWork } from '@taskq/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RequestTransaction, requestTransaction, type TaskqOptions, taskq, taskqErrors } from '../src/index.js';
-import { Cleanup } from './support/cleanup.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
 import { listen } from './support/http.js';
-import { deleteQueues, queueDepth, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { sleep } from './support/wait.js';
+import { queueDepth } from '../../../test-support/rabbit.js';
+import { testQueue } from '../../../test-support/taskq-amqp.js';
+import { sleep } from '../../../test-support/wait.js';
 
 async function notify(who: string): Promise<void> {
   void who;
@@ -16,10 +17,7 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 function setup(): { queue: TaskQueue; name: string } {
-  const name = uniqueQueue('contract');
-  const queue = createQueue({ registry, transport: testAmqp(), store: memoryResultStore(), defaults: { queue: name } });
-  cleanup.add(() => deleteQueues([name]));
-  cleanup.add(() => queue.close());
+  const { queue, name } = testQueue(cleanup, 'express-contract', registry);
   return { queue, name };
 }
 

@@ -1,12 +1,13 @@
-import { createQueue, createWorker, memoryResultStore, silentLogger, TaskRegistry, type TaskQueue, type Transport } from '@taskq/core';
+import { createWorker, silentLogger, TaskRegistry, type TaskQueue, type Transport } from '@taskq/core';
 import express, { type Express } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accepted, taskq, taskqErrors, taskStatusHandler } from '../src/index.js';
-import { Cleanup } from './support/cleanup.js';
-import { faulty } from './support/faulty-transport.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
+import { faulty } from '../../../test-support/faulty-transport.js';
 import { listen } from './support/http.js';
-import { deleteQueues, queueDepth, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { gate, sleep } from './support/wait.js';
+import { queueDepth } from '../../../test-support/rabbit.js';
+import { testQueue } from '../../../test-support/taskq-amqp.js';
+import { gate, sleep } from '../../../test-support/wait.js';
 
 const runs: string[] = [];
 async function sendWelcomeMail(email: string): Promise<string> {
@@ -23,12 +24,7 @@ afterEach(async () => {
 
 /** A fresh queue on its own RabbitMQ queue, closed and deleted after the test. */
 function setup(wrap: (transport: Transport) => Transport = (t) => t): { queue: TaskQueue; name: string; transport: Transport } {
-  const name = uniqueQueue('iff');
-  const transport = wrap(testAmqp());
-  const queue = createQueue({ registry, transport, store: memoryResultStore(), defaults: { queue: name } });
-  cleanup.add(() => deleteQueues([name]));
-  cleanup.add(() => queue.close());
-  return { queue, name, transport };
+  return testQueue(cleanup, 'express-iff', registry, { wrap });
 }
 
 async function serve(app: Express): Promise<string> {

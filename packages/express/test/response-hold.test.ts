@@ -1,13 +1,14 @@
 import type { ServerResponse } from 'node:http';
-import { createQueue, memoryResultStore, silentLogger, TaskRegistry, type TaskQueue } from '@taskq/core';
+import { silentLogger, TaskRegistry, type TaskQueue } from '@taskq/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskq } from '../src/index.js';
-import { Cleanup } from './support/cleanup.js';
-import { faulty } from './support/faulty-transport.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
+import { faulty } from '../../../test-support/faulty-transport.js';
 import { listen } from './support/http.js';
-import { deleteQueues, queueDepth, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { sleep } from './support/wait.js';
+import { queueDepth } from '../../../test-support/rabbit.js';
+import { testQueue } from '../../../test-support/taskq-amqp.js';
+import { sleep } from '../../../test-support/wait.js';
 
 async function notify(who: string): Promise<void> {
   void who;
@@ -19,10 +20,7 @@ afterEach(() => cleanup.run());
 
 /** A slow publish confirm, so the response is held long enough for the handler to misbehave meanwhile. */
 function setup(): { queue: TaskQueue; name: string } {
-  const name = uniqueQueue('hold');
-  const queue = createQueue({ registry, transport: faulty(testAmqp(), { delayMs: 150 }), store: memoryResultStore(), defaults: { queue: name } });
-  cleanup.add(() => deleteQueues([name]));
-  cleanup.add(() => queue.close());
+  const { queue, name } = testQueue(cleanup, 'express-hold', registry, { wrap: (transport) => faulty(transport, { delayMs: 150 }) });
   return { queue, name };
 }
 

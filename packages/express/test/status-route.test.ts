@@ -2,10 +2,10 @@ import { createQueue, createWorker, memoryResultStore, memory, NonRetryableError
 import express, { type Express } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accepted, taskq, taskStatusHandler } from '../src/index.js';
-import { Cleanup } from './support/cleanup.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
 import { listen } from './support/http.js';
-import { deleteQueues, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { eventually, gate, sleep } from './support/wait.js';
+import { testQueue } from '../../../test-support/taskq-amqp.js';
+import { eventually, gate, sleep } from '../../../test-support/wait.js';
 
 const reportGate = { current: gate() };
 async function buildReport(month: string): Promise<{ month: string; rows: number }> {
@@ -21,11 +21,8 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 async function setup(configure: (app: Express, queue: TaskQueue) => void, options: { worker: 'now' | 'later' } = { worker: 'now' }): Promise<{ url: string; startWorker: () => Promise<void> }> {
-  const name = uniqueQueue('status');
   const store = memoryResultStore();
-  const queue = createQueue({ registry, transport: testAmqp(), store, defaults: { queue: name } });
-  cleanup.add(() => deleteQueues([name]));
-  cleanup.add(() => queue.close());
+  const { queue, name } = testQueue(cleanup, 'express-status', registry, { store });
   const startWorker = async (): Promise<void> => {
     const worker = createWorker({ registry, transport: queue.transport, store, queues: [name], logger: silentLogger });
     await worker.start();

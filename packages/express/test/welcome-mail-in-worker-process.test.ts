@@ -8,23 +8,24 @@ import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requestTransaction, taskq, taskqErrors } from '../src/index.js';
-import { registry, sendWelcomeMail, storyDataSource, User } from './fixtures/story.js';
-import { Cleanup } from './support/cleanup.js';
+import { registry, sendWelcomeMail, storyDataSource, User } from '../../../test-support/welcome-story/story.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
 import { listen } from './support/http.js';
-import { createSchema, dropSchema } from './support/postgres.js';
-import { deleteQueues, queueDepth, RABBIT_URL, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { eventually, sleep } from './support/wait.js';
-import { WorkerChild } from './support/worker-child.js';
+import { createSchema, dropSchema } from '../../../test-support/postgres.js';
+import { deleteQueues, queueDepth, RABBIT_URL, uniqueQueue } from '../../../test-support/rabbit.js';
+import { testAmqp } from '../../../test-support/taskq-amqp.js';
+import { eventually, sleep } from '../../../test-support/wait.js';
+import { WorkerChild } from '../../../test-support/welcome-story/worker-child.js';
 
 // One worker process, one schema and one queue for this file; a fresh app and queue per test.
-const queueName = uniqueQueue('welcome');
+const queueName = uniqueQueue('express-welcome');
 const outFile = join(tmpdir(), `taskq-express-welcome-${randomUUID()}.jsonl`);
 let schema = '';
 let dataSource: DataSource;
 let worker: WorkerChild;
 
 beforeAll(async () => {
-  schema = await createSchema('welcome');
+  schema = await createSchema('express_welcome');
   dataSource = storyDataSource(schema, true);
   await dataSource.initialize();
   worker = new WorkerChild({ RABBIT_URL, QUEUE: queueName, PG_SCHEMA: schema }, outFile);

@@ -1,9 +1,10 @@
-import { createQueue, currentUnitOfWork, memoryResultStore, TaskRegistry, type TaskQueue } from '@taskq/core';
+import { currentUnitOfWork, TaskRegistry, type TaskQueue } from '@taskq/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskqPlugin } from '../src/index.js';
 import { serve } from './support/app.js';
-import { Cleanup } from './support/cleanup.js';
-import { deleteQueues, queueDepth, testAmqp, uniqueQueue } from './support/rabbit.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
+import { queueDepth } from '../../../test-support/rabbit.js';
+import { testQueue } from '../../../test-support/taskq-amqp.js';
 
 async function notify(who: string): Promise<void> {
   void who;
@@ -14,10 +15,7 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 function setup(): { queue: TaskQueue; name: string } {
-  const name = uniqueQueue('context');
-  const queue = createQueue({ registry, transport: testAmqp(), store: memoryResultStore(), defaults: { queue: name } });
-  cleanup.add(() => deleteQueues([name]));
-  cleanup.add(() => queue.close());
+  const { queue, name } = testQueue(cleanup, 'fastify-context', registry);
   return { queue, name };
 }
 

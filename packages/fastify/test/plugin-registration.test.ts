@@ -1,13 +1,14 @@
-import { createQueue, errorCode, memoryResultStore, TaskRegistry, type TaskQueue } from '@taskq/core';
+import { errorCode, TaskRegistry, type TaskQueue } from '@taskq/core';
 import { request as httpRequest } from 'node:http';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskqPlugin, type TaskqPluginOptions } from '../src/index.js';
 import { serve } from './support/app.js';
-import { Cleanup } from './support/cleanup.js';
-import { faulty } from './support/faulty-transport.js';
-import { deleteQueues, queueDepth, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { eventually, gate } from './support/wait.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
+import { faulty } from '../../../test-support/faulty-transport.js';
+import { queueDepth } from '../../../test-support/rabbit.js';
+import { testQueue } from '../../../test-support/taskq-amqp.js';
+import { eventually, gate } from '../../../test-support/wait.js';
 
 async function notify(who: string): Promise<void> {
   void who;
@@ -31,10 +32,7 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 function setup(delayMs = 0): { queue: TaskQueue; name: string } {
-  const name = uniqueQueue('plugin');
-  const queue = createQueue({ registry, transport: faulty(testAmqp(), { delayMs }), store: memoryResultStore(), defaults: { queue: name } });
-  cleanup.add(() => deleteQueues([name]));
-  cleanup.add(() => queue.close());
+  const { queue, name } = testQueue(cleanup, 'fastify-plugin', registry, { wrap: (transport) => faulty(transport, { delayMs }) });
   return { queue, name };
 }
 

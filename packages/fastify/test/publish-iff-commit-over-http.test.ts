@@ -1,12 +1,13 @@
 import { Readable } from 'node:stream';
-import { createQueue, createWorker, memoryResultStore, silentLogger, TaskRegistry, type TaskQueue, type Transport } from '@taskq/core';
+import { createWorker, silentLogger, TaskRegistry, type TaskQueue, type Transport } from '@taskq/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accepted, taskqPlugin } from '../src/index.js';
 import { serve } from './support/app.js';
-import { Cleanup } from './support/cleanup.js';
-import { faulty } from './support/faulty-transport.js';
-import { deleteQueues, queueDepth, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { eventually, gate, sleep } from './support/wait.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
+import { faulty } from '../../../test-support/faulty-transport.js';
+import { queueDepth } from '../../../test-support/rabbit.js';
+import { testQueue } from '../../../test-support/taskq-amqp.js';
+import { eventually, gate, sleep } from '../../../test-support/wait.js';
 
 const runs: string[] = [];
 async function sendWelcomeMail(email: string): Promise<string> {
@@ -22,12 +23,7 @@ afterEach(async () => {
 });
 
 function setup(wrap: (transport: Transport) => Transport = (t) => t): { queue: TaskQueue; name: string; transport: Transport } {
-  const name = uniqueQueue('iff');
-  const transport = wrap(testAmqp());
-  const queue = createQueue({ registry, transport, store: memoryResultStore(), defaults: { queue: name } });
-  cleanup.add(() => deleteQueues([name]));
-  cleanup.add(() => queue.close());
-  return { queue, name, transport };
+  return testQueue(cleanup, 'fastify-iff', registry, { wrap });
 }
 
 async function drain(queue: TaskQueue, name: string): Promise<void> {

@@ -4,8 +4,9 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskqPlugin } from '../src/index.js';
 import { serve } from './support/app.js';
-import { Cleanup } from './support/cleanup.js';
-import { deleteQueues, takeRawMessage, testAmqp, uniqueQueue } from './support/rabbit.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
+import { deleteQueues, takeRawMessage, uniqueQueue } from '../../../test-support/rabbit.js';
+import { testAmqp } from '../../../test-support/taskq-amqp.js';
 
 /** A task that takes the request, as the essay's send_push_message does. */
 async function newsLinks(request: UrlHelpers, slug: string): Promise<{ news: string; home: string }> {
@@ -18,7 +19,7 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 function amqpQueue(): { queue: TaskQueue; name: string } {
-  const name = uniqueQueue('request');
+  const name = uniqueQueue('fastify-request');
   const queue = createQueue({ registry, transport: testAmqp(), store: memoryResultStore(), defaults: { queue: name } });
   cleanup.add(() => deleteQueues([name]));
   cleanup.add(() => queue.close());

@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accepted, taskqPlugin, taskStatusHandler } from '../src/index.js';
 import { serve } from './support/app.js';
-import { Cleanup } from './support/cleanup.js';
-import { deleteQueues, testAmqp, uniqueQueue } from './support/rabbit.js';
-import { eventually, gate, sleep } from './support/wait.js';
+import { Cleanup } from '../../../test-support/cleanup.js';
+import { testQueue } from '../../../test-support/taskq-amqp.js';
+import { eventually, gate, sleep } from '../../../test-support/wait.js';
 
 const reportGate = { current: gate() };
 async function buildReport(month: string): Promise<{ month: string; rows: number }> {
@@ -21,11 +21,8 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 async function setup(build: (app: FastifyInstance, queue: TaskQueue) => void | Promise<void>): Promise<{ url: string; startWorker: () => Promise<void> }> {
-  const name = uniqueQueue('status');
   const store = memoryResultStore();
-  const queue = createQueue({ registry, transport: testAmqp(), store, defaults: { queue: name } });
-  cleanup.add(() => deleteQueues([name]));
-  cleanup.add(() => queue.close());
+  const { queue, name } = testQueue(cleanup, 'fastify-status', registry, { store });
   const startWorker = async (): Promise<void> => {
     const worker = createWorker({ registry, transport: queue.transport, store, queues: [name], logger: silentLogger });
     await worker.start();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MailModule, MailTasks } from './fixtures/mail.js';
 import { RABBIT_URL, TestBroker } from './support/broker.js';
 import { compileFixtures } from './support/fixtures.js';
-import { eventually } from './support/wait.js';
+import { eventually } from '../../../test-support/wait.js';
 
 const CLI = fileURLToPath(new URL('../../core/dist/cli/main.js', import.meta.url));
 

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Mailer, MailModule, MailTasks, type User } from './fixtures/mail.js';
 import { RABBIT_URL, TestBroker } from './support/broker.js';
 import { compileFixtures } from './support/fixtures.js';
-import { eventually } from './support/wait.js';
+import { eventually } from '../../../test-support/wait.js';
 
 /** The web side: a service with @InjectQueue() that submits a task provider's method. */
 @Injectable()

@@ -4,7 +4,7 @@ import type { TaskQueue } from '@taskq/core';
 import { getQueueToken, Task, TaskqModule } from '@taskq/nest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestBroker } from './support/broker.js';
-import { eventually, sleep } from './support/wait.js';
+import { eventually, sleep } from '../../../test-support/wait.js';
 
 /** Stands for a connection pool: closed in onApplicationShutdown, as TypeORM's DataSource is. */
 @Injectable()

@@ -8,7 +8,7 @@ import { interval, map, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Mailer, MailModule, MailTasks, type User } from './fixtures/mail.js';
 import { TestBroker } from './support/broker.js';
-import { eventually, sleep } from './support/wait.js';
+import { eventually, sleep } from '../../../test-support/wait.js';
 
 /** What the controller submitted last, so a test can ask about a task whose request failed. */
 const submitted: string[] = [];

@@ -5,7 +5,7 @@ import { currentEntityManager, entityCodec, sqlResultStore, transactional, typeo
 import { Membership, User } from './fixtures/entities.js';
 import { type DbKind, TestDatabase } from './support/db.js';
 import { TestBroker } from './support/rabbit.js';
-import { sleep, waitFor } from './support/wait.js';
+import { sleep, waitFor } from '../../../test-support/wait.js';
 
 const broker = new TestBroker();
 afterAll(() => broker.cleanup());

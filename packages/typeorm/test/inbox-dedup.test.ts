@@ -5,7 +5,7 @@ import { currentEntityManager, typeormTransaction } from '../src/index.js';
 import { Effect } from './fixtures/entities.js';
 import { type DbKind, TestDatabase } from './support/db.js';
 import { TestBroker } from './support/rabbit.js';
-import { sleep, waitFor } from './support/wait.js';
+import { sleep, waitFor } from '../../../test-support/wait.js';
 
 const broker = new TestBroker();
 afterAll(() => broker.cleanup());

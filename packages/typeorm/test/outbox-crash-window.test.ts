@@ -5,7 +5,7 @@ import { deliveries, registry } from './fixtures/crash-tasks.js';
 import { type DbKind, TestDatabase } from './support/db.js';
 import { commitAndCrash } from './support/child.js';
 import { TestBroker } from './support/rabbit.js';
-import { sleep, waitFor } from './support/wait.js';
+import { sleep, waitFor } from '../../../test-support/wait.js';
 
 const broker = new TestBroker();
 afterAll(() => broker.cleanup());

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinTransaction, openRequestTransaction, sqlResultStore, transactional } from '../src/index.js';
 import { type DbKind, TestDatabase } from './support/db.js';
 import { TestBroker } from './support/rabbit.js';
-import { sleep, waitFor } from './support/wait.js';
+import { sleep, waitFor } from '../../../test-support/wait.js';
 
 const broker = new TestBroker();
 afterAll(() => broker.cleanup());

@@ -14,7 +14,7 @@ import {
 } from '../../src/index.js';
 import * as mailA from '../fixtures/mail-a.js';
 import * as mailB from '../fixtures/mail-b.js';
-import { sleep, waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../../../../test-support/wait.js';
 
 /** What a transport-specific test file provides to the shared behaviour suite. */
 export interface TransportHarness {

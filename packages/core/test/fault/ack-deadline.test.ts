@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ActiveEvent, createQueue, createWorker, type DeadEvent, errorCode, type FailedEvent, TaskRegistry } from '../../src/index.js';
 import { BrokerNode } from '../support/broker-node.js';
-import { eventually } from '../support/eventually.js';
+import { eventually, sleep, waitFor } from '../../../../test-support/wait.js';
 import { IsolatedBroker } from '../support/isolated.js';
-import { sleep, waitFor } from '../support/wait.js';
 import { CapturingLogger } from './load.js';
 
 /** The broker's delivery acknowledgement timeout on the throw-away node (it checks about once a minute). */

@@ -4,7 +4,7 @@ import { registry, work } from '../fixtures/fault/tasks.js';
 import { BrokerNode } from '../support/broker-node.js';
 import { IsolatedBroker } from '../support/isolated.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { sleep, waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../../../../test-support/wait.js';
 import { CapturingLogger, formatCounts, runLoad } from './load.js';
 
 // Faults of the broker and of the network, on a throw-away RabbitMQ node (never the shared one).

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createQueue, createWorker, silentLogger, type TaskQueue, type Transport, type Worker } from '../../src/index.js';
 import { registry, work, fail } from '../fixtures/fault/tasks.js';
-import { eventually } from '../support/eventually.js';
+import { eventually, waitFor } from '../../../../test-support/wait.js';
 import { IsolatedBroker } from '../support/isolated.js';
 import { RABBIT_URL } from '../support/rabbit.js';
-import { waitFor } from '../support/wait.js';
 import { Child, duplicates } from './children.js';
 
 // Worker and web processes killed at the worst moments, on the shared broker (the broker

@@ -1,21 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from 'amqplib';
+import { afterEach } from 'vitest';
 import { type AmqpTransport, type AmqpTransportOptions, memory, type Transport } from '../../src/index.js';
-import { RABBIT_URL, testAmqp } from './rabbit.js';
-
-/** How many delay levels the AMQP topology declares (see src/transports/amqp/topology.ts). */
-const DELAY_LEVELS = 28;
+import { deletePrefix, RABBIT_URL } from '../../../../test-support/rabbit.js';
+import { testAmqp } from './rabbit.js';
 
 /**
  * Everything one test declares on the shared broker lives under its own
  * prefix: work queues, the dead-letter queue, the delay levels. Tests that
  * read or purge the dead-letter queue cannot see each other's letters, and
- * `cleanup()` removes every queue and exchange the prefix created.
+ * `cleanup()` removes every queue and exchange the prefix created, and
+ * moves the broker to a fresh prefix for the next test.
  */
 export class IsolatedBroker {
-  readonly prefix = `tq-${randomUUID().slice(0, 8)}`;
+  #prefix = newPrefix();
   readonly #queues = new Set<string>();
   readonly #transports: Transport[] = [];
+
+  get prefix(): string {
+    return this.#prefix;
+  }
 
   /** A fresh logical queue name, deleted by `cleanup()`. */
   queue(label: string): string {
@@ -45,20 +48,27 @@ export class IsolatedBroker {
 
   async cleanup(url = RABBIT_URL): Promise<void> {
     for (const transport of this.#transports.splice(0)) await transport.close();
-    const connection = await connect(url);
-    try {
-      const channel = await connection.createChannel();
-      for (const name of this.#queues) await channel.deleteQueue(this.physical(name));
-      await channel.deleteQueue(`${this.prefix}.dead`);
-      for (let level = 0; level < DELAY_LEVELS; level++) {
-        await channel.deleteQueue(`${this.prefix}.delay.${level}`);
-        await channel.deleteExchange(`${this.prefix}.delay.${level}`);
-      }
-      await channel.deleteExchange(`${this.prefix}.delivery`);
-      await channel.close();
-    } finally {
-      await connection.close();
-    }
+    await deletePrefix(this.prefix, this.#queues, url);
     this.#queues.clear();
+    this.#prefix = newPrefix();
   }
+}
+
+function newPrefix(): string {
+  return `tq-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * The broker of a describe block and the stop steps its tests register: after
+ * each test the steps run in reverse, then the broker is cleaned up (and so
+ * starts the next test under a fresh prefix).
+ */
+export function isolatedPerTest(): { readonly broker: IsolatedBroker; readonly stops: Array<() => Promise<void>> } {
+  const broker = new IsolatedBroker();
+  const stops: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+    await broker.cleanup();
+  });
+  return { broker, stops };
 }

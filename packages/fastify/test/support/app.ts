@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Cleanup } from './cleanup.js';
+import type { Cleanup } from '../../../../test-support/cleanup.js';
 
 /**
  * A fresh Fastify app listening on an ephemeral port, closed by `cleanup`.

@@ -2,15 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { PG_URL, sql } from '../../../../test-support/postgres.js';
 import { taskqEntities } from '../../src/index.js';
 
 /** What a DataSource's `entities` option takes. */
 type EntityList = NonNullable<DataSourceOptions['entities']>;
 
-/** The shared test PostgreSQL (trust auth); tests never touch schemas they did not create. */
-export const PG_URL = process.env.TASKQ_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { PG_URL, sql } from '../../../../test-support/postgres.js';
 
 export type DbKind = 'postgres' | 'sqlite';
 
@@ -71,15 +70,4 @@ export function openDataSource(env: Record<string, string | undefined>, entities
     return new DataSource({ type: 'better-sqlite3', database: env.SQLITE_FILE as string, entities: all, synchronize, enableWAL: true, logging: false });
   }
   return new DataSource({ type: 'postgres', url: env.PG_URL, schema: env.PG_SCHEMA, entities: all, synchronize, poolSize, logging: false });
-}
-
-/** One statement on the test database outside any DataSource. */
-export async function sql(text: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    return await client.query(text, params);
-  } finally {
-    await client.end();
-  }
 }

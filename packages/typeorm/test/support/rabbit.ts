@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { amqp, type AmqpTransport, type AmqpTransportOptions, silentLogger } from '@taskq/core';
-import { type Channel, type ChannelModel, connect } from 'amqplib';
+import type { AmqpTransport, AmqpTransportOptions } from '@taskq/core';
+import { deletePrefix, queueDepth, withChannel } from '../../../../test-support/rabbit.js';
+import { testAmqp } from '../../../../test-support/taskq-amqp.js';
 
-/** The shared test broker; tests never touch queues they did not create. */
-export const RABBIT_URL = process.env.TASKQ_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-
-const DELAY_LEVELS = 28;
+export { RABBIT_URL } from '../../../../test-support/rabbit.js';
 
 /**
  * Everything a test file declares on the shared broker lives under its own
@@ -24,7 +22,7 @@ export class TestBroker {
   }
 
   amqp(overrides: Partial<AmqpTransportOptions> = {}): AmqpTransport {
-    const transport = amqp({ url: RABBIT_URL, prefix: this.prefix, logger: silentLogger, connectTimeout: 10_000, publishTimeout: 15_000, ...overrides });
+    const transport = testAmqp({ prefix: this.prefix, ...overrides });
     this.#transports.push(transport);
     return transport;
   }
@@ -38,15 +36,8 @@ export class TestBroker {
   }
 
   /** Messages ready in a logical queue (0 when never declared). */
-  async depth(queue: string): Promise<number> {
-    return withChannel(async (channel) => {
-      try {
-        return (await channel.checkQueue(this.physical(queue))).messageCount;
-      } catch (error) {
-        if (String(error).includes('404')) return 0;
-        throw error;
-      }
-    });
+  depth(queue: string): Promise<number> {
+    return queueDepth(queue, this.prefix);
   }
 
   /** Takes every message from the dead-letter queue: message id and headers. */
@@ -89,30 +80,7 @@ export class TestBroker {
 
   async cleanup(): Promise<void> {
     for (const transport of this.#transports.splice(0)) await transport.close();
-    await withChannel(async (channel) => {
-      for (const name of this.#queues) await channel.deleteQueue(this.physical(name));
-      await channel.deleteQueue(this.deadQueue);
-      for (let level = 0; level < DELAY_LEVELS; level++) {
-        await channel.deleteQueue(`${this.prefix}.delay.${level}`);
-        await channel.deleteExchange(`${this.prefix}.delay.${level}`);
-      }
-      await channel.deleteExchange(`${this.prefix}.delivery`);
-    });
+    await deletePrefix(this.prefix, this.#queues);
   }
 }
 
-async function withChannel<T>(fn: (channel: Channel) => Promise<T>): Promise<T> {
-  const connection: ChannelModel = await connect(RABBIT_URL);
-  connection.on('error', () => {});
-  try {
-    const channel = await connection.createChannel();
-    channel.on('error', () => {});
-    try {
-      return await fn(channel);
-    } finally {
-      await channel.close().catch(() => {});
-    }
-  } finally {
-    await connection.close().catch(() => {});
-  }
-}

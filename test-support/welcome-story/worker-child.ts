@@ -2,9 +2,9 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { WelcomeRun } from '../fixtures/story.js';
+import type { WelcomeRun } from './story.js';
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 const TSCONFIG = fileURLToPath(new URL('../tsconfig.json', import.meta.url));
 
 /** The worker in a separate process, as in production; `runs()` reads what its task reported. */

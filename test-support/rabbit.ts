@@ -1,0 +1,74 @@
+// The shared test broker, reached with amqplib only: no taskq import here, so core's tests (which test
+// their own src/, not the built package) can use it too. amqplib comes with @taskq/core.
+import { randomUUID } from 'node:crypto';
+import { type Channel, connect } from 'amqplib';
+
+/** The shared test broker; tests never stop it or touch queues they did not create. */
+export const RABBIT_URL = process.env.TASKQ_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** Options of every test amqp transport: quick to fail when the broker is missing (tests fail, never skip or hang). */
+export const TEST_AMQP_OPTIONS = { url: RABBIT_URL, connectTimeout: 10_000, publishTimeout: 15_000 } as const;
+
+/** How many delay levels the AMQP topology declares (see packages/core/src/transports/amqp/topology.ts). */
+export const DELAY_LEVELS = 28;
+
+/** A logical queue name no other test uses. */
+export function uniqueQueue(label: string): string {
+  return `test-${label}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Runs `fn` on a channel of a connection of its own; channel errors (a 404 of a passive declare) do not crash the test. */
+export async function withChannel<T>(fn: (channel: Channel) => Promise<T>, url = RABBIT_URL): Promise<T> {
+  const connection = await connect(url);
+  connection.on('error', () => {});
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => {});
+    try {
+      return await fn(channel);
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
+/** Deletes the physical queues behind these logical names. @defaultValue prefix `taskq` */
+export async function deleteQueues(logical: readonly string[], prefix = 'taskq'): Promise<void> {
+  if (logical.length === 0) return;
+  await withChannel(async (channel) => {
+    for (const name of logical) await channel.deleteQueue(`${prefix}.q.${name}`);
+  });
+}
+
+/** Ready messages in a logical queue, read with a passive declare; 0 when it was never declared. @defaultValue prefix `taskq` */
+export async function queueDepth(logical: string, prefix = 'taskq'): Promise<number> {
+  try {
+    return await withChannel(async (channel) => (await channel.checkQueue(`${prefix}.q.${logical}`)).messageCount);
+  } catch (error) {
+    if (String(error).includes('404')) return 0;
+    throw error;
+  }
+}
+
+/** Takes one raw message body off a logical queue (acked: it is gone afterwards), or undefined. */
+export async function takeRawMessage(logical: string, prefix = 'taskq'): Promise<string | undefined> {
+  return withChannel(async (channel) => {
+    const message = await channel.get(`${prefix}.q.${logical}`, { noAck: true });
+    return message === false ? undefined : message.content.toString('utf8');
+  });
+}
+
+/** Deletes everything a prefix declared: these logical queues, the dead-letter queue, the delay levels, the delivery exchange. */
+export async function deletePrefix(prefix: string, logical: Iterable<string>, url = RABBIT_URL): Promise<void> {
+  await withChannel(async (channel) => {
+    for (const name of logical) await channel.deleteQueue(`${prefix}.q.${name}`);
+    await channel.deleteQueue(`${prefix}.dead`);
+    for (let level = 0; level < DELAY_LEVELS; level++) {
+      await channel.deleteQueue(`${prefix}.delay.${level}`);
+      await channel.deleteExchange(`${prefix}.delay.${level}`);
+    }
+    await channel.deleteExchange(`${prefix}.delivery`);
+  }, url);
+}
