@@ -2,9 +2,8 @@ import type { TaskQueue } from '@taskq/core';
 import { accepted, requestTransaction, taskq, taskqErrors, taskStatusHandler } from '@taskq/express';
 import { openRequestTransaction, type RequestTransaction } from '@taskq/typeorm';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { mail, push, reports, User } from '@taskq/example-story';
 import type { DataSource } from 'typeorm';
-import { mail, push, reports } from './tasks/index.js';
-import { User } from './user.js';
 
 /** The essay's views on Express. Every request that writes runs in a database transaction its tasks join. */
 export function createApp(queue: TaskQueue, dataSource: DataSource): express.Express {

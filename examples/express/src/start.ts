@@ -2,43 +2,20 @@
 // in-memory transport, SQLite in memory, and the worker in this process. With them, run `npm run worker` next to it.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { outbox } from '@taskq/typeorm';
+import { announce, readConfig, shutdownOnSignals, startWebServices } from '@taskq/example-story';
 import { createApp } from './app.js';
-import { readConfig } from './config.js';
-import { createDataSource } from './database.js';
-import { createAppQueue, createAppWorker, createTransport } from './taskq.js';
 
 const config = readConfig();
-const dataSource = createDataSource(config, { synchronize: true });
-await dataSource.initialize();
-const transport = createTransport(config);
-const queue = createAppQueue(config, transport, dataSource);
-// Publishes what a crash between a commit and its publish left in the outbox.
-const relay = outbox(dataSource, queue);
-await relay.start();
-const worker = config.brokerUrl ? undefined : createAppWorker(config, transport, dataSource);
-await worker?.start();
+const services = await startWebServices(config);
 
-const app = createApp(queue, dataSource);
+const app = createApp(services.queue, services.dataSource);
 const server: Server = app.listen(config.port, config.host);
 await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
 const { port } = server.address() as AddressInfo;
-const url = `http://${config.host}:${port}`;
-console.log(`[web] listening on ${url}`);
-console.log(`[web] transport: ${config.brokerUrl ? 'RabbitMQ' : 'in-memory (not durable), worker in this process'}; database: ${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.sqliteFile}`}`);
-console.log(`[web] try: curl -X POST ${url}/register -H 'content-type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`);
+announce(config, `http://${config.host}:${port}`);
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  console.log(`[web] ${signal}: closing`);
+shutdownOnSignals(async () => {
   server.closeIdleConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  await worker?.stop({ timeout: 5_000 });
-  await relay.stop();
-  await queue.close();
-  await dataSource.destroy();
-}
-process.once('SIGINT', () => void shutdown('SIGINT'));
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  await services.close();
+});

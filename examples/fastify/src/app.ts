@@ -2,9 +2,8 @@ import type { TaskQueue } from '@taskq/core';
 import { accepted, requestTransaction, taskqPlugin } from '@taskq/fastify';
 import { openRequestTransaction, type RequestTransaction } from '@taskq/typeorm';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { mail, push, reports, User } from '@taskq/example-story';
 import type { DataSource } from 'typeorm';
-import { mail, push, reports } from './tasks/index.js';
-import { User } from './user.js';
 
 type Body<T> = FastifyRequest<{ Body: T }>;
 type Registration = Body<{ email: string; name?: string }>;

@@ -1,70 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { RunningExample } from './example-process.js';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeRegisterUserStory } from '../../../test-support/examples/register-user-story.js';
 
-const running: RunningExample[] = [];
-afterEach(async () => {
-  for (const example of running.splice(0)) await example.stop();
-});
+const require = createRequire(import.meta.url);
+const CLI = join(dirname(require.resolve('@taskq/core/package.json')), 'dist/cli/main.js');
 
-async function post(url: string, body: unknown): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-}
-
-async function eventually<T>(read: () => T | undefined | Promise<T | undefined>, what: string, output: () => string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-describe.each(['embedded', 'services'] as const)('examples/fastify: the register-user story (%s)', (mode) => {
-  it('register mails a link to the request’s host, the usr typo mails nothing, publish pushes, reports answer 202 and progress to succeeded; SIGTERM exits 0', async () => {
-    const example = await RunningExample.start(mode);
-    running.push(example);
-    const { url } = example;
-    const output = (): string => example.output;
-
-    const registered = await post(`${url}/register`, { email: 'ada@example.com', name: 'Ada' });
-    expect(registered.status, output()).toBe(201);
-    const { user } = (await registered.json()) as { user: { id: number } };
-    const welcome = await eventually(() => example.deliveries('mail').find((m) => m.to === 'ada@example.com'), 'the welcome mail', output);
-    expect(welcome.text).toContain(`${url}/users/${user.id}`);
-
-    const broken = await post(`${url}/register-broken`, { email: 'bob@example.com', name: 'Bob' });
-    expect(broken.status).toBe(500);
-
-    const published = await post(`${url}/publish`, { deviceToken: 'device-1', slug: 'spring-sale' });
-    expect(published.status).toBe(200);
-    const pushed = await eventually(() => example.deliveries('push').find((m) => m.to === 'device-1'), 'the push message', output);
-    expect(pushed.text).toBe(`Our website has been updated. Please visit ${url}/news/spring-sale`);
-
-    const report = await post(`${url}/reports`, { month: '2026-01' });
-    expect(report.status).toBe(202);
-    const location = report.headers.get('location') ?? '';
-    expect(location).toBe(`${url}/tasks/${((await report.json()) as { task: string }).task}`);
-    const states: string[] = [];
-    const done = await eventually(
-      async () => {
-        const status = (await (await fetch(location)).json()) as { state: string; result?: unknown };
-        if (states.at(-1) !== status.state) states.push(status.state);
-        return status.state === 'succeeded' ? status : undefined;
-      },
-      'the report to succeed',
-      output,
-    );
-    expect(states.length, `states seen: ${states.join(' → ')}`).toBeGreaterThan(1);
-    expect(states.slice(0, -1).every((state) => state === 'queued' || state === 'active')).toBe(true);
-    expect(done.result).toEqual({ month: '2026-01', users: 1 });
-
-    // The typo's user was never created and its mail never went out (the mail of ada arrived, so the worker was running).
-    expect((await fetch(`${url}/users/${user.id + 1}`)).status).toBe(404);
-    expect(example.deliveries('mail').map((m) => m.to)).toEqual(['ada@example.com']);
-    console.log(`[${mode}] report states ${states.join(' → ')}; mails ${example.deliveries('mail').length}; pushes ${example.deliveries('push').length}`);
-
-    running.splice(running.indexOf(example), 1);
-    expect(await example.stop(), output()).toEqual(mode === 'services' ? [0, 0] : [0]);
-  });
+describeRegisterUserStory({
+  name: 'fastify',
+  dir: fileURLToPath(new URL('..', import.meta.url)),
+  // `npm run worker`: taskq worker dist/worker.js
+  workerArgs: [CLI, 'worker', 'dist/worker.js'],
+  workerStarted: /worker started/,
 });

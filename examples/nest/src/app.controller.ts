@@ -1,12 +1,12 @@
 import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, ParseIntPipe, Post } from '@nestjs/common';
 import type { TaskQueue, TaskRequest } from '@taskq/core';
+import { User } from '@taskq/example-story';
 import { Accepted, CurrentTransaction, InjectQueue, RequestUrls } from '@taskq/nest';
 import type { RequestTransaction } from '@taskq/typeorm';
 import { DataSource } from 'typeorm';
 import { MailTasks } from './tasks/mail.tasks.js';
 import { PushTasks } from './tasks/push.tasks.js';
 import { ReportTasks } from './tasks/report.tasks.js';
-import { User } from './user.entity.js';
 
 interface Registration {
   readonly email: string;

@@ -1,8 +1,7 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { taskqEntities } from '@taskq/typeorm';
+import { createDataSource } from '@taskq/example-story';
 import { DataSource } from 'typeorm';
 import type { Config } from './config.js';
-import { User } from './user.entity.js';
 
 /** Closes the DataSource in onApplicationShutdown: taskq has drained its worker before any such hook runs. */
 @Injectable()
@@ -31,13 +30,7 @@ export class DatabaseModule {
       providers: [
         {
           provide: DataSource,
-          useFactory: () => {
-            const entities = [User, ...taskqEntities];
-            const dataSource = config.databaseUrl
-              ? new DataSource({ type: 'postgres', url: config.databaseUrl, schema: config.databaseSchema, entities, synchronize, logging: false })
-              : new DataSource({ type: 'better-sqlite3', database: config.sqliteFile, entities, synchronize, logging: false });
-            return dataSource.initialize();
-          },
+          useFactory: () => createDataSource(config, { synchronize }).initialize(),
         },
         DataSourceCloser,
       ],

@@ -2,6 +2,7 @@
 // transport, SQLite in memory, and the worker in this process. With them, run `npm run worker` next to it.
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import { announce } from '@taskq/example-story';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { WebModule } from './app.modules.js';
 import { readConfig } from './config.js';
@@ -13,6 +14,4 @@ app.set('trust proxy', 'loopback'); // behind a local reverse proxy, links follo
 app.enableShutdownHooks([], { useProcessExit: true });
 await app.listen(config.port, config.host);
 const url = (await app.getUrl()).replace('[::1]', 'localhost');
-console.log(`[web] listening on ${url}`);
-console.log(`[web] transport: ${config.brokerUrl ? 'RabbitMQ' : 'in-memory (not durable), worker in this process'}; database: ${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.sqliteFile}`}`);
-console.log(`[web] try: curl -X POST ${url}/register -H 'content-type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`);
+announce(config, url);

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { amqp, memory, type TaskContext, type TaskMiddleware, type TaskQueue, type Worker } from '@taskq/core';
+import type { TaskContext, TaskMiddleware, TaskQueue, Worker } from '@taskq/core';
+import { createTransport, logWorkerEvents } from '@taskq/example-story';
 import { InjectQueue, InjectWorker, type TaskqMiddleware, type TaskqModuleOptions } from '@taskq/nest';
 import { entityCodec, type OutboxRelay, openRequestTransaction, outbox, sqlResultStore, typeormTransaction } from '@taskq/typeorm';
 import { DataSource } from 'typeorm';
@@ -16,7 +17,7 @@ export const ROUTES = { profile: '/users/:id', news: '/news/:slug' } as const;
  */
 export function taskqOptions(config: Config, dataSource: DataSource, worker: boolean): TaskqModuleOptions {
   return {
-    transport: config.brokerUrl ? amqp({ url: config.brokerUrl }) : memory(),
+    transport: createTransport(config),
     codecs: [entityCodec(dataSource)],
     store: sqlResultStore(dataSource),
     defaults: { queue: config.queueName },
@@ -49,8 +50,7 @@ export class WorkerLog implements OnModuleInit {
   constructor(@InjectWorker() private readonly worker: Worker | null) {}
 
   onModuleInit(): void {
-    this.worker?.on('completed', (event) => console.log(`[worker] ${event.name} ${event.id} done in ${Math.round(event.durationMs)} ms`));
-    this.worker?.on('dead', (event) => console.log(`[worker] ${event.name ?? '?'} ${event.id} dead-lettered: ${event.reason}`));
+    if (this.worker) logWorkerEvents(this.worker);
   }
 }
 

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { UrlHelpers } from '@taskq/core';
+import { type User, welcomeMail } from '@taskq/example-story';
 import { Task } from '@taskq/nest';
 import { Mailer } from '../deliveries.js';
-import type { User } from '../user.entity.js';
 
 /** Tasks are provider methods marked with @Task(); otherwise plain: `this.mail.sendWelcomeMail(user, urls)` runs it inline. */
 @Injectable()
@@ -16,8 +16,8 @@ export class MailTasks {
    */
   @Task({ id: 'mail.sendWelcomeMail', attempts: 3 })
   async sendWelcomeMail(user: User, request: UrlHelpers): Promise<string> {
-    const profile = request.routeUrl('profile', { id: user.id });
-    await this.mailer.send({ to: user.email, subject: 'Welcome!', text: `Hello ${user.name},\n\nyour account is ready. Your profile: ${profile}\n` });
+    const { profile, message } = welcomeMail(user, request);
+    await this.mailer.send(message);
     return profile;
   }
 }

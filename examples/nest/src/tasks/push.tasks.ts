@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { UrlHelpers } from '@taskq/core';
+import { updateNotice } from '@taskq/example-story';
 import { Task } from '@taskq/nest';
 import { PushSender } from '../deliveries.js';
 
@@ -10,8 +11,8 @@ export class PushTasks {
   /** The essay's send_push_message: tells a device the site was updated, with a link built from the request. */
   @Task({ id: 'push.sendPushMessage' })
   async sendPushMessage(request: UrlHelpers, deviceToken: string, slug: string): Promise<string> {
-    const siteUrl = request.routeUrl('news', { slug });
-    await this.push.send({ to: deviceToken, text: `Our website has been updated. Please visit ${siteUrl}` });
+    const { siteUrl, message } = updateNotice(request, deviceToken, slug);
+    await this.push.send(message);
     return siteUrl;
   }
 }

@@ -1,20 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { currentTask } from '@taskq/core';
+import { reports } from '@taskq/example-story';
 import { Task } from '@taskq/nest';
-import { currentEntityManager } from '@taskq/typeorm';
-import { User } from '../user.entity.js';
 
 @Injectable()
 export class ReportTasks {
   /** A slow report: takes a while (so its status can be watched) and counts the registered users in its own transaction. */
   @Task({ id: 'reports.buildMonthlyReport' })
   async buildMonthlyReport(month: string): Promise<{ month: string; users: number }> {
-    const { signal } = currentTask();
-    for (let step = 0; step < 4; step++) {
-      signal.throwIfAborted();
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    const users = await currentEntityManager().count(User);
-    return { month, users };
+    return reports.buildMonthlyReport(month);
   }
 }

@@ -4,22 +4,28 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-// Both come with the workspace (amqplib with @taskq/core, pg with @taskq/typeorm); used only to clean up.
-import { connect } from 'amqplib';
-import pg from 'pg';
+import { PG_URL, sql } from '../postgres.js';
+import { deleteQueues, RABBIT_URL } from '../rabbit.js';
 
-const EXAMPLE = fileURLToPath(new URL('..', import.meta.url));
-export const RABBIT_URL = process.env.TASKQ_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-export const PG_URL = process.env.TASKQ_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** How to run one of the examples (express, fastify, nest): its folder and its worker entry. */
+export interface ExampleLayout {
+  /** Short name, in temporary folders, schemas and queues: `express`. */
+  readonly name: string;
+  /** The example's folder, the processes' working directory. */
+  readonly dir: string;
+  /** Node arguments of the worker process with services, as `npm run worker` runs it. */
+  readonly workerArgs: readonly string[];
+  /** What the worker prints once it consumes. */
+  readonly workerStarted: RegExp;
+}
 
 /** A child process of the example with its output collected. */
 class Child {
   readonly process: ChildProcess;
   output = '';
 
-  constructor(args: string[], env: Record<string, string>) {
-    this.process = spawn(process.execPath, args, { cwd: EXAMPLE, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(cwd: string, args: readonly string[], env: Record<string, string>) {
+    this.process = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.process.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.process.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
   }
@@ -47,7 +53,7 @@ class Child {
   }
 }
 
-/** One delivered mail or push message (the example's file transports). */
+/** One delivered mail or push message (the examples' file transports), with the pid of the process that sent it. */
 export interface Delivery {
   readonly to: string;
   readonly text: string;
@@ -57,9 +63,9 @@ export interface Delivery {
 /** What `npm start` (and `npm run worker` with services) runs, in one of the two modes. */
 export class RunningExample {
   readonly url: string;
-  readonly #dir: string;
   readonly web: Child;
   readonly worker: Child | undefined;
+  readonly #dir: string;
   readonly #services: { schema: string; queue: string } | undefined;
 
   private constructor(url: string, dir: string, web: Child, worker: Child | undefined, services: { schema: string; queue: string } | undefined) {
@@ -70,24 +76,25 @@ export class RunningExample {
     this.#services = services;
   }
 
-  static async start(mode: 'embedded' | 'services'): Promise<RunningExample> {
-    const dir = mkdtempSync(join(tmpdir(), 'taskq-nest-example-'));
+  static async start(example: ExampleLayout, mode: 'embedded' | 'services'): Promise<RunningExample> {
+    const dir = mkdtempSync(join(tmpdir(), `taskq-example-${example.name}-`));
     const env: Record<string, string> = { PORT: '0', MAIL_FILE: join(dir, 'mail.jsonl'), PUSH_FILE: join(dir, 'push.jsonl'), TASKQ_URL: '', DATABASE_URL: '' };
     let services: { schema: string; queue: string } | undefined;
     if (mode === 'services') {
       const id = randomUUID().replace(/-/g, '').slice(0, 8);
-      services = { schema: `taskq_nest_example_${id}`, queue: `nest-example-${id}` };
+      services = { schema: `taskq_example_${example.name}_${id}`, queue: `example-${example.name}-${id}` };
       await sql(`CREATE SCHEMA "${services.schema}"`);
       Object.assign(env, { TASKQ_URL: RABBIT_URL, DATABASE_URL: PG_URL, DATABASE_SCHEMA: services.schema, TASKQ_QUEUE: services.queue });
     }
-    const web = new Child(['dist/start.js'], env);
+    const web = new Child(example.dir, ['dist/start.js'], env);
     const [, url] = await web.waitFor(/listening on (http:\/\/\S+)/, 'the web app to listen');
-    // The worker application in its own process, as `npm run worker` starts it; the web app created the tables first.
-    const worker = mode === 'services' ? new Child(['dist/worker.js'], env) : undefined;
-    await worker?.waitFor(/\[worker\] started/, 'the worker to start');
+    // The worker's own process, exactly as `npm run worker` starts it; the web process created the tables first.
+    const worker = mode === 'services' ? new Child(example.dir, example.workerArgs, env) : undefined;
+    await worker?.waitFor(example.workerStarted, 'the worker to start');
     return new RunningExample(url, dir, web, worker, services);
   }
 
+  /** Mails or push messages delivered so far. */
   deliveries(kind: 'mail' | 'push'): Delivery[] {
     const file = join(this.#dir, `${kind}.jsonl`);
     if (!existsSync(file)) return [];
@@ -107,29 +114,8 @@ export class RunningExample {
     rmSync(this.#dir, { recursive: true, force: true });
     if (this.#services) {
       await sql(`DROP SCHEMA IF EXISTS "${this.#services.schema}" CASCADE`);
-      await deleteQueue(this.#services.queue);
+      await deleteQueues([this.#services.queue]);
     }
     return codes;
-  }
-}
-
-async function sql(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
-
-async function deleteQueue(logical: string): Promise<void> {
-  const connection = await connect(RABBIT_URL);
-  try {
-    const channel = await connection.createChannel();
-    await channel.deleteQueue(`taskq.q.${logical}`);
-    await channel.close();
-  } finally {
-    await connection.close();
   }
 }

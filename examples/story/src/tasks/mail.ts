@@ -1,5 +1,6 @@
 import type { UrlHelpers } from '@taskq/core';
 import { mailer } from '../deliveries.js';
+import { welcomeMail } from '../messages.js';
 import type { User } from '../user.js';
 
 /**
@@ -9,7 +10,7 @@ import type { User } from '../user.js';
  * rebuilt from its URL context.
  */
 export async function sendWelcomeMail(user: User, request: UrlHelpers): Promise<string> {
-  const profile = request.routeUrl('profile', { id: user.id });
-  await mailer.send({ to: user.email, subject: 'Welcome!', text: `Hello ${user.name},\n\nyour account is ready. Your profile: ${profile}\n` });
+  const { profile, message } = welcomeMail(user, request);
+  await mailer.send(message);
   return profile;
 }

@@ -25,7 +25,12 @@ export function createAppWorker(config: Config, transport: Transport, dataSource
     concurrency: options.concurrency ?? 4,
   });
   worker.use(typeormTransaction(dataSource));
+  logWorkerEvents(worker);
+  return worker;
+}
+
+/** Prints what the worker did, from its lifecycle events. */
+export function logWorkerEvents(worker: Worker): void {
   worker.on('completed', (event) => console.log(`[worker] ${event.name} ${event.id} done in ${Math.round(event.durationMs)} ms`));
   worker.on('dead', (event) => console.log(`[worker] ${event.name ?? '?'} ${event.id} dead-lettered: ${event.reason}`));
-  return worker;
 }
