@@ -1,0 +1,121 @@
+/**
+ * Isolates what taskq's wire format costs, with plain amqplib and nothing of
+ * taskq: the same publish loop (window of 1,000, then waitForConfirms) sends
+ * four message shapes, minimal or taskq's envelope, with or without the two
+ * `x-taskq-*` headers, and reports the rate, the producer's CPU per message
+ * and the broker's (beam.smp) CPU per message. Rounds alternate the shapes so
+ * that drift of a shared machine hits them alike.
+ *
+ *   node bench/dist/tools/wire-format.js [messages=50000] [rounds=3]
+ *
+ * Each shape gets its own `bench-<uuid>` queue, deleted afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import amqp, { type Options } from 'amqplib';
+import { now, withTimeout } from '../clock.js';
+import { AMQP_URL } from '../config.js';
+import { startServerCpu } from '../server-cpu.js';
+import { renderTable } from '../table.js';
+
+interface Shape {
+  readonly name: string;
+  readonly envelope: boolean;
+  readonly headers: boolean;
+}
+
+const SHAPES: readonly Shape[] = [
+  { name: 'minimal body', envelope: false, headers: false },
+  { name: 'taskq envelope', envelope: true, headers: false },
+  { name: 'minimal body + x-taskq headers', envelope: false, headers: true },
+  { name: 'taskq envelope + x-taskq headers', envelope: true, headers: true },
+];
+
+const WINDOW = 1_000;
+
+function message(shape: Shape): { body: Buffer; options: Options.Publish } {
+  const id = randomUUID();
+  const sentAt = now();
+  const body = shape.envelope
+    ? { v: 1, id, task: 'bench.add', args: [1, 2, sentAt], meta: {}, ts: Date.now() }
+    : { task: 'bench.add', args: [1, 2, sentAt] };
+  return {
+    body: Buffer.from(JSON.stringify(body)),
+    options: {
+      persistent: true,
+      contentType: 'application/json',
+      messageId: id,
+      ...(shape.headers ? { headers: { 'x-taskq-task': 'bench.add', 'x-taskq-attempt': 1 } } : {}),
+    },
+  };
+}
+
+interface Sample {
+  readonly rate: number;
+  readonly producerUs: number;
+  readonly brokerUs: number | undefined;
+  readonly bytes: number;
+}
+
+async function measure(shape: Shape, count: number): Promise<Sample> {
+  const connection = await amqp.connect(AMQP_URL);
+  const queue = `bench-${randomUUID()}`;
+  try {
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue(queue, { durable: true });
+    const broker = startServerCpu('beam.smp');
+    const cpu = process.cpuUsage();
+    const start = now();
+    for (let sent = 0; sent < count; sent += WINDOW) {
+      for (let i = 0; i < Math.min(WINDOW, count - sent); i++) {
+        const { body, options } = message(shape);
+        channel.sendToQueue(queue, body, options);
+      }
+      await withTimeout(channel.waitForConfirms(), 60_000, 'confirms');
+    }
+    const seconds = (now() - start) / 1000;
+    const used = process.cpuUsage(cpu);
+    const brokerUs = broker();
+    await channel.deleteQueue(queue);
+    return {
+      rate: count / seconds,
+      producerUs: (used.user + used.system) / count,
+      brokerUs: brokerUs === undefined ? undefined : brokerUs / count,
+      bytes: message(shape).body.length,
+    };
+  } finally {
+    await connection.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const count = Number(process.argv[2] ?? 50_000);
+  const rounds = Number(process.argv[3] ?? 3);
+  if (!(count > 0 && count <= 1_000_000 && rounds >= 1 && rounds <= 20)) throw new Error('usage: wire-format [messages 1..1e6] [rounds 1..20]');
+  const samples = new Map<string, Sample[]>(SHAPES.map((s) => [s.name, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const shape of SHAPES) {
+      const sample = await measure(shape, count);
+      samples.get(shape.name)?.push(sample);
+      process.stderr.write(`round ${round}: ${shape.name}: ${Math.round(sample.rate)}/s\n`);
+    }
+  }
+  const range = (values: readonly number[], digits = 0): string => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+    return `${mid.toFixed(digits)} (${(sorted[0] ?? 0).toFixed(digits)}–${(sorted[sorted.length - 1] ?? 0).toFixed(digits)})`;
+  };
+  const rows = SHAPES.map((shape) => {
+    const s = samples.get(shape.name) ?? [];
+    const broker = s.map((x) => x.brokerUs).filter((x): x is number => x !== undefined);
+    return [shape.name, String(s[0]?.bytes ?? ''), range(s.map((x) => x.rate)), range(s.map((x) => x.producerUs)), broker.length ? range(broker) : '–'];
+  });
+  process.stdout.write(`${renderTable(['message', 'body bytes', 'msg/s', 'producer CPU µs/msg', 'broker CPU µs/msg'], rows)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`wire-format failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);
