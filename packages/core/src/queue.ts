@@ -148,8 +148,9 @@ class QueueCore {
     const envelope: Envelope = { v: ENVELOPE_VERSION, id, task, args, meta, ts: Date.now(), opts: envelopeOptions(options) };
     const body = Buffer.from(JSON.stringify(envelope), 'utf8');
     if (body.length > this.maxPayloadBytes) throw new PayloadTooLargeError(body.length, this.maxPayloadBytes);
-    const headers: MessageHeaders = { [HEADER.task]: task, [HEADER.attempt]: 1 };
-    if (this.signingKey) headers[HEADER.signature] = signBody(body, this.signingKey);
+    // A first attempt carries no headers (the task id and name are in the body, attempt 1 is the default):
+    // every header costs encoding in the client and parsing in the broker, per message.
+    const headers: MessageHeaders = this.signingKey ? { [HEADER.signature]: signBody(body, this.signingKey) } : NO_HEADERS;
     const queue = options.queue ?? 'default';
     const delayMs = options.at ? Math.max(0, options.at.getTime() - Date.now()) : options.delay === undefined ? undefined : parseDuration(options.delay, 'delay');
     const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs: delayMs || undefined };
@@ -317,6 +318,7 @@ class Queue implements TaskQueue {
 }
 
 const NO_KEYS: readonly string[] = [];
+const NO_HEADERS: MessageHeaders = Object.freeze({});
 
 /**
  * Creates a queue for submitting tasks. Opens nothing: the transport

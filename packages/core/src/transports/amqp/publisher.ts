@@ -80,7 +80,7 @@ export class Publisher {
         dueAt: delayMs !== undefined && delayMs >= DELAY_TICK_MS / 2 ? Date.now() + delayMs : undefined,
         body,
         // mandatory: a message no queue takes comes back (basic.return) instead of being confirmed and dropped.
-        properties: { persistent: true, mandatory: true, messageId: id, contentType: 'application/json', headers, priority },
+        properties: { persistent: true, mandatory: true, messageId: id, contentType: 'application/json', headers: hasAny(headers) ? headers : undefined, priority },
         deadline: Date.now() + this.#timeoutMs,
         resolve,
         reject,
@@ -309,4 +309,9 @@ export class Publisher {
       this.#sweeper = undefined;
     }
   }
+}
+
+function hasAny(headers: MessageHeaders): boolean {
+  for (const _ in headers) return true;
+  return false;
 }
