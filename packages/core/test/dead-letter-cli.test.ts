@@ -3,27 +3,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runDeadCommand } from '../src/cli/dead.js';
-import { createQueue, createWorker, currentTask, type DeadEvent, HEADER, NonRetryableError, TaskRegistry, type Transport } from '../src/index.js';
+import { createQueue, createWorker, currentTask, type DeadEvent, HEADER, NonRetryableError, TaskRegistry } from '../src/index.js';
 import { eventually, waitFor } from '../../../test-support/wait.js';
-import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
+import { isolatedPerTest, transportPairs } from './support/isolated.js';
 import { RABBIT_URL } from './support/rabbit.js';
 
 const run = promisify(execFile);
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
-interface Env {
-  submitter: Transport;
-  consumer: Transport;
-  queueName: string;
-}
-
-const transports: Record<string, (broker: IsolatedBroker) => Env> = {
-  memory: (broker) => {
-    const shared = broker.memory();
-    return { submitter: shared, consumer: shared, queueName: broker.queue('dead') };
-  },
-  amqp: (broker) => ({ submitter: broker.amqp(), consumer: broker.amqp(), queueName: broker.queue('dead') }),
-};
+const transports = transportPairs('dead');
 
 for (const [kind, make] of Object.entries(transports)) {
   describe(`dead-letter queue and taskq dead: ${kind}`, () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createQueue, createWorker, memory, TaskRegistry, type Transport } from '../src/index.js';
+import { createQueue, createWorker, memory, TaskRegistry } from '../src/index.js';
 import { DELAY_LEVELS, DELAY_TICK_MS, MAX_DELAY_MS, Topology } from '../src/transports/amqp/topology.js';
-import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
+import { isolatedPerTest, transportPairs } from './support/isolated.js';
 import { waitFor } from '../../../test-support/wait.js';
 
 /** How late a delayed task may start (the issue: "within 0.5 s of due"). */
@@ -9,21 +9,7 @@ const TOLERANCE_MS = 500;
 /** Delays are rounded to the AMQP topology's 10 ms tick, so a task may start a few ms before its exact due time. */
 const EARLY_MS = 20;
 
-interface Env {
-  /** Transport for the submitting side. */
-  submitter: Transport;
-  /** Transport for the worker (the same one for memory, a second connection pair for amqp). */
-  consumer: Transport;
-  queueName: string;
-}
-
-const transports: Record<string, (broker: IsolatedBroker) => Env> = {
-  memory: (broker) => {
-    const shared = broker.memory();
-    return { submitter: shared, consumer: shared, queueName: broker.queue('delays') };
-  },
-  amqp: (broker) => ({ submitter: broker.amqp(), consumer: broker.amqp(), queueName: broker.queue('delays') }),
-};
+const transports = transportPairs('delays');
 
 for (const [kind, make] of Object.entries(transports)) {
   describe(`delays and schedules: ${kind}`, () => {

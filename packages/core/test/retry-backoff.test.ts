@@ -9,22 +9,15 @@ import {
   type FailedEvent,
   NonRetryableError,
   TaskRegistry,
-  type Transport,
   type WorkerOptions,
 } from '../src/index.js';
 import { eventually, sleep, waitFor } from '../../../test-support/wait.js';
-import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
+import { isolatedPerTest, transportPairs } from './support/isolated.js';
 
 /** Retry delays go through the AMQP delay levels, which round to a 10 ms tick. */
 const TICK_SLACK_MS = 15;
 
-const transports: Record<string, (broker: IsolatedBroker) => { submitter: Transport; consumer: Transport; queueName: string }> = {
-  memory: (broker) => {
-    const shared = broker.memory();
-    return { submitter: shared, consumer: shared, queueName: broker.queue('retry') };
-  },
-  amqp: (broker) => ({ submitter: broker.amqp(), consumer: broker.amqp(), queueName: broker.queue('retry') }),
-};
+const transports = transportPairs('retry');
 
 class ValidationError extends Error {}
 

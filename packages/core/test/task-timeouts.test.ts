@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, currentTask, type DeadEvent, errorCode, type FailedEvent, TaskRegistry, type Transport } from '../src/index.js';
+import { createQueue, createWorker, currentTask, type DeadEvent, errorCode, type FailedEvent, TaskRegistry } from '../src/index.js';
 import { eventually, sleep, waitFor } from '../../../test-support/wait.js';
-import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
+import { isolatedPerTest, transportPairs } from './support/isolated.js';
 
-const transports: Record<string, (broker: IsolatedBroker) => { submitter: Transport; consumer: Transport; queueName: string }> = {
-  memory: (broker) => {
-    const shared = broker.memory();
-    return { submitter: shared, consumer: shared, queueName: broker.queue('timeout') };
-  },
-  amqp: (broker) => ({ submitter: broker.amqp(), consumer: broker.amqp(), queueName: broker.queue('timeout') }),
-};
+const transports = transportPairs('timeout');
 
 for (const [kind, make] of Object.entries(transports)) {
   describe(`task timeouts: ${kind}`, () => {

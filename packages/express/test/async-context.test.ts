@@ -1,4 +1,4 @@
-import { currentUnitOfWork, TaskRegistry, type TaskQueue } from '@taskq/core';
+import { currentUnitOfWork, TaskRegistry } from '@taskq/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskq, taskqErrors } from '../src/index.js';
@@ -15,10 +15,7 @@ const registry = new TaskRegistry().add('notify', notify);
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-function setup(): { queue: TaskQueue; name: string } {
-  const { queue, name } = testQueue(cleanup, 'express-context', registry);
-  return { queue, name };
-}
+const setup = () => testQueue(cleanup, 'express-context', registry);
 
 async function post(app: Express, path: string, body?: unknown): Promise<number> {
   const server = await listen((port) => app.listen(port));

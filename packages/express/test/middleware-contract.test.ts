@@ -16,10 +16,7 @@ const registry = new TaskRegistry().add('notify', notify);
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-function setup(): { queue: TaskQueue; name: string } {
-  const { queue, name } = testQueue(cleanup, 'express-contract', registry);
-  return { queue, name };
-}
+const setup = () => testQueue(cleanup, 'express-contract', registry);
 
 async function serve(app: Express): Promise<string> {
   const server = await listen((port) => app.listen(port));

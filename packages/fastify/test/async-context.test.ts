@@ -1,4 +1,4 @@
-import { currentUnitOfWork, TaskRegistry, type TaskQueue } from '@taskq/core';
+import { currentUnitOfWork, TaskRegistry } from '@taskq/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskqPlugin } from '../src/index.js';
 import { serve } from './support/app.js';
@@ -14,10 +14,7 @@ const registry = new TaskRegistry().add('notify', notify);
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-function setup(): { queue: TaskQueue; name: string } {
-  const { queue, name } = testQueue(cleanup, 'fastify-context', registry);
-  return { queue, name };
-}
+const setup = () => testQueue(cleanup, 'fastify-context', registry);
 
 // Resumes hooks from a timer started at import, outside any request: the request's async context is gone there.
 const parked: Array<() => void> = [];

@@ -72,3 +72,24 @@ export function isolatedPerTest(): { readonly broker: IsolatedBroker; readonly s
   });
   return { broker, stops };
 }
+
+/** Where a test submits and where its worker consumes: one transport for memory, two connection pairs for amqp. */
+export interface TransportPair {
+  /** Transport for the submitting side. */
+  submitter: Transport;
+  /** Transport for the worker (the same one for memory, a second connection pair for amqp). */
+  consumer: Transport;
+  /** A fresh logical queue, named after `label`. */
+  queueName: string;
+}
+
+/** The memory and the amqp {@link TransportPair} on a broker, for tests that run on both: `Object.entries(transportPairs('retry'))`. */
+export function transportPairs(label: string): Record<'memory' | 'amqp', (broker: IsolatedBroker) => TransportPair> {
+  return {
+    memory: (broker) => {
+      const shared = broker.memory();
+      return { submitter: shared, consumer: shared, queueName: broker.queue(label) };
+    },
+    amqp: (broker) => ({ submitter: broker.amqp(), consumer: broker.amqp(), queueName: broker.queue(label) }),
+  };
+}
