@@ -125,23 +125,26 @@ class QueueCore {
     this.#release = this.transport.retain();
   }
 
-  async prepare<F extends TaskFunction>(fn: F, args: readonly unknown[], options: SubmitOptions): Promise<PreparedTask> {
+  /** Encodes one call; synchronous unless a middleware or an async codec is involved (the common case stays promise-free). */
+  prepare<F extends TaskFunction>(fn: F, args: readonly unknown[], options: SubmitOptions): PreparedTask | Promise<PreparedTask> {
     if (this.closed) throw new ClosedError('the queue');
     const definition = this.registry.require(fn);
-    const merged: SubmitOptions = { ...definition.options, ...options };
+    const merged = mergeOptions(definition.options, options);
     const id = uuidv7();
     const meta: Record<string, MetaValue> = {};
-    if (this.middleware.length > 0) {
-      const submission: Submission = { id, task: definition.id, args, options: merged, meta };
-      let encoded: unknown[] | undefined;
-      await runSubmitChain(this.middleware, submission, async () => {
-        encoded = await encodeArgs(args, this.codecs);
-      });
-      if (!encoded) throw new InvalidOptionError('use', 'a submit middleware did not call next()');
-      return this.build(id, definition.id, encoded, meta, merged);
-    }
+    if (this.middleware.length > 0) return this.#prepareWithMiddleware(id, definition.id, args, meta, merged);
     const encoded = encodeArgs(args, this.codecs);
-    return this.build(id, definition.id, Array.isArray(encoded) ? encoded : await encoded, meta, merged);
+    return Array.isArray(encoded) ? this.build(id, definition.id, encoded, meta, merged) : encoded.then((e) => this.build(id, definition.id, e, meta, merged));
+  }
+
+  async #prepareWithMiddleware(id: string, task: string, args: readonly unknown[], meta: Record<string, MetaValue>, options: SubmitOptions): Promise<PreparedTask> {
+    const submission: Submission = { id, task, args, options, meta };
+    let encoded: unknown[] | undefined;
+    await runSubmitChain(this.middleware, submission, async () => {
+      encoded = await encodeArgs(args, this.codecs);
+    });
+    if (!encoded) throw new InvalidOptionError('use', 'a submit middleware did not call next()');
+    return this.build(id, task, encoded, meta, options);
   }
 
   build(id: string, task: string, args: unknown[], meta: Record<string, MetaValue>, options: SubmitOptions): PreparedTask {
@@ -220,6 +223,16 @@ class QueueCore {
 
 const EMPTY: SubmitOptions = Object.freeze({});
 
+function isEmpty(options: object): boolean {
+  for (const _ in options) return false;
+  return true;
+}
+
+function mergeOptions(task: SubmitOptions, submit: SubmitOptions): SubmitOptions {
+  if (isEmpty(task)) return submit;
+  return isEmpty(submit) ? task : { ...task, ...submit };
+}
+
 function envelopeOptions(options: SubmitOptions): EnvelopeOptions | undefined {
   if (options.attempts === undefined && options.backoff === undefined && options.timeout === undefined) return undefined;
   const opts: EnvelopeOptions = {};
@@ -259,15 +272,29 @@ class Queue implements TaskQueue {
     return this.#core.store;
   }
 
-  async submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<TaskHandle<Awaited<ReturnType<F>>>> {
-    const prepared = await this.#core.prepare(fn, args, this.#options);
+  submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<TaskHandle<Awaited<ReturnType<F>>>> {
+    try {
+      const core = this.#core;
+      const prepared = core.prepare(fn, args, this.#options);
+      if (!(prepared instanceof Promise) && this.#options.key === undefined && core.store === undefined && currentUnitOfWork() === undefined) {
+        // The common case, kept free of extra promises: straight to the transport (this is the hot path of a busy producer).
+        return core.transport.publish(prepared.message).then(() => prepared.handle as TaskHandle<Awaited<ReturnType<F>>>);
+      }
+      return this.#submit(prepared) as Promise<TaskHandle<Awaited<ReturnType<F>>>>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #submit(preparing: PreparedTask | Promise<PreparedTask>): Promise<TaskHandle> {
+    const prepared = await preparing;
     const key = this.#options.key;
     if (key !== undefined) {
       const existing = await this.#core.claim(prepared, key);
-      if (existing) return existing as TaskHandle<Awaited<ReturnType<F>>>;
+      if (existing) return existing;
     }
     await this.#core.dispatch([prepared], key === undefined ? NO_KEYS : [key]);
-    return prepared.handle as TaskHandle<Awaited<ReturnType<F>>>;
+    return prepared.handle;
   }
 
   async submitMany<F extends TaskFunction>(fn: F, argsList: readonly Parameters<F>[]): Promise<TaskHandle<Awaited<ReturnType<F>>>[]> {
