@@ -98,7 +98,9 @@ export class UnitOfWork {
     if (this.#state === 'rolled-back' || (this.#state === 'committed' && !this.#commitFailed)) return;
     this.#state = 'rolled-back';
     const releases = [...this.#buffer.splice(0).map((entry) => entry.release), ...this.#releases.splice(0)];
-    for (const release of releases) await release();
+    // Keys are given back in the background, not awaited: a store in the same database may be waiting for the very
+    // transaction that is rolling back (SQLite's single writer) to finish. A key that cannot be given back is pruned later.
+    for (const release of releases) release().catch(() => {});
   }
 
   #assertOpen(action: string): void {
