@@ -7,6 +7,10 @@
 export const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 export const REDIS_HOST = '127.0.0.1';
 export const REDIS_PORT = Number(process.env.BENCH_REDIS_PORT ?? 6379);
+/** PostgreSQL for the outbox rows; each measurement uses a fresh schema `bench_<random>` in it. */
+export const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** The row each outbox transaction inserts besides its task(s): a stand-in for the application's own write. */
+export const BENCH_TABLE = 'bench_orders';
 
 /** Consumer prefetch for raw amqplib, and worker concurrency for taskq and BullMQ. */
 export const CONCURRENCY = 100;
@@ -16,6 +20,14 @@ export const CONFIRM_WINDOW = 1_000;
 export const IN_FLIGHT = 1_000;
 /** Batch size for `submitMany` and BullMQ `addBulk` (same as the raw confirm window). */
 export const BATCH = 1_000;
+
+/** Outbox rows: this many `transactional()` calls in flight at once (the pool gets OUTBOX_POOL_EXTRA more connections). */
+export const OUTBOX_IN_FLIGHT = 50;
+export const OUTBOX_POOL_EXTRA = 10;
+/** Tasks per transaction in the outbox row's second variant (one `submitMany`, one INSERT). */
+export const OUTBOX_PER_TRANSACTION = 10;
+/** Outbox relay row: rows per claim transaction (the relay's default). */
+export const OUTBOX_RELAY_BATCH = 100;
 
 /** Latency figure: the producer paces submits at this rate ... */
 export const LATENCY_RATE = 500;

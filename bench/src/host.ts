@@ -51,7 +51,7 @@ interface Waiter {
   readonly reject: (error: Error) => void;
 }
 
-export type ChildScript = 'worker' | 'producer' | 'inprocess';
+export type ChildScript = 'worker' | 'producer' | 'inprocess' | 'outbox';
 
 export interface ForkOptions {
   /** Extra node flags, e.g. --expose-gc or --cpu-prof. */

@@ -54,7 +54,21 @@ export interface InProcessConfig {
   readonly shape: LoadShape;
 }
 
-export type ChildConfig = WorkerConfig | ProducerConfig | InProcessConfig;
+/** argv[2] of the outbox child (taskq + TypeORM on PostgreSQL), as JSON. */
+export interface OutboxConfig {
+  readonly role: 'outbox';
+  /** `transactions`: submit `count` tasks in transactions; `relay`: leave `count` rows in the outbox, then sweep them. */
+  readonly measure: 'transactions' | 'relay';
+  readonly schema: string;
+  readonly queue: string;
+  readonly count: number;
+  readonly perTransaction: number;
+  readonly inFlight: number;
+  readonly poolSize: number;
+  readonly batchSize: number;
+}
+
+export type ChildConfig = WorkerConfig | ProducerConfig | InProcessConfig | OutboxConfig;
 
 export type ChildMessage =
   /** Connected and set up; for a producer, waiting for `go`. */
@@ -88,6 +102,21 @@ export type ChildMessage =
       /** CPU this process used from the first submit to the last task (producer and worker together). */
       readonly cpuUs: number;
       readonly latencies: readonly number[];
+    }
+  /**
+   * Outbox child: every transaction committed and published (or, for the relay,
+   * the sweep finished). `commitToPublish` is one value per transaction, ms from
+   * its COMMIT resolving to the broker confirm of its tasks; `unconfirmed` counts
+   * transactions whose tasks were not published after the commit (left to a relay).
+   */
+  | {
+      readonly type: 'outbox-done';
+      readonly at: number;
+      readonly cpuUs: number;
+      readonly transactions: number;
+      readonly tasks: number;
+      readonly commitToPublish: readonly number[];
+      readonly unconfirmed: number;
     }
   | { readonly type: 'error'; readonly message: string };
 

@@ -1,10 +1,11 @@
 /** The machine a run happened on, printed above the table and stored in the JSON. */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createConnection } from 'node:net';
 import os from 'node:os';
 import { withTimeout } from './clock.js';
 import { REDIS_HOST, REDIS_PORT } from './config.js';
-import { bullmqClientName } from './redis/which-client.js';
 import { rabbitmqVersion } from './scenarios/raw-amqplib.js';
 
 export interface Machine {
@@ -15,7 +16,7 @@ export interface Machine {
   readonly platform: string;
   readonly rabbitmq: string;
   readonly redis: string;
-  /** The Redis client BullMQ ran on. */
+  /** The Redis client BullMQ ran on (always ioredis). */
   readonly bullmqClient: string;
   readonly commit: string;
   readonly date: string;
@@ -41,6 +42,17 @@ function redisVersion(): Promise<string> {
     });
     socket.on('error', reject);
   });
+}
+
+/** `ioredis <version>`, read from its package.json next to its entry point (it exports no ./package.json). */
+function ioredisVersion(): string {
+  try {
+    const entry = createRequire(import.meta.url).resolve('ioredis');
+    const manifest = entry.slice(0, entry.lastIndexOf('/node_modules/ioredis/') + '/node_modules/ioredis/'.length) + 'package.json';
+    return `ioredis ${(JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version}`;
+  } catch {
+    return 'ioredis';
+  }
 }
 
 function gitCommit(): string {
@@ -69,7 +81,7 @@ export async function describeMachine(): Promise<Machine> {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
     rabbitmq: await orUnavailable(rabbitmqVersion()),
     redis: await orUnavailable(redisVersion()),
-    bullmqClient: bullmqClientName(),
+    bullmqClient: ioredisVersion(),
     commit: gitCommit(),
     date: new Date().toISOString(),
   };

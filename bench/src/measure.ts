@@ -16,7 +16,7 @@ import { type ServerName, startServerCpu } from './server-cpu.js';
 import { percentile, rate } from './stats.js';
 
 const MB = 1024 * 1024;
-const CLEANUP_MS = 30_000;
+export const CLEANUP_MS = 30_000;
 
 /** What one run of one row produced. Missing figures mean "not measured" or "failed" (see errors). */
 export interface Figures {
@@ -33,6 +33,14 @@ export interface Figures {
   /** Broker (beam.smp) or Redis CPU microseconds per task, during submit-only and end-to-end. */
   serverCpuSubmit?: number;
   serverCpuE2e?: number;
+  /** Outbox rows: transactions committed and published per second (submit-only). */
+  transactions?: number;
+  /** Outbox rows: ms from a transaction's COMMIT resolving to the broker confirm of its tasks (submit-only). */
+  commitPublishP50?: number;
+  commitPublishP99?: number;
+  /** Outbox rows: PostgreSQL CPU (all `postgres` processes) microseconds per task, during submit-only and end-to-end. */
+  dbCpuSubmit?: number;
+  dbCpuE2e?: number;
   /** Problems that did not stop the measurement (e.g. a backlog that does not match N). */
   warnings: string[];
   errors: string[];
@@ -76,6 +84,12 @@ export function scaled(tasks: number, scale: number): number {
   return Math.max(MIN_TASKS, Math.round(tasks * scale));
 }
 
+/** N of a row at this scale; an outbox row's N is rounded to whole transactions. */
+export function rowTasks(row: Row, scale: number): number {
+  const per = row.outbox?.kind === 'transactions' ? row.outbox.perTransaction : 1;
+  return Math.max(1, Math.round(scaled(row.tasks, scale) / per)) * per;
+}
+
 /** Latency run: warm-up tasks first (not counted), then the measured ones, all at LATENCY_RATE. */
 function latencyTasks(scale: number): { warmup: number; measured: number; total: number } {
   const warmup = Math.max(10, Math.round(LATENCY_RATE * LATENCY_WARMUP_SECONDS * scale));
@@ -102,11 +116,11 @@ function mb(memory: MemorySample): number {
   return memory.rss / MB;
 }
 
-function message(error: unknown): string {
+export function message(error: unknown): string {
   return error instanceof Error ? error.message.split('\n')[0] ?? error.name : String(error);
 }
 
-function execArgv(context: MeasureContext, script: ChildScript, name: string): string[] {
+export function execArgv(context: MeasureContext, script: ChildScript, name: string): string[] {
   const profiling = context.profiling;
   if (!profiling || (script !== 'inprocess' && script !== profiling.role)) return [];
   return ['--cpu-prof', `--cpu-prof-dir=${profiling.dir}`, `--cpu-prof-name=${name}-run${context.run}.cpuprofile`];
@@ -115,14 +129,14 @@ function execArgv(context: MeasureContext, script: ChildScript, name: string): s
 /** Queues created and not yet removed, so an interrupted bench can still delete them. */
 const created = new Map<string, Admin>();
 
-function createQueueName(admin: Admin): string {
+export function createQueueName(admin: Admin): string {
   const queue = `bench-${randomUUID()}`;
   created.set(queue, admin);
   return queue;
 }
 
 /** Removes the queue, never throwing: a failed cleanup is reported, not fatal. */
-async function cleanup(admin: Admin, queue: string, errors: string[]): Promise<void> {
+export async function cleanup(admin: Admin, queue: string, errors: string[]): Promise<void> {
   try {
     await withTimeout(admin.remove(queue), CLEANUP_MS, `delete ${queue}`);
     created.delete(queue);
@@ -239,7 +253,7 @@ async function runInProcess(row: Row, config: InProcessConfig, context: MeasureC
   }
 }
 
-async function step(figures: Figures, what: string, body: () => Promise<void>): Promise<void> {
+export async function step(figures: Figures, what: string, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (error) {
@@ -251,7 +265,7 @@ async function step(figures: Figures, what: string, body: () => Promise<void>): 
 export async function measureRow(row: Row, context: MeasureContext): Promise<Figures> {
   const figures: Figures = { warnings: [], errors: [] };
   if (row.pending) return figures;
-  const n = scaled(row.tasks, context.scale);
+  const n = rowTasks(row, context.scale);
   const paced: LoadShape = { kind: 'paced', perSecond: LATENCY_RATE };
   const latency = latencyTasks(context.scale);
 
@@ -283,7 +297,11 @@ export async function measureRow(row: Row, context: MeasureContext): Promise<Fig
     }
     return figures;
   }
-  if (row.system === 'taskq-outbox') return figures;
+  if (row.system === 'taskq-outbox') {
+    // Loaded only here, so the other rows never load TypeORM or pg.
+    await (await import('./measure-outbox.js')).measureOutbox(row, context, figures);
+    return figures;
+  }
 
   const system = row.system;
   if (row.submit) {

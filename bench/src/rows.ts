@@ -3,11 +3,20 @@
  * N is chosen so a measurement lasts several seconds on a 2-core machine;
  * the slow one-at-a-time variants get a smaller N for the same reason.
  */
-import { BATCH, CONFIRM_WINDOW, IN_FLIGHT } from './config.js';
+import { BATCH, CONFIRM_WINDOW, IN_FLIGHT, OUTBOX_IN_FLIGHT, OUTBOX_PER_TRANSACTION, OUTBOX_RELAY_BATCH } from './config.js';
 import type { SystemName } from './ipc.js';
 import type { LoadShape } from './load.js';
 
 export type RowSystem = SystemName | 'taskq-memory' | 'taskq-outbox';
+
+/**
+ * Outbox rows: `transactions` submits inside `transactional()` (`perTransaction`
+ * tasks each, `inFlight` transactions at once); `relay` leaves N rows in the
+ * outbox and times one relay sweep over them.
+ */
+export type OutboxShape =
+  | { readonly kind: 'transactions'; readonly perTransaction: number; readonly inFlight: number }
+  | { readonly kind: 'relay'; readonly batchSize: number };
 
 export interface Row {
   readonly id: string;
@@ -22,6 +31,8 @@ export interface Row {
   readonly latency: boolean;
   /** Set for a scenario that is listed but cannot be measured yet, with the reason. */
   readonly pending?: string;
+  /** The outbox rows' load (system `taskq-outbox`). */
+  readonly outbox?: OutboxShape;
 }
 
 export const ROWS: readonly Row[] = [
@@ -117,16 +128,38 @@ export const ROWS: readonly Row[] = [
     latency: true,
   },
   {
-    // Placeholder, deliberately not measured: see README "taskq outbox".
     id: 'taskq-outbox',
-    label: 'taskq outbox (TypeORM/PostgreSQL)',
+    label: `taskq outbox (TypeORM/PG), 1 task/tx, ${OUTBOX_IN_FLIGHT} tx in flight`,
     system: 'taskq-outbox',
-    shape: { kind: 'concurrent', inFlight: IN_FLIGHT },
-    tasks: 0,
-    submit: false,
+    shape: { kind: 'concurrent', inFlight: OUTBOX_IN_FLIGHT },
+    outbox: { kind: 'transactions', perTransaction: 1, inFlight: OUTBOX_IN_FLIGHT },
+    tasks: 10_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
+    id: 'taskq-outbox-x10',
+    label: `taskq outbox (TypeORM/PG), ${OUTBOX_PER_TRANSACTION} tasks/tx, ${OUTBOX_IN_FLIGHT} tx in flight`,
+    system: 'taskq-outbox',
+    shape: { kind: 'concurrent', inFlight: OUTBOX_IN_FLIGHT },
+    outbox: { kind: 'transactions', perTransaction: OUTBOX_PER_TRANSACTION, inFlight: OUTBOX_IN_FLIGHT },
+    tasks: 30_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
+    // "submit-only" here is the relay's sweep: rows published (and deleted) per second.
+    id: 'taskq-outbox-relay',
+    label: `taskq outbox relay: sweep of left-behind rows, batch ${OUTBOX_RELAY_BATCH}`,
+    system: 'taskq-outbox',
+    shape: { kind: 'batched', batch: OUTBOX_RELAY_BATCH },
+    outbox: { kind: 'relay', batchSize: OUTBOX_RELAY_BATCH },
+    tasks: 20_000,
+    submit: true,
     e2e: false,
     latency: false,
-    pending: 'not yet measured: the @taskq/typeorm outbox is still being written; this row gets a scenario once its API is stable',
   },
 ];
 
@@ -204,5 +237,25 @@ export const RATIOS: readonly Ratio[] = [
     numerator: { row: 'taskq-serial', figure: 'e2e' },
     denominator: { row: 'bullmq-single', figure: 'e2e' },
     target: 2,
+  },
+  {
+    label: 'taskq outbox 1 task/tx submit-only / taskq amqp submit-only (cost of the transaction)',
+    numerator: { row: 'taskq-outbox', figure: 'submit' },
+    denominator: { row: 'taskq-concurrent', figure: 'submit' },
+  },
+  {
+    label: 'taskq outbox 1 task/tx e2e / taskq amqp e2e',
+    numerator: { row: 'taskq-outbox', figure: 'e2e' },
+    denominator: { row: 'taskq-concurrent', figure: 'e2e' },
+  },
+  {
+    label: `taskq outbox ${OUTBOX_PER_TRANSACTION} tasks/tx e2e / taskq amqp e2e`,
+    numerator: { row: 'taskq-outbox-x10', figure: 'e2e' },
+    denominator: { row: 'taskq-concurrent', figure: 'e2e' },
+  },
+  {
+    label: 'taskq outbox relay rows/s / taskq submitMany submit-only',
+    numerator: { row: 'taskq-outbox-relay', figure: 'submit' },
+    denominator: { row: 'taskq-many', figure: 'submit' },
   },
 ];

@@ -22,7 +22,7 @@ import { BATCH, CONCURRENCY, CONFIRM_WINDOW, IN_FLIGHT, LATENCY_RATE, LATENCY_SE
 import type { MemorySample } from './ipc.js';
 import { killAllChildren } from './host.js';
 import { describeMachine, type Machine } from './machine.js';
-import { Admins, type Figures, type MeasureContext, measureRow, measureSoak, type Profiling, removeCreatedQueues, scaled, type SoakResult } from './measure.js';
+import { Admins, type Figures, type MeasureContext, measureRow, measureSoak, type Profiling, removeCreatedQueues, rowTasks, scaled, type SoakResult } from './measure.js';
 import { type Figure, RATIOS, ROWS, type Row } from './rows.js';
 import { type Summary, summarize } from './stats.js';
 import { cell, renderTable } from './table.js';
@@ -80,7 +80,23 @@ function selected(row: Row, only: readonly string[]): boolean {
   return only.some((token) => row.id === token || row.system === token || row.id.startsWith(`${token}-`));
 }
 
-const FIGURES = ['submit', 'e2e', 'p50', 'p99', 'rssBefore', 'rssAfter', 'producerCpu', 'workerCpu', 'serverCpuSubmit', 'serverCpuE2e'] as const;
+const FIGURES = [
+  'submit',
+  'e2e',
+  'p50',
+  'p99',
+  'rssBefore',
+  'rssAfter',
+  'producerCpu',
+  'workerCpu',
+  'serverCpuSubmit',
+  'serverCpuE2e',
+  'transactions',
+  'commitPublishP50',
+  'commitPublishP99',
+  'dbCpuSubmit',
+  'dbCpuE2e',
+] as const;
 type SummaryKey = (typeof FIGURES)[number];
 
 interface RowResult {
@@ -167,6 +183,24 @@ function render(options: Options, machine: Machine, load: Load, results: readonl
       'S = server (RabbitMQ beam.smp or redis-server) during submit-only and end-to-end; steadier than rates on a busy machine.',
   );
   for (const r of results) if (r.row.pending) out.push(`${r.row.label}: ${r.row.pending}`);
+  const outboxRows = results.filter((r) => r.row.outbox);
+  if (outboxRows.length > 0) {
+    out.push('');
+    out.push(
+      renderTable(
+        ['outbox (TypeORM/PostgreSQL → RabbitMQ)', 'N', 'tx/s', 'tasks/s (submit-only)', 'e2e tasks/s', 'commit → publish p50 ms', 'p99 ms', 'PG CPU µs/task sub / e2e'],
+        outboxRows.map((r) => {
+          const s = summaries(r);
+          const db = [s.dbCpuSubmit, s.dbCpuE2e].map((x) => (x ? x.median.toFixed(0) : '–')).join(' / ');
+          return [r.row.label, r.tasks.toLocaleString('en-US'), cell(s.transactions), cell(s.submit), cell(s.e2e), cell(s.commitPublishP50, 2), cell(s.commitPublishP99, 2), db];
+        }),
+      ),
+    );
+    out.push(
+      'outbox: tx/s and tasks/s = transactions committed and published per second, no worker running (relay row: rows swept, published and deleted per second); ' +
+        'commit → publish = from the COMMIT resolving to the broker confirm of that transaction\'s tasks; PG CPU = all postgres processes.',
+    );
+  }
   if (ratioResults.length > 0) {
     out.push('');
     out.push(
@@ -237,11 +271,13 @@ function render(options: Options, machine: Machine, load: Load, results: readonl
 async function main(): Promise<void> {
   const options = parseOptions();
   const admins = new Admins();
+  const rows = ROWS.filter((row) => selected(row, options.only));
   const interrupt = (): void => {
     process.stderr.write('\ninterrupted: stopping children and deleting this run\'s queues\n');
     killAllChildren();
     removeCreatedQueues()
       .finally(() => admins.closeAll())
+      .finally(() => (rows.some((row) => row.outbox) ? import('./outbox-db.js').then((db) => db.dropCreatedSchemas(10_000)) : undefined))
       .finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupt);
@@ -254,8 +290,7 @@ async function main(): Promise<void> {
   log(machineLine(machine));
   // Other work on the machine moves wall-clock rates; the load average says how busy it was.
   const loadBefore = os.loadavg();
-  const rows = ROWS.filter((row) => selected(row, options.only));
-  const results: RowResult[] = rows.map((row) => ({ row, tasks: row.pending ? 0 : scaled(row.tasks, options.scale), runs: [] }));
+  const results: RowResult[] = rows.map((row) => ({ row, tasks: row.pending ? 0 : rowTasks(row, options.scale), runs: [] }));
 
   // Runs are the outer loop: every scenario once, then again, so slow drift
   // of the machine (page cache, broker state) spreads over all scenarios.

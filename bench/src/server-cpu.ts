@@ -9,14 +9,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, 100 on Linux (`getconf CLK_TCK`)
 
-export type ServerName = 'beam.smp' | 'redis-server';
+/** PostgreSQL runs one process per connection, all named `postgres`: their CPU is summed. */
+export type ServerName = 'beam.smp' | 'redis-server' | 'postgres';
 
-function findPid(name: ServerName): number | undefined {
+function findPids(name: ServerName): number[] {
+  const pids: number[] = [];
   try {
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
-        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) return Number(entry);
+        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) pids.push(Number(entry));
       } catch {
         // the process ended while we looked
       }
@@ -24,7 +26,7 @@ function findPid(name: ServerName): number | undefined {
   } catch {
     // no /proc
   }
-  return undefined;
+  return pids;
 }
 
 /** user + system CPU of `pid`, in microseconds. */
@@ -42,11 +44,22 @@ function cpuMicros(pid: number): number | undefined {
 
 /** Starts counting; the returned function gives the server CPU used since, in microseconds. */
 export function startServerCpu(name: ServerName): () => number | undefined {
-  const pid = findPid(name);
-  if (pid === undefined) return () => undefined;
-  const start = cpuMicros(pid);
+  const start = new Map<number, number>();
+  for (const pid of findPids(name)) {
+    const cpu = cpuMicros(pid);
+    if (cpu !== undefined) start.set(pid, cpu);
+  }
+  if (start.size === 0) return () => undefined;
   return () => {
-    const end = cpuMicros(pid);
-    return start === undefined || end === undefined ? undefined : end - start;
+    // A process that started meanwhile (a new PostgreSQL backend) counts whole; one that ended is lost.
+    let total = 0;
+    let seen = false;
+    for (const pid of findPids(name)) {
+      const end = cpuMicros(pid);
+      if (end === undefined) continue;
+      total += end - (start.get(pid) ?? 0);
+      seen = true;
+    }
+    return seen ? total : undefined;
   };
 }

@@ -9,10 +9,9 @@
  * RabbitMQ queue forgets acked messages.
  */
 import { type ConnectionOptions, createIORedisClient, Queue, RedisConnection, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { now } from '../clock.js';
 import { REDIS_HOST, REDIS_PORT } from '../config.js';
-import { BenchRedisClient } from '../redis/bench-redis-client.js';
-import { ioredisInstalled } from '../redis/which-client.js';
 import { add } from '../tasks.js';
 import type { Admin, Consumer, Driver, Producer } from './types.js';
 
@@ -24,34 +23,16 @@ const JOB = 'bench.add';
 const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true } as const;
 
 /**
- * Prefers ioredis, the client BullMQ's users normally run; falls back to the
- * bench's own RESP adapter when ioredis is not installed (see
- * redis/bench-redis-client.ts). Decided once per process.
+ * ioredis, the client BullMQ's users run. BullMQ loads it with require(),
+ * which native ESM does not have; the factory hands it the wrapped client,
+ * built with the options BullMQ asks for (blocking connections included).
  */
-let clientChoice: Promise<void> | undefined;
-function chooseClient(): Promise<void> {
-  clientChoice ??= (async () => {
-    const specifier = 'ioredis'; // a variable, so TypeScript does not require the package to type-check
-    if (ioredisInstalled()) {
-      type IORedisClass = new (options: object) => Parameters<typeof createIORedisClient>[0];
-      const ioredis = (await import(specifier)) as { default: IORedisClass };
-      // In ESM BullMQ cannot require() ioredis itself; the factory gives it the wrapped client.
-      RedisConnection.clientFactory = (options) =>
-        createIORedisClient(new ioredis.default({ ...options, host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null }));
-    } else {
-      RedisConnection.clientFactory = (options) => {
-        const { connectionName } = options as { connectionName?: string };
-        return new BenchRedisClient({ host: REDIS_HOST, port: REDIS_PORT, ...(connectionName ? { connectionName } : {}) });
-      };
-    }
-  })();
-  return clientChoice;
-}
+RedisConnection.clientFactory = (options) =>
+  createIORedisClient(new Redis({ ...(options as object), host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null }));
 
 const connection: ConnectionOptions = { host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null };
 
 async function openQueue(name: string): Promise<Queue<AddData>> {
-  await chooseClient();
   const queue = new Queue<AddData>(name, { connection, defaultJobOptions: JOB_OPTIONS });
   await queue.waitUntilReady();
   return queue;
@@ -82,7 +63,6 @@ export const bullmqDriver: Driver = {
   },
 
   async startConsumer(name, concurrency, onCompleted): Promise<Consumer> {
-    await chooseClient();
     const worker = new Worker<AddData>(name, async (job) => add(...job.data.args), { connection, concurrency });
     worker.on('completed', onCompleted);
     worker.on('error', (error) => process.stderr.write(`bullmq worker error: ${error.message}\n`));

@@ -1,0 +1,57 @@
+/**
+ * Parent side of the outbox rows: one fresh PostgreSQL schema `bench_<random>`
+ * per measurement, with taskq's tables (created by `taskqMigrations`, as an
+ * application would) and the bench's own table, dropped afterwards. Schemas
+ * not yet dropped are remembered so Ctrl-C can drop them too.
+ */
+import { randomUUID } from 'node:crypto';
+import { taskqEntities, taskqMigrations } from '@taskq/typeorm';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { withTimeout } from './clock.js';
+import { BENCH_TABLE, PG_URL } from './config.js';
+
+const created = new Set<string>();
+
+async function sql(text: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates the schema, runs taskq's migrations in it and adds the bench table; returns its name. */
+export async function createBenchSchema(): Promise<string> {
+  const schema = `bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  created.add(schema);
+  await sql(`CREATE SCHEMA "${schema}"`);
+  const dataSource = new DataSource({ type: 'postgres', url: PG_URL, schema, entities: taskqEntities, migrations: taskqMigrations, poolSize: 2, logging: false });
+  await dataSource.initialize();
+  try {
+    await dataSource.runMigrations({ transaction: 'all' });
+    await dataSource.query(`CREATE TABLE "${schema}"."${BENCH_TABLE}" ("id" bigserial PRIMARY KEY, "sent_at" double precision NOT NULL, "note" text NOT NULL)`);
+  } finally {
+    await dataSource.destroy();
+  }
+  return schema;
+}
+
+/** Rows still in the schema's outbox table (0 once everything was published). */
+export async function outboxRows(schema: string): Promise<number> {
+  const result = await sql(`SELECT COUNT(*) AS n FROM "${schema}"."taskq_outbox"`);
+  return Number((result.rows[0] as { n: string }).n);
+}
+
+/** Drops only this schema (the database is shared with other suites). */
+export async function dropBenchSchema(schema: string, timeoutMs: number): Promise<void> {
+  await withTimeout(sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`), timeoutMs, `drop schema ${schema}`);
+  created.delete(schema);
+}
+
+/** Drops every schema this bench created and has not dropped yet (used on Ctrl-C). */
+export async function dropCreatedSchemas(timeoutMs: number): Promise<void> {
+  for (const schema of [...created]) await dropBenchSchema(schema, timeoutMs).catch(() => undefined);
+}

@@ -1,0 +1,203 @@
+/**
+ * taskq's transactional outbox (@taskq/typeorm) on PostgreSQL, child side.
+ *
+ * `transactions`: each task is submitted inside `transactional(dataSource,
+ * queue, fn)` next to one small INSERT of the application's own (the bench
+ * table), `inFlight` transactions at once, as from that many web requests.
+ * `transactional()` INSERTs the task into `taskq_outbox` in the transaction,
+ * COMMITs, then publishes it (claim the rows FOR UPDATE SKIP LOCKED, publish
+ * with confirms, DELETE, COMMIT) and only then resolves.
+ *
+ * Commit → publish latency: the COMMIT's end is taken from TypeORM's
+ * `afterTransactionCommit` event of the transaction's query runner (fired
+ * right after the COMMIT query resolved); the publish from the transport's
+ * `publishMany` resolving (the broker confirmed the batch). Both hooks only
+ * read the clock.
+ *
+ * `relay`: a process committed N tasks and could not publish them (its
+ * transport fails, as with the broker down: `transactional()` logs it and
+ * leaves the rows to the relay); then `outbox(...).sweep()` on a working
+ * transport publishes them all, batch by batch.
+ */
+import { amqp, createQueue, memory, silentLogger, type OutgoingMessage, type TaskQueue, type Transport } from '@taskq/core';
+import { outbox, taskqEntities, transactional } from '@taskq/typeorm';
+import { DataSource, type EntityManager, type EntitySubscriberInterface, type QueryRunner, type TransactionCommitEvent } from 'typeorm';
+import { now } from '../clock.js';
+import { AMQP_URL, BENCH_TABLE, PG_URL } from '../config.js';
+import type { OutboxConfig } from '../ipc.js';
+import { add } from '../tasks.js';
+import { registry } from './taskq-registry.js';
+
+/** The same warm-up queue name as the taskq amqp scenario, so its admin deletes it too. */
+function warmupQueue(queue: string): string {
+  return `${queue}-warmup`;
+}
+
+export interface OutboxResult {
+  readonly startedAt: number;
+  readonly startedCpuUs: number;
+  readonly transactions: number;
+  readonly tasks: number;
+  readonly commitToPublish: number[];
+  readonly unconfirmed: number;
+}
+
+/** Records when each query runner's COMMIT resolved. */
+class CommitClock implements EntitySubscriberInterface {
+  readonly at = new WeakMap<QueryRunner, number>();
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    this.at.set(event.queryRunner, now());
+  }
+}
+
+/** Wraps `publishMany` to note when the broker confirmed each message id, and to count published messages. */
+function confirmClock(transport: Transport): { confirmedAt: Map<string, number>; published: () => number } {
+  const confirmedAt = new Map<string, number>();
+  let published = 0;
+  const original = transport.publishMany.bind(transport);
+  transport.publishMany = async (messages: readonly OutgoingMessage[]): Promise<void> => {
+    await original(messages);
+    const at = now();
+    for (const message of messages) confirmedAt.set(message.id, at);
+    published += messages.length;
+  };
+  return { confirmedAt, published: () => published };
+}
+
+async function openDataSource(config: OutboxConfig): Promise<DataSource> {
+  const dataSource = new DataSource({ type: 'postgres', url: PG_URL, schema: config.schema, entities: taskqEntities, poolSize: config.poolSize, logging: false });
+  await dataSource.initialize();
+  return dataSource;
+}
+
+async function insertRow(manager: EntityManager, schema: string, sentAt: number): Promise<void> {
+  await manager.query(`INSERT INTO "${schema}"."${BENCH_TABLE}" ("sent_at", "note") VALUES ($1, $2)`, [sentAt, 'bench order']);
+}
+
+export interface OutboxSession {
+  /** Resolves with the measurement once every transaction committed and published (or the sweep ended). */
+  run(started: (at: number) => void): Promise<OutboxResult>;
+  /** Messages published so far (progress for the parent's watchdog). */
+  progress(): number;
+  close(): Promise<void>;
+}
+
+/** Connects, sets up and warms up (untimed); the returned session runs the measurement. */
+export async function openOutboxSession(config: OutboxConfig, cpuUs: () => number): Promise<OutboxSession> {
+  return config.measure === 'relay' ? openRelay(config, cpuUs) : openTransactions(config, cpuUs);
+}
+
+async function openTransactions(config: OutboxConfig, cpuUs: () => number): Promise<OutboxSession> {
+  const dataSource = await openDataSource(config);
+  const commits = new CommitClock();
+  dataSource.subscribers.push(commits);
+  const transport = amqp({ url: AMQP_URL });
+  const confirms = confirmClock(transport);
+  const root = createQueue({ registry, transport });
+  const queue = root.with({ queue: config.queue });
+
+  // Warm-up, untimed: the broker connection, every pool connection and the JIT, with as many transactions at once as measured.
+  const warm = root.with({ queue: warmupQueue(config.queue) });
+  await Promise.all(
+    Array.from({ length: config.inFlight }, () =>
+      transactional(dataSource, root, async (manager) => {
+        await insertRow(manager, config.schema, now());
+        await warm.submit(add, 0, 0);
+      }),
+    ),
+  );
+  confirms.confirmedAt.clear();
+
+  const per = config.perTransaction;
+  const total = Math.ceil(config.count / per);
+  return {
+    progress: () => confirms.published() - config.inFlight,
+    async run(started) {
+      const commitToPublish: number[] = [];
+      let unconfirmed = 0;
+      let begun = 0;
+      const startedCpuUs = cpuUs();
+      const startedAt = now();
+      started(startedAt);
+      const lane = async (): Promise<void> => {
+        while (begun < total) {
+          begun++;
+          const sentAt = now();
+          let runner: QueryRunner | undefined;
+          const ids = await transactional(dataSource, root, async (manager) => {
+            runner = manager.queryRunner;
+            await insertRow(manager, config.schema, sentAt);
+            if (per === 1) return [(await queue.submit(add, 1, 2, sentAt)).id];
+            const handles = await queue.submitMany(
+              add,
+              Array.from({ length: per }, (): [number, number, number] => [1, 2, sentAt]),
+            );
+            return handles.map((h) => h.id);
+          });
+          const committedAt = runner ? commits.at.get(runner) : undefined;
+          const confirmedAt = ids[0] === undefined ? undefined : confirms.confirmedAt.get(ids[0]);
+          for (const id of ids) confirms.confirmedAt.delete(id);
+          if (committedAt === undefined || confirmedAt === undefined) unconfirmed++;
+          else commitToPublish.push(confirmedAt - committedAt);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(config.inFlight, total) }, lane));
+      return { startedAt, startedCpuUs, transactions: total, tasks: total * per, commitToPublish, unconfirmed };
+    },
+    async close() {
+      await root.close();
+      await dataSource.destroy();
+    },
+  };
+}
+
+/** A transport that cannot publish, like a broker that is down. */
+function downTransport(): Transport {
+  const transport = memory();
+  transport.publish = () => Promise.reject(new Error('broker down (simulated by the bench)'));
+  transport.publishMany = () => Promise.reject(new Error('broker down (simulated by the bench)'));
+  return transport;
+}
+
+async function openRelay(config: OutboxConfig, cpuUs: () => number): Promise<OutboxSession> {
+  const dataSource = await openDataSource(config);
+
+  // Leave `count` committed, unpublished rows behind, 100 per transaction.
+  const down = createQueue({ registry, transport: downTransport() });
+  const downView = down.with({ queue: config.queue });
+  for (let left = 0; left < config.count; ) {
+    const n = Math.min(100, config.count - left);
+    await transactional(
+      dataSource,
+      down,
+      () => downView.submitMany(add, Array.from({ length: n }, (): [number, number, number] => [1, 2, now()])),
+      { logger: silentLogger },
+    );
+    left += n;
+  }
+  await down.close();
+
+  const transport = amqp({ url: AMQP_URL });
+  const confirms = confirmClock(transport);
+  const root: TaskQueue = createQueue({ registry, transport });
+  // Connect before the clock starts, as the other taskq producers do.
+  await root.with({ queue: warmupQueue(config.queue) }).submit(add, 0, 0);
+  const relay = outbox(dataSource, root, { minAge: 0, batchSize: config.batchSize, logger: silentLogger });
+
+  return {
+    progress: () => confirms.published(),
+    async run(started) {
+      const startedCpuUs = cpuUs();
+      const startedAt = now();
+      started(startedAt);
+      const published = await relay.sweep();
+      return { startedAt, startedCpuUs, transactions: Math.ceil(published / config.batchSize), tasks: published, commitToPublish: [], unconfirmed: 0 };
+    },
+    async close() {
+      await relay.stop();
+      await root.close();
+      await dataSource.destroy();
+    },
+  };
+}
