@@ -1,6 +1,6 @@
 import type { TaskQueue } from '@taskq/core';
 import { accepted, requestTransaction, taskqPlugin } from '@taskq/fastify';
-import { openRequestTransaction, type RequestTransaction } from '@taskq/typeorm';
+import { openRequestTransaction, type TypeormRequestTransaction } from '@taskq/typeorm';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { mail, push, reports, User } from '@taskq/example-story';
 import type { DataSource } from 'typeorm';
@@ -23,7 +23,7 @@ export async function createApp(queue: TaskQueue, dataSource: DataSource): Promi
   });
 
   const saveUser = async (request: Registration): Promise<User> => {
-    const { manager } = requestTransaction<RequestTransaction>(request);
+    const { manager } = requestTransaction<TypeormRequestTransaction>(request);
     return manager.save(manager.create(User, { email: String(request.body.email), name: String(request.body.name ?? request.body.email) }));
   };
 

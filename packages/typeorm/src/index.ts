@@ -18,7 +18,7 @@ export {
   joinTransaction,
   currentEntityManager,
   maybeCurrentEntityManager,
-  type RequestTransaction,
+  type TypeormRequestTransaction,
   type TransactionOptions,
   type TransactionState,
   type IsolationLevel,

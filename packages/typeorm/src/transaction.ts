@@ -21,7 +21,7 @@ export interface TransactionOptions {
   readonly logger?: Logger;
 }
 
-/** State of a {@link RequestTransaction}. */
+/** State of a {@link TypeormRequestTransaction}. */
 export type TransactionState = 'open' | 'committed' | 'rolled-back';
 
 /**
@@ -31,7 +31,7 @@ export type TransactionState = 'open' | 'committed' | 'rolled-back';
  * below `run()` are written to the outbox through `manager` and published
  * after the commit.
  */
-export interface RequestTransaction {
+export interface TypeormRequestTransaction {
   /** The transaction's EntityManager (also what `currentEntityManager()` returns below `run()`). */
   readonly manager: EntityManager;
   /** The unit of work submits below `run()` join. */
@@ -57,7 +57,7 @@ interface OpenOptions {
 }
 
 /** @internal A transaction opened by taskq: our helpers, request transactions and the per-task middleware all use it. */
-export class OwnTransaction implements RequestTransaction {
+export class OwnTransaction implements TypeormRequestTransaction {
   readonly dataSource: DataSource;
   readonly dialect: Dialect;
   readonly runner: QueryRunner;
@@ -178,7 +178,7 @@ function resolveTransactionOptions(options: TransactionOptions | undefined): Ope
  * try { await tx.run(() => handler(tx.manager)); await tx.commit(); }
  * catch (error) { await tx.rollback(); throw error; }
  */
-export async function openRequestTransaction(dataSource: DataSource, queue: TaskQueue, options?: TransactionOptions): Promise<RequestTransaction> {
+export async function openRequestTransaction(dataSource: DataSource, queue: TaskQueue, options?: TransactionOptions): Promise<TypeormRequestTransaction> {
   const dialect = dialectOf(dataSource, 'dataSource');
   checkQueue(queue, 'queue');
   const resolved = resolveTransactionOptions(options);
