@@ -66,3 +66,9 @@ export {
   errorCode,
 } from './errors.js';
 export { publicStatus, TASK_ID_PATTERN, type PublicTaskStatus } from './public-status.js';
+export {
+  resolveHttpAdapterOptions,
+  checkRoutes,
+  type HttpAdapterOptions,
+  type ResolvedHttpAdapterOptions,
+} from './request/http-options.js';

@@ -1,102 +1,18 @@
-import { consoleLogger, InvalidOptionError, type Logger, type TaskQueue } from '@taskq/core';
-import type { RequestTransactionFactory } from './transaction.js';
+import { type HttpAdapterOptions, type ResolvedHttpAdapterOptions, resolveHttpAdapterOptions } from '@taskq/core';
+import type { Request } from 'express';
 
-/** Options of {@link taskq}. */
-export interface TaskqOptions {
-  /** The application's queue (`createQueue(...)`); `req.taskQueue` is a per-request view of it. */
-  readonly queue: TaskQueue;
-  /**
-   * Named routes for `req.routeUrl(name, params)` and for tasks that take the
-   * request, relative to where `taskq()` is mounted: `{ news: '/news/:slug' }`.
-   * @defaultValue `{}`
-   */
-  readonly routes?: Readonly<Record<string, string>>;
-  /**
-   * Opens a transaction per request whose unit of work the request's submits
-   * join, e.g. `(queue) => openRequestTransaction(dataSource, queue)` from
-   * `@taskq/typeorm`. Return `undefined` to give a request (say, a `GET`) a
-   * plain unit of work only.
-   * @defaultValue a plain unit of work (`queue.begin()`) for every request
-   */
-  readonly transaction?: RequestTransactionFactory;
-  /**
-   * Whether a response with this status drops the request's tasks (and rolls
-   * its transaction back). A request that reached `taskqErrors()` is dropped
-   * whatever its status.
-   * @defaultValue `(status) => status >= 500`
-   */
-  readonly rollbackOn?: (status: number) => boolean;
-  /**
-   * Path prefix for the URLs the request builds, instead of the path
-   * `taskq()` is mounted at (`req.baseUrl`): set it when a proxy strips a
-   * prefix before the request reaches the app.
-   */
-  readonly basePath?: string;
-  /**
-   * Where failed commits are reported.
-   * @defaultValue warnings and errors to stderr
-   */
-  readonly logger?: Logger;
-}
+/**
+ * Options of {@link taskq}: the queue (`req.taskQueue` is a per-request view
+ * of it), named `routes` for `req.routeUrl()`, a per-request `transaction`
+ * factory, `rollbackOn` (a request that reached `taskqErrors()` is dropped
+ * whatever its status), `basePath` (instead of `req.baseUrl`) and `logger`.
+ */
+export type TaskqOptions = HttpAdapterOptions<Request>;
 
 /** @internal Options after validation. */
-export interface ResolvedOptions {
-  readonly queue: TaskQueue;
-  readonly routes: Readonly<Record<string, string>>;
-  readonly transaction: RequestTransactionFactory | undefined;
-  readonly rollbackOn: (status: number) => boolean;
-  readonly basePath: string | undefined;
-  readonly logger: Logger;
-}
-
-const serverError = (status: number): boolean => status >= 500;
+export type ResolvedOptions = ResolvedHttpAdapterOptions<Request>;
 
 /** @internal Validates once, at `taskq()`, naming the bad option. */
 export function resolveOptions(options: TaskqOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object such as { queue }');
-  const { queue } = options;
-  if (typeof queue?.submit !== 'function' || typeof queue.begin !== 'function') {
-    throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue(...)');
-  }
-  if (options.transaction !== undefined && typeof options.transaction !== 'function') {
-    throw new InvalidOptionError('transaction', 'expected a function (queue, req) => RequestTransaction, e.g. (queue) => openRequestTransaction(dataSource, queue)');
-  }
-  if (options.rollbackOn !== undefined && typeof options.rollbackOn !== 'function') {
-    throw new InvalidOptionError('rollbackOn', 'expected a function (status: number) => boolean');
-  }
-  if (options.logger !== undefined && typeof options.logger?.error !== 'function') {
-    throw new InvalidOptionError('logger', 'expected a Logger with debug, info, warn and error methods');
-  }
-  return {
-    queue,
-    routes: checkRoutes(options.routes),
-    transaction: options.transaction,
-    rollbackOn: options.rollbackOn ?? serverError,
-    basePath: checkBasePath(options.basePath),
-    logger: options.logger ?? consoleLogger(),
-  };
-}
-
-/** @internal Shared by the middleware and `accepted()`: named route patterns are paths starting with '/'. */
-export function checkRoutes(routes: unknown, option = 'routes'): Readonly<Record<string, string>> {
-  if (routes === undefined) return Object.freeze({});
-  if (typeof routes !== 'object' || routes === null || Array.isArray(routes)) {
-    throw new InvalidOptionError(option, "expected an object of named routes, e.g. { news: '/news/:slug' }");
-  }
-  const checked: Record<string, string> = {};
-  for (const [name, pattern] of Object.entries(routes)) {
-    if (typeof pattern !== 'string' || !pattern.startsWith('/')) {
-      throw new InvalidOptionError(`${option}.${name}`, `expected a path starting with '/', got ${JSON.stringify(pattern)}`);
-    }
-    checked[name] = pattern;
-  }
-  return Object.freeze(checked);
-}
-
-function checkBasePath(basePath: unknown): string | undefined {
-  if (basePath === undefined) return undefined;
-  if (typeof basePath !== 'string' || (basePath !== '' && !basePath.startsWith('/'))) {
-    throw new InvalidOptionError('basePath', `expected '' or a path starting with '/', got ${JSON.stringify(basePath)}`);
-  }
-  return basePath.replace(/\/+$/, '');
+  return resolveHttpAdapterOptions(options);
 }

@@ -1,5 +1,5 @@
-import { consoleLogger, InvalidOptionError, type Logger, type TaskQueue } from '@taskq/core';
-import type { RequestTransactionFactory } from './transaction.js';
+import { type HttpAdapterOptions, InvalidOptionError, type ResolvedHttpAdapterOptions, resolveHttpAdapterOptions, type TaskQueue } from '@taskq/core';
+import type { FastifyRequest } from 'fastify';
 
 /** A status route registered by the plugin. */
 export interface StatusRouteOptions {
@@ -9,36 +9,8 @@ export interface StatusRouteOptions {
   readonly internals?: boolean;
 }
 
-/** Options of {@link taskqPlugin}. */
-export interface TaskqPluginOptions {
-  /** The application's queue (`createQueue(...)`): `fastify.taskQueue`, and per request `request.taskQueue`. */
-  readonly queue: TaskQueue;
-  /**
-   * Named routes for `request.routeUrl(name, params)` and for tasks that take
-   * the request, relative to the plugin's prefix: `{ news: '/news/:slug' }`.
-   * @defaultValue `{}`
-   */
-  readonly routes?: Readonly<Record<string, string>>;
-  /**
-   * Opens a transaction per request whose unit of work the request's submits
-   * join, e.g. `(queue) => openRequestTransaction(dataSource, queue)` from
-   * `@taskq/typeorm`. Return `undefined` to give a request (say, a `GET`) a
-   * plain unit of work only.
-   * @defaultValue a plain unit of work (`queue.begin()`) for every request
-   */
-  readonly transaction?: RequestTransactionFactory;
-  /**
-   * Whether a reply with this status drops the request's tasks (and rolls its
-   * transaction back). A request whose handler or hook threw is dropped
-   * whatever its status.
-   * @defaultValue `(status) => status >= 500`
-   */
-  readonly rollbackOn?: (status: number) => boolean;
-  /**
-   * Path prefix for the URLs the request builds, instead of the prefix the
-   * plugin is registered under: set it when a proxy strips a prefix.
-   */
-  readonly basePath?: string;
+/** Options of {@link taskqPlugin}: the common adapter options plus the status route and queue closing. */
+export interface TaskqPluginOptions extends HttpAdapterOptions<FastifyRequest> {
   /**
    * Registers `GET <path>` answering task status (`true` for `'/tasks/:id'`);
    * `accepted()` then points Location at it.
@@ -51,76 +23,21 @@ export interface TaskqPluginOptions {
    * @defaultValue `true`
    */
   readonly closeQueue?: boolean;
-  /** Where failed commits are reported. @defaultValue warnings and errors to stderr */
-  readonly logger?: Logger;
 }
 
 /** @internal Options after validation. */
-export interface ResolvedOptions {
-  readonly queue: TaskQueue;
-  readonly routes: Readonly<Record<string, string>>;
-  readonly transaction: RequestTransactionFactory | undefined;
-  readonly rollbackOn: (status: number) => boolean;
-  readonly basePath: string | undefined;
+export interface ResolvedOptions extends ResolvedHttpAdapterOptions<FastifyRequest> {
   readonly statusRoute: { readonly path: string; readonly internals: boolean } | undefined;
   readonly closeQueue: boolean;
-  readonly logger: Logger;
 }
-
-const serverError = (status: number): boolean => status >= 500;
 
 /** @internal Validates once, at registration, naming the bad option. */
 export function resolveOptions(options: TaskqPluginOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object such as { queue }');
-  const { queue } = options;
-  if (typeof queue?.submit !== 'function' || typeof queue.begin !== 'function') {
-    throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue(...)');
-  }
-  if (options.transaction !== undefined && typeof options.transaction !== 'function') {
-    throw new InvalidOptionError('transaction', 'expected a function (queue, request) => RequestTransaction, e.g. (queue) => openRequestTransaction(dataSource, queue)');
-  }
-  if (options.rollbackOn !== undefined && typeof options.rollbackOn !== 'function') {
-    throw new InvalidOptionError('rollbackOn', 'expected a function (status: number) => boolean');
-  }
+  const common = resolveHttpAdapterOptions(options);
   if (options.closeQueue !== undefined && typeof options.closeQueue !== 'boolean') {
     throw new InvalidOptionError('closeQueue', `expected true or false, got ${JSON.stringify(options.closeQueue)}`);
   }
-  if (options.logger !== undefined && typeof options.logger?.error !== 'function') {
-    throw new InvalidOptionError('logger', 'expected a Logger with debug, info, warn and error methods');
-  }
-  return {
-    queue,
-    routes: checkRoutes(options.routes),
-    transaction: options.transaction,
-    rollbackOn: options.rollbackOn ?? serverError,
-    basePath: checkBasePath(options.basePath),
-    statusRoute: checkStatusRoute(options.statusRoute, queue),
-    closeQueue: options.closeQueue ?? true,
-    logger: options.logger ?? consoleLogger(),
-  };
-}
-
-function checkRoutes(routes: unknown): Readonly<Record<string, string>> {
-  if (routes === undefined) return Object.freeze({});
-  if (typeof routes !== 'object' || routes === null || Array.isArray(routes)) {
-    throw new InvalidOptionError('routes', "expected an object of named routes, e.g. { news: '/news/:slug' }");
-  }
-  const checked: Record<string, string> = {};
-  for (const [name, pattern] of Object.entries(routes)) {
-    if (typeof pattern !== 'string' || !pattern.startsWith('/')) {
-      throw new InvalidOptionError(`routes.${name}`, `expected a path starting with '/', got ${JSON.stringify(pattern)}`);
-    }
-    checked[name] = pattern;
-  }
-  return Object.freeze(checked);
-}
-
-function checkBasePath(basePath: unknown): string | undefined {
-  if (basePath === undefined) return undefined;
-  if (typeof basePath !== 'string' || (basePath !== '' && !basePath.startsWith('/'))) {
-    throw new InvalidOptionError('basePath', `expected '' or a path starting with '/', got ${JSON.stringify(basePath)}`);
-  }
-  return basePath.replace(/\/+$/, '');
+  return { ...common, statusRoute: checkStatusRoute(options.statusRoute, common.queue), closeQueue: options.closeQueue ?? true };
 }
 
 function checkStatusRoute(option: unknown, queue: TaskQueue): ResolvedOptions['statusRoute'] {

@@ -10,6 +10,7 @@ import { ConsumerSubscription } from './consumer.js';
 import { AmqpDeadLetterStore } from './dead-letter-store.js';
 import { Publisher } from './publisher.js';
 import { MAX_DELAY_MS, type QueueType, Topology } from './topology.js';
+import { Users } from '../../internal/users.js';
 
 /** Options of {@link amqp}. */
 export interface AmqpTransportOptions {
@@ -79,7 +80,7 @@ export class AmqpTransport implements Transport {
   readonly #subscriptions = new Set<ConsumerSubscription>();
   readonly #connectTimeoutMs: number;
   readonly #logger: Logger;
-  #users = 0;
+  readonly #users = new Users(() => this.close());
   #closed = false;
 
   constructor(options: AmqpTransportOptions) {
@@ -175,13 +176,7 @@ export class AmqpTransport implements Transport {
   }
 
   retain(): () => Promise<void> {
-    this.#users++;
-    let released = false;
-    return async () => {
-      if (released) return;
-      released = true;
-      if (--this.#users === 0) await this.close();
-    };
+    return this.#users.retain();
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { Deque } from '../../internal/deque.js';
 import type { ConsumeOptions, DeadLetter, DeadLetterRecord, DeadLetterStore, Delivery, MessageHeaders, OutgoingMessage, Subscription, Transport } from '../../transport.js';
 import { MAX_DELAY_MS } from '../amqp/topology.js';
 import { deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
+import { Users } from '../../internal/users.js';
 
 interface StoredMessage {
   readonly id: string;
@@ -44,7 +45,7 @@ export class MemoryTransport implements Transport {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #dead: DeadLetter[] = [];
   readonly #maxMessageBytes: number;
-  #users = 0;
+  readonly #users = new Users(() => this.close());
   #closed = false;
   #dispatchScheduled = false;
   #roundRobin = 0;
@@ -121,13 +122,7 @@ export class MemoryTransport implements Transport {
   }
 
   retain(): () => Promise<void> {
-    this.#users++;
-    let released = false;
-    return async () => {
-      if (released) return;
-      released = true;
-      if (--this.#users === 0) await this.close();
-    };
+    return this.#users.retain();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,100 @@
+import { InvalidOptionError } from '../errors.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import type { TaskQueue } from '../queue.js';
+import type { RequestTransactionFactory } from './request-transaction.js';
+
+/** Options every HTTP adapter takes (Express middleware, Fastify plugin). */
+export interface HttpAdapterOptions<Request> {
+  /** The application's queue (`createQueue(...)`); each request gets a view of it bound to its unit of work. */
+  readonly queue: TaskQueue;
+  /**
+   * Named routes for `routeUrl(name, params)` and for tasks that take the
+   * request, relative to where the adapter is mounted: `{ news: '/news/:slug' }`.
+   * @defaultValue `{}`
+   */
+  readonly routes?: Readonly<Record<string, string>>;
+  /**
+   * Opens a transaction per request whose unit of work the request's submits
+   * join, e.g. `(queue) => openRequestTransaction(dataSource, queue)` from
+   * `@taskq/typeorm`. Return `undefined` to give a request (say, a `GET`) a
+   * plain unit of work only.
+   * @defaultValue a plain unit of work (`queue.begin()`) for every request
+   */
+  readonly transaction?: RequestTransactionFactory<Request>;
+  /**
+   * Whether a response with this status drops the request's tasks (and rolls
+   * its transaction back). A request whose handler threw is dropped whatever
+   * its status.
+   * @defaultValue `(status) => status >= 500`
+   */
+  readonly rollbackOn?: (status: number) => boolean;
+  /**
+   * Path prefix for the URLs the request builds, instead of the path the
+   * adapter is mounted at: set it when a proxy strips a prefix.
+   */
+  readonly basePath?: string;
+  /** Where failed commits are reported. @defaultValue warnings and errors to stderr */
+  readonly logger?: Logger;
+}
+
+/** {@link HttpAdapterOptions} after validation. */
+export interface ResolvedHttpAdapterOptions<Request> {
+  readonly queue: TaskQueue;
+  readonly routes: Readonly<Record<string, string>>;
+  readonly transaction: RequestTransactionFactory<Request> | undefined;
+  readonly rollbackOn: (status: number) => boolean;
+  readonly basePath: string | undefined;
+  readonly logger: Logger;
+}
+
+const serverError = (status: number): boolean => status >= 500;
+
+/** Validates the common adapter options once, naming the bad option. */
+export function resolveHttpAdapterOptions<Request>(options: HttpAdapterOptions<Request>): ResolvedHttpAdapterOptions<Request> {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object such as { queue }');
+  const { queue } = options;
+  if (typeof queue?.submit !== 'function' || typeof queue.begin !== 'function') {
+    throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue(...)');
+  }
+  if (options.transaction !== undefined && typeof options.transaction !== 'function') {
+    throw new InvalidOptionError('transaction', 'expected a function (queue, request) => RequestTransaction, e.g. (queue) => openRequestTransaction(dataSource, queue)');
+  }
+  if (options.rollbackOn !== undefined && typeof options.rollbackOn !== 'function') {
+    throw new InvalidOptionError('rollbackOn', 'expected a function (status: number) => boolean');
+  }
+  if (options.logger !== undefined && typeof options.logger?.error !== 'function') {
+    throw new InvalidOptionError('logger', 'expected a Logger with debug, info, warn and error methods');
+  }
+  return {
+    queue,
+    routes: checkRoutes(options.routes),
+    transaction: options.transaction,
+    rollbackOn: options.rollbackOn ?? serverError,
+    basePath: checkBasePath(options.basePath),
+    logger: options.logger ?? consoleLogger(),
+  };
+}
+
+/** Named route patterns are paths starting with '/'. */
+export function checkRoutes(routes: unknown, option = 'routes'): Readonly<Record<string, string>> {
+  if (routes === undefined) return Object.freeze({});
+  if (typeof routes !== 'object' || routes === null || Array.isArray(routes)) {
+    throw new InvalidOptionError(option, "expected an object of named routes, e.g. { news: '/news/:slug' }");
+  }
+  const checked: Record<string, string> = {};
+  for (const [name, pattern] of Object.entries(routes)) {
+    if (typeof pattern !== 'string' || !pattern.startsWith('/')) {
+      throw new InvalidOptionError(`${option}.${name}`, `expected a path starting with '/', got ${JSON.stringify(pattern)}`);
+    }
+    checked[name] = pattern;
+  }
+  return Object.freeze(checked);
+}
+
+function checkBasePath(basePath: unknown): string | undefined {
+  if (basePath === undefined) return undefined;
+  if (typeof basePath !== 'string' || (basePath !== '' && !basePath.startsWith('/'))) {
+    throw new InvalidOptionError('basePath', `expected '' or a path starting with '/', got ${JSON.stringify(basePath)}`);
+  }
+  return basePath.replace(/\/+$/, '');
+}
