@@ -92,17 +92,7 @@ export type ChildMessage =
   /** Worker (soak): a memory sample after `count` completions. */
   | { readonly type: 'memory'; readonly count: number; readonly memory: MemorySample }
   /** In-process child: the whole measurement. */
-  | {
-      readonly type: 'result';
-      readonly startedAt: number;
-      readonly endedAt: number;
-      readonly count: number;
-      readonly before: MemorySample;
-      readonly after: MemorySample;
-      /** CPU this process used from the first submit to the last task (producer and worker together). */
-      readonly cpuUs: number;
-      readonly latencies: readonly number[];
-    }
+  | ({ readonly type: 'result' } & InProcessResult)
   /**
    * Outbox child: every transaction committed and published (or, for the relay,
    * the sweep finished). `commitToPublish` is one value per transaction, ms from
@@ -121,3 +111,15 @@ export type ChildMessage =
   | { readonly type: 'error'; readonly message: string };
 
 export type ParentMessage = { readonly type: 'go' } | { readonly type: 'stop' };
+
+/** What the in-process (memory transport) child measures. */
+export interface InProcessResult {
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly count: number;
+  readonly before: MemorySample;
+  readonly after: MemorySample;
+  /** CPU this process used from the first submit to the last task (producer and worker together). */
+  readonly cpuUs: number;
+  readonly latencies: readonly number[];
+}

@@ -8,22 +8,13 @@
 import { createQueue, createWorker, memory, type TaskQueue } from '@taskq/core';
 import { now, withTimeout } from '../clock.js';
 import { STALL_MS } from '../config.js';
-import type { InProcessConfig, MemorySample } from '../ipc.js';
+import type { InProcessConfig, InProcessResult, MemorySample } from '../ipc.js';
 import { drive, type Producer } from '../load.js';
 import { add, latencies, recordLatencies } from '../tasks.js';
 import { registry } from './taskq-registry.js';
 
 const QUEUE = 'bench';
 
-export interface InProcessResult {
-  readonly startedAt: number;
-  readonly endedAt: number;
-  readonly count: number;
-  readonly before: MemorySample;
-  readonly after: MemorySample;
-  readonly cpuUs: number;
-  readonly latencies: readonly number[];
-}
 
 function producerOf(queue: TaskQueue): Producer {
   return {
