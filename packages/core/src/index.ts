@@ -65,10 +65,31 @@ export {
   NoTaskContextError,
   errorCode,
 } from './errors.js';
-export { publicStatus, TASK_ID_PATTERN, type PublicTaskStatus } from './public-status.js';
+export { publicStatus, isPublicError, TASK_ID_PATTERN, type PublicTaskStatus, type PublicStatusOptions } from './public-status.js';
 export {
   resolveHttpAdapterOptions,
   checkRoutes,
   type HttpAdapterOptions,
   type ResolvedHttpAdapterOptions,
 } from './request/http-options.js';
+export {
+  BadRequestHostError,
+  parseHost,
+  parsePort,
+  isValidHost,
+  resolveAllowedHosts,
+  DEVELOPMENT_HOSTS,
+  type AllowedHosts,
+  type HostAndPort,
+} from './request/host-check.js';
+export { requestUrlContext, type RequestOrigin, type UrlContextOptions } from './request/url-context.js';
+export {
+  resolveStatusRoute,
+  checkStatusRouteOptions,
+  answerTaskStatus,
+  type StatusRouteOptions,
+  type ResolvedStatusRoute,
+  type StatusAnswer,
+  type StatusHeaders,
+  type UnknownTaskBody,
+} from './request/status-route.js';

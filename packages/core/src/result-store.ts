@@ -7,6 +7,8 @@ export interface StoredError {
   readonly code?: string;
   readonly name?: string;
   readonly stack?: string;
+  /** The error was marked public (`expose = true`): the status route may show its message to the client. */
+  readonly expose?: boolean;
 }
 
 /** What `queue.status(id)` answers. */

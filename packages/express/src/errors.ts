@@ -10,24 +10,9 @@ export class MountedTwiceError extends TaskqError {
   }
 }
 
-
-
 /** `requestTransaction(req)` was called on a request that has no per-request transaction. */
 export class NoRequestTransactionError extends TaskqError {
   constructor(why: string) {
     super('TASKQ_NO_REQUEST_TRANSACTION', `this request has no per-request transaction: ${why}`);
   }
 }
-
-/**
- * The Host (or a trusted X-Forwarded-*) header cannot make a URL. Carries
- * `status` 400 so Express's error handling answers Bad Request.
- */
-export class BadRequestHostError extends TaskqError {
-  readonly status = 400;
-  readonly statusCode = 400;
-  constructor(detail: string, options?: { cause?: unknown }) {
-    super('TASKQ_BAD_REQUEST_HOST', `cannot build URLs for this request: ${detail}`, options);
-  }
-}
-

@@ -6,9 +6,5 @@ export { taskStatusHandler, accepted, type TaskStatusOptions, type AcceptedOptio
 /** The status route's JSON, from @taskq/core (shared by the HTTP adapters). */
 export type { PublicTaskStatus } from '@taskq/core';
 export { expressUrlContext } from './url-context.js';
-export {
-  MountedTwiceError,
-  NoRequestTransactionError,
-  BadRequestHostError,
-} from './errors.js';
-export { UnitOfWorkSettledError, BoundQueueMisuseError, CommitFailedError, plainTransaction } from '@taskq/core';
+export { MountedTwiceError, NoRequestTransactionError } from './errors.js';
+export { UnitOfWorkSettledError, BoundQueueMisuseError, CommitFailedError, BadRequestHostError, plainTransaction } from '@taskq/core';

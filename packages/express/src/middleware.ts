@@ -19,7 +19,10 @@ type ScopedRequest = Request & { [SCOPE]?: RequestScope };
  *   tasks when the response is a failure (`rollbackOn`, 5xx by default), when
  *   an error reached {@link taskqErrors}, or when the client went away first;
  * - gives the request `absoluteUrl(path)` and `routeUrl(name, params)` and
- *   lets it travel as a task argument (as its URL context only).
+ *   lets it travel as a task argument (as its URL context only);
+ * - first of all, refuses a request whose Host (or trusted X-Forwarded-Host)
+ *   is malformed or not in `allowedHosts`: `BadRequestHostError` (status 400)
+ *   goes to the error handlers, and no route runs.
  *
  * @example
  * app.use(express.json());
@@ -32,7 +35,8 @@ export function taskq(options: TaskqOptions): RequestHandler {
   return async function taskq(req: Request, res: Response, next: NextFunction): Promise<void> {
     const scoped = req as ScopedRequest;
     if (scoped[SCOPE]) throw new MountedTwiceError();
-    installUrlHelpers(req, resolved.basePath ?? req.baseUrl, resolved.routes);
+    // Checked before anything else runs: a bad or unknown Host is a 400 (through next(err)), and no route sees it.
+    installUrlHelpers(req, expressUrlContext(req, resolved.basePath ?? req.baseUrl, resolved.routes, resolved.allowedHosts));
     const transaction = await openTransaction(resolved, req);
     const scope = new RequestScope(transaction, resolved.rollbackOn, resolved.logger);
     scoped[SCOPE] = scope;
@@ -78,13 +82,11 @@ async function openTransaction(options: ResolvedOptions, req: Request): Promise<
   return opened;
 }
 
-function installUrlHelpers(req: Request, basePath: string, routes: Readonly<Record<string, string>>): void {
-  let context: RequestUrlContext | undefined;
+function installUrlHelpers(req: Request, context: RequestUrlContext): void {
   let helpers: TaskRequest | undefined;
-  // Computed on first use: most requests never build a URL or travel.
-  const urlContext = (): RequestUrlContext => (context ??= expressUrlContext(req, basePath, routes));
-  const urls = (): TaskRequest => (helpers ??= new TaskRequest(urlContext()));
-  req[REQUEST_CONTEXT] = urlContext;
+  // Built on first use: most requests never build a URL.
+  const urls = (): TaskRequest => (helpers ??= new TaskRequest(context));
+  req[REQUEST_CONTEXT] = () => context;
   req.absoluteUrl = (path) => urls().absoluteUrl(path);
   req.routeUrl = (name, params) => urls().routeUrl(name, params);
 }

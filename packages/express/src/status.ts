@@ -1,14 +1,12 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { InvalidOptionError, publicStatus, TASK_ID_PATTERN, type TaskQueue } from '@taskq/core';
+import { answerTaskStatus, InvalidOptionError, resolveStatusRoute, type StatusRouteOptions, type TaskQueue } from '@taskq/core';
 
-/** Options of {@link taskStatusHandler}. */
-export interface TaskStatusOptions {
-  /**
-   * Also answer the task's registry id, its queue and error names and stacks.
-   * Leave off for routes the public can reach.
-   * @defaultValue `false`
-   */
-  readonly internals?: boolean;
+/**
+ * Options of {@link taskStatusHandler}: `authorize(req, status)`,
+ * `exposeErrors` and `internals` (see `StatusRouteOptions` in @taskq/core),
+ * and the route parameter.
+ */
+export interface TaskStatusOptions extends StatusRouteOptions<Request> {
   /**
    * Name of the route parameter holding the task id.
    * @defaultValue `'id'`
@@ -17,26 +15,21 @@ export interface TaskStatusOptions {
 }
 
 /**
- * A handler for a status route: `app.get('/tasks/:id', taskStatusHandler(queue))`.
+ * A handler for a status route: `app.get('/tasks/:id', taskStatusHandler(queue, { authorize }))`.
  * Answers the task's status as JSON (see {@link PublicTaskStatus}), or 404
- * for an unknown id. The queue needs a result store.
+ * for an unknown id and for a task `authorize` refuses. Without `authorize`
+ * the id is a bearer token: whoever has it reads the status. A failed task
+ * shows its error's code and name, not its message, unless the error is
+ * marked public (`expose = true`) or `exposeErrors` is set. The queue needs
+ * a result store.
  */
 export function taskStatusHandler(queue: TaskQueue, options: TaskStatusOptions = {}): RequestHandler {
-  if (typeof queue?.status !== 'function') throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue(...)');
-  if (!queue.store) throw new InvalidOptionError('queue', 'the status route needs a queue with a result store: createQueue({ store })');
-  const internals = options.internals ?? false;
-  if (typeof internals !== 'boolean') throw new InvalidOptionError('internals', `expected a boolean, got ${JSON.stringify(internals)}`);
+  const route = resolveStatusRoute(queue, options);
   const param = options.param ?? 'id';
   if (typeof param !== 'string' || param === '') throw new InvalidOptionError('param', 'expected a route parameter name');
   return async function taskStatus(req: Request, res: Response): Promise<void> {
-    const id = req.params[param];
-    const status = typeof id === 'string' && TASK_ID_PATTERN.test(id) ? await queue.status(id.toLowerCase()) : null;
-    res.set('Cache-Control', 'no-store');
-    if (!status) {
-      res.status(404).json({ error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } });
-      return;
-    }
-    res.json(publicStatus(status, internals));
+    const answer = await answerTaskStatus(route, req, req.params[param]);
+    res.status(answer.status).set(answer.headers).json(answer.body);
   };
 }
 

@@ -42,7 +42,8 @@ async function serve(app: Express): Promise<{ url: string; port: number }> {
 function publishApp(queue: TaskQueue, configure: (app: Express) => void = () => {}): Express {
   const app = express();
   configure(app);
-  app.use(taskq({ queue, routes }));
+  // The test's own address and the public host a proxy forwards.
+  app.use(taskq({ queue, routes, allowedHosts: ['127.0.0.1', 'shop.example.com'] }));
   app.post('/publish/:slug', async (req, res) => {
     const direct = await newsLinks(req, String(req.params.slug));
     const task = await req.taskQueue.submit(newsLinks, req, String(req.params.slug));

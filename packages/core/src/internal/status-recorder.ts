@@ -2,6 +2,7 @@ import type { CodecSet } from '../codecs/codec-set.js';
 import { encodeArgs } from '../codecs/encode.js';
 import { errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isPublicError } from '../public-status.js';
 import type { ResultStore, StoredError } from '../result-store.js';
 import { describeError } from './dead-letter.js';
 import type { TaskRun } from './task-run.js';
@@ -63,5 +64,5 @@ export class StatusRecorder {
 function storedError(error: unknown): StoredError {
   const { message, stack } = describeError(error);
   const name = error instanceof Error ? error.name : undefined;
-  return { message, code: errorCode(error), name, stack };
+  return { message, code: errorCode(error), name, stack, ...(isPublicError(error) ? { expose: true } : {}) };
 }

@@ -1,6 +1,7 @@
 import { InvalidOptionError } from '../errors.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import type { TaskQueue } from '../queue.js';
+import { type AllowedHosts, resolveAllowedHosts } from './host-check.js';
 import type { RequestTransactionFactory } from './request-transaction.js';
 
 /** Options every HTTP adapter takes (Express middleware, Fastify plugin). */
@@ -35,6 +36,18 @@ export interface HttpAdapterOptions<Request> {
   readonly basePath?: string;
   /** Where failed commits are reported. @defaultValue warnings and errors to stderr */
   readonly logger?: Logger;
+  /**
+   * The hosts this app is served under, checked on every request before the
+   * route runs (the Host header, or X-Forwarded-Host when the framework
+   * trusts the proxy): anything else is refused with 400
+   * `TASKQ_BAD_REQUEST_HOST`, so links, `Location` headers and tasks never
+   * name a host the client made up. Patterns as Django's ALLOWED_HOSTS:
+   * `'app.example.com'` (any port), `'.example.com'` (the domain and its
+   * subdomains), `'localhost:3000'` (that port only), `'*'` (any valid host:
+   * only when a proxy in front already refuses unknown hosts).
+   * @defaultValue `['.localhost', '127.0.0.1', '[::1]']`; required when `NODE_ENV` is `'production'`
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
 /** {@link HttpAdapterOptions} after validation. */
@@ -45,6 +58,7 @@ export interface ResolvedHttpAdapterOptions<Request> {
   readonly rollbackOn: (status: number) => boolean;
   readonly basePath: string | undefined;
   readonly logger: Logger;
+  readonly allowedHosts: AllowedHosts;
 }
 
 const serverError = (status: number): boolean => status >= 500;
@@ -72,6 +86,7 @@ export function resolveHttpAdapterOptions<Request>(options: HttpAdapterOptions<R
     rollbackOn: options.rollbackOn ?? serverError,
     basePath: checkBasePath(options.basePath),
     logger: options.logger ?? consoleLogger(),
+    allowedHosts: resolveAllowedHosts(options.allowedHosts),
   };
 }
 

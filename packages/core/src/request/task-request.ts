@@ -1,4 +1,5 @@
 import { InvalidOptionError, TaskqError } from '../errors.js';
+import { isValidHost } from './host-check.js';
 
 /** Headers a request may carry into a task: nothing that authenticates or identifies a session. */
 export const TRAVELLING_HEADERS = ['accept-language', 'user-agent'] as const;
@@ -46,7 +47,8 @@ export function checkRequestContext(data: unknown): RequestUrlContext {
   if (typeof data !== 'object' || data === null) return fail('not an object');
   const d = data as Record<string, unknown>;
   if (d.protocol !== 'http' && d.protocol !== 'https') fail('protocol');
-  if (typeof d.host !== 'string' || !/^[A-Za-z0-9.\-[\]:]{1,253}$/.test(d.host)) fail('host');
+  // The same host syntax the adapters accept: a host smuggling a path or a second port must not become a link in the worker.
+  if (typeof d.host !== 'string' || !isValidHost(d.host)) fail('host');
   if (d.port !== undefined && !(Number.isInteger(d.port) && (d.port as number) > 0 && (d.port as number) < 65_536)) fail('port');
   if (typeof d.basePath !== 'string' || (d.basePath !== '' && !d.basePath.startsWith('/'))) fail('basePath');
   if (typeof d.routes !== 'object' || d.routes === null) fail('routes');
