@@ -7,20 +7,9 @@ export class AlreadyRegisteredError extends TaskqError {
   }
 }
 
-
-
 /** `requestTransaction(request)` was called on a request that has no per-request transaction. */
 export class NoRequestTransactionError extends TaskqError {
   constructor(why: string) {
     super('TASKQ_NO_REQUEST_TRANSACTION', `this request has no per-request transaction: ${why}`);
   }
 }
-
-/** The Host (or a trusted X-Forwarded-*) header cannot make a URL. Carries `statusCode` 400, which Fastify answers. */
-export class BadRequestHostError extends TaskqError {
-  readonly statusCode = 400;
-  constructor(detail: string, options?: { cause?: unknown }) {
-    super('TASKQ_BAD_REQUEST_HOST', `cannot build URLs for this request: ${detail}`, options);
-  }
-}
-

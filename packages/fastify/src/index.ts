@@ -6,9 +6,5 @@ export { taskStatusHandler, accepted, type TaskStatusOptions, type AcceptedOptio
 /** The status route's JSON, from @taskq/core (shared by the HTTP adapters). */
 export type { PublicTaskStatus } from '@taskq/core';
 export { fastifyUrlContext } from './url-context.js';
-export {
-  AlreadyRegisteredError,
-  NoRequestTransactionError,
-  BadRequestHostError,
-} from './errors.js';
-export { UnitOfWorkSettledError, BoundQueueMisuseError, CommitFailedError, plainTransaction } from '@taskq/core';
+export { AlreadyRegisteredError, NoRequestTransactionError } from './errors.js';
+export { UnitOfWorkSettledError, BoundQueueMisuseError, CommitFailedError, BadRequestHostError, plainTransaction } from '@taskq/core';

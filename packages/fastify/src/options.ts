@@ -1,19 +1,30 @@
-import { type HttpAdapterOptions, InvalidOptionError, type ResolvedHttpAdapterOptions, resolveHttpAdapterOptions, type TaskQueue } from '@taskq/core';
+import {
+  type HttpAdapterOptions,
+  InvalidOptionError,
+  type ResolvedHttpAdapterOptions,
+  type ResolvedStatusRoute,
+  resolveHttpAdapterOptions,
+  resolveStatusRoute,
+  type StatusRouteOptions as CoreStatusRouteOptions,
+  type TaskQueue,
+} from '@taskq/core';
 import type { FastifyRequest } from 'fastify';
 
-/** A status route registered by the plugin. */
-export interface StatusRouteOptions {
+/**
+ * A status route registered by the plugin: its path, plus `authorize(request,
+ * status)`, `exposeErrors` and `internals` (see `StatusRouteOptions` in @taskq/core).
+ */
+export interface StatusRouteOptions extends CoreStatusRouteOptions<FastifyRequest> {
   /** Route path with an `:id` parameter, under the plugin's prefix. @defaultValue `'/tasks/:id'` */
   readonly path?: string;
-  /** Also answer the task's name, queue and error stacks (see `taskStatusHandler`). @defaultValue `false` */
-  readonly internals?: boolean;
 }
 
 /** Options of {@link taskqPlugin}: the common adapter options plus the status route and queue closing. */
 export interface TaskqPluginOptions extends HttpAdapterOptions<FastifyRequest> {
   /**
    * Registers `GET <path>` answering task status (`true` for `'/tasks/:id'`);
-   * `accepted()` then points Location at it.
+   * `accepted()` then points Location at it. Give `authorize` unless the
+   * task id may act as a bearer token (whoever has it reads the status).
    * @defaultValue `false`
    */
   readonly statusRoute?: boolean | string | StatusRouteOptions;
@@ -27,7 +38,7 @@ export interface TaskqPluginOptions extends HttpAdapterOptions<FastifyRequest> {
 
 /** @internal Options after validation. */
 export interface ResolvedOptions extends ResolvedHttpAdapterOptions<FastifyRequest> {
-  readonly statusRoute: { readonly path: string; readonly internals: boolean } | undefined;
+  readonly statusRoute: (ResolvedStatusRoute<FastifyRequest> & { readonly path: string }) | undefined;
   readonly closeQueue: boolean;
 }
 
@@ -43,12 +54,11 @@ export function resolveOptions(options: TaskqPluginOptions): ResolvedOptions {
 function checkStatusRoute(option: unknown, queue: TaskQueue): ResolvedOptions['statusRoute'] {
   if (option === undefined || option === false) return undefined;
   const spec: StatusRouteOptions = option === true ? {} : typeof option === 'string' ? { path: option } : (option as StatusRouteOptions);
-  if (typeof spec !== 'object' || spec === null) throw new InvalidOptionError('statusRoute', 'expected true, a path or { path, internals }');
+  if (typeof spec !== 'object' || spec === null) throw new InvalidOptionError('statusRoute', 'expected true, a path or { path, authorize, exposeErrors, internals }');
   const path = spec.path ?? '/tasks/:id';
   if (typeof path !== 'string' || !path.startsWith('/') || !/:id(\/|$)/.test(path)) {
     throw new InvalidOptionError('statusRoute.path', `expected a path starting with '/' with an :id parameter, got ${JSON.stringify(path)}`);
   }
-  if (spec.internals !== undefined && typeof spec.internals !== 'boolean') throw new InvalidOptionError('statusRoute.internals', 'expected true or false');
   if (!queue.store) throw new InvalidOptionError('statusRoute', 'the status route needs a queue with a result store: createQueue({ store })');
-  return { path, internals: spec.internals ?? false };
+  return { ...resolveStatusRoute(queue, spec, 'statusRoute.'), path };
 }

@@ -1,11 +1,11 @@
 import { AsyncResource } from 'node:async_hooks';
-import { CommitFailedError, plainTransaction, REQUEST_CONTEXT, RequestScope, type RequestTransaction, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { type AllowedHosts, CommitFailedError, plainTransaction, REQUEST_CONTEXT, RequestScope, type RequestTransaction, type RequestUrlContext, TaskRequest } from '@taskq/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
 import { AlreadyRegisteredError, NoRequestTransactionError } from './errors.js';
 import { setState, STATE, stateOf } from './internal/state.js';
 import { type ResolvedOptions, resolveOptions, type TaskqPluginOptions } from './options.js';
-import { taskStatusHandler } from './status.js';
+import { statusHandler } from './status.js';
 import { fastifyUrlContext } from './url-context.js';
 import './augment.js';
 
@@ -19,15 +19,23 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
   fastify.decorate('taskQueue', resolved.queue);
   fastify.decorateRequest('taskQueue', null as unknown as FastifyRequest['taskQueue']);
   fastify.decorateRequest(STATE, null);
-  decorateUrlHelpers(fastify, basePath, resolved.routes);
+  decorateUrlHelpers(fastify, basePath, resolved.routes, resolved.allowedHosts);
 
   fastify.addHook('onRequest', (request, _reply, done) => {
+    let context: RequestUrlContext;
+    try {
+      // Checked before anything else runs: a bad or unknown Host is a 400 (BadRequestHostError's statusCode), and no route sees it.
+      context = fastifyUrlContext(request, basePath, resolved.routes, resolved.allowedHosts);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
     open(resolved, request).then((transaction) => {
       const scope = new RequestScope(transaction, resolved.rollbackOn, resolved.logger);
       request.taskQueue = resolved.queue.bind(transaction.uow);
       const run = transaction.run ? transaction.run.bind(transaction) : transaction.uow.run.bind(transaction.uow);
       run(() => {
-        setState(request, { scope, resource: new AsyncResource('taskq.request'), statusPath: resolved.statusRoute?.path });
+        setState(request, { scope, resource: new AsyncResource('taskq.request'), statusPath: resolved.statusRoute?.path, context });
         done();
       });
     }, done);
@@ -72,7 +80,7 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
   });
 
   if (resolved.statusRoute) {
-    fastify.get(resolved.statusRoute.path, taskStatusHandler(resolved.queue, { internals: resolved.statusRoute.internals }));
+    fastify.get(resolved.statusRoute.path, statusHandler(resolved.statusRoute));
   }
 }
 
@@ -84,7 +92,9 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
  * `routeUrl` and lets them travel as task arguments. Each request's tasks
  * are committed in `onSend`, before the reply is written, and dropped when
  * the request throws (`onError`), answers a failure status (`rollbackOn`) or
- * the client goes away. `fastify.close()` waits for in-flight commits and
+ * the client goes away. Before all that, `onRequest` refuses a request whose
+ * Host (or trusted X-Forwarded-Host) is malformed or not in `allowedHosts`
+ * with 400 `TASKQ_BAD_REQUEST_HOST`. `fastify.close()` waits for in-flight commits and
  * closes the queue. Registering it twice in one context is an error.
  */
 export const taskqPlugin = fp(taskq, { name: '@taskq/fastify', fastify: '5.x' });
@@ -109,18 +119,13 @@ async function open(options: ResolvedOptions, request: FastifyRequest): Promise<
   return opened;
 }
 
-function decorateUrlHelpers(fastify: FastifyInstance, basePath: string, routes: Readonly<Record<string, string>>): void {
-  // Computed on first use and kept per request: most requests never build a URL or travel.
-  const urlContext = (request: FastifyRequest): RequestUrlContext => {
-    const state = stateOf(request);
-    if (!state) return fastifyUrlContext(request, basePath, routes);
-    state.context ??= fastifyUrlContext(request, basePath, routes);
-    return state.context;
-  };
+function decorateUrlHelpers(fastify: FastifyInstance, basePath: string, routes: Readonly<Record<string, string>>, allowedHosts: AllowedHosts): void {
+  // onRequest checked the host and keeps the context; a request that has no state yet (an earlier hook) is checked here.
+  const urlContext = (request: FastifyRequest): RequestUrlContext => stateOf(request)?.context ?? fastifyUrlContext(request, basePath, routes, allowedHosts);
   const urls = (request: FastifyRequest): TaskRequest => {
     const state = stateOf(request);
     if (!state) return new TaskRequest(urlContext(request));
-    state.urls ??= new TaskRequest(urlContext(request));
+    state.urls ??= new TaskRequest(state.context);
     return state.urls;
   };
   fastify.decorateRequest(REQUEST_CONTEXT, function (this: FastifyRequest) {

@@ -1,15 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidOptionError, type PublicTaskStatus, publicStatus, TASK_ID_PATTERN, type TaskQueue } from '@taskq/core';
+import { answerTaskStatus, InvalidOptionError, type ResolvedStatusRoute, resolveStatusRoute, type StatusRouteOptions, type TaskQueue } from '@taskq/core';
 import { stateOf } from './internal/state.js';
 
-/** Options of {@link taskStatusHandler}. */
-export interface TaskStatusOptions {
-  /**
-   * Also answer the task's registry id, its queue and error names and stacks.
-   * Leave off for routes the public can reach.
-   * @defaultValue `false`
-   */
-  readonly internals?: boolean;
+/**
+ * Options of {@link taskStatusHandler}: `authorize(request, status)`,
+ * `exposeErrors` and `internals` (see `StatusRouteOptions` in @taskq/core),
+ * and the route parameter.
+ */
+export interface TaskStatusOptions extends StatusRouteOptions<FastifyRequest> {
   /**
    * Name of the route parameter holding the task id.
    * @defaultValue `'id'`
@@ -18,24 +16,25 @@ export interface TaskStatusOptions {
 }
 
 /**
- * A handler for a status route: `app.get('/tasks/:id', taskStatusHandler(queue))`
+ * A handler for a status route: `app.get('/tasks/:id', taskStatusHandler(queue, { authorize }))`
  * (or the plugin's `statusRoute` option). Answers the task's status as JSON
- * (see {@link PublicTaskStatus}), or 404 for an unknown id. The queue needs a
- * result store.
+ * (see {@link PublicTaskStatus}), or 404 for an unknown id and for a task
+ * `authorize` refuses. Without `authorize` the id is a bearer token: whoever
+ * has it reads the status. A failed task shows its error's code and name,
+ * not its message, unless the error is marked public (`expose = true`) or
+ * `exposeErrors` is set. The queue needs a result store.
  */
-export function taskStatusHandler(queue: TaskQueue, options: TaskStatusOptions = {}): (request: FastifyRequest, reply: FastifyReply) => Promise<PublicTaskStatus | FastifyReply> {
-  if (typeof queue?.status !== 'function') throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue(...)');
-  if (!queue.store) throw new InvalidOptionError('queue', 'the status route needs a queue with a result store: createQueue({ store })');
-  const internals = options.internals ?? false;
-  if (typeof internals !== 'boolean') throw new InvalidOptionError('internals', `expected a boolean, got ${JSON.stringify(internals)}`);
+export function taskStatusHandler(queue: TaskQueue, options: TaskStatusOptions = {}): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
   const param = options.param ?? 'id';
   if (typeof param !== 'string' || param === '') throw new InvalidOptionError('param', 'expected a route parameter name');
-  return async function taskStatus(request: FastifyRequest, reply: FastifyReply): Promise<PublicTaskStatus | FastifyReply> {
-    const id = (request.params as Record<string, unknown> | undefined)?.[param];
-    const status = typeof id === 'string' && TASK_ID_PATTERN.test(id) ? await queue.status(id.toLowerCase()) : null;
-    reply.header('cache-control', 'no-store');
-    if (!status) return reply.code(404).send({ error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } });
-    return publicStatus(status, internals);
+  return statusHandler(resolveStatusRoute(queue, options), param);
+}
+
+/** @internal The handler for an already validated route (the plugin's `statusRoute`). */
+export function statusHandler(route: ResolvedStatusRoute<FastifyRequest>, param = 'id'): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+  return async function taskStatus(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const answer = await answerTaskStatus(route, request, (request.params as Record<string, unknown> | undefined)?.[param]);
+    return reply.code(answer.status).headers(answer.headers).send(answer.body);
   };
 }
 

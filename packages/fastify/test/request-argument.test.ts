@@ -35,7 +35,8 @@ async function startWorker(queue: TaskQueue, name: string): Promise<void> {
 /** The handler calls the task directly with the live request and submits it with the same request. */
 function publishRoutes(queue: TaskQueue) {
   return async (app: FastifyInstance): Promise<void> => {
-    await app.register(taskqPlugin, { queue, routes, closeQueue: false });
+    // The test's own address and the public host a proxy forwards.
+    await app.register(taskqPlugin, { queue, routes, closeQueue: false, allowedHosts: ['127.0.0.1', 'shop.example.com'] });
     app.post<{ Params: { slug: string } }>('/publish/:slug', async (request) => {
       const direct = await newsLinks(request, request.params.slug);
       const task = await request.taskQueue.submit(newsLinks, request, request.params.slug);

@@ -12,7 +12,8 @@ export interface RequestState {
   readonly resource: AsyncResource;
   /** The plugin's status route, where `accepted()` points by default. */
   readonly statusPath: string | undefined;
-  context?: RequestUrlContext;
+  /** The request's URL context, its host checked in onRequest. */
+  readonly context: RequestUrlContext;
   urls?: TaskRequest;
 }
 
