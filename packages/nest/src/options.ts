@@ -1,10 +1,16 @@
 import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency, Type } from '@nestjs/common';
 import {
+  type AllowedHosts,
+  checkRoutes,
+  checkStatusRouteOptions,
   type Codec,
   InvalidOptionError,
   type Logger,
+  type ResolvedStatusRoute,
+  resolveAllowedHosts,
   type ResultStore,
   type SigningKey,
+  type StatusRouteOptions,
   type SubmitOptions,
   type TaskContext,
   type TaskOptions,
@@ -66,6 +72,25 @@ export interface TaskqHttpOptions {
   readonly transaction?: RequestTransactionFactory;
   /** Named routes a task can build with `request.routeUrl(name, params)`, e.g. `{ user: '/users/:id' }`. */
   readonly routes?: Readonly<Record<string, string>>;
+  /**
+   * The hosts this app is served under, checked before every handler (the
+   * Host header, or X-Forwarded-Host when the platform trusts the proxy):
+   * anything else is answered 400 `TASKQ_BAD_REQUEST_HOST`, so links,
+   * `Location` headers and tasks never name a host the client made up.
+   * Patterns as Django's ALLOWED_HOSTS: `'app.example.com'` (any port),
+   * `'.example.com'` (the domain and its subdomains), `'localhost:3000'`
+   * (that port only), `'*'` (any valid host: only when a proxy in front
+   * already refuses unknown hosts).
+   * @defaultValue `['.localhost', '127.0.0.1', '[::1]']`; required in an HTTP application when `NODE_ENV` is `'production'`
+   */
+  readonly allowedHosts?: readonly string[];
+  /**
+   * How the route mounted with the module's `statusRoute` answers:
+   * `authorize(request, status)` (a refusal is the 404 of an unknown id;
+   * without it the task id is a bearer token), `exposeErrors`, `internals`.
+   * @defaultValue any holder of a task id reads its status; errors show code and name only
+   */
+  readonly statusRoute?: StatusRouteOptions<unknown>;
 }
 
 /** Options of `TaskqModule.forRoot()` (and what a `forRootAsync()` factory returns). */
@@ -102,7 +127,8 @@ export interface TaskqStaticOptions {
   readonly queues?: readonly (string | TaskqQueueDefinition)[];
   /**
    * Mount `GET <statusRoute>/:id`, answering the task's status (404 for an
-   * unknown id). Needs a `store`. Off by default.
+   * unknown id). Needs a `store`. Off by default. Whoever has a task id reads
+   * its status unless `http.statusRoute.authorize` says otherwise.
    */
   readonly statusRoute?: string;
 }
@@ -123,7 +149,12 @@ export interface TaskqModuleAsyncOptions extends TaskqStaticOptions, Pick<Module
 /** @internal Options after validation, with defaults applied. */
 export interface ResolvedTaskqOptions extends Omit<TaskqModuleOptions, 'worker' | 'http'> {
   readonly worker: ResolvedWorkerOptions | undefined;
-  readonly http: Required<Pick<TaskqHttpOptions, 'unitOfWork' | 'routes'>> & Pick<TaskqHttpOptions, 'transaction'>;
+  readonly http: Required<Pick<TaskqHttpOptions, 'unitOfWork' | 'routes'>> &
+    Pick<TaskqHttpOptions, 'transaction'> & {
+      /** Undefined when not given: the HTTP application resolves the default (or refuses, in production) at init. */
+      readonly allowedHosts: AllowedHosts | undefined;
+      readonly statusRoute: Omit<ResolvedStatusRoute<unknown>, 'queue'>;
+    };
   readonly queueNames: readonly string[];
 }
 
@@ -177,16 +208,17 @@ export function resolveTaskqOptions(options: TaskqModuleOptions, queues: readonl
   if (http.transaction !== undefined && typeof http.transaction !== 'function') {
     throw new InvalidOptionError('http.transaction', 'expected a function ({ queue, request }) => RequestTransaction');
   }
-  if (http.routes !== undefined) {
-    for (const [name, pattern] of Object.entries(http.routes)) {
-      if (typeof pattern !== 'string' || !pattern.startsWith('/')) throw new InvalidOptionError(`http.routes.${name}`, `expected a path starting with '/', got ${JSON.stringify(pattern)}`);
-    }
-  }
   const queueNames = [DEFAULT_QUEUE_NAME, ...queues.map((q) => q.name)];
   return {
     ...options,
     worker: options.worker === undefined ? undefined : resolveWorkerOptions(options.worker, queueNames),
-    http: { unitOfWork: http.unitOfWork ?? true, routes: http.routes ?? {}, transaction: http.transaction },
+    http: {
+      unitOfWork: http.unitOfWork ?? true,
+      routes: checkRoutes(http.routes, 'http.routes'),
+      transaction: http.transaction,
+      allowedHosts: http.allowedHosts === undefined ? undefined : resolveAllowedHosts(http.allowedHosts, 'http.allowedHosts'),
+      statusRoute: checkStatusRouteOptions(http.statusRoute, 'http.statusRoute.'),
+    },
     queueNames,
   };
 }

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
-import { REQUEST_CONTEXT, type RequestUrlContext, TaskqError, TaskRequest } from '@taskq/core';
+import { type AllowedHosts, REQUEST_CONTEXT, type RequestUrlContext, requestUrlContext, resolveAllowedHosts, TaskqError, TaskRequest } from '@taskq/core';
 import { TaskqRuntime } from './taskq-runtime.js';
 
-/** How an HTTP adapter package computes a request's URL context: `expressUrlContext` of @taskq/express has this shape. */
-type UrlContextFunction = (request: never, basePath: string, routes: Readonly<Record<string, string>>) => RequestUrlContext;
+/** How an HTTP adapter package computes (and host-checks) a request's URL context: `expressUrlContext` of @taskq/express has this shape. */
+type UrlContextFunction = (request: never, basePath: string, routes: Readonly<Record<string, string>>, allowedHosts: AllowedHosts) => RequestUrlContext;
 
 /** Where each Nest platform's URL-context function lives; the adapters own that logic (trust proxy, forwarded headers). */
 const PLATFORM_ADAPTERS: Readonly<Record<string, { readonly packageName: string; readonly exportName: string }>> = {
@@ -13,7 +13,7 @@ const PLATFORM_ADAPTERS: Readonly<Record<string, { readonly packageName: string;
 };
 
 /** A request the marker has seen. */
-type MarkedRequest = { [REQUEST_CONTEXT]?: () => RequestUrlContext };
+type MarkedRequest = { [REQUEST_CONTEXT]?: () => RequestUrlContext; protocol?: unknown; headers?: Record<string, string | string[] | undefined> };
 
 /**
  * @internal Lets live requests travel as task arguments. It puts the
@@ -21,12 +21,14 @@ type MarkedRequest = { [REQUEST_CONTEXT]?: () => RequestUrlContext };
  * each request, computed by the taskq adapter of the platform Nest runs on
  * (@taskq/express or @taskq/fastify, loaded on demand, so an application
  * installs only its own). Named routes come from `http.routes`, the base
- * path from Nest's global prefix.
+ * path from Nest's global prefix. Marking checks the request's host against
+ * `http.allowedHosts` first.
  */
 @Injectable()
 export class RequestMarker implements OnModuleInit {
   #compute: UrlContextFunction | undefined;
   #missing: string | undefined;
+  #allowedHosts: AllowedHosts | undefined;
   readonly #logger = new Logger('TaskqModule');
 
   constructor(
@@ -38,6 +40,8 @@ export class RequestMarker implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     const platform = this.adapterHost.httpAdapter?.getType();
     if (platform === undefined) return; // an application context (worker process): no HTTP requests
+    // Resolved here, not in forRoot: a worker context sharing the module's options needs no host list, even in production.
+    this.#hosts();
     const adapter = PLATFORM_ADAPTERS[platform];
     if (!adapter) {
       this.#missing = `requests cannot be task arguments on the Nest platform "${platform}": taskq supports express and fastify`;
@@ -56,34 +60,57 @@ export class RequestMarker implements OnModuleInit {
     }
   }
 
-  /** Marks `request` (once) so the request codec can send its URL context. */
+  /**
+   * Checks the request's host against `http.allowedHosts` (throws
+   * `BadRequestHostError`) and marks `request` (once) so the request codec
+   * can send its URL context.
+   */
   mark(request: unknown): void {
     if (typeof request !== 'object' || request === null) return;
     const marked = request as MarkedRequest;
-    if (typeof marked[REQUEST_CONTEXT] === 'function') return; // an adapter middleware got there first
-    let context: RequestUrlContext | undefined;
-    // Computed on first use: most requests never travel.
-    marked[REQUEST_CONTEXT] = () => (context ??= this.urlContext(request));
+    if (typeof marked[REQUEST_CONTEXT] === 'function') return; // an adapter middleware got there first, and checked the host
+    if (this.#compute) {
+      const context = this.urlContext(request);
+      marked[REQUEST_CONTEXT] = () => context;
+      return;
+    }
+    // Without the platform's adapter the request cannot travel, but its host is still checked, on the Host header alone.
+    requestUrlContext(
+      { protocol: String(marked.protocol ?? 'http'), host: headerValue(marked.headers?.host), forwardedHost: false, forwardedPort: undefined, headers: marked.headers ?? {} },
+      { basePath: '', routes: {}, allowedHosts: this.#hosts() },
+    );
+    marked[REQUEST_CONTEXT] = () => this.urlContext(request);
   }
 
   /** The request's URL context; throws a clear error when the platform's adapter is missing. */
   urlContext(request: unknown): RequestUrlContext {
     const compute = this.#compute;
     if (!compute) throw new TaskqError('TASKQ_NEST_ADAPTER', this.#missing ?? 'requests can be task arguments only in an HTTP application');
-    return compute(request as never, this.#basePath(), this.runtime.options.http.routes);
+    return compute(request as never, this.#basePath(), this.runtime.options.http.routes, this.#hosts());
   }
 
-  /** `path` (below the global prefix) as an absolute URL of this request, or as a path when the request cannot say. */
+  /** `path` (below the global prefix) as an absolute URL of this request (its host checked when it was marked), or as a path when the request cannot say. */
   absoluteUrl(request: unknown, path: string): string {
     try {
-      return new TaskRequest(this.urlContext(request)).absoluteUrl(path);
+      const marked = request as MarkedRequest;
+      const context = typeof marked[REQUEST_CONTEXT] === 'function' ? marked[REQUEST_CONTEXT]() : this.urlContext(request);
+      return new TaskRequest(context).absoluteUrl(path);
     } catch {
       return `${this.#basePath()}${path}`;
     }
+  }
+
+  #hosts(): AllowedHosts {
+    this.#allowedHosts ??= this.runtime.options.http.allowedHosts ?? resolveAllowedHosts(undefined, 'http.allowedHosts');
+    return this.#allowedHosts;
   }
 
   #basePath(): string {
     const prefix = this.config.getGlobalPrefix();
     return prefix ? `/${prefix.replace(/^\/+|\/+$/g, '')}` : '';
   }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }

@@ -1,5 +1,6 @@
-import { BadRequestException, createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { errorCode, REQUEST_CONTEXT, type RequestUrlContext, TaskqError, TaskRequest } from '@taskq/core';
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { REQUEST_CONTEXT, type RequestUrlContext, TaskqError, TaskRequest } from '@taskq/core';
+import { asBadRequest } from './internal/bad-host.js';
 
 /**
  * Injects the request's URL helpers into a handler parameter: a
@@ -26,8 +27,7 @@ export const RequestUrls: () => ParameterDecorator = createParamDecorator((_data
   try {
     return new TaskRequest(context());
   } catch (error) {
-    // A Host header that is not a host name is the client's mistake.
-    if (errorCode(error) === 'TASKQ_BAD_REQUEST_HOST') throw new BadRequestException((error as Error).message);
-    throw error;
+    // A Host header that is not a host name is the client's mistake (the interceptor normally refused it already).
+    throw asBadRequest(error);
   }
 });

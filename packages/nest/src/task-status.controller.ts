@@ -1,16 +1,19 @@
-import { Controller, Get, Header, Inject, NotFoundException, type OnModuleInit, Param, type Type } from '@nestjs/common';
-import { InvalidOptionError, type PublicTaskStatus, publicStatus, TASK_ID_PATTERN } from '@taskq/core';
+import { Controller, Get, Header, Inject, NotFoundException, type OnModuleInit, Param, Req, type Type } from '@nestjs/common';
+import { answerTaskStatus, InvalidOptionError, type PublicTaskStatus, type ResolvedStatusRoute } from '@taskq/core';
 
 import { TaskqRuntime } from './taskq-runtime.js';
 
 /**
  * @internal The controller behind `statusRoute`: `GET <path>/:id` answers the
- * task's public status, 404 for an unknown id. A class made per path
- * because a controller's path is fixed when its decorator runs.
+ * task's public status; 404 for an unknown id and for a task
+ * `http.statusRoute.authorize` refuses. A class made per path because a
+ * controller's path is fixed when its decorator runs.
  */
 export function createTaskStatusController(path: string): Type<unknown> {
   @Controller(path)
   class TaskStatusController implements OnModuleInit {
+    #route: ResolvedStatusRoute<unknown> | undefined;
+
     constructor(@Inject(TaskqRuntime) private readonly runtime: TaskqRuntime) {}
 
     onModuleInit(): void {
@@ -19,10 +22,12 @@ export function createTaskStatusController(path: string): Type<unknown> {
 
     @Get(':id')
     @Header('Cache-Control', 'no-store')
-    async status(@Param('id') id: string): Promise<PublicTaskStatus> {
-      const status = TASK_ID_PATTERN.test(id) ? await this.runtime.queue.status(id.toLowerCase()) : null;
-      if (!status) throw new NotFoundException({ error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } });
-      return publicStatus(status);
+    async status(@Param('id') id: string, @Req() request: unknown): Promise<PublicTaskStatus> {
+      // http.statusRoute was validated with the module's options; the queue exists only now.
+      this.#route ??= { queue: this.runtime.queue, ...this.runtime.options.http.statusRoute };
+      const answer = await answerTaskStatus(this.#route, request, id);
+      if (answer.status === 404) throw new NotFoundException(answer.body);
+      return answer.body;
     }
   }
   return TaskStatusController;

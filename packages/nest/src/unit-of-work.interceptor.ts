@@ -2,18 +2,21 @@ import { type CallHandler, type ExecutionContext, Inject, Injectable, Logger, ty
 import { SSE_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { TaskqError } from '@taskq/core';
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscription, throwError } from 'rxjs';
 import { ACCEPTED_METADATA, type AcceptedOptions } from './accepted.decorator.js';
 import { attachTransaction } from './current-transaction.decorator.js';
+import { asBadRequest } from './internal/bad-host.js';
 import { RequestMarker } from './request-marker.js';
 import { plainTransaction, type RequestTransaction } from './request-transaction.js';
 import { TaskqRuntime } from './taskq-runtime.js';
 import { TASKQ_STATUS_PATH } from './tokens.js';
 
 /**
- * Registered globally by `TaskqModule`: around every HTTP handler it opens
- * the request's unit of work (and, with `http.transaction`, its database
- * transaction) and marks the request so it can be a task argument.
+ * Registered globally by `TaskqModule`: around every HTTP handler it checks
+ * the request's host against `http.allowedHosts` (400 otherwise, before the
+ * handler runs), opens the request's unit of work (and, with
+ * `http.transaction`, its database transaction) and marks the request so it
+ * can be a task argument.
  *
  * The handler runs inside the unit of work; its tasks are published by
  * `commit()` once its observable completed, and only then is the response
@@ -38,7 +41,12 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
   intercept(execution: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (execution.getType() !== 'http') return next.handle();
     const request: unknown = execution.switchToHttp().getRequest();
-    this.marker.mark(request);
+    try {
+      // Before the handler (and its pipes) run: a bad or unknown Host is a 400, and the handler never sees it.
+      this.marker.mark(request);
+    } catch (error) {
+      return throwError(() => asBadRequest(error));
+    }
     const http = this.runtime.options.http;
     // A server-sent event stream never completes: holding its events back until a commit would hold them forever.
     if (this.reflector.get<boolean | undefined>(SSE_METADATA, execution.getHandler())) return next.handle();
