@@ -71,7 +71,11 @@ export interface TaskQueue {
   submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<TaskHandle<Awaited<ReturnType<F>>>>;
   /** Submits many calls of one task, pipelined; resolves when all are confirmed. */
   submitMany<F extends TaskFunction>(fn: F, argsList: readonly Parameters<F>[]): Promise<TaskHandle<Awaited<ReturnType<F>>>[]>;
-  /** A view of this queue whose submits use `options` (queue, delay, attempts, priority, ...). */
+  /**
+   * A view of this queue whose submits use `options` (queue, delay, attempts, priority, ...). Options the
+   * transports would refuse (a delay over about 31 days, priority over 9, ...) make its submits reject with
+   * an `InvalidOptionError` naming the option, before anything is staged or published.
+   */
   with(options: SubmitOptions): TaskQueue;
   /** Adds submit-side middleware (to the underlying queue, shared by all its views). */
   use(middleware: SubmitMiddleware): void;
@@ -250,10 +254,13 @@ async function runSubmitChain(chain: readonly SubmitMiddleware[], submission: Su
 class Queue implements TaskQueue {
   readonly #core: QueueCore;
   readonly #options: SubmitOptions;
+  /** Why this view's options were refused: its submits reject with it. */
+  readonly #invalid: unknown;
 
-  constructor(core: QueueCore, options: SubmitOptions) {
+  constructor(core: QueueCore, options: SubmitOptions, invalid?: unknown) {
     this.#core = core;
     this.#options = options;
+    this.#invalid = invalid;
   }
 
   get registry(): TaskRegistry {
@@ -273,6 +280,7 @@ class Queue implements TaskQueue {
   }
 
   submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<TaskHandle<Awaited<ReturnType<F>>>> {
+    if (this.#invalid !== undefined) return Promise.reject(this.#invalid);
     try {
       const core = this.#core;
       const prepared = core.prepare(fn, args, this.#options);
@@ -298,6 +306,7 @@ class Queue implements TaskQueue {
   }
 
   async submitMany<F extends TaskFunction>(fn: F, argsList: readonly Parameters<F>[]): Promise<TaskHandle<Awaited<ReturnType<F>>>[]> {
+    if (this.#invalid !== undefined) throw this.#invalid;
     if (!Array.isArray(argsList)) throw new InvalidOptionError('argsList', 'expected an array of argument arrays');
     const prepared: PreparedTask[] = [];
     for (let i = 0; i < argsList.length; i++) {
@@ -310,8 +319,14 @@ class Queue implements TaskQueue {
   }
 
   with(options: SubmitOptions): TaskQueue {
-    validateTaskOptions(options, 'with');
-    return new Queue(this.#core, { ...this.#options, ...options });
+    // Checked now, against the limits the transports enforce, but refused by the submit: `with(...).submit(...)`
+    // is one call to its caller, whose `.catch()` must see the error (a throw here would escape it).
+    try {
+      validateTaskOptions(options, 'with');
+    } catch (error) {
+      return new Queue(this.#core, this.#options, error);
+    }
+    return new Queue(this.#core, { ...this.#options, ...options }, this.#invalid);
   }
 
   use(middleware: SubmitMiddleware): void {

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js';
+import type { OutgoingMessage } from './transport.js';
 
 /** How long to wait between attempts. */
 export type Backoff =
@@ -50,10 +51,34 @@ export function parseDuration(value: number | string, option: string): number {
     if (!Number.isFinite(value) || value < 0) throw new InvalidOptionError(option, `expected a non-negative number of milliseconds, got ${value}`);
     return value;
   }
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value) : null;
   if (!match) throw new InvalidOptionError(option, `expected a duration like 500, '10s', '5m', '2h' or '1d', got ${JSON.stringify(value)}`);
   return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? 'ms']);
 }
+
+// Limits shared by submit-time validation and the transports' publish, so that nothing accepted at submit can be
+// refused at publish (where, inside a unit of work or from the outbox, it is too late to tell the caller).
+
+/** @internal One tick of the delay ladder (see transports/amqp/topology.ts). */
+export const DELAY_TICK_MS = 10;
+/** @internal Levels of the delay ladder: level N holds a message 2^N ticks. */
+export const DELAY_LEVELS = 28;
+/** @internal Longest delay the ladder holds: 2^28 - 1 ticks of 10 ms, about 31 days. Both transports refuse more. */
+export const MAX_DELAY_MS = (2 ** DELAY_LEVELS - 1) * DELAY_TICK_MS;
+/** @internal Highest priority; `amqp({ maxPriority })` takes 0..this. */
+export const MAX_PRIORITY = 9;
+/** @internal Longest `amqp({ prefix })`. */
+export const MAX_PREFIX_LENGTH = 50;
+/**
+ * @internal Longest logical queue name. AMQP names and routing keys are at most 255 bytes, and the longest
+ * one taskq builds is the delayed route: one word per delay level (`0.` or `1.`), then `<prefix>.q.<queue>`.
+ * With the longest prefix that leaves 255 - 56 - 50 - 3 = 146 characters, whatever the transport's prefix.
+ */
+export const MAX_QUEUE_NAME_LENGTH = 255 - 2 * DELAY_LEVELS - MAX_PREFIX_LENGTH - '.q.'.length;
+/** @internal Longest deduplication key (the SQL store's key column is 255 characters). */
+export const MAX_KEY_LENGTH = 250;
+
+const QUEUE_NAME = new RegExp(`^[A-Za-z0-9_.\\-:]{1,${MAX_QUEUE_NAME_LENGTH}}$`);
 
 /** Fully resolved execution options carried in the envelope. */
 export interface ResolvedTaskOptions {
@@ -71,48 +96,88 @@ export interface ResolvedBackoff {
 
 export const DEFAULT_BACKOFF: ResolvedBackoff = { type: 'exponential', delayMs: 1_000, maxDelayMs: 3_600_000, jitter: true };
 
-const QUEUE_NAME = /^[A-Za-z0-9_.\-:]{1,200}$/;
-
-/** Validates the options once, at the edge, naming the bad one. */
+/** Validates the options once, at the edge, naming the bad one; the limits are those the transports enforce at publish. */
 export function validateTaskOptions(options: SubmitOptions, where: string): void {
-  if (options.queue !== undefined && (typeof options.queue !== 'string' || !QUEUE_NAME.test(options.queue))) {
-    throw new InvalidOptionError(`${where}.queue`, `expected letters, digits, '_', '.', '-' or ':' (1-200 chars), got ${JSON.stringify(options.queue)}`);
-  }
-  if (options.attempts !== undefined && (!Number.isInteger(options.attempts) || options.attempts < 1)) {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(where, `expected an object of options, got ${options === null ? 'null' : typeof options}`);
+  if (options.queue !== undefined) checkQueueName(options.queue, `${where}.queue`);
+  if (options.attempts !== undefined && (!Number.isSafeInteger(options.attempts) || options.attempts < 1)) {
     throw new InvalidOptionError(`${where}.attempts`, `expected an integer >= 1, got ${options.attempts}`);
   }
-  if (options.priority !== undefined && (!Number.isInteger(options.priority) || options.priority < 0 || options.priority > 9)) {
-    throw new InvalidOptionError(`${where}.priority`, `expected an integer 0-9, got ${options.priority}`);
+  if (options.priority !== undefined) checkPriority(options.priority, `${where}.priority`);
+  if (options.timeout !== undefined) {
+    // The worker refuses an envelope whose timeout is not positive; 0 would otherwise fail every attempt at once.
+    if (parseDuration(options.timeout, `${where}.timeout`) < 1) {
+      throw new InvalidOptionError(`${where}.timeout`, `expected at least 1 ms (leave the option out for no time limit), got ${JSON.stringify(options.timeout)}`);
+    }
   }
-  if (options.timeout !== undefined) parseDuration(options.timeout, `${where}.timeout`);
-  if (options.delay !== undefined) parseDuration(options.delay, `${where}.delay`);
-  if (options.at !== undefined && !(options.at instanceof Date && !Number.isNaN(options.at.getTime()))) {
-    throw new InvalidOptionError(`${where}.at`, 'expected a valid Date');
+  if (options.delay !== undefined) checkDelay(parseDuration(options.delay, `${where}.delay`), `${where}.delay`, options.delay);
+  if (options.at !== undefined) {
+    if (!(options.at instanceof Date && !Number.isNaN(options.at.getTime()))) throw new InvalidOptionError(`${where}.at`, 'expected a valid Date');
+    checkDelay(options.at.getTime() - Date.now(), `${where}.at`, options.at.toISOString());
   }
   if (options.backoff !== undefined) resolveBackoff(options.backoff, `${where}.backoff`);
-  if (options.key !== undefined && (typeof options.key !== 'string' || options.key.length === 0 || options.key.length > 250)) {
-    throw new InvalidOptionError(`${where}.key`, 'expected a non-empty string of at most 250 characters');
+  if (options.key !== undefined && (typeof options.key !== 'string' || options.key.length === 0 || options.key.length > MAX_KEY_LENGTH)) {
+    const got = typeof options.key === 'string' ? `${options.key.length} characters` : typeof options.key;
+    throw new InvalidOptionError(`${where}.key`, `expected a non-empty string of at most ${MAX_KEY_LENGTH} characters, got ${got}`);
+  }
+}
+
+function checkQueueName(queue: unknown, option: string): void {
+  if (typeof queue === 'string' && QUEUE_NAME.test(queue)) return;
+  const shown = typeof queue === 'string' ? JSON.stringify(queue.length > 60 ? `${queue.slice(0, 60)}…` : queue) : typeof queue;
+  const length = typeof queue === 'string' ? ` (${queue.length} characters)` : '';
+  throw new InvalidOptionError(option, `expected letters, digits, '_', '.', '-' or ':' (1-${MAX_QUEUE_NAME_LENGTH} characters), got ${shown}${length}`);
+}
+
+function checkPriority(priority: unknown, option: string): void {
+  if (Number.isInteger(priority) && (priority as number) >= 0 && (priority as number) <= MAX_PRIORITY) return;
+  throw new InvalidOptionError(option, `expected an integer 0-${MAX_PRIORITY}, got ${String(priority)}`);
+}
+
+function checkDelay(ms: number, option: string, given: unknown): void {
+  if (ms <= MAX_DELAY_MS) return;
+  throw new InvalidOptionError(
+    option,
+    `delays up to ${MAX_DELAY_MS} ms (about 31 days) are supported, got ${JSON.stringify(given)} (${Math.round(ms)} ms); ` +
+      'for a later date keep it in your own storage and submit the task when it is less than 31 days away',
+  );
+}
+
+/**
+ * @internal What both transports check at publish, with the limits submit checks: a message built by an older
+ * version, written by hand into an outbox, or re-published by a worker is refused at once, naming the option,
+ * never half-published or retried forever.
+ */
+export function checkMessageLimits(message: OutgoingMessage): void {
+  checkQueueName(message.queue, 'queue');
+  if (message.priority !== undefined) checkPriority(message.priority, 'priority');
+  if (message.delayMs !== undefined) {
+    if (typeof message.delayMs !== 'number' || Number.isNaN(message.delayMs)) throw new InvalidOptionError('delay', `expected a number of milliseconds, got ${String(message.delayMs)}`);
+    checkDelay(message.delayMs, 'delay', message.delayMs);
   }
 }
 
 export function resolveBackoff(backoff: Backoff | undefined, option: string): ResolvedBackoff {
   if (backoff === undefined) return DEFAULT_BACKOFF;
+  if (typeof backoff !== 'object' || backoff === null) throw new InvalidOptionError(option, `expected { type: 'fixed' | 'exponential', delay }, got ${String(backoff)}`);
   if (backoff.type !== 'fixed' && backoff.type !== 'exponential') {
     throw new InvalidOptionError(`${option}.type`, `expected 'fixed' or 'exponential', got ${JSON.stringify((backoff as { type: unknown }).type)}`);
   }
+  // A retry is a delayed publish: a pause the transports would refuse must be refused here, not after a failure.
   const delayMs = parseDuration(backoff.delay, `${option}.delay`);
+  checkDelay(delayMs, `${option}.delay`, backoff.delay);
   if (backoff.type === 'fixed') return { type: 'fixed', delayMs, maxDelayMs: delayMs, jitter: false };
-  return {
-    type: 'exponential',
-    delayMs,
-    maxDelayMs: backoff.maxDelay === undefined ? DEFAULT_BACKOFF.maxDelayMs : parseDuration(backoff.maxDelay, `${option}.maxDelay`),
-    jitter: backoff.jitter ?? true,
-  };
+  const maxDelayMs = backoff.maxDelay === undefined ? DEFAULT_BACKOFF.maxDelayMs : parseDuration(backoff.maxDelay, `${option}.maxDelay`);
+  checkDelay(maxDelayMs, `${option}.maxDelay`, backoff.maxDelay);
+  return { type: 'exponential', delayMs, maxDelayMs, jitter: backoff.jitter ?? true };
 }
 
 /** Delay before attempt `nextAttempt` (2 = first retry). */
 export function backoffDelay(backoff: ResolvedBackoff, nextAttempt: number): number {
   const base = backoff.type === 'fixed' ? backoff.delayMs : Math.min(backoff.maxDelayMs, backoff.delayMs * 2 ** (nextAttempt - 2));
   // Jitter spreads retries of tasks that failed together (a downstream outage) so they do not return as one burst.
-  return backoff.jitter ? Math.round(base / 2 + Math.random() * (base / 2)) : base;
+  const delay = backoff.jitter ? Math.round(base / 2 + Math.random() * (base / 2)) : base;
+  // Submit refuses longer pauses, but an envelope can come from elsewhere: a retry the transport refuses would
+  // send the message back to its queue, to fail and be refused again, forever.
+  return Math.min(delay, MAX_DELAY_MS);
 }

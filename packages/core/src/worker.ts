@@ -4,6 +4,7 @@ import { runInTask } from './context.js';
 import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
 import { ClosedError, DecodeError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError, TaskTimeoutError } from './errors.js';
 import { deadLetterHeaders } from './internal/dead-letter.js';
+import { longTimeout } from './internal/long-timeout.js';
 import { StatusRecorder } from './internal/status-recorder.js';
 import { TypedEmitter } from './internal/emitter.js';
 import { TaskRun } from './internal/task-run.js';
@@ -396,18 +397,19 @@ function timeoutOf(options: TaskOptions): number | undefined {
 
 function withTimeout(execution: Promise<void>, run: TaskRun, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    // Not a plain setTimeout: above 2^31-1 ms (about 24.8 days) it would fire at once and fail every attempt.
+    const cancel = longTimeout(() => {
       const error = new TaskTimeoutError(timeoutMs);
       run.abort(error);
       reject(error);
     }, timeoutMs);
     execution.then(
       () => {
-        clearTimeout(timer);
+        cancel();
         resolve();
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        cancel();
         reject(error);
       },
     );

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createQueue, createWorker, currentTask, type DeadEvent, errorCode, type FailedEvent, TaskRegistry } from '../src/index.js';
 import { eventually, sleep, waitFor } from '../../../test-support/wait.js';
+import { longTimeout } from '../src/internal/long-timeout.js';
 import { isolatedPerTest, transportPairs } from './support/isolated.js';
 
 const transports = transportPairs('timeout');
@@ -70,5 +71,41 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(letter).toMatchObject({ id: handle.id, reason: 'attempts-exhausted', attempts: 2, error: 'task attempt timed out after 150 ms' });
       expect(letter.errorStack).toContain('TaskTimeoutError');
     });
+
+    it('a timeout above 2^31-1 ms (setTimeout\'s limit, about 24.8 days) is honoured: a quick task under it completes instead of timing out at once', async () => {
+      async function quick() {
+        await sleep(50);
+      }
+      const registry = new TaskRegistry().add('timeout.quick', quick, { timeout: '25d' });
+      const { queue, failed, completed } = await start(registry);
+      // One per path the limit can come from: the registry's options and the envelope's (with()).
+      const fromRegistry = await queue.submit(quick);
+      const fromSubmit = await queue.with({ timeout: 2 ** 31 }).submit(quick);
+      await waitFor(() => completed.length + failed.length >= 2, 'both tasks to settle');
+      console.log(`[timeouts ${kind}] 25d and 2^31 ms limits: completed=${completed.length} failed=${failed.map((e) => errorCode(e.error)).join(',') || 0}`);
+      expect(failed).toEqual([]);
+      expect(completed.sort()).toEqual([fromRegistry.id, fromSubmit.id].sort());
+    });
   });
 }
+
+describe('longTimeout (the worker\'s per-attempt timer)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it.each([2 ** 31 - 1, 2 ** 31 + 5, 3 * 2 ** 31 + 17])('fires after exactly %d ms, not before, and not when cancelled', (ms) => {
+    vi.useFakeTimers();
+    const fired: number[] = [];
+    const start = Date.now();
+    longTimeout(() => fired.push(Date.now() - start), ms);
+    const cancel = longTimeout(() => fired.push(-1), ms);
+    vi.advanceTimersByTime(ms - 1);
+    expect(fired).toEqual([]);
+    cancel();
+    vi.advanceTimersByTime(1);
+    expect(fired).toEqual([ms]);
+    vi.advanceTimersByTime(4 * 2 ** 31);
+    expect(fired).toEqual([ms]);
+  });
+});

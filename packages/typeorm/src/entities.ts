@@ -25,6 +25,10 @@ export interface OutboxRow {
   availableAt: number;
   /** Epoch ms when the row was written. */
   createdAt: number;
+  /** Failed publishes so far; the relay dead-letters the task after `maxPublishAttempts`. */
+  publishAttempts: number;
+  /** Why the last publish failed, for operators. */
+  lastError: string | null;
 }
 
 /** A row of `taskq_inbox`: a task whose per-task transaction committed. */
@@ -78,6 +82,8 @@ export const OutboxEntity = new EntitySchema<OutboxRow>({
     priority: { type: 'integer', nullable: true },
     availableAt: { name: 'available_at', type: 'bigint', transformer: epochMs },
     createdAt: { name: 'created_at', type: 'bigint', transformer: epochMs },
+    publishAttempts: { name: 'publish_attempts', type: 'integer', default: 0 },
+    lastError: { name: 'last_error', type: 'text', nullable: true },
   },
   indices: [{ name: 'taskq_outbox_created_at', columns: ['createdAt'] }],
 });

@@ -10,7 +10,7 @@ export {
   type StatusRow,
   type KeyRow,
 } from './entities.js';
-export { taskqMigrations, TaskqTables1735689600000 } from './migrations.js';
+export { taskqMigrations, TaskqTables1735689600000, TaskqOutboxPublishAttempts1767225600000 } from './migrations.js';
 export { entityCodec, type EntityCodecOptions, type DirtyPolicy, type EncodedEntity } from './entity-codec.js';
 export {
   transactional,

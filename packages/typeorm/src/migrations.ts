@@ -1,4 +1,4 @@
-import { type MigrationInterface, type QueryRunner, Table, type TableColumnOptions } from 'typeorm';
+import { type MigrationInterface, type QueryRunner, Table, TableColumn, type TableColumnOptions } from 'typeorm';
 import { TABLES } from './entities.js';
 
 const id = (name: string): TableColumnOptions => ({ name, type: 'varchar', length: '36', isPrimary: true });
@@ -66,6 +66,28 @@ export class TaskqTables1735689600000 implements MigrationInterface {
   }
 }
 
+/**
+ * Adds the outbox's `publish_attempts` and `last_error` columns: the relay
+ * counts failed publishes of a row there and dead-letters it after
+ * `maxPublishAttempts`, so one row it cannot publish never stalls the others.
+ */
+export class TaskqOutboxPublishAttempts1767225600000 implements MigrationInterface {
+  readonly name = 'TaskqOutboxPublishAttempts1767225600000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.addColumns(tablePath(queryRunner)(TABLES.outbox), [
+      new TableColumn({ name: 'publish_attempts', type: 'integer', default: 0 }),
+      new TableColumn(text('last_error', true)),
+    ]);
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    const table = tablePath(queryRunner)(TABLES.outbox);
+    await queryRunner.dropColumn(table, 'last_error');
+    await queryRunner.dropColumn(table, 'publish_attempts');
+  }
+}
+
 function tablePath(queryRunner: QueryRunner): (table: string) => string {
   const schema = (queryRunner.connection.options as { schema?: string }).schema;
   return (table) => (schema ? `${schema}.${table}` : table);
@@ -73,4 +95,4 @@ function tablePath(queryRunner: QueryRunner): (table: string) => string {
 
 /** taskq's migrations, to add to your DataSource's `migrations` when you do not use `synchronize`. */
 // A plain array type for the same reason as taskqEntities: TypeORM's `migrations` option takes no readonly arrays.
-export const taskqMigrations: (new () => MigrationInterface)[] = Object.freeze([TaskqTables1735689600000]) as (new () => MigrationInterface)[];
+export const taskqMigrations: (new () => MigrationInterface)[] = Object.freeze([TaskqTables1735689600000, TaskqOutboxPublishAttempts1767225600000]) as (new () => MigrationInterface)[];

@@ -2,7 +2,8 @@ import { consoleLogger, InvalidOptionError, type Logger, parseDuration, TaskqErr
 import type { DataSource } from 'typeorm';
 import { OutboxEntity } from './entities.js';
 import { type Dialect, dialectOf, tableOf } from './internal/dialect.js';
-import { publishOutbox } from './outbox/publish.js';
+import { type Cursor, publishOutbox } from './outbox/publish.js';
+import type { FailurePolicy } from './outbox/unpublishable.js';
 
 /** Options of {@link outbox}. */
 export interface OutboxOptions {
@@ -23,6 +24,15 @@ export interface OutboxOptions {
    * @defaultValue `100`
    */
   readonly batchSize?: number;
+  /**
+   * Failed publishes of one row (counted on the row, across sweeps) before
+   * the relay gives up on it and dead-letters the task with the reason
+   * `unpublishable`. A row the transport refuses outright (an option out of
+   * its limits, a malformed row) is dead-lettered at once. Either way the
+   * other rows are published as usual.
+   * @defaultValue `5`
+   */
+  readonly maxPublishAttempts?: number;
   /** @defaultValue warnings and errors to stderr */
   readonly logger?: Logger;
 }
@@ -30,7 +40,9 @@ export interface OutboxOptions {
 /**
  * The outbox relay of one process. Tasks committed through `transactional()`
  * or a request transaction are published right after their commit by the
- * committing code; the relay sweeps what was left behind. Run one in every
+ * committing code; the relay sweeps what was left behind. A row it cannot
+ * publish fails alone: the rows confirmed around it are deleted, the rows
+ * after it are published, and after `maxPublishAttempts` it is dead-lettered. Run one in every
  * process that submits (or in a few of them): on PostgreSQL any number of
  * relays sweep the same table and none publishes a row another one holds.
  * On SQLite run one relay per database file.
@@ -42,6 +54,7 @@ export class OutboxRelay {
   readonly #intervalMs: number;
   readonly #minAgeMs: number;
   readonly #batchSize: number;
+  readonly #policy: FailurePolicy;
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<number> | undefined;
@@ -59,6 +72,9 @@ export class OutboxRelay {
     const batchSize = options.batchSize ?? 100;
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new InvalidOptionError('batchSize', `expected an integer 1-10000, got ${batchSize}`);
     this.#batchSize = batchSize;
+    const maxAttempts = options.maxPublishAttempts ?? 5;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1_000) throw new InvalidOptionError('maxPublishAttempts', `expected an integer 1-1000, got ${maxAttempts}`);
+    this.#policy = { maxAttempts };
     this.#logger = options.logger ?? consoleLogger();
   }
 
@@ -97,12 +113,25 @@ export class OutboxRelay {
 
   async #sweep(): Promise<number> {
     let total = 0;
+    let failed = 0;
+    let firstError: unknown;
+    const createdBefore = Date.now() - this.#minAgeMs;
+    let after: Cursor | undefined;
     for (;;) {
-      const count = await publishOutbox(this.dataSource, this.#dialect, this.queue, { createdBefore: Date.now() - this.#minAgeMs, limit: this.#batchSize });
-      total += count;
-      if (count < this.#batchSize || this.#state === 'stopped') break;
+      const outcome = await publishOutbox(this.dataSource, this.#dialect, this.queue, { createdBefore, limit: this.#batchSize, after }, this.#policy);
+      total += outcome.published;
+      failed += outcome.failed;
+      firstError ??= outcome.firstError;
+      for (const dead of outcome.dead) {
+        this.#logger.error(`outbox relay dead-lettered task ${dead.id} (${dead.task}): ${dead.error.message}`, { id: dead.id, task: dead.task });
+      }
+      after = outcome.last;
+      // A whole batch that failed and could not be dead-lettered is the broker, not the rows: stop until the next sweep.
+      const brokerDown = outcome.claimed > 0 && outcome.failed === outcome.claimed;
+      if (outcome.claimed < this.#batchSize || brokerDown || this.#state === 'stopped') break;
     }
     if (total > 0) this.#logger.info(`outbox relay published ${total} task(s) left behind`);
+    if (failed > 0) this.#logger.warn(`outbox relay could not publish ${failed} task(s); they stay in the outbox for the next sweep`, { error: firstError });
     return total;
   }
 

@@ -1,7 +1,7 @@
 import { ClosedError, InvalidOptionError } from '../../errors.js';
 import { passwordsOf, redactUrl } from '../../internal/redact.js';
 import { consoleLogger, type Logger } from '../../logger.js';
-import { parseDuration } from '../../task-options.js';
+import { checkMessageLimits, MAX_PREFIX_LENGTH, parseDuration } from '../../task-options.js';
 import type { ConsumeOptions, DeadLetter, DeadLetterStore, Delivery, OutgoingMessage, Subscription, Transport } from '../../transport.js';
 import { deadLetterId } from '../dead-letters.js';
 import { failPoint } from '../failpoint.js';
@@ -9,7 +9,7 @@ import { ManagedConnection } from './connection.js';
 import { ConsumerSubscription } from './consumer.js';
 import { AmqpDeadLetterStore } from './dead-letter-store.js';
 import { Publisher } from './publisher.js';
-import { MAX_DELAY_MS, type QueueType, Topology } from './topology.js';
+import { type QueueType, Topology } from './topology.js';
 import { Users } from '../../internal/users.js';
 
 /** Options of {@link amqp}. */
@@ -54,6 +54,9 @@ export interface AmqpTransportOptions {
   readonly logger?: Logger;
 }
 
+// Its length bounds the queue names submit accepts (task-options.ts): the two are defined together.
+const PREFIX = new RegExp(`^[A-Za-z0-9_\\-:]{1,${MAX_PREFIX_LENGTH}}$`);
+
 function withHeartbeat(url: string, heartbeat: number): string {
   if (/[?&]heartbeat=/.test(url)) return url;
   return `${url}${url.includes('?') ? '&' : '?'}heartbeat=${heartbeat}`;
@@ -87,7 +90,7 @@ export class AmqpTransport implements Transport {
     const urls = resolveUrls(options);
     const secrets = passwordsOf(urls);
     const prefix = options.prefix ?? 'taskq';
-    if (!/^[A-Za-z0-9_\-:]{1,50}$/.test(prefix)) throw new InvalidOptionError('prefix', `expected letters, digits, '_', '-' or ':', got ${JSON.stringify(prefix)}`);
+    if (typeof prefix !== 'string' || !PREFIX.test(prefix)) throw new InvalidOptionError('prefix', `expected letters, digits, '_', '-' or ':' (1-${MAX_PREFIX_LENGTH} characters), got ${JSON.stringify(prefix)}`);
     const queueType = options.queueType ?? 'classic';
     if (queueType !== 'classic' && queueType !== 'quorum') throw new InvalidOptionError('queueType', `expected 'classic' or 'quorum', got ${JSON.stringify(queueType)}`);
     const deliveryLimit = options.deliveryLimit ?? 20;
@@ -136,8 +139,12 @@ export class AmqpTransport implements Transport {
 
   publish(message: OutgoingMessage): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError('the AMQP transport'));
-    if (message.delayMs !== undefined && message.delayMs > MAX_DELAY_MS) {
-      return Promise.reject(new InvalidOptionError('delay', `delays up to ${MAX_DELAY_MS} ms (about 31 days) are supported, got ${message.delayMs}`));
+    try {
+      // The limits submit enforces, checked again for messages that did not come through submit (an outbox row
+      // written by an older version, a worker's retry): refused now, not stuck in the publisher until its timeout.
+      checkMessageLimits(message);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.#publisher.publish(message.queue, message.id, message.body, message.headers, message.priority, message.delayMs);
   }

@@ -1,4 +1,5 @@
 import type { ChannelModel, Options } from 'amqplib';
+import { DELAY_LEVELS, DELAY_TICK_MS, MAX_DELAY_MS } from '../../task-options.js';
 
 /** Queue flavour: classic (single node) or quorum (replicated, for clusters). */
 export type QueueType = 'classic' | 'quorum';
@@ -21,9 +22,8 @@ export interface TopologyOptions {
  * Level 0 hands it to the delivery exchange, which routes by the target
  * queue's name. Exact to one tick, whatever order delays were submitted in.
  */
-export const DELAY_TICK_MS = 10;
-export const DELAY_LEVELS = 28; // 2^28 ticks of 10 ms: about 31 days
-export const MAX_DELAY_MS = (2 ** DELAY_LEVELS - 1) * DELAY_TICK_MS;
+// The ladder's size is defined with the other limits in task-options.ts: submit refuses what it cannot hold.
+export { DELAY_LEVELS, DELAY_TICK_MS, MAX_DELAY_MS };
 
 export class Topology {
   readonly options: TopologyOptions;

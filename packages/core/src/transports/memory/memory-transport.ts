@@ -1,7 +1,7 @@
 import { ClosedError, InvalidOptionError } from '../../errors.js';
 import { Deque } from '../../internal/deque.js';
 import type { ConsumeOptions, DeadLetter, DeadLetterRecord, DeadLetterStore, Delivery, MessageHeaders, OutgoingMessage, Subscription, Transport } from '../../transport.js';
-import { MAX_DELAY_MS } from '../amqp/topology.js';
+import { checkMessageLimits } from '../../task-options.js';
 import { deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
 import { Users } from '../../internal/users.js';
 
@@ -138,10 +138,8 @@ export class MemoryTransport implements Transport {
     if (message.body.length > this.#maxMessageBytes) {
       throw new InvalidOptionError('maxMessageBytes', `message of ${message.body.length} bytes is over the transport limit of ${this.#maxMessageBytes}`);
     }
-    if (message.delayMs !== undefined && message.delayMs > MAX_DELAY_MS) {
-      // The same bound as amqp(), so code tested on memory() does not fail later on RabbitMQ.
-      throw new InvalidOptionError('delay', `delays up to ${MAX_DELAY_MS} ms (about 31 days) are supported, got ${message.delayMs}`);
-    }
+    // The same limits as amqp() (and as submit), so code tested on memory() does not fail later on RabbitMQ.
+    checkMessageLimits(message);
     const stored: StoredMessage = { id: deadLetterId(message.id), queue: message.queue, body: message.body, headers: { ...message.headers }, priority: message.priority ?? 0, redelivered: false };
     if (message.delayMs && message.delayMs > 0) {
       this.#later(stored, Date.now() + message.delayMs);
