@@ -42,12 +42,22 @@ export function toDeadLetterRecord(id: string, body: Buffer, headers: MessageHea
   };
 }
 
-/** Headers for sending a dead letter back: a first attempt again, with the number of such retries counted. */
+/**
+ * Headers for sending a dead letter back: a first attempt again, with the
+ * number of such retries counted. A signed task's letter carries the
+ * signature of exactly this retry, made by the worker that dead-lettered it
+ * (this side holds no key); an unsigned one is due now, so a worker's
+ * `maxMessageAge` counts from the retry.
+ */
 export function retryHeaders(record: DeadLetterRecord): MessageHeaders {
   const headers: MessageHeaders = { ...record.headers };
   for (const key of DEAD_ONLY) delete headers[key];
   headers[HEADER.attempt] = 1;
   headers[HEADER.deadRetries] = record.retries + 1;
+  const retrySignature = headers[HEADER.retrySignature];
+  delete headers[HEADER.retrySignature];
+  if (retrySignature !== undefined) headers[HEADER.signature] = retrySignature;
+  else if (headers[HEADER.signature] === undefined) headers[HEADER.due] = Date.now();
   return headers;
 }
 
