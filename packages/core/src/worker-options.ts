@@ -63,8 +63,11 @@ export interface WorkerOptions {
   readonly ackDeadline?: number | string | false;
   /**
    * Records each transition (active, retrying, succeeded with its result,
-   * dead with its error) for `queue.status()`, and acks a redelivered task
-   * that already succeeded without running it again.
+   * dead with its error) for `queue.status()`, and acks a task it knows as
+   * finished without running it again: a redelivery or a replayed copy of a
+   * task that succeeded, or of one that is dead (unless its dead letter was
+   * sent back with `taskq dead retry`). A message dead-lettered as `expired`
+   * leaves the status as it was: a late copy must not end a live task.
    */
   readonly store?: ResultStore;
   /**

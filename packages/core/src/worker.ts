@@ -349,7 +349,7 @@ export class Worker {
       return;
     }
     // Only for failures the worker itself decided on: an unsigned or malformed message must not be able to touch a real task's status.
-    if (this.#recorder && (reason === 'unknown-task' || reason === 'exceeded-ack-deadline' || reason === 'expired') && isUuidLike(delivery.id)) {
+    if (this.#recorder && (reason === 'unknown-task' || reason === 'exceeded-ack-deadline') && isUuidLike(delivery.id)) {
       await this.#recorder.failure(delivery.id, error, true);
     }
     if (this.#settle(delivery)) delivery.ack();

@@ -171,6 +171,20 @@ describe('signed messages are bound to their attempt, queue, due time and result
     expect(env.dead).toEqual([]);
   });
 
+  it('a signed letter the broker dead-lettered itself (no retry signature) goes back as it was and still verifies', async () => {
+    const env = setup();
+    const handle = await env.queue.submit(env.transfer, 'dead-lettered by the broker');
+    const captured = await capture(env.capturing);
+    // What a quorum queue writes when a message hit its delivery limit.
+    await inject(`${broker.prefix}.dead`, captured, { ...captured.headers, 'x-death': [{ reason: 'delivery_limit', queue: env.capturing, count: 1 }] });
+    await env.start();
+    const transport = broker.amqp();
+    expect(await transport.dead.retry(handle.id)).toBe(1);
+    await waitFor(() => env.completed.includes(handle.id), 'the letter sent back');
+    expect(env.dead).toEqual([]);
+    expect(env.runs).toEqual(['dead-lettered by the broker']);
+  });
+
   it('a replay of a task the result store knows as succeeded or dead does not run it; taskq dead retry runs a dead one once more', async () => {
     const store = memoryResultStore();
     const env = setup({ store });

@@ -14,9 +14,10 @@ export type Verdict =
   | { readonly kind: 'later'; readonly delayMs: number };
 
 /**
- * Lateness a signed delayed message may arrive early by and still run:
- * delays are exact to one 10 ms tick on RabbitMQ, and clocks of two hosts
- * differ a little even with NTP.
+ * How early a signed delayed message may arrive and still run: delays are
+ * exact to one 10 ms tick on RabbitMQ, and the clocks of two hosts differ a
+ * little even with NTP. Only a message that names its due time (header
+ * `x-taskq-due`) is checked; an undelayed one is due when it was submitted.
  */
 const EARLY_TOLERANCE_MS = 1_000;
 
