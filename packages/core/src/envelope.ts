@@ -43,7 +43,45 @@ export const HEADER = {
   originalQueue: 'x-taskq-queue',
   /** How many times `taskq dead retry` sent the message back. */
   deadRetries: 'x-taskq-dead-retries',
+  /** Unix ms from which the message may run (submit time plus delay; for a retry, when it was scheduled for). Signed; absent means the body's `ts`. */
+  due: 'x-taskq-due',
+  /** On a dead letter of a signed task: the signature `taskq dead retry` puts in place (attempt 1, one more dead retry). */
+  retrySignature: 'x-taskq-retry-signature',
 } as const;
+
+/** What the worker reads from a message's headers, checked. */
+export interface DeliveryFields {
+  /** 1 for a first attempt. */
+  readonly attempt: number;
+  /** How many times the dead letter was sent back; 0 for a task that never died. */
+  readonly deadRetries: number;
+  /** Unix ms from which the message may run and its age counts. */
+  readonly due: number;
+}
+
+/**
+ * Reads the attempt, dead-retry and due headers strictly: a header that is
+ * present must be a plain integer in range (a number, or a string of
+ * digits from a client that sends text). Anything else is refused with a
+ * reason that names the header, so it is dead-lettered instead of being
+ * guessed at (`Number('-40') || 1` once let a task run 41 times).
+ */
+export function readDeliveryFields(headers: Readonly<Record<string, unknown>>, ts: number): DeliveryFields {
+  const attempt = integerHeader(headers, HEADER.attempt, 1, 1);
+  const deadRetries = integerHeader(headers, HEADER.deadRetries, 0, 0);
+  const due = integerHeader(headers, HEADER.due, ts, 0);
+  return { attempt, deadRetries, due };
+}
+
+function integerHeader(headers: Readonly<Record<string, unknown>>, name: string, absent: number, min: number): number {
+  const raw = headers[name];
+  if (raw === undefined) return absent;
+  const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new DecodeError(`malformed header ${name}: expected an integer >= ${min}, got ${JSON.stringify(typeof raw === 'string' ? raw.slice(0, 40) : raw)}`);
+  }
+  return value;
+}
 
 function fail(reason: string): never {
   throw new DecodeError(`malformed envelope: ${reason}`);

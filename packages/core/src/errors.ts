@@ -101,6 +101,17 @@ export class TaskTimeoutError extends TaskqError {
   }
 }
 
+/** A message older than the worker's `maxMessageAge` (counted from when it became due); it is dead-lettered, not run. */
+export class MessageExpiredError extends TaskqError {
+  readonly ageMs: number;
+  readonly maxAgeMs: number;
+  constructor(ageMs: number, maxAgeMs: number) {
+    super('TASKQ_MESSAGE_EXPIRED', `the message became due ${ageMs} ms ago, over the worker's limit of ${maxAgeMs} ms (option maxMessageAge); it is not run`);
+    this.ageMs = ageMs;
+    this.maxAgeMs = maxAgeMs;
+  }
+}
+
 /** `currentTask()` was called outside a running task. */
 export class NoTaskContextError extends TaskqError {
   constructor() {

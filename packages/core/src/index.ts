@@ -62,6 +62,7 @@ export {
   ClosedError,
   NonRetryableError,
   TaskTimeoutError,
+  MessageExpiredError,
   NoTaskContextError,
   errorCode,
 } from './errors.js';

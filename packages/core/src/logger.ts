@@ -6,8 +6,37 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/**
+ * @internal `text` with every control character written as a `\uXXXX` escape: C0
+ * (newline, carriage return, ESC, ...), DEL, C1 and the line and paragraph
+ * separators. Task names, message ids and error messages come off the wire;
+ * unescaped, they could forge log lines or send escape sequences to a
+ * terminal. Most text has none, and comes back as it is.
+ */
+export function escapeControlCharacters(text: string): string {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x20 && (c < 0x7f || c > 0x9f) && c !== 0x2028 && c !== 0x2029) continue;
+    out += `${text.slice(from, i)}\\u${c.toString(16).padStart(4, '0')}`;
+    from = i + 1;
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
+function show(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
 function write(level: string, message: string, fields?: Record<string, unknown>): void {
-  const line = `[taskq] ${level} ${message}`;
+  const line = `[taskq] ${level} ${escapeControlCharacters(String(message))}`;
   if (!fields) {
     console.error(line);
     return;
@@ -15,7 +44,7 @@ function write(level: string, message: string, fields?: Record<string, unknown>)
   const parts: string[] = [];
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    parts.push(`${key}=${value instanceof Error ? value.message : typeof value === 'string' ? value : JSON.stringify(value)}`);
+    parts.push(`${escapeControlCharacters(key)}=${escapeControlCharacters(show(value))}`);
   }
   console.error(`${line} ${parts.join(' ')}`);
 }

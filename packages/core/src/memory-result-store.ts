@@ -8,6 +8,9 @@ interface Row {
   queue: string;
   state: TaskState;
   attempts: number;
+  deliveries: number;
+  /** The dead-retry count of the latest start: a dead task starts again only for a higher one. */
+  deadRetries: number;
   result?: string;
   error?: StoredError;
   enqueuedAt: Date;
@@ -39,20 +42,23 @@ export class MemoryResultStore implements ResultStore {
   async enqueued(records: readonly EnqueuedRecord[]): Promise<void> {
     for (const record of records) {
       if (this.#rows.has(record.id)) continue;
-      this.#rows.set(record.id, { id: record.id, name: record.name, queue: record.queue, state: 'queued', attempts: 0, enqueuedAt: record.enqueuedAt });
+      this.#rows.set(record.id, { id: record.id, name: record.name, queue: record.queue, state: 'queued', attempts: 0, deliveries: 0, deadRetries: 0, enqueuedAt: record.enqueuedAt });
     }
     this.#maybePrune();
   }
 
-  async started(id: string, attempt: number, at: Date): Promise<boolean> {
+  async started(id: string, attempt: number, at: Date, deadRetries = 0): Promise<boolean> {
     const row = this.#rows.get(id);
     if (!row) return true;
     if (row.state === 'succeeded') return false;
-    // A dead task runs again only when someone retried its dead letter.
+    // A dead task runs again only when its dead letter was sent back, which counts one more dead retry.
+    if (isFinished(row.state) && deadRetries <= row.deadRetries) return false;
     row.state = 'active';
     row.finishedAt = undefined;
     row.attempts = Math.max(row.attempts, attempt);
-    row.startedAt ??= at;
+    row.deliveries++;
+    row.deadRetries = Math.max(row.deadRetries, deadRetries);
+    row.startedAt = at;
     return true;
   }
 
@@ -75,7 +81,9 @@ export class MemoryResultStore implements ResultStore {
 
   async get(id: string): Promise<StoredStatus | null> {
     const row = this.#rows.get(id);
-    return row ? { ...row } : null;
+    if (!row) return null;
+    const { deadRetries: _, ...status } = row;
+    return status;
   }
 
   async claimKey(key: string, id: string): Promise<string> {

@@ -13,7 +13,7 @@ import { TaskHandle } from './task-handle.js';
 export { TaskHandle, TaskFailedError, type ResultOptions } from './task-handle.js';
 import { uuidv7 } from './internal/uuid.js';
 import type { TaskFunction, TaskRegistry } from './registry.js';
-import { checkSigningKeys, type SigningKey, signBody } from './signing.js';
+import { checkSigningKeys, type SigningKey, signMessage } from './signing.js';
 import { parseDuration, resolveBackoff, type SubmitOptions, validateTaskOptions } from './task-options.js';
 import type { MessageHeaders, OutgoingMessage, Transport } from './transport.js';
 
@@ -152,16 +152,25 @@ class QueueCore {
   }
 
   build(id: string, task: string, args: unknown[], meta: Record<string, MetaValue>, options: SubmitOptions): PreparedTask {
-    const envelope: Envelope = { v: ENVELOPE_VERSION, id, task, args, meta, ts: Date.now(), opts: envelopeOptions(options) };
+    const ts = Date.now();
+    const envelope: Envelope = { v: ENVELOPE_VERSION, id, task, args, meta, ts, opts: envelopeOptions(options) };
     const body = Buffer.from(JSON.stringify(envelope), 'utf8');
     if (body.length > this.maxPayloadBytes) throw new PayloadTooLargeError(body.length, this.maxPayloadBytes);
-    // A first attempt carries no headers (the task id and name are in the body, attempt 1 is the default):
-    // every header costs encoding in the client and parsing in the broker, per message.
-    const headers: MessageHeaders = this.signingKey ? { [HEADER.signature]: signBody(body, this.signingKey) } : NO_HEADERS;
     const queue = options.queue ?? 'default';
-    const delayMs = options.at ? Math.max(0, options.at.getTime() - Date.now()) : options.delay === undefined ? undefined : parseDuration(options.delay, 'delay');
-    const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs: delayMs || undefined };
+    const delayMs = (options.at ? Math.max(0, options.at.getTime() - ts) : options.delay === undefined ? undefined : parseDuration(options.delay, 'delay')) || undefined;
+    const headers = this.#headers(body, queue, ts, delayMs === undefined ? undefined : ts + delayMs);
+    const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs };
     return { handle: new TaskHandle(this.readStatus, id, task, queue), message };
+  }
+
+  /**
+   * A first attempt carries no headers unless it is delayed or signed (the task id and name are in the body, attempt 1
+   * is the default): every header costs encoding in the client and parsing in the broker, per message.
+   */
+  #headers(body: Buffer, queue: string, ts: number, due: number | undefined): MessageHeaders {
+    if (!this.signingKey) return due === undefined ? NO_HEADERS : { [HEADER.due]: due };
+    const signature = signMessage(body, { queue, attempt: 1, deadRetries: 0, due: due ?? ts }, this.signingKey);
+    return due === undefined ? { [HEADER.signature]: signature } : { [HEADER.due]: due, [HEADER.signature]: signature };
   }
 
   /** Records the tasks as queued (with a store), then publishes; a failed publish is recorded, never left as "queued". */

@@ -17,11 +17,17 @@ export interface TaskStatus<Result = unknown> {
   readonly name: string;
   readonly queue: string;
   readonly state: TaskState;
-  /** Attempts started so far. */
+  /** Highest attempt number started so far. */
   readonly attempts: number;
+  /**
+   * Times a worker started the task: each attempt, and each redelivery of an
+   * attempt whose worker died (so a crashed run and its rerun count twice).
+   */
+  readonly deliveries: number;
   readonly result?: Result;
   readonly error?: StoredError;
   readonly enqueuedAt: Date;
+  /** When the latest start (attempt or redelivery) began. */
   readonly startedAt?: Date;
   readonly finishedAt?: Date;
 }
@@ -49,11 +55,15 @@ export interface ResultStore {
   /** Records tasks as `queued` (insert; an existing row is left alone). */
   enqueued(records: readonly EnqueuedRecord[]): Promise<void>;
   /**
-   * An attempt starts. Resolves false when the task already succeeded (a
-   * redelivery after a crash between run and ack): the worker then acks it
-   * without running it again.
+   * An attempt starts (counted in `deliveries`, `startedAt` set to `at`).
+   * Resolves false, changing nothing, when the task already finished: it
+   * succeeded (a redelivery after a crash between run and ack, or a
+   * replayed copy), or it is dead and `deadRetries` is not above the count
+   * it died with (a replayed copy, not a dead letter sent back by `taskq
+   * dead retry`). The worker then acks the message without running it.
+   * @param deadRetries How many times the message's dead letter was sent back (header `x-taskq-dead-retries`); 0 when absent.
    */
-  started(id: string, attempt: number, at: Date): Promise<boolean>;
+  started(id: string, attempt: number, at: Date, deadRetries?: number): Promise<boolean>;
   /** The task succeeded; `result` is JSON text of `[encodedReturnValue]` (taskq's codec encoding). */
   succeeded(id: string, result: string, at: Date): Promise<void>;
   /** An attempt failed; `final` means no attempt follows (dead-lettered). */

@@ -7,7 +7,9 @@ export type DeadLetterReason =
   | 'undecodable-arguments'
   | 'non-retryable'
   | 'attempts-exhausted'
-  | 'exceeded-ack-deadline';
+  | 'exceeded-ack-deadline'
+  /** Older than the worker's `maxMessageAge`. */
+  | 'expired';
 
 interface TaskEventBase {
   readonly id: string;

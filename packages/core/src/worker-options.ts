@@ -34,8 +34,23 @@ export interface WorkerOptions {
   readonly defaults?: TaskOptions;
   /** Returns false for errors that must not be retried (`NonRetryableError` never is). */
   readonly retryIf?: (error: unknown, task: TaskContext) => boolean;
-  /** With keys, only envelopes signed by one of them run (several keys allow rotation). */
+  /**
+   * With keys, only messages signed by one of them run (several keys allow
+   * rotation). The signature covers the body, the queue, the attempt, the
+   * dead-retry count and the due time; the worker signs the next attempts
+   * and the retry of a dead letter with the first key.
+   */
   readonly signingKeys?: SigningKey | readonly SigningKey[];
+  /**
+   * Oldest message the worker runs, counted from when it became due (its
+   * submit time plus its delay; for a retry, the end of its backoff). An
+   * older one is dead-lettered with reason `expired`. With signing the due
+   * time is signed, so a captured message can be replayed only within this
+   * age. Keep it well above the queue's usual backlog and the clock skew
+   * between hosts. A number is milliseconds; strings like `'10m'` or `'1d'`.
+   * @defaultValue none (any age)
+   */
+  readonly maxMessageAge?: number | string;
   /**
    * The broker's delivery acknowledgement timeout (RabbitMQ `consumer_timeout`,
    * 30 minutes by default). A task attempt still running 5 seconds before it
@@ -48,8 +63,11 @@ export interface WorkerOptions {
   readonly ackDeadline?: number | string | false;
   /**
    * Records each transition (active, retrying, succeeded with its result,
-   * dead with its error) for `queue.status()`, and acks a redelivered task
-   * that already succeeded without running it again.
+   * dead with its error) for `queue.status()`, and acks a task it knows as
+   * finished without running it again: a redelivery or a replayed copy of a
+   * task that succeeded, or of one that is dead (unless its dead letter was
+   * sent back with `taskq dead retry`). A message dead-lettered as `expired`
+   * leaves the status as it was: a late copy must not end a live task.
    */
   readonly store?: ResultStore;
   /**

@@ -4,13 +4,14 @@ import { runInTask } from './context.js';
 import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
 import { ClosedError, DecodeError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError, TaskTimeoutError } from './errors.js';
 import { deadLetterHeaders } from './internal/dead-letter.js';
+import { Intake } from './internal/intake.js';
 import { longTimeout } from './internal/long-timeout.js';
 import { StatusRecorder } from './internal/status-recorder.js';
 import { TypedEmitter } from './internal/emitter.js';
 import { TaskRun } from './internal/task-run.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
-import { checkSigningKeys, type SigningKey, verifyBody } from './signing.js';
+import { checkSigningKeys, type SigningKey } from './signing.js';
 import type { LifecycleHook, StopOptions, TaskMiddleware, WorkerOptions } from './worker-options.js';
 import { backoffDelay, parseDuration, resolveBackoff, type TaskOptions, validateTaskOptions } from './task-options.js';
 import type { Delivery, Subscription, Transport } from './transport.js';
@@ -33,7 +34,7 @@ export class Worker {
   readonly #codecs: CodecSet;
   readonly #defaults: TaskOptions;
   readonly #retryIf: WorkerOptions['retryIf'];
-  readonly #keys: Buffer[] | undefined;
+  readonly #intake: Intake;
   readonly #ackLimitMs: number | undefined;
   readonly #recorder: StatusRecorder | undefined;
   readonly #maxPayloadBytes: number;
@@ -68,7 +69,9 @@ export class Worker {
     this.#defaults = options.defaults ?? {};
     this.#retryIf = options.retryIf;
     const keys = options.signingKeys;
-    this.#keys = keys === undefined ? undefined : checkSigningKeys(Array.isArray(keys) ? (keys as SigningKey[]) : [keys as SigningKey], 'signingKeys');
+    const maxAge = options.maxMessageAge === undefined ? undefined : parseDuration(options.maxMessageAge, 'maxMessageAge');
+    if (maxAge === 0) throw new InvalidOptionError('maxMessageAge', 'expected a positive duration, got 0');
+    this.#intake = new Intake(this.registry, this.#defaults, keys === undefined ? undefined : checkSigningKeys(Array.isArray(keys) ? (keys as SigningKey[]) : [keys as SigningKey], 'signingKeys'), maxAge);
     this.#events = new TypedEmitter<WorkerEvents>(this.logger);
     if (options.store !== undefined && typeof options.store?.started !== 'function') throw new InvalidOptionError('store', 'expected a ResultStore such as memoryResultStore()');
     this.#recorder = options.store && new StatusRecorder(options.store, this.#codecs, this.logger, (message, error) => this.#emitError(message, error));
@@ -236,18 +239,15 @@ export class Worker {
     } catch (error) {
       return this.#deadLetter(delivery, 'malformed-message', error, undefined);
     }
-    const attempt = Number(delivery.headers[HEADER.attempt]) || 1;
-    if (this.#keys && !verifyBody(delivery.body, delivery.headers[HEADER.signature], this.#keys)) {
-      return this.#deadLetter(delivery, 'bad-signature', new DecodeError('the message is not signed with an accepted signing key'), envelope.task, attempt);
-    }
-    const definition = this.registry.get(envelope.task);
-    if (!definition) {
-      return this.#deadLetter(delivery, 'unknown-task', new DecodeError(`no task "${envelope.task}" is registered in this worker's registry`), envelope.task, attempt);
-    }
+    const verdict = this.#intake.check(delivery, envelope);
+    if (verdict.kind === 'dead') return this.#deadLetter(delivery, verdict.reason, verdict.error, envelope.task, verdict.attempt);
+    if (verdict.kind === 'later') return this.#postpone(delivery, verdict.delayMs);
+    const { definition, fields } = verdict;
+    const attempt = fields.attempt;
     const run = new TaskRun({
       id: envelope.id,
       attempt,
-      maxAttempts: envelope.opts?.attempts ?? definition.options.attempts ?? this.#defaults.attempts ?? 1,
+      maxAttempts: verdict.maxAttempts,
       queue: delivery.queue,
       meta: envelope.meta,
       task: definition,
@@ -255,9 +255,11 @@ export class Worker {
       redelivered: delivery.redelivered,
     });
     this.#running.set(delivery, run);
-    if (this.#recorder && !(await this.#recorder.start(run))) {
-      // Already succeeded: a redelivery after a crash between the run and its ack. Do not run it twice.
-      this.logger.debug('skipping a redelivered task that already succeeded', { id: run.id, task: run.name });
+    if (this.#recorder && !(await this.#recorder.start(run, fields.deadRetries))) {
+      // Already finished: a redelivery after a crash between the run and its ack, or a replayed copy. Do not run it twice.
+      const skipped = { id: run.id, task: run.name, queue: run.queue };
+      if (delivery.redelivered) this.logger.debug('skipping a redelivered task the result store knows as finished', skipped);
+      else this.logger.warn('skipping a task the result store knows as finished (a replayed or duplicated message)', skipped);
       if (this.#settle(delivery)) delivery.ack();
       return;
     }
@@ -318,7 +320,7 @@ export class Worker {
         id: run.id,
         queue: delivery.queue,
         body: delivery.body,
-        headers: { ...delivery.headers, [HEADER.attempt]: run.attempt + 1 },
+        headers: this.#intake.retryHeaders(delivery, { ...delivery.headers, [HEADER.attempt]: run.attempt + 1 }, run.attempt + 1, retryInMs),
         delayMs: retryInMs || undefined,
       });
     } catch (publishError) {
@@ -340,7 +342,7 @@ export class Worker {
 
   async #deadLetter(delivery: Delivery, reason: DeadLetterReason, error: unknown, name: string | undefined, attempt = 1): Promise<void> {
     try {
-      await this.transport.deadLetter({ id: delivery.id, queue: delivery.queue, body: delivery.body, headers: deadLetterHeaders(delivery, reason, error, attempt) });
+      await this.transport.deadLetter({ id: delivery.id, queue: delivery.queue, body: delivery.body, headers: this.#intake.deadLetterHeaders(delivery, deadLetterHeaders(delivery, reason, error, attempt)) });
     } catch (publishError) {
       // Nothing is dropped without a record: if the dead letter cannot be stored the message stays in its queue.
       this.#emitError(`dead-lettering message ${delivery.id} failed; it goes back to the queue`, publishError);
@@ -354,6 +356,18 @@ export class Worker {
     if (this.#settle(delivery)) delivery.ack();
     this.logger.warn(`task dead-lettered (${reason})`, { id: delivery.id, task: name, queue: delivery.queue });
     this.#events.emit('dead', { id: delivery.id, name, queue: delivery.queue, reason, error });
+  }
+
+  /** A signed message that came before its signed due time goes back for the rest of its delay (nothing runs early). */
+  async #postpone(delivery: Delivery, delayMs: number): Promise<void> {
+    try {
+      await this.transport.publish({ id: delivery.id, queue: delivery.queue, body: delivery.body, headers: delivery.headers, delayMs });
+    } catch (error) {
+      this.#emitError(`postponing message ${delivery.id} until it is due failed; it goes back to the queue`, error);
+      if (this.#settle(delivery)) delivery.requeue();
+      return;
+    }
+    if (this.#settle(delivery)) delivery.ack();
   }
 
   /** Marks a delivery finished; false when a forced stop already returned it to the queue. */

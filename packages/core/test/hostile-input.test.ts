@@ -141,7 +141,7 @@ for (const [kind, make] of Object.entries(transports)) {
       await queue.submit(record, 'small');
     });
 
-    it('a garbage attempt header and forged broker headers cost the task none of its attempts', async () => {
+    it('forged broker headers cost the task none of its attempts; a garbage, negative or out-of-range attempt header is dead-lettered, not guessed at', async () => {
       const env = await make(broker);
       const attempts: number[] = [];
       async function flaky() {
@@ -157,13 +157,24 @@ for (const [kind, make] of Object.entries(transports)) {
         await next();
       });
       const completed: string[] = [];
+      const dead: DeadEvent[] = [];
       worker.on('completed', (event) => completed.push(event.id));
+      worker.on('dead', (event) => dead.push(event));
       await worker.start();
-      // Not a number: counted as the first attempt, so the task still gets its retry.
-      const body = envelope({ task: 'hostile.flaky', opts: '{"attempts":2,"backoff":{"type":"fixed","delayMs":10,"maxDelayMs":10,"jitter":false}}' });
-      await env.publishRaw(env.queueName, Buffer.from(body), { [HEADER.attempt]: 'not a number', 'x-death': 'forged' });
+      const opts = '{"attempts":2,"backoff":{"type":"fixed","delayMs":10,"maxDelayMs":10,"jitter":false}}';
+      // Refused before anything runs: `Number(h) || 1` used to read "not a number" as 1 and -40 as -40 (42 runs of a 2-attempt task).
+      const garbage: Array<string | number> = ['not a number', -40, 0, 1.5, '2; DROP', 3];
+      for (const value of garbage) await env.publishRaw(env.queueName, Buffer.from(envelope({ task: 'hostile.flaky', opts })), { [HEADER.attempt]: value });
+      await waitFor(() => dead.length === garbage.length, 'the bad attempt headers dead-lettered');
+      expect(dead.map((event) => event.reason)).toEqual(Array(garbage.length).fill('malformed-message'));
+      expect(dead.every((event) => (event.error as Error).message.includes(HEADER.attempt))).toBe(true);
+      expect((dead[garbage.length - 1].error as Error).message).toContain('attempt 3 of a task that has 2 attempt(s)');
+      expect(attempts).toEqual([]);
+      // No attempt header and forged broker headers: a first attempt, so the task still gets its retry.
+      await env.publishRaw(env.queueName, Buffer.from(envelope({ task: 'hostile.flaky', opts })), { 'x-death': 'forged', 'x-delivery-count': 7 });
       await waitFor(() => completed.length === 1, 'the task after one retry', 10_000);
       expect(seen).toEqual([1, 2]);
+      console.log(`[hostile ${kind}] bad attempt headers=${garbage.length} dead-lettered=${dead.length} runs of them=0; forged broker headers: runs=${seen.length}`);
     });
   });
 }

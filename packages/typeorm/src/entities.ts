@@ -45,11 +45,16 @@ export interface StatusRow {
   queue: string;
   state: string;
   attempts: number;
+  /** Starts of the task: attempts and redeliveries of an attempt whose worker died. */
+  deliveries: number;
+  /** The dead-retry count of the latest start: a dead task starts again only for a higher one. */
+  deadRetries: number;
   /** Encoded result (JSON text), when succeeded. */
   result: string | null;
   /** Last error as JSON text `{ message, code?, name?, stack? }`. */
   error: string | null;
   enqueuedAt: number;
+  /** The latest start. */
   startedAt: number | null;
   finishedAt: number | null;
 }
@@ -109,6 +114,8 @@ export const StatusEntity = new EntitySchema<StatusRow>({
     queue: { type: 'varchar', length: 255 },
     state: { type: 'varchar', length: 16 },
     attempts: { type: 'integer', default: 0 },
+    deliveries: { type: 'integer', default: 0 },
+    deadRetries: { name: 'dead_retries', type: 'integer', default: 0 },
     result: { type: 'text', nullable: true },
     error: { type: 'text', nullable: true },
     enqueuedAt: { name: 'enqueued_at', type: 'bigint', transformer: epochMs },

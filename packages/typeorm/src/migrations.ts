@@ -41,6 +41,8 @@ export class TaskqTables1735689600000 implements MigrationInterface {
           varchar('queue', '255'),
           varchar('state', '16'),
           { name: 'attempts', type: 'integer', default: 0 },
+          { name: 'deliveries', type: 'integer', default: 0 },
+          { name: 'dead_retries', type: 'integer', default: 0 },
           text('result', true),
           text('error', true),
           epochMs('enqueued_at'),

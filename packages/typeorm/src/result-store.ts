@@ -22,7 +22,7 @@ export interface SqlResultStoreOptions {
 }
 
 const FINISHED = `('succeeded', 'dead')`;
-const COLUMNS = '"id", "name", "queue", "state", "attempts", "result", "error", "enqueued_at", "started_at", "finished_at"';
+const COLUMNS = '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at"';
 
 /**
  * A {@link ResultStore} in SQL tables (`taskq_status`, `taskq_keys`) through
@@ -74,19 +74,22 @@ export class SqlResultStore implements ResultStore {
     await execute(this.#dialect, manager, `DELETE FROM ${table} WHERE "id" IN (${placeholders(ids.length)})`, ids);
   }
 
-  async started(id: string, attempt: number, at: Date): Promise<boolean> {
+  async started(id: string, attempt: number, at: Date, deadRetries = 0): Promise<boolean> {
     const table = tableOf(this.dataSource, StatusEntity);
     return this.#run(async (manager) => {
-      // A dead task runs again only when someone retried its dead letter; a succeeded one never does.
+      // A succeeded task never runs again; a dead one only when its dead letter was sent back (one more dead retry).
       const { affected } = await execute(
         this.#dialect,
         manager,
-        `UPDATE ${table} SET "state" = 'active', "finished_at" = NULL, "attempts" = CASE WHEN "attempts" > ? THEN "attempts" ELSE ? END, "started_at" = COALESCE("started_at", ?) WHERE "id" = ? AND "state" <> 'succeeded'`,
-        [attempt, attempt, at.getTime(), id],
+        `UPDATE ${table} SET "state" = 'active', "finished_at" = NULL, "attempts" = CASE WHEN "attempts" > ? THEN "attempts" ELSE ? END, ` +
+          `"deliveries" = "deliveries" + 1, "dead_retries" = CASE WHEN "dead_retries" > ? THEN "dead_retries" ELSE ? END, "started_at" = ? ` +
+          `WHERE "id" = ? AND "state" <> 'succeeded' AND ("state" NOT IN ${FINISHED} OR "dead_retries" < ?)`,
+        [attempt, attempt, deadRetries, deadRetries, at.getTime(), id, deadRetries],
       );
       if (affected > 0) return true;
-      const { rows } = await execute(this.#dialect, manager, `SELECT "state" FROM ${table} WHERE "id" = ?`, [id]);
-      return rows.length === 0 || rows[0].state !== 'succeeded';
+      // No row: a task submitted without this store (or pruned): run it.
+      const { rows } = await execute(this.#dialect, manager, `SELECT 1 FROM ${table} WHERE "id" = ?`, [id]);
+      return rows.length === 0;
     });
   }
 
@@ -180,6 +183,7 @@ function toStatus(row: Record<string, unknown>): StoredStatus {
     queue: String(row.queue),
     state: String(row.state) as TaskState,
     attempts: Number(row.attempts),
+    deliveries: Number(row.deliveries),
     enqueuedAt: new Date(toMs(row.enqueued_at) ?? 0),
   };
   if (row.result !== null && row.result !== undefined) status.result = String(row.result);

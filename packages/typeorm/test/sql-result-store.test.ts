@@ -32,7 +32,7 @@ describe.each(kinds)('result store on %s', (kind) => {
     const id = newId();
     expect(await store.get(id)).toBeNull();
     await store.enqueued([{ id, name: 'mail.send', queue: 'default', enqueuedAt: at(0) }]);
-    expect(await store.get(id)).toMatchObject({ id, name: 'mail.send', queue: 'default', state: 'queued', attempts: 0, enqueuedAt: at(0) });
+    expect(await store.get(id)).toMatchObject({ id, name: 'mail.send', queue: 'default', state: 'queued', attempts: 0, deliveries: 0, enqueuedAt: at(0) });
     expect(await store.started(id, 1, at(10))).toBe(true);
     expect(await store.get(id)).toMatchObject({ state: 'active', attempts: 1, startedAt: at(10) });
     await store.succeeded(id, '[{"rows":42}]', at(20));
@@ -53,7 +53,7 @@ describe.each(kinds)('result store on %s', (kind) => {
     expect(await store.get(id)).toMatchObject({ state: 'succeeded', result: '[1]', attempts: 1 });
   });
 
-  it('records retries, then death with the error; a dead task can start again (dead-letter retry)', async () => {
+  it('records retries, then death with the error; a dead task starts again only for its dead letter sent back, never for a replayed copy', async () => {
     const id = newId();
     await store.enqueued([{ id, name: 't', queue: 'q', enqueuedAt: at(0) }]);
     await store.started(id, 1, at(1));
@@ -62,10 +62,30 @@ describe.each(kinds)('result store on %s', (kind) => {
     expect((await store.get(id))?.finishedAt).toBeUndefined();
     await store.started(id, 2, at(3));
     await store.failed(id, { message: 'boom again' }, true, at(4));
-    expect(await store.get(id)).toMatchObject({ state: 'dead', attempts: 2, error: { message: 'boom again' }, finishedAt: at(4), startedAt: at(1) });
-    expect(await store.started(id, 1, at(5))).toBe(true);
-    expect(await store.get(id)).toMatchObject({ state: 'active', attempts: 2 });
+    // startedAt is the latest start (attempt 2), not the first.
+    expect(await store.get(id)).toMatchObject({ state: 'dead', attempts: 2, deliveries: 2, error: { message: 'boom again' }, finishedAt: at(4), startedAt: at(3) });
+    // A copy of attempt 1 or 2 replayed: refused, nothing changes.
+    expect(await store.started(id, 1, at(5))).toBe(false);
+    expect(await store.started(id, 2, at(5), 0)).toBe(false);
+    expect(await store.get(id)).toMatchObject({ state: 'dead', deliveries: 2, startedAt: at(3) });
+    // Its dead letter sent back (one dead retry): it starts again, once per dead retry.
+    expect(await store.started(id, 1, at(6), 1)).toBe(true);
+    expect(await store.get(id)).toMatchObject({ state: 'active', attempts: 2, deliveries: 3, startedAt: at(6) });
     expect((await store.get(id))?.finishedAt).toBeUndefined();
+    await store.failed(id, { message: 'dead twice' }, true, at(7));
+    expect(await store.started(id, 1, at(8), 1)).toBe(false);
+    expect(await store.started(id, 1, at(9), 2)).toBe(true);
+  });
+
+  it('a redelivery of a running attempt (its worker died) counts as a new start with its own startedAt', async () => {
+    const id = newId();
+    await store.enqueued([{ id, name: 't', queue: 'q', enqueuedAt: at(0) }]);
+    expect(await store.started(id, 1, at(1))).toBe(true);
+    expect(await store.get(id)).toMatchObject({ state: 'active', attempts: 1, deliveries: 1, startedAt: at(1) });
+    expect(await store.started(id, 1, at(50))).toBe(true);
+    expect(await store.get(id)).toMatchObject({ state: 'active', attempts: 1, deliveries: 2, startedAt: at(50) });
+    await store.succeeded(id, '[1]', at(60));
+    expect(await store.get(id)).toMatchObject({ state: 'succeeded', deliveries: 2, startedAt: at(50), finishedAt: at(60) });
   });
 
   it('an unknown id: started answers true (run it), transitions are ignored', async () => {

@@ -25,10 +25,10 @@ export class StatusRecorder {
     this.#report = report;
   }
 
-  /** False when the task already succeeded (a redelivery): the caller acks without running it. */
-  async start(run: TaskRun): Promise<boolean> {
+  /** False when the store knows the task as finished (a redelivery or a replayed copy): the caller acks without running it. */
+  async start(run: TaskRun, deadRetries: number): Promise<boolean> {
     try {
-      return await this.#store.started(run.id, run.attempt, new Date());
+      return await this.#store.started(run.id, run.attempt, new Date(), deadRetries);
     } catch (error) {
       this.#report(`recording the start of task ${run.id} failed`, error);
       return true;

@@ -42,12 +42,25 @@ export function toDeadLetterRecord(id: string, body: Buffer, headers: MessageHea
   };
 }
 
-/** Headers for sending a dead letter back: a first attempt again, with the number of such retries counted. */
+/**
+ * Headers for sending a dead letter back: a first attempt again, with the
+ * number of such retries counted. A signed task's letter carries the
+ * signature of exactly this retry, made by the worker that dead-lettered it
+ * (this side holds no key). A signed letter without one (the broker
+ * dead-lettered it itself) goes back as it was, so its signature still
+ * holds. An unsigned one is due now, so a worker's `maxMessageAge` counts
+ * from the retry.
+ */
 export function retryHeaders(record: DeadLetterRecord): MessageHeaders {
   const headers: MessageHeaders = { ...record.headers };
   for (const key of DEAD_ONLY) delete headers[key];
+  const retrySignature = headers[HEADER.retrySignature];
+  delete headers[HEADER.retrySignature];
+  if (retrySignature === undefined && headers[HEADER.signature] !== undefined) return headers;
   headers[HEADER.attempt] = 1;
   headers[HEADER.deadRetries] = record.retries + 1;
+  if (retrySignature !== undefined) headers[HEADER.signature] = retrySignature;
+  else headers[HEADER.due] = Date.now();
   return headers;
 }
 

@@ -23,13 +23,22 @@ export class Child {
   readonly #process: ChildProcess;
   #buffer = '';
 
-  /** `fixture`: a file in test/fixtures/fault, or an absolute path; `args` go after it. */
-  constructor(fixture: string, env: Record<string, string>, args: readonly string[] = []) {
+  /**
+   * `fixture`: a file in test/fixtures/fault, or an absolute path; `args` go after it.
+   * `onMessage` opens an IPC channel: it gets each message the child sends, and a function to answer it.
+   */
+  constructor(fixture: string, env: Record<string, string>, args: readonly string[] = [], onMessage?: (message: unknown, reply: (answer: unknown) => void) => void) {
     const script = fixture.startsWith('/') ? fixture : fileURLToPath(new URL(fixture, FIXTURES));
     this.#process = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: onMessage ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
+    if (onMessage) {
+      const reply = (answer: unknown): void => {
+        if (this.#process.connected) this.#process.send(answer as object);
+      };
+      this.#process.on('message', (message) => onMessage(message, reply));
+    }
     this.#process.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       this.#buffer += chunk;
       const lines = this.#buffer.split('\n');
