@@ -3,13 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type AmqpTransport, createQueue, createWorker, type DeadEvent, errorCode, HEADER, type MessageHeaders, TaskRegistry, type Transport } from '../src/index.js';
+import { type AmqpTransport, createQueue, createWorker, type DeadEvent, errorCode, HEADER, type MessageHeaders, NonRetryableError, TaskRegistry, type Transport } from '../src/index.js';
 import { headerTableBytes } from '../src/internal/bounded-headers.js';
 import { channelCounts } from '../src/transports/amqp/amqp-transport.js';
 import { eventually, sleep, waitFor } from '../../../test-support/wait.js';
 import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
 import { publishWithLargeHeaders } from './support/raw-frames.js';
-import { queueDepth } from './support/rabbit.js';
+import { queueDepth, RABBIT_URL } from './support/rabbit.js';
 
 const SIGNING_KEY = 'k'.repeat(32);
 /** What a dead letter's or a retry's header set may take at most, encoded (taskq's own plus the bounded copy). */
@@ -236,6 +236,39 @@ describe('header poison on RabbitMQ', () => {
       console.log(`[poison amqp] ${poison.name}: dead-lettered as ${dead[0].reason} with ${headerTableBytes(letters[0].headers)} B of headers; channels ${JSON.stringify(channelCounts(transport))}`);
     });
   }
+
+  it('a dead letter too large for the connection (frame_max 4096) goes to the dead-letter queue body-only, with its reason', async () => {
+    // A broker configured with a small frame_max: a header frame over it would make the broker close the connection.
+    const transport = broker.amqp({ url: `${RABBIT_URL}?frameMax=4096`, publishTimeout: 5_000 });
+    const queueName = broker.queue('poison-frame');
+    async function fails() {
+      throw new NonRetryableError(`refused: ${'é'.repeat(3_000)}`);
+    }
+    async function ok() {
+      return 'ok';
+    }
+    const registry = new TaskRegistry().add('poison.fails', fails).add('poison.ok', ok);
+    const queue = createQueue({ registry, transport, defaults: { queue: queueName } });
+    const worker = createWorker({ registry, transport, queues: [queueName], concurrency: 1 });
+    stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
+    const dead: DeadEvent[] = [];
+    const completed: string[] = [];
+    worker.on('dead', (event) => dead.push(event));
+    worker.on('completed', (event) => completed.push(event.id));
+    await worker.start();
+
+    const failing = await queue.submit(fails);
+    await waitFor(() => dead.length === 1, 'the dead letter', 15_000);
+    const after = await queue.submit(ok);
+    await waitFor(() => completed.includes(after.id), 'the task after the dead letter', 15_000);
+
+    const [letter] = await transport.dead.list();
+    expect(letter).toMatchObject({ id: failing.id, reason: 'non-retryable', queue: queueName, task: 'poison.fails', errorStack: undefined });
+    expect(Buffer.byteLength(letter.error ?? '')).toBeLessThanOrEqual(512);
+    expect(letter.error).toMatch(/^refused: é+…$/);
+    expect(JSON.parse(letter.body.toString()).id).toBe(failing.id);
+    await expectOneChannelEach(transport);
+  });
 
   it('a failed task that came with 128 KB of headers is retried with a bounded header set and runs its next attempt', async () => {
     const transport = broker.amqp({ publishTimeout: 5_000 });
