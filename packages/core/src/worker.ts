@@ -325,6 +325,7 @@ export class Worker {
     } catch (publishError) {
       if (errorCode(publishError) === UNPUBLISHABLE) {
         // Requeued, it would run again and fail the same way, for ever: it cannot be retried, so it is dead.
+        if (this.#recorder) await this.#recorder.failure(run.id, publishError, true);
         return this.#deadLetter(delivery, 'non-retryable', publishError, run.name, run.attempt);
       }
       this.#emitError(`scheduling attempt ${run.attempt + 1} of task ${run.id} failed; the message goes back to the queue`, publishError);

@@ -270,6 +270,31 @@ describe('header poison on RabbitMQ', () => {
     await expectOneChannelEach(transport);
   });
 
+  it('a retry the broker cannot take (its headers over frame_max 4096) dead-letters the task instead of running it again and again', async () => {
+    const transport = broker.amqp({ url: `${RABBIT_URL}?frameMax=4096`, publishTimeout: 5_000 });
+    const queueName = broker.queue('poison-retry-frame');
+    let runs = 0;
+    const registry = new TaskRegistry().add('poison.flaky', async () => {
+      runs++;
+      throw new Error('fails');
+    });
+    const worker = createWorker({ registry, transport, queues: [queueName], concurrency: 1 });
+    stops.push(() => worker.stop({ timeout: 2_000 }));
+    const dead: DeadEvent[] = [];
+    worker.on('dead', (event) => dead.push(event));
+    await worker.start();
+
+    const opts = ',"opts":{"attempts":3,"backoff":{"type":"fixed","delayMs":10,"maxDelayMs":10,"jitter":false}}';
+    await publishWithLargeHeaders(broker.physical(queueName), envelope('poison.flaky', opts), padding(4, 800), randomUUID());
+    await waitFor(() => dead.length === 1, 'the dead letter', 15_000);
+    expect(dead[0].reason).toBe('non-retryable');
+    expect(errorCode(dead[0].error)).toBe('TASKQ_UNPUBLISHABLE_MESSAGE');
+    await sleep(300);
+    expect(runs).toBe(1);
+    expect(await transport.dead.count()).toBe(1);
+    expect(await queueDepth(queueName, broker.prefix)).toBe(0);
+  });
+
   it('a failed task that came with 128 KB of headers is retried with a bounded header set and runs its next attempt', async () => {
     const transport = broker.amqp({ publishTimeout: 5_000 });
     const queueName = broker.queue('poison-retry');
