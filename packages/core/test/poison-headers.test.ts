@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type AmqpTransport, createQueue, createWorker, type DeadEvent, errorCode, HEADER, type MessageHeaders, NonRetryableError, TaskRegistry, type Transport } from '../src/index.js';
+import { runDeadCommand } from '../src/cli/dead.js';
 import { headerTableBytes } from '../src/internal/bounded-headers.js';
 import { channelCounts } from '../src/transports/amqp/amqp-transport.js';
 import { eventually, sleep, waitFor } from '../../../test-support/wait.js';
@@ -173,6 +174,12 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(letter).toMatchObject({ reason: 'payload-too-large', queue: env.queueName, truncated: true, bodyBytes: size });
       expect(letter.body.length).toBe(4 * 1024);
       expect(letter.body.equals(body.subarray(0, 4 * 1024))).toBe(true);
+      let printed = '';
+      expect(await runDeadCommand(['list', '--json'], { transport: env.transport, stdout: (text) => (printed += text) })).toBe(0);
+      expect(JSON.parse(printed)).toMatchObject({ reason: 'payload-too-large', bodyBytes: size, truncated: true });
+      printed = '';
+      await runDeadCommand(['list'], { transport: env.transport, stdout: (text) => (printed += text) });
+      expect(printed).toContain(`body=${size} bytes (prefix kept)`);
       // Sending a prefix back could only dead-letter it again.
       expect(await env.transport.dead.retry(letter.id)).toBe(0);
       expect(await env.transport.dead.retry('all')).toBe(0);
