@@ -78,6 +78,17 @@ export class PublishTimeoutError extends TransportError {
   }
 }
 
+/**
+ * This one message cannot be published as it is: its headers do not encode or
+ * are too large, or the broker refused its size. Publishing it again would fail
+ * again; the channel, the connection and other messages are not affected.
+ */
+export class UnpublishableMessageError extends TransportError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: 'TASKQ_UNPUBLISHABLE_MESSAGE' });
+  }
+}
+
 /** The queue, worker or transport was used after it was closed. */
 export class ClosedError extends TaskqError {
   constructor(what: string) {

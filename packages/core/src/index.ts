@@ -59,6 +59,7 @@ export {
   PayloadTooLargeError,
   TransportError,
   PublishTimeoutError,
+  UnpublishableMessageError,
   ClosedError,
   NonRetryableError,
   TaskTimeoutError,

@@ -60,7 +60,15 @@ export interface DeadLetterRecord {
   /** How many times it was sent back with `retry` before. */
   readonly retries: number;
   readonly headers: MessageHeaders;
+  /** The body as stored: only a prefix when {@link truncated}. */
   readonly body: Buffer;
+  /** Size of the message's body when it was dead-lettered. */
+  readonly bodyBytes: number;
+  /**
+   * The body was over the worker's payload limit and only a prefix of it was
+   * kept; `retry` leaves such a letter where it is.
+   */
+  readonly truncated: boolean;
 }
 
 /**
@@ -76,7 +84,8 @@ export interface DeadLetterStore {
   /**
    * Sends the dead letter with this id (every one with `'all'`) back to its
    * queue as attempt 1 and removes it from the dead-letter queue once the
-   * queue has it. Resolves with how many were sent back (0: no such id).
+   * queue has it. Resolves with how many were sent back (0: no such id, or
+   * none that can be sent back: no queue known, or a truncated body).
    */
   retry(target: string | 'all'): Promise<number>;
   /** Deletes every dead letter; resolves with how many there were. */

@@ -3,7 +3,8 @@ import { decodeArgs } from './codecs/decode.js';
 import { runInTask } from './context.js';
 import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
 import { ClosedError, DecodeError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError, TaskTimeoutError } from './errors.js';
-import { deadLetterHeaders } from './internal/dead-letter.js';
+import { boundHeaders } from './internal/bounded-headers.js';
+import { deadLetterOf, minimalDeadLetterOf } from './internal/dead-letter.js';
 import { Intake } from './internal/intake.js';
 import { longTimeout } from './internal/long-timeout.js';
 import { StatusRecorder } from './internal/status-recorder.js';
@@ -320,10 +321,16 @@ export class Worker {
         id: run.id,
         queue: delivery.queue,
         body: delivery.body,
-        headers: this.#intake.retryHeaders(delivery, { ...delivery.headers, [HEADER.attempt]: run.attempt + 1 }, run.attempt + 1, retryInMs),
+        // Bounded: a received header set too large to publish again must not keep the task from its next attempt.
+        headers: this.#intake.retryHeaders(delivery, { ...boundHeaders(delivery.headers), [HEADER.attempt]: run.attempt + 1 }, run.attempt + 1, retryInMs),
         delayMs: retryInMs || undefined,
       });
     } catch (publishError) {
+      if (errorCode(publishError) === UNPUBLISHABLE) {
+        // Requeued, it would run again and fail the same way, for ever: it cannot be retried, so it is dead.
+        if (this.#recorder) await this.#recorder.failure(run.id, publishError, true);
+        return this.#deadLetter(delivery, 'non-retryable', publishError, run.name, run.attempt);
+      }
       this.#emitError(`scheduling attempt ${run.attempt + 1} of task ${run.id} failed; the message goes back to the queue`, publishError);
       if (this.#settle(delivery)) delivery.requeue();
       return;
@@ -342,7 +349,7 @@ export class Worker {
 
   async #deadLetter(delivery: Delivery, reason: DeadLetterReason, error: unknown, name: string | undefined, attempt = 1): Promise<void> {
     try {
-      await this.transport.deadLetter({ id: delivery.id, queue: delivery.queue, body: delivery.body, headers: this.#intake.deadLetterHeaders(delivery, deadLetterHeaders(delivery, reason, error, attempt)) });
+      await this.#storeDeadLetter(delivery, reason, error, attempt);
     } catch (publishError) {
       // Nothing is dropped without a record: if the dead letter cannot be stored the message stays in its queue.
       this.#emitError(`dead-lettering message ${delivery.id} failed; it goes back to the queue`, publishError);
@@ -370,6 +377,27 @@ export class Worker {
     if (this.#settle(delivery)) delivery.ack();
   }
 
+  /**
+   * Stores the dead letter with a bounded header set (and a body prefix when it
+   * is over the payload limit). One the transport still refuses as it is goes
+   * body-only with its reason, then as a body prefix: never back to its queue to loop.
+   */
+  async #storeDeadLetter(delivery: Delivery, reason: DeadLetterReason, error: unknown, attempt: number): Promise<void> {
+    const letters = [
+      () => deadLetterOf(delivery, reason, error, attempt, this.#maxPayloadBytes),
+      () => minimalDeadLetterOf(delivery, reason, error, attempt, this.#maxPayloadBytes),
+      () => minimalDeadLetterOf(delivery, reason, error, attempt, 0),
+    ];
+    for (const [i, letter] of letters.entries()) {
+      try {
+        return await this.transport.deadLetter(letter());
+      } catch (refusal) {
+        if (errorCode(refusal) !== UNPUBLISHABLE || i === letters.length - 1) throw refusal;
+        this.logger.warn(`the dead letter of message ${delivery.id} was refused as it was; storing less of it`, { id: delivery.id, error: refusal });
+      }
+    }
+  }
+
   /** Marks a delivery finished; false when a forced stop already returned it to the queue. */
   #settle(delivery: Delivery): boolean {
     if (!this.#running.delete(delivery)) return false;
@@ -389,6 +417,9 @@ export class Worker {
 }
 
 const UNDECODABLE = Symbol('taskq.undecodable');
+
+/** Code of a publish refused for what the message is: trying it again as it is cannot help. */
+const UNPUBLISHABLE = 'TASKQ_UNPUBLISHABLE_MESSAGE';
 
 /** True when the error, or an error in its `cause` chain, says `retryable: true`. */
 function isRetryable(error: unknown): boolean {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { InvalidOptionError } from '../errors.js';
 import { consoleLogger } from '../logger.js';
 import type { DeadLetterRecord, Transport } from '../transport.js';
+import { DEAD_BODY_PREFIX_BYTES } from '../internal/dead-letter.js';
 import { amqp } from '../transports/amqp/amqp-transport.js';
 
 /** Help text of `taskq dead`. */
@@ -19,6 +20,9 @@ Options:
   --prefix <prefix>    Prefix of the queues (default: taskq).
   --timeout <ms>       How long to wait for the broker (default: 15000).
   --json               list: one JSON object per line, with the error stack and the body.
+
+A body over the worker's payload limit is kept as its first ${DEAD_BODY_PREFIX_BYTES} bytes and its size;
+retry leaves such a letter in place.
 `;
 
 /** Where `taskq dead` writes, and what it runs against. */
@@ -118,6 +122,7 @@ function formatLine(record: DeadLetterRecord): string {
     `attempts=${record.attempts ?? '-'}`,
   ];
   if (record.retries > 0) fields.push(`retried=${record.retries}`);
+  if (record.truncated) fields.push(`body=${record.bodyBytes} bytes (prefix kept)`);
   if (record.error !== undefined) fields.push(`error=${JSON.stringify(record.error.split('\n')[0])}`);
   return printable(fields.join('  '));
 }
@@ -135,7 +140,8 @@ function toJson(record: DeadLetterRecord): Record<string, unknown> {
     deadAt: record.deadAt?.toISOString(),
     submittedAt: record.submittedAt?.toISOString(),
     retries: record.retries,
-    bodyBytes: record.body.length,
+    bodyBytes: record.bodyBytes,
+    truncated: record.truncated,
     body: body.length > MAX_BODY_CHARS ? `${body.slice(0, MAX_BODY_CHARS)}…` : body,
   };
 }

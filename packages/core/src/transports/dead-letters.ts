@@ -1,9 +1,10 @@
 import { HEADER } from '../envelope.js';
+import { BOUND_HEADER, boundHeaders } from '../internal/bounded-headers.js';
 import { uuidv7 } from '../internal/uuid.js';
 import type { DeadLetterRecord, MessageHeaders } from '../transport.js';
 
 /** Headers a dead letter gets that a retried message must not carry back to its queue. */
-const DEAD_ONLY = [HEADER.reason, HEADER.error, HEADER.errorStack, HEADER.deadAt, HEADER.originalQueue];
+const DEAD_ONLY = [HEADER.reason, HEADER.error, HEADER.errorStack, HEADER.deadAt, HEADER.originalQueue, BOUND_HEADER.bodyBytes];
 
 /**
  * The id a dead letter is stored under. A raw message published without a
@@ -26,6 +27,8 @@ export function toDeadLetterRecord(id: string, body: Buffer, headers: MessageHea
   const text = (key: string): string | undefined => (typeof headers[key] === 'string' && headers[key] !== '' ? (headers[key] as string) : undefined);
   const attempt = Number(headers[HEADER.attempt]);
   const deadAt = text(HEADER.deadAt);
+  const fullSize = Number(headers[BOUND_HEADER.bodyBytes]);
+  const truncated = Number.isInteger(fullSize) && fullSize > body.length;
   return {
     id,
     queue: text(HEADER.originalQueue) ?? brokerDeath?.queue,
@@ -39,6 +42,8 @@ export function toDeadLetterRecord(id: string, body: Buffer, headers: MessageHea
     retries: Number(headers[HEADER.deadRetries]) || 0,
     headers,
     body,
+    bodyBytes: truncated ? fullSize : body.length,
+    truncated,
   };
 }
 
@@ -52,7 +57,8 @@ export function toDeadLetterRecord(id: string, body: Buffer, headers: MessageHea
  * from the retry.
  */
 export function retryHeaders(record: DeadLetterRecord): MessageHeaders {
-  const headers: MessageHeaders = { ...record.headers };
+  // Bounded too: a letter the broker dead-lettered itself still has every header it came with.
+  const headers: MessageHeaders = boundHeaders(record.headers);
   for (const key of DEAD_ONLY) delete headers[key];
   const retrySignature = headers[HEADER.retrySignature];
   delete headers[HEADER.retrySignature];
@@ -62,6 +68,14 @@ export function retryHeaders(record: DeadLetterRecord): MessageHeaders {
   if (retrySignature !== undefined) headers[HEADER.signature] = retrySignature;
   else headers[HEADER.due] = Date.now();
   return headers;
+}
+
+/**
+ * Whether `retry` may send this letter back: it names its queue, and its body
+ * is whole (a kept prefix of an oversized body could only be dead-lettered again).
+ */
+export function canRetry(record: DeadLetterRecord): record is DeadLetterRecord & { queue: string } {
+  return record.queue !== undefined && !record.truncated;
 }
 
 function validDate(date: Date): Date | undefined {

@@ -276,6 +276,21 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       expect(startedAt[0] - submittedAt).toBeGreaterThanOrEqual(690);
     });
 
+    it('refuses a message whose headers are too large to publish, alone, with TASKQ_UNPUBLISHABLE_MESSAGE; the next task runs', async () => {
+      async function next() {
+        return 'next';
+      }
+      const { transport, queue, worker, queueName } = setup(new TaskRegistry().add('next', next), 'unpublishable');
+      const completed: string[] = [];
+      worker.on('completed', (event) => completed.push(event.id));
+      await worker.start();
+      const headers = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`x-pad-${i}`, 'p'.repeat(1_000)]));
+      const refused = await transport.publish({ id: 'too-many-headers', queue: queueName, body: Buffer.from('{}'), headers }).catch((error: unknown) => error);
+      expect((refused as { code?: string }).code).toBe('TASKQ_UNPUBLISHABLE_MESSAGE');
+      const task = await queue.submit(next);
+      await waitFor(() => completed.includes(task.id), 'the task after the refused message');
+    });
+
     it('dead-letters a message whose task id the worker does not know, and goes on', async () => {
       async function known() {
         return 'ok';

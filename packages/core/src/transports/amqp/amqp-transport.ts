@@ -62,6 +62,9 @@ function withHeartbeat(url: string, heartbeat: number): string {
   return `${url}${url.includes('?') ? '&' : '?'}heartbeat=${heartbeat}`;
 }
 
+// Set by AmqpTransport's static block, which alone can read its private fields.
+let channelsOf: (transport: AmqpTransport) => ChannelCounts;
+
 /**
  * RabbitMQ through amqplib: two long-lived connections (publishing and
  * consuming, so a publisher blocked by flow control never stalls acks), one
@@ -113,6 +116,7 @@ export class AmqpTransport implements Transport {
       urls: fullUrls,
       secrets,
       role: 'publish',
+      prefix,
       policy,
       logger,
       onConnect: () => this.#publisher.resume(),
@@ -123,6 +127,7 @@ export class AmqpTransport implements Transport {
       urls: fullUrls,
       secrets,
       role: 'consume',
+      prefix,
       policy,
       logger,
       onConnect: () => {
@@ -186,6 +191,14 @@ export class AmqpTransport implements Transport {
     return this.#users.retain();
   }
 
+  static {
+    // Not a method: the count is for tests of this package, not part of the transport's API.
+    channelsOf = (transport) => ({
+      publish: { name: transport.#publishConnection.name, channels: transport.#publishConnection.channelsOpen },
+      consume: { name: transport.#consumeConnection.name, channels: transport.#consumeConnection.channelsOpen },
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -195,6 +208,21 @@ export class AmqpTransport implements Transport {
     await this.#publisher.close();
     await Promise.all([this.#publishConnection.close(), this.#consumeConnection.close()]);
   }
+}
+
+/** The channels a transport holds on each of its connections, and the connection names the broker shows. */
+export interface ChannelCounts {
+  readonly publish: { readonly name: string; readonly channels: number };
+  readonly consume: { readonly name: string; readonly channels: number };
+}
+
+/**
+ * For this package's tests (not exported from the package): how many channels
+ * the transport holds. A process must never hold more than it needs.
+ * @internal
+ */
+export function channelCounts(transport: AmqpTransport): ChannelCounts {
+  return channelsOf(transport);
 }
 
 function resolveUrls(options: AmqpTransportOptions): string[] {

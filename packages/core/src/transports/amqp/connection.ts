@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { type ChannelModel, connect } from 'amqplib';
 import { ClosedError, TransportError } from '../../errors.js';
 import { redactUrl, scrub } from '../../internal/redact.js';
@@ -22,6 +23,7 @@ export class ManagedConnection {
   readonly #urls: readonly string[];
   readonly #secrets: readonly string[];
   readonly #role: string;
+  readonly #name: string;
   readonly #policy: ReconnectPolicy;
   readonly #logger: Logger;
   readonly #onConnect: (model: ChannelModel) => void;
@@ -34,11 +36,14 @@ export class ManagedConnection {
   #blocked = false;
   #sleep: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   #lastError: string | undefined;
+  #channels = 0;
 
   constructor(fields: {
     urls: readonly string[];
     secrets: readonly string[];
     role: 'publish' | 'consume';
+    /** The transport's prefix: part of the connection name the broker shows (`rabbitmqctl list_connections client_properties`). */
+    prefix: string;
     policy: ReconnectPolicy;
     logger: Logger;
     onConnect: (model: ChannelModel) => void;
@@ -48,6 +53,7 @@ export class ManagedConnection {
     this.#urls = fields.urls;
     this.#secrets = fields.secrets;
     this.#role = fields.role;
+    this.#name = `taskq ${fields.role} ${fields.prefix} (pid ${process.pid})`;
     this.#policy = fields.policy;
     this.#logger = fields.logger;
     this.#onConnect = fields.onConnect;
@@ -62,6 +68,29 @@ export class ManagedConnection {
 
   get isOpen(): boolean {
     return this.#model !== undefined;
+  }
+
+  /** The name the broker shows for this connection. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Channels open on this connection (counted by {@link track}). */
+  get channelsOpen(): number {
+    return this.#channels;
+  }
+
+  /**
+   * Counts `channel` as open until it emits `close` (which amqplib emits for
+   * every channel, also when the connection goes): every channel taskq opens is
+   * passed through here, so a leak shows in {@link channelsOpen}.
+   */
+  track<T extends EventEmitter>(channel: T): T {
+    this.#channels++;
+    channel.once('close', () => {
+      this.#channels--;
+    });
+    return channel;
   }
 
   /** The last connection failure, already scrubbed of secrets. */
@@ -99,7 +128,7 @@ export class ManagedConnection {
       if (this.#closed) throw new ClosedError('the AMQP transport');
       const url = this.#urls[this.#urlIndex % this.#urls.length];
       try {
-        const model = await connect(url, { clientProperties: { connection_name: `taskq ${this.#role} (pid ${process.pid})` } });
+        const model = await connect(url, { clientProperties: { connection_name: this.#name } });
         if (this.#closed) {
           await model.close().catch(() => {});
           throw new ClosedError('the AMQP transport');

@@ -60,7 +60,7 @@ export class ConsumerSubscription implements Subscription {
   async #start(): Promise<void> {
     const model: ChannelModel = await this.#connection.current();
     if (!this.#active) return;
-    const channel = await model.createChannel();
+    const channel = this.#connection.track(await model.createChannel());
     channel.on('error', (error: Error) => this.#logger.warn('AMQP consume channel error', { error: this.#connection.describe(error) }));
     channel.on('close', () => {
       if (this.#channel !== channel) return;
@@ -68,17 +68,23 @@ export class ConsumerSubscription implements Subscription {
       // A channel-level failure on a live connection: consume again on a fresh channel.
       if (this.#active && this.#connection.isOpen) this.restartSoon();
     });
-    await channel.prefetch(this.#options.prefetch);
-    const t = this.#topology;
-    await channel.assertQueue(t.deadQueue, { durable: true });
-    await channel.assertExchange(t.deliveryExchange, 'topic', { durable: true });
     const tags: string[] = [];
-    for (const queue of this.#options.queues) {
-      const physical = t.physical(queue);
-      await channel.assertQueue(physical, t.workQueueOptions());
-      await channel.bindQueue(physical, t.deliveryExchange, t.deliveryBinding(physical));
-      const { consumerTag } = await channel.consume(physical, (message) => this.#deliver(channel, queue, message), { noAck: false });
-      tags.push(consumerTag);
+    try {
+      await channel.prefetch(this.#options.prefetch);
+      const t = this.#topology;
+      await channel.assertQueue(t.deadQueue, { durable: true });
+      await channel.assertExchange(t.deliveryExchange, 'topic', { durable: true });
+      for (const queue of this.#options.queues) {
+        const physical = t.physical(queue);
+        await channel.assertQueue(physical, t.workQueueOptions());
+        await channel.bindQueue(physical, t.deliveryExchange, t.deliveryBinding(physical));
+        const { consumerTag } = await channel.consume(physical, (message) => this.#deliver(channel, queue, message), { noAck: false });
+        tags.push(consumerTag);
+      }
+    } catch (error) {
+      // The retry opens a fresh channel: this one must not stay open beside it.
+      channel.close().catch(() => {});
+      throw error;
     }
     this.#channel = channel;
     this.#tags = tags;

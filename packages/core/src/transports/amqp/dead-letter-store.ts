@@ -1,7 +1,7 @@
 import type { Channel, GetMessage } from 'amqplib';
 import { InvalidOptionError, TransportError } from '../../errors.js';
 import type { DeadLetterRecord, DeadLetterStore, MessageHeaders } from '../../transport.js';
-import { type BrokerDeath, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
+import { type BrokerDeath, canRetry, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
 import type { ManagedConnection } from './connection.js';
 import type { Publisher } from './publisher.js';
 import type { Topology } from './topology.js';
@@ -54,7 +54,7 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
       let sent = 0;
       let seen = 0;
       while (seen < messageCount) {
-        const batch: Array<{ message: GetMessage; record: DeadLetterRecord }> = [];
+        const batch: Array<{ message: GetMessage; record: DeadLetterRecord & { queue: string } }> = [];
         while (batch.length < RETRY_BATCH && seen < messageCount) {
           const message = await channel.get(this.#topology.deadQueue, { noAck: false });
           if (message === false) {
@@ -64,13 +64,13 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
           seen++;
           const record = this.#record(message);
           // Not the one asked for, or no queue to send it to: left unacked, the channel close puts it back.
-          if ((target !== 'all' && record.id !== target) || record.queue === undefined) continue;
+          if ((target !== 'all' && record.id !== target) || !canRetry(record)) continue;
           batch.push({ message, record });
           if (target !== 'all') seen = messageCount;
         }
         await Promise.all(
           batch.map(async ({ message, record }) => {
-            await this.#publisher.publish(record.queue as string, record.id, record.body, retryHeaders(record), undefined, undefined);
+            await this.#publisher.publish(record.queue, record.id, record.body, retryHeaders(record), undefined, undefined);
             channel.ack(message);
           }),
         );
@@ -108,7 +108,7 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
 
   async #withChannel<T>(fn: (channel: Channel, messageCount: number) => Promise<T>): Promise<T> {
     const model = await this.#within(this.#connection.current());
-    const channel = await model.createChannel();
+    const channel = this.#connection.track(await model.createChannel());
     channel.on('error', () => {});
     try {
       const { messageCount } = await channel.assertQueue(this.#topology.deadQueue, { durable: true });

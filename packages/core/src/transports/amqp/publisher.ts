@@ -1,5 +1,6 @@
 import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
-import { PublishTimeoutError, TransportError } from '../../errors.js';
+import { PublishTimeoutError, TransportError, UnpublishableMessageError } from '../../errors.js';
+import { headerTableBytes, MAX_HEADER_TABLE_BYTES } from '../../internal/bounded-headers.js';
 import type { Logger } from '../../logger.js';
 import type { MessageHeaders } from '../../transport.js';
 import { failPoint } from '../failpoint.js';
@@ -19,6 +20,8 @@ interface Pending {
   readonly dueAt: number | undefined;
   readonly body: Buffer;
   readonly properties: Options.Publish;
+  /** Upper bound of its encoded header table. */
+  readonly headerBytes: number;
   readonly deadline: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -28,6 +31,12 @@ interface Pending {
 }
 
 const SWEEP_MS = 100;
+
+/** Room in a content header frame for everything but the header table (message id, content type, ...). */
+const PROPERTIES_OVERHEAD_BYTES = 1_024;
+
+/** RabbitMQ's 406 for a message over its max_message_size; the limit is learned from it. */
+const TOO_LARGE = /message size (\d+) is larger than (?:configured )?max size (\d+)/;
 
 /**
  * Publishes on one confirm channel of the publishing connection. Concurrent
@@ -49,6 +58,10 @@ export class Publisher {
   #writable = true;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
+  /** The negotiated frame_max of the current connection: a larger header frame would close the connection. */
+  #frameMax = 131_072;
+  /** The broker's max_message_size, once a refusal told it. */
+  #brokerMaxBytes: number | undefined;
 
   constructor(connection: () => ManagedConnection, topology: Topology, timeoutMs: number, logger: Logger) {
     this.#connection = connection;
@@ -74,6 +87,10 @@ export class Publisher {
 
   /** Publishes to a physical queue name (also the dead-letter queue). */
   publishRaw(physical: string, id: string, body: Buffer, headers: MessageHeaders, priority: number | undefined, delayMs: number | undefined): Promise<void> {
+    const headerBytes = headerTableBytes(headers);
+    if (headerBytes > MAX_HEADER_TABLE_BYTES) {
+      return Promise.reject(new UnpublishableMessageError(`the message's headers take about ${headerBytes} bytes encoded, over the limit of ${MAX_HEADER_TABLE_BYTES}`));
+    }
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = {
         queue: physical,
@@ -81,6 +98,7 @@ export class Publisher {
         body,
         // mandatory: a message no queue takes comes back (basic.return) instead of being confirmed and dropped.
         properties: { persistent: true, mandatory: true, messageId: id, contentType: 'application/json', headers: hasAny(headers) ? headers : undefined, priority },
+        headerBytes,
         deadline: Date.now() + this.#timeoutMs,
         resolve,
         reject,
@@ -117,8 +135,17 @@ export class Publisher {
     return this.#write(channel, pending);
   }
 
-  /** Writes one message on `channel`; false when the channel turned out to be closed. */
+  /**
+   * Writes one message on `channel`. True when it is written, or refused for
+   * what it is (then that publish alone rejects and the channel stays in use);
+   * false when the channel turned out to be closed.
+   */
   #write(channel: ConfirmChannel, pending: Pending): boolean {
+    const refusal = this.#refusal(pending);
+    if (refusal) {
+      this.#settle(pending, refusal);
+      return true;
+    }
     const remaining = pending.dueAt === undefined ? 0 : pending.dueAt - Date.now();
     const route = remaining >= DELAY_TICK_MS / 2 ? this.#topology.delayedRoute(pending.queue, remaining) : { exchange: '', routingKey: pending.queue };
     try {
@@ -126,16 +153,38 @@ export class Publisher {
       const ok = channel.publish(route.exchange, route.routingKey, pending.body, pending.properties, (error) => this.#confirmed(pending, error));
       if (!ok) this.#writable = false;
       return true;
-    } catch {
-      // The channel closed under us; the message goes back to wait for the next one.
+    } catch (error) {
       this.#inflight.delete(pending);
-      return false;
+      // amqplib says IllegalOperationError once the channel or its connection is closed or closing;
+      // the message goes back to wait for the next channel.
+      if (this.#channel !== channel || (error instanceof Error && error.name === 'IllegalOperationError')) return false;
+      // Anything else is thrown while encoding this message (a header table that does not fit,
+      // a value of the wrong type), before a byte of it is written: the channel is still good.
+      this.#settle(pending, new UnpublishableMessageError(`the message cannot be published as it is: ${this.#connection().describe(error)}`, { cause: error }));
+      return true;
     }
+  }
+
+  /** Why the broker or amqplib would refuse this message whatever the channel, if they would. */
+  #refusal(pending: Pending): UnpublishableMessageError | undefined {
+    if (pending.headerBytes + PROPERTIES_OVERHEAD_BYTES > this.#frameMax) {
+      return new UnpublishableMessageError(`the message's headers take about ${pending.headerBytes} bytes encoded, more than the connection's frame_max of ${this.#frameMax} allows`);
+    }
+    if (this.#brokerMaxBytes !== undefined && pending.body.length > this.#brokerMaxBytes) {
+      return new UnpublishableMessageError(`the message is ${pending.body.length} bytes, over the broker's max_message_size of ${this.#brokerMaxBytes}`);
+    }
+    return undefined;
   }
 
   #confirmed(pending: Pending, error: unknown): void {
     this.#inflight.delete(pending);
     if (pending.settled) return;
+    const refusal = error ? this.#refusal(pending) : undefined;
+    if (refusal) {
+      // This one closed the channel with a 406: sending it again would close the next one too.
+      this.#settle(pending, refusal);
+      return;
+    }
     if (!error && pending.returned) {
       // Unroutable: the queue was deleted under us (our declaration cache is stale). Declare it
       // again and publish again, within the deadline.
@@ -220,6 +269,8 @@ export class Publisher {
   #trySendNow(channel: ConfirmChannel, pending: Pending): boolean {
     if (this.#write(channel, pending)) return true;
     if (this.#channel === channel) this.#channel = undefined;
+    // Released before the next one is opened, in case amqplib still holds it (closing, not yet closed).
+    channel.close().catch(() => {});
     return false;
   }
 
@@ -227,8 +278,13 @@ export class Publisher {
     if (this.#channel) return this.#channel;
     this.#opening ??= (async () => {
       const model: ChannelModel = await this.#connection().current();
-      const channel = await model.createConfirmChannel();
-      channel.on('error', (error: Error) => this.#logger.warn('AMQP publish channel error', { error: this.#connection().describe(error) }));
+      const channel = this.#connection().track(await model.createConfirmChannel());
+      this.#frameMax = frameMaxOf(model) ?? this.#frameMax;
+      channel.on('error', (error: Error) => {
+        const tooLarge = TOO_LARGE.exec(error.message);
+        if (tooLarge) this.#brokerMaxBytes = Number(tooLarge[2]);
+        this.#logger.warn('AMQP publish channel error', { error: this.#connection().describe(error) });
+      });
       channel.on('close', () => {
         if (this.#channel === channel) this.#channel = undefined;
         this.#declared = new Set();
@@ -273,7 +329,7 @@ export class Publisher {
   }
 
   async #declareDelays(): Promise<void> {
-    await declareDelayLevels(await this.#connection().current(), this.#topology);
+    await declareDelayLevels(await this.#connection().current(), this.#topology, (channel) => this.#connection().track(channel));
     this.#delaysDeclared = true;
   }
 
@@ -309,6 +365,12 @@ export class Publisher {
       this.#sweeper = undefined;
     }
   }
+}
+
+/** amqplib keeps the negotiated frame_max on the connection under the model; it has no public accessor. */
+function frameMaxOf(model: ChannelModel): number | undefined {
+  const frameMax = (model as unknown as { connection?: { frameMax?: unknown } }).connection?.frameMax;
+  return typeof frameMax === 'number' && frameMax > 0 ? frameMax : undefined;
 }
 
 function hasAny(headers: MessageHeaders): boolean {

@@ -1,4 +1,4 @@
-import type { ChannelModel, Options } from 'amqplib';
+import type { Channel, ChannelModel, Options } from 'amqplib';
 import { DELAY_LEVELS, DELAY_TICK_MS, MAX_DELAY_MS } from '../../task-options.js';
 
 /** Queue flavour: classic (single node) or quorum (replicated, for clusters). */
@@ -94,8 +94,8 @@ const DECLARE_CHANNELS = 7;
  * few short-lived channels: the first delayed publish of a process waits a
  * handful of round trips, not a hundred (every publish queued behind it waits too).
  */
-export async function declareDelayLevels(model: ChannelModel, t: Topology): Promise<void> {
-  const channels = await Promise.all(Array.from({ length: DECLARE_CHANNELS }, () => model.createChannel()));
+export async function declareDelayLevels(model: ChannelModel, t: Topology, track: (channel: Channel) => Channel = (channel) => channel): Promise<void> {
+  const channels = await Promise.all(Array.from({ length: DECLARE_CHANNELS }, async () => track(await model.createChannel())));
   // A refused declaration closes its channel with an error event; the rejected RPC carries the reason.
   for (const channel of channels) channel.on('error', () => {});
   const levels = Array.from({ length: DELAY_LEVELS }, (_, level) => level);

@@ -1,8 +1,9 @@
-import { ClosedError, InvalidOptionError } from '../../errors.js';
+import { ClosedError, InvalidOptionError, UnpublishableMessageError } from '../../errors.js';
+import { headerTableBytes, MAX_HEADER_TABLE_BYTES } from '../../internal/bounded-headers.js';
 import { Deque } from '../../internal/deque.js';
 import type { ConsumeOptions, DeadLetter, DeadLetterRecord, DeadLetterStore, Delivery, MessageHeaders, OutgoingMessage, Subscription, Transport } from '../../transport.js';
 import { checkMessageLimits } from '../../task-options.js';
-import { deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
+import { canRetry, deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
 import { Users } from '../../internal/users.js';
 
 interface StoredMessage {
@@ -80,6 +81,7 @@ export class MemoryTransport implements Transport {
 
   async deadLetter(message: DeadLetter): Promise<void> {
     if (this.#closed) throw new ClosedError('the memory transport');
+    checkHeaders(message);
     this.#dead.push({ ...message, id: deadLetterId(message.id), headers: { ...message.headers } });
   }
 
@@ -93,7 +95,7 @@ export class MemoryTransport implements Transport {
       for (let i = 0; i < this.#dead.length; ) {
         const letter = this.#dead[i];
         const record = this.#record(letter);
-        if ((target !== 'all' && record.id !== target) || record.queue === undefined) {
+        if ((target !== 'all' && record.id !== target) || !canRetry(record)) {
           i++;
           continue;
         }
@@ -140,6 +142,7 @@ export class MemoryTransport implements Transport {
     }
     // The same limits as amqp() (and as submit), so code tested on memory() does not fail later on RabbitMQ.
     checkMessageLimits(message);
+    checkHeaders(message);
     const stored: StoredMessage = { id: deadLetterId(message.id), queue: message.queue, body: message.body, headers: { ...message.headers }, priority: message.priority ?? 0, redelivered: false };
     if (message.delayMs && message.delayMs > 0) {
       this.#later(stored, Date.now() + message.delayMs);
@@ -239,6 +242,12 @@ export class MemoryTransport implements Transport {
 
 /** Longest timeout Node honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The header bound of amqp(), so a message refused on RabbitMQ is refused here too. */
+function checkHeaders(message: { readonly headers: MessageHeaders }): void {
+  const bytes = headerTableBytes(message.headers);
+  if (bytes > MAX_HEADER_TABLE_BYTES) throw new UnpublishableMessageError(`the message's headers take about ${bytes} bytes encoded, over the limit of ${MAX_HEADER_TABLE_BYTES}`);
+}
 
 function checkLimit(limit: number): number {
   if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('limit', `expected a positive integer, got ${limit}`);
