@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { TaskContext, TaskMiddleware, TaskQueue, Worker } from '@taskq/core';
-import { createTransport, logWorkerEvents } from '@taskq/example-story';
+import { createTransport, logWorkerEvents, User } from '@taskq/example-story';
 import { InjectQueue, InjectWorker, type TaskqMiddleware, type TaskqModuleOptions } from '@taskq/nest';
 import { entityCodec, type OutboxRelay, openRequestTransaction, outbox, sqlResultStore, typeormTransaction } from '@taskq/typeorm';
 import { DataSource } from 'typeorm';
@@ -18,7 +18,7 @@ export const ROUTES = { profile: '/users/:id', news: '/news/:slug' } as const;
 export function taskqOptions(config: Config, dataSource: DataSource, worker: boolean): TaskqModuleOptions {
   return {
     transport: createTransport(config),
-    codecs: [entityCodec(dataSource)],
+    codecs: [entityCodec(dataSource, { entities: [User] })],
     store: sqlResultStore(dataSource),
     defaults: { queue: config.queueName },
     http: {

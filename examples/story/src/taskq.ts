@@ -3,15 +3,16 @@ import { entityCodec, sqlResultStore, typeormTransaction } from '@taskq/typeorm'
 import type { DataSource } from 'typeorm';
 import type { Config } from './config.js';
 import { registry } from './tasks/index.js';
+import { User } from './user.js';
 
 /** RabbitMQ with `TASKQ_URL`, else the in-memory transport (not durable; web and worker must share the process). */
 export function createTransport(config: Config): Transport {
   return config.brokerUrl ? amqp({ url: config.brokerUrl }) : memory();
 }
 
-/** The web side's queue: entities travel as references, status lives in the database (shared with the worker). */
+/** The web side's queue: entities (only those listed) travel as references, status lives in the database (shared with the worker). */
 export function createAppQueue(config: Config, transport: Transport, dataSource: DataSource): TaskQueue {
-  return createQueue({ registry, transport, codecs: [entityCodec(dataSource)], store: sqlResultStore(dataSource), defaults: { queue: config.queueName } });
+  return createQueue({ registry, transport, codecs: [entityCodec(dataSource, { entities: [User] })], store: sqlResultStore(dataSource), defaults: { queue: config.queueName } });
 }
 
 /** The worker: same registry, codecs and store; each task in its own database transaction. */
@@ -19,7 +20,7 @@ export function createAppWorker(config: Config, transport: Transport, dataSource
   const worker = createWorker({
     registry,
     transport,
-    codecs: [entityCodec(dataSource)],
+    codecs: [entityCodec(dataSource, { entities: [User] })],
     store: sqlResultStore(dataSource),
     queues: options.queues ?? [config.queueName],
     concurrency: options.concurrency ?? 4,

@@ -122,24 +122,79 @@ describe('decodeArgs refuses', () => {
   });
 });
 
-describe('decodeArgs keeps hostile keys as plain data', () => {
-  it('decodes constructor and prototype keys as own properties without touching prototypes', async () => {
-    const json = '[{"constructor":{"prototype":{"polluted":1}}},{"prototype":{"polluted":1},"toString":1,"hasOwnProperty":2}]';
+describe('decodeArgs applies one key rule to every structure', () => {
+  it('keeps constructor and prototype keys as plain data, unless a constructor holds a prototype key', async () => {
+    const json = '[{"constructor":{"name":"x"},"prototype":{"polluted":1}},{"prototype":{"polluted":1},"toString":1,"hasOwnProperty":2}]';
     const [first, second] = (await decodeArgs(JSON.parse(json), codecs)) as Record<string, unknown>[];
     expect(Object.getPrototypeOf(first)).toBe(Object.prototype);
     expect(Object.hasOwn(first, 'constructor')).toBe(true);
-    expect(first.constructor).toEqual({ prototype: { polluted: 1 } });
+    expect(first.constructor).toEqual({ name: 'x' });
     expect(Object.hasOwn(second, 'prototype')).toBe(true);
     expect(second.toString).toBe(1);
     expect(second.hasOwnProperty).toBe(2);
     expect(Object.getPrototypeOf(second)).toBe(Object.prototype);
+    await expectDecodeError('[{"a":{"constructor":{"prototype":{"polluted":1}}}}]', /^args\[0\]\.a: refused a "constructor" key holding a "prototype" key/);
+    await expectDecodeError('[{"$t":"$obj","v":{"$t":"x","constructor":{"prototype":{"polluted":1}}}}]', /^args\[0\]: refused a "constructor" key/);
+    // A constructor holding a Map with a prototype key is the same shape after Object.fromEntries.
+    await expectDecodeError('[{"constructor":{"$t":"Map","v":[["prototype",{"polluted":1}]]}}]', /^args\[0\]: refused a "constructor" key/);
   });
 
-  it('keeps them as data inside escaped objects and Map keys', async () => {
-    const json = '[{"$t":"$obj","v":{"$t":"x","constructor":{"prototype":{"polluted":1}}}},{"$t":"Map","v":[["__proto__",{"polluted":1}]]}]';
-    const [escaped, map] = (await decodeArgs(JSON.parse(json), codecs)) as [Record<string, unknown>, Map<string, unknown>];
-    expect(escaped).toEqual({ $t: 'x', constructor: { prototype: { polluted: 1 } } });
-    expect(map.get('__proto__')).toEqual({ polluted: 1 });
+  it('refuses Map keys that Object.fromEntries would turn into __proto__ or constructor.prototype', async () => {
+    const cases: [string, RegExp][] = [
+      ['[{"$t":"Map","v":[["__proto__",{"polluted":1}]]}]', /^args\[0\]: codec "Map" could not decode its data: entry #0: refused the key "__proto__"/],
+      ['[{"$t":"Map","v":[["a",1],["__proto__",{"polluted":1}]]}]', /entry #1: refused the key "__proto__"/],
+      // String(["__proto__"]) and String(Buffer) are "__proto__" too.
+      ['[{"$t":"Map","v":[[["__proto__"],{"polluted":1}]]}]', /entry #0: refused the key "__proto__"/],
+      ['[{"$t":"Map","v":[[[["__proto__"]],{"polluted":1}]]}]', /entry #0: refused the key "__proto__"/],
+      ['[{"$t":"Map","v":[[{"$t":"Buffer","v":"X19wcm90b19f"},{"polluted":1}]]}]', /entry #0: refused the key "__proto__"/],
+      ['[{"$t":"Map","v":[["constructor",{"prototype":{"polluted":1}}]]}]', /entry #0: refused a "constructor" key holding a "prototype" key/],
+      ['[{"$t":"Map","v":[["constructor",{"$t":"Map","v":[["prototype",{"polluted":1}]]}]]}]', /entry #0: refused a "constructor" key/],
+      ['[{"x":[{"$t":"Set","v":[{"$t":"Map","v":[["__proto__",1]]}]}]}]', /^args\[0\]\.x\[0\]\.<Set item #0>: codec "Map" could not decode its data: entry #0: refused the key "__proto__"/],
+    ];
+    for (const [json, message] of cases) await expectDecodeError(json, message);
+    // The same keys, harmless, decode.
+    const [map] = (await decodeArgs(JSON.parse('[{"$t":"Map","v":[["proto",1],["constructor",{"name":"x"}],[["a","b"],2],[{"k":1},3]]}]'), codecs)) as [Map<unknown, unknown>];
+    expect(map.get('proto')).toBe(1);
+    expect(map.get('constructor')).toEqual({ name: 'x' });
+    expect(map.size).toBe(4);
+  });
+
+  it('refuses a hostile key in what any codec returns, sync or async, however deep', async () => {
+    // A user codec that builds an object from pairs: its output is checked like a plain object.
+    const fromPairs: Codec = { name: 'Pairs', test: () => false, encode: (v) => v, decode: (data) => Object.fromEntries(data as [string, unknown][]) };
+    const nested: Codec = { name: 'Nested', test: () => false, encode: (v) => v, decode: async (data) => ({ outer: { inner: Object.fromEntries(data as [string, unknown][]) } }) };
+    class Holder {
+      constructor(readonly content: unknown) {}
+    }
+    const holder: Codec = { name: 'Holder', test: () => false, encode: (v) => v, decode: (data) => new Holder(new Map(data as [unknown, unknown][])) };
+    const set = new CodecSet([fromPairs, nested, holder]);
+    await expectDecodeError('[{"$t":"Pairs","v":[["__proto__",{"polluted":1}]]}]', /^args\[0\]: codec "Pairs" produced a value with a hostile key: refused the key "__proto__"/, set);
+    await expectDecodeError('[{"$t":"Pairs","v":[["constructor",{"prototype":{"polluted":1}}]]}]', /codec "Pairs" produced a value with a hostile key: refused a "constructor" key/, set);
+    await expectDecodeError('[1,{"$t":"Nested","v":[["__proto__",1]]}]', /^args\[1\]: codec "Nested" produced a value with a hostile key: refused the key "__proto__"/, set);
+    await expectDecodeError('[{"$t":"Holder","v":[["__proto__",1]]}]', /^args\[0\]: codec "Holder" produced a value with a hostile key: Map key #0: refused the key "__proto__"/, set);
+    const [ok] = (await decodeArgs(JSON.parse('[{"$t":"Pairs","v":[["a",1],["prototype",2]]}]'), set)) as [Record<string, unknown>];
+    expect(ok).toEqual({ a: 1, prototype: 2 });
+  });
+
+  it('a task merging a decoded Map cannot pollute Object.prototype (the reported attack)', async () => {
+    const merge = (target: Record<string, unknown>, source: Record<string, unknown>): void => {
+      for (const key of Object.keys(source)) {
+        const value = source[key];
+        if (typeof value === 'object' && value !== null) {
+          if (typeof target[key] !== 'object' || target[key] === null) target[key] = {};
+          merge(target[key] as Record<string, unknown>, value as Record<string, unknown>);
+        } else target[key] = value;
+      }
+    };
+    const error = await decodeArgs(JSON.parse('[{"$t":"Map","v":[["__proto__",{"polluted":1}]]}]'), codecs).then(
+      (args) => {
+        merge({}, Object.fromEntries(args[0] as Map<string, unknown>));
+        return undefined;
+      },
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(DecodeError);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('decodes arrays to arrays and objects to ordinary objects', async () => {

@@ -98,6 +98,13 @@ describe('encodeArgs refuses', () => {
     expectRefusal([parsed], 'args[0].ok', /"__proto__"/);
   });
 
+  it('a Map key that workers would refuse (__proto__, also as an array; constructor holding prototype)', () => {
+    expectRefusal([new Map([['__proto__', { x: 1 }]])], 'args[0]', /codec "Map" failed to encode it: entry #0: refused the key "__proto__".*workers refuse it/);
+    expectRefusal([{ m: new Map<unknown, unknown>([['a', 1], [['__proto__'], 2]]) }], 'args[0].m', /entry #1: refused the key "__proto__"/);
+    expectRefusal([new Map([['constructor', { prototype: {} }]])], 'args[0]', /entry #0: refused a "constructor" key holding a "prototype" key/);
+    expectRefusal([{ constructor: new Map([['prototype', 1]]) }], 'args[0]', /"constructor" object with a "prototype" key/);
+  });
+
   it('nesting deeper than 100 levels, without overflowing the stack', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 150; i++) deep = { next: deep };

@@ -27,6 +27,8 @@ const CASES: Array<{ name: string; body: string | Buffer; reason: string; error:
   { name: '__proto__ in an argument', body: envelope({ args: '[{"a":{"__proto__":{"polluted":"args"}}}]' }), reason: 'malformed-message', error: '"__proto__" at args[0].a.__proto__' },
   { name: 'escaped __proto__ in an argument', body: envelope({ args: '[{"\\u005f\\u005fproto__":{"polluted":"escaped"}}]' }), reason: 'malformed-message', error: '"__proto__" at args[0].__proto__' },
   { name: 'constructor.prototype in an argument', body: envelope({ args: '[{"constructor":{"prototype":{"polluted":"ctor"}}}]' }), reason: 'malformed-message', error: '"constructor.prototype" at args[0].constructor.prototype' },
+  { name: '__proto__ as a Map key', body: envelope({ args: '[{"$t":"Map","v":[["__proto__",{"polluted":"map"}]]}]' }), reason: 'undecodable-arguments', error: 'entry #0: refused the key "__proto__"' },
+  { name: '__proto__ as a Map key, spelled as an array', body: envelope({ args: '[{"$t":"Map","v":[[["__proto__"],{"polluted":"map"}]]}]' }), reason: 'undecodable-arguments', error: 'entry #0: refused the key "__proto__"' },
   { name: '__proto__ nested in meta', body: envelope({ meta: '{"trace":{"__proto__":{"polluted":"meta"}}}' }), reason: 'malformed-message', error: '"__proto__" at meta.trace.__proto__' },
 ];
 

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createQueue, silentLogger, type TaskQueue } from '@taskq/core';
-import { entityCodec, openRequestTransaction, type RequestTransaction as TypeormRequestTransaction, sqlResultStore } from '@taskq/typeorm';
+import { entityCodec, openRequestTransaction, sqlResultStore, type TypeormRequestTransaction } from '@taskq/typeorm';
 import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -45,7 +45,7 @@ afterEach(() => cleanup.run());
 
 /** The essay's register view on Express, with a TypeORM transaction per request. */
 async function registerApp(configure: (app: Express) => void = () => {}): Promise<{ url: string; port: number; queue: TaskQueue }> {
-  const queue = createQueue({ registry, transport: testAmqp(), codecs: [entityCodec(dataSource)], store: sqlResultStore(dataSource), defaults: { queue: queueName } });
+  const queue = createQueue({ registry, transport: testAmqp(), codecs: [entityCodec(dataSource, { entities: [User] })], store: sqlResultStore(dataSource), defaults: { queue: queueName } });
   cleanup.add(() => queue.close());
   const app = express();
   configure(app);

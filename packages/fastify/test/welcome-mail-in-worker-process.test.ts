@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createQueue, silentLogger, type TaskQueue } from '@taskq/core';
-import { entityCodec, openRequestTransaction, type RequestTransaction as TypeormRequestTransaction, sqlResultStore } from '@taskq/typeorm';
+import { entityCodec, openRequestTransaction, sqlResultStore, type TypeormRequestTransaction } from '@taskq/typeorm';
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ type RegisterRequest = FastifyRequest<{ Body: { email: string; name: string } }>
 
 /** The essay's register view on Fastify, with a TypeORM transaction per request. */
 async function registerApp(options: FastifyServerOptions = {}): Promise<{ url: string; port: number; queue: TaskQueue }> {
-  const queue = createQueue({ registry, transport: testAmqp(), codecs: [entityCodec(dataSource)], store: sqlResultStore(dataSource), defaults: { queue: queueName } });
+  const queue = createQueue({ registry, transport: testAmqp(), codecs: [entityCodec(dataSource, { entities: [User] })], store: sqlResultStore(dataSource), defaults: { queue: queueName } });
   cleanup.add(() => queue.close());
   const register = (typo: boolean) => async (request: RegisterRequest) => {
     const { manager } = requestTransaction<TypeormRequestTransaction>(request);

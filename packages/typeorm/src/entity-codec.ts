@@ -1,7 +1,9 @@
 import { type Codec, DecodeError, type EncodeContext, InvalidOptionError } from '@taskq/core';
-import type { DataSource, EntityManager, EntityMetadata, ObjectLiteral } from 'typeorm';
-import { EntityDirtyError, EntityLoadError, EntityNotFoundError, EntityNotSavedError, TypeormSetupError } from './errors.js';
+import { type DataSource, type EntityManager, type EntityMetadata, EntitySchema, type ObjectLiteral, type ObjectType } from 'typeorm';
+import { TABLES, taskqEntities } from './entities.js';
+import { EntityDirtyError, EntityLoadError, EntityNotAllowedError, EntityNotFoundError, EntityNotSavedError, TypeormSetupError } from './errors.js';
 import { changedColumns } from './internal/dirty.js';
+import { checkKey, isRecord } from './internal/entity-key.js';
 import { withManager } from './internal/scope.js';
 
 /**
@@ -13,6 +15,15 @@ export type DirtyPolicy = 'reject' | 'flush';
 
 /** Options of {@link entityCodec}. */
 export interface EntityCodecOptions {
+  /**
+   * The entity classes (or `EntitySchema`s) that may travel as task
+   * arguments. A worker loads only these: a message naming any other
+   * entity, by class or table name, is dead-lettered, and submitting one is
+   * refused. taskq's own tables can never be listed. Required: list what
+   * tasks take, not every entity of the DataSource (an `ApiToken` on the
+   * list could be loaded by any message that reaches the worker).
+   */
+  readonly entities: readonly EntityTarget[];
   /** @defaultValue `'reject'` */
   readonly dirty?: DirtyPolicy;
   /**
@@ -21,6 +32,9 @@ export interface EntityCodecOptions {
    */
   readonly name?: string;
 }
+
+/** An entity class or an `EntitySchema`, as in a DataSource's `entities` option. */
+export type EntityTarget = ObjectType<ObjectLiteral> | EntitySchema<ObjectLiteral>;
 
 /** An entity reference on the wire: entity name and primary key. */
 export interface EncodedEntity {
@@ -31,32 +45,45 @@ export interface EncodedEntity {
 }
 
 /**
- * The entity codec: lets entities of `dataSource` be task arguments. An
- * entity travels as `{ entity name, primary key }` (composite keys too) and
- * the worker loads it again, through its per-task transaction when
- * `typeormTransaction()` runs, so the task sees the committed row.
+ * The entity codec: lets the listed entities of `dataSource` be task
+ * arguments. An entity travels as `{ entity name, primary key }` (composite
+ * keys too) and the worker loads it again, through its per-task transaction
+ * when `typeormTransaction()` runs, so the task sees the committed row.
  *
- * At submit the entity must have been saved (else `TASKQ_ENTITY_NOT_SAVED`);
- * its columns are compared with the stored row (read through the open
- * transaction), and a difference is refused (`TASKQ_ENTITY_DIRTY`) or saved
- * first, by policy. In the worker a row that no longer exists fails the task
- * at once, without retries (`TASKQ_ENTITY_NOT_FOUND`, dead-lettered as
- * `undecodable-arguments`). Relations travel only as the worker loads them
- * again (eager relations); the submit-side copy of a loaded relation is not sent.
+ * Only entities in `options.entities` travel, and the worker loads only
+ * those, by their exact entity name; the key must have exactly the primary
+ * key's properties, each of its column's type, before any query runs. Any
+ * other reference is dead-lettered as `undecodable-arguments` on its first
+ * attempt (`TASKQ_ENTITY_NOT_ALLOWED`, `TASKQ_ENTITY_KEY_INVALID`).
  *
- * Give the same codec to `createQueue({ codecs })` and `createWorker({ codecs })`.
+ * At submit the entity must be on the list (else `TASKQ_ENTITY_NOT_ALLOWED`)
+ * and saved (else `TASKQ_ENTITY_NOT_SAVED`); its columns are compared with
+ * the stored row (read through the open transaction), and a difference is
+ * refused (`TASKQ_ENTITY_DIRTY`) or saved first, by policy. In the worker a
+ * row that no longer exists fails the task at once, without retries
+ * (`TASKQ_ENTITY_NOT_FOUND`, dead-lettered as `undecodable-arguments`).
+ * Relations travel only as the worker loads them again (eager relations);
+ * the submit-side copy of a loaded relation is not sent.
+ *
+ * Give the same codec to `createQueue({ codecs })` and `createWorker({ codecs })`:
+ * `entityCodec(dataSource, { entities: [User, Order] })`.
  */
-export function entityCodec(dataSource: DataSource, options: EntityCodecOptions = {}): Codec<ObjectLiteral, EncodedEntity> {
+export function entityCodec(dataSource: DataSource, options: EntityCodecOptions): Codec<ObjectLiteral, EncodedEntity> {
   if (!dataSource || typeof dataSource.getMetadata !== 'function' || typeof dataSource.hasMetadata !== 'function') {
     throw new InvalidOptionError('dataSource', 'expected a TypeORM DataSource');
   }
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object');
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'expected an object with the entities that may travel, e.g. entityCodec(dataSource, { entities: [User] })');
+  }
+  const targets = checkTargets(options.entities);
   const policy = options.dirty ?? 'reject';
   if (policy !== 'reject' && policy !== 'flush') throw new InvalidOptionError('dirty', `expected 'reject' or 'flush', got ${JSON.stringify(policy)}`);
   const name = options.name ?? 'typeorm.entity';
   if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('name', 'expected a non-empty string');
+  const allowed = new AllowList(dataSource, targets);
 
   // test() runs for every non-plain argument value (Dates, Maps, ...): one lookup per class.
+  // It claims every entity class of the DataSource, listed or not, so an unlisted one is refused by name.
   const known = new WeakMap<object, boolean>();
   const isEntityClass = (ctor: object): boolean => {
     if (!dataSource.isInitialized) {
@@ -80,21 +107,90 @@ export function entityCodec(dataSource: DataSource, options: EntityCodecOptions 
       return typeof ctor === 'function' && ctor !== Object && isEntityClass(ctor);
     },
     encode(entity: ObjectLiteral, context: EncodeContext): Promise<EncodedEntity> {
-      return encodeEntity(dataSource, policy, entity, context);
+      return encodeEntity(dataSource, allowed, policy, entity, context);
     },
     decode(data: EncodedEntity): Promise<ObjectLiteral> {
-      return decodeEntity(dataSource, data);
+      return decodeEntity(dataSource, allowed, data);
     },
   };
 }
 
-async function encodeEntity(dataSource: DataSource, policy: DirtyPolicy, entity: ObjectLiteral, context: EncodeContext): Promise<EncodedEntity> {
+function checkTargets(entities: unknown): readonly EntityTarget[] {
+  if (!Array.isArray(entities) || entities.length === 0) {
+    throw new InvalidOptionError('entities', 'expected a non-empty array of the entity classes that may travel as task arguments, e.g. { entities: [User, Order] }');
+  }
+  entities.forEach((target: unknown, index) => {
+    if (typeof target !== 'function' && !(target instanceof EntitySchema)) {
+      throw new InvalidOptionError('entities', `entities[${index}]: expected an entity class or an EntitySchema, got ${target === null ? 'null' : typeof target}`);
+    }
+    if ((taskqEntities as unknown[]).includes(target)) {
+      throw new InvalidOptionError('entities', `entities[${index}]: ${(target as EntitySchema).options.name} is one of taskq's own tables, which never travel as task arguments`);
+    }
+  });
+  return Object.freeze([...entities]) as readonly EntityTarget[];
+}
+
+/**
+ * The listed entities' metadata by entity name, resolved once the DataSource
+ * is initialized. Wire names are looked up here only, never with
+ * `dataSource.getMetadata(name)`, which also matches table names.
+ */
+class AllowList {
+  #byName: Map<string, EntityMetadata> | undefined;
+  readonly #dataSource: DataSource;
+  readonly #targets: readonly EntityTarget[];
+
+  constructor(dataSource: DataSource, targets: readonly EntityTarget[]) {
+    this.#dataSource = dataSource;
+    this.#targets = targets;
+  }
+
+  get(name: string): EntityMetadata | undefined {
+    return this.#resolve().get(name);
+  }
+
+  names(): string {
+    return [...this.#resolve().keys()].join(', ');
+  }
+
+  #resolve(): Map<string, EntityMetadata> {
+    if (this.#byName) return this.#byName;
+    const byName = new Map<string, EntityMetadata>();
+    const taskqTables = new Set<string>(Object.values(TABLES));
+    this.#targets.forEach((target, index) => {
+      const label = target instanceof EntitySchema ? target.options.name : (target as { name?: string }).name || 'an anonymous class';
+      if (!this.#dataSource.hasMetadata(target)) {
+        throw new TypeormSetupError(`entityCodec: entities[${index}] (${label}) is not an entity of the DataSource; add it to the DataSource's entities`);
+      }
+      const metadata = this.#dataSource.getMetadata(target);
+      if (typeof target === 'function' && metadata.target !== target) {
+        throw new TypeormSetupError(`entityCodec: entities[${index}] (${label}) is not an entity class of the DataSource; add it to the DataSource's entities`);
+      }
+      if (taskqTables.has(metadata.tableName) || taskqEntities.some((schema) => schema.options.name === metadata.name)) {
+        throw new TypeormSetupError(`entityCodec: entities[${index}] (${label}) maps taskq's own table ${metadata.tableName}, which never travels as a task argument`);
+      }
+      byName.set(metadata.name, metadata);
+    });
+    this.#byName = byName;
+    return byName;
+  }
+}
+
+async function encodeEntity(dataSource: DataSource, allowed: AllowList, policy: DirtyPolicy, entity: ObjectLiteral, context: EncodeContext): Promise<EncodedEntity> {
   if (!dataSource.isInitialized) throw new TypeormSetupError('the DataSource is not initialized: call dataSource.initialize() before submitting entities');
   const metadata = dataSource.getMetadata(entity.constructor);
-  const id = metadata.hasAllPrimaryKeys(entity) ? metadata.getEntityIdMap(entity) : undefined;
-  if (!id) {
+  if (allowed.get(metadata.name) !== metadata) {
+    throw new EntityNotAllowedError(
+      metadata.name,
+      `${metadata.name} at ${context.path} is not one of the entities this codec sends (${allowed.names()}); add it to entityCodec(dataSource, { entities }) or pass its id`,
+    );
+  }
+  const found = metadata.hasAllPrimaryKeys(entity) ? metadata.getEntityIdMap(entity) : undefined;
+  if (!found) {
     throw new EntityNotSavedError(metadata.name, `${metadata.name} at ${context.path} has no primary key yet: it was never saved; save it (e.g. await manager.save(entity)) before submitting`);
   }
+  // The worker checks the key the same way: refuse here what it would dead-letter.
+  const id = checkKey(dataSource, metadata, found);
   return withManager(dataSource, 'always', async (manager) => {
     const stored = await loadStored(manager, metadata, id);
     if (!stored) {
@@ -115,12 +211,15 @@ function loadStored(manager: EntityManager, metadata: EntityMetadata, id: Object
   return manager.findOne<ObjectLiteral>(metadata.target, { where: id, loadEagerRelations: false, loadRelationIds: true });
 }
 
-async function decodeEntity(dataSource: DataSource, data: EncodedEntity): Promise<ObjectLiteral> {
+async function decodeEntity(dataSource: DataSource, allowed: AllowList, data: EncodedEntity): Promise<ObjectLiteral> {
   if (!isRecord(data) || typeof data.e !== 'string' || !isRecord(data.id)) throw new DecodeError('expected an entity reference { e, id }');
   if (!dataSource.isInitialized) throw new TypeormSetupError("the worker's DataSource is not initialized: initialize it in worker.onStartup()");
-  if (!dataSource.hasMetadata(data.e)) throw new DecodeError(`no entity named ${JSON.stringify(data.e)} in the worker's DataSource`);
-  const metadata = dataSource.getMetadata(data.e);
-  const where = checkId(metadata, data.id);
+  const metadata = allowed.get(data.e);
+  if (!metadata) {
+    const name = data.e.slice(0, 100);
+    throw new EntityNotAllowedError(name, `${JSON.stringify(name)} is not one of the entities this worker's codec loads (${allowed.names()}); the message is not retried`);
+  }
+  const where = checkKey(dataSource, metadata, data.id);
   let entity: ObjectLiteral | null;
   try {
     entity = await withManager(dataSource, 'always', (manager) => manager.findOne<ObjectLiteral>(metadata.target, { where }));
@@ -130,27 +229,4 @@ async function decodeEntity(dataSource: DataSource, data: EncodedEntity): Promis
   }
   if (!entity) throw new EntityNotFoundError(metadata.name, where);
   return entity;
-}
-
-/** The id from the wire, checked to be exactly the primary key (untrusted input becomes a WHERE). */
-function checkId(metadata: EntityMetadata, id: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const expected = new Set(metadata.primaryColumns.map((column) => column.propertyPath.split('.')[0]));
-  const keys = Object.keys(id);
-  if (keys.length !== expected.size || !keys.every((key) => expected.has(key))) {
-    throw new DecodeError(`the key of ${metadata.name} must have exactly ${[...expected].join(', ')}, got ${keys.join(', ') || 'nothing'}`);
-  }
-  for (const key of keys) {
-    if (!isKeyValue(id[key], 0)) throw new DecodeError(`the key ${metadata.name}.${key} is not a string, number or nested key`);
-  }
-  return { ...id };
-}
-
-function isKeyValue(value: unknown, depth: number): boolean {
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value instanceof Date) return true;
-  if (depth < 3 && isRecord(value)) return Object.values(value).every((v) => isKeyValue(v, depth + 1));
-  return false;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && [Object.prototype, null].includes(Object.getPrototypeOf(value));
 }

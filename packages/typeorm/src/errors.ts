@@ -36,6 +36,36 @@ export class EntityDirtyError extends TaskqError {
 }
 
 /**
+ * An entity reference names an entity the entity codec does not allow: one
+ * missing from its `entities` list, or one of taskq's own tables. At submit
+ * the argument is refused (core reports it as the `cause` of its
+ * `TASKQ_UNSERIALIZABLE_ARGUMENT` error); in a worker the message is
+ * dead-lettered as `undecodable-arguments` without running the task.
+ */
+export class EntityNotAllowedError extends TaskqError {
+  /** The name the reference used (shortened when it came from the wire). */
+  readonly entity: string;
+  constructor(entity: string, message: string) {
+    super('TASKQ_ENTITY_NOT_ALLOWED', message);
+    this.entity = entity;
+  }
+}
+
+/**
+ * An entity key does not fit the entity's primary key: other properties, or
+ * a value of the wrong type (`"1 OR 1=1"` for an integer column). In a worker
+ * the message is dead-lettered as `undecodable-arguments` on its first
+ * attempt, before any query; at submit the argument is refused.
+ */
+export class EntityKeyError extends TaskqError {
+  readonly entity: string;
+  constructor(entity: string, message: string) {
+    super('TASKQ_ENTITY_KEY_INVALID', message);
+    this.entity = entity;
+  }
+}
+
+/**
  * The row an entity argument refers to no longer exists when the worker loads
  * it (deleted after submit). The task fails at once, without retries, and is
  * dead-lettered with this message.

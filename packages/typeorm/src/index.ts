@@ -11,7 +11,7 @@ export {
   type KeyRow,
 } from './entities.js';
 export { taskqMigrations, TaskqTables1735689600000, TaskqOutboxPublishAttempts1767225600000 } from './migrations.js';
-export { entityCodec, type EntityCodecOptions, type DirtyPolicy, type EncodedEntity } from './entity-codec.js';
+export { entityCodec, type EntityCodecOptions, type EntityTarget, type DirtyPolicy, type EncodedEntity } from './entity-codec.js';
 export {
   transactional,
   openRequestTransaction,
@@ -26,4 +26,4 @@ export {
 export { typeormTransaction, type TypeormTransactionOptions } from './inbox.js';
 export { outbox, OutboxRelay, type OutboxOptions } from './relay.js';
 export { sqlResultStore, SqlResultStore, type SqlResultStoreOptions } from './result-store.js';
-export { EntityNotSavedError, EntityDirtyError, EntityNotFoundError, EntityLoadError, NoEntityManagerError, NoTransactionError, TypeormSetupError } from './errors.js';
+export { EntityNotSavedError, EntityDirtyError, EntityNotFoundError, EntityLoadError, EntityNotAllowedError, EntityKeyError, NoEntityManagerError, NoTransactionError, TypeormSetupError } from './errors.js';

@@ -2,18 +2,21 @@ import { consoleLogger, type EnqueuedRecord, InvalidOptionError, type Logger, pa
 import type { DataSource, EntityManager } from 'typeorm';
 import { KeyEntity, StatusEntity } from './entities.js';
 import { type Dialect, dialectOf, execute, placeholders, tableOf, toMs } from './internal/dialect.js';
+import { detached } from './internal/detached.js';
 import { withManager } from './internal/scope.js';
 
 /** Options of {@link sqlResultStore}. */
 export interface SqlResultStoreOptions {
   /**
    * How long a finished task's status and result are kept. After it the id
-   * reads as unknown, and a later write prunes the row.
+   * reads as unknown, and the next background prune deletes the row.
    * @defaultValue `'1d'`
    */
   readonly retention?: number | string;
   /**
-   * Least time between two automatic prunes (run in the background after a write).
+   * Time between two background prunes. The timer starts with the store's
+   * first write, runs outside any request or task (on a pooled connection of
+   * its own), does not keep the process alive, and stops with `close()`.
    * @defaultValue `'1m'`
    */
   readonly pruneInterval?: number | string;
@@ -32,6 +35,9 @@ const COLUMNS = '"id", "name", "queue", "state", "attempts", "deliveries", "resu
  * atomic upsert. Inside a taskq transaction whose unit of work stages into
  * it, the `queued` row and the key are written in that transaction, so they
  * commit or vanish with the tasks.
+ *
+ * Expired rows are pruned in the background every `pruneInterval`; call
+ * `close()` on shutdown to stop that timer (the DataSource stays open: it is yours).
  */
 export class SqlResultStore implements ResultStore {
   readonly dataSource: DataSource;
@@ -39,7 +45,9 @@ export class SqlResultStore implements ResultStore {
   readonly #retentionMs: number;
   readonly #pruneEveryMs: number;
   readonly #logger: Logger;
-  #lastPrune = Date.now();
+  #pruneTimer: NodeJS.Timeout | undefined;
+  #pruning: Promise<void> | undefined;
+  #closed = false;
 
   constructor(dataSource: DataSource, options: SqlResultStoreOptions = {}) {
     this.#dialect = dialectOf(dataSource, 'dataSource');
@@ -48,6 +56,7 @@ export class SqlResultStore implements ResultStore {
     this.#retentionMs = parseDuration(options.retention ?? '1d', 'retention');
     if (this.#retentionMs <= 0) throw new InvalidOptionError('retention', 'expected a positive duration');
     this.#pruneEveryMs = parseDuration(options.pruneInterval ?? '1m', 'pruneInterval');
+    if (this.#pruneEveryMs <= 0) throw new InvalidOptionError('pruneInterval', 'expected a positive duration');
     this.#logger = options.logger ?? consoleLogger();
   }
 
@@ -150,11 +159,17 @@ export class SqlResultStore implements ResultStore {
     await withManager(this.dataSource, 'unit-of-work', (manager) => execute(this.#dialect, manager, `DELETE FROM ${keys} WHERE "key" = ? AND "task_id" = ?`, [key, id]));
   }
 
+  /**
+   * Deletes finished tasks older than the retention, and keys nobody holds;
+   * returns how many status rows went. Runs on a connection of its own, never
+   * in the caller's transaction (on SQLite, where there is one connection,
+   * inside an open taskq transaction it has to join it).
+   */
   async prune(now: Date = new Date()): Promise<number> {
     const status = tableOf(this.dataSource, StatusEntity);
     const keys = tableOf(this.dataSource, KeyEntity);
     const cutoff = now.getTime() - this.#retentionMs;
-    return this.#run(async (manager) => {
+    return withManager(this.dataSource, 'never', async (manager) => {
       const expired = `SELECT "id" FROM ${status} WHERE "state" IN ${FINISHED} AND "finished_at" < ?`;
       // Keys first: a key whose holder row is gone would otherwise look "claimed moments ago" forever.
       await execute(this.#dialect, manager, `DELETE FROM ${keys} WHERE "task_id" IN (${expired})`, [cutoff]);
@@ -169,10 +184,38 @@ export class SqlResultStore implements ResultStore {
     return withManager(this.dataSource, 'unit-of-work', fn);
   }
 
+  /**
+   * Stops the background prune and waits for one in progress. Idempotent.
+   * The store still answers afterwards; only its maintenance stops. The
+   * DataSource is not closed.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#pruneTimer !== undefined) clearInterval(this.#pruneTimer);
+    this.#pruneTimer = undefined;
+    await this.#pruning;
+  }
+
+  /** Starts the prune timer on the first write (a store nobody writes to never prunes). */
   #maybePrune(): void {
-    if (Date.now() - this.#lastPrune < this.#pruneEveryMs) return;
-    this.#lastPrune = Date.now();
-    this.prune().catch((error: unknown) => this.#logger.warn('pruning the taskq status table failed', { error }));
+    if (this.#pruneTimer !== undefined || this.#closed) return;
+    // Created in a detached context: this write may be inside a request's transaction, and an
+    // interval started here would otherwise run every prune in that (long released) context.
+    this.#pruneTimer = detached(() => setInterval(() => this.#backgroundPrune(), this.#pruneEveryMs));
+    this.#pruneTimer.unref();
+  }
+
+  #backgroundPrune(): void {
+    // Not initialized yet, or destroyed before close(): nothing to prune, nothing to report.
+    if (this.#pruning !== undefined || this.#closed || !this.dataSource.isInitialized) return;
+    this.#pruning = this.prune()
+      .then(
+        () => undefined,
+        (error: unknown) => this.#logger.warn('pruning the taskq status table failed', { error }),
+      )
+      .finally(() => {
+        this.#pruning = undefined;
+      });
   }
 }
 

@@ -53,7 +53,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('entities as task arguments (%s)',
       memberships.push({ isMembership: membership instanceof Membership, orgId: membership.orgId, userId: membership.userId, role: membership.role });
     }
     const registry = new TaskRegistry().add('mail.sendWelcomeMail', sendWelcomeMail, { attempts: 3 }).add('mail.welcomeMember', welcomeMember);
-    const codec = entityCodec(dataSource, { dirty });
+    const codec = entityCodec(dataSource, { entities: [User, Membership], dirty });
     const transport = broker.amqp();
     const store = sqlResultStore(dataSource);
     const queueName = broker.queue(`${kind}-${label}`);

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { requestCodec } from '../request/request-codec.js';
+import { hostileKey, propertyKeyOf } from './keys.js';
 import type { Codec } from './types.js';
 
 // Built-in codecs validate their data defensively: on the decode side it
@@ -75,11 +76,20 @@ export const dateCodec: Codec<Date, string | null> = {
   },
 };
 
-/** `Map` as an array of `[key, value]` pairs; keys and values of any encodable type. */
+/**
+ * `Map` as an array of `[key, value]` pairs; keys and values of any encodable
+ * type. A key that `Object.fromEntries` would turn into `__proto__` (or a
+ * `constructor` holding a `prototype` key) is refused both ways, as the same
+ * key is in a plain object.
+ */
 export const mapCodec: Codec<Map<unknown, unknown>, [unknown, unknown][]> = {
   name: 'Map',
   test: (value) => value instanceof Map,
-  encode: (value) => Array.from(value),
+  encode(value) {
+    const pairs = Array.from(value);
+    for (let i = 0; i < pairs.length; i++) checkMapKey(pairs[i][0], pairs[i][1], i, 'workers refuse it; rename the key');
+    return pairs;
+  },
   decode(data: unknown) {
     if (!Array.isArray(data)) throw new TypeError(`expected an array of [key, value] pairs, got ${describeValue(data)}`);
     const map = new Map<unknown, unknown>();
@@ -88,11 +98,18 @@ export const mapCodec: Codec<Map<unknown, unknown>, [unknown, unknown][]> = {
       if (!Array.isArray(entry) || entry.length !== 2) {
         throw new TypeError(`entry #${i}: expected a [key, value] pair, got ${describeValue(entry)}`);
       }
+      checkMapKey(entry[0], entry[1], i, 'the message is not decoded');
       map.set(entry[0], entry[1]);
     }
     return map;
   },
 };
+
+function checkMapKey(key: unknown, value: unknown, index: number, consequence: string): void {
+  const name = propertyKeyOf(key);
+  const reason = name === undefined ? undefined : hostileKey(name, value);
+  if (reason !== undefined) throw new TypeError(`entry #${index}: ${reason}; ${consequence}`);
+}
 
 /** `Set` as an array of its items. */
 export const setCodec: Codec<Set<unknown>, unknown[]> = {

@@ -1,6 +1,7 @@
 import { DecodeError, TaskqError } from '../errors.js';
 import { describeValue } from './builtin.js';
 import { type CodecSet, DATA_KEY, formatPath, MAX_DEPTH, OBJECT_TAG, type PathSegment, TAG_KEY } from './codec-set.js';
+import { findHostileOutput, hostileKey } from './keys.js';
 import type { Codec } from './types.js';
 
 /**
@@ -27,18 +28,23 @@ function handled<T>(promise: Promise<T>): Promise<T> {
 interface DecodeState {
   readonly codecs: CodecSet;
   readonly segments: PathSegment[];
+  /** Codec outputs (and everything in them) already checked for hostile keys; created on the first codec value. */
+  checked?: WeakSet<object>;
 }
 
 /**
  * Rebuilds task arguments from what `encodeArgs` produced (usually
  * after a trip through JSON). Codec `decode` calls may be async; they all run
  * in parallel and are awaited. Objects decode to ordinary `{}` objects and
- * arrays to arrays; no input can modify a prototype.
+ * arrays to arrays; no input can modify a prototype, and no decoded
+ * structure (object, Map key, codec output) holds a `__proto__` key or a
+ * `constructor` holding a `prototype` key, which a task's own merge could
+ * turn into prototype pollution.
  *
  * @param data the encoded argument list; untrusted.
  * @throws DecodeError (as the rejection) saying what is wrong and where, e.g.
  *   `args[0].x: unknown codec tag "Foo"`: not an array, not JSON data, an
- *   unknown tag, a malformed tagged value, a `__proto__` key, nesting deeper
+ *   unknown tag, a malformed tagged value, a hostile key, nesting deeper
  *   than 100, or a codec `decode` that threw or rejected (as `cause`).
  */
 export async function decodeArgs(data: unknown, codecs: CodecSet): Promise<unknown[]> {
@@ -110,24 +116,28 @@ function decodeObject(input: Record<string, unknown>, state: DecodeState, depth:
   const out: Record<string, unknown> = {};
   let waits: Promise<void>[] | undefined;
   for (const key of Object.keys(input)) {
-    if (key === '__proto__') {
-      throw fail(state, 'refused the key "__proto__" (it could change a prototype)');
-    }
+    if (key === '__proto__') throw fail(state, hostileKey(key, undefined) as string);
     state.segments.push(key);
     const value = decodeValue(input[key], state, depth + 1);
     state.segments.pop();
     if (value instanceof Deferred) {
+      const path = key === 'constructor' ? formatPath(state.segments) : '';
       defineOwn(out, key, undefined);
       waits ??= [];
       waits.push(
         handled(
           value.promise.then((resolved) => {
+            // A constructor's value is known only now (an async codec): same rule, checked late.
+            const reason = key === 'constructor' ? hostileKey(key, resolved) : undefined;
+            if (reason !== undefined) throw new DecodeError(`${path}: ${reason}`);
             // The key is already an own data property: this cannot reach a setter.
             out[key] = resolved;
           }),
         ),
       );
     } else {
+      const reason = key === 'constructor' ? hostileKey(key, value) : undefined;
+      if (reason !== undefined) throw fail(state, reason);
       defineOwn(out, key, value);
     }
   }
@@ -163,13 +173,14 @@ function decodeTagged(input: Record<string, unknown>, state: DecodeState, depth:
   const decoded = decodeValue(data, state, depth + 1);
   state.segments.pop();
   const path = formatPath(state.segments);
+  const checked = (state.checked ??= new WeakSet());
   if (decoded instanceof Deferred) {
-    return new Deferred(decoded.promise.then((resolved) => settle(runDecode(codec, resolved, path))));
+    return new Deferred(decoded.promise.then((resolved) => settle(runDecode(codec, resolved, path, checked))));
   }
-  return runDecode(codec, decoded, path);
+  return runDecode(codec, decoded, path, checked);
 }
 
-function runDecode(codec: Codec, data: unknown, path: string): unknown {
+function runDecode(codec: Codec, data: unknown, path: string, checked: WeakSet<object>): unknown {
   let result: unknown;
   try {
     result = codec.decode(data, { path });
@@ -178,11 +189,28 @@ function runDecode(codec: Codec, data: unknown, path: string): unknown {
   }
   if (isThenable(result)) {
     return new Deferred(
-      Promise.resolve(result).then(undefined, (error: unknown) => {
-        throw decodeFailed(codec, path, error);
-      }),
+      Promise.resolve(result).then(
+        (resolved) => checkOutput(codec, resolved, path, checked),
+        (error: unknown) => {
+          throw decodeFailed(codec, path, error);
+        },
+      ),
     );
   }
+  return checkOutput(codec, result, path, checked);
+}
+
+/** A codec's output obeys the key rule of plain objects: a Map built from pairs, or a user codec's object, must not smuggle a hostile key in. */
+function checkOutput(codec: Codec, result: unknown, path: string, checked: WeakSet<object>): unknown {
+  if (typeof result !== 'object' || result === null) return result;
+  let reason: string | undefined;
+  try {
+    reason = findHostileOutput(result, checked);
+  } catch (error) {
+    // Only a codec that returned something exotic (a Proxy whose traps throw) gets here.
+    throw decodeFailed(codec, path, error);
+  }
+  if (reason !== undefined) throw new DecodeError(`${path}: codec "${codec.name}" produced a value with a hostile key: ${reason}`);
   return result;
 }
 

@@ -1,6 +1,7 @@
 import { UnserializableArgumentError } from '../errors.js';
 import { className } from './builtin.js';
 import { type CodecSet, formatPath, MAX_DEPTH, OBJECT_TAG, type PathSegment } from './codec-set.js';
+import { hostileKey } from './keys.js';
 import type { Codec } from './types.js';
 
 interface Tagged {
@@ -121,12 +122,9 @@ function encodeObject(value: Record<string, unknown>, state: EncodeState, depth:
       // Workers refuse this key (prototype pollution); fail at the sender instead.
       throw refusal(state, 'has an own "__proto__" property, which workers refuse; rename the key');
     }
-    if (key === 'constructor') {
-      const child = value[key];
-      if (typeof child === 'object' && child !== null && Object.hasOwn(child, 'prototype')) {
-        // Workers refuse "constructor.prototype" anywhere in an envelope; fail at the sender instead.
-        throw refusal(state, 'has a "constructor" object with a "prototype" key, which workers refuse; rename the keys');
-      }
+    if (key === 'constructor' && hostileKey(key, value[key]) !== undefined) {
+      // Workers refuse "constructor.prototype" anywhere in an envelope; fail at the sender instead.
+      throw refusal(state, 'has a "constructor" object with a "prototype" key, which workers refuse; rename the keys');
     }
     if (key === '$t') hasTagKey = true;
     state.segments.push(key);

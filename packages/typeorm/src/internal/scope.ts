@@ -95,3 +95,12 @@ export function withManager<T>(dataSource: DataSource, join: 'always' | 'unit-of
   if (sqlite) return sqliteLock(dataSource).run(() => fn(dataSource.manager));
   return fn(dataSource.manager);
 }
+
+/**
+ * Runs `fn` with no taskq scope visible, for background work such as a
+ * store's pruning timer, which must never pick up the transaction of the
+ * request or task whose write happened to start it.
+ */
+export function outsideScopes<T>(fn: () => T): T {
+  return storage.exit(fn);
+}

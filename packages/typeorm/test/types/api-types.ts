@@ -1,6 +1,6 @@
 // Compiled by public-api-types.test.ts: every wrong use is marked @ts-expect-error (an unused directive fails the build).
 import { type Codec, createQueue, createWorker, memory, type ResultStore, type TaskHandle, TaskRegistry } from '@taskq/core';
-import { DataSource, type EntityManager, type ObjectLiteral } from 'typeorm';
+import { DataSource, type EntityManager, EntitySchema, type ObjectLiteral } from 'typeorm';
 import { currentEntityManager, type EncodedEntity, entityCodec, openRequestTransaction, outbox, sqlResultStore, taskqEntities, taskqMigrations, transactional, typeormTransaction } from '../../src/index.js';
 
 class User {
@@ -14,9 +14,16 @@ async function sendWelcomeMail(user: User): Promise<string> {
 export async function check(): Promise<void> {
   const dataSource = new DataSource({ type: 'postgres', entities: [User, ...taskqEntities], migrations: [...taskqMigrations] });
   new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: taskqEntities, migrations: taskqMigrations });
-  const codec: Codec<ObjectLiteral, EncodedEntity> = entityCodec(dataSource, { dirty: 'flush' });
+  const codec: Codec<ObjectLiteral, EncodedEntity> = entityCodec(dataSource, { entities: [User], dirty: 'flush' });
   // @ts-expect-error: the dirty policy is 'reject' or 'flush'
-  entityCodec(dataSource, { dirty: 'ignore' });
+  entityCodec(dataSource, { entities: [User], dirty: 'ignore' });
+  // @ts-expect-error: the entities that may travel are listed, there is no default
+  entityCodec(dataSource);
+  // @ts-expect-error: ... also with other options
+  entityCodec(dataSource, { dirty: 'flush' });
+  entityCodec(dataSource, { entities: [User, new EntitySchema<{ id: number }>({ name: 'Thing', columns: { id: { type: Number, primary: true } } })] });
+  // @ts-expect-error: entities are classes or EntitySchemas, not names
+  entityCodec(dataSource, { entities: ['User'] });
   const store: ResultStore = sqlResultStore(dataSource, { retention: '2d' });
   const registry = new TaskRegistry().add('mail.sendWelcomeMail', sendWelcomeMail);
   const queue = createQueue({ registry, transport: memory(), codecs: [codec], store });
