@@ -390,7 +390,9 @@ export class Worker {
     ];
     for (const [i, letter] of letters.entries()) {
       try {
-        return await this.transport.deadLetter(letter());
+        // A verified message's letter carries the signature of its one retry (`taskq dead retry` holds no key).
+        const dead = letter();
+        return await this.transport.deadLetter({ ...dead, headers: this.#intake.deadLetterHeaders(delivery, dead.headers) });
       } catch (refusal) {
         if (errorCode(refusal) !== UNPUBLISHABLE || i === letters.length - 1) throw refusal;
         this.logger.warn(`the dead letter of message ${delivery.id} was refused as it was; storing less of it`, { id: delivery.id, error: refusal });
