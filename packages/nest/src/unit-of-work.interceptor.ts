@@ -75,6 +75,8 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
         } catch (error) {
           // Nothing was promised to the client yet, so it gets the failure instead of the handler's answer.
           const answer = commitFailedAnswer(error);
+          // The handler's headers (Set-Cookie, ...) described work that did not happen.
+          clearHeaders(execution.switchToHttp().getResponse());
           subscriber.error(new HttpException(JSON.parse(answer.body) as object, answer.status, { cause: error }));
           return;
         }
@@ -92,6 +94,10 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
           scope = new RequestScope(opened, http.rollbackOn, this.#logger);
           attachUnitOfWork(request, opened);
           if (subscriber.closed) return scope.abandon();
+          // Nest keeps waiting for a handler whose client went away: nobody will learn its task ids, so drop them.
+          rawResponse(execution.switchToHttp().getResponse())?.once('close', () => {
+            if (!settled) scope?.abandon();
+          });
           // next.handle() binds the handler to the async context it is called in, so both happen inside run().
           inner = scope.run(() =>
             next.handle().subscribe({
@@ -144,4 +150,20 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
 function statusOf(response: unknown): number {
   const status = typeof response === 'object' && response !== null ? (response as { statusCode?: unknown }).statusCode : undefined;
   return typeof status === 'number' ? status : 200;
+}
+
+type HeaderBag = { getHeaderNames?(): string[]; getHeaders?(): Record<string, unknown>; removeHeader?(name: string): unknown };
+
+/** Removes every header set so far, on Express's `res` (a ServerResponse) and on Fastify's `reply` alike. */
+function clearHeaders(response: unknown): void {
+  const bag = response as HeaderBag | null;
+  if (typeof bag?.removeHeader !== 'function') return;
+  const names = typeof bag.getHeaderNames === 'function' ? bag.getHeaderNames() : Object.keys(bag.getHeaders?.() ?? {});
+  for (const name of names) bag.removeHeader(name);
+}
+
+/** The Node response under a Nest platform's response object (Fastify's `reply.raw`, or Express's `res` itself). */
+function rawResponse(response: unknown): { once(event: 'close', listener: () => void): unknown } | undefined {
+  const candidate = (response as { raw?: unknown } | null)?.raw ?? response;
+  return typeof (candidate as { once?: unknown } | null)?.once === 'function' ? (candidate as { once(event: 'close', listener: () => void): unknown }) : undefined;
 }
