@@ -17,9 +17,8 @@ export async function createApp(queue: TaskQueue, dataSource: DataSource): Promi
     routes: { profile: '/users/:id', news: '/news/:slug' },
     // Reads need no database transaction (and on SQLite must not hold its single connection).
     unitOfWork: (q, request) => (request.method === 'GET' ? undefined : databaseUnitOfWork(dataSource, q)),
+    // The queue stays open on app.close() (closeQueue defaults to false): start.ts closes it after the worker and the relay.
     statusRoute: '/tasks/:id',
-    // start.ts closes the queue itself, after the worker and the relay.
-    closeQueue: false,
   });
 
   const saveUser = async (request: Registration): Promise<User> => {
