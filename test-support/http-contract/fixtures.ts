@@ -38,6 +38,7 @@ export function resetFixtures(): void {
 }
 
 async function succeed(): Promise<string> {
+  ran.push('succeed');
   return 'done';
 }
 async function failWithSecret(): Promise<string> {
@@ -147,7 +148,7 @@ export interface ContractOptions {
   readonly basePath?: string;
   /** Wraps the app's transport, to slow or refuse publishes. */
   readonly wrap?: (transport: Transport) => Transport;
-  /** Run a worker for the app's tasks. @defaultValue `true` */
+  /** Start a worker for the app's tasks with the app (else `startWorker()` does). @defaultValue `true` */
   readonly worker?: boolean;
 }
 
@@ -160,6 +161,8 @@ export interface ContractApp {
   handlerRuns(): number;
   /** Takes the next message from the app's queue on the broker, as raw text (with `worker: false`). */
   takeRawMessage(): Promise<string | undefined>;
+  /** Starts the worker an app started with `worker: false` has not started. */
+  startWorker(): Promise<void>;
 }
 
 /**

@@ -102,7 +102,9 @@ export function hostAndStatusContract(adapter: string, start: StartContractApp):
       const secret = await submitAndFinish(app, 'secret');
       expect(secret.body).toMatchObject({ state: 'dead' });
       expect(secret.body.error).toEqual({ code: '23505', name: 'DatabaseError' });
-      expect(JSON.stringify(secret.body)).not.toMatch(/postgres:|10\.0\.0\.12|users_email_key|stack/);
+      expect(JSON.stringify(secret.body)).not.toMatch(/postgres:|10\.0\.0\.12|users_email_key|stack|contract\.failWithSecret/);
+      expect(secret.body).not.toHaveProperty('name');
+      expect(secret.body).not.toHaveProperty('queue');
 
       const shown = await submitAndFinish(app, 'public');
       expect(shown.body.error).toEqual({ code: 'CSV_FORMAT', name: 'CsvFormatError', message: PUBLIC_MESSAGE });

@@ -83,6 +83,10 @@ export function publishIffSuccessContract(adapter: string, start: StartContractA
       const working = await fetch(`${app.url}/jobs/ok`, { method: 'POST' });
       expect(working.status).toBe(202);
       expect(working.headers.get('set-cookie')).toContain(JOBS_COOKIE);
+      // Only the second request's task runs: the first one was never published.
+      await eventually(() => ran.includes('succeed'), 'the working request’s task to run');
+      await sleep(300);
+      expect(ran).toEqual(['succeed']);
     });
 
     it('a client that goes away before the response drops the request’s tasks', async () => {

@@ -13,11 +13,12 @@ const jsonErrors: ErrorRequestHandler = (error: { status?: number; code?: string
 
 httpContract('Express', async (options, cleanup) => {
   const { queue, name } = testQueue(cleanup, 'express-contract', contractRegistry, { wrap: options.wrap });
-  if (options.worker !== false) {
+  const startWorker = async (): Promise<void> => {
     const worker = createWorker({ registry: contractRegistry, transport: queue.transport, store: queue.store, queues: [name], logger: silentLogger });
     await worker.start();
     cleanup.add(() => worker.stop({ timeout: 2_000 }));
-  }
+  };
+  if (options.worker !== false) await startWorker();
 
   let runs = 0;
   const app = express();
@@ -55,5 +56,5 @@ httpContract('Express', async (options, cleanup) => {
   }
   const server = await listen((port) => root.listen(port));
   cleanup.add(() => server.close());
-  return { url: server.url, port: server.port, handlerRuns: () => runs, takeRawMessage: () => takeRawMessage(name) };
+  return { url: server.url, port: server.port, handlerRuns: () => runs, takeRawMessage: () => takeRawMessage(name), startWorker };
 });

@@ -8,11 +8,12 @@ import { testQueue } from '../../../test-support/taskq-amqp.js';
 
 httpContract('Fastify', async (options, cleanup) => {
   const { queue, name } = testQueue(cleanup, 'fastify-contract', contractRegistry, { wrap: options.wrap });
-  if (options.worker !== false) {
+  const startWorker = async (): Promise<void> => {
     const worker = createWorker({ registry: contractRegistry, transport: queue.transport, store: queue.store, queues: [name], logger: silentLogger });
     await worker.start();
     cleanup.add(() => worker.stop({ timeout: 2_000 }));
-  }
+  };
+  if (options.worker !== false) await startWorker();
 
   let runs = 0;
   const routes = async (app: FastifyInstance): Promise<void> => {
@@ -50,5 +51,5 @@ httpContract('Fastify', async (options, cleanup) => {
   const { url, port } = await serve(cleanup, build, {
     trustProxy: options.trustProxy ?? false,
   });
-  return { url, port, handlerRuns: () => runs, takeRawMessage: () => takeRawMessage(name) };
+  return { url, port, handlerRuns: () => runs, takeRawMessage: () => takeRawMessage(name), startWorker };
 });

@@ -59,7 +59,7 @@ async function registerApp(options: FastifyServerOptions = {}): Promise<{ url: s
   const server = await serve(
     cleanup,
     async (app) => {
-      await app.register(taskqPlugin, { queue, routes: { profile: '/users/:id' }, unitOfWork: (q) => databaseUnitOfWork(dataSource, q, { logger: silentLogger }), closeQueue: false, logger: silentLogger });
+      await app.register(taskqPlugin, { queue, routes: { profile: '/users/:id' }, unitOfWork: (q) => databaseUnitOfWork(dataSource, q, { logger: silentLogger }), logger: silentLogger });
       app.post('/register', register(false));
       app.post('/register-typo', register(true));
     },

@@ -3,8 +3,8 @@ import { BadRequestException, Controller, Header, Inject, Param, Post, Req, Res 
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { memoryResultStore, type TaskQueue, type TaskRequest, type UrlHelpers } from '@taskq/core';
-import { Accepted, InjectQueue, RequestUrls, requestUnitOfWork, TaskqModule } from '@taskq/nest';
+import { memoryResultStore, type TaskQueue, type TaskRequest, type UrlHelpers, type Worker } from '@taskq/core';
+import { Accepted, getWorkerToken, InjectQueue, RequestUrls, requestUnitOfWork, TaskqModule } from '@taskq/nest';
 import { TestBroker } from './support/broker.js';
 import { CONTRACT_ROUTES, contractOutcome, contractRegistry, contractTask, httpContract, JOBS_COOKIE, newsLinks } from '../../../test-support/http-contract/index.js';
 import { takeRawMessage } from '../../../test-support/rabbit.js';
@@ -59,7 +59,7 @@ for (const platform of ['express', 'fastify'] as const) {
           transport: options.wrap ? options.wrap(transport) : transport,
           store: memoryResultStore(),
           registry: contractRegistry,
-          worker: options.worker === false ? undefined : { concurrency: 1 },
+          worker: { concurrency: 1, autoStart: options.worker !== false },
           statusRoute: 'tasks',
           http: {
             routes: CONTRACT_ROUTES,
@@ -79,6 +79,12 @@ for (const platform of ['express', 'fastify'] as const) {
     await app.listen(0, '127.0.0.1');
     cleanup.add(() => app.close());
     const { port } = app.getHttpServer().address() as AddressInfo;
-    return { url: `http://127.0.0.1:${port}`, port, handlerRuns: () => runs.count, takeRawMessage: () => takeRawMessage('default', broker.prefix) };
+    return {
+      url: `http://127.0.0.1:${port}`,
+      port,
+      handlerRuns: () => runs.count,
+      takeRawMessage: () => takeRawMessage('default', broker.prefix),
+      startWorker: () => app.get<Worker>(getWorkerToken()).start(),
+    };
   });
 }
