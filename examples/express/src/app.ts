@@ -1,6 +1,6 @@
 import type { TaskQueue } from '@taskq/core';
-import { accepted, requestTransaction, taskq, taskqErrors, taskStatusHandler } from '@taskq/express';
-import { openRequestTransaction, type TypeormRequestTransaction } from '@taskq/typeorm';
+import { accepted, requestUnitOfWork, taskq, taskqErrors, taskStatusHandler } from '@taskq/express';
+import { databaseUnitOfWork, type TypeormRequestUnitOfWork } from '@taskq/typeorm';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { mail, push, reports, User } from '@taskq/example-story';
 import type { DataSource } from 'typeorm';
@@ -14,13 +14,13 @@ export function createApp(queue: TaskQueue, dataSource: DataSource): express.Exp
     taskq({
       queue,
       routes: { profile: '/users/:id', news: '/news/:slug' },
-      // Reads need no transaction (and on SQLite must not hold its single connection).
-      transaction: (q, req) => (req.method === 'GET' ? undefined : openRequestTransaction(dataSource, q)),
+      // Reads need no database transaction (and on SQLite must not hold its single connection).
+      unitOfWork: (q, req) => (req.method === 'GET' ? undefined : databaseUnitOfWork(dataSource, q)),
     }),
   );
 
   app.post('/register', async (req: Request, res: Response) => {
-    const { manager } = requestTransaction<TypeormRequestTransaction>(req);
+    const { manager } = requestUnitOfWork<TypeormRequestUnitOfWork>(req);
     const user = await manager.save(manager.create(User, { email: String(req.body.email), name: String(req.body.name ?? req.body.email) }));
     const task = await req.taskQueue.submit(mail.sendWelcomeMail, user, req);
     res.status(201).json({ user, task: task.id });
@@ -28,7 +28,7 @@ export function createApp(queue: TaskQueue, dataSource: DataSource): express.Exp
 
   // The essay's bug: an error after the submit. The user is not created and no welcome mail goes out.
   app.post('/register-broken', async (req: Request, res: Response) => {
-    const { manager } = requestTransaction<TypeormRequestTransaction>(req);
+    const { manager } = requestUnitOfWork<TypeormRequestUnitOfWork>(req);
     const user = await manager.save(manager.create(User, { email: String(req.body.email), name: String(req.body.name ?? req.body.email) }));
     await req.taskQueue.submit(mail.sendWelcomeMail, user, req);
     // @ts-expect-error `usr` is the essay's typo; TypeScript catches this one, any runtime error after the submit acts the same

@@ -1,6 +1,6 @@
 import type { TaskQueue } from '@taskq/core';
-import { accepted, requestTransaction, taskqPlugin } from '@taskq/fastify';
-import { openRequestTransaction, type TypeormRequestTransaction } from '@taskq/typeorm';
+import { accepted, requestUnitOfWork, taskqPlugin } from '@taskq/fastify';
+import { databaseUnitOfWork, type TypeormRequestUnitOfWork } from '@taskq/typeorm';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { mail, push, reports, User } from '@taskq/example-story';
 import type { DataSource } from 'typeorm';
@@ -15,15 +15,14 @@ export async function createApp(queue: TaskQueue, dataSource: DataSource): Promi
   await app.register(taskqPlugin, {
     queue,
     routes: { profile: '/users/:id', news: '/news/:slug' },
-    // Reads need no transaction (and on SQLite must not hold its single connection).
-    transaction: (q, request) => (request.method === 'GET' ? undefined : openRequestTransaction(dataSource, q)),
+    // Reads need no database transaction (and on SQLite must not hold its single connection).
+    unitOfWork: (q, request) => (request.method === 'GET' ? undefined : databaseUnitOfWork(dataSource, q)),
+    // The queue stays open on app.close() (closeQueue defaults to false): start.ts closes it after the worker and the relay.
     statusRoute: '/tasks/:id',
-    // start.ts closes the queue itself, after the worker and the relay.
-    closeQueue: false,
   });
 
   const saveUser = async (request: Registration): Promise<User> => {
-    const { manager } = requestTransaction<TypeormRequestTransaction>(request);
+    const { manager } = requestUnitOfWork<TypeormRequestUnitOfWork>(request);
     return manager.save(manager.create(User, { email: String(request.body.email), name: String(request.body.name ?? request.body.email) }));
   };
 

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, ParseIntPipe, Post } from '@nestjs/common';
 import type { TaskQueue, TaskRequest } from '@taskq/core';
 import { User } from '@taskq/example-story';
-import { Accepted, CurrentTransaction, InjectQueue, RequestUrls } from '@taskq/nest';
-import type { TypeormRequestTransaction } from '@taskq/typeorm';
+import { Accepted, CurrentUnitOfWork, InjectQueue, RequestUrls } from '@taskq/nest';
+import type { TypeormRequestUnitOfWork } from '@taskq/typeorm';
 import { DataSource } from 'typeorm';
 import { MailTasks } from './tasks/mail.tasks.js';
 import { PushTasks } from './tasks/push.tasks.js';
@@ -25,7 +25,7 @@ export class AppController {
   ) {}
 
   @Post('register')
-  async register(@Body() body: Registration, @CurrentTransaction() tx: TypeormRequestTransaction, @RequestUrls() urls: TaskRequest) {
+  async register(@Body() body: Registration, @CurrentUnitOfWork() tx: TypeormRequestUnitOfWork, @RequestUrls() urls: TaskRequest) {
     const user = await tx.manager.save(tx.manager.create(User, { email: String(body.email), name: String(body.name ?? body.email) }));
     const task = await this.queue.submit(this.mail.sendWelcomeMail, user, urls);
     return { user, task: task.id };
@@ -33,7 +33,7 @@ export class AppController {
 
   /** The essay's bug: an error after the submit. The user is not created and no welcome mail goes out. */
   @Post('register-broken')
-  async registerBroken(@Body() body: Registration, @CurrentTransaction() tx: TypeormRequestTransaction, @RequestUrls() urls: TaskRequest) {
+  async registerBroken(@Body() body: Registration, @CurrentUnitOfWork() tx: TypeormRequestUnitOfWork, @RequestUrls() urls: TaskRequest) {
     const user = await tx.manager.save(tx.manager.create(User, { email: String(body.email), name: String(body.name ?? body.email) }));
     await this.queue.submit(this.mail.sendWelcomeMail, user, urls);
     // @ts-expect-error `usr` is the essay's typo; TypeScript catches this one, any runtime error after the submit acts the same

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import type { TaskContext, TaskMiddleware, TaskQueue, Worker } from '@taskq/core';
 import { createTransport, logWorkerEvents, User } from '@taskq/example-story';
 import { InjectQueue, InjectWorker, type TaskqMiddleware, type TaskqModuleOptions } from '@taskq/nest';
-import { entityCodec, type OutboxRelay, openRequestTransaction, outbox, sqlResultStore, typeormTransaction } from '@taskq/typeorm';
+import { entityCodec, type OutboxRelay, databaseUnitOfWork, outbox, sqlResultStore, typeormTransaction } from '@taskq/typeorm';
 import { DataSource } from 'typeorm';
 import type { Config } from './config.js';
 
@@ -23,8 +23,8 @@ export function taskqOptions(config: Config, dataSource: DataSource, worker: boo
     defaults: { queue: config.queueName },
     http: {
       routes: ROUTES,
-      // Reads need no transaction (and on SQLite must not hold its single connection).
-      transaction: (queue, request) => ((request as { method?: string }).method === 'GET' ? undefined : openRequestTransaction(dataSource, queue)),
+      // Reads need no database transaction (and on SQLite must not hold its single connection).
+      unitOfWork: (queue, request) => ((request as { method?: string }).method === 'GET' ? undefined : databaseUnitOfWork(dataSource, queue)),
     },
     worker: worker ? { concurrency: 4, queues: [config.queueName], middleware: [TaskTransaction] } : undefined,
   };

@@ -13,13 +13,6 @@ export {
 export { createWorker, Worker, type WorkerOptions, type StopOptions, type TaskMiddleware, type TaskContext, type LifecycleHook } from './worker.js';
 export type { WorkerEvents, ActiveEvent, CompletedEvent, FailedEvent, DeadEvent, WorkerErrorEvent, DeadLetterReason } from './worker-events.js';
 export { type BoundTaskQueue, UnitOfWorkSettledError, BoundQueueMisuseError } from './bound-queue.js';
-export {
-  type RequestTransaction,
-  type RequestTransactionFactory,
-  plainTransaction,
-  RequestScope,
-  CommitFailedError,
-} from './request/request-transaction.js';
 export { UnitOfWork, currentUnitOfWork, type UnitOfWorkOptions, type UnitOfWorkState, type StageTasks } from './unit-of-work.js';
 export type { ResultStore, TaskStatus, TaskState, StoredStatus, StoredError, EnqueuedRecord } from './result-store.js';
 export { isFinished } from './result-store.js';
@@ -67,31 +60,4 @@ export {
   NoTaskContextError,
   errorCode,
 } from './errors.js';
-export { publicStatus, isPublicError, TASK_ID_PATTERN, type PublicTaskStatus, type PublicStatusOptions } from './public-status.js';
-export {
-  resolveHttpAdapterOptions,
-  checkRoutes,
-  type HttpAdapterOptions,
-  type ResolvedHttpAdapterOptions,
-} from './request/http-options.js';
-export {
-  BadRequestHostError,
-  parseHost,
-  parsePort,
-  isValidHost,
-  resolveAllowedHosts,
-  DEVELOPMENT_HOSTS,
-  type AllowedHosts,
-  type HostAndPort,
-} from './request/host-check.js';
-export { requestUrlContext, type RequestOrigin, type UrlContextOptions } from './request/url-context.js';
-export {
-  resolveStatusRoute,
-  checkStatusRouteOptions,
-  answerTaskStatus,
-  type StatusRouteOptions,
-  type ResolvedStatusRoute,
-  type StatusAnswer,
-  type StatusHeaders,
-  type UnknownTaskBody,
-} from './request/status-route.js';
+export { parseHost, parsePort, isValidHost, type HostAndPort } from './request/host-syntax.js';

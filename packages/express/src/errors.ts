@@ -9,10 +9,3 @@ export class MountedTwiceError extends TaskqError {
     super('TASKQ_EXPRESS_MOUNTED_TWICE', 'taskq() ran twice for this request: mount it once, on the app (or the outermost router) that serves the request');
   }
 }
-
-/** `requestTransaction(req)` was called on a request that has no per-request transaction. */
-export class NoRequestTransactionError extends TaskqError {
-  constructor(why: string) {
-    super('TASKQ_NO_REQUEST_TRANSACTION', `this request has no per-request transaction: ${why}`);
-  }
-}

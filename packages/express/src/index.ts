@@ -1,10 +1,5 @@
-export { taskq, taskqErrors, requestTransaction } from './middleware.js';
+export { taskq, taskqErrors, requestUnitOfWork } from './middleware.js';
 export type { TaskqOptions } from './options.js';
 export type { RequestTaskQueue } from './request-queue.js';
-export type { RequestTransaction, RequestTransactionFactory } from './transaction.js';
-export { taskStatusHandler, accepted, type TaskStatusOptions, type AcceptedOptions } from './status.js';
-/** The status route's JSON, from @taskq/core (shared by the HTTP adapters). */
-export type { PublicTaskStatus } from '@taskq/core';
-export { expressUrlContext } from './url-context.js';
-export { MountedTwiceError, NoRequestTransactionError } from './errors.js';
-export { UnitOfWorkSettledError, BoundQueueMisuseError, CommitFailedError, BadRequestHostError, plainTransaction } from '@taskq/core';
+export { taskStatusHandler, accepted, type TaskStatusOptions } from './status.js';
+export { MountedTwiceError } from './errors.js';

@@ -1,7 +1,8 @@
 import { errorCode, silentLogger, TaskRegistry, type TaskQueue, type UnitOfWork } from '@taskq/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RequestTransaction, requestTransaction, type TaskqOptions, taskq, taskqErrors } from '../src/index.js';
+import { requestUnitOfWork, type TaskqOptions, taskq, taskqErrors } from '../src/index.js';
+import type { RequestUnitOfWork } from '@taskq/http';
 import { Cleanup } from '../../../test-support/cleanup.js';
 import { listen } from './support/http.js';
 import { queueDepth } from '../../../test-support/rabbit.js';
@@ -37,7 +38,7 @@ describe('Express: taskq() contract', () => {
       [{ queue, routes: { news: 'news/:slug' } }, 'routes.news'],
       [{ queue, routes: ['/x'] }, 'routes'],
       [{ queue, rollbackOn: 500 }, 'rollbackOn'],
-      [{ queue, transaction: {} }, 'transaction'],
+      [{ queue, unitOfWork: {} }, 'unitOfWork'],
       [{ queue, basePath: 'api' }, 'basePath'],
     ];
     for (const [options, option] of bad) {
@@ -81,10 +82,10 @@ describe('Express: taskq() contract', () => {
     expect(await queueDepth(name)).toBe(0);
   });
 
-  it('drives a custom transaction hook: run() around the route, commit() before the response, rollback() on failure; undefined means a plain unit of work', async () => {
+  it('drives a custom unitOfWork factory: run() around the route, commit() before the response, rollback() on failure; undefined means a plain unit of work', async () => {
     const { queue, name } = setup();
     const calls: string[] = [];
-    const hook = (q: TaskQueue, req: Request): RequestTransaction | undefined => {
+    const hook = (q: TaskQueue, req: Request): RequestUnitOfWork | undefined => {
       if (req.method === 'GET') return undefined;
       const uow: UnitOfWork = q.begin();
       return {
@@ -104,9 +105,9 @@ describe('Express: taskq() contract', () => {
       };
     };
     const app = express();
-    app.use(taskq({ queue, transaction: hook, logger: silentLogger }));
+    app.use(taskq({ queue, unitOfWork: hook, logger: silentLogger }));
     app.post('/ok', async (req, res) => {
-      expect(requestTransaction(req).uow).toBe(req.taskQueue.unitOfWork);
+      expect(requestUnitOfWork(req).uow).toBe(req.taskQueue.unitOfWork);
       await req.taskQueue.submit(notify, 'ok');
       res.json({ calls: [...calls] });
     });
@@ -115,7 +116,7 @@ describe('Express: taskq() contract', () => {
       throw new Error('boom');
     });
     app.get('/read', (req, res) => {
-      res.json({ plain: !('run' in requestTransaction(req)) });
+      res.json({ plain: !('run' in requestUnitOfWork(req)) });
     });
     app.use(taskqErrors());
     const url = await serve(app);
@@ -126,13 +127,13 @@ describe('Express: taskq() contract', () => {
     expect(await queueDepth(name)).toBe(1);
   });
 
-  it('a transaction hook that fails to open answers through the error handlers, with nothing left open', async () => {
+  it('a unitOfWork factory that fails to open answers through the error handlers, with nothing left open', async () => {
     const { queue } = setup();
     const app = express();
     app.use(
       taskq({
         queue,
-        transaction: async () => {
+        unitOfWork: async () => {
           throw Object.assign(new Error('database is down'), { code: 'ECONNREFUSED' });
         },
       }),
@@ -144,18 +145,18 @@ describe('Express: taskq() contract', () => {
     expect(await response.json()).toEqual({ code: 'ECONNREFUSED' });
   });
 
-  it('requestTransaction() outside taskq() says what is missing', async () => {
+  it('requestUnitOfWork() outside taskq() says what is missing', async () => {
     const app = express();
     app.get('/', (req, res) => {
       res.json({ code: (() => {
         try {
-          requestTransaction(req);
+          requestUnitOfWork(req);
           return 'none';
         } catch (error) {
           return errorCode(error);
         }
       })() });
     });
-    expect(await (await fetch(await serve(app))).json()).toEqual({ code: 'TASKQ_NO_REQUEST_TRANSACTION' });
+    expect(await (await fetch(await serve(app))).json()).toEqual({ code: 'TASKQ_NO_REQUEST_UNIT_OF_WORK' });
   });
 });

@@ -1,7 +1,8 @@
 import { createQueue, memory, type RequestUrlContext, type REQUEST_CONTEXT, TaskRegistry, type TaskHandle, type TaskQueue, type UrlHelpers } from '@taskq/core';
 import type { Request, RequestHandler } from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
-import { type RequestTaskQueue, type RequestTransaction, requestTransaction, type TaskqOptions, taskq, taskStatusHandler } from '../src/index.js';
+import { type RequestTaskQueue, requestUnitOfWork, type TaskqOptions, taskq, taskStatusHandler } from '../src/index.js';
+import type { RequestUnitOfWork } from '@taskq/http';
 
 async function sendWelcomeMail(email: string, request: UrlHelpers): Promise<number> {
   return email.length + request.absoluteUrl('/').length;
@@ -28,16 +29,16 @@ describe('public types of @taskq/express', () => {
     void check;
   });
 
-  it('types the middleware, its options and the transaction accessor', () => {
+  it('types the middleware, its options and the unit-of-work accessor', () => {
     const queue = createQueue({ registry: new TaskRegistry().add('mail', sendWelcomeMail), transport: memory() });
     expectTypeOf(taskq({ queue })).toEqualTypeOf<RequestHandler>();
     expectTypeOf<TaskqOptions['rollbackOn']>().toEqualTypeOf<((status: number) => boolean) | undefined>();
     // @ts-expect-error routes are path strings
     void (() => taskq({ queue, routes: { news: 1 } }));
-    interface WithManager extends RequestTransaction {
+    interface WithManager extends RequestUnitOfWork {
       readonly manager: { save(entity: object): Promise<object> };
     }
-    expectTypeOf(requestTransaction<WithManager>).returns.toEqualTypeOf<WithManager>();
+    expectTypeOf(requestUnitOfWork<WithManager>).returns.toEqualTypeOf<WithManager>();
     expectTypeOf(taskStatusHandler).returns.toEqualTypeOf<RequestHandler>();
     void queue.close();
   });

@@ -3,11 +3,11 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createQueue, silentLogger, type TaskQueue } from '@taskq/core';
-import { entityCodec, openRequestTransaction, sqlResultStore, type TypeormRequestTransaction } from '@taskq/typeorm';
+import { entityCodec, databaseUnitOfWork, type TypeormRequestUnitOfWork, sqlResultStore } from '@taskq/typeorm';
 import express, { type Express } from 'express';
 import type { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { requestTransaction, taskq, taskqErrors } from '../src/index.js';
+import { requestUnitOfWork, taskq, taskqErrors } from '../src/index.js';
 import { registry, sendWelcomeMail, storyDataSource, User } from '../../../test-support/welcome-story/story.js';
 import { Cleanup } from '../../../test-support/cleanup.js';
 import { listen } from './support/http.js';
@@ -50,9 +50,9 @@ async function registerApp(configure: (app: Express) => void = () => {}): Promis
   const app = express();
   configure(app);
   app.use(express.json());
-  app.use(taskq({ queue, routes: { profile: '/users/:id' }, transaction: (q) => openRequestTransaction(dataSource, q, { logger: silentLogger }), logger: silentLogger }));
+  app.use(taskq({ queue, routes: { profile: '/users/:id' }, unitOfWork: (q) => databaseUnitOfWork(dataSource, q, { logger: silentLogger }), logger: silentLogger }));
   const register = (typo: boolean) => async (req: express.Request, res: express.Response) => {
-    const { manager } = requestTransaction<TypeormRequestTransaction>(req);
+    const { manager } = requestUnitOfWork<TypeormRequestUnitOfWork>(req);
     const user = await manager.save(manager.create(User, { email: req.body.email, name: req.body.name }));
     const task = await req.taskQueue.submit(sendWelcomeMail, user, req);
     // @ts-expect-error the essay's bug, on purpose: `usr` is not defined

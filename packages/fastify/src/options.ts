@@ -1,20 +1,19 @@
+import { InvalidOptionError, type TaskQueue } from '@taskq/core';
 import {
   type HttpAdapterOptions,
-  InvalidOptionError,
   type ResolvedHttpAdapterOptions,
   type ResolvedStatusRoute,
   resolveHttpAdapterOptions,
   resolveStatusRoute,
-  type StatusRouteOptions as CoreStatusRouteOptions,
-  type TaskQueue,
-} from '@taskq/core';
+  type StatusRouteOptions as SharedStatusRouteOptions,
+} from '@taskq/http';
 import type { FastifyRequest } from 'fastify';
 
 /**
  * A status route registered by the plugin: its path, plus `authorize(request,
- * status)`, `exposeErrors` and `internals` (see `StatusRouteOptions` in @taskq/core).
+ * status)`, `exposeErrors` and `internals` (the same on every adapter).
  */
-export interface StatusRouteOptions extends CoreStatusRouteOptions<FastifyRequest> {
+export interface StatusRouteOptions extends SharedStatusRouteOptions<FastifyRequest> {
   /** Route path with an `:id` parameter, under the plugin's prefix. @defaultValue `'/tasks/:id'` */
   readonly path?: string;
 }
@@ -29,9 +28,11 @@ export interface TaskqPluginOptions extends HttpAdapterOptions<FastifyRequest> {
    */
   readonly statusRoute?: boolean | string | StatusRouteOptions;
   /**
-   * Close the queue on `fastify.close()` (after in-flight requests committed).
-   * Set `false` when the queue outlives the server (shared with a worker or another app).
-   * @defaultValue `true`
+   * Also close the queue on `fastify.close()` (after in-flight requests
+   * committed). Off by default: the queue was given to the plugin, and
+   * whoever created it may still use it (a worker, another app), as
+   * @fastify/redis leaves a given client open unless `closeClient` is set.
+   * @defaultValue `false`
    */
   readonly closeQueue?: boolean;
 }
@@ -48,7 +49,7 @@ export function resolveOptions(options: TaskqPluginOptions): ResolvedOptions {
   if (options.closeQueue !== undefined && typeof options.closeQueue !== 'boolean') {
     throw new InvalidOptionError('closeQueue', `expected true or false, got ${JSON.stringify(options.closeQueue)}`);
   }
-  return { ...common, statusRoute: checkStatusRoute(options.statusRoute, common.queue), closeQueue: options.closeQueue ?? true };
+  return { ...common, statusRoute: checkStatusRoute(options.statusRoute, common.queue), closeQueue: options.closeQueue ?? false };
 }
 
 function checkStatusRoute(option: unknown, queue: TaskQueue): ResolvedOptions['statusRoute'] {

@@ -1,40 +1,49 @@
 import { AsyncResource } from 'node:async_hooks';
-import { type AllowedHosts, CommitFailedError, plainTransaction, REQUEST_CONTEXT, RequestScope, type RequestTransaction, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { REQUEST_CONTEXT, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import {
+  commitFailedAnswer,
+  fastifyProxyTrust,
+  NoRequestUnitOfWorkError,
+  openRequestUnitOfWork,
+  RequestScope,
+  type RequestUnitOfWork,
+  requestOrigin,
+  requestUrlContext,
+  type UrlContextOptions,
+} from '@taskq/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
-import { AlreadyRegisteredError, NoRequestTransactionError } from './errors.js';
+import { AlreadyRegisteredError } from './errors.js';
 import { setState, STATE, stateOf } from './internal/state.js';
-import { type ResolvedOptions, resolveOptions, type TaskqPluginOptions } from './options.js';
+import { resolveOptions, type TaskqPluginOptions } from './options.js';
 import { statusHandler } from './status.js';
-import { fastifyUrlContext } from './url-context.js';
 import './augment.js';
 
 async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Promise<void> {
   const resolved = resolveOptions(options);
   if (fastify.hasDecorator('taskQueue') || fastify.hasRequestDecorator('taskQueue')) throw new AlreadyRegisteredError();
   // fastify-plugin shares this context with the parent, so its prefix is where the app's routes live.
-  const basePath = resolved.basePath ?? fastify.prefix;
+  const urlOptions: UrlContextOptions = { basePath: resolved.basePath ?? fastify.prefix, routes: resolved.routes, allowedHosts: resolved.allowedHosts };
   const inFlight = new Set<Promise<void>>();
 
   fastify.decorate('taskQueue', resolved.queue);
   fastify.decorateRequest('taskQueue', null as unknown as FastifyRequest['taskQueue']);
   fastify.decorateRequest(STATE, null);
-  decorateUrlHelpers(fastify, basePath, resolved.routes, resolved.allowedHosts);
+  decorateUrlHelpers(fastify, urlOptions);
 
   fastify.addHook('onRequest', (request, _reply, done) => {
     let context: RequestUrlContext;
     try {
       // Checked before anything else runs: a bad or unknown Host is a 400 (BadRequestHostError's statusCode), and no route sees it.
-      context = fastifyUrlContext(request, basePath, resolved.routes, resolved.allowedHosts);
+      context = urlContext(request, urlOptions);
     } catch (error) {
       done(error as Error);
       return;
     }
-    open(resolved, request).then((transaction) => {
-      const scope = new RequestScope(transaction, resolved.rollbackOn, resolved.logger);
-      request.taskQueue = resolved.queue.bind(transaction.uow);
-      const run = transaction.run ? transaction.run.bind(transaction) : transaction.uow.run.bind(transaction.uow);
-      run(() => {
+    openRequestUnitOfWork(resolved.queue, resolved.unitOfWork, request).then((unitOfWork) => {
+      const scope = new RequestScope(unitOfWork, resolved.rollbackOn, resolved.logger);
+      request.taskQueue = resolved.queue.bind(unitOfWork.uow);
+      scope.run(() => {
         setState(request, { scope, resource: new AsyncResource('taskq.request'), statusPath: resolved.statusRoute?.path, context });
         done();
       });
@@ -76,6 +85,7 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
   fastify.addHook('onClose', async () => {
     // Fastify runs onClose after in-flight requests finished; a commit still running (a hijacked reply) is waited for too.
     await Promise.allSettled([...inFlight]);
+    // A given queue stays open unless asked (closeQueue): a worker or another app may share it.
     if (resolved.closeQueue) await resolved.queue.close();
   });
 
@@ -94,42 +104,39 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
  * the request throws (`onError`), answers a failure status (`rollbackOn`) or
  * the client goes away. Before all that, `onRequest` refuses a request whose
  * Host (or trusted X-Forwarded-Host) is malformed or not in `allowedHosts`
- * with 400 `TASKQ_BAD_REQUEST_HOST`. `fastify.close()` waits for in-flight commits and
- * closes the queue. Registering it twice in one context is an error.
+ * with 400 `TASKQ_BAD_REQUEST_HOST`. `fastify.close()` waits for in-flight
+ * commits (and closes the queue only with `closeQueue: true`). Registering
+ * it twice in one context is an error.
  */
 export const taskqPlugin = fp(taskq, { name: '@taskq/fastify', fastify: '5.x' });
 
 /**
- * The request's transaction as the `transaction` factory returned it (with
- * `@taskq/typeorm`, `requestTransaction<TypeormRequestTransaction>(request).manager`).
+ * The request's unit of work as the `unitOfWork` factory returned it (with
+ * `@taskq/typeorm`, `requestUnitOfWork<TypeormRequestUnitOfWork>(request).manager`).
  * The type argument is the caller's promise; it is not checked at run time.
+ * Throws `TASKQ_NO_REQUEST_UNIT_OF_WORK` outside the plugin's context.
  */
-export function requestTransaction<T extends RequestTransaction = RequestTransaction>(request: FastifyRequest): T {
+export function requestUnitOfWork<T extends RequestUnitOfWork = RequestUnitOfWork>(request: FastifyRequest): T {
   const state = stateOf(request);
-  if (!state) throw new NoRequestTransactionError('taskqPlugin is not registered in this context (or the request has not reached onRequest)');
-  return state.scope.transaction as T;
+  if (!state) throw new NoRequestUnitOfWorkError('taskqPlugin is not registered in this context (or the request has not reached onRequest)');
+  return state.scope.unitOfWork as T;
 }
 
-async function open(options: ResolvedOptions, request: FastifyRequest): Promise<RequestTransaction> {
-  const opened = options.transaction ? await options.transaction(options.queue, request) : undefined;
-  if (opened === undefined) return plainTransaction(options.queue);
-  if (typeof opened !== 'object' || opened === null || typeof opened.commit !== 'function' || typeof opened.rollback !== 'function' || typeof opened.uow?.run !== 'function') {
-    throw new NoRequestTransactionError('the transaction option returned something other than { uow, commit(), rollback() }');
-  }
-  return opened;
+function urlContext(request: FastifyRequest, options: UrlContextOptions): RequestUrlContext {
+  return requestUrlContext(requestOrigin(request, fastifyProxyTrust), options);
 }
 
-function decorateUrlHelpers(fastify: FastifyInstance, basePath: string, routes: Readonly<Record<string, string>>, allowedHosts: AllowedHosts): void {
+function decorateUrlHelpers(fastify: FastifyInstance, options: UrlContextOptions): void {
   // onRequest checked the host and keeps the context; a request that has no state yet (an earlier hook) is checked here.
-  const urlContext = (request: FastifyRequest): RequestUrlContext => stateOf(request)?.context ?? fastifyUrlContext(request, basePath, routes, allowedHosts);
+  const contextOf = (request: FastifyRequest): RequestUrlContext => stateOf(request)?.context ?? urlContext(request, options);
   const urls = (request: FastifyRequest): TaskRequest => {
     const state = stateOf(request);
-    if (!state) return new TaskRequest(urlContext(request));
+    if (!state) return new TaskRequest(contextOf(request));
     state.urls ??= new TaskRequest(state.context);
     return state.urls;
   };
   fastify.decorateRequest(REQUEST_CONTEXT, function (this: FastifyRequest) {
-    return urlContext(this);
+    return contextOf(this);
   });
   fastify.decorateRequest('absoluteUrl', function (this: FastifyRequest, path: string) {
     return urls(this).absoluteUrl(path);
@@ -147,9 +154,9 @@ function track(inFlight: Set<Promise<void>>, settled: Promise<void>): Promise<vo
 }
 
 function commitFailedReply(reply: FastifyReply, error: unknown): string {
-  const failure = error instanceof CommitFailedError ? error : new CommitFailedError(error);
+  const answer = commitFailedAnswer(error);
   // The handler's headers (Location, Set-Cookie, ...) described work that did not happen.
   for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
-  reply.code(500).header('content-type', 'application/json; charset=utf-8');
-  return JSON.stringify({ error: { code: failure.code, message: failure.message } });
+  reply.code(answer.status).headers(answer.headers);
+  return answer.body;
 }

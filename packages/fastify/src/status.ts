@@ -1,10 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { answerTaskStatus, InvalidOptionError, type ResolvedStatusRoute, resolveStatusRoute, type StatusRouteOptions, type TaskQueue } from '@taskq/core';
+import { InvalidOptionError, type TaskQueue } from '@taskq/core';
+import { type AcceptedOptions, acceptedAnswer, answerTaskStatus, type ResolvedStatusRoute, resolveStatusRoute, type StatusRouteOptions } from '@taskq/http';
 import { stateOf } from './internal/state.js';
 
 /**
  * Options of {@link taskStatusHandler}: `authorize(request, status)`,
- * `exposeErrors` and `internals` (see `StatusRouteOptions` in @taskq/core),
+ * `exposeErrors` and `internals` (the same on every adapter),
  * and the route parameter.
  */
 export interface TaskStatusOptions extends StatusRouteOptions<FastifyRequest> {
@@ -17,8 +18,8 @@ export interface TaskStatusOptions extends StatusRouteOptions<FastifyRequest> {
 
 /**
  * A handler for a status route: `app.get('/tasks/:id', taskStatusHandler(queue, { authorize }))`
- * (or the plugin's `statusRoute` option). Answers the task's status as JSON
- * (see {@link PublicTaskStatus}), or 404 for an unknown id and for a task
+ * (or the plugin's `statusRoute` option). Answers the task's public status
+ * as JSON, or 404 for an unknown id and for a task
  * `authorize` refuses. Without `authorize` the id is a bearer token: whoever
  * has it reads the status. A failed task shows its error's code and name,
  * not its message, unless the error is marked public (`expose = true`) or
@@ -38,36 +39,18 @@ export function statusHandler(route: ResolvedStatusRoute<FastifyRequest>, param 
   };
 }
 
-/** Options of {@link accepted}. */
-export interface AcceptedOptions {
-  /**
-   * The status route, `:id` standing for the task id, relative to the plugin's prefix.
-   * @defaultValue the plugin's `statusRoute` path, else `'/tasks/:id'`
-   */
-  readonly statusPath?: string;
-  /** Seconds the client should wait before asking (the `Retry-After` header). */
-  readonly retryAfter?: number;
-}
-
 /**
  * Answers `202 Accepted` with `Location` pointing at the task's status route
- * and the body `{ task: id }`; `return accepted(reply, task)` from the
- * handler. The plugin commits the request's tasks in `onSend`, before this
- * reply is written, so the status route knows the id by the time the client
- * reads it.
+ * (`statusPath`: by default the plugin's `statusRoute`, else `'/tasks/:id'`,
+ * under the plugin's prefix), optionally `Retry-After` (`retryAfter`
+ * seconds), and the body `{ task: id }`; `return accepted(reply, task)` from
+ * the handler. The plugin commits the request's tasks in `onSend`, before
+ * this reply is written, so the status route knows the id by the time the
+ * client reads it.
  */
 export function accepted(reply: FastifyReply, task: { readonly id: string }, options: AcceptedOptions = {}): FastifyReply {
   const request = reply.request;
-  const statusPath = options.statusPath ?? stateOf(request)?.statusPath ?? '/tasks/:id';
-  if (typeof statusPath !== 'string' || !statusPath.startsWith('/') || !statusPath.includes(':id')) {
-    throw new InvalidOptionError('statusPath', `expected a path starting with '/' that contains ':id', got ${JSON.stringify(statusPath)}`);
-  }
-  const { retryAfter } = options;
-  if (retryAfter !== undefined && !(Number.isInteger(retryAfter) && retryAfter >= 0)) {
-    throw new InvalidOptionError('retryAfter', `expected a whole number of seconds, got ${retryAfter}`);
-  }
-  const path = statusPath.replace(':id', encodeURIComponent(task.id));
-  reply.code(202).header('location', typeof request.absoluteUrl === 'function' ? request.absoluteUrl(path) : path);
-  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-  return reply.send({ task: task.id });
+  const absoluteUrl = typeof request.absoluteUrl === 'function' ? (path: string) => request.absoluteUrl(path) : (path: string) => path;
+  const answer = acceptedAnswer(task, options, absoluteUrl, stateOf(request)?.statusPath);
+  return reply.code(answer.status).headers(answer.headers).send(answer.body);
 }

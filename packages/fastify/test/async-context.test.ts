@@ -29,7 +29,7 @@ describe('Fastify: the request’s unit of work reaches hooks and the handler', 
       const { queue, name } = setup();
       const seen: string[] = [];
       const { url } = await serve(cleanup, async (app) => {
-        await app.register(taskqPlugin, { queue, closeQueue: false });
+        await app.register(taskqPlugin, { queue });
         app.register(
           async (child) => {
             child.addHook('preHandler', async (request) => {
@@ -59,7 +59,7 @@ describe('Fastify: the request’s unit of work reaches hooks and the handler', 
     let contextSeen: unknown = 'not run';
     let inHook: unknown = 'not run';
     const { url } = await serve(cleanup, async (app) => {
-      await app.register(taskqPlugin, { queue, closeQueue: false });
+      await app.register(taskqPlugin, { queue });
       app.post(
         '/parsed',
         {
@@ -85,7 +85,7 @@ describe('Fastify: the request’s unit of work reaches hooks and the handler', 
     const { queue, name } = setup();
     let contextSeen: unknown = 'not run';
     const { url } = await serve(cleanup, async (app) => {
-      await app.register(taskqPlugin, { queue, closeQueue: false });
+      await app.register(taskqPlugin, { queue });
       app.post(
         '/lost',
         {

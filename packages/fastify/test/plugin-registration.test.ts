@@ -124,12 +124,12 @@ describe('Fastify: registering taskqPlugin', () => {
     expect(await (await fetch(`${url}/admin/where`)).json()).toEqual({ mine: true });
   });
 
-  it('fastify.close() lets an in-flight request commit and publish, then closes the queue', async () => {
+  it('fastify.close() lets an in-flight request commit and publish, then closes the queue when closeQueue is true', async () => {
     const { queue, name } = setup(200);
     const inHandler = gate();
     const release = gate();
     const { app, url } = await serve(cleanup, (fastify) => {
-      fastify.register(taskqPlugin, { queue });
+      fastify.register(taskqPlugin, { queue, closeQueue: true });
       fastify.post('/slow', async (request) => {
         const task = await request.taskQueue.submit(notify, 'in flight');
         inHandler.open();
@@ -151,12 +151,14 @@ describe('Fastify: registering taskqPlugin', () => {
     await eventually(async () => errorCode(await queue.submit(notify, 'after close').catch((e: unknown) => e)) === 'TASKQ_CLOSED', 'the queue to be closed');
   });
 
-  it('closeQueue: false leaves the queue open for its other users', async () => {
-    const { queue } = setup();
-    const app = Fastify();
-    app.register(taskqPlugin, { queue, closeQueue: false });
-    await app.ready();
-    await app.close();
-    await expect(queue.submit(notify, 'still open')).resolves.toMatchObject({ name: 'notify' });
+  it('leaves a queue it was given open on fastify.close() unless asked (closeQueue defaults to false, as closeClient in @fastify/redis)', async () => {
+    for (const options of [{}, { closeQueue: false }] as const) {
+      const { queue } = setup();
+      const app = Fastify();
+      app.register(taskqPlugin, { queue, ...options });
+      await app.ready();
+      await app.close();
+      await expect(queue.submit(notify, 'still open')).resolves.toMatchObject({ name: 'notify' });
+    }
   });
 });

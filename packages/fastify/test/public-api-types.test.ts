@@ -1,7 +1,8 @@
 import { createQueue, memory, type RequestUrlContext, type REQUEST_CONTEXT, TaskRegistry, type TaskHandle, type TaskQueue, type UrlHelpers } from '@taskq/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expectTypeOf, it } from 'vitest';
-import { accepted, type RequestTaskQueue, type RequestTransaction, requestTransaction, type TaskqPluginOptions, taskqPlugin } from '../src/index.js';
+import { accepted, type RequestTaskQueue, requestUnitOfWork, type TaskqPluginOptions, taskqPlugin } from '../src/index.js';
+import type { RequestUnitOfWork } from '@taskq/http';
 
 async function sendWelcomeMail(email: string, request: UrlHelpers): Promise<number> {
   return email.length + request.absoluteUrl('/').length;
@@ -26,7 +27,7 @@ describe('public types of @taskq/fastify', () => {
     void check;
   });
 
-  it('types the plugin options, accepted() and the transaction accessor', () => {
+  it('types the plugin options, accepted() and the unit-of-work accessor', () => {
     const queue = createQueue({ registry: new TaskRegistry().add('mail', sendWelcomeMail), transport: memory() });
     const register = (app: FastifyInstance): void => {
       void app.register(taskqPlugin, { queue, routes: { news: '/news/:slug' }, statusRoute: { path: '/jobs/:id' } });
@@ -36,10 +37,10 @@ describe('public types of @taskq/fastify', () => {
     void register;
     expectTypeOf<TaskqPluginOptions['closeQueue']>().toEqualTypeOf<boolean | undefined>();
     expectTypeOf(accepted).returns.toEqualTypeOf<FastifyReply>();
-    interface WithManager extends RequestTransaction {
+    interface WithManager extends RequestUnitOfWork {
       readonly manager: { save(entity: object): Promise<object> };
     }
-    expectTypeOf(requestTransaction<WithManager>).returns.toEqualTypeOf<WithManager>();
+    expectTypeOf(requestUnitOfWork<WithManager>).returns.toEqualTypeOf<WithManager>();
     void queue.close();
   });
 });

@@ -3,11 +3,11 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createQueue, silentLogger, type TaskQueue } from '@taskq/core';
-import { entityCodec, openRequestTransaction, sqlResultStore, type TypeormRequestTransaction } from '@taskq/typeorm';
+import { entityCodec, databaseUnitOfWork, type TypeormRequestUnitOfWork, sqlResultStore } from '@taskq/typeorm';
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { requestTransaction, taskqPlugin } from '../src/index.js';
+import { requestUnitOfWork, taskqPlugin } from '../src/index.js';
 import { registry, sendWelcomeMail, storyDataSource, User } from '../../../test-support/welcome-story/story.js';
 import { serve } from './support/app.js';
 import { Cleanup } from '../../../test-support/cleanup.js';
@@ -50,7 +50,7 @@ async function registerApp(options: FastifyServerOptions = {}): Promise<{ url: s
   const queue = createQueue({ registry, transport: testAmqp(), codecs: [entityCodec(dataSource, { entities: [User] })], store: sqlResultStore(dataSource), defaults: { queue: queueName } });
   cleanup.add(() => queue.close());
   const register = (typo: boolean) => async (request: RegisterRequest) => {
-    const { manager } = requestTransaction<TypeormRequestTransaction>(request);
+    const { manager } = requestUnitOfWork<TypeormRequestUnitOfWork>(request);
     const user = await manager.save(manager.create(User, { email: request.body.email, name: request.body.name }));
     const task = await request.taskQueue.submit(sendWelcomeMail, user, request);
     // @ts-expect-error the essay's bug, on purpose: `usr` is not defined
@@ -59,7 +59,7 @@ async function registerApp(options: FastifyServerOptions = {}): Promise<{ url: s
   const server = await serve(
     cleanup,
     async (app) => {
-      await app.register(taskqPlugin, { queue, routes: { profile: '/users/:id' }, transaction: (q) => openRequestTransaction(dataSource, q, { logger: silentLogger }), closeQueue: false, logger: silentLogger });
+      await app.register(taskqPlugin, { queue, routes: { profile: '/users/:id' }, unitOfWork: (q) => databaseUnitOfWork(dataSource, q, { logger: silentLogger }), logger: silentLogger });
       app.post('/register', register(false));
       app.post('/register-typo', register(true));
     },

@@ -1,16 +1,10 @@
 import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency, Type } from '@nestjs/common';
 import {
-  type AllowedHosts,
-  checkRoutes,
-  checkStatusRouteOptions,
   type Codec,
   InvalidOptionError,
   type Logger,
-  type ResolvedStatusRoute,
-  resolveAllowedHosts,
   type ResultStore,
   type SigningKey,
-  type StatusRouteOptions,
   type SubmitOptions,
   type TaskContext,
   type TaskOptions,
@@ -18,8 +12,17 @@ import {
   type Transport,
   parseDuration,
 } from '@taskq/core';
+import {
+  type AllowedHosts,
+  checkRoutes,
+  checkScopeOptions,
+  checkStatusRouteOptions,
+  type RequestUnitOfWorkFactory,
+  type ResolvedStatusRoute,
+  resolveAllowedHosts,
+  type StatusRouteOptions,
+} from '@taskq/http';
 import { isMiddlewareClass, type TaskqMiddlewareEntry } from './middleware.js';
-import type { RequestTransactionFactory } from './request-transaction.js';
 import { DEFAULT_QUEUE_NAME } from './tokens.js';
 
 /** Worker mode: the application context also runs tasks. */
@@ -63,13 +66,22 @@ export interface TaskqWorkerOptions {
 /** HTTP integration: the per-request unit of work and the request codec. */
 export interface TaskqHttpOptions {
   /**
-   * Open a unit of work around every HTTP handler: its tasks are published
-   * when the handler succeeded and dropped when it threw.
-   * @defaultValue `true`
+   * The unit of work around every HTTP handler: its tasks are published
+   * when the handler succeeded and dropped when it threw or its status
+   * matches `rollbackOn`. A function opens it, e.g.
+   * `(queue) => databaseUnitOfWork(dataSource, queue)` from @taskq/typeorm
+   * (returning `undefined` gives a request a plain one); `false` opens none,
+   * so submits publish at once.
+   * @defaultValue a plain unit of work (`queue.begin()`) for every request
    */
-  readonly unitOfWork?: boolean;
-  /** Opens the request's transaction (the generic hook @taskq/typeorm plugs into). @defaultValue a unit of work only */
-  readonly transaction?: RequestTransactionFactory;
+  readonly unitOfWork?: RequestUnitOfWorkFactory | false;
+  /**
+   * Whether a response with this status drops the request's tasks (and
+   * rolls back its database transaction, if any). A handler that threw is
+   * dropped whatever its status.
+   * @defaultValue `(status) => status >= 500`
+   */
+  readonly rollbackOn?: (status: number) => boolean;
   /** Named routes a task can build with `request.routeUrl(name, params)`, e.g. `{ user: '/users/:id' }`. */
   readonly routes?: Readonly<Record<string, string>>;
   /**
@@ -149,8 +161,8 @@ export interface TaskqModuleAsyncOptions extends TaskqStaticOptions, Pick<Module
 /** @internal Options after validation, with defaults applied. */
 export interface ResolvedTaskqOptions extends Omit<TaskqModuleOptions, 'worker' | 'http'> {
   readonly worker: ResolvedWorkerOptions | undefined;
-  readonly http: Required<Pick<TaskqHttpOptions, 'unitOfWork' | 'routes'>> &
-    Pick<TaskqHttpOptions, 'transaction'> & {
+  readonly http: Required<Pick<TaskqHttpOptions, 'routes' | 'rollbackOn'>> &
+    Pick<TaskqHttpOptions, 'unitOfWork'> & {
       /** Undefined when not given: the HTTP application resolves the default (or refuses, in production) at init. */
       readonly allowedHosts: AllowedHosts | undefined;
       readonly statusRoute: Omit<ResolvedStatusRoute<unknown>, 'queue'>;
@@ -204,18 +216,16 @@ export function resolveTaskqOptions(options: TaskqModuleOptions, queues: readonl
   }
   if (options.codecs !== undefined && !Array.isArray(options.codecs)) throw new InvalidOptionError('codecs', 'expected an array of codecs');
   const http = options.http ?? {};
-  if (http.unitOfWork !== undefined && typeof http.unitOfWork !== 'boolean') throw new InvalidOptionError('http.unitOfWork', `expected a boolean, got ${JSON.stringify(http.unitOfWork)}`);
-  if (http.transaction !== undefined && typeof http.transaction !== 'function') {
-    throw new InvalidOptionError('http.transaction', 'expected a function ({ queue, request }) => RequestTransaction');
-  }
+  // `false` turns the per-request unit of work off; anything else is checked as every adapter's `unitOfWork` option.
+  const { unitOfWork, rollbackOn } = checkScopeOptions({ unitOfWork: http.unitOfWork === false ? undefined : http.unitOfWork, rollbackOn: http.rollbackOn }, 'http.');
   const queueNames = [DEFAULT_QUEUE_NAME, ...queues.map((q) => q.name)];
   return {
     ...options,
     worker: options.worker === undefined ? undefined : resolveWorkerOptions(options.worker, queueNames),
     http: {
-      unitOfWork: http.unitOfWork ?? true,
+      unitOfWork: http.unitOfWork === false ? false : unitOfWork,
+      rollbackOn,
       routes: checkRoutes(http.routes, 'http.routes'),
-      transaction: http.transaction,
       allowedHosts: http.allowedHosts === undefined ? undefined : resolveAllowedHosts(http.allowedHosts, 'http.allowedHosts'),
       statusRoute: checkStatusRouteOptions(http.statusRoute, 'http.statusRoute.'),
     },

@@ -1,5 +1,6 @@
 import { Controller, Get, Header, Inject, NotFoundException, type OnModuleInit, Param, Req, type Type } from '@nestjs/common';
-import { answerTaskStatus, InvalidOptionError, type PublicTaskStatus, type ResolvedStatusRoute } from '@taskq/core';
+import { InvalidOptionError } from '@taskq/core';
+import { answerTaskStatus, type PublicTaskStatus, type ResolvedStatusRoute } from '@taskq/http';
 
 import { TaskqRuntime } from './taskq-runtime.js';
 

@@ -27,7 +27,7 @@ import { TaskqUnitOfWorkInterceptor } from './unit-of-work.interceptor.js';
  *   process is `NestFactory.createApplicationContext(WorkerModule)`), each on
  *   its provider's instance from the container, drained on `app.close()`;
  * - a global interceptor gives every HTTP request a unit of work (and,
- *   with `http.transaction`, a database transaction): tasks go out only if
+ *   with `http.unitOfWork`, e.g. a database transaction): tasks go out only if
  *   the handler succeeded.
  */
 @Module({})

@@ -14,11 +14,11 @@ export { taskqMigrations, TaskqTables1735689600000, TaskqOutboxPublishAttempts17
 export { entityCodec, type EntityCodecOptions, type EntityTarget, type DirtyPolicy, type EncodedEntity } from './entity-codec.js';
 export {
   transactional,
-  openRequestTransaction,
+  databaseUnitOfWork,
   joinTransaction,
   currentEntityManager,
   maybeCurrentEntityManager,
-  type TypeormRequestTransaction,
+  type TypeormRequestUnitOfWork,
   type TransactionOptions,
   type TransactionState,
   type IsolationLevel,

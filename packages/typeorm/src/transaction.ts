@@ -10,7 +10,7 @@ import { installCommitSubscriber } from './outbox/subscriber.js';
 /** A transaction isolation level as TypeORM names it (`'READ COMMITTED'`, `'SERIALIZABLE'`, ...). */
 export type IsolationLevel = NonNullable<Parameters<QueryRunner['startTransaction']>[0]>;
 
-/** Options of {@link transactional} and {@link openRequestTransaction}. */
+/** Options of {@link transactional} and {@link databaseUnitOfWork}. */
 export interface TransactionOptions {
   /** Isolation level of the transaction. @defaultValue the DataSource's default */
   readonly isolation?: IsolationLevel;
@@ -21,7 +21,7 @@ export interface TransactionOptions {
   readonly logger?: Logger;
 }
 
-/** State of a {@link TypeormRequestTransaction}. */
+/** State of a {@link TypeormRequestUnitOfWork}. */
 export type TransactionState = 'open' | 'committed' | 'rolled-back';
 
 /**
@@ -31,7 +31,7 @@ export type TransactionState = 'open' | 'committed' | 'rolled-back';
  * below `run()` are written to the outbox through `manager` and published
  * after the commit.
  */
-export interface TypeormRequestTransaction {
+export interface TypeormRequestUnitOfWork {
   /** The transaction's EntityManager (also what `currentEntityManager()` returns below `run()`). */
   readonly manager: EntityManager;
   /** The unit of work submits below `run()` join. */
@@ -57,7 +57,7 @@ interface OpenOptions {
 }
 
 /** @internal A transaction opened by taskq: our helpers, request transactions and the per-task middleware all use it. */
-export class OwnTransaction implements TypeormRequestTransaction {
+export class OwnTransaction implements TypeormRequestUnitOfWork {
   readonly dataSource: DataSource;
   readonly dialect: Dialect;
   readonly runner: QueryRunner;
@@ -171,14 +171,14 @@ function resolveTransactionOptions(options: TransactionOptions | undefined): Ope
 
 /**
  * Opens a database transaction with a unit of work bound to it: the building
- * block of the Express, Fastify and Nest adapters' per-request transaction.
+ * block of the Express, Fastify and Nest adapters' request unit of work (their `unitOfWork` option).
  *
  * @example
- * const tx = await openRequestTransaction(dataSource, queue);
+ * const tx = await databaseUnitOfWork(dataSource, queue);
  * try { await tx.run(() => handler(tx.manager)); await tx.commit(); }
  * catch (error) { await tx.rollback(); throw error; }
  */
-export async function openRequestTransaction(dataSource: DataSource, queue: TaskQueue, options?: TransactionOptions): Promise<TypeormRequestTransaction> {
+export async function databaseUnitOfWork(dataSource: DataSource, queue: TaskQueue, options?: TransactionOptions): Promise<TypeormRequestUnitOfWork> {
   const dialect = dialectOf(dataSource, 'dataSource');
   checkQueue(queue, 'queue');
   const resolved = resolveTransactionOptions(options);

@@ -1,7 +1,7 @@
 import { createQueue, createWorker, silentLogger, type TaskState, TaskRegistry } from '@taskq/core';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { joinTransaction, openRequestTransaction, sqlResultStore, transactional } from '../src/index.js';
+import { joinTransaction, databaseUnitOfWork, sqlResultStore, transactional } from '../src/index.js';
 import { type DbKind, TestDatabase } from './support/db.js';
 import { TestBroker } from './support/rabbit.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
@@ -109,10 +109,10 @@ describe.each<DbKind>(['postgres', 'sqlite'])('published iff the transaction com
     const { runs, release, sendWelcomeMail, queue, worker } = setup('request');
     release();
     await worker.start();
-    const dropped = await openRequestTransaction(dataSource, queue);
+    const dropped = await databaseUnitOfWork(dataSource, queue);
     const droppedHandle = await dropped.run(() => queue.submit(sendWelcomeMail, 'dropped'));
     await dropped.rollback();
-    const kept = await openRequestTransaction(dataSource, queue);
+    const kept = await databaseUnitOfWork(dataSource, queue);
     const keptHandle = await kept.run(() => queue.submit(sendWelcomeMail, 'kept'));
     expect(kept.uow.tasks.map((t) => t.id)).toEqual([keptHandle.id]);
     await kept.commit();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createQueue, type Logger, memory, TaskRegistry } from '@taskq/core';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openRequestTransaction, type SqlResultStore, sqlResultStore } from '../src/index.js';
+import { databaseUnitOfWork, type SqlResultStore, sqlResultStore } from '../src/index.js';
 import { TestDatabase } from './support/db.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
 
@@ -57,7 +57,7 @@ function setup(logger: Logger) {
   const queue = createQueue({ registry, transport: memory(), store });
   /** A web request: a transaction, a submit below it (which writes the status row through it), held open, then ended. */
   async function request(holdMs: number, end: 'commit' | 'rollback'): Promise<void> {
-    const tx = await openRequestTransaction(dataSource, queue);
+    const tx = await databaseUnitOfWork(dataSource, queue);
     await tx.run(() => queue.submit(sendWelcomeMail, 'ann@example.com'));
     await sleep(holdMs);
     await (end === 'commit' ? tx.commit() : tx.rollback());

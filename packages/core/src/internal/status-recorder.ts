@@ -2,7 +2,7 @@ import type { CodecSet } from '../codecs/codec-set.js';
 import { encodeArgs } from '../codecs/encode.js';
 import { errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isPublicError } from '../public-status.js';
+import { isPublicError } from './public-error.js';
 import type { ResultStore, StoredError } from '../result-store.js';
 import { describeError } from './dead-letter.js';
 import type { TaskRun } from './task-run.js';

@@ -1,5 +1,5 @@
 import { InvalidOptionError, TaskqError } from '../errors.js';
-import { isValidHost } from './host-check.js';
+import { isValidHost } from './host-syntax.js';
 
 /** Headers a request may carry into a task: nothing that authenticates or identifies a session. */
 export const TRAVELLING_HEADERS = ['accept-language', 'user-agent'] as const;

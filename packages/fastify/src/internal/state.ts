@@ -1,7 +1,7 @@
 import type { AsyncResource } from 'node:async_hooks';
 import type { RequestUrlContext, TaskRequest } from '@taskq/core';
+import type { RequestScope } from '@taskq/http';
 import type { FastifyRequest } from 'fastify';
-import type { RequestScope } from '@taskq/core';
 
 /** Per-request state behind one symbol (declared with decorateRequest so request objects keep one shape). */
 export const STATE: unique symbol = Symbol('taskq.fastify.state');

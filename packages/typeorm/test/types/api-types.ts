@@ -1,7 +1,7 @@
 // Compiled by public-api-types.test.ts: every wrong use is marked @ts-expect-error (an unused directive fails the build).
 import { type Codec, createQueue, createWorker, memory, type ResultStore, type TaskHandle, TaskRegistry } from '@taskq/core';
 import { DataSource, type EntityManager, EntitySchema, type ObjectLiteral } from 'typeorm';
-import { currentEntityManager, type EncodedEntity, entityCodec, openRequestTransaction, outbox, sqlResultStore, taskqEntities, taskqMigrations, transactional, typeormTransaction } from '../../src/index.js';
+import { currentEntityManager, type EncodedEntity, entityCodec, databaseUnitOfWork, outbox, sqlResultStore, taskqEntities, taskqMigrations, transactional, typeormTransaction } from '../../src/index.js';
 
 class User {
   id = 0;
@@ -39,9 +39,9 @@ export async function check(): Promise<void> {
   // @ts-expect-error: the queue comes before the function
   await transactional(dataSource, async () => 1);
 
-  const tx = await openRequestTransaction(dataSource, queue, { isolation: 'SERIALIZABLE' });
+  const tx = await databaseUnitOfWork(dataSource, queue, { isolation: 'SERIALIZABLE' });
   // @ts-expect-error: isolation levels are TypeORM's names
-  await openRequestTransaction(dataSource, queue, { isolation: 'EVENTUAL' });
+  await databaseUnitOfWork(dataSource, queue, { isolation: 'EVENTUAL' });
   const ran: number = tx.run(() => 1);
   void ran;
   await tx.commit();

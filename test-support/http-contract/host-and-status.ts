@@ -1,101 +1,8 @@
-// One behaviour suite for the HTTP adapters (Express, Fastify, Nest on both platforms): the Host check and the status route.
-import { request as httpRequest } from 'node:http';
-import { TaskRegistry, type TaskStatus } from '@taskq/core';
+// The HTTP adapter contract: the Host check and the status route's privacy (authorize, exposeErrors).
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanup } from './cleanup.js';
-import { eventually } from './wait.js';
-
-/** A failure whose message holds what a database driver puts there: a connection string and an internal address. */
-export class DatabaseError extends Error {
-  override readonly name = 'DatabaseError';
-  readonly code = '23505';
-}
-/** A failure written for the client, marked public the way http-errors marks its 4xx errors. */
-export class CsvFormatError extends Error {
-  override readonly name = 'CsvFormatError';
-  readonly code = 'CSV_FORMAT';
-  readonly expose = true;
-}
-
-export const SECRET = 'postgres://app@10.0.0.12:5432/prod';
-export const PUBLIC_MESSAGE = 'the CSV has no header row';
-
-async function succeed(): Promise<string> {
-  return 'done';
-}
-async function failWithSecret(): Promise<string> {
-  throw new DatabaseError(`duplicate key value violates unique constraint "users_email_key" (${SECRET})`);
-}
-async function failInPublic(): Promise<string> {
-  throw new CsvFormatError(PUBLIC_MESSAGE);
-}
-
-/** The tasks behind `POST /jobs/:kind`, one attempt each so a failure is final at once. */
-export const contractRegistry = new TaskRegistry()
-  .add('contract.succeed', succeed, { attempts: 1 })
-  .add('contract.failWithSecret', failWithSecret, { attempts: 1 })
-  .add('contract.failInPublic', failInPublic, { attempts: 1 });
-
-const TASKS: Readonly<Record<string, () => Promise<string>>> = { ok: succeed, secret: failWithSecret, public: failInPublic };
-
-/** The task a `POST /jobs/:kind` submits. */
-export function contractTask(kind: string): () => Promise<string> {
-  const task = TASKS[kind];
-  if (!task) throw new Error(`no contract task "${kind}"`);
-  return task;
-}
-
-/** A request as `authorize` sees it on every adapter: each framework's request has the headers. */
-export type ContractRequest = { readonly headers: Readonly<Record<string, string | string[] | undefined>> };
-
-/** How the suite configures an app; each adapter maps these onto its own options. */
-export interface ContractOptions {
-  readonly allowedHosts?: readonly string[];
-  /** Trust X-Forwarded-* from loopback (Express's `trust proxy`, Fastify's `trustProxy`). */
-  readonly trustProxy?: boolean;
-  readonly authorize?: (request: ContractRequest, status: TaskStatus) => boolean;
-  readonly exposeErrors?: boolean;
-}
-
-/** A listening app and how often its `POST /jobs/:kind` handler ran. */
-export interface ContractApp {
-  readonly url: string;
-  readonly port: number;
-  handlerRuns(): number;
-}
-
-/**
- * Starts an app with the adapter under test, closed by `cleanup`:
- * - `POST /jobs/:kind` counts its run, submits {@link contractTask}(kind)
- *   through the adapter's per-request queue and answers with the adapter's
- *   202 helper (Location at the status route);
- * - `GET /tasks/:id` is the adapter's status route, with `authorize` and `exposeErrors`;
- * - a worker runs the tasks, and the result store is shared with the route;
- * - an error is answered as JSON with its status and `code` somewhere in the body.
- */
-export type StartContractApp = (options: ContractOptions, cleanup: Cleanup) => Promise<ContractApp>;
-
-interface RawResponse {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-  readonly body: string;
-}
-
-/** A request with a Host header of our choosing (fetch would not send one). */
-export function rawRequest(port: number, method: string, path: string, headers: Record<string, string>): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { Cleanup } from '../cleanup.js';
+import { eventually } from '../wait.js';
+import { type ContractApp, PUBLIC_MESSAGE, rawRequest, resetFixtures, SECRET, type StartContractApp } from './fixtures.js';
 
 const TASK_LOCATION = /\/tasks\/([0-9a-f-]{36})$/;
 
@@ -103,7 +10,10 @@ const TASK_LOCATION = /\/tasks\/([0-9a-f-]{36})$/;
 export function hostAndStatusContract(adapter: string, start: StartContractApp): void {
   describe(`${adapter}: Host check and status route (HTTP adapter contract)`, () => {
     const cleanup = new Cleanup();
-    afterEach(() => cleanup.run());
+    afterEach(async () => {
+      await cleanup.run();
+      resetFixtures();
+    });
 
     const expectRefused = async (app: ContractApp, headers: Record<string, string>, path = '/jobs/ok', method = 'POST'): Promise<void> => {
       const response = await rawRequest(app.port, method, path, headers);
@@ -192,7 +102,9 @@ export function hostAndStatusContract(adapter: string, start: StartContractApp):
       const secret = await submitAndFinish(app, 'secret');
       expect(secret.body).toMatchObject({ state: 'dead' });
       expect(secret.body.error).toEqual({ code: '23505', name: 'DatabaseError' });
-      expect(JSON.stringify(secret.body)).not.toMatch(/postgres:|10\.0\.0\.12|users_email_key|stack/);
+      expect(JSON.stringify(secret.body)).not.toMatch(/postgres:|10\.0\.0\.12|users_email_key|stack|contract\.failWithSecret/);
+      expect(secret.body).not.toHaveProperty('name');
+      expect(secret.body).not.toHaveProperty('queue');
 
       const shown = await submitAndFinish(app, 'public');
       expect(shown.body.error).toEqual({ code: 'CSV_FORMAT', name: 'CsvFormatError', message: PUBLIC_MESSAGE });

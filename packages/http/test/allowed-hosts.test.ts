@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CodecSet, decodeArgs, parseHost, type RequestOrigin, requestUrlContext, resolveAllowedHosts } from '../src/index.js';
+import { CodecSet, decodeArgs, parseHost } from '@taskq/core';
+import { type RequestOrigin, requestUrlContext, resolveAllowedHosts } from '../src/index.js';
 
 const origin = (host: string | undefined, extra: Partial<RequestOrigin> = {}): RequestOrigin => ({ protocol: 'http', host, forwardedHost: false, forwardedPort: undefined, headers: {}, ...extra });
 const context = (host: string | undefined, allowed: readonly string[], extra: Partial<RequestOrigin> = {}) =>

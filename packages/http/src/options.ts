@@ -1,10 +1,8 @@
-import { InvalidOptionError } from '../errors.js';
-import { consoleLogger, type Logger } from '../logger.js';
-import type { TaskQueue } from '../queue.js';
+import { consoleLogger, InvalidOptionError, type Logger, type TaskQueue } from '@taskq/core';
 import { type AllowedHosts, resolveAllowedHosts } from './host-check.js';
-import type { RequestTransactionFactory } from './request-transaction.js';
+import type { RequestUnitOfWorkFactory } from './request-scope.js';
 
-/** Options every HTTP adapter takes (Express middleware, Fastify plugin). */
+/** Options every HTTP adapter takes (Express middleware, Fastify plugin; Nest's `http` options follow them). */
 export interface HttpAdapterOptions<Request> {
   /** The application's queue (`createQueue(...)`); each request gets a view of it bound to its unit of work. */
   readonly queue: TaskQueue;
@@ -15,17 +13,17 @@ export interface HttpAdapterOptions<Request> {
    */
   readonly routes?: Readonly<Record<string, string>>;
   /**
-   * Opens a transaction per request whose unit of work the request's submits
-   * join, e.g. `(queue) => openRequestTransaction(dataSource, queue)` from
-   * `@taskq/typeorm`. Return `undefined` to give a request (say, a `GET`) a
-   * plain unit of work only.
+   * Opens each request's unit of work, which the request's submits join,
+   * e.g. `(queue) => databaseUnitOfWork(dataSource, queue)` from
+   * `@taskq/typeorm` (it also opens a database transaction). Return
+   * `undefined` to give a request (say, a `GET`) a plain unit of work only.
    * @defaultValue a plain unit of work (`queue.begin()`) for every request
    */
-  readonly transaction?: RequestTransactionFactory<Request>;
+  readonly unitOfWork?: RequestUnitOfWorkFactory<Request>;
   /**
-   * Whether a response with this status drops the request's tasks (and rolls
-   * its transaction back). A request whose handler threw is dropped whatever
-   * its status.
+   * Whether a response with this status drops the request's tasks (and
+   * rolls back its database transaction, if any). A request whose handler
+   * threw is dropped whatever its status.
    * @defaultValue `(status) => status >= 500`
    */
   readonly rollbackOn?: (status: number) => boolean;
@@ -54,7 +52,7 @@ export interface HttpAdapterOptions<Request> {
 export interface ResolvedHttpAdapterOptions<Request> {
   readonly queue: TaskQueue;
   readonly routes: Readonly<Record<string, string>>;
-  readonly transaction: RequestTransactionFactory<Request> | undefined;
+  readonly unitOfWork: RequestUnitOfWorkFactory<Request> | undefined;
   readonly rollbackOn: (status: number) => boolean;
   readonly basePath: string | undefined;
   readonly logger: Logger;
@@ -70,24 +68,37 @@ export function resolveHttpAdapterOptions<Request>(options: HttpAdapterOptions<R
   if (typeof queue?.submit !== 'function' || typeof queue.begin !== 'function') {
     throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue(...)');
   }
-  if (options.transaction !== undefined && typeof options.transaction !== 'function') {
-    throw new InvalidOptionError('transaction', 'expected a function (queue, request) => RequestTransaction, e.g. (queue) => openRequestTransaction(dataSource, queue)');
-  }
-  if (options.rollbackOn !== undefined && typeof options.rollbackOn !== 'function') {
-    throw new InvalidOptionError('rollbackOn', 'expected a function (status: number) => boolean');
-  }
+  const scope = checkScopeOptions(options);
   if (options.logger !== undefined && typeof options.logger?.error !== 'function') {
     throw new InvalidOptionError('logger', 'expected a Logger with debug, info, warn and error methods');
   }
   return {
     queue,
     routes: checkRoutes(options.routes),
-    transaction: options.transaction,
-    rollbackOn: options.rollbackOn ?? serverError,
+    ...scope,
     basePath: checkBasePath(options.basePath),
     logger: options.logger ?? consoleLogger(),
     allowedHosts: resolveAllowedHosts(options.allowedHosts),
   };
+}
+
+/**
+ * The queue-independent half of the per-request unit of work's options
+ * (`unitOfWork`, `rollbackOn`), for adapters whose queue exists only later
+ * (NestJS's module options); `prefix` places the options, e.g. `'http.'`.
+ */
+export function checkScopeOptions<Request>(
+  options: Pick<HttpAdapterOptions<Request>, 'unitOfWork' | 'rollbackOn'>,
+  prefix = '',
+): Pick<ResolvedHttpAdapterOptions<Request>, 'unitOfWork' | 'rollbackOn'> {
+  const { unitOfWork, rollbackOn } = options;
+  if (unitOfWork !== undefined && typeof unitOfWork !== 'function') {
+    throw new InvalidOptionError(`${prefix}unitOfWork`, 'expected a function (queue, request) => RequestUnitOfWork, e.g. (queue) => databaseUnitOfWork(dataSource, queue)');
+  }
+  if (rollbackOn !== undefined && typeof rollbackOn !== 'function') {
+    throw new InvalidOptionError(`${prefix}rollbackOn`, 'expected a function (status: number) => boolean');
+  }
+  return { unitOfWork, rollbackOn: rollbackOn ?? serverError };
 }
 
 /** Named route patterns are paths starting with '/'. */

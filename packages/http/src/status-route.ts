@@ -1,7 +1,5 @@
-import { InvalidOptionError } from '../errors.js';
-import { type PublicTaskStatus, publicStatus, TASK_ID_PATTERN } from '../public-status.js';
-import type { TaskQueue } from '../queue.js';
-import type { TaskStatus } from '../result-store.js';
+import { InvalidOptionError, type TaskQueue, type TaskStatus } from '@taskq/core';
+import { type PublicTaskStatus, publicStatus, TASK_ID_PATTERN } from './public-status.js';
 
 /** Options of a status route, the same on every HTTP adapter. */
 export interface StatusRouteOptions<Request> {

@@ -1,4 +1,4 @@
-import type { TaskState, TaskStatus } from './result-store.js';
+import type { TaskState, TaskStatus } from '@taskq/core';
 
 /** A task's status as the status route answers it: what a client needs, nothing about the deployment. */
 export interface PublicTaskStatus {
@@ -40,15 +40,6 @@ export interface PublicStatusOptions {
 
 /** Task ids are UUIDs: a route can answer 404 for anything else without asking the store (a SQL store may reject a malformed uuid with an error). */
 export const TASK_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * Whether a thrown error says its message is meant for the client: it has
- * `expose === true`, the convention of http-errors (whose 4xx errors set it)
- * and Koa. The worker records it with the failure.
- */
-export function isPublicError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { expose?: unknown }).expose === true;
-}
 
 /**
  * The status JSON the HTTP adapters answer with: public fields only. A failed

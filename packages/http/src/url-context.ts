@@ -1,5 +1,5 @@
-import { type AllowedHosts, BadRequestHostError, parseHost, parsePort } from './host-check.js';
-import { type RequestUrlContext, TRAVELLING_HEADERS, type TravellingHeader } from './task-request.js';
+import { parseHost, parsePort, type RequestUrlContext, TRAVELLING_HEADERS, type TravellingHeader } from '@taskq/core';
+import { type AllowedHosts, BadRequestHostError } from './host-check.js';
 
 /**
  * What an HTTP adapter reads off its framework's request, after the
