@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CodecSet, decodeArgs, parseHost, type RequestOrigin, requestUrlContext, resolveAllowedHosts } from '../src/index.js';
+import { parseHost, type RequestOrigin, requestUrlContext, resolveAllowedHosts } from '../src/index.js';
+import { CodecSet } from '../src/codecs/codec-set.js';
+import { decodeArgs } from '../src/codecs/decode.js';
 
 const origin = (host: string | undefined, extra: Partial<RequestOrigin> = {}): RequestOrigin => ({ protocol: 'http', host, forwardedHost: false, forwardedPort: undefined, headers: {}, ...extra });
 const context = (host: string | undefined, allowed: readonly string[], extra: Partial<RequestOrigin> = {}) =>

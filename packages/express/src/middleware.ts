@@ -1,4 +1,5 @@
-import { CommitFailedError, plainTransaction, REQUEST_CONTEXT, RequestScope, type RequestTransaction, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { CommitFailedError, plainTransaction, RequestScope, type RequestTransaction, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { REQUEST_CONTEXT } from '@taskq/core/adapter';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { MountedTwiceError, NoRequestTransactionError } from './errors.js';
 import { holdResponse } from './internal/hold-response.js';

@@ -1,5 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
-import { type AllowedHosts, CommitFailedError, plainTransaction, REQUEST_CONTEXT, RequestScope, type RequestTransaction, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { type AllowedHosts, CommitFailedError, plainTransaction, RequestScope, type RequestTransaction, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { REQUEST_CONTEXT } from '@taskq/core/adapter';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
 import { AlreadyRegisteredError, NoRequestTransactionError } from './errors.js';

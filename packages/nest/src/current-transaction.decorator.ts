@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { TaskqError } from '@taskq/core';
+import { NoRequestTransactionError } from './errors.js';
 import type { RequestTransaction } from './request-transaction.js';
 
 const TRANSACTION: unique symbol = Symbol('taskq.nest.transaction');
@@ -13,7 +13,7 @@ export function attachTransaction(request: unknown, transaction: RequestTransact
 export function requestTransaction<T extends RequestTransaction = RequestTransaction>(request: unknown): T {
   const transaction = typeof request === 'object' && request !== null ? (request as { [TRANSACTION]?: RequestTransaction })[TRANSACTION] : undefined;
   if (!transaction) {
-    throw new TaskqError('TASKQ_NO_REQUEST_TRANSACTION', 'no request transaction: the route is not behind the taskq unit-of-work interceptor (http.unitOfWork: false?)');
+    throw new NoRequestTransactionError('no request transaction: the route is not behind the taskq unit-of-work interceptor (http.unitOfWork: false?)');
   }
   return transaction as T;
 }

@@ -35,3 +35,38 @@ export class MiddlewareResolutionError extends TaskqError {
     super('TASKQ_NEST_MIDDLEWARE', message, options);
   }
 }
+
+/** Requests as task arguments need an HTTP application and its taskq adapter package (@taskq/express or @taskq/fastify). */
+export class NestAdapterError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NEST_ADAPTER', message);
+  }
+}
+
+/** The request's unit of work was asked for on a route that is not behind the taskq unit-of-work interceptor. */
+export class NoRequestTransactionError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NO_REQUEST_TRANSACTION', message);
+  }
+}
+
+/** `@RequestUrls()` was used on a route without the taskq interceptor in front of it. */
+export class NoRequestContextError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NEST_NO_REQUEST_CONTEXT', message);
+  }
+}
+
+/** The `http.transaction` factory returned something other than `{ uow, commit(), rollback() }`. */
+export class RequestTransactionShapeError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NEST_TRANSACTION', message);
+  }
+}
+
+/** An `@Accepted()` handler returned something other than the submitted task's handle. */
+export class AcceptedResultError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NEST_ACCEPTED', message);
+  }
+}

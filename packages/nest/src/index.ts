@@ -20,4 +20,14 @@ export { RequestUrls } from './request-urls.decorator.js';
 export type { PublicTaskStatus } from '@taskq/core';
 export { taskqCliWorker, type ApplicationContextOptions } from './cli.js';
 export type { CliOverrides } from './internal/cli-context.js';
-export { TaskDeclarationError, AmbiguousTaskProviderError, DuplicateTaskqModuleError, MiddlewareResolutionError } from './errors.js';
+export {
+  TaskDeclarationError,
+  AmbiguousTaskProviderError,
+  DuplicateTaskqModuleError,
+  MiddlewareResolutionError,
+  NestAdapterError,
+  NoRequestTransactionError,
+  NoRequestContextError,
+  RequestTransactionShapeError,
+  AcceptedResultError,
+} from './errors.js';

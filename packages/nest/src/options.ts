@@ -16,8 +16,8 @@ import {
   type TaskOptions,
   TaskRegistry,
   type Transport,
-  parseDuration,
 } from '@taskq/core';
+import { parseDuration } from '@taskq/core/adapter';
 import { isMiddlewareClass, type TaskqMiddlewareEntry } from './middleware.js';
 import type { RequestTransactionFactory } from './request-transaction.js';
 import { DEFAULT_QUEUE_NAME } from './tokens.js';

@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
-import { type AllowedHosts, REQUEST_CONTEXT, type RequestUrlContext, requestUrlContext, resolveAllowedHosts, TaskqError, TaskRequest } from '@taskq/core';
+import { type AllowedHosts, type RequestUrlContext, requestUrlContext, resolveAllowedHosts, TaskRequest } from '@taskq/core';
+import { REQUEST_CONTEXT } from '@taskq/core/adapter';
+import { NestAdapterError } from './errors.js';
 import { TaskqRuntime } from './taskq-runtime.js';
 
 /** How an HTTP adapter package computes (and host-checks) a request's URL context: `expressUrlContext` of @taskq/express has this shape. */
@@ -52,7 +54,7 @@ export class RequestMarker implements OnModuleInit {
       const specifier: string = adapter.packageName;
       const loaded = (await import(specifier)) as Record<string, unknown>;
       const compute = loaded[adapter.exportName];
-      if (typeof compute !== 'function') throw new TaskqError('TASKQ_NEST_ADAPTER', `${adapter.packageName} does not export ${adapter.exportName}()`);
+      if (typeof compute !== 'function') throw new NestAdapterError(`${adapter.packageName} does not export ${adapter.exportName}()`);
       this.#compute = compute as UrlContextFunction;
     } catch (error) {
       this.#missing = `requests cannot be task arguments: ${adapter.packageName} could not be loaded (${error instanceof Error ? error.message : String(error)}); install it next to @taskq/nest`;
@@ -85,7 +87,7 @@ export class RequestMarker implements OnModuleInit {
   /** The request's URL context; throws a clear error when the platform's adapter is missing. */
   urlContext(request: unknown): RequestUrlContext {
     const compute = this.#compute;
-    if (!compute) throw new TaskqError('TASKQ_NEST_ADAPTER', this.#missing ?? 'requests can be task arguments only in an HTTP application');
+    if (!compute) throw new NestAdapterError(this.#missing ?? 'requests can be task arguments only in an HTTP application');
     return compute(request as never, this.#basePath(), this.runtime.options.http.routes, this.#hosts());
   }
 

@@ -1,10 +1,10 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, Logger, type NestInterceptor } from '@nestjs/common';
 import { SSE_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { TaskqError } from '@taskq/core';
 import { Observable, type Subscription, throwError } from 'rxjs';
 import { ACCEPTED_METADATA, type AcceptedOptions } from './accepted.decorator.js';
 import { attachTransaction } from './current-transaction.decorator.js';
+import { AcceptedResultError, RequestTransactionShapeError } from './errors.js';
 import { asBadRequest } from './internal/bad-host.js';
 import { RequestMarker } from './request-marker.js';
 import { plainTransaction, type RequestTransaction } from './request-transaction.js';
@@ -114,7 +114,7 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
     const opened = factory ? await factory(queue, request, execution) : undefined;
     if (opened === undefined) return plainTransaction(queue);
     if (typeof opened !== 'object' || opened === null || typeof opened.commit !== 'function' || typeof opened.rollback !== 'function' || typeof opened.uow?.run !== 'function') {
-      throw new TaskqError('TASKQ_NEST_TRANSACTION', 'http.transaction returned something other than { uow, commit(), rollback() }');
+      throw new RequestTransactionShapeError('http.transaction returned something other than { uow, commit(), rollback() }');
     }
     return opened;
   }
@@ -148,7 +148,7 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
   #acceptedBody(value: unknown, execution: ExecutionContext, options: AcceptedOptions): { task: string } {
     const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
     if (typeof id !== 'string') {
-      throw new TaskqError('TASKQ_NEST_ACCEPTED', `an @Accepted() handler must return the submitted task (a TaskHandle), got ${value === null ? 'null' : typeof value}`);
+      throw new AcceptedResultError(`an @Accepted() handler must return the submitted task (a TaskHandle), got ${value === null ? 'null' : typeof value}`);
     }
     const http = execution.switchToHttp();
     const adapter = this.adapterHost.httpAdapter;
