@@ -30,6 +30,7 @@ import { TASKQ_STATUS_PATH } from './tokens.js';
 export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
   readonly #logger = new Logger('TaskqModule');
 
+  /** @internal Made by Nest's injector from the module's own providers. */
   constructor(
     @Inject(TaskqRuntime) private readonly runtime: TaskqRuntime,
     @Inject(RequestMarker) private readonly marker: RequestMarker,
