@@ -1,4 +1,5 @@
-import type { OutgoingMessage, Transport } from '@taskq/core';
+import type { Transport } from '@taskq/core';
+import type { OutgoingMessage } from '@taskq/core/adapter';
 
 /**
  * Wraps a real transport to inject what the broker cannot do on demand: a

@@ -1,6 +1,7 @@
 // The app every HTTP adapter builds for the contract suite: its tasks, its routes' behaviour, and how the suite configures it.
 import { request as httpRequest } from 'node:http';
-import { currentUnitOfWork, type TaskHandle, type TaskQueue, TaskRegistry, type TaskStatus, type Transport, type UnitOfWork, type UrlHelpers } from '@taskq/core';
+import { type TaskHandle, type TaskQueue, TaskRegistry, type TaskStatus, type Transport, type UnitOfWork, type UrlHelpers } from '@taskq/core';
+import { currentUnitOfWork } from '@taskq/core/adapter';
 import type { Cleanup } from '../cleanup.js';
 import { gate } from '../wait.js';
 

@@ -19,7 +19,8 @@
  * leaves the rows to the relay); then `outbox(...).sweep()` on a working
  * transport publishes them all, batch by batch.
  */
-import { amqp, createQueue, memory, silentLogger, type OutgoingMessage, type TaskQueue, type Transport } from '@taskq/core';
+import { amqp, createQueue, memory, silentLogger, type TaskQueue, type Transport } from '@taskq/core';
+import type { OutgoingMessage } from '@taskq/core/adapter';
 import { outbox, taskqEntities, transactional } from '@taskq/typeorm';
 import { DataSource, type EntityManager, type EntitySubscriberInterface, type QueryRunner, type TransactionCommitEvent } from 'typeorm';
 import { now } from '../clock.js';

@@ -1,4 +1,4 @@
-import { amqp, redactUrl, type Transport } from '@taskq/core';
+import { amqp, type Transport } from '@taskq/core';
 
 /** The broker URL from the environment; unset means "no services: use the memory transport". */
 export function brokerUrl(): string | undefined {
@@ -15,7 +15,13 @@ export function rabbitmq(url: string): Transport {
   return amqp({ url, connectTimeout: '10s', publishTimeout: '10s' });
 }
 
-/** The URL for display: the password is replaced by `***`. */
+/** The URL for display: the password is replaced by `***`, and a URL that does not parse is not shown at all. */
 export function displayUrl(url: string): string {
-  return redactUrl(url);
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(TASKQ_URL, not shown: it is not a valid URL)';
+  }
 }

@@ -1,8 +1,9 @@
 import type { CodecSet } from './codecs/codec-set.js';
 import { TaskqError } from './errors.js';
-import type { SubmitMiddleware, TaskHandle, TaskQueue } from './queue.js';
 import type { TaskFunction, TaskRegistry } from './registry.js';
 import type { ResultStore, TaskStatus } from './result-store.js';
+import type { TaskHandle } from './task-handle.js';
+import type { BoundTaskQueue, SubmitMiddleware, TaskQueue } from './task-queue.js';
 import type { SubmitOptions } from './task-options.js';
 import type { Transport } from './transport.js';
 import type { UnitOfWork, UnitOfWorkOptions } from './unit-of-work.js';
@@ -22,18 +23,6 @@ export class BoundQueueMisuseError extends TaskqError {
   constructor(method: string, advice: string) {
     super('TASKQ_REQUEST_QUEUE_MISUSE', `taskQueue.${method}() is not available on a request's queue view: ${advice}`);
   }
-}
-
-/**
- * A queue whose submits always join one unit of work (a web request's), so
- * they are published only when it commits. The binding is explicit, so it
- * holds even where a library loses the AsyncLocalStorage context.
- */
-export interface BoundTaskQueue extends TaskQueue {
-  /** The unit of work; `unitOfWork.tasks` lists what was submitted so far. */
-  readonly unitOfWork: UnitOfWork;
-  /** A view with these submit options, still bound to the same unit of work. */
-  with(options: SubmitOptions): BoundTaskQueue;
 }
 
 class BoundQueue implements BoundTaskQueue {

@@ -1,13 +1,15 @@
+import type { TaskqErrorCode } from './error-codes.js';
+
 /**
  * Every error taskq throws is a {@link TaskqError} with a stable string `code`.
  * Branch on `code` rather than `instanceof`: two installed copies of taskq
  * (a common monorepo accident) have two distinct classes but the same codes.
  */
 export class TaskqError extends Error {
-  /** Stable machine-readable code, e.g. `TASKQ_UNREGISTERED_TASK`. */
-  readonly code: string;
+  /** Stable machine-readable code, e.g. `TASKQ_UNREGISTERED_TASK`; every code is listed in `ERROR_CODES`. */
+  readonly code: TaskqErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: TaskqErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -66,7 +68,7 @@ export class PayloadTooLargeError extends TaskqError {
 
 /** The broker or transport failed; the message never contains credentials. */
 export class TransportError extends TaskqError {
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+  constructor(message: string, options?: { cause?: unknown; code?: TaskqErrorCode }) {
     super(options?.code ?? 'TASKQ_TRANSPORT', message, options);
   }
 }
@@ -75,6 +77,20 @@ export class TransportError extends TaskqError {
 export class PublishTimeoutError extends TransportError {
   constructor(message: string) {
     super(message, { code: 'TASKQ_PUBLISH_TIMEOUT' });
+  }
+}
+
+/** The broker could not route a message: the queue it was published to does not exist. */
+export class PublishUnroutableError extends TransportError {
+  constructor(message: string) {
+    super(message, { code: 'TASKQ_PUBLISH_UNROUTABLE' });
+  }
+}
+
+/** The broker refused a message (a negative confirm). */
+export class PublishRefusedError extends TransportError {
+  constructor(message: string) {
+    super(message, { code: 'TASKQ_PUBLISH_REFUSED' });
   }
 }
 
@@ -93,6 +109,36 @@ export class UnpublishableMessageError extends TransportError {
 export class ClosedError extends TaskqError {
   constructor(what: string) {
     super('TASKQ_CLOSED', `${what} is closed`);
+  }
+}
+
+/** A unit of work was used (submit, commit) after it was committed or rolled back. */
+export class UnitOfWorkClosedError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_UNIT_OF_WORK_CLOSED', message);
+  }
+}
+
+/** `handle.result()` gave up waiting: the task did not finish within the timeout. */
+export class ResultTimeoutError extends TaskqError {
+  readonly taskId: string;
+  constructor(taskId: string, message: string) {
+    super('TASKQ_RESULT_TIMEOUT', message);
+    this.taskId = taskId;
+  }
+}
+
+/** A worker was started twice, or configured (`use`, `on...`) after it started. */
+export class WorkerStartedError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_WORKER_STARTED', message);
+  }
+}
+
+/** The worker stopped before a running task finished: the task's `signal` is aborted with this reason. */
+export class WorkerStoppingError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_WORKER_STOPPING', message);
   }
 }
 

@@ -1,47 +1,31 @@
+/**
+ * `@taskq/core`: what an application uses — the registry, the queue and its
+ * units of work, the worker, the transports, the result store, the task
+ * context and the errors. What adapter and plugin authors build on is in
+ * `@taskq/core/adapter`.
+ *
+ * @packageDocumentation
+ */
 export { TaskRegistry, type TaskDefinition, type TaskFunction } from './registry.js';
-export {
-  createQueue,
-  TaskHandle,
-  TaskFailedError,
-  type ResultOptions,
-  type QueueOptions,
-  type TaskQueue,
-  type Submission,
-  type SubmitMiddleware,
-  type PreparedTask,
-} from './queue.js';
-export { createWorker, Worker, type WorkerOptions, type StopOptions, type TaskMiddleware, type TaskContext, type LifecycleHook } from './worker.js';
+export { createQueue, TaskHandle, TaskFailedError, type ResultOptions, type QueueOptions } from './queue.js';
+export type { TaskQueue, BoundTaskQueue, Submission, SubmitMiddleware } from './task-queue.js';
+export { createWorker, type Worker, type WorkerOptions, type StopOptions, type TaskMiddleware, type TaskContext, type LifecycleHook } from './worker.js';
 export type { WorkerEvents, ActiveEvent, CompletedEvent, FailedEvent, DeadEvent, WorkerErrorEvent, DeadLetterReason } from './worker-events.js';
-export { type BoundTaskQueue, UnitOfWorkSettledError, BoundQueueMisuseError } from './bound-queue.js';
-export { UnitOfWork, currentUnitOfWork, type UnitOfWorkOptions, type UnitOfWorkState, type StageTasks } from './unit-of-work.js';
-export type { ResultStore, TaskStatus, TaskState, StoredStatus, StoredError, EnqueuedRecord } from './result-store.js';
-export { isFinished } from './result-store.js';
-export { memoryResultStore, MemoryResultStore, type MemoryResultStoreOptions } from './memory-result-store.js';
+export { UnitOfWorkSettledError, BoundQueueMisuseError } from './bound-queue.js';
+export type { UnitOfWork, UnitOfWorkState } from './unit-of-work.js';
+export type { ResultStore, TaskStatus, TaskState } from './result-store.js';
+export { memoryResultStore, type MemoryResultStore, type MemoryResultStoreOptions } from './memory-result-store.js';
 export { currentTask, maybeCurrentTask, type CurrentTask } from './context.js';
-export { type TaskOptions, type SubmitOptions, type Backoff, parseDuration } from './task-options.js';
-export { type Envelope, type MetaValue, ENVELOPE_VERSION, HEADER, parseEnvelope } from './envelope.js';
+export type { TaskOptions, SubmitOptions, Backoff } from './task-options.js';
+export type { MetaValue } from './envelope.js';
 export type { Codec, EncodeContext, DecodeContext } from './codecs/types.js';
-export { CodecSet } from './codecs/codec-set.js';
-export { encodeArgs } from './codecs/encode.js';
-export { decodeArgs } from './codecs/decode.js';
-export { builtinCodecs } from './codecs/builtin.js';
-export {
-  TaskRequest,
-  RouteError,
-  checkRequestContext,
-  TRAVELLING_HEADERS,
-  type RequestUrlContext,
-  type UrlHelpers,
-  type TravellingHeader,
-} from './request/task-request.js';
-export { requestCodec, REQUEST_CONTEXT, type ContextualRequest } from './request/request-codec.js';
-export type { Transport, OutgoingMessage, Delivery, DeadLetter, DeadLetterRecord, DeadLetterStore, ConsumeOptions, Subscription, MessageHeaders } from './transport.js';
-export { memory, MemoryTransport, type MemoryTransportOptions } from './transports/memory/memory-transport.js';
-export { amqp, AmqpTransport, type AmqpTransportOptions } from './transports/amqp/amqp-transport.js';
+export { TaskRequest, RouteError, type RequestUrlContext, type UrlHelpers, type TravellingHeader } from './request/task-request.js';
+export type { Transport } from './transport.js';
+export { memory, type MemoryTransport, type MemoryTransportOptions } from './transports/memory/memory-transport.js';
+export { amqp, type AmqpTransport, type AmqpTransportOptions } from './transports/amqp/amqp-transport.js';
 export type { QueueType } from './transports/amqp/topology.js';
 export type { SigningKey } from './signing.js';
 export { consoleLogger, silentLogger, type Logger } from './logger.js';
-export { redactUrl } from './internal/redact.js';
 export {
   TaskqError,
   UnregisteredTaskError,
@@ -52,12 +36,18 @@ export {
   PayloadTooLargeError,
   TransportError,
   PublishTimeoutError,
+  PublishUnroutableError,
+  PublishRefusedError,
   UnpublishableMessageError,
   ClosedError,
+  UnitOfWorkClosedError,
+  ResultTimeoutError,
+  WorkerStartedError,
+  WorkerStoppingError,
   NonRetryableError,
   TaskTimeoutError,
   MessageExpiredError,
   NoTaskContextError,
   errorCode,
 } from './errors.js';
-export { parseHost, parsePort, isValidHost, type HostAndPort } from './request/host-syntax.js';
+export { ERROR_CODES, type TaskqErrorCode, type ErrorCodeInfo } from './error-codes.js';

@@ -4,13 +4,15 @@ import { encodeArgs } from './codecs/encode.js';
 import { decodeArgs } from './codecs/decode.js';
 import { describeError } from './internal/dead-letter.js';
 import type { ResultStore, TaskStatus } from './result-store.js';
-import { type BoundTaskQueue, bindQueue } from './bound-queue.js';
-import { currentUnitOfWork, inUnitOfWork, UnitOfWork, type UnitOfWorkOptions } from './unit-of-work.js';
+import { bindQueue } from './bound-queue.js';
+import { currentUnitOfWork, inUnitOfWork, type PreparedTask, UnitOfWork, type UnitOfWorkOptions } from './unit-of-work.js';
+import type { BoundTaskQueue, Submission, SubmitMiddleware, TaskQueue } from './task-queue.js';
 import { ENVELOPE_VERSION, type Envelope, type EnvelopeOptions, HEADER, type MetaValue } from './envelope.js';
 import { ClosedError, errorCode, InvalidOptionError, PayloadTooLargeError } from './errors.js';
 import { TaskHandle } from './task-handle.js';
 
 export { TaskHandle, TaskFailedError, type ResultOptions } from './task-handle.js';
+export type { TaskQueue } from './task-queue.js';
 import { uuidv7 } from './internal/uuid.js';
 import type { TaskFunction, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey, signMessage } from './signing.js';
@@ -36,69 +38,6 @@ export interface QueueOptions {
   readonly signingKey?: SigningKey;
   /** Status and results (`queue.status(id)`, `handle.result()`), deduplication keys. Use the same store in the workers. */
   readonly store?: ResultStore;
-}
-
-/** What submit-side middleware sees: the task before it is encoded. */
-export interface Submission {
-  readonly id: string;
-  /** Registry id of the task. */
-  readonly task: string;
-  readonly args: readonly unknown[];
-  readonly options: Readonly<SubmitOptions>;
-  /** Context to carry to the worker (`ctx.meta` there): plain JSON values only. */
-  readonly meta: Record<string, MetaValue>;
-}
-
-/**
- * Submit-side middleware. It runs in the submitter's async context (so it can
- * read an AsyncLocalStorage such as a request scope) before the task is
- * encoded; `next()` resolves once the task is encoded.
- */
-export type SubmitMiddleware = (submission: Submission, next: () => Promise<void>) => Promise<void>;
-
-/** A task encoded and ready to publish. */
-export interface PreparedTask {
-  readonly handle: TaskHandle;
-  readonly message: OutgoingMessage;
-}
-
-/** Submits tasks. Obtain one with {@link createQueue}. */
-export interface TaskQueue {
-  /**
-   * Encodes the call and hands it to the transport; resolves once the broker
-   * confirmed it. The arguments are checked against `fn`'s parameters.
-   */
-  submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<TaskHandle<Awaited<ReturnType<F>>>>;
-  /** Submits many calls of one task, pipelined; resolves when all are confirmed. */
-  submitMany<F extends TaskFunction>(fn: F, argsList: readonly Parameters<F>[]): Promise<TaskHandle<Awaited<ReturnType<F>>>[]>;
-  /**
-   * A view of this queue whose submits use `options` (queue, delay, attempts, priority, ...). Options the
-   * transports would refuse (a delay over about 31 days, priority over 9, ...) make its submits reject with
-   * an `InvalidOptionError` naming the option, before anything is staged or published.
-   */
-  with(options: SubmitOptions): TaskQueue;
-  /** Adds submit-side middleware (to the underlying queue, shared by all its views). */
-  use(middleware: SubmitMiddleware): void;
-  /**
-   * Runs `fn` in a unit of work: tasks submitted anywhere below it are
-   * published when it resolves (in submit order, confirmed) and dropped when
-   * it throws. Joins an enclosing unit of work.
-   */
-  transaction<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T>;
-  /** Opens a unit of work for frameworks: `uow.run(next)`, then `uow.commit()` or `uow.rollback()`. */
-  begin(options?: UnitOfWorkOptions): UnitOfWork;
-  /** A view whose submits always join `uow` (a request's), even where AsyncLocalStorage context is lost. */
-  bind(uow: UnitOfWork): BoundTaskQueue;
-  /** The task's status from the store, or null for an unknown id. Needs `store`. */
-  status(id: string): Promise<TaskStatus | null>;
-  /** A handle for a task id (e.g. from a URL), to read its status or await its result. */
-  handle(id: string): TaskHandle;
-  /** Stops accepting submits and releases the transport. */
-  close(): Promise<void>;
-  readonly registry: TaskRegistry;
-  readonly transport: Transport;
-  readonly codecs: CodecSet;
-  readonly store: ResultStore | undefined;
 }
 
 const DEFAULT_MAX_PAYLOAD = 1_048_576;

@@ -1,4 +1,4 @@
-import { TaskqError } from './errors.js';
+import { ResultTimeoutError, TaskqError } from './errors.js';
 import type { TaskStatus } from './result-store.js';
 import { parseDuration } from './task-options.js';
 
@@ -32,10 +32,10 @@ export class TaskHandle<Result = unknown> {
   /** Logical queue it went to. */
   readonly queue: string;
   readonly #readStatus: (id: string) => Promise<TaskStatus | null>;
-  /** @internal Carries the result type; never set. */
+  /** Carries the result type for inference; never set at run time. */
   declare readonly __result?: Result;
 
-  /** @internal */
+  /** Made by the queue (`submit`, `queue.handle(id)`); not for application code. */
   constructor(readStatus: (id: string) => Promise<TaskStatus | null>, id: string, name: string, queue: string) {
     this.#readStatus = readStatus;
     this.id = id;
@@ -57,7 +57,7 @@ export class TaskHandle<Result = unknown> {
       if (status?.state === 'succeeded') return status.result as Result;
       if (status?.state === 'dead') throw new TaskFailedError(status);
       if (Date.now() >= deadline) {
-        throw new TaskqError('TASKQ_RESULT_TIMEOUT', `task ${this.id} did not finish within ${timeoutMs} ms (state: ${status?.state ?? 'unknown'})`);
+        throw new ResultTimeoutError(this.id, `task ${this.id} did not finish within ${timeoutMs} ms (state: ${status?.state ?? 'unknown'})`);
       }
       await new Promise((resolve) => setTimeout(resolve, options.interval ?? 50));
     }

@@ -1,6 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { TaskqError } from './errors.js';
-import type { PreparedTask, TaskHandle } from './queue.js';
+import { UnitOfWorkClosedError } from './errors.js';
+import type { TaskHandle } from './task-handle.js';
+import type { OutgoingMessage } from './transport.js';
+
+/** A task encoded and ready to publish. */
+export interface PreparedTask {
+  readonly handle: TaskHandle;
+  readonly message: OutgoingMessage;
+}
 
 /** Hands staged tasks somewhere durable right away (e.g. an outbox table in the same database transaction). */
 export type StageTasks = (tasks: readonly PreparedTask[]) => Promise<void>;
@@ -104,7 +111,7 @@ export class UnitOfWork {
   }
 
   #assertOpen(action: string): void {
-    if (this.#state !== 'open') throw new TaskqError('TASKQ_UNIT_OF_WORK_CLOSED', `cannot ${action} a unit of work that is already ${this.#state}`);
+    if (this.#state !== 'open') throw new UnitOfWorkClosedError(`cannot ${action} a unit of work that is already ${this.#state}`);
   }
 }
 

@@ -2,7 +2,7 @@ import { CodecSet } from './codecs/codec-set.js';
 import { decodeArgs } from './codecs/decode.js';
 import { runInTask } from './context.js';
 import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
-import { ClosedError, DecodeError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError, TaskTimeoutError } from './errors.js';
+import { ClosedError, DecodeError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError, TaskTimeoutError, WorkerStartedError, WorkerStoppingError } from './errors.js';
 import { boundHeaders } from './internal/bounded-headers.js';
 import { deadLetterOf, minimalDeadLetterOf } from './internal/dead-letter.js';
 import { Intake } from './internal/intake.js';
@@ -131,7 +131,7 @@ export class Worker {
 
   /** Runs the start-up hooks, then starts consuming. */
   async start(): Promise<void> {
-    if (this.#state !== 'idle') throw new TaskqError('TASKQ_WORKER_STARTED', `worker.start() was called while the worker is ${this.#state}; a worker starts once`);
+    if (this.#state !== 'idle') throw new WorkerStartedError(`worker.start() was called while the worker is ${this.#state}; a worker starts once`);
     this.#state = 'starting';
     this.#release = this.transport.retain();
     try {
@@ -175,7 +175,7 @@ export class Worker {
       this.#emitError('cancelling the consumer failed', error);
     }
     if (!(await this.#drain(timeoutMs))) {
-      const reason = new TaskqError('TASKQ_WORKER_STOPPING', `worker stopped: the task did not finish within ${timeoutMs} ms`);
+      const reason = new WorkerStoppingError(`worker stopped: the task did not finish within ${timeoutMs} ms`);
       for (const run of this.#running.values()) run?.abort(reason);
       if (!(await this.#drain(STOP_GRACE_MS))) {
         // Unfinished messages go back to the queue for another worker; their late results are discarded.
@@ -414,7 +414,7 @@ export class Worker {
 
   #assertConfigurable(method: string): void {
     if (this.#state === 'stopped' || this.#state === 'stopping') throw new ClosedError('the worker');
-    if (this.#state !== 'idle') throw new TaskqError('TASKQ_WORKER_STARTED', `worker.${method}() must be called before worker.start()`);
+    if (this.#state !== 'idle') throw new WorkerStartedError(`worker.${method}() must be called before worker.start()`);
   }
 }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, type DeadEvent, errorCode, HEADER, type MessageHeaders, TaskRegistry, type Transport } from '../src/index.js';
+import { createQueue, createWorker, type DeadEvent, errorCode, TaskRegistry, type Transport } from '../src/index.js';
+import { HEADER, type MessageHeaders } from '../src/adapter.js';
 import { eventually, waitFor } from '../../../test-support/wait.js';
 import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
 import { RABBIT_URL } from './support/rabbit.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createQueue, createWorker, memory, memoryResultStore, type OutgoingMessage, type SubmitOptions, type TaskOptions, TaskRegistry, type Transport } from '../src/index.js';
+import { createQueue, createWorker, memory, memoryResultStore, type SubmitOptions, type TaskOptions, TaskRegistry, type Transport } from '../src/index.js';
+import type { OutgoingMessage } from '../src/adapter.js';
 import { MAX_DELAY_MS, MAX_KEY_LENGTH, MAX_PREFIX_LENGTH, MAX_QUEUE_NAME_LENGTH } from '../src/task-options.js';
 import { deletePrefix } from '../../../test-support/rabbit.js';
 import { waitFor } from '../../../test-support/wait.js';

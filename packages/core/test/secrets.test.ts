@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { inspect, promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { amqp, createQueue, createWorker, errorCode, type Logger, redactUrl, TaskRegistry } from '../src/index.js';
+import { amqp, createQueue, createWorker, errorCode, type Logger, TaskRegistry } from '../src/index.js';
+import { redactUrl } from '../src/internal/redact.js';
 
 const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL('./fixtures/fault/secret-child.ts', import.meta.url));

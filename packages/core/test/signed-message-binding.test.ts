@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, type DeadEvent, HEADER, memoryResultStore, type ResultStore, silentLogger, TaskRegistry, type Worker } from '../src/index.js';
+import { createQueue, createWorker, type DeadEvent, memoryResultStore, type ResultStore, silentLogger, TaskRegistry, type Worker } from '../src/index.js';
+import { HEADER } from '../src/adapter.js';
 import { connect } from 'amqplib';
 import { DELAY_LEVELS, RABBIT_URL, withChannel } from '../../../test-support/rabbit.js';
 import { eventually, sleep, waitFor } from '../../../test-support/wait.js';

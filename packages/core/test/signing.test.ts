@@ -1,6 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, type DeadEvent, errorCode, HEADER, TaskRegistry, type Transport } from '../src/index.js';
+import { createQueue, createWorker, type DeadEvent, errorCode, TaskRegistry, type Transport } from '../src/index.js';
+import { HEADER } from '../src/adapter.js';
 import { eventually, waitFor } from '../../../test-support/wait.js';
 import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
 

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { CodecSet, decodeArgs, encodeArgs, REQUEST_CONTEXT, type RequestUrlContext, TaskRequest } from '../src/index.js';
+import { type RequestUrlContext, TaskRequest } from '../src/index.js';
+import { CodecSet } from '../src/codecs/codec-set.js';
+import { decodeArgs } from '../src/codecs/decode.js';
+import { encodeArgs } from '../src/codecs/encode.js';
+import { REQUEST_CONTEXT } from '../src/adapter.js';
 
 const context: RequestUrlContext = {
   protocol: 'https',

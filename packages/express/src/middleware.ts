@@ -1,4 +1,5 @@
-import { REQUEST_CONTEXT, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { REQUEST_CONTEXT } from '@taskq/core/adapter';
 import {
   commitFailedAnswer,
   expressProxyTrust,

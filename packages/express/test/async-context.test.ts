@@ -1,4 +1,5 @@
-import { currentUnitOfWork, TaskRegistry } from '@taskq/core';
+import { TaskRegistry } from '@taskq/core';
+import { currentUnitOfWork } from '@taskq/core/adapter';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskq, taskqErrors } from '../src/index.js';

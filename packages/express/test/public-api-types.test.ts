@@ -1,4 +1,5 @@
-import { createQueue, memory, type RequestUrlContext, type REQUEST_CONTEXT, TaskRegistry, type TaskHandle, type TaskQueue, type UrlHelpers } from '@taskq/core';
+import { createQueue, memory, type RequestUrlContext, TaskRegistry, type TaskHandle, type TaskQueue, type UrlHelpers } from '@taskq/core';
+import type { REQUEST_CONTEXT } from '@taskq/core/adapter';
 import type { Request, RequestHandler } from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
 import { type RequestTaskQueue, requestUnitOfWork, type TaskqOptions, taskq, taskStatusHandler } from '../src/index.js';

@@ -1,4 +1,5 @@
-import type { REQUEST_CONTEXT, RequestUrlContext, TaskQueue } from '@taskq/core';
+import type { RequestUrlContext, TaskQueue } from '@taskq/core';
+import type { REQUEST_CONTEXT } from '@taskq/core/adapter';
 import type { RequestTaskQueue } from './request-queue.js';
 
 declare module 'fastify' {

@@ -1,5 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
-import { REQUEST_CONTEXT, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { REQUEST_CONTEXT } from '@taskq/core/adapter';
 import {
   commitFailedAnswer,
   fastifyProxyTrust,

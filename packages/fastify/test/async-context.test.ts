@@ -1,4 +1,5 @@
-import { currentUnitOfWork, TaskRegistry } from '@taskq/core';
+import { TaskRegistry } from '@taskq/core';
+import { currentUnitOfWork } from '@taskq/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskqPlugin } from '../src/index.js';
 import { serve } from './support/app.js';

@@ -1,4 +1,5 @@
-import { createQueue, memory, type RequestUrlContext, type REQUEST_CONTEXT, TaskRegistry, type TaskHandle, type TaskQueue, type UrlHelpers } from '@taskq/core';
+import { createQueue, memory, type RequestUrlContext, TaskRegistry, type TaskHandle, type TaskQueue, type UrlHelpers } from '@taskq/core';
+import type { REQUEST_CONTEXT } from '@taskq/core/adapter';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expectTypeOf, it } from 'vitest';
 import { accepted, type RequestTaskQueue, requestUnitOfWork, type TaskqPluginOptions, taskqPlugin } from '../src/index.js';

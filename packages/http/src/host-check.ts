@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
-import { InvalidOptionError, parseHost, TaskqError } from '@taskq/core';
+import { InvalidOptionError, TaskqError } from '@taskq/core';
+import { parseHost } from '@taskq/core/adapter';
 
 /**
  * The request's Host (or trusted X-Forwarded-Host / X-Forwarded-Port) is not

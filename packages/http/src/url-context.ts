@@ -1,4 +1,5 @@
-import { parseHost, parsePort, type RequestUrlContext, TRAVELLING_HEADERS, type TravellingHeader } from '@taskq/core';
+import type { RequestUrlContext, TravellingHeader } from '@taskq/core';
+import { parseHost, parsePort, TRAVELLING_HEADERS } from '@taskq/core/adapter';
 import { type AllowedHosts, BadRequestHostError } from './host-check.js';
 
 /**

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CodecSet, decodeArgs, parseHost } from '@taskq/core';
+import { parseHost } from '@taskq/core/adapter';
+import { CodecSet } from '../../core/src/codecs/codec-set.js';
+import { decodeArgs } from '../../core/src/codecs/decode.js';
 import { type RequestOrigin, requestUrlContext, resolveAllowedHosts } from '../src/index.js';
 
 const origin = (host: string | undefined, extra: Partial<RequestOrigin> = {}): RequestOrigin => ({ protocol: 'http', host, forwardedHost: false, forwardedPort: undefined, headers: {}, ...extra });

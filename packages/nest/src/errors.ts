@@ -35,3 +35,17 @@ export class MiddlewareResolutionError extends TaskqError {
     super('TASKQ_NEST_MIDDLEWARE', message, options);
   }
 }
+
+/** `@RequestUrls()` was used on a route without the taskq interceptor in front of it. */
+export class NoRequestContextError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NEST_NO_REQUEST_CONTEXT', message);
+  }
+}
+
+/** An `@Accepted()` handler returned something other than the submitted task's handle. */
+export class AcceptedResultError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NEST_ACCEPTED', message);
+  }
+}

@@ -18,4 +18,11 @@ export { Accepted } from './accepted.decorator.js';
 export { RequestUrls } from './request-urls.decorator.js';
 export { taskqCliWorker, type ApplicationContextOptions } from './cli.js';
 export type { CliOverrides } from './internal/cli-context.js';
-export { TaskDeclarationError, AmbiguousTaskProviderError, DuplicateTaskqModuleError, MiddlewareResolutionError } from './errors.js';
+export {
+  TaskDeclarationError,
+  AmbiguousTaskProviderError,
+  DuplicateTaskqModuleError,
+  MiddlewareResolutionError,
+  NoRequestContextError,
+  AcceptedResultError,
+} from './errors.js';

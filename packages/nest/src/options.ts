@@ -10,8 +10,8 @@ import {
   type TaskOptions,
   TaskRegistry,
   type Transport,
-  parseDuration,
 } from '@taskq/core';
+import { parseDuration } from '@taskq/core/adapter';
 import {
   type AllowedHosts,
   checkRoutes,

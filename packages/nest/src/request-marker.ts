@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
-import { REQUEST_CONTEXT, type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { REQUEST_CONTEXT } from '@taskq/core/adapter';
 import {
   type AllowedHosts,
   expressProxyTrust,

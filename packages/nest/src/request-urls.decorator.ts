@@ -1,5 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { REQUEST_CONTEXT, type RequestUrlContext, TaskqError, TaskRequest } from '@taskq/core';
+import { type RequestUrlContext, TaskRequest } from '@taskq/core';
+import { REQUEST_CONTEXT } from '@taskq/core/adapter';
+import { NoRequestContextError } from './errors.js';
 import { asBadRequest } from './internal/bad-host.js';
 
 /**
@@ -22,7 +24,7 @@ export const RequestUrls: () => ParameterDecorator = createParamDecorator((_data
   const request = execution.switchToHttp().getRequest<{ [REQUEST_CONTEXT]?: () => RequestUrlContext }>();
   const context = request?.[REQUEST_CONTEXT];
   if (typeof context !== 'function') {
-    throw new TaskqError('TASKQ_NEST_NO_REQUEST_CONTEXT', '@RequestUrls() needs the taskq interceptor in front of the route (TaskqModule registers it globally)');
+    throw new NoRequestContextError('@RequestUrls() needs the taskq interceptor in front of the route (TaskqModule registers it globally)');
   }
   try {
     return new TaskRequest(context());

@@ -1,11 +1,11 @@
 import { type CallHandler, type ExecutionContext, HttpException, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
 import { SSE_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { TaskqError } from '@taskq/core';
 import { type AcceptedOptions, acceptedAnswer, commitFailedAnswer, openRequestUnitOfWork, RequestScope, submittedTaskId } from '@taskq/http';
 import { Observable, type Subscription, throwError } from 'rxjs';
 import { ACCEPTED_METADATA } from './accepted.decorator.js';
 import { attachUnitOfWork } from './current-unit-of-work.decorator.js';
+import { AcceptedResultError } from './errors.js';
 import { asBadRequest } from './internal/bad-host.js';
 import { nestLogger } from './internal/nest-logger.js';
 import { RequestMarker } from './request-marker.js';
@@ -32,6 +32,7 @@ import { TASKQ_STATUS_PATH } from './tokens.js';
 export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
   readonly #logger = nestLogger('TaskqModule');
 
+  /** @internal Made by Nest's injector from the module's own providers. */
   constructor(
     @Inject(TaskqRuntime) private readonly runtime: TaskqRuntime,
     @Inject(RequestMarker) private readonly marker: RequestMarker,
@@ -137,7 +138,7 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
   #acceptedBody(value: unknown, execution: ExecutionContext, options: AcceptedOptions): { readonly task: string } {
     const id = submittedTaskId(value);
     if (id === undefined) {
-      throw new TaskqError('TASKQ_NEST_ACCEPTED', `an @Accepted() handler must return the submitted task (a TaskHandle), got ${value === null ? 'null' : typeof value}`);
+      throw new AcceptedResultError(`an @Accepted() handler must return the submitted task (a TaskHandle), got ${value === null ? 'null' : typeof value}`);
     }
     const http = execution.switchToHttp();
     const answer = acceptedAnswer({ id }, options, (path) => this.marker.absoluteUrl(http.getRequest(), path), `${this.statusPath ?? '/tasks'}/:id`);

@@ -114,3 +114,31 @@ export class TypeormSetupError extends TaskqError {
     super('TASKQ_TYPEORM_SETUP', message);
   }
 }
+
+/** A taskq database transaction was opened on a SQLite DataSource that already has one open here (SQLite has one connection): use `transactional()`, which joins it. */
+export class NestedTransactionError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NESTED_TRANSACTION', message);
+  }
+}
+
+/** A database transaction opened without a queue was asked for its unit of work. */
+export class NoUnitOfWorkError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NO_UNIT_OF_WORK', message);
+  }
+}
+
+/** A database transaction was committed while it was already committing, committed or rolled back. */
+export class TransactionClosedError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_TRANSACTION_CLOSED', message);
+  }
+}
+
+/** The outbox relay was started twice; it starts once. */
+export class OutboxRelayStartedError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_RELAY_STARTED', message);
+  }
+}

@@ -1,4 +1,5 @@
-import { consoleLogger, InvalidOptionError, type Logger, parseDuration, type TaskMiddleware, type TaskQueue } from '@taskq/core';
+import { consoleLogger, InvalidOptionError, type Logger, type TaskMiddleware, type TaskQueue } from '@taskq/core';
+import { parseDuration } from '@taskq/core/adapter';
 import type { DataSource } from 'typeorm';
 import { InboxEntity } from './entities.js';
 import { type Dialect, dialectOf, execute, tableOf } from './internal/dialect.js';

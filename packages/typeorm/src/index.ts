@@ -26,4 +26,18 @@ export {
 export { typeormTransaction, type TypeormTransactionOptions } from './inbox.js';
 export { outbox, OutboxRelay, type OutboxOptions } from './relay.js';
 export { sqlResultStore, SqlResultStore, type SqlResultStoreOptions } from './result-store.js';
-export { EntityNotSavedError, EntityDirtyError, EntityNotFoundError, EntityLoadError, EntityNotAllowedError, EntityKeyError, NoEntityManagerError, NoTransactionError, TypeormSetupError } from './errors.js';
+export {
+  EntityNotSavedError,
+  EntityDirtyError,
+  EntityNotFoundError,
+  EntityLoadError,
+  EntityNotAllowedError,
+  EntityKeyError,
+  NoEntityManagerError,
+  NoTransactionError,
+  TypeormSetupError,
+  NestedTransactionError,
+  NoUnitOfWorkError,
+  TransactionClosedError,
+  OutboxRelayStartedError,
+} from './errors.js';

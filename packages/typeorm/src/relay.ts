@@ -1,4 +1,6 @@
-import { consoleLogger, InvalidOptionError, type Logger, parseDuration, TaskqError, type TaskQueue } from '@taskq/core';
+import { consoleLogger, InvalidOptionError, type Logger, type TaskQueue } from '@taskq/core';
+import { parseDuration } from '@taskq/core/adapter';
+import { OutboxRelayStartedError } from './errors.js';
 import type { DataSource } from 'typeorm';
 import { OutboxEntity } from './entities.js';
 import { type Dialect, dialectOf, tableOf } from './internal/dialect.js';
@@ -80,7 +82,7 @@ export class OutboxRelay {
 
   /** Checks the outbox table is known, sweeps once, then every `sweepInterval` until `stop()`. */
   async start(): Promise<void> {
-    if (this.#state !== 'idle') throw new TaskqError('TASKQ_RELAY_STARTED', `the outbox relay is ${this.#state}; it starts once`);
+    if (this.#state !== 'idle') throw new OutboxRelayStartedError(`the outbox relay is ${this.#state}; it starts once`);
     tableOf(this.dataSource, OutboxEntity);
     this.#state = 'running';
     await this.#tick();

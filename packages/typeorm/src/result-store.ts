@@ -1,4 +1,5 @@
-import { consoleLogger, type EnqueuedRecord, InvalidOptionError, type Logger, parseDuration, type ResultStore, type StoredError, type StoredStatus, type TaskState } from '@taskq/core';
+import { consoleLogger, InvalidOptionError, type Logger, type ResultStore, type TaskState } from '@taskq/core';
+import { type EnqueuedRecord, parseDuration, type StoredError, type StoredStatus } from '@taskq/core/adapter';
 import type { DataSource, EntityManager } from 'typeorm';
 import { KeyEntity, StatusEntity } from './entities.js';
 import { type Dialect, dialectOf, execute, placeholders, tableOf, toMs } from './internal/dialect.js';

@@ -1,6 +1,7 @@
-import { consoleLogger, currentUnitOfWork, InvalidOptionError, type Logger, TaskqError, type TaskQueue, type UnitOfWork } from '@taskq/core';
+import { consoleLogger, InvalidOptionError, type Logger, type TaskQueue, type UnitOfWork } from '@taskq/core';
+import { currentUnitOfWork } from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { NoEntityManagerError, NoTransactionError } from './errors.js';
+import { NestedTransactionError, NoEntityManagerError, NoTransactionError, NoUnitOfWorkError, TransactionClosedError, TypeormSetupError } from './errors.js';
 import { type Dialect, dialectOf } from './internal/dialect.js';
 import { currentScopeStack, findScope, isSqlite, runInScope, type Scope, sqliteLock } from './internal/scope.js';
 import { ownedRunners, publishCommitted } from './outbox/publish.js';
@@ -78,10 +79,10 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
   }
 
   static async open(dataSource: DataSource, dialect: Dialect, options: OpenOptions): Promise<OwnTransaction> {
-    if (!dataSource.isInitialized) throw new TaskqError('TASKQ_TYPEORM_SETUP', 'the DataSource is not initialized: call dataSource.initialize() first');
+    if (!dataSource.isInitialized) throw new TypeormSetupError('the DataSource is not initialized: call dataSource.initialize() first');
     // SQLite has one connection per DataSource: one taskq transaction at a time.
     if (isSqlite(dataSource) && findScope(dataSource)) {
-      throw new TaskqError('TASKQ_NESTED_TRANSACTION', 'a taskq transaction on this SQLite DataSource is already open here, and SQLite has one connection: use transactional(), which joins it');
+      throw new NestedTransactionError('a taskq transaction on this SQLite DataSource is already open here, and SQLite has one connection: use transactional(), which joins it');
     }
     const unlock = isSqlite(dataSource) ? await sqliteLock(dataSource).acquire() : undefined;
     const runner = dataSource.createQueryRunner();
@@ -103,7 +104,7 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
   }
 
   get uow(): UnitOfWork {
-    if (!this.scope.uow) throw new TaskqError('TASKQ_NO_UNIT_OF_WORK', 'this transaction was opened without a queue, so it has no unit of work');
+    if (!this.scope.uow) throw new NoUnitOfWorkError('this transaction was opened without a queue, so it has no unit of work');
     return this.scope.uow;
   }
 
@@ -118,7 +119,7 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
   }
 
   async commit(): Promise<void> {
-    if (this.#state !== 'open' || this.#committing) throw new TaskqError('TASKQ_TRANSACTION_CLOSED', `cannot commit a transaction that is already ${this.#committing ? 'committing' : this.#state}`);
+    if (this.#state !== 'open' || this.#committing) throw new TransactionClosedError(`cannot commit a transaction that is already ${this.#committing ? 'committing' : this.#state}`);
     this.#committing = true;
     try {
       await this.runner.commitTransaction();

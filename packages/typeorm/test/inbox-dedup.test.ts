@@ -1,4 +1,5 @@
-import { createQueue, createWorker, type PreparedTask, silentLogger, TaskRegistry } from '@taskq/core';
+import { createQueue, createWorker, silentLogger, TaskRegistry } from '@taskq/core';
+import type { PreparedTask } from '@taskq/core/adapter';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentEntityManager, typeormTransaction } from '../src/index.js';

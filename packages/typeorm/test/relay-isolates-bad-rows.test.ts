@@ -1,4 +1,5 @@
-import { createQueue, HEADER, type OutgoingMessage, silentLogger, type TaskQueue, type Transport, TransportError } from '@taskq/core';
+import { createQueue, silentLogger, type TaskQueue, type Transport, TransportError } from '@taskq/core';
+import { HEADER, type OutgoingMessage } from '@taskq/core/adapter';
 import type { DataSource } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { outbox, sqlResultStore, transactional } from '../src/index.js';

@@ -54,3 +54,9 @@ const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID_SHAPE.test(value);
 }
+
+/**
+ * The shape of a task id (a UUID, in either case as a URL may carry it), for
+ * adapters that take ids from requests: anything else is no task of ours.
+ */
+export const TASK_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,17 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createQueue,
-  createWorker,
-  currentTask,
-  type DeadEvent,
-  HEADER,
-  NonRetryableError,
-  TaskRegistry,
-  type TaskQueue,
-  type Transport,
-  type Worker,
-} from '../../src/index.js';
+import { createQueue, createWorker, currentTask, type DeadEvent, NonRetryableError, TaskRegistry, type TaskQueue, type Transport, type Worker } from '../../src/index.js';
+import { HEADER } from '../../src/adapter.js';
 import * as mailA from '../fixtures/mail-a.js';
 import * as mailB from '../fixtures/mail-b.js';
 import { sleep, waitFor } from '../../../../test-support/wait.js';

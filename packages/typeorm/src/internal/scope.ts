@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { currentUnitOfWork, type UnitOfWork } from '@taskq/core';
+import type { UnitOfWork } from '@taskq/core';
+import { currentUnitOfWork } from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
 /** A database transaction taskq knows about, visible to code running below it. */

@@ -1,4 +1,5 @@
-import { type EnqueuedRecord, type Logger, type MessageHeaders, type OutgoingMessage, TaskqError, type TaskQueue } from '@taskq/core';
+import { type Logger, TaskqError, type TaskQueue } from '@taskq/core';
+import type { EnqueuedRecord, MessageHeaders, OutgoingMessage } from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { OutboxEntity } from '../entities.js';
 import { failpoint } from '../internal/failpoint.js';

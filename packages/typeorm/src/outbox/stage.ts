@@ -1,4 +1,5 @@
-import type { EnqueuedRecord, PreparedTask, StageTasks, TaskQueue } from '@taskq/core';
+import type { TaskQueue } from '@taskq/core';
+import type { EnqueuedRecord, PreparedTask, StageTasks } from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { OutboxEntity } from '../entities.js';
 import { type Dialect, execute, placeholders, tableOf } from '../internal/dialect.js';

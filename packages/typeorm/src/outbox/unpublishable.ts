@@ -1,4 +1,5 @@
-import { errorCode, HEADER, type MessageHeaders, type StoredError, type TaskQueue, type Transport } from '@taskq/core';
+import { errorCode, type TaskQueue, type Transport } from '@taskq/core';
+import { HEADER, type MessageHeaders, type StoredError } from '@taskq/core/adapter';
 import type { EntityManager } from 'typeorm';
 import { type Dialect, execute } from '../internal/dialect.js';
 

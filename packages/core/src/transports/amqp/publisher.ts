@@ -1,5 +1,5 @@
 import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
-import { PublishTimeoutError, TransportError, UnpublishableMessageError } from '../../errors.js';
+import { PublishRefusedError, PublishTimeoutError, PublishUnroutableError, TransportError, UnpublishableMessageError } from '../../errors.js';
 import { headerTableBytes, MAX_HEADER_TABLE_BYTES } from '../../internal/bounded-headers.js';
 import type { Logger } from '../../logger.js';
 import type { MessageHeaders } from '../../transport.js';
@@ -190,7 +190,7 @@ export class Publisher {
       // again and publish again, within the deadline.
       pending.returned = false;
       if (Date.now() >= pending.deadline) {
-        this.#settle(pending, new TransportError(`the broker could not route the message to ${pending.queue}: the queue does not exist`, { code: 'TASKQ_PUBLISH_UNROUTABLE' }));
+        this.#settle(pending, new PublishUnroutableError(`the broker could not route the message to ${pending.queue}: the queue does not exist`));
         return;
       }
       this.#waiting.push(pending);
@@ -205,7 +205,7 @@ export class Publisher {
     const message = error instanceof Error ? error.message : String(error);
     if (message === 'message nacked') {
       // A nack is the broker's final word (e.g. the queue refused it): retrying would not change it.
-      this.#settle(pending, new TransportError('the broker refused the message (nack)', { code: 'TASKQ_PUBLISH_REFUSED' }));
+      this.#settle(pending, new PublishRefusedError('the broker refused the message (nack)'));
       return;
     }
     // The channel closed before the confirm: the broker may or may not have it. Publish again
