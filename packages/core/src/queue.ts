@@ -84,7 +84,7 @@ export interface TaskQueue {
    * published when it resolves (in submit order, confirmed) and dropped when
    * it throws. Joins an enclosing unit of work.
    */
-  transaction<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T>;
+  unitOfWork<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T>;
   /** Opens a unit of work for frameworks: `uow.run(next)`, then `uow.commit()` or `uow.rollback()`. */
   begin(options?: UnitOfWorkOptions): UnitOfWork;
   /** A view whose submits always join `uow` (a request's), even where AsyncLocalStorage context is lost. */
@@ -343,7 +343,7 @@ class Queue implements TaskQueue {
     this.#core.middleware.push(middleware);
   }
 
-  transaction<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T> {
+  unitOfWork<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T> {
     return inUnitOfWork(fn, options);
   }
 

@@ -5,12 +5,12 @@ import type { PreparedTask, TaskHandle } from './queue.js';
 /** Hands staged tasks somewhere durable right away (e.g. an outbox table in the same database transaction). */
 export type StageTasks = (tasks: readonly PreparedTask[]) => Promise<void>;
 
-/** Options of `queue.begin()` / `queue.transaction()`. */
+/** Options of `queue.begin()` / `queue.unitOfWork()`. */
 export interface UnitOfWorkOptions {
   /**
    * Takes each submitted task at once instead of buffering it in memory;
    * @taskq/typeorm uses it to write tasks to its outbox through the open
-   * transaction, so commit and publish are atomic.
+   * database transaction, so commit and publish are atomic.
    */
   readonly stage?: StageTasks;
 }

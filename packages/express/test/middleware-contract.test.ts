@@ -106,7 +106,7 @@ describe('Express: taskq() contract', () => {
     const app = express();
     app.use(taskq({ queue, transaction: hook, logger: silentLogger }));
     app.post('/ok', async (req, res) => {
-      expect(requestTransaction(req).uow).toBe(req.taskQueue.unitOfWork);
+      expect(requestTransaction(req).uow).toBe(req.taskQueue.uow);
       await req.taskQueue.submit(notify, 'ok');
       res.json({ calls: [...calls] });
     });
