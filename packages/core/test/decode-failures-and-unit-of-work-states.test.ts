@@ -80,6 +80,7 @@ describe('unit of work states', () => {
     const uow = queue.begin();
     const bound = queue.bind(uow);
     expect(bound.uow).toBe(uow);
+    expect('transaction' in queue || 'transaction' in bound).toBe(false);
     await bound.unitOfWork(async () => {
       await bound.submit(step, 1);
       await queue.submit(step, 2);

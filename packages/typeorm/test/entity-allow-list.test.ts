@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createQueue, createWorker, type DeadEvent, errorCode, silentLogger, TaskRegistry } from '@taskq/core';
 import { type DataSource, EntitySchema } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entityCodec, InboxEntity, OutboxEntity, StatusEntity, sqlResultStore, typeormTransaction } from '../src/index.js';
+import { entityCodec, InboxEntity, OutboxEntity, StatusEntity, sqlResultStore, taskTransaction } from '../src/index.js';
 import { withChannel } from '../../../test-support/rabbit.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { ApiToken, Effect, Membership, User } from './fixtures/entities.js';
@@ -49,7 +49,7 @@ function setup(label: string) {
   const store = sqlResultStore(dataSource);
   const queueName = broker.queue(label);
   const queue = createQueue({ registry, transport, store, codecs: [codec], defaults: { queue: queueName } });
-  const worker = createWorker({ registry, transport, store, codecs: [codec], queues: [queueName], logger: silentLogger }).use(typeormTransaction(dataSource, { logger: silentLogger }));
+  const worker = createWorker({ registry, transport, store, codecs: [codec], queues: [queueName], logger: silentLogger }).use(taskTransaction(dataSource, { logger: silentLogger }));
   const dead: DeadEvent[] = [];
   const failedAttempts = new Map<string, number>();
   const completed: string[] = [];
