@@ -7,7 +7,7 @@ import { withChannel } from '../../../test-support/rabbit.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { ApiToken, Effect, Membership, User } from './fixtures/entities.js';
 import { TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 
 // A message reaches a worker without passing through any queue.submit(): whoever can publish to
 // the queue (or a worker of another app on the same broker) writes the entity reference. These
@@ -18,7 +18,7 @@ const Device = new EntitySchema<{ id: string }>({ name: 'Device', tableName: 'de
 const Slug = new EntitySchema<{ slug: string }>({ name: 'Slug', tableName: 'slugs', columns: { slug: { type: 'varchar', length: 20, primary: true } } });
 const Ledger = new EntitySchema<{ id: string }>({ name: 'Ledger', tableName: 'ledgers', columns: { id: { type: 'bigint', primary: true } } });
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 let db: TestDatabase;
 let dataSource: DataSource;
 

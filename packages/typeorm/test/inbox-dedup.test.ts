@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentEntityManager, taskTransaction } from '../src/index.js';
 import { Effect } from './fixtures/entities.js';
 import { type DbKind, TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 describe.each<DbKind>(['postgres', 'sqlite'])('inbox: a duplicate delivery does not repeat the database write (%s)', (kind) => {

@@ -4,10 +4,10 @@ import { outboxRelay, sqlResultStore } from '../src/index.js';
 import { deliveries, registry } from './fixtures/crash-tasks.js';
 import { type DbKind, TestDatabase } from './support/db.js';
 import { commitAndCrash } from './support/child.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 describe.each<DbKind>(['postgres', 'sqlite'])('crash between commit and publish (%s)', (kind) => {

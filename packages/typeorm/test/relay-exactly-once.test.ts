@@ -4,9 +4,9 @@ import { outboxRelay } from '../src/index.js';
 import { registry } from './fixtures/crash-tasks.js';
 import { commitAndCrash, relayInChild } from './support/child.js';
 import { TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 const ROWS = 2_000;

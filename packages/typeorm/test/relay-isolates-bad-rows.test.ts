@@ -4,10 +4,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { outboxRelay, sqlResultStore, transactional } from '../src/index.js';
 import { deliverParcel, registry } from './fixtures/crash-tasks.js';
 import { type DbKind, TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { faulty } from '../../../test-support/faulty-transport.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 const DAY = 86_400_000;
