@@ -31,7 +31,7 @@ interface Buffered {
  * id before anything was published.
  *
  * Without an outbox (`stage`), a crash between the caller's own commit and
- * `commit()` here loses the buffered tasks; see the guarantees documentation.
+ * `commit()` here loses the buffered tasks; see docs/unit-of-work-and-outbox.md.
  */
 export class UnitOfWork {
   readonly #buffer: Buffered[] = [];
