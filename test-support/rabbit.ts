@@ -1,7 +1,11 @@
-// The shared test broker, reached with amqplib only: no taskq import here, so core's tests (which test
-// their own src/, not the built package) can use it too. amqplib comes with @taskq/core.
+// The shared test broker, reached with amqplib. The names of what taskq declares come from core's own topology
+// module, imported from core's src/ by path (not from the package), so core's tests (which test their own src/)
+// can use these helpers too, and a change of naming in core cannot leave the cleanup deleting the wrong things.
 import { randomUUID } from 'node:crypto';
 import { type Channel, connect } from 'amqplib';
+import { DEFAULT_PREFIX, DELAY_LEVELS, Topology } from '../packages/core/src/transports/amqp/topology.js';
+
+export { DELAY_LEVELS };
 
 /** The shared test broker; tests never stop it or touch queues they did not create. */
 export const RABBIT_URL = process.env.TASKQ_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -9,8 +13,10 @@ export const RABBIT_URL = process.env.TASKQ_TEST_URL ?? 'amqp://guest:guest@127.
 /** Options of every test amqp transport: quick to fail when the broker is missing (tests fail, never skip or hang). */
 export const TEST_AMQP_OPTIONS = { url: RABBIT_URL, connectTimeout: 10_000, publishTimeout: 15_000 } as const;
 
-/** How many delay levels the AMQP topology declares (see packages/core/src/transports/amqp/topology.ts). */
-export const DELAY_LEVELS = 28;
+/** Core's topology names for `prefix` (queue options do not matter for names). */
+export function topologyOf(prefix: string): Topology {
+  return new Topology({ prefix, queueType: 'classic', deliveryLimit: 0, maxPriority: 0 });
+}
 
 /** A logical queue name no other test uses. */
 export function uniqueQueue(label: string): string {
@@ -35,17 +41,18 @@ export async function withChannel<T>(fn: (channel: Channel) => Promise<T>, url =
 }
 
 /** Deletes the physical queues behind these logical names. @defaultValue prefix `taskq` */
-export async function deleteQueues(logical: readonly string[], prefix = 'taskq'): Promise<void> {
+export async function deleteQueues(logical: readonly string[], prefix = DEFAULT_PREFIX): Promise<void> {
   if (logical.length === 0) return;
+  const topology = topologyOf(prefix);
   await withChannel(async (channel) => {
-    for (const name of logical) await channel.deleteQueue(`${prefix}.q.${name}`);
+    for (const name of logical) await channel.deleteQueue(topology.physical(name));
   });
 }
 
 /** Ready messages in a logical queue, read with a passive declare; 0 when it was never declared. @defaultValue prefix `taskq` */
-export async function queueDepth(logical: string, prefix = 'taskq'): Promise<number> {
+export async function queueDepth(logical: string, prefix = DEFAULT_PREFIX, url = RABBIT_URL): Promise<number> {
   try {
-    return await withChannel(async (channel) => (await channel.checkQueue(`${prefix}.q.${logical}`)).messageCount);
+    return await withChannel(async (channel) => (await channel.checkQueue(topologyOf(prefix).physical(logical))).messageCount, url);
   } catch (error) {
     if (String(error).includes('404')) return 0;
     throw error;
@@ -53,22 +60,23 @@ export async function queueDepth(logical: string, prefix = 'taskq'): Promise<num
 }
 
 /** Takes one raw message body off a logical queue (acked: it is gone afterwards), or undefined. */
-export async function takeRawMessage(logical: string, prefix = 'taskq'): Promise<string | undefined> {
+export async function takeRawMessage(logical: string, prefix = DEFAULT_PREFIX): Promise<string | undefined> {
   return withChannel(async (channel) => {
-    const message = await channel.get(`${prefix}.q.${logical}`, { noAck: true });
+    const message = await channel.get(topologyOf(prefix).physical(logical), { noAck: true });
     return message === false ? undefined : message.content.toString('utf8');
   });
 }
 
 /** Deletes everything a prefix declared: these logical queues, the dead-letter queue, the delay levels, the delivery exchange. */
 export async function deletePrefix(prefix: string, logical: Iterable<string>, url = RABBIT_URL): Promise<void> {
+  const topology = topologyOf(prefix);
   await withChannel(async (channel) => {
-    for (const name of logical) await channel.deleteQueue(`${prefix}.q.${name}`);
-    await channel.deleteQueue(`${prefix}.dead`);
+    for (const name of logical) await channel.deleteQueue(topology.physical(name));
+    await channel.deleteQueue(topology.deadQueue);
     for (let level = 0; level < DELAY_LEVELS; level++) {
-      await channel.deleteQueue(`${prefix}.delay.${level}`);
-      await channel.deleteExchange(`${prefix}.delay.${level}`);
+      await channel.deleteQueue(topology.delayQueue(level));
+      await channel.deleteExchange(topology.delayExchange(level));
     }
-    await channel.deleteExchange(`${prefix}.delivery`);
+    await channel.deleteExchange(topology.deliveryExchange);
   }, url);
 }

@@ -1,11 +1,20 @@
 // For the adapters' and examples' tests, which use the built @taskq/core (core's own tests bind src/ instead).
 import { amqp, type AmqpTransport, type AmqpTransportOptions, createQueue, memoryResultStore, type ResultStore, silentLogger, type TaskQueue, type TaskRegistry, type Transport } from '@taskq/core';
+import { TestBroker } from './broker.js';
 import type { Cleanup } from './cleanup.js';
 import { deleteQueues, TEST_AMQP_OPTIONS, uniqueQueue } from './rabbit.js';
 
 /** An amqp transport on the test broker: quiet, and quick to fail when the broker is missing. */
 export function testAmqp(overrides: Partial<AmqpTransportOptions> = {}): AmqpTransport {
   return amqp({ ...TEST_AMQP_OPTIONS, logger: silentLogger, ...overrides });
+}
+
+/** The shared {@link TestBroker} bound to the built @taskq/core. */
+export type AmqpTestBroker = TestBroker<AmqpTransport, Partial<AmqpTransportOptions>>;
+
+/** A {@link TestBroker} whose transports are {@link testAmqp} ones; `label` starts its prefix. */
+export function testBroker(label?: string): AmqpTestBroker {
+  return new TestBroker(testAmqp, label);
 }
 
 /**

@@ -16,12 +16,12 @@
  *
  * `relay`: a process committed N tasks and could not publish them (its
  * transport fails, as with the broker down: `transactional()` logs it and
- * leaves the rows to the relay); then `outbox(...).sweep()` on a working
+ * leaves the rows to the relay); then `outboxRelay(...).sweep()` on a working
  * transport publishes them all, batch by batch.
  */
 import { amqp, createQueue, memory, silentLogger, type TaskQueue, type Transport } from '@taskq/core';
 import type { OutgoingMessage } from '@taskq/core/adapter';
-import { outbox, taskqEntities, transactional } from '@taskq/typeorm';
+import { outboxRelay, taskqEntities, transactional } from '@taskq/typeorm';
 import { DataSource, type EntityManager, type EntitySubscriberInterface, type QueryRunner, type TransactionCommitEvent } from 'typeorm';
 import { now } from '../clock.js';
 import { AMQP_URL, BENCH_TABLE, PG_URL } from '../config.js';
@@ -184,7 +184,7 @@ async function openRelay(config: OutboxConfig, cpuUs: () => number): Promise<Out
   const root: TaskQueue = createQueue({ registry, transport });
   // Connect before the clock starts, as the other taskq producers do.
   await root.with({ queue: warmupQueue(config.queue) }).submit(add, 0, 0);
-  const relay = outbox(dataSource, root, { minAge: 0, batchSize: config.batchSize, logger: silentLogger });
+  const relay = outboxRelay(dataSource, root, { minAge: 0, batchSize: config.batchSize, logger: silentLogger });
 
   return {
     progress: () => confirms.published(),

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import type { TaskContext, TaskMiddleware, TaskQueue, Worker } from '@taskq/core';
 import { createTransport, logWorkerEvents, User } from '@taskq/example-story';
 import { InjectQueue, InjectWorker, type TaskqMiddleware, type TaskqModuleOptions } from '@taskq/nest';
-import { entityCodec, type OutboxRelay, databaseUnitOfWork, outbox, sqlResultStore, typeormTransaction } from '@taskq/typeorm';
+import { entityCodec, type OutboxRelay, databaseUnitOfWork, outboxRelay, sqlResultStore, taskTransaction } from '@taskq/typeorm';
 import { DataSource } from 'typeorm';
 import type { Config } from './config.js';
 
@@ -36,7 +36,7 @@ export class TaskTransaction implements TaskqMiddleware {
   readonly #middleware: TaskMiddleware;
 
   constructor(@Inject(DataSource) dataSource: DataSource, @InjectQueue() queue: TaskQueue) {
-    this.#middleware = typeormTransaction(dataSource, { queue });
+    this.#middleware = taskTransaction(dataSource, { queue });
   }
 
   use(ctx: TaskContext, next: () => Promise<void>): Promise<void> {
@@ -60,7 +60,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, OnApplication
   readonly #relay: OutboxRelay;
 
   constructor(@Inject(DataSource) dataSource: DataSource, @InjectQueue() queue: TaskQueue) {
-    this.#relay = outbox(dataSource, queue);
+    this.#relay = outboxRelay(dataSource, queue);
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -93,15 +93,15 @@ async function submitTasks(queue: TaskQueue): Promise<TaskHandle<string>[]> {
   const reminder = await queue.with({ delay: '1s' }).submit(reminders.sendReminder, ada.email, 'Finish setting up your profile');
   say('web', `submitted ${reminder.name} ${shortId(reminder.id)} with({ delay: '1s' })`);
 
-  // Transaction integration: inside queue.transaction() tasks are published only if the function completes.
+  // Unit of work: inside queue.unitOfWork() tasks are published only if the function completes.
   try {
-    await queue.transaction(async () => {
+    await queue.unitOfWork(async () => {
       const dropped = await queue.submit(mail.sendWelcomeMail, { ...ada, id: 2, name: 'Bob', email: 'bob@example.com' });
-      say('web', `submitted ${dropped.name} ${shortId(dropped.id)} inside queue.transaction(), then the handler fails`);
+      say('web', `submitted ${dropped.name} ${shortId(dropped.id)} inside queue.unitOfWork(), then the handler fails`);
       throw new Error('could not save user bob@example.com');
     });
   } catch (error) {
-    say('web', `transaction rolled back (${describe(error)}): the task for bob@example.com was dropped, never published`);
+    say('web', `unit of work rolled back (${describe(error)}): the task for bob@example.com was dropped, never published`);
   }
 
   // Parameter handling: what cannot travel is refused at submit time, with the path of the argument.

@@ -62,8 +62,8 @@ function expectTheWholeStory(run: Run): void {
   expect(count(out, /^worker +completed reminders\.sendReminder …\w{8} attempt 1 /)).toBe(1);
   // Parameter handling: refused at submit, naming the argument path.
   expect(out).toMatch(/^web +refused at submit \(TASKQ_UNSERIALIZABLE_ARGUMENT\): args\[0\]\.connection: /m);
-  // Transaction integration: the task submitted in the rolled-back transaction never ran.
-  expect(out).toMatch(/^web +transaction rolled back \(could not save user bob@example\.com\): the task for bob@example\.com was dropped, never published$/m);
+  // Unit of work: the task submitted in the rolled-back unit of work never ran.
+  expect(out).toMatch(/^web +unit of work rolled back \(could not save user bob@example\.com\): the task for bob@example\.com was dropped, never published$/m);
   expect(out).not.toContain('bob@example.com, signed up');
   expect(count(out, /^worker +completed /)).toBe(4);
   expect(out).toMatch(/^demo +done: worker stopped, queue closed$/m);

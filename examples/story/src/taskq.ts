@@ -1,5 +1,5 @@
 import { amqp, createQueue, createWorker, memory, type TaskQueue, type Transport, type Worker } from '@taskq/core';
-import { entityCodec, sqlResultStore, typeormTransaction } from '@taskq/typeorm';
+import { entityCodec, sqlResultStore, taskTransaction } from '@taskq/typeorm';
 import type { DataSource } from 'typeorm';
 import type { Config } from './config.js';
 import { registry } from './tasks/index.js';
@@ -25,7 +25,7 @@ export function createAppWorker(config: Config, transport: Transport, dataSource
     queues: options.queues ?? [config.queueName],
     concurrency: options.concurrency ?? 4,
   });
-  worker.use(typeormTransaction(dataSource));
+  worker.use(taskTransaction(dataSource));
   logWorkerEvents(worker);
   return worker;
 }

@@ -1,4 +1,4 @@
-import { type OutboxRelay, outbox } from '@taskq/typeorm';
+import { type OutboxRelay, outboxRelay } from '@taskq/typeorm';
 import type { DataSource } from 'typeorm';
 import type { TaskQueue, Worker } from '@taskq/core';
 import type { Config } from './config.js';
@@ -23,7 +23,7 @@ export async function startWebServices(config: Config): Promise<WebServices> {
   const transport = createTransport(config);
   const queue = createAppQueue(config, transport, dataSource);
   // Publishes what a crash between a commit and its publish left in the outbox.
-  const relay: OutboxRelay = outbox(dataSource, queue);
+  const relay: OutboxRelay = outboxRelay(dataSource, queue);
   await relay.start();
   const worker: Worker | undefined = config.brokerUrl ? undefined : createAppWorker(config, transport, dataSource);
   await worker?.start();

@@ -27,11 +27,11 @@ export class BoundQueueMisuseError extends TaskqError {
 
 class BoundQueue implements BoundTaskQueue {
   readonly #base: TaskQueue;
-  readonly unitOfWork: UnitOfWork;
+  readonly uow: UnitOfWork;
 
   constructor(base: TaskQueue, uow: UnitOfWork) {
     this.#base = base;
-    this.unitOfWork = uow;
+    this.uow = uow;
   }
 
   get registry(): TaskRegistry {
@@ -59,12 +59,12 @@ class BoundQueue implements BoundTaskQueue {
   }
 
   with(options: SubmitOptions): BoundTaskQueue {
-    return new BoundQueue(this.#base.with(options), this.unitOfWork);
+    return new BoundQueue(this.#base.with(options), this.uow);
   }
 
   /** Joins the bound unit of work: `fn`'s submits are published with the others. */
-  transaction<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T> {
-    return this.#inUnit(() => this.#base.transaction(fn, options));
+  unitOfWork<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T> {
+    return this.#inUnit(() => this.#base.unitOfWork(fn, options));
   }
 
   begin(options?: UnitOfWorkOptions): UnitOfWork {
@@ -93,8 +93,8 @@ class BoundQueue implements BoundTaskQueue {
 
   #inUnit<T>(fn: () => Promise<T>): Promise<T> {
     // A settled unit of work must not be escaped silently: refuse rather than publish at once.
-    if (this.unitOfWork.state !== 'open') return Promise.reject(new UnitOfWorkSettledError(this.unitOfWork.state));
-    return this.unitOfWork.run(fn);
+    if (this.uow.state !== 'open') return Promise.reject(new UnitOfWorkSettledError(this.uow.state));
+    return this.uow.run(fn);
   }
 }
 

@@ -282,7 +282,7 @@ class Queue implements TaskQueue {
     this.#core.middleware.push(middleware);
   }
 
-  transaction<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T> {
+  unitOfWork<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T> {
     return inUnitOfWork(fn, options);
   }
 

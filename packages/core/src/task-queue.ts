@@ -52,7 +52,7 @@ export interface TaskQueue {
    * published when it resolves (in submit order, confirmed) and dropped when
    * it throws. Joins an enclosing unit of work.
    */
-  transaction<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T>;
+  unitOfWork<T>(fn: () => Promise<T> | T, options?: UnitOfWorkOptions): Promise<T>;
   /** Opens a unit of work for frameworks: `uow.run(next)`, then `uow.commit()` or `uow.rollback()`. */
   begin(options?: UnitOfWorkOptions): UnitOfWork;
   /** A view whose submits always join `uow` (a request's), even where AsyncLocalStorage context is lost. */
@@ -76,8 +76,8 @@ export interface TaskQueue {
  * holds even where a library loses the AsyncLocalStorage context.
  */
 export interface BoundTaskQueue extends TaskQueue {
-  /** The unit of work; `unitOfWork.tasks` lists what was submitted so far. */
-  readonly unitOfWork: UnitOfWork;
+  /** The bound unit of work; `uow.tasks` lists what was submitted so far. */
+  readonly uow: UnitOfWork;
   /** A view with these submit options, still bound to the same unit of work. */
   with(options: SubmitOptions): BoundTaskQueue;
 }

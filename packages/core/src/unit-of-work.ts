@@ -12,12 +12,12 @@ export interface PreparedTask {
 /** Hands staged tasks somewhere durable right away (e.g. an outbox table in the same database transaction). */
 export type StageTasks = (tasks: readonly PreparedTask[]) => Promise<void>;
 
-/** Options of `queue.begin()` / `queue.transaction()`. */
+/** Options of `queue.begin()` / `queue.unitOfWork()`. */
 export interface UnitOfWorkOptions {
   /**
    * Takes each submitted task at once instead of buffering it in memory;
    * @taskq/typeorm uses it to write tasks to its outbox through the open
-   * transaction, so commit and publish are atomic.
+   * database transaction, so commit and publish are atomic.
    */
   readonly stage?: StageTasks;
 }
@@ -38,7 +38,7 @@ interface Buffered {
  * id before anything was published.
  *
  * Without an outbox (`stage`), a crash between the caller's own commit and
- * `commit()` here loses the buffered tasks; see the guarantees documentation.
+ * `commit()` here loses the buffered tasks; see docs/unit-of-work-and-outbox.md.
  */
 export class UnitOfWork {
   readonly #buffer: Buffered[] = [];

@@ -251,7 +251,7 @@ export class Worker {
       maxAttempts: verdict.maxAttempts,
       queue: delivery.queue,
       meta: envelope.meta,
-      task: definition,
+      definition,
       enqueuedAt: envelope.ts,
       redelivered: delivery.redelivered,
     });
@@ -306,7 +306,7 @@ export class Worker {
     const willRetry = !nonRetryable && run.attempt < run.maxAttempts;
     let retryInMs: number | undefined;
     if (willRetry) {
-      const backoff = envelope.opts?.backoff ?? resolveBackoff(run.task.options.backoff ?? this.#defaults.backoff, 'backoff');
+      const backoff = envelope.opts?.backoff ?? resolveBackoff(run.definition.options.backoff ?? this.#defaults.backoff, 'backoff');
       retryInMs = backoffDelay(backoff, run.attempt + 1);
     }
     this.#events.emit('failed', { id: run.id, name: run.name, queue: run.queue, attempt: run.attempt, error, durationMs, willRetry, retryInMs });

@@ -71,6 +71,27 @@ describe('unit of work states', () => {
     expect(transport.depth('default')).toBe(1);
     await queue.close();
   });
+
+  it('a bound queue exposes its unit of work as uow, and its unitOfWork(fn) joins it', async () => {
+    async function step(_n: number) {}
+    const registry = new TaskRegistry().add('step', step);
+    const transport = memory();
+    const queue = createQueue({ registry, transport });
+    const uow = queue.begin();
+    const bound = queue.bind(uow);
+    expect(bound.uow).toBe(uow);
+    expect('transaction' in queue || 'transaction' in bound).toBe(false);
+    await bound.unitOfWork(async () => {
+      await bound.submit(step, 1);
+      await queue.submit(step, 2);
+    });
+    // Only the bound unit of work's commit publishes, not the end of unitOfWork(fn).
+    expect(uow.tasks).toHaveLength(2);
+    expect(transport.depth('default')).toBe(0);
+    await uow.commit();
+    expect(transport.depth('default')).toBe(2);
+    await queue.close();
+  });
 });
 
 describe('unit of work with a stage', () => {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, type DeadEvent, errorCode, TaskRegistry, type Transport } from '../src/index.js';
+import { createQueue, createWorker, type DeadEvent, errorCode, memory, TaskRegistry, type Transport } from '../src/index.js';
 import { HEADER, type MessageHeaders } from '../src/adapter.js';
 import { eventually, waitFor } from '../../../test-support/wait.js';
-import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
-import { RABBIT_URL } from './support/rabbit.js';
+import { isolatedPerTest } from './support/isolated.js';
+import { type AmqpTestBroker, RABBIT_URL } from './support/rabbit.js';
 
 const MAX_PAYLOAD = 4_096;
 
@@ -43,9 +43,9 @@ interface Env {
   publishRaw: RawPublish;
 }
 
-const transports: Record<string, (broker: IsolatedBroker) => Promise<Env>> = {
+const transports: Record<string, (broker: AmqpTestBroker) => Promise<Env>> = {
   memory: async (broker) => {
-    const shared = broker.memory();
+    const shared = broker.track(memory());
     return {
       submitter: shared,
       consumer: shared,

@@ -124,10 +124,10 @@ describe.each(Object.entries(transportPairs('limits')))('submit and the %s trans
   });
 });
 
-describe.each(Object.entries(transportPairs('limits')))('the issue: a far delay inside a transaction (%s)', (_kind, make) => {
+describe.each(Object.entries(transportPairs('limits')))('the issue: a far delay inside a unit of work (%s)', (_kind, make) => {
   const { broker, stops } = isolatedPerTest();
 
-  it("with({ delay: '40d' }) is refused at the submit, inside the transaction; the transaction commits and publishes the other tasks", async () => {
+  it("with({ delay: '40d' }) is refused at the submit, inside the unit of work; the unit of work commits and publishes the other tasks", async () => {
     const env = make(broker);
     const ran: string[] = [];
     async function record(label: string) {
@@ -139,7 +139,7 @@ describe.each(Object.entries(transportPairs('limits')))('the issue: a far delay 
     stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
     await worker.start();
     let refusal: unknown;
-    await queue.transaction(async () => {
+    await queue.unitOfWork(async () => {
       await queue.submit(record, 'before');
       try {
         await queue.with({ delay: '40d' }).submit(record, 'far');

@@ -3,15 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type AmqpTransport, createQueue, createWorker, type DeadEvent, errorCode, NonRetryableError, TaskRegistry, type Transport } from '../src/index.js';
+import { type AmqpTransport, createQueue, createWorker, type DeadEvent, errorCode, memory, NonRetryableError, TaskRegistry, type Transport } from '../src/index.js';
 import { HEADER, type MessageHeaders } from '../src/adapter.js';
 import { runDeadCommand } from '../src/cli/dead.js';
 import { headerTableBytes } from '../src/internal/bounded-headers.js';
 import { channelCounts } from '../src/transports/amqp/amqp-transport.js';
 import { eventually, sleep, waitFor } from '../../../test-support/wait.js';
-import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
+import { isolatedPerTest } from './support/isolated.js';
 import { publishWithLargeHeaders } from './support/raw-frames.js';
-import { queueDepth, RABBIT_URL } from './support/rabbit.js';
+import { type AmqpTestBroker, queueDepth, RABBIT_URL } from './support/rabbit.js';
 
 const SIGNING_KEY = 'k'.repeat(32);
 /** What a dead letter's or a retry's header set may take at most, encoded (taskq's own plus the bounded copy). */
@@ -36,9 +36,9 @@ interface Env {
   inject: Inject;
 }
 
-const transports: Record<'memory' | 'amqp', (broker: IsolatedBroker) => Env> = {
+const transports: Record<'memory' | 'amqp', (broker: AmqpTestBroker) => Env> = {
   memory: (broker) => {
-    const transport = broker.memory();
+    const transport = broker.track(memory());
     return { transport, queueName: broker.queue('poison'), inject: (queue, body, headers) => transport.publish({ id: randomUUID(), queue, body, headers }) };
   },
   amqp: (broker) => ({

@@ -9,7 +9,7 @@ const transports: Array<[string, () => Transport, (queue: string) => Promise<num
 ];
 
 describe.each(transports)('unit of work on %s', (kind, makeTransport, depth) => {
-  it('submit then throw inside the transaction: never published, never run, no status row', async () => {
+  it('submit then throw inside the unit of work: never published, never run, no status row', async () => {
     const runs: string[] = [];
     async function sendWelcomeMail(user: string) {
       runs.push(user);
@@ -21,7 +21,7 @@ describe.each(transports)('unit of work on %s', (kind, makeTransport, depth) => 
     const queue = createQueue({ registry, transport, store, defaults: { queue: queueName } });
     let id = '';
     await expect(
-      queue.transaction(async () => {
+      queue.unitOfWork(async () => {
         const handle = await queue.submit(sendWelcomeMail, 'ann');
         id = handle.id;
         throw new Error('usr is not defined');
@@ -58,7 +58,7 @@ describe.each(transports)('unit of work on %s', (kind, makeTransport, depth) => 
     const worker = createWorker({ registry, transport, store, queues: [queueName] });
     await worker.start();
     const states: Array<TaskState | 'unknown'> = [];
-    const handle = await queue.transaction(async () => {
+    const handle = await queue.unitOfWork(async () => {
       const h = await queue.submit(report, 21);
       expect(await queue.status(h.id)).toBeNull(); // not published yet
       return h;
@@ -102,9 +102,9 @@ describe.each(transports)('unit of work on %s', (kind, makeTransport, depth) => 
     const queueName = uniqueQueue('order');
     const queue = createQueue({ registry, transport, defaults: { queue: queueName } });
     const worker = createWorker({ registry, transport, queues: [queueName], concurrency: 1 });
-    await queue.transaction(async () => {
+    await queue.unitOfWork(async () => {
       await queue.submit(step, 1);
-      await queue.transaction(async () => {
+      await queue.unitOfWork(async () => {
         await queue.submit(step, 2);
       });
       await queue.submit(step, 3);

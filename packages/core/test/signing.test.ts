@@ -1,17 +1,18 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, type DeadEvent, errorCode, TaskRegistry, type Transport } from '../src/index.js';
+import { createQueue, createWorker, type DeadEvent, errorCode, memory, TaskRegistry, type Transport } from '../src/index.js';
 import { HEADER } from '../src/adapter.js';
 import { eventually, waitFor } from '../../../test-support/wait.js';
-import { type IsolatedBroker, isolatedPerTest } from './support/isolated.js';
+import { isolatedPerTest } from './support/isolated.js';
+import type { AmqpTestBroker } from './support/rabbit.js';
 
 const OLD_KEY = 'old-signing-key-0123456789abcdef0123456789';
 const NEW_KEY = Buffer.from('new-signing-key-fedcba9876543210fedcba9876', 'utf8');
 const STRANGER_KEY = 'stranger-key-000000000000000000000000000000';
 
-const transports: Record<string, (broker: IsolatedBroker) => { submitter: () => Transport; consumer: Transport; queueName: string }> = {
+const transports: Record<string, (broker: AmqpTestBroker) => { submitter: () => Transport; consumer: Transport; queueName: string }> = {
   memory: (broker) => {
-    const shared = broker.memory();
+    const shared = broker.track(memory());
     return { submitter: () => shared, consumer: shared, queueName: broker.queue('signed') };
   },
   amqp: (broker) => ({ submitter: () => broker.amqp(), consumer: broker.amqp(), queueName: broker.queue('signed') }),

@@ -46,7 +46,7 @@ describe('Express: the request’s unit of work reaches the handler', () => {
       const router = express.Router();
       router.post('/nested', async (req, res) => {
         await new Promise((resolve) => setTimeout(resolve, 5));
-        expect(currentUnitOfWork()).toBe(req.taskQueue.unitOfWork);
+        expect(currentUnitOfWork()).toBe(req.taskQueue.uow);
         await queue.submit(notify, req.body.who);
         if (outcome === 'throw') throw new Error('after submit');
         res.json({ ok: true });

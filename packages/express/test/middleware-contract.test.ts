@@ -107,7 +107,7 @@ describe('Express: taskq() contract', () => {
     const app = express();
     app.use(taskq({ queue, unitOfWork: hook, logger: silentLogger }));
     app.post('/ok', async (req, res) => {
-      expect(requestUnitOfWork(req).uow).toBe(req.taskQueue.unitOfWork);
+      expect(requestUnitOfWork(req).uow).toBe(req.taskQueue.uow);
       await req.taskQueue.submit(notify, 'ok');
       res.json({ calls: [...calls] });
     });

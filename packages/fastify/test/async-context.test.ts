@@ -35,11 +35,11 @@ describe('Fastify: the request’s unit of work reaches hooks and the handler', 
           async (child) => {
             child.addHook('preHandler', async (request) => {
               await new Promise((resolve) => setTimeout(resolve, 2));
-              seen.push(currentUnitOfWork() === request.taskQueue.unitOfWork ? 'preHandler: in' : 'preHandler: lost');
+              seen.push(currentUnitOfWork() === request.taskQueue.uow ? 'preHandler: in' : 'preHandler: lost');
             });
             child.post<{ Body: { who: string } }>('/nested', async (request) => {
               await new Promise((resolve) => setTimeout(resolve, 5));
-              seen.push(currentUnitOfWork() === request.taskQueue.unitOfWork ? 'handler: in' : 'handler: lost');
+              seen.push(currentUnitOfWork() === request.taskQueue.uow ? 'handler: in' : 'handler: lost');
               await child.taskQueue.submit(notify, request.body.who);
               if (outcome === 'throw') throw new Error('after submit');
               return { ok: true };
@@ -72,7 +72,7 @@ describe('Fastify: the request’s unit of work reaches hooks and the handler', 
           },
         },
         async (request) => {
-          contextSeen = currentUnitOfWork() === request.taskQueue.unitOfWork;
+          contextSeen = currentUnitOfWork() === request.taskQueue.uow;
           return { ok: true };
         },
       );

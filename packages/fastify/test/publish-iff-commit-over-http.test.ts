@@ -88,7 +88,7 @@ describe('Fastify: the request’s hooks settle its unit of work', () => {
       app.post('/raw', async (request, reply) => {
         await request.taskQueue.submit(sendWelcomeMail, 'raw@example.com');
         reply.hijack();
-        stateAtWrite = request.taskQueue.unitOfWork.state;
+        stateAtWrite = request.taskQueue.uow.state;
         reply.raw.writeHead(200, { 'content-type': 'text/plain' });
         reply.raw.end('written by hand');
       });

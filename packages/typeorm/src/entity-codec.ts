@@ -48,7 +48,7 @@ export interface EncodedEntity {
  * The entity codec: lets the listed entities of `dataSource` be task
  * arguments. An entity travels as `{ entity name, primary key }` (composite
  * keys too) and the worker loads it again, through its per-task transaction
- * when `typeormTransaction()` runs, so the task sees the committed row.
+ * when `taskTransaction()` runs, so the task sees the committed row.
  *
  * Only entities in `options.entities` travel, and the worker loads only
  * those, by their exact entity name; the key must have exactly the primary

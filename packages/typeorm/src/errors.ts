@@ -94,9 +94,9 @@ export class EntityLoadError extends TaskqError {
   }
 }
 
-/** `currentEntityManager()` was called outside `transactional()`, a request transaction or a task run with `typeormTransaction()`. */
+/** `currentEntityManager()` was called outside `transactional()`, a request transaction or a task run with `taskTransaction()`. */
 export class NoEntityManagerError extends TaskqError {
-  constructor(message = 'currentEntityManager() was called outside a transaction: use it inside transactional(), a request transaction, or a task run with worker.use(typeormTransaction(dataSource))') {
+  constructor(message = 'currentEntityManager() was called outside a transaction: use it inside transactional(), a request transaction, or a task run with worker.use(taskTransaction(dataSource))') {
     super('TASKQ_NO_ENTITY_MANAGER', message);
   }
 }

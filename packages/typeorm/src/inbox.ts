@@ -6,8 +6,8 @@ import { type Dialect, dialectOf, execute, tableOf } from './internal/dialect.js
 import { isSqlite, withManager } from './internal/scope.js';
 import { type IsolationLevel, OwnTransaction } from './transaction.js';
 
-/** Options of {@link typeormTransaction}. */
-export interface TypeormTransactionOptions {
+/** Options of {@link taskTransaction}. */
+export interface TaskTransactionOptions {
   /**
    * Tasks the task submits are written to the outbox in its transaction and
    * published after its commit (dropped if it throws). Without a queue, such
@@ -34,7 +34,7 @@ export interface TypeormTransactionOptions {
 const PRUNE_EVERY_MS = 3_600_000;
 
 /**
- * Per-task transaction middleware: `worker.use(typeormTransaction(dataSource))`.
+ * Per-task transaction middleware: `worker.use(taskTransaction(dataSource))`.
  * Each task runs in its own database transaction; the entity codec loads the
  * task's entity arguments through it and `currentEntityManager()` returns its
  * manager. It commits when the task returns and rolls back when it throws
@@ -44,7 +44,7 @@ const PRUNE_EVERY_MS = 3_600_000;
  * happen once. On PostgreSQL a concurrent duplicate waits on that row's
  * unique key until the first commits or rolls back.
  */
-export function typeormTransaction(dataSource: DataSource, options: TypeormTransactionOptions = {}): TaskMiddleware {
+export function taskTransaction(dataSource: DataSource, options: TaskTransactionOptions = {}): TaskMiddleware {
   const dialect = dialectOf(dataSource, 'dataSource');
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object');
   const queue = options.queue;
@@ -58,7 +58,7 @@ export function typeormTransaction(dataSource: DataSource, options: TypeormTrans
   const sqlite = isSqlite(dataSource);
   let lastPrune = Date.now();
 
-  return async function typeormTransactionMiddleware(ctx, next) {
+  return async function taskTransactionMiddleware(ctx, next) {
     const tx = await OwnTransaction.open(dataSource, dialect, { queue, isolation: options.isolation, logger });
     try {
       if (inbox && !(await claimInbox(dataSource, dialect, tx, ctx.id))) {

@@ -23,8 +23,8 @@ export {
   type TransactionState,
   type IsolationLevel,
 } from './transaction.js';
-export { typeormTransaction, type TypeormTransactionOptions } from './inbox.js';
-export { outbox, OutboxRelay, type OutboxOptions } from './relay.js';
+export { taskTransaction, type TaskTransactionOptions } from './inbox.js';
+export { outboxRelay, OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
 export { sqlResultStore, SqlResultStore, type SqlResultStoreOptions } from './result-store.js';
 export {
   EntityNotSavedError,

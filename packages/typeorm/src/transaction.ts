@@ -266,7 +266,7 @@ async function bindUnitOfWork<T>(dataSource: DataSource, dialect: Dialect, manag
 
 /**
  * The EntityManager of the transaction this code runs in: the per-task
- * transaction in a worker (`typeormTransaction()`), or the one opened by
+ * transaction in a worker (`taskTransaction()`), or the one opened by
  * `transactional()` / a request transaction. With several DataSources, pass
  * the one you mean.
  *

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createQueue, createWorker, type DeadEvent, errorCode, silentLogger, TaskRegistry } from '@taskq/core';
 import { type DataSource, EntitySchema } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entityCodec, InboxEntity, OutboxEntity, StatusEntity, sqlResultStore, typeormTransaction } from '../src/index.js';
+import { entityCodec, InboxEntity, OutboxEntity, StatusEntity, sqlResultStore, taskTransaction } from '../src/index.js';
 import { withChannel } from '../../../test-support/rabbit.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { ApiToken, Effect, Membership, User } from './fixtures/entities.js';
 import { TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 
 // A message reaches a worker without passing through any queue.submit(): whoever can publish to
 // the queue (or a worker of another app on the same broker) writes the entity reference. These
@@ -18,7 +18,7 @@ const Device = new EntitySchema<{ id: string }>({ name: 'Device', tableName: 'de
 const Slug = new EntitySchema<{ slug: string }>({ name: 'Slug', tableName: 'slugs', columns: { slug: { type: 'varchar', length: 20, primary: true } } });
 const Ledger = new EntitySchema<{ id: string }>({ name: 'Ledger', tableName: 'ledgers', columns: { id: { type: 'bigint', primary: true } } });
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 let db: TestDatabase;
 let dataSource: DataSource;
 
@@ -49,7 +49,7 @@ function setup(label: string) {
   const store = sqlResultStore(dataSource);
   const queueName = broker.queue(label);
   const queue = createQueue({ registry, transport, store, codecs: [codec], defaults: { queue: queueName } });
-  const worker = createWorker({ registry, transport, store, codecs: [codec], queues: [queueName], logger: silentLogger }).use(typeormTransaction(dataSource, { logger: silentLogger }));
+  const worker = createWorker({ registry, transport, store, codecs: [codec], queues: [queueName], logger: silentLogger }).use(taskTransaction(dataSource, { logger: silentLogger }));
   const dead: DeadEvent[] = [];
   const failedAttempts = new Map<string, number>();
   const completed: string[] = [];

@@ -1,13 +1,13 @@
 import { createQueue, createWorker, type DeadEvent, errorCode, silentLogger, TaskRegistry } from '@taskq/core';
 import type { DataSource, EntitySubscriberInterface, LoadEvent, QueryRunner } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentEntityManager, entityCodec, sqlResultStore, transactional, typeormTransaction } from '../src/index.js';
+import { currentEntityManager, entityCodec, sqlResultStore, transactional, taskTransaction } from '../src/index.js';
 import { Membership, User } from './fixtures/entities.js';
 import { type DbKind, TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 interface Seen {
@@ -58,7 +58,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('entities as task arguments (%s)',
     const store = sqlResultStore(dataSource);
     const queueName = broker.queue(`${kind}-${label}`);
     const queue = createQueue({ registry, transport, store, codecs: [codec], defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport, store, codecs: [codec], queues: [queueName], logger: silentLogger }).use(typeormTransaction(dataSource, { logger: silentLogger }));
+    const worker = createWorker({ registry, transport, store, codecs: [codec], queues: [queueName], logger: silentLogger }).use(taskTransaction(dataSource, { logger: silentLogger }));
     return { seen, memberships, sendWelcomeMail, welcomeMember, queue, queueName, worker };
   }
 

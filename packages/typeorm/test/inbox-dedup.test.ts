@@ -2,13 +2,13 @@ import { createQueue, createWorker, silentLogger, TaskRegistry } from '@taskq/co
 import type { PreparedTask } from '@taskq/core/adapter';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentEntityManager, typeormTransaction } from '../src/index.js';
+import { currentEntityManager, taskTransaction } from '../src/index.js';
 import { Effect } from './fixtures/entities.js';
 import { type DbKind, TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 describe.each<DbKind>(['postgres', 'sqlite'])('inbox: a duplicate delivery does not repeat the database write (%s)', (kind) => {
@@ -35,7 +35,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('inbox: a duplicate delivery does 
     const queueName = broker.queue(`${kind}-${label}`);
     // No result store: the inbox alone has to stop the duplicate.
     const queue = createQueue({ registry, transport, defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport, queues: [queueName], concurrency: 4, logger: silentLogger }).use(typeormTransaction(dataSource, { logger: silentLogger }));
+    const worker = createWorker({ registry, transport, queues: [queueName], concurrency: 4, logger: silentLogger }).use(taskTransaction(dataSource, { logger: silentLogger }));
     worker.on('completed', () => acked++);
     // Capture the exact message a submit produces, then publish it by hand, several times, with the same id.
     const captured: PreparedTask[] = [];

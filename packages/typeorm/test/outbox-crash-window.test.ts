@@ -1,13 +1,13 @@
 import { createQueue, createWorker, silentLogger } from '@taskq/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { outbox, sqlResultStore } from '../src/index.js';
+import { outboxRelay, sqlResultStore } from '../src/index.js';
 import { deliveries, registry } from './fixtures/crash-tasks.js';
 import { type DbKind, TestDatabase } from './support/db.js';
 import { commitAndCrash } from './support/child.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 describe.each<DbKind>(['postgres', 'sqlite'])('crash between commit and publish (%s)', (kind) => {
@@ -37,7 +37,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('crash between commit and publish 
       const worker = createWorker({ registry, transport, store, queues: [queueName], logger: silentLogger });
       worker.on('completed', (event) => ran.set(event.id, (ran.get(event.id) ?? 0) + 1));
       await worker.start();
-      const relay = outbox(dataSource, queue, { sweepInterval: 100, minAge: 0, logger: silentLogger });
+      const relay = outboxRelay(dataSource, queue, { sweepInterval: 100, minAge: 0, logger: silentLogger });
       await relay.start();
       await waitFor(() => ran.size === 3, 'the three tasks to run');
       await sleep(500);

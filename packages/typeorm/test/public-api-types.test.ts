@@ -15,3 +15,11 @@ it('the public API is typed: intended uses compile, each wrong use is a compile 
   );
   expect(output).toBe('');
 });
+
+it('the exports use the glossary words: taskTransaction and outboxRelay, no old names kept as aliases', async () => {
+  const api: Record<string, unknown> = await import('../src/index.js');
+  expect(typeof api.taskTransaction).toBe('function');
+  expect(typeof api.outboxRelay).toBe('function');
+  expect(typeof api.OutboxRelay).toBe('function');
+  expect(Object.keys(api).filter((name) => ['typeormTransaction', 'outbox'].includes(name))).toEqual([]);
+});

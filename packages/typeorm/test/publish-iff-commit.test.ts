@@ -3,10 +3,10 @@ import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { joinTransaction, databaseUnitOfWork, sqlResultStore, transactional } from '../src/index.js';
 import { type DbKind, TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 describe.each<DbKind>(['postgres', 'sqlite'])('published iff the transaction commits (%s)', (kind) => {

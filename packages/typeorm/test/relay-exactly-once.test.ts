@@ -1,12 +1,12 @@
 import { createQueue, silentLogger } from '@taskq/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { outbox } from '../src/index.js';
+import { outboxRelay } from '../src/index.js';
 import { registry } from './fixtures/crash-tasks.js';
 import { commitAndCrash, relayInChild } from './support/child.js';
 import { TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 const ROWS = 2_000;
@@ -31,7 +31,7 @@ describe('outbox relays on PostgreSQL', () => {
       // Relay A in this process (its own pool and broker connection); both relays start together.
       const dataSource = await db.dataSource([], { synchronize: false, poolSize: 4 });
       const queue = createQueue({ registry, transport: broker.amqp(), defaults: { queue: queueName } });
-      const relayA = outbox(dataSource, queue, { minAge: 0, batchSize: BATCH, logger: silentLogger });
+      const relayA = outboxRelay(dataSource, queue, { minAge: 0, batchSize: BATCH, logger: silentLogger });
       await relayB.ready;
       const started = Date.now();
       relayB.go();

@@ -2,13 +2,13 @@ import { createQueue, silentLogger, type TaskQueue, type Transport, TransportErr
 import { HEADER, type OutgoingMessage } from '@taskq/core/adapter';
 import type { DataSource } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { outbox, sqlResultStore, transactional } from '../src/index.js';
+import { outboxRelay, sqlResultStore, transactional } from '../src/index.js';
 import { deliverParcel, registry } from './fixtures/crash-tasks.js';
 import { type DbKind, TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { faulty } from '../../../test-support/faulty-transport.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 const DAY = 86_400_000;
@@ -78,7 +78,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('the outbox relay isolates a row i
 
       const queue = relayQueue(dataSource, queueName);
       // Two rows per batch: the refused row shares its batch with a good one, and four rows come after it.
-      const relay = outbox(dataSource, queue, { minAge: 0, batchSize: 2, logger: silentLogger });
+      const relay = outboxRelay(dataSource, queue, { minAge: 0, batchSize: 2, logger: silentLogger });
       const sweeps: Array<number | string> = [];
       for (let i = 0; i < 3; i++) sweeps.push(await relay.sweep().catch((error: unknown) => `failed: ${(error as Error).message}`));
 
@@ -117,7 +117,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('the outbox relay isolates a row i
       const ids = await leaveInOutbox(dataSource, queueName, 4);
       const stuck = ids[0];
       const queue = relayQueue(dataSource, queueName, { refuse: new Set([stuck]) });
-      const relay = outbox(dataSource, queue, { minAge: 0, batchSize: 2, maxPublishAttempts: 3, logger: silentLogger });
+      const relay = outboxRelay(dataSource, queue, { minAge: 0, batchSize: 2, maxPublishAttempts: 3, logger: silentLogger });
       const row = async () =>
         (await dataSource.query(`SELECT "publish_attempts" AS tries, "last_error" AS error FROM ${outboxTable} WHERE "id" = ${db.param(1)}`, [stuck]))[0] as
           | { tries: number; error: string }
@@ -164,7 +164,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('the outbox relay isolates a row i
       const ids = await leaveInOutbox(dataSource, queueName, 3);
       const faults: Faults = { down: true };
       const queue = relayQueue(dataSource, queueName, faults);
-      const relay = outbox(dataSource, queue, { minAge: 0, batchSize: 2, maxPublishAttempts: 2, logger: silentLogger });
+      const relay = outboxRelay(dataSource, queue, { minAge: 0, batchSize: 2, maxPublishAttempts: 2, logger: silentLogger });
       const during: number[] = [];
       for (let i = 0; i < 3; i++) during.push(await relay.sweep());
       const tries = (await dataSource.query(`SELECT "publish_attempts" AS tries FROM ${outboxTable} ORDER BY "id"`)).map((r: { tries: unknown }) => Number(r.tries));

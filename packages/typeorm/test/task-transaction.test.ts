@@ -1,13 +1,13 @@
 import { createQueue, createWorker, currentTask, silentLogger, TaskRegistry } from '@taskq/core';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentEntityManager, sqlResultStore, transactional, typeormTransaction } from '../src/index.js';
+import { currentEntityManager, sqlResultStore, transactional, taskTransaction } from '../src/index.js';
 import { Effect } from './fixtures/entities.js';
 import { type DbKind, TestDatabase } from './support/db.js';
-import { TestBroker } from './support/rabbit.js';
+import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
 
-const broker = new TestBroker();
+const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
 
 describe.each<DbKind>(['postgres', 'sqlite'])('per-task transaction (%s)', (kind) => {
@@ -33,7 +33,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('per-task transaction (%s)', (kind
     const store = sqlResultStore(dataSource);
     const queueName = broker.queue(`${kind}-rollback`);
     const queue = createQueue({ registry, transport, store, defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport, store, queues: [queueName], logger: silentLogger }).use(typeormTransaction(dataSource, { logger: silentLogger }));
+    const worker = createWorker({ registry, transport, store, queues: [queueName], logger: silentLogger }).use(taskTransaction(dataSource, { logger: silentLogger }));
     await worker.start();
     const handle = await queue.submit(importOrders, 'b1');
     await handle.result({ timeout: 10_000 });
@@ -60,7 +60,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('per-task transaction (%s)', (kind
     const store = sqlResultStore(dataSource);
     const queueName = broker.queue(`${kind}-chain`);
     const queue = createQueue({ registry, transport, store, defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport, store, queues: [queueName], logger: silentLogger }).use(typeormTransaction(dataSource, { queue, logger: silentLogger }));
+    const worker = createWorker({ registry, transport, store, queues: [queueName], logger: silentLogger }).use(taskTransaction(dataSource, { queue, logger: silentLogger }));
     await worker.start();
     const ok = await transactional(dataSource, queue, () => queue.submit(placeOrder, 'o-1', false));
     const bad = await transactional(dataSource, queue, () => queue.submit(placeOrder, 'o-2', true));
@@ -92,7 +92,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('per-task transaction (%s)', (kind
     const transport = broker.amqp();
     const queueName = broker.queue(`${kind}-timeout`);
     const queue = createQueue({ registry, transport, defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport, queues: [queueName], logger: silentLogger }).use(typeormTransaction(dataSource, { logger: silentLogger }));
+    const worker = createWorker({ registry, transport, queues: [queueName], logger: silentLogger }).use(taskTransaction(dataSource, { logger: silentLogger }));
     let dead = 0;
     worker.on('dead', () => dead++);
     await worker.start();

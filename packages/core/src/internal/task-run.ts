@@ -4,8 +4,8 @@ import type { TaskDefinition } from '../registry.js';
 
 /** What per-task middleware gets: the running task plus its arguments and outcome. */
 export interface TaskContext extends CurrentTask {
-  /** The registered task being run. */
-  readonly task: TaskDefinition;
+  /** The task definition being run (function and options); its name is `name`. */
+  readonly definition: TaskDefinition;
   /** Decoded arguments; filled just before the task function is called (after outer middleware opened its scopes). */
   readonly args: readonly unknown[] | undefined;
   /** When the task was submitted. */
@@ -24,7 +24,7 @@ export class TaskRun implements TaskContext {
   readonly maxAttempts: number;
   readonly queue: string;
   readonly meta: Readonly<Record<string, MetaValue>>;
-  readonly task: TaskDefinition;
+  readonly definition: TaskDefinition;
   readonly enqueuedAt: Date;
   readonly redelivered: boolean;
   args: readonly unknown[] | undefined = undefined;
@@ -44,17 +44,17 @@ export class TaskRun implements TaskContext {
     maxAttempts: number;
     queue: string;
     meta: Record<string, MetaValue>;
-    task: TaskDefinition;
+    definition: TaskDefinition;
     enqueuedAt: number;
     redelivered: boolean;
   }) {
     this.id = fields.id;
-    this.name = fields.task.id;
+    this.name = fields.definition.id;
     this.attempt = fields.attempt;
     this.maxAttempts = fields.maxAttempts;
     this.queue = fields.queue;
     this.meta = fields.meta;
-    this.task = fields.task;
+    this.definition = fields.definition;
     this.enqueuedAt = new Date(fields.enqueuedAt);
     this.redelivered = fields.redelivered;
   }

@@ -155,6 +155,21 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       expect((dead[0].error as Error).message).toBe('boom');
     });
 
+    it('middleware reads the task definition as ctx.definition and the task name as ctx.name', async () => {
+      async function resize(_px: number) {}
+      const registry = new TaskRegistry().add('images.resize', resize, { attempts: 7 });
+      const { queue, worker } = setup(registry, 'definition');
+      const seen: Array<{ name: string; id: string; fn: unknown; attempts: unknown; hasTask: boolean }> = [];
+      worker.use(async (ctx, next) => {
+        seen.push({ name: ctx.name, id: ctx.definition.id, fn: ctx.definition.fn, attempts: ctx.definition.options.attempts, hasTask: 'task' in ctx });
+        await next();
+      });
+      await worker.start();
+      await queue.submit(resize, 64);
+      await waitFor(() => seen.length === 1, 'the task');
+      expect(seen[0]).toEqual({ name: 'images.resize', id: 'images.resize', fn: resize, attempts: 7, hasTask: false });
+    });
+
     it('reports a throwing task and dead-letters it instead of redelivering it forever', async () => {
       let runs = 0;
       async function alwaysFails() {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ActiveEvent, createQueue, createWorker, type DeadEvent, errorCode, type FailedEvent, TaskRegistry } from '../../src/index.js';
 import { BrokerNode } from '../support/broker-node.js';
 import { eventually, sleep, waitFor } from '../../../../test-support/wait.js';
-import { IsolatedBroker } from '../support/isolated.js';
+import { testBroker } from '../support/rabbit.js';
 import { CapturingLogger } from './load.js';
 
 /** The broker's delivery acknowledgement timeout on the throw-away node (it checks about once a minute). */
@@ -10,7 +10,7 @@ const CONSUMER_TIMEOUT_MS = 60_000;
 
 describe('fault: a task longer than the broker consumer_timeout', () => {
   let node: BrokerNode;
-  const broker = new IsolatedBroker();
+  const broker = testBroker();
 
   beforeAll(async () => {
     node = await BrokerNode.start({ config: [`consumer_timeout = ${CONSUMER_TIMEOUT_MS}`] });

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue, createWorker, errorCode } from '../../src/index.js';
 import { registry, work } from '../fixtures/fault/tasks.js';
 import { BrokerNode } from '../support/broker-node.js';
-import { IsolatedBroker } from '../support/isolated.js';
+import { type AmqpTestBroker, testBroker } from '../support/rabbit.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { sleep, waitFor } from '../../../../test-support/wait.js';
 import { CapturingLogger, formatCounts, runLoad } from './load.js';
@@ -10,7 +10,7 @@ import { CapturingLogger, formatCounts, runLoad } from './load.js';
 // Faults of the broker and of the network, on a throw-away RabbitMQ node (never the shared one).
 describe('fault: broker restarts, forced closes, half-open connections, memory alarm', () => {
   let node: BrokerNode;
-  let broker: IsolatedBroker;
+  let broker: AmqpTestBroker;
   const cleanups: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
@@ -26,8 +26,8 @@ describe('fault: broker restarts, forced closes, half-open connections, memory a
     await broker?.cleanup(node.url);
   });
 
-  function isolated(): IsolatedBroker {
-    broker = new IsolatedBroker();
+  function isolated(): AmqpTestBroker {
+    broker = testBroker();
     return broker;
   }
 

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode } from '../../src/index.js';
 import { channelCounts } from '../../src/transports/amqp/amqp-transport.js';
 import { BrokerNode } from '../support/broker-node.js';
-import { IsolatedBroker } from '../support/isolated.js';
+import { testBroker } from '../support/rabbit.js';
 import { eventually } from '../../../../test-support/wait.js';
 import { withChannel } from '../../../../test-support/rabbit.js';
 
@@ -12,7 +12,7 @@ const MAX_MESSAGE_BYTES = 1_048_576;
 // A broker limit set in rabbitmq.conf: a throw-away node, never the shared broker.
 describe("fault: the broker's max_message_size refuses a message (406)", () => {
   let node: BrokerNode;
-  const broker = new IsolatedBroker();
+  const broker = testBroker();
 
   beforeAll(async () => {
     node = await BrokerNode.start({ config: [`max_message_size = ${MAX_MESSAGE_BYTES}`] });

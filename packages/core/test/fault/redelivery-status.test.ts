@@ -3,14 +3,13 @@ import { createQueue, createWorker, memoryResultStore, silentLogger } from '../.
 import { serveResultStore } from '../fixtures/fault/ipc-result-store.js';
 import { registry, work } from '../fixtures/fault/tasks.js';
 import { eventually, waitFor } from '../../../../test-support/wait.js';
-import { IsolatedBroker } from '../support/isolated.js';
-import { RABBIT_URL } from '../support/rabbit.js';
+import { RABBIT_URL, testBroker } from '../support/rabbit.js';
 import { Child } from './children.js';
 
 // A worker SIGKILLed in the middle of a task: the broker redelivers the message, and the
 // result store must show the rerun as a start of its own, not as the run that died.
 describe('fault: the status of a task whose worker was SIGKILLed', () => {
-  let broker = new IsolatedBroker();
+  let broker = testBroker();
   const children: Child[] = [];
   const stops: Array<() => Promise<void>> = [];
 
@@ -18,7 +17,7 @@ describe('fault: the status of a task whose worker was SIGKILLed', () => {
     for (const child of children.splice(0)) await child.stop();
     for (const stop of stops.splice(0).reverse()) await stop();
     await broker.cleanup();
-    broker = new IsolatedBroker();
+    broker = testBroker();
   });
 
   it('memory store: the redelivered run counts as a second delivery with its own startedAt', async () => {

@@ -2,14 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createQueue, createWorker, silentLogger, type TaskQueue, type Transport, type Worker } from '../../src/index.js';
 import { registry, work, fail } from '../fixtures/fault/tasks.js';
 import { eventually, waitFor } from '../../../../test-support/wait.js';
-import { IsolatedBroker } from '../support/isolated.js';
-import { RABBIT_URL } from '../support/rabbit.js';
+import { RABBIT_URL, testBroker } from '../support/rabbit.js';
 import { Child, duplicates } from './children.js';
 
 // Worker and web processes killed at the worst moments, on the shared broker (the broker
 // itself is not touched; every test has its own prefix). Each test prints its counts.
 describe('fault: worker and submitter processes killed', () => {
-  let broker = new IsolatedBroker();
+  let broker = testBroker();
   const children: Child[] = [];
   const stops: Array<() => Promise<void>> = [];
 
@@ -17,7 +16,7 @@ describe('fault: worker and submitter processes killed', () => {
     for (const child of children.splice(0)) await child.stop();
     for (const stop of stops.splice(0).reverse()) await stop();
     await broker.cleanup();
-    broker = new IsolatedBroker();
+    broker = testBroker();
   });
 
   function spawnChild(fixture: string, queue: string, env: Record<string, string> = {}): Child {

@@ -1,36 +1,17 @@
-import { randomUUID } from 'node:crypto';
-import type { AmqpTransport } from '@taskq/core';
-import { deletePrefix, queueDepth } from '../../../../test-support/rabbit.js';
+import type { AmqpTransport, AmqpTransportOptions } from '@taskq/core';
+import { TestBroker as SharedTestBroker } from '../../../../test-support/broker.js';
 import { testAmqp } from '../../../../test-support/taskq-amqp.js';
 
 export { RABBIT_URL } from '../../../../test-support/rabbit.js';
 
-/**
- * Everything one test declares on the shared broker lives under its own
- * prefix; `cleanup()` deletes those queues and exchanges. A broker that is
- * missing fails the test (connectTimeout), it never skips it.
- */
-export class TestBroker {
-  readonly prefix = `tqnest-${randomUUID().slice(0, 8)}`;
-  readonly #queues = new Set<string>(['default']);
+/** The shared test broker (test-support/broker.ts) under a `tqnest-` prefix, with the transport nest's tests hand to the module. */
+export class TestBroker extends SharedTestBroker<AmqpTransport, Partial<AmqpTransportOptions>> {
+  constructor() {
+    super(testAmqp, 'tqnest');
+  }
 
-  /** An amqp transport under this prefix. */
+  /** An amqp transport under this prefix that the Nest module owns: the module closes it at shutdown, not `cleanup()`. */
   transport(): AmqpTransport {
     return testAmqp({ prefix: this.prefix });
-  }
-
-  /** Notes a logical queue for cleanup and returns its name. */
-  queue(name: string): string {
-    this.#queues.add(name);
-    return name;
-  }
-
-  /** Messages ready in a logical queue (0 when it was never declared). */
-  depth(logical: string): Promise<number> {
-    return queueDepth(logical, this.prefix);
-  }
-
-  cleanup(): Promise<void> {
-    return deletePrefix(this.prefix, this.#queues);
   }
 }

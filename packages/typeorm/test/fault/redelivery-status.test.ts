@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, waitFor } from '../../../../test-support/wait.js';
 import { sqlResultStore } from '../../src/index.js';
 import { type DbKind, TestDatabase } from '../support/db.js';
-import { RABBIT_URL, TestBroker } from '../support/rabbit.js';
+import { testBroker } from '../../../../test-support/taskq-amqp.js';
+import { RABBIT_URL } from '../../../../test-support/rabbit.js';
 import { registry, slowReport } from '../fixtures/slow-tasks.js';
 
 const ROOT = fileURLToPath(new URL('../../../..', import.meta.url));
@@ -40,7 +41,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('fault: the SQL status of a task w
   it('the redelivered run counts as a second delivery with its own startedAt', async () => {
     const db = await TestDatabase.create(kind);
     cleanups.push(() => db.cleanup());
-    const broker = new TestBroker();
+    const broker = testBroker('tqorm');
     cleanups.push(() => broker.cleanup());
     const dataSource = await db.dataSource();
     const store = sqlResultStore(dataSource);

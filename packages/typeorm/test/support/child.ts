@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestDatabase } from './db.js';
-import { RABBIT_URL, type TestBroker } from './rabbit.js';
+import type { AmqpTestBroker } from '../../../../test-support/taskq-amqp.js';
+import { RABBIT_URL } from '../../../../test-support/rabbit.js';
 
 const ROOT = fileURLToPath(new URL('../../../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('../fixtures/commit-and-crash.ts', import.meta.url));
@@ -27,7 +28,7 @@ export interface CrashedChild {
  * process: it commits one transaction that submitted `parcels` tasks, with
  * the fail-point armed unless `failpoint` is false.
  */
-export function commitAndCrash(db: TestDatabase, broker: TestBroker, queue: string, parcels: number, failpoint = true): Promise<CrashedChild> {
+export function commitAndCrash(db: TestDatabase, broker: AmqpTestBroker, queue: string, parcels: number, failpoint = true): Promise<CrashedChild> {
   const outFile = join(tmpdir(), `taskq-crash-${randomUUID()}.txt`);
   const env: Record<string, string> = { ...db.env, RABBIT_URL, RABBIT_PREFIX: broker.prefix, QUEUE: queue, OUT_FILE: outFile, PARCELS: String(parcels), TSX_TSCONFIG_PATH: TSCONFIG };
   if (failpoint) env.TASKQ_FAILPOINT = 'after-commit-before-publish';
@@ -53,7 +54,7 @@ export interface RelayChild {
   readonly done: Promise<number>;
 }
 
-export function relayInChild(db: TestDatabase, broker: TestBroker, queue: string, batchSize: number): RelayChild {
+export function relayInChild(db: TestDatabase, broker: AmqpTestBroker, queue: string, batchSize: number): RelayChild {
   const id = randomUUID();
   const outFile = join(tmpdir(), `taskq-relay-${id}.txt`);
   const goFile = join(tmpdir(), `taskq-relay-${id}.go`);

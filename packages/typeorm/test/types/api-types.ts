@@ -1,7 +1,7 @@
 // Compiled by public-api-types.test.ts: every wrong use is marked @ts-expect-error (an unused directive fails the build).
 import { type Codec, createQueue, createWorker, memory, type ResultStore, type TaskHandle, TaskRegistry } from '@taskq/core';
 import { DataSource, type EntityManager, EntitySchema, type ObjectLiteral } from 'typeorm';
-import { currentEntityManager, type EncodedEntity, entityCodec, databaseUnitOfWork, outbox, sqlResultStore, taskqEntities, taskqMigrations, transactional, typeormTransaction } from '../../src/index.js';
+import { currentEntityManager, type EncodedEntity, entityCodec, databaseUnitOfWork, outboxRelay, sqlResultStore, taskqEntities, taskTransaction, taskqMigrations, transactional } from '../../src/index.js';
 
 class User {
   id = 0;
@@ -46,13 +46,13 @@ export async function check(): Promise<void> {
   void ran;
   await tx.commit();
 
-  createWorker({ registry, transport: memory(), codecs: [codec], store }).use(typeormTransaction(dataSource, { queue, inboxRetention: '3d' }));
+  createWorker({ registry, transport: memory(), codecs: [codec], store }).use(taskTransaction(dataSource, { queue, inboxRetention: '3d' }));
   const manager: EntityManager = currentEntityManager();
   void manager;
 
-  const relay = outbox(dataSource, queue, { sweepInterval: '5s', batchSize: 50 });
+  const relay = outboxRelay(dataSource, queue, { sweepInterval: '5s', batchSize: 50 });
   // @ts-expect-error: durations are numbers (ms) or strings
-  outbox(dataSource, queue, { sweepInterval: true });
+  outboxRelay(dataSource, queue, { sweepInterval: true });
   await relay.start();
   await relay.stop();
 }

@@ -9,7 +9,7 @@ import { ManagedConnection } from './connection.js';
 import { ConsumerSubscription } from './consumer.js';
 import { AmqpDeadLetterStore } from './dead-letter-store.js';
 import { Publisher } from './publisher.js';
-import { type QueueType, Topology } from './topology.js';
+import { DEFAULT_PREFIX, type QueueType, Topology } from './topology.js';
 import { Users } from '../../internal/users.js';
 
 /** Options of {@link amqp}. */
@@ -92,7 +92,7 @@ export class AmqpTransport implements Transport {
   constructor(options: AmqpTransportOptions) {
     const urls = resolveUrls(options);
     const secrets = passwordsOf(urls);
-    const prefix = options.prefix ?? 'taskq';
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
     if (typeof prefix !== 'string' || !PREFIX.test(prefix)) throw new InvalidOptionError('prefix', `expected letters, digits, '_', '-' or ':' (1-${MAX_PREFIX_LENGTH} characters), got ${JSON.stringify(prefix)}`);
     const queueType = options.queueType ?? 'classic';
     if (queueType !== 'classic' && queueType !== 'quorum') throw new InvalidOptionError('queueType', `expected 'classic' or 'quorum', got ${JSON.stringify(queueType)}`);

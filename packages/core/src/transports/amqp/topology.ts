@@ -1,6 +1,9 @@
 import type { Channel, ChannelModel, Options } from 'amqplib';
 import { DELAY_LEVELS, DELAY_TICK_MS, MAX_DELAY_MS } from '../../task-options.js';
 
+/** The prefix of everything an amqp transport declares when it is given none. */
+export const DEFAULT_PREFIX = 'taskq';
+
 /** Queue flavour: classic (single node) or quorum (replicated, for clusters). */
 export type QueueType = 'classic' | 'quorum';
 

@@ -7,8 +7,8 @@ import { type Dialect, dialectOf, tableOf } from './internal/dialect.js';
 import { type Cursor, publishOutbox } from './outbox/publish.js';
 import type { FailurePolicy } from './outbox/unpublishable.js';
 
-/** Options of {@link outbox}. */
-export interface OutboxOptions {
+/** Options of {@link outboxRelay}. */
+export interface OutboxRelayOptions {
   /**
    * Time between two sweeps for rows left behind (a process died between
    * its commit and its publish, or the broker was down).
@@ -62,7 +62,7 @@ export class OutboxRelay {
   #running: Promise<number> | undefined;
   #state: 'idle' | 'running' | 'stopped' = 'idle';
 
-  constructor(dataSource: DataSource, queue: TaskQueue, options: OutboxOptions = {}) {
+  constructor(dataSource: DataSource, queue: TaskQueue, options: OutboxRelayOptions = {}) {
     this.#dialect = dialectOf(dataSource, 'dataSource');
     if (!queue || typeof queue.begin !== 'function' || !queue.transport) throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue()');
     if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object');
@@ -154,6 +154,6 @@ export class OutboxRelay {
  * Creates the outbox relay for `dataSource`, publishing through `queue`'s
  * transport. `await relay.start()` in each process; `await relay.stop()` on shutdown.
  */
-export function outbox(dataSource: DataSource, queue: TaskQueue, options?: OutboxOptions): OutboxRelay {
+export function outboxRelay(dataSource: DataSource, queue: TaskQueue, options?: OutboxRelayOptions): OutboxRelay {
   return new OutboxRelay(dataSource, queue, options);
 }
