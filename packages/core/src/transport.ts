@@ -115,6 +115,12 @@ export interface Transport {
   readonly kind: string;
   /** Whether a message survives a process or broker restart. */
   readonly durable: boolean;
+  /**
+   * Where this transport's queues live, for logs and checks: the amqp
+   * transport's prefix (one per application on a shared broker); the memory
+   * transport's is `(in-process)`.
+   */
+  readonly prefix?: string;
   /** Resolves once the message is safely stored (for amqp: confirmed by the broker). */
   publish(message: OutgoingMessage): Promise<void>;
   /** Like `publish` for many messages, pipelined; resolves when all are confirmed. */

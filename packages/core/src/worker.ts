@@ -148,6 +148,8 @@ export class Worker {
       throw error;
     }
     this.#state = 'running';
+    // Through the worker's own logger, so a worker started outside the CLI (a Nest application context) says it too.
+    this.logger.info('worker started', { queues: this.queues.join(','), concurrency: this.concurrency, prefix: this.transport.prefix, transport: this.transport.kind });
   }
 
   /**

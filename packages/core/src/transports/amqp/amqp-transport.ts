@@ -75,6 +75,8 @@ let channelsOf: (transport: AmqpTransport) => ChannelCounts;
 export class AmqpTransport implements Transport {
   readonly kind = 'amqp';
   readonly durable = true;
+  /** Prefix of every exchange and queue this transport declares. */
+  readonly prefix: string;
   /** The broker URLs with passwords hidden, for display. */
   readonly displayUrls: readonly string[];
   /** The dead-letter queue (`<prefix>.dead`): list, retry, purge. */
@@ -109,6 +111,7 @@ export class AmqpTransport implements Transport {
     this.#logger = logger;
     const fullUrls = urls.map((url) => withHeartbeat(url, heartbeat));
 
+    this.prefix = prefix;
     this.displayUrls = urls.map(redactUrl);
     this.#topology = new Topology({ prefix, queueType, deliveryLimit, maxPriority });
     this.#publisher = new Publisher(() => this.#publishConnection, this.#topology, publishTimeoutMs, logger);
