@@ -60,7 +60,7 @@ export async function takeRawMessage(logical: string, prefix = 'taskq'): Promise
   });
 }
 
-/** Deletes everything a prefix declared: these logical queues, the dead-letter queue, the delay levels, the delivery exchange. */
+/** Deletes everything a prefix declared: these logical queues, the dead-letter queue, the delay levels, the delivery and control exchanges. */
 export async function deletePrefix(prefix: string, logical: Iterable<string>, url = RABBIT_URL): Promise<void> {
   await withChannel(async (channel) => {
     for (const name of logical) await channel.deleteQueue(`${prefix}.q.${name}`);
@@ -70,5 +70,6 @@ export async function deletePrefix(prefix: string, logical: Iterable<string>, ur
       await channel.deleteExchange(`${prefix}.delay.${level}`);
     }
     await channel.deleteExchange(`${prefix}.delivery`);
+    await channel.deleteExchange(`${prefix}.control`);
   }, url);
 }

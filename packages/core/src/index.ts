@@ -67,6 +67,7 @@ export {
   NoTaskContextError,
   errorCode,
 } from './errors.js';
+export { PrefixClashError } from './errors.js';
 export { publicStatus, isPublicError, TASK_ID_PATTERN, type PublicTaskStatus, type PublicStatusOptions } from './public-status.js';
 export {
   resolveHttpAdapterOptions,

@@ -7,6 +7,7 @@ import { deadLetterId } from '../dead-letters.js';
 import { failPoint } from '../failpoint.js';
 import { ManagedConnection } from './connection.js';
 import { ConsumerSubscription } from './consumer.js';
+import { PresenceMember } from './presence.js';
 import { AmqpDeadLetterStore } from './dead-letter-store.js';
 import { Publisher } from './publisher.js';
 import { type QueueType, Topology } from './topology.js';
@@ -163,7 +164,8 @@ export class AmqpTransport implements Transport {
 
   async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('the AMQP transport');
-    const subscription = new ConsumerSubscription(this.#consumeConnection, this.#topology, options, onDelivery, this.#logger);
+    const presence = options.presence && new PresenceMember(this.#topology, options.presence, (exchange, key, body) => this.#publisher.publishControl(exchange, key, body), this.#logger);
+    const subscription = new ConsumerSubscription(this.#consumeConnection, this.#topology, options, onDelivery, this.#logger, presence);
     this.#subscriptions.add(subscription);
     try {
       await withTimeout(subscription.start(), this.#connectTimeoutMs, () => this.#consumeConnection.error(`could not start consuming within ${this.#connectTimeoutMs} ms from ${this.displayUrls.join(', ')}`, this.#consumeConnection.lastError));
