@@ -179,6 +179,30 @@ describe('one prefix per application: a worker notices another application on it
     expect(log.lines.filter((line) => line.level === 'warn' || line.level === 'error')).toEqual([]);
   });
 
+  it('ignores malformed and hostile announcements: an unknown task is still dead-lettered at once as unknown-task', async () => {
+    const queue = broker.queue('hostile');
+    const log = capture();
+    const w = worker({ registry: mailApp, queues: [queue], logger: log.logger });
+    await w.start();
+    const card = { instance: randomUUID(), queues: [queue], fingerprint: 'ab'.repeat(16), tasks: ['billing.charge'], pid: 1 };
+    const announcements = [
+      'not json',
+      JSON.stringify({ taskq: 'presence', v: 1, kind: 'hello', card: { ...card, host: 'evil\u001b[2Jhost' } }),
+      JSON.stringify({ taskq: 'presence', v: 1, kind: 'hello', card: { ...card, host: 'h', queues: ['../../etc'] } }),
+      JSON.stringify({ taskq: 'presence', v: 1, kind: 'here', card: { ...card, host: 'h', instance: 'amq.gen-not-an-instance' } }),
+      JSON.stringify({ taskq: 'other', kind: 'hello', card: { ...card, host: 'h' } }),
+    ];
+    await withChannel(async (channel) => {
+      for (const text of announcements) channel.publish(`${broker.prefix}.control`, 'presence', Buffer.from(text));
+    });
+    const dead: DeadEvent[] = [];
+    w.on('dead', (event) => dead.push(event));
+    await broker.amqp().publish({ id: randomUUID(), queue, body: Buffer.from(JSON.stringify({ v: 1, id: randomUUID(), task: 'billing.charge', args: [], meta: {}, ts: Date.now() })), headers: {} });
+    await waitFor(() => dead.length === 1, 'the unknown task to be dead-lettered');
+    expect(dead[0].reason).toBe('unknown-task');
+    expect(log.lines.filter((line) => line.level === 'warn' || line.level === 'error').map((line) => line.message)).toEqual(['task dead-lettered (unknown-task)']);
+  });
+
   it('is invalid with any policy but refuse or warn', () => {
     expect(() => createWorker({ registry: mailApp, transport: broker.amqp(), onForeignConsumer: 'ignore' as 'warn' })).toThrow(/onForeignConsumer/);
   });
