@@ -67,7 +67,7 @@ export async function takeRawMessage(logical: string, prefix = DEFAULT_PREFIX): 
   });
 }
 
-/** Deletes everything a prefix declared: these logical queues, the dead-letter queue, the delay levels, the delivery exchange. */
+/** Deletes everything a prefix declared: these logical queues, the dead-letter queue, the delay levels, the delivery and control exchanges. */
 export async function deletePrefix(prefix: string, logical: Iterable<string>, url = RABBIT_URL): Promise<void> {
   const topology = topologyOf(prefix);
   await withChannel(async (channel) => {
@@ -78,5 +78,6 @@ export async function deletePrefix(prefix: string, logical: Iterable<string>, ur
       await channel.deleteExchange(topology.delayExchange(level));
     }
     await channel.deleteExchange(topology.deliveryExchange);
+    await channel.deleteExchange(topology.controlExchange);
   }, url);
 }

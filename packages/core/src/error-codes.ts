@@ -45,6 +45,8 @@ export const ERROR_CODES = {
   TASKQ_TASK_TIMEOUT: { package: '@taskq/core', error: 'TaskTimeoutError', summary: "An attempt ran past its `timeout`; the task's signal was aborted." },
   TASKQ_MESSAGE_EXPIRED: { package: '@taskq/core', error: 'MessageExpiredError', summary: "A message became due longer ago than the worker's `maxMessageAge`; it is dead-lettered, not run." },
   TASKQ_NO_TASK_CONTEXT: { package: '@taskq/core', error: 'NoTaskContextError', summary: '`currentTask()` was called outside a running task.' },
+  TASKQ_PREFIX_CLASH: { package: '@taskq/core', error: 'PrefixClashError', summary: "A worker of another application (another task set) consumes this prefix's queues; give each application its own prefix or vhost." },
+  TASKQ_NO_TYPESCRIPT_LOADER: { package: '@taskq/core', error: 'TypeScriptLoaderMissingError', summary: '`taskq worker` was given a TypeScript module and no loader (tsx) was found; install one or run the built .js.' },
   // @taskq/core: requests as task arguments
   TASKQ_ROUTE: { package: '@taskq/core', error: 'RouteError', summary: 'A URL helper of a request argument was given a route or parameters it cannot build.' },
   // @taskq/http: what every HTTP adapter shares

@@ -176,6 +176,17 @@ export class NoTaskContextError extends TaskqError {
   }
 }
 
+/**
+ * Another application's worker consumes this worker's queue: two applications
+ * share a prefix on one broker. Thrown by `worker.start()` (option
+ * `onForeignConsumer`), and the error of a task neither worker could run.
+ */
+export class PrefixClashError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_PREFIX_CLASH', message);
+  }
+}
+
 /** Reads the `code` of a taskq error, also across two installed copies. */
 export function errorCode(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {

@@ -48,6 +48,7 @@ export {
   TaskTimeoutError,
   MessageExpiredError,
   NoTaskContextError,
+  PrefixClashError,
   errorCode,
 } from './errors.js';
 export { ERROR_CODES, type TaskqErrorCode, type ErrorCodeInfo } from './error-codes.js';

@@ -97,6 +97,45 @@ export interface ConsumeOptions {
   readonly queues: readonly string[];
   /** Most unacknowledged deliveries at once (the worker's concurrency). */
   readonly prefetch: number;
+  /**
+   * Tell the other consumers of the prefix who this one is and hear theirs,
+   * so that two applications sharing a prefix notice it. A transport that
+   * cannot (memory: one process) ignores it.
+   */
+  readonly presence?: PresenceOptions;
+}
+
+/** What a worker tells the other workers of its prefix about itself. */
+export interface PresenceCard {
+  /** Random id of this worker instance. */
+  readonly instance: string;
+  /** Logical queues it consumes. */
+  readonly queues: readonly string[];
+  /** Hash of its registry's sorted task names: equal for workers of one task set. */
+  readonly fingerprint: string;
+  /** Its task names; left out when there are too many to send. */
+  readonly tasks?: readonly string[];
+  /** Where it runs, for the operator who has to find it. */
+  readonly host: string;
+  readonly pid: number;
+}
+
+/** One announcement heard: a worker started (`hello`), answered a hello (`here`) or stopped (`bye`). */
+export interface PresenceNews {
+  readonly kind: 'hello' | 'here' | 'bye';
+  readonly card: PresenceCard;
+}
+
+/** See {@link ConsumeOptions.presence}. */
+export interface PresenceOptions {
+  readonly card: PresenceCard;
+  readonly onNews: (news: PresenceNews) => void;
+  /**
+   * Called after the queues are declared and the hello is out, before any
+   * message is consumed, with the number of consumers each queue already
+   * has; a rejection aborts the start. `restart` is true after a reconnect.
+   */
+  readonly beforeConsume: (consumers: ReadonlyMap<string, number>, restart: boolean) => Promise<void>;
 }
 
 /** A running consumer. */
@@ -115,6 +154,12 @@ export interface Transport {
   readonly kind: string;
   /** Whether a message survives a process or broker restart. */
   readonly durable: boolean;
+  /**
+   * Where this transport's queues live, for logs and checks: the amqp
+   * transport's prefix (one per application on a shared broker); the memory
+   * transport's is `(in-process)`.
+   */
+  readonly prefix?: string;
   /** Resolves once the message is safely stored (for amqp: confirmed by the broker). */
   publish(message: OutgoingMessage): Promise<void>;
   /** Like `publish` for many messages, pipelined; resolves when all are confirmed. */

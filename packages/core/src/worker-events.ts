@@ -9,7 +9,9 @@ export type DeadLetterReason =
   | 'attempts-exhausted'
   | 'exceeded-ack-deadline'
   /** Older than the worker's `maxMessageAge`. */
-  | 'expired';
+  | 'expired'
+  /** Not in this worker's registry, and passed back many times for a worker with another task set on its queue that never took it. */
+  | 'prefix-clash';
 
 interface TaskEventBase {
   readonly id: string;

@@ -76,6 +76,19 @@ export interface WorkerOptions {
    * @defaultValue `1_048_576` (1 MiB)
    */
   readonly maxPayloadBytes?: number;
+  /**
+   * At start the worker asks the other workers of its prefix which task set
+   * they serve (amqp transport; a fingerprint of the registry's task names).
+   * A worker on one of its queues whose task set shares no task with this
+   * one is another application on the same prefix: `'refuse'` makes
+   * `start()` throw `PrefixClashError`, `'warn'` logs it at error level and
+   * starts. A worker whose set overlaps but differs (another version of this
+   * application, during a rolling deploy) is logged, never refused. Either
+   * way a message whose task only the other worker has is passed back to
+   * the queue for it (a bounded number of times), not dead-lettered.
+   * @defaultValue `'refuse'`
+   */
+  readonly onForeignConsumer?: 'refuse' | 'warn';
   /** @defaultValue warnings and errors to stderr */
   readonly logger?: Logger;
 }

@@ -5,7 +5,8 @@ import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
 import { ClosedError, DecodeError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError, TaskTimeoutError, WorkerStartedError, WorkerStoppingError } from './errors.js';
 import { boundHeaders } from './internal/bounded-headers.js';
 import { deadLetterOf, minimalDeadLetterOf } from './internal/dead-letter.js';
-import { Intake } from './internal/intake.js';
+import { ForeignConsumers } from './internal/foreign-consumers.js';
+import { Intake, type Verdict } from './internal/intake.js';
 import { longTimeout } from './internal/long-timeout.js';
 import { StatusRecorder } from './internal/status-recorder.js';
 import { TypedEmitter } from './internal/emitter.js';
@@ -36,6 +37,7 @@ export class Worker {
   readonly #defaults: TaskOptions;
   readonly #retryIf: WorkerOptions['retryIf'];
   readonly #intake: Intake;
+  readonly #foreign: ForeignConsumers;
   readonly #ackLimitMs: number | undefined;
   readonly #recorder: StatusRecorder | undefined;
   readonly #maxPayloadBytes: number;
@@ -72,6 +74,9 @@ export class Worker {
     const keys = options.signingKeys;
     const maxAge = options.maxMessageAge === undefined ? undefined : parseDuration(options.maxMessageAge, 'maxMessageAge');
     if (maxAge === 0) throw new InvalidOptionError('maxMessageAge', 'expected a positive duration, got 0');
+    const onForeign = options.onForeignConsumer ?? 'refuse';
+    if (onForeign !== 'refuse' && onForeign !== 'warn') throw new InvalidOptionError('onForeignConsumer', `expected 'refuse' or 'warn', got ${JSON.stringify(onForeign)}`);
+    this.#foreign = new ForeignConsumers(this.registry, this.queues, onForeign, this.logger);
     this.#intake = new Intake(this.registry, this.#defaults, keys === undefined ? undefined : checkSigningKeys(Array.isArray(keys) ? (keys as SigningKey[]) : [keys as SigningKey], 'signingKeys'), maxAge);
     this.#events = new TypedEmitter<WorkerEvents>(this.logger);
     if (options.store !== undefined && typeof options.store?.started !== 'function') throw new InvalidOptionError('store', 'expected a ResultStore such as memoryResultStore()');
@@ -136,7 +141,7 @@ export class Worker {
     this.#release = this.transport.retain();
     try {
       for (const hook of this.#startup) await hook();
-      this.#subscription = await this.transport.consume({ queues: this.queues, prefetch: this.concurrency }, this.#onDelivery);
+      this.#subscription = await this.transport.consume({ queues: this.queues, prefetch: this.concurrency, presence: this.#foreign.presence() }, this.#onDelivery);
       if (this.#ackLimitMs !== undefined) {
         // One sweep for all running tasks instead of a timer per task: the hot path stays timer-free.
         this.#ackGuard = setInterval(() => this.#enforceAckDeadline(), Math.min(1_000, this.#ackLimitMs / 4));
@@ -148,6 +153,8 @@ export class Worker {
       throw error;
     }
     this.#state = 'running';
+    // Through the worker's own logger, so a worker started outside the CLI (a Nest application context) says it too.
+    this.logger.info('worker started', { queues: this.queues.join(','), concurrency: this.concurrency, prefix: this.transport.prefix, transport: this.transport.kind });
   }
 
   /**
@@ -241,7 +248,7 @@ export class Worker {
       return this.#deadLetter(delivery, 'malformed-message', error, undefined);
     }
     const verdict = this.#intake.check(delivery, envelope);
-    if (verdict.kind === 'dead') return this.#deadLetter(delivery, verdict.reason, verdict.error, envelope.task, verdict.attempt);
+    if (verdict.kind === 'dead') return this.#refuse(delivery, envelope, verdict);
     if (verdict.kind === 'later') return this.#postpone(delivery, verdict.delayMs);
     const { definition, fields } = verdict;
     const attempt = fields.attempt;
@@ -365,12 +372,29 @@ export class Worker {
     this.#events.emit('dead', { id: delivery.id, name, queue: delivery.queue, reason, error });
   }
 
-  /** A signed message that came before its signed due time goes back for the rest of its delay (nothing runs early). */
-  async #postpone(delivery: Delivery, delayMs: number): Promise<void> {
+  /**
+   * A message the intake refused. One whose task this worker lacks while a
+   * worker with another task set that has it shares the queue (two
+   * applications on one prefix, or two versions during a deploy) is passed
+   * back for that worker, a bounded number of times, not dead-lettered.
+   */
+  #refuse(delivery: Delivery, envelope: Envelope, verdict: Extract<Verdict, { kind: 'dead' }>): Promise<void> {
+    const lacking = verdict.reason === 'unknown-task' || (verdict.reason === 'bad-signature' && !this.registry.get(envelope.task));
+    const route = lacking ? this.#foreign.route(envelope.task, delivery) : undefined;
+    if (route?.kind === 'pass') {
+      this.logger.debug('task passed back to its queue for a worker with another task set', { id: delivery.id, task: envelope.task, queue: delivery.queue });
+      return this.#postpone(delivery, route.delayMs, route.headers);
+    }
+    if (route?.kind === 'dead') return this.#deadLetter(delivery, 'prefix-clash', route.error, envelope.task, verdict.attempt);
+    return this.#deadLetter(delivery, verdict.reason, verdict.error, envelope.task, verdict.attempt);
+  }
+
+  /** A signed message that came before its signed due time goes back for the rest of its delay (nothing runs early); also a message passed back for another worker. */
+  async #postpone(delivery: Delivery, delayMs: number, headers = delivery.headers): Promise<void> {
     try {
-      await this.transport.publish({ id: delivery.id, queue: delivery.queue, body: delivery.body, headers: delivery.headers, delayMs });
+      await this.transport.publish({ id: delivery.id, queue: delivery.queue, body: delivery.body, headers, delayMs });
     } catch (error) {
-      this.#emitError(`postponing message ${delivery.id} until it is due failed; it goes back to the queue`, error);
+      this.#emitError(`sending message ${delivery.id} back to its queue for later failed; it goes back to the queue now`, error);
       if (this.#settle(delivery)) delivery.requeue();
       return;
     }

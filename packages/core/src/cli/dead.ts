@@ -17,7 +17,7 @@ Usage:
 
 Options:
   --url <amqp-url>     Broker (default: $TASKQ_URL). The password is never printed.
-  --prefix <prefix>    Prefix of the queues (default: taskq).
+  --prefix <prefix>    Prefix of the queues (default: $TASKQ_PREFIX, else taskq).
   --timeout <ms>       How long to wait for the broker (default: 15000).
   --json               list: one JSON object per line, with the error stack and the body.
 
@@ -68,7 +68,8 @@ export async function runDeadCommand(argv: readonly string[], options: DeadComma
 
   const timeout = values.timeout === undefined ? 15_000 : Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout < 1) throw new InvalidOptionError('timeout', `expected a positive number of milliseconds, got ${JSON.stringify(values.timeout)}`);
-  const transport = options.transport ?? makeTransport(values.url ?? (options.env ?? process.env).TASKQ_URL, values.prefix, timeout);
+  const env = options.env ?? process.env;
+  const transport = options.transport ?? makeTransport(values.url ?? env.TASKQ_URL, values.prefix ?? (env.TASKQ_PREFIX || undefined), timeout);
   try {
     if (action === 'list') {
       const [records, total] = [await transport.dead.list(limit), await transport.dead.count()];

@@ -7,8 +7,11 @@ import { runWorkerCommand } from './worker-command.js';
 const HELP = `taskq — task queue for TypeScript web backends
 
 Usage:
-  taskq worker <module> [options]   Run the worker that <module> default-exports
-                                    (a worker, or a function returning one).
+  taskq worker <module> [options]   Run the worker that <module> exports (a worker,
+                                    or a function returning one): ESM
+                                    \`export default\`, CommonJS \`module.exports\`
+                                    or \`exports.default\`. A .ts module runs
+                                    through tsx when it is installed.
   taskq dead list|retry|purge       The dead-letter queue (taskq dead --help).
   taskq --help | --version
 
@@ -17,14 +20,21 @@ Worker options:
   -q, --queues <a,b,...>    Queues to consume, comma-separated.
   --shutdown-timeout <ms>   How long SIGINT/SIGTERM waits for in-flight tasks
                             (default 30000). A second signal exits at once.
+  --prefix <prefix>         Prefix the module's transport must use (default:
+                            $TASKQ_PREFIX); set as TASKQ_PREFIX for the module.
+  --log-level <level>       debug, info (default: every task), warn or error.
 
 --concurrency and --queues are passed to the module's factory function:
   export default (options) => createWorker({ registry, transport, ...options });
 
-Environment:
-  TASKQ_URL                 Broker URL your worker module may read
-                            (amqp://user:password@host:5672); the password is
-                            never printed.
+Environment (read by every command; taskq worker passes them to your module):
+  TASKQ_URL                 Broker URL (amqp://user:password@host:5672); the
+                            password is never printed.
+  TASKQ_PREFIX              Prefix of the queues: one per application on a
+                            shared broker. taskq worker refuses a module whose
+                            transport uses another one:
+                              amqp({ url: process.env.TASKQ_URL,
+                                     prefix: process.env.TASKQ_PREFIX })
 
 Examples:
   npx taskq worker ./dist/worker.js
@@ -43,6 +53,15 @@ function parsePositiveInt(value: string | undefined, flag: string): number | und
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} expects a positive integer, got ${JSON.stringify(value)}`);
   return n;
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+function parseLogLevel(value: string | undefined): (typeof LOG_LEVELS)[number] | undefined {
+  if (value === undefined) return undefined;
+  const level = LOG_LEVELS.find((l) => l === value);
+  if (level === undefined) throw new Error(`--log-level expects one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+  return level;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -65,6 +84,8 @@ async function main(argv: string[]): Promise<number> {
         concurrency: { type: 'string', short: 'c' },
         queues: { type: 'string', short: 'q' },
         'shutdown-timeout': { type: 'string' },
+        prefix: { type: 'string' },
+        'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -78,6 +99,8 @@ async function main(argv: string[]): Promise<number> {
       concurrency: parsePositiveInt(values.concurrency, '--concurrency'),
       queues: parseQueues(values.queues),
       shutdownTimeout: parsePositiveInt(values['shutdown-timeout'], '--shutdown-timeout') ?? 30_000,
+      prefix: values.prefix ?? (process.env.TASKQ_PREFIX || undefined),
+      logLevel: parseLogLevel(values['log-level']),
     });
   }
   if (command === 'dead') return runDeadCommand(rest);

@@ -1,11 +1,25 @@
 import { consoleLogger } from '../logger.js';
-import { errorCode } from '../errors.js';
+import { errorCode, InvalidOptionError } from '../errors.js';
+import type { Worker } from '../worker.js';
 import { loadWorker, type WorkerFactoryOptions } from './load-worker.js';
 
 export interface WorkerCommandOptions extends WorkerFactoryOptions {
   readonly module: string;
   /** Drain timeout on SIGINT/SIGTERM, ms. */
   readonly shutdownTimeout: number;
+  /** The prefix the worker's transport must use (`--prefix`, else `TASKQ_PREFIX`). */
+  readonly prefix?: string;
+  /** @defaultValue `'info'` */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/**
+ * A duration as people read it: whole milliseconds, with one decimal under
+ * 10 ms (`performance.now()` differences such as 31.433552999999847 are noise
+ * past that).
+ */
+export function roundMs(ms: number): number {
+  return ms < 10 ? Math.round(ms * 10) / 10 : Math.round(ms);
 }
 
 /**
@@ -14,11 +28,17 @@ export interface WorkerCommandOptions extends WorkerFactoryOptions {
  * return to the broker's queue).
  */
 export async function runWorkerCommand(options: WorkerCommandOptions): Promise<number> {
-  const logger = consoleLogger('info');
+  const logger = consoleLogger(options.logLevel ?? 'info');
+  // The module reads TASKQ_PREFIX as it reads TASKQ_URL: --prefix reaches it that way.
+  if (options.prefix !== undefined) process.env.TASKQ_PREFIX = options.prefix;
   const worker = await loadWorker(options.module, { concurrency: options.concurrency, queues: options.queues });
+  checkPrefix(worker, options.prefix);
+  worker.on('completed', (event) => {
+    logger.info('task completed', { id: event.id, task: event.name, attempt: event.attempt, durationMs: roundMs(event.durationMs) });
+  });
   worker.on('failed', (event) => {
     const message = event.error instanceof Error ? event.error.message : String(event.error);
-    logger.warn(`task failed${event.willRetry ? ', will retry' : ''}`, { id: event.id, task: event.name, attempt: event.attempt, error: message, code: errorCode(event.error) });
+    logger.warn(`task failed${event.willRetry ? ', will retry' : ''}`, { id: event.id, task: event.name, attempt: event.attempt, durationMs: roundMs(event.durationMs), error: message, code: errorCode(event.error) });
   });
   worker.on('error', (event) => logger.error(event.message, { error: event.error }));
 
@@ -46,8 +66,24 @@ export async function runWorkerCommand(options: WorkerCommandOptions): Promise<n
   process.on('SIGTERM', onSignal);
 
   await worker.start();
-  logger.info('worker started', { queues: worker.queues.join(','), concurrency: worker.concurrency, transport: worker.transport.kind });
+  logger.info('worker started', { queues: worker.queues.join(','), concurrency: worker.concurrency, prefix: worker.transport.prefix, transport: worker.transport.kind });
+  // A transport without sockets (memory) holds no handle: the command runs until a signal, not until the event loop is empty.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   const code = await stopped;
+  clearInterval(keepAlive);
   logger.info('worker stopped');
   return code;
+}
+
+/**
+ * With TASKQ_PREFIX (or --prefix) set, a module whose transport ignores it
+ * would serve, and dead-letter, another prefix's queues: refused before start.
+ */
+function checkPrefix(worker: Worker, expected: string | undefined): void {
+  const actual = worker.transport.prefix;
+  if (expected === undefined || actual === undefined || worker.transport.kind === 'memory' || actual === expected) return;
+  throw new InvalidOptionError(
+    'prefix',
+    `TASKQ_PREFIX (or --prefix) is ${JSON.stringify(expected)} but the module's transport uses prefix ${JSON.stringify(actual)}; create it with amqp({ url: process.env.TASKQ_URL, prefix: process.env.TASKQ_PREFIX })`,
+  );
 }

@@ -7,6 +7,7 @@ import { deadLetterId } from '../dead-letters.js';
 import { failPoint } from '../failpoint.js';
 import { ManagedConnection } from './connection.js';
 import { ConsumerSubscription } from './consumer.js';
+import { PresenceMember } from './presence.js';
 import { AmqpDeadLetterStore } from './dead-letter-store.js';
 import { Publisher } from './publisher.js';
 import { DEFAULT_PREFIX, type QueueType, Topology } from './topology.js';
@@ -75,6 +76,8 @@ let channelsOf: (transport: AmqpTransport) => ChannelCounts;
 export class AmqpTransport implements Transport {
   readonly kind = 'amqp';
   readonly durable = true;
+  /** Prefix of every exchange and queue this transport declares. */
+  readonly prefix: string;
   /** The broker URLs with passwords hidden, for display. */
   readonly displayUrls: readonly string[];
   /** The dead-letter queue (`<prefix>.dead`): list, retry, purge. */
@@ -109,6 +112,7 @@ export class AmqpTransport implements Transport {
     this.#logger = logger;
     const fullUrls = urls.map((url) => withHeartbeat(url, heartbeat));
 
+    this.prefix = prefix;
     this.displayUrls = urls.map(redactUrl);
     this.#topology = new Topology({ prefix, queueType, deliveryLimit, maxPriority });
     this.#publisher = new Publisher(() => this.#publishConnection, this.#topology, publishTimeoutMs, logger);
@@ -160,7 +164,8 @@ export class AmqpTransport implements Transport {
 
   async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('the AMQP transport');
-    const subscription = new ConsumerSubscription(this.#consumeConnection, this.#topology, options, onDelivery, this.#logger);
+    const presence = options.presence && new PresenceMember(this.#topology, options.presence, (exchange, key, body) => this.#publisher.publishControl(exchange, key, body), this.#logger);
+    const subscription = new ConsumerSubscription(this.#consumeConnection, this.#topology, options, onDelivery, this.#logger, presence);
     this.#subscriptions.add(subscription);
     try {
       await withTimeout(subscription.start(), this.#connectTimeoutMs, () => this.#consumeConnection.error(`could not start consuming within ${this.#connectTimeoutMs} ms from ${this.displayUrls.join(', ')}`, this.#consumeConnection.lastError));

@@ -4,6 +4,7 @@ import { failPoint } from '../failpoint.js';
 import type { Logger } from '../../logger.js';
 import type { ConsumeOptions, Delivery, MessageHeaders, Subscription } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
+import type { PresenceMember } from './presence.js';
 import type { Topology } from './topology.js';
 
 /** Headers RabbitMQ adds (dead-lettering through the delay levels, quorum redeliveries); they must not grow or travel across retries. */
@@ -32,17 +33,20 @@ export class ConsumerSubscription implements Subscription {
   readonly #options: ConsumeOptions;
   readonly #onDelivery: (delivery: Delivery) => void;
   readonly #logger: Logger;
+  readonly #presence: PresenceMember | undefined;
   #channel: Channel | undefined;
   #tags: string[] = [];
   #active = true;
+  #started = false;
   #starting: Promise<void> | undefined;
 
-  constructor(connection: ManagedConnection, topology: Topology, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void, logger: Logger) {
+  constructor(connection: ManagedConnection, topology: Topology, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void, logger: Logger, presence?: PresenceMember) {
     this.#connection = connection;
     this.#topology = topology;
     this.#options = options;
     this.#onDelivery = onDelivery;
     this.#logger = logger;
+    this.#presence = presence;
   }
 
   get active(): boolean {
@@ -69,23 +73,35 @@ export class ConsumerSubscription implements Subscription {
       if (this.#active && this.#connection.isOpen) this.restartSoon();
     });
     const tags: string[] = [];
+    let joined = false;
     try {
       await channel.prefetch(this.#options.prefetch);
       const t = this.#topology;
       await channel.assertQueue(t.deadQueue, { durable: true });
       await channel.assertExchange(t.deliveryExchange, 'topic', { durable: true });
+      if (this.#presence) {
+        tags.push(await this.#presence.join(channel));
+        joined = true;
+      }
+      // Counted before this subscription consumes: the others, whose presence answers the check waits for.
+      const consumers = new Map<string, number>();
       for (const queue of this.#options.queues) {
         const physical = t.physical(queue);
-        await channel.assertQueue(physical, t.workQueueOptions());
+        consumers.set(queue, (await channel.assertQueue(physical, t.workQueueOptions())).consumerCount);
         await channel.bindQueue(physical, t.deliveryExchange, t.deliveryBinding(physical));
-        const { consumerTag } = await channel.consume(physical, (message) => this.#deliver(channel, queue, message), { noAck: false });
+      }
+      await this.#presence?.options.beforeConsume(consumers, this.#started);
+      for (const queue of this.#options.queues) {
+        const { consumerTag } = await channel.consume(t.physical(queue), (message) => this.#deliver(channel, queue, message), { noAck: false });
         tags.push(consumerTag);
       }
     } catch (error) {
-      // The retry opens a fresh channel: this one must not stay open beside it.
+      if (joined) void this.#presence?.leave();
+      // The retry opens a fresh channel: this one must not stay open beside it (its presence queue goes with it).
       channel.close().catch(() => {});
       throw error;
     }
+    this.#started = true;
     this.#channel = channel;
     this.#tags = tags;
     if (!this.#active) await this.cancel();
@@ -149,6 +165,7 @@ export class ConsumerSubscription implements Subscription {
     this.#active = false;
     const channel = this.#channel;
     if (!channel) return;
+    if (this.#tags.length > 0) await this.#presence?.leave();
     for (const tag of this.#tags) {
       try {
         await channel.cancel(tag);

@@ -113,6 +113,22 @@ export class Publisher {
     });
   }
 
+  /**
+   * Fire-and-forget for small control messages (presence): written on the
+   * publishing connection, so the consuming one never publishes and a broker
+   * alarm cannot block its acks. Not confirmed, not retried; the exchange is
+   * declared first, since publishing to a missing one would close the channel.
+   */
+  async publishControl(exchange: string, routingKey: string, body: Buffer): Promise<void> {
+    if (this.#closed) return;
+    const channel = await this.#openChannel();
+    if (exchange !== '' && !this.#declared.has(exchange)) {
+      await channel.assertExchange(exchange, 'topic', { durable: true });
+      this.#declared.add(exchange);
+    }
+    channel.publish(exchange, routingKey, body, { contentType: 'application/json', type: 'taskq.presence' });
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#sweeper) clearInterval(this.#sweeper);

@@ -32,11 +32,19 @@ export class Topology {
   readonly options: TopologyOptions;
   readonly deadQueue: string;
   readonly deliveryExchange: string;
+  /** Announcements between the workers of the prefix (who consumes what). */
+  readonly controlExchange: string;
 
   constructor(options: TopologyOptions) {
     this.options = options;
     this.deadQueue = `${options.prefix}.dead`;
     this.deliveryExchange = `${options.prefix}.delivery`;
+    this.controlExchange = `${options.prefix}.control`;
+  }
+
+  /** A worker's own queue of announcements: exclusive and auto-deleted, gone with its consumer. */
+  presenceQueue(instance: string): string {
+    return `${this.options.prefix}.presence.${instance}`;
   }
 
   /** RabbitMQ queue for a logical queue name. */

@@ -41,6 +41,8 @@ export interface MemoryTransportOptions {
 export class MemoryTransport implements Transport {
   readonly kind = 'memory';
   readonly durable = false;
+  /** Queues live in this process only: no broker namespace to share. */
+  readonly prefix = '(in-process)';
   readonly #queues = new Map<string, Deque<StoredMessage>>();
   readonly #consumers: Consumer[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
