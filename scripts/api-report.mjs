@@ -41,13 +41,16 @@ for (const file of configs()) {
     messageCallback(message) {
       // Warnings and errors are collected and printed below; API Extractor's own progress lines are not.
       const ours = message.category !== 'console'; // API Extractor's remarks on the report file itself are said below, once.
-      if (ours && (message.logLevel === 'warning' || message.logLevel === 'error')) problems.push(message.formatMessageWithLocation(root));
+      if (ours && (message.logLevel === 'warning' || message.logLevel === 'error'))
+        problems.push(message.formatMessageWithLocation(root));
       message.handled = true;
     },
   });
   for (const problem of problems) console.error(`${label}: ${problem}`);
   if (result.apiReportChanged && !local) {
-    console.error(`${label}: the public API changed. Review the change, then run npm run api:update and commit the report.`);
+    console.error(
+      `${label}: the public API changed. Review the change, then run npm run api:update and commit the report.`,
+    );
     console.error(`  new report: ${relative(root, config.reportTempFilePath)}`);
   } else if (result.apiReportChanged) {
     console.log(`${label}: updated`);

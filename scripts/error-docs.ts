@@ -27,7 +27,10 @@ export function renderErrorDocs(codes: Readonly<Record<string, ErrorCodeInfo>> =
   }
   for (const [name, entries] of byPackage) {
     lines.push(`## ${name}`, '', '| code | class | what happened |', '|---|---|---|');
-    for (const [code, info] of entries) lines.push(`| \`${code}\` | ${info.error ? `\`${info.error}\`` : '(HTTP body only)'} | ${info.summary.replaceAll('|', '\\|')} |`);
+    for (const [code, info] of entries)
+      lines.push(
+        `| \`${code}\` | ${info.error ? `\`${info.error}\`` : '(HTTP body only)'} | ${info.summary.replaceAll('|', '\\|')} |`,
+      );
     lines.push('');
   }
   return lines.join('\n');

@@ -94,7 +94,10 @@ export class TestBroker<A extends Closable, O extends { prefix?: string } = { pr
       for (;;) {
         const message = await channel.get(this.deadQueue, { noAck: true });
         if (!message) return letters;
-        letters.push({ id: String(message.properties.messageId), headers: (message.properties.headers ?? {}) as Record<string, unknown> });
+        letters.push({
+          id: String(message.properties.messageId),
+          headers: (message.properties.headers ?? {}) as Record<string, unknown>,
+        });
       }
     }, url);
   }

@@ -6,7 +6,10 @@ import type { OutgoingMessage } from '@taskq/core/adapter';
  * slow confirm (to see who waits for it) or a refused publish. Records when
  * each publish was confirmed.
  */
-export function faulty(inner: Transport, fault: { delayMs?: number; fail?: () => Error | undefined }): Transport & { confirmedAt: number[] } {
+export function faulty(
+  inner: Transport,
+  fault: { delayMs?: number; fail?: () => Error | undefined },
+): Transport & { confirmedAt: number[] } {
   const confirmedAt: number[] = [];
   const around = async (publish: () => Promise<void>, count: number): Promise<void> => {
     const error = fault.fail?.();

@@ -23,7 +23,9 @@ export function uniqueQueue(label: string): string {
   return `test-${label}-${randomUUID().slice(0, 8)}`;
 }
 
-/** Runs `fn` on a channel of a connection of its own; channel errors (a 404 of a passive declare) do not crash the test. */
+/**
+ * Runs `fn` on a channel of a connection of its own; channel errors (a 404 of a passive declare) do not crash the test.
+ */
 export async function withChannel<T>(fn: (channel: Channel) => Promise<T>, url = RABBIT_URL): Promise<T> {
   const connection = await connect(url);
   connection.on('error', () => {});
@@ -49,10 +51,16 @@ export async function deleteQueues(logical: readonly string[], prefix = DEFAULT_
   });
 }
 
-/** Ready messages in a logical queue, read with a passive declare; 0 when it was never declared. @defaultValue prefix `taskq` */
+/**
+ * Ready messages in a logical queue, read with a passive declare; 0 when it was never declared. @defaultValue prefix
+ * `taskq`
+ */
 export async function queueDepth(logical: string, prefix = DEFAULT_PREFIX, url = RABBIT_URL): Promise<number> {
   try {
-    return await withChannel(async (channel) => (await channel.checkQueue(topologyOf(prefix).physical(logical))).messageCount, url);
+    return await withChannel(
+      async (channel) => (await channel.checkQueue(topologyOf(prefix).physical(logical))).messageCount,
+      url,
+    );
   } catch (error) {
     if (String(error).includes('404')) return 0;
     throw error;
@@ -67,7 +75,10 @@ export async function takeRawMessage(logical: string, prefix = DEFAULT_PREFIX): 
   });
 }
 
-/** Deletes everything a prefix declared: these logical queues, the dead-letter queue, the delay levels, the delivery and control exchanges. */
+/**
+ * Deletes everything a prefix declared: these logical queues, the dead-letter queue, the delay levels, the delivery and
+ * control exchanges.
+ */
 export async function deletePrefix(prefix: string, logical: Iterable<string>, url = RABBIT_URL): Promise<void> {
   const topology = topologyOf(prefix);
   await withChannel(async (channel) => {

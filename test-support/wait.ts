@@ -2,7 +2,12 @@
  * Polls `condition` until it holds; fails with `what` after `timeoutMs`.
  * @defaultValue timeoutMs 20 000, intervalMs 20
  */
-export async function eventually(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000, intervalMs = 20): Promise<void> {
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+  intervalMs = 20,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

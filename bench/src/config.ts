@@ -21,7 +21,9 @@ export const IN_FLIGHT = 1_000;
 /** Batch size for `submitMany` and BullMQ `addBulk` (same as the raw confirm window). */
 export const BATCH = 1_000;
 
-/** Outbox rows: this many `transactional()` calls in flight at once (the pool gets OUTBOX_POOL_EXTRA more connections). */
+/**
+ * Outbox rows: this many `transactional()` calls in flight at once (the pool gets OUTBOX_POOL_EXTRA more connections).
+ */
 export const OUTBOX_IN_FLIGHT = 50;
 export const OUTBOX_POOL_EXTRA = 10;
 /** Tasks per transaction in the outbox row's second variant (one `submitMany`, one INSERT). */

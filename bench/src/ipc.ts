@@ -57,7 +57,9 @@ export interface InProcessConfig {
 /** argv[2] of the outbox child (taskq + TypeORM on PostgreSQL), as JSON. */
 export interface OutboxConfig {
   readonly role: 'outbox';
-  /** `transactions`: submit `count` tasks in transactions; `relay`: leave `count` rows in the outbox, then sweep them. */
+  /**
+   * `transactions`: submit `count` tasks in transactions; `relay`: leave `count` rows in the outbox, then sweep them.
+   */
   readonly measure: 'transactions' | 'relay';
   readonly schema: string;
   readonly queue: string;

@@ -8,7 +8,17 @@ import { withTimeout } from './clock.js';
 import { CONCURRENCY, OUTBOX_POOL_EXTRA } from './config.js';
 import { Child, Watchdog } from './host.js';
 import type { OutboxConfig } from './ipc.js';
-import { cleanup, CLEANUP_MS, createQueueName, execArgv, type Figures, type MeasureContext, message, rowTasks, step } from './measure.js';
+import {
+  cleanup,
+  CLEANUP_MS,
+  createQueueName,
+  execArgv,
+  type Figures,
+  type MeasureContext,
+  message,
+  rowTasks,
+  step,
+} from './measure.js';
 import { createBenchSchema, dropBenchSchema, outboxRows } from './outbox-db.js';
 import type { Row } from './rows.js';
 import { startServerCpu } from './server-cpu.js';
@@ -29,7 +39,13 @@ interface Outcome {
   readonly dbCpuUs: number | undefined;
 }
 
-async function once(row: Row, what: 'submit' | 'e2e', n: number, context: MeasureContext, figures: Figures): Promise<Outcome> {
+async function once(
+  row: Row,
+  what: 'submit' | 'e2e',
+  n: number,
+  context: MeasureContext,
+  figures: Figures,
+): Promise<Outcome> {
   const shape = row.outbox;
   if (!shape) throw new Error(`${row.id} has no outbox shape`);
   const admin = await context.admins.get('taskq-amqp');
@@ -57,13 +73,23 @@ async function once(row: Row, what: 'submit' | 'e2e', n: number, context: Measur
       worker = new Child(
         `${row.id} worker`,
         'worker',
-        { role: 'worker', system: 'taskq-amqp', queue, expected: n, concurrency: CONCURRENCY, latency: false, samples: 0 },
+        {
+          role: 'worker',
+          system: 'taskq-amqp',
+          queue,
+          expected: n,
+          concurrency: CONCURRENCY,
+          latency: false,
+          samples: 0,
+        },
         watchdog,
         { execArgv: execArgv(context, 'worker', `${row.id}-${what}-worker`) },
       );
       ready = await worker.ready();
     }
-    producer = new Child(`${row.id} outbox`, 'outbox', config, watchdog, { execArgv: execArgv(context, 'producer', `${row.id}-${what}-producer`) });
+    producer = new Child(`${row.id} outbox`, 'outbox', config, watchdog, {
+      execArgv: execArgv(context, 'producer', `${row.id}-${what}-producer`),
+    });
     // Setting up the relay row commits its N rows before `ready`: the watchdog's start limit covers it.
     await producer.ready();
     const brokerCpu = startServerCpu('beam.smp');
@@ -85,7 +111,8 @@ async function once(row: Row, what: 'submit' | 'e2e', n: number, context: Measur
     const left = await withTimeout(outboxRows(schema), CLEANUP_MS, 'outbox count');
     if (left !== 0) figures.warnings.push(`${what}: ${left} rows still in the outbox afterwards`);
     if (done.tasks !== n) figures.warnings.push(`${what}: ${done.tasks} tasks published, expected ${n}`);
-    if (done.unconfirmed > 0) figures.warnings.push(`${what}: ${done.unconfirmed} transaction(s) not published right after their commit`);
+    if (done.unconfirmed > 0)
+      figures.warnings.push(`${what}: ${done.unconfirmed} transaction(s) not published right after their commit`);
     if (what === 'submit') {
       const backlog = await withTimeout(admin.backlog(queue), CLEANUP_MS, 'backlog check');
       if (backlog !== n) figures.warnings.push(`submit-only: ${n} published but ${backlog} waiting in the queue`);
@@ -107,7 +134,10 @@ async function once(row: Row, what: 'submit' | 'e2e', n: number, context: Measur
   } finally {
     await Promise.all([producer?.stop(), worker?.stop()]);
     await cleanup(admin, queue, figures.errors);
-    if (schema) await dropBenchSchema(schema, CLEANUP_MS).catch((error: unknown) => figures.errors.push(`dropping schema ${schema} failed: ${message(error)}`));
+    if (schema)
+      await dropBenchSchema(schema, CLEANUP_MS).catch((error: unknown) =>
+        figures.errors.push(`dropping schema ${schema} failed: ${message(error)}`),
+      );
   }
 }
 

@@ -6,7 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { withTimeout } from './clock.js';
-import { CONCURRENCY, IN_FLIGHT, LATENCY_RATE, LATENCY_SECONDS, LATENCY_WARMUP_SECONDS, MIN_TASKS, SOAK_SAMPLES } from './config.js';
+import {
+  CONCURRENCY,
+  IN_FLIGHT,
+  LATENCY_RATE,
+  LATENCY_SECONDS,
+  LATENCY_WARMUP_SECONDS,
+  MIN_TASKS,
+  SOAK_SAMPLES,
+} from './config.js';
 import { Child, type ChildScript, Watchdog } from './host.js';
 import type { InProcessConfig, MemorySample, SystemName } from './ipc.js';
 import type { LoadShape } from './load.js';
@@ -38,7 +46,9 @@ export interface Figures {
   /** Outbox rows: ms from a transaction's COMMIT resolving to the broker confirm of its tasks (submit-only). */
   commitPublishP50?: number;
   commitPublishP99?: number;
-  /** Outbox rows: PostgreSQL CPU (all `postgres` processes) microseconds per task, during submit-only and end-to-end. */
+  /**
+   * Outbox rows: PostgreSQL CPU (all `postgres` processes) microseconds per task, during submit-only and end-to-end.
+   */
   dbCpuSubmit?: number;
   dbCpuE2e?: number;
   /** Problems that did not stop the measurement (e.g. a backlog that does not match N). */
@@ -117,7 +127,7 @@ function mb(memory: MemorySample): number {
 }
 
 export function message(error: unknown): string {
-  return error instanceof Error ? error.message.split('\n')[0] ?? error.name : String(error);
+  return error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
 }
 
 export function execArgv(context: MeasureContext, script: ChildScript, name: string): string[] {
@@ -152,13 +162,25 @@ export async function removeCreatedQueues(): Promise<void> {
 }
 
 /** Submit-only: N tasks, no worker running; from the first submit until all are confirmed. */
-async function measureSubmit(row: Row, system: SystemName, n: number, context: MeasureContext, figures: Figures): Promise<void> {
+async function measureSubmit(
+  row: Row,
+  system: SystemName,
+  n: number,
+  context: MeasureContext,
+  figures: Figures,
+): Promise<void> {
   const admin = await context.admins.get(system);
   const queue = createQueueName(admin);
   const watchdog = new Watchdog();
-  const producer = new Child(`${row.id} producer`, 'producer', { role: 'producer', system, queue, count: n, shape: row.shape }, watchdog, {
-    execArgv: execArgv(context, 'producer', `${row.id}-submit-producer`),
-  });
+  const producer = new Child(
+    `${row.id} producer`,
+    'producer',
+    { role: 'producer', system, queue, count: n, shape: row.shape },
+    watchdog,
+    {
+      execArgv: execArgv(context, 'producer', `${row.id}-submit-producer`),
+    },
+  );
   try {
     await producer.ready();
     const serverCpu = startServerCpu(serverOf(system));
@@ -206,16 +228,30 @@ async function runFlow(
   const worker = new Child(
     `${row.id} worker`,
     'worker',
-    { role: 'worker', system, queue, expected: n, concurrency: CONCURRENCY, latency: options.latency, samples: options.samples },
+    {
+      role: 'worker',
+      system,
+      queue,
+      expected: n,
+      concurrency: CONCURRENCY,
+      latency: options.latency,
+      samples: options.samples,
+    },
     watchdog,
     { execArgv: [...(options.workerArgv ?? []), ...execArgv(context, 'worker', `${row.id}-${what}-worker`)] },
   );
   let producer: Child | undefined;
   try {
     const ready = await worker.ready();
-    producer = new Child(`${row.id} producer`, 'producer', { role: 'producer', system, queue, count: n, shape }, watchdog, {
-      execArgv: execArgv(context, 'producer', `${row.id}-${what}-producer`),
-    });
+    producer = new Child(
+      `${row.id} producer`,
+      'producer',
+      { role: 'producer', system, queue, count: n, shape },
+      watchdog,
+      {
+        execArgv: execArgv(context, 'producer', `${row.id}-${what}-producer`),
+      },
+    );
     await producer.ready();
     const serverCpu = startServerCpu(serverOf(system));
     producer.send({ type: 'go' });
@@ -271,7 +307,9 @@ export async function measureRow(row: Row, context: MeasureContext): Promise<Fig
 
   if (row.system === 'taskq-memory') {
     const base = { role: 'inprocess', concurrency: CONCURRENCY, shape: row.shape } as const;
-    context.log(`  ${row.id}: submit-only, end-to-end (${n} tasks), latency (${latency.total} tasks at ${LATENCY_RATE}/s)`);
+    context.log(
+      `  ${row.id}: submit-only, end-to-end (${n} tasks), latency (${latency.total} tasks at ${LATENCY_RATE}/s)`,
+    );
     if (row.submit) {
       await step(figures, 'submit', async () => {
         const r = await runInProcess(row, { ...base, measure: 'submit', count: n }, context);
@@ -311,7 +349,16 @@ export async function measureRow(row: Row, context: MeasureContext): Promise<Fig
   if (row.e2e) {
     context.log(`  ${row.id}: end-to-end, ${n} tasks`);
     await step(figures, 'e2e', async () => {
-      const r = await runFlow(row, system, 'e2e', n, row.shape, { latency: false, samples: 0 }, context, figures.errors);
+      const r = await runFlow(
+        row,
+        system,
+        'e2e',
+        n,
+        row.shape,
+        { latency: false, samples: 0 },
+        context,
+        figures.errors,
+      );
       figures.e2e = rate(n, r.startedAt, r.lastAt);
       figures.rssBefore = mb(r.before);
       figures.rssAfter = mb(r.after);
@@ -322,7 +369,16 @@ export async function measureRow(row: Row, context: MeasureContext): Promise<Fig
   if (row.latency) {
     context.log(`  ${row.id}: latency, ${latency.warmup} + ${latency.measured} tasks at ${LATENCY_RATE}/s`);
     await step(figures, 'latency', async () => {
-      const r = await runFlow(row, system, 'latency', latency.total, paced, { latency: true, samples: 0 }, context, figures.errors);
+      const r = await runFlow(
+        row,
+        system,
+        'latency',
+        latency.total,
+        paced,
+        { latency: true, samples: 0 },
+        context,
+        figures.errors,
+      );
       latencyFigures(figures, r.latencies, latency.warmup);
     });
   }
@@ -356,8 +412,24 @@ export async function measureSoak(tasks: number, context: MeasureContext): Promi
     latency: false,
   };
   try {
-    const r = await runFlow(row, 'taskq-amqp', 'soak', tasks, row.shape, { latency: false, samples: SOAK_SAMPLES, workerArgv: ['--expose-gc'] }, context, errors);
-    return { tasks, rate: rate(tasks, r.startedAt, r.lastAt), start: r.before, end: r.after, samples: r.samples, errors };
+    const r = await runFlow(
+      row,
+      'taskq-amqp',
+      'soak',
+      tasks,
+      row.shape,
+      { latency: false, samples: SOAK_SAMPLES, workerArgv: ['--expose-gc'] },
+      context,
+      errors,
+    );
+    return {
+      tasks,
+      rate: rate(tasks, r.startedAt, r.lastAt),
+      start: r.before,
+      end: r.after,
+      samples: r.samples,
+      errors,
+    };
   } catch (error) {
     errors.push(message(error));
     return { tasks, samples: [], errors };

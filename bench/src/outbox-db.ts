@@ -28,11 +28,21 @@ export async function createBenchSchema(): Promise<string> {
   const schema = `bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   created.add(schema);
   await sql(`CREATE SCHEMA "${schema}"`);
-  const dataSource = new DataSource({ type: 'postgres', url: PG_URL, schema, entities: taskqEntities, migrations: taskqMigrations, poolSize: 2, logging: false });
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: PG_URL,
+    schema,
+    entities: taskqEntities,
+    migrations: taskqMigrations,
+    poolSize: 2,
+    logging: false,
+  });
   await dataSource.initialize();
   try {
     await dataSource.runMigrations({ transaction: 'all' });
-    await dataSource.query(`CREATE TABLE "${schema}"."${BENCH_TABLE}" ("id" bigserial PRIMARY KEY, "sent_at" double precision NOT NULL, "note" text NOT NULL)`);
+    await dataSource.query(
+      `CREATE TABLE "${schema}"."${BENCH_TABLE}" ("id" bigserial PRIMARY KEY, "sent_at" double precision NOT NULL, "note" text NOT NULL)`,
+    );
   } finally {
     await dataSource.destroy();
   }

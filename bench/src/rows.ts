@@ -3,7 +3,14 @@
  * N is chosen so a measurement lasts several seconds on a 2-core machine;
  * the slow one-at-a-time variants get a smaller N for the same reason.
  */
-import { BATCH, CONFIRM_WINDOW, IN_FLIGHT, OUTBOX_IN_FLIGHT, OUTBOX_PER_TRANSACTION, OUTBOX_RELAY_BATCH } from './config.js';
+import {
+  BATCH,
+  CONFIRM_WINDOW,
+  IN_FLIGHT,
+  OUTBOX_IN_FLIGHT,
+  OUTBOX_PER_TRANSACTION,
+  OUTBOX_RELAY_BATCH,
+} from './config.js';
 import type { SystemName } from './ipc.js';
 import type { LoadShape } from './load.js';
 

@@ -18,11 +18,32 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BATCH, CONCURRENCY, CONFIRM_WINDOW, IN_FLIGHT, LATENCY_RATE, LATENCY_SECONDS, LATENCY_WARMUP_SECONDS, SOAK_SAMPLES, SOAK_TASKS } from './config.js';
+import {
+  BATCH,
+  CONCURRENCY,
+  CONFIRM_WINDOW,
+  IN_FLIGHT,
+  LATENCY_RATE,
+  LATENCY_SECONDS,
+  LATENCY_WARMUP_SECONDS,
+  SOAK_SAMPLES,
+  SOAK_TASKS,
+} from './config.js';
 import type { MemorySample } from './ipc.js';
 import { killAllChildren } from './host.js';
 import { describeMachine, type Machine } from './machine.js';
-import { Admins, type Figures, type MeasureContext, measureRow, measureSoak, type Profiling, removeCreatedQueues, rowTasks, scaled, type SoakResult } from './measure.js';
+import {
+  Admins,
+  type Figures,
+  type MeasureContext,
+  measureRow,
+  measureSoak,
+  type Profiling,
+  removeCreatedQueues,
+  rowTasks,
+  scaled,
+  type SoakResult,
+} from './measure.js';
 import { type Figure, RATIOS, ROWS, type Row } from './rows.js';
 import { type Summary, summarize } from './stats.js';
 import { cell, renderTable } from './table.js';
@@ -57,12 +78,19 @@ function parseOptions(): Options {
   });
   const runs = Number(values.runs);
   const scale = Number(values.scale);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error(`--runs must be an integer 1..50, got ${values.runs}`);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 50)
+    throw new Error(`--runs must be an integer 1..50, got ${values.runs}`);
   if (!(scale > 0 && scale <= 10)) throw new Error(`--scale must be in (0, 10], got ${values.scale}`);
   const role = values['cpu-prof'];
   if (role !== undefined && !isProfiledRole(role)) throw new Error(`--cpu-prof takes worker or producer, got ${role}`);
-  const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : [];
-  const profiling: Profiling | undefined = role !== undefined && isProfiledRole(role) ? { role, dir: `${resultsDir}profiles` } : undefined;
+  const only = values.only
+    ? values.only
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
+  const profiling: Profiling | undefined =
+    role !== undefined && isProfiledRole(role) ? { role, dir: `${resultsDir}profiles` } : undefined;
   const full = only.length === 0 && scale === 1 && !profiling && !values['no-soak'];
   return {
     runs,
@@ -156,9 +184,18 @@ interface Load {
   readonly after: readonly number[];
 }
 
-function render(options: Options, machine: Machine, load: Load, results: readonly RowResult[], ratioResults: readonly RatioResult[], soak: SoakResult | undefined): string {
+function render(
+  options: Options,
+  machine: Machine,
+  load: Load,
+  results: readonly RowResult[],
+  ratioResults: readonly RatioResult[],
+  soak: SoakResult | undefined,
+): string {
   const out: string[] = [];
-  out.push(`taskq bench: ${options.runs} run(s) per scenario, scale ${options.scale}; cells are median (min–max) over runs`);
+  out.push(
+    `taskq bench: ${options.runs} run(s) per scenario, scale ${options.scale}; cells are median (min–max) over runs`,
+  );
   out.push(machineLine(machine));
   const fmt = (l: readonly number[]): string => l.map((x) => x.toFixed(2)).join(' ');
   out.push(`load average (1/5/15 min): ${fmt(load.before)} at start, ${fmt(load.after)} at end`);
@@ -172,11 +209,34 @@ function render(options: Options, machine: Machine, load: Load, results: readonl
     const flag = r.runs.some((f) => f.warnings.length > 0 || f.errors.length > 0) ? ' *' : '';
     if (r.row.pending) return [`${r.row.label} (not yet measured)`, '–', '–', '–', '–', '–', '–', '–'];
     const rss = s.rssBefore && s.rssAfter ? `${s.rssBefore.median.toFixed(0)} → ${s.rssAfter.median.toFixed(0)}` : '–';
-    const cpu = [s.producerCpu, s.workerCpu, s.serverCpuSubmit, s.serverCpuE2e].map((x) => (x ? x.median.toFixed(0) : '–')).join(' / ');
-    return [`${r.row.label}${flag}`, r.tasks.toLocaleString('en-US'), cell(s.submit), cell(s.e2e), cell(s.p50, 2), cell(s.p99, 2), rss, cpu];
+    const cpu = [s.producerCpu, s.workerCpu, s.serverCpuSubmit, s.serverCpuE2e]
+      .map((x) => (x ? x.median.toFixed(0) : '–'))
+      .join(' / ');
+    return [
+      `${r.row.label}${flag}`,
+      r.tasks.toLocaleString('en-US'),
+      cell(s.submit),
+      cell(s.e2e),
+      cell(s.p50, 2),
+      cell(s.p99, 2),
+      rss,
+      cpu,
+    ];
   });
   out.push(
-    renderTable(['scenario', 'N', 'submit-only tasks/s', 'end-to-end tasks/s', 'p50 ms', 'p99 ms', 'worker RSS MB', 'CPU µs/task P / W / S·sub / S·e2e'], rows),
+    renderTable(
+      [
+        'scenario',
+        'N',
+        'submit-only tasks/s',
+        'end-to-end tasks/s',
+        'p50 ms',
+        'p99 ms',
+        'worker RSS MB',
+        'CPU µs/task P / W / S·sub / S·e2e',
+      ],
+      rows,
+    ),
   );
   out.push(
     'CPU µs/task (medians): P = producer during submit-only, W = worker during end-to-end (memory row: the one process), ' +
@@ -188,17 +248,35 @@ function render(options: Options, machine: Machine, load: Load, results: readonl
     out.push('');
     out.push(
       renderTable(
-        ['outbox (TypeORM/PostgreSQL → RabbitMQ)', 'N', 'tx/s', 'tasks/s (submit-only)', 'e2e tasks/s', 'commit → publish p50 ms', 'p99 ms', 'PG CPU µs/task sub / e2e'],
+        [
+          'outbox (TypeORM/PostgreSQL → RabbitMQ)',
+          'N',
+          'tx/s',
+          'tasks/s (submit-only)',
+          'e2e tasks/s',
+          'commit → publish p50 ms',
+          'p99 ms',
+          'PG CPU µs/task sub / e2e',
+        ],
         outboxRows.map((r) => {
           const s = summaries(r);
           const db = [s.dbCpuSubmit, s.dbCpuE2e].map((x) => (x ? x.median.toFixed(0) : '–')).join(' / ');
-          return [r.row.label, r.tasks.toLocaleString('en-US'), cell(s.transactions), cell(s.submit), cell(s.e2e), cell(s.commitPublishP50, 2), cell(s.commitPublishP99, 2), db];
+          return [
+            r.row.label,
+            r.tasks.toLocaleString('en-US'),
+            cell(s.transactions),
+            cell(s.submit),
+            cell(s.e2e),
+            cell(s.commitPublishP50, 2),
+            cell(s.commitPublishP99, 2),
+            db,
+          ];
         }),
       ),
     );
     out.push(
       'outbox: tx/s and tasks/s = transactions committed and published per second, no worker running (relay row: rows swept, published and deleted per second); ' +
-        'commit → publish = from the COMMIT resolving to the broker confirm of that transaction\'s tasks; PG CPU = all postgres processes.',
+        "commit → publish = from the COMMIT resolving to the broker confirm of that transaction's tasks; PG CPU = all postgres processes.",
     );
   }
   if (ratioResults.length > 0) {
@@ -206,7 +284,12 @@ function render(options: Options, machine: Machine, load: Load, results: readonl
     out.push(
       renderTable(
         ['ratio (per run, then median)', 'value', 'target', ''],
-        ratioResults.map((r) => [r.label, cell(r.summary, 2), r.target !== undefined ? `≥ ${r.target}` : '(info)', verdict(r.meets)]),
+        ratioResults.map((r) => [
+          r.label,
+          cell(r.summary, 2),
+          r.target !== undefined ? `≥ ${r.target}` : '(info)',
+          verdict(r.meets),
+        ]),
       ),
     );
   }
@@ -235,14 +318,29 @@ function render(options: Options, machine: Machine, load: Load, results: readonl
         renderTable(
           ['soak: taskq amqp, one worker', 'start MB', 'end MB', 'growth MB', 'target'],
           [
-            [`heap used (${gcNote})`, (soak.start.heapUsed / MB).toFixed(1), (soak.end.heapUsed / MB).toFixed(1), heapGrowth.toFixed(1), `< 20 ${verdict(heapGrowth < 20)}`],
-            ['external (Buffers)', (soak.start.external / MB).toFixed(1), (soak.end.external / MB).toFixed(1), ((soak.end.external - soak.start.external) / MB).toFixed(1), ''],
+            [
+              `heap used (${gcNote})`,
+              (soak.start.heapUsed / MB).toFixed(1),
+              (soak.end.heapUsed / MB).toFixed(1),
+              heapGrowth.toFixed(1),
+              `< 20 ${verdict(heapGrowth < 20)}`,
+            ],
+            [
+              'external (Buffers)',
+              (soak.start.external / MB).toFixed(1),
+              (soak.end.external / MB).toFixed(1),
+              ((soak.end.external - soak.start.external) / MB).toFixed(1),
+              '',
+            ],
             ['RSS', (soak.start.rss / MB).toFixed(1), (soak.end.rss / MB).toFixed(1), rssGrowth.toFixed(1), ''],
           ],
         ),
       );
-      const trend = (pick: (m: MemorySample) => number): string => soak.samples.map((s) => (pick(s.memory) / MB).toFixed(1)).join(', ');
-      out.push(`soak: ${soak.tasks.toLocaleString('en-US')} tasks at ${Math.round(soak.rate ?? 0).toLocaleString('en-US')} tasks/s; every ${Math.round(soak.tasks / SOAK_SAMPLES).toLocaleString('en-US')} tasks:`);
+      const trend = (pick: (m: MemorySample) => number): string =>
+        soak.samples.map((s) => (pick(s.memory) / MB).toFixed(1)).join(', ');
+      out.push(
+        `soak: ${soak.tasks.toLocaleString('en-US')} tasks at ${Math.round(soak.rate ?? 0).toLocaleString('en-US')} tasks/s; every ${Math.round(soak.tasks / SOAK_SAMPLES).toLocaleString('en-US')} tasks:`,
+      );
       out.push(`  heap used MB: ${trend((m) => m.heapUsed)}`);
       out.push(`  RSS MB:       ${trend((m) => m.rss)}`);
       const first = soak.samples[0];
@@ -273,11 +371,15 @@ async function main(): Promise<void> {
   const admins = new Admins();
   const rows = ROWS.filter((row) => selected(row, options.only));
   const interrupt = (): void => {
-    process.stderr.write('\ninterrupted: stopping children and deleting this run\'s queues\n');
+    process.stderr.write("\ninterrupted: stopping children and deleting this run's queues\n");
     killAllChildren();
     removeCreatedQueues()
       .finally(() => admins.closeAll())
-      .finally(() => (rows.some((row) => row.outbox) ? import('./outbox-db.js').then((db) => db.dropCreatedSchemas(10_000)) : undefined))
+      .finally(() =>
+        rows.some((row) => row.outbox)
+          ? import('./outbox-db.js').then((db) => db.dropCreatedSchemas(10_000))
+          : undefined,
+      )
       .finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupt);
@@ -290,13 +392,23 @@ async function main(): Promise<void> {
   log(machineLine(machine));
   // Other work on the machine moves wall-clock rates; the load average says how busy it was.
   const loadBefore = os.loadavg();
-  const results: RowResult[] = rows.map((row) => ({ row, tasks: row.pending ? 0 : rowTasks(row, options.scale), runs: [] }));
+  const results: RowResult[] = rows.map((row) => ({
+    row,
+    tasks: row.pending ? 0 : rowTasks(row, options.scale),
+    runs: [],
+  }));
 
   // Runs are the outer loop: every scenario once, then again, so slow drift
   // of the machine (page cache, broker state) spreads over all scenarios.
   for (let run = 0; run < options.runs; run++) {
     log(`run ${run + 1}/${options.runs}`);
-    const context: MeasureContext = { scale: options.scale, run: run + 1, admins, log, ...(options.profiling ? { profiling: options.profiling } : {}) };
+    const context: MeasureContext = {
+      scale: options.scale,
+      run: run + 1,
+      admins,
+      log,
+      ...(options.profiling ? { profiling: options.profiling } : {}),
+    };
     for (const result of results) {
       if (!result.row.pending) log(` ${result.row.label}`);
       result.runs.push(await measureRow(result.row, context));
@@ -306,7 +418,13 @@ async function main(): Promise<void> {
   if (options.soak) {
     const tasks = scaled(SOAK_TASKS, options.scale);
     log(`soak: ${tasks} tasks through one taskq amqp worker`);
-    soak = await measureSoak(tasks, { scale: options.scale, run: 1, admins, log, ...(options.profiling ? { profiling: options.profiling } : {}) });
+    soak = await measureSoak(tasks, {
+      scale: options.scale,
+      run: 1,
+      admins,
+      log,
+      ...(options.profiling ? { profiling: options.profiling } : {}),
+    });
   }
   await admins.closeAll();
   const load = { before: loadBefore, after: os.loadavg() };
@@ -331,7 +449,15 @@ async function main(): Promise<void> {
       latencySeconds: LATENCY_SECONDS * options.scale,
       latencyWarmupSeconds: LATENCY_WARMUP_SECONDS * options.scale,
     },
-    rows: results.map((r) => ({ id: r.row.id, label: r.row.label, system: r.row.system, tasks: r.tasks, pending: r.row.pending, runs: r.runs, summary: summaries(r) })),
+    rows: results.map((r) => ({
+      id: r.row.id,
+      label: r.row.label,
+      system: r.row.system,
+      tasks: r.tasks,
+      pending: r.row.pending,
+      runs: r.runs,
+      summary: summaries(r),
+    })),
     ratios: ratioResults,
     soak,
   };

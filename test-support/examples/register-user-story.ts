@@ -7,7 +7,12 @@ async function post(url: string, body: unknown): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
-async function eventually<T>(read: () => T | undefined | Promise<T | undefined>, what: string, output: () => string, timeoutMs = 15_000): Promise<T> {
+async function eventually<T>(
+  read: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  output: () => string,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
@@ -42,7 +47,11 @@ export function describeRegisterUserStory(example: ExampleLayout): void {
       const registered = await post(`${url}/register`, { email: 'ada@example.com', name: 'Ada' });
       expect(registered.status, output()).toBe(201);
       const { user } = (await registered.json()) as { user: { id: number } };
-      const welcome = await eventually(() => started.deliveries('mail').find((m) => m.to === 'ada@example.com'), 'the welcome mail', output);
+      const welcome = await eventually(
+        () => started.deliveries('mail').find((m) => m.to === 'ada@example.com'),
+        'the welcome mail',
+        output,
+      );
       expect(welcome.text).toContain(`${url}/users/${user.id}`);
       // With services, the worker process ran it.
       expect(welcome.pid).toBe(mode === 'services' ? started.worker?.process.pid : started.web.process.pid);
@@ -52,7 +61,11 @@ export function describeRegisterUserStory(example: ExampleLayout): void {
 
       const published = await post(`${url}/publish`, { deviceToken: 'device-1', slug: 'spring-sale' });
       expect(published.status).toBe(200);
-      const pushed = await eventually(() => started.deliveries('push').find((m) => m.to === 'device-1'), 'the push message', output);
+      const pushed = await eventually(
+        () => started.deliveries('push').find((m) => m.to === 'device-1'),
+        'the push message',
+        output,
+      );
       expect(pushed.text).toBe(`Our website has been updated. Please visit ${url}/news/spring-sale`);
 
       const report = await post(`${url}/reports`, { month: '2026-01' });
@@ -74,10 +87,13 @@ export function describeRegisterUserStory(example: ExampleLayout): void {
       expect(states.slice(0, -1).every((state) => state === 'queued' || state === 'active')).toBe(true);
       expect(done.result).toEqual({ month: '2026-01', users: 1 });
 
-      // The typo's user was never created and its mail never went out (the mail of ada arrived, so the worker was running).
+      // The typo's user was never created and its mail never went out (the mail of ada arrived, so the worker was
+      // running).
       expect((await fetch(`${url}/users/${user.id + 1}`)).status).toBe(404);
       expect(started.deliveries('mail').map((m) => m.to)).toEqual(['ada@example.com']);
-      console.log(`[${mode}] report states ${states.join(' → ')}; mails ${started.deliveries('mail').length}; pushes ${started.deliveries('push').length}`);
+      console.log(
+        `[${mode}] report states ${states.join(' → ')}; mails ${started.deliveries('mail').length}; pushes ${started.deliveries('push').length}`,
+      );
 
       running.splice(running.indexOf(started), 1);
       expect(await started.stop(), output()).toEqual(mode === 'services' ? [0, 0] : [0]);

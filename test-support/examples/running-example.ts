@@ -25,7 +25,11 @@ class Child {
   output = '';
 
   constructor(cwd: string, args: readonly string[], env: Record<string, string>) {
-    this.process = spawn(process.execPath, args, { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process = spawn(process.execPath, args, {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.process.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.process.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
   }
@@ -35,7 +39,8 @@ class Child {
     for (;;) {
       const match = pattern.exec(this.output);
       if (match) return match;
-      if (this.process.exitCode !== null) throw new Error(`the example exited (code ${this.process.exitCode}) before ${what}:\n${this.output}`);
+      if (this.process.exitCode !== null)
+        throw new Error(`the example exited (code ${this.process.exitCode}) before ${what}:\n${this.output}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${this.output}`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -68,7 +73,13 @@ export class RunningExample {
   readonly #dir: string;
   readonly #services: { schema: string; queue: string } | undefined;
 
-  private constructor(url: string, dir: string, web: Child, worker: Child | undefined, services: { schema: string; queue: string } | undefined) {
+  private constructor(
+    url: string,
+    dir: string,
+    web: Child,
+    worker: Child | undefined,
+    services: { schema: string; queue: string } | undefined,
+  ) {
     this.url = url;
     this.#dir = dir;
     this.web = web;
@@ -78,13 +89,24 @@ export class RunningExample {
 
   static async start(example: ExampleLayout, mode: 'embedded' | 'services'): Promise<RunningExample> {
     const dir = mkdtempSync(join(tmpdir(), `taskq-example-${example.name}-`));
-    const env: Record<string, string> = { PORT: '0', MAIL_FILE: join(dir, 'mail.jsonl'), PUSH_FILE: join(dir, 'push.jsonl'), TASKQ_URL: '', DATABASE_URL: '' };
+    const env: Record<string, string> = {
+      PORT: '0',
+      MAIL_FILE: join(dir, 'mail.jsonl'),
+      PUSH_FILE: join(dir, 'push.jsonl'),
+      TASKQ_URL: '',
+      DATABASE_URL: '',
+    };
     let services: { schema: string; queue: string } | undefined;
     if (mode === 'services') {
       const id = randomUUID().replace(/-/g, '').slice(0, 8);
       services = { schema: `taskq_example_${example.name}_${id}`, queue: `example-${example.name}-${id}` };
       await sql(`CREATE SCHEMA "${services.schema}"`);
-      Object.assign(env, { TASKQ_URL: RABBIT_URL, DATABASE_URL: PG_URL, DATABASE_SCHEMA: services.schema, TASKQ_QUEUE: services.queue });
+      Object.assign(env, {
+        TASKQ_URL: RABBIT_URL,
+        DATABASE_URL: PG_URL,
+        DATABASE_SCHEMA: services.schema,
+        TASKQ_QUEUE: services.queue,
+      });
     }
     const web = new Child(example.dir, ['dist/start.js'], env);
     const [, url] = await web.waitFor(/listening on (http:\/\/\S+)/, 'the web app to listen');

@@ -1,6 +1,15 @@
-// The app every HTTP adapter builds for the contract suite: its tasks, its routes' behaviour, and how the suite configures it.
+// The app every HTTP adapter builds for the contract suite: its tasks, its routes' behaviour, and how the suite
+// configures it.
 import { request as httpRequest } from 'node:http';
-import { type TaskHandle, type TaskQueue, TaskRegistry, type TaskStatus, type Transport, type UnitOfWork, type UrlHelpers } from '@taskq/core';
+import {
+  type TaskHandle,
+  type TaskQueue,
+  TaskRegistry,
+  type TaskStatus,
+  type Transport,
+  type UnitOfWork,
+  type UrlHelpers,
+} from '@taskq/core';
 import { currentUnitOfWork } from '@taskq/core/adapter';
 import type { Cleanup } from '../cleanup.js';
 import { gate } from '../wait.js';
@@ -74,7 +83,12 @@ export const contractRegistry = new TaskRegistry()
 /** The named routes every contract app gives its adapter. */
 export const CONTRACT_ROUTES = Object.freeze({ news: '/news/:slug' });
 
-const TASKS: Readonly<Record<string, () => Promise<unknown>>> = { ok: succeed, secret: failWithSecret, public: failInPublic, gated };
+const TASKS: Readonly<Record<string, () => Promise<unknown>>> = {
+  ok: succeed,
+  secret: failWithSecret,
+  public: failInPublic,
+  gated,
+};
 
 /** The task a `POST /jobs/:kind` submits. */
 export function contractTask(kind: string): () => Promise<unknown> {
@@ -188,7 +202,12 @@ export interface RawResponse {
 }
 
 /** A request with a Host header of our choosing (fetch would not send one). */
-export function rawRequest(port: number, method: string, path: string, headers: Record<string, string>): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (res) => {
       let body = '';

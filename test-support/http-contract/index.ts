@@ -1,4 +1,5 @@
-// One behaviour suite for the HTTP adapters (Express, Fastify, Nest on both platforms), run by each adapter's http-contract.test.ts.
+// One behaviour suite for the HTTP adapters (Express, Fastify, Nest on both platforms), run by each adapter's
+// http-contract.test.ts.
 import type { StartContractApp } from './fixtures.js';
 import { hostAndStatusContract } from './host-and-status.js';
 import { publishIffSuccessContract } from './publish-iff-success.js';
@@ -6,7 +7,10 @@ import { requestArgumentContract } from './request-and-status.js';
 
 export * from './fixtures.js';
 
-/** Declares the whole HTTP adapter contract for one adapter: publish iff success, async context, request argument, status route, host checks. */
+/**
+ * Declares the whole HTTP adapter contract for one adapter: publish iff success, async context, request argument,
+ * status route, host checks.
+ */
 export function httpContract(adapter: string, start: StartContractApp): void {
   publishIffSuccessContract(adapter, start);
   requestArgumentContract(adapter, start);

@@ -1,10 +1,19 @@
-// The HTTP adapter contract: a request publishes its tasks if and only if it succeeds, and its unit of work is the handler's async context.
+// The HTTP adapter contract: a request publishes its tasks if and only if it succeeds, and its unit of work is the
+// handler's async context.
 import type { Transport } from '@taskq/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cleanup } from '../cleanup.js';
 import { faulty } from '../faulty-transport.js';
 import { eventually, sleep } from '../wait.js';
-import { type ContractApp, JOBS_COOKIE, ran, resetFixtures, slowHandler, type StartContractApp, submitted } from './fixtures.js';
+import {
+  type ContractApp,
+  JOBS_COOKIE,
+  ran,
+  resetFixtures,
+  slowHandler,
+  type StartContractApp,
+  submitted,
+} from './fixtures.js';
 
 /** Declares the suite for one adapter. */
 export function publishIffSuccessContract(adapter: string, start: StartContractApp): void {
@@ -15,10 +24,15 @@ export function publishIffSuccessContract(adapter: string, start: StartContractA
       resetFixtures();
     });
 
-    const outcome = async (app: ContractApp, mode: string): Promise<Response> => fetch(`${app.url}/outcome/${mode}`, { method: 'POST' });
-    const state = async (app: ContractApp, id: string): Promise<number> => (await fetch(`${app.url}/tasks/${id}`)).status;
+    const outcome = async (app: ContractApp, mode: string): Promise<Response> =>
+      fetch(`${app.url}/outcome/${mode}`, { method: 'POST' });
+    const state = async (app: ContractApp, id: string): Promise<number> =>
+      (await fetch(`${app.url}/tasks/${id}`)).status;
 
-    /** Submits `ok` last and waits until it ran: a task published before it would have run by then (the worker takes them in order). */
+    /**
+     * Submits `ok` last and waits until it ran: a task published before it would have run by then (the worker takes
+     * them in order).
+     */
     const settleWith = async (app: ContractApp): Promise<void> => {
       expect((await outcome(app, 'ok')).status).toBe(200);
       await eventually(() => ran.includes('ok'), 'the last task to run');
@@ -39,11 +53,13 @@ export function publishIffSuccessContract(adapter: string, start: StartContractA
     it('a thrown error the framework answers 4xx still drops the tasks; an answered status follows rollbackOn', async () => {
       const app = await start({ rollbackOn: (status) => status >= 500 || status === 409 }, cleanup);
       const statuses: number[] = [];
-      for (const mode of ['throw-400', 'answer-503', 'answer-409', 'answer-404']) statuses.push((await outcome(app, mode)).status);
+      for (const mode of ['throw-400', 'answer-503', 'answer-409', 'answer-404'])
+        statuses.push((await outcome(app, mode)).status);
       expect(statuses).toEqual([400, 503, 409, 404]);
       await settleWith(app);
       expect([...ran].sort()).toEqual(['answer-404', 'ok']);
-      for (const mode of ['throw-400', 'answer-503', 'answer-409']) expect(await state(app, submitted.get(mode) ?? '')).toBe(404);
+      for (const mode of ['throw-400', 'answer-503', 'answer-409'])
+        expect(await state(app, submitted.get(mode) ?? '')).toBe(404);
     });
 
     it('the default rollbackOn drops a 5xx answer and keeps a 4xx one', async () => {
@@ -72,7 +88,10 @@ export function publishIffSuccessContract(adapter: string, start: StartContractA
 
     it('a commit that fails answers 500 TASKQ_COMMIT_FAILED instead, without the handler’s Location or Set-Cookie, and nothing is published', async () => {
       let refuse = true;
-      const app = await start({ wrap: (inner) => faulty(inner, { fail: () => (refuse ? new Error('broker said no') : undefined) }) }, cleanup);
+      const app = await start(
+        { wrap: (inner) => faulty(inner, { fail: () => (refuse ? new Error('broker said no') : undefined) }) },
+        cleanup,
+      );
       const response = await fetch(`${app.url}/jobs/ok`, { method: 'POST' });
       expect(response.status).toBe(500);
       expect(response.headers.get('location')).toBeNull();
@@ -92,7 +111,9 @@ export function publishIffSuccessContract(adapter: string, start: StartContractA
     it('a client that goes away before the response drops the request’s tasks', async () => {
       const app = await start({}, cleanup);
       const abort = new AbortController();
-      const request = fetch(`${app.url}/outcome/slow`, { method: 'POST', signal: abort.signal }).catch((error: unknown) => error);
+      const request = fetch(`${app.url}/outcome/slow`, { method: 'POST', signal: abort.signal }).catch(
+        (error: unknown) => error,
+      );
       await slowHandler.submitted.promise;
       abort.abort();
       await request;

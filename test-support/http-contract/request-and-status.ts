@@ -16,8 +16,14 @@ async function finished(app: ContractApp, id: string, basePath = ''): Promise<Re
   return body;
 }
 
-/** `POST /links/big-news`: the links the handler built directly and those the worker built from the travelled request. */
-async function directAndQueued(app: ContractApp, headers: Record<string, string> = {}, basePath = ''): Promise<{ direct: Links; queued: unknown }> {
+/**
+ * `POST /links/big-news`: the links the handler built directly and those the worker built from the travelled request.
+ */
+async function directAndQueued(
+  app: ContractApp,
+  headers: Record<string, string> = {},
+  basePath = '',
+): Promise<{ direct: Links; queued: unknown }> {
   const response = await fetch(`${app.url}${basePath}/links/big-news`, { method: 'POST', headers });
   expect(response.status).toBeLessThan(300);
   const { direct, task } = (await response.json()) as { direct: Links; task: string };
@@ -56,21 +62,36 @@ export function requestArgumentContract(adapter: string, start: StartContractApp
       const envelope = JSON.parse(raw ?? '{}') as { args: unknown[] };
       expect(envelope.args[0]).toEqual({
         $t: 'taskq.request',
-        v: { protocol: 'http', host: '127.0.0.1', port: app.port, basePath: '', routes: CONTRACT_ROUTES, headers: { 'accept-language': 'de-CH', 'user-agent': 'request-argument-test' } },
+        v: {
+          protocol: 'http',
+          host: '127.0.0.1',
+          port: app.port,
+          basePath: '',
+          routes: CONTRACT_ROUTES,
+          headers: { 'accept-language': 'de-CH', 'user-agent': 'request-argument-test' },
+        },
       });
       expect(envelope.args[1]).toBe('launch');
-      console.log(`[${adapter}] raw message ${raw?.length} bytes; request argument = ${JSON.stringify(envelope.args[0])}`);
+      console.log(
+        `[${adapter}] raw message ${raw?.length} bytes; request argument = ${JSON.stringify(envelope.args[0])}`,
+      );
     });
 
     it('gives the same URLs called directly with the live request and run in a worker, under the base path the app is mounted at', async () => {
       const root = await start({}, cleanup);
       const atRoot = await directAndQueued(root);
-      expect(atRoot.direct).toEqual({ news: `http://127.0.0.1:${root.port}/news/big-news?ref=push`, home: `http://127.0.0.1:${root.port}/` });
+      expect(atRoot.direct).toEqual({
+        news: `http://127.0.0.1:${root.port}/news/big-news?ref=push`,
+        home: `http://127.0.0.1:${root.port}/`,
+      });
       expect(atRoot.queued).toEqual(atRoot.direct);
 
       const mounted = await start({ basePath: '/api' }, cleanup);
       const underApi = await directAndQueued(mounted, {}, '/api');
-      expect(underApi.direct).toEqual({ news: `http://127.0.0.1:${mounted.port}/api/news/big-news?ref=push`, home: `http://127.0.0.1:${mounted.port}/api/` });
+      expect(underApi.direct).toEqual({
+        news: `http://127.0.0.1:${mounted.port}/api/news/big-news?ref=push`,
+        home: `http://127.0.0.1:${mounted.port}/api/`,
+      });
       expect(underApi.queued).toEqual(underApi.direct);
     });
 
@@ -78,20 +99,43 @@ export function requestArgumentContract(adapter: string, start: StartContractApp
       const allowedHosts = ['127.0.0.1', 'shop.example.com'];
       const trusted = await start({ trustProxy: true, allowedHosts }, cleanup);
       const viaProxy = await directAndQueued(trusted, { 'x-forwarded-proto': 'https' });
-      expect(viaProxy.direct).toEqual({ news: `https://127.0.0.1:${trusted.port}/news/big-news?ref=push`, home: `https://127.0.0.1:${trusted.port}/` });
+      expect(viaProxy.direct).toEqual({
+        news: `https://127.0.0.1:${trusted.port}/news/big-news?ref=push`,
+        home: `https://127.0.0.1:${trusted.port}/`,
+      });
       expect(viaProxy.queued).toEqual(viaProxy.direct);
 
-      const publicHost = await directAndQueued(trusted, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example.com' });
-      expect(publicHost.queued).toEqual({ news: 'https://shop.example.com/news/big-news?ref=push', home: 'https://shop.example.com/' });
+      const publicHost = await directAndQueued(trusted, {
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'shop.example.com',
+      });
+      expect(publicHost.queued).toEqual({
+        news: 'https://shop.example.com/news/big-news?ref=push',
+        home: 'https://shop.example.com/',
+      });
       expect(publicHost.queued).toEqual(publicHost.direct);
 
-      const withPort = await directAndQueued(trusted, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example.com', 'x-forwarded-port': '8443' });
-      expect(withPort.queued).toEqual({ news: 'https://shop.example.com:8443/news/big-news?ref=push', home: 'https://shop.example.com:8443/' });
+      const withPort = await directAndQueued(trusted, {
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'shop.example.com',
+        'x-forwarded-port': '8443',
+      });
+      expect(withPort.queued).toEqual({
+        news: 'https://shop.example.com:8443/news/big-news?ref=push',
+        home: 'https://shop.example.com:8443/',
+      });
       expect(withPort.queued).toEqual(withPort.direct);
 
       const untrusted = await start({ allowedHosts }, cleanup);
-      const spoofed = await directAndQueued(untrusted, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-forwarded-port': '1' });
-      expect(spoofed.queued).toEqual({ news: `http://127.0.0.1:${untrusted.port}/news/big-news?ref=push`, home: `http://127.0.0.1:${untrusted.port}/` });
+      const spoofed = await directAndQueued(untrusted, {
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-port': '1',
+      });
+      expect(spoofed.queued).toEqual({
+        news: `http://127.0.0.1:${untrusted.port}/news/big-news?ref=push`,
+        home: `http://127.0.0.1:${untrusted.port}/`,
+      });
       expect(spoofed.queued).toEqual(spoofed.direct);
     });
   });
@@ -146,14 +190,21 @@ export function requestArgumentContract(adapter: string, start: StartContractApp
       const app = await start({}, cleanup);
       const unknown = await fetch(`${app.url}/tasks/0190f5b4-0000-7000-8000-000000000000`);
       expect(unknown.status).toBe(404);
-      expect(JSON.stringify(await unknown.json())).toContain('"error":{"code":"TASKQ_UNKNOWN_TASK","message":"no task with this id"}');
+      expect(JSON.stringify(await unknown.json())).toContain(
+        '"error":{"code":"TASKQ_UNKNOWN_TASK","message":"no task with this id"}',
+      );
       expect((await fetch(`${app.url}/tasks/not-a-task-id'%20OR%201=1`)).status).toBe(404);
     });
 
     it('shows task name, queue, message and stack of a failed task only with internals', async () => {
       const app = await start({ internals: true }, cleanup);
       const { task } = (await (await fetch(`${app.url}/jobs/secret`, { method: 'POST' })).json()) as { task: string };
-      const body = (await finished(app, task)) as { state: string; name: string; queue: string; error: { code: string; message?: string; stack?: string } };
+      const body = (await finished(app, task)) as {
+        state: string;
+        name: string;
+        queue: string;
+        error: { code: string; message?: string; stack?: string };
+      };
       expect(body.state).toBe('dead');
       expect(body.name).toBe('contract.failWithSecret');
       expect(typeof body.queue).toBe('string');

@@ -26,7 +26,9 @@ export class WorkerChild {
     });
     this.ready = new Promise((resolve, reject) => {
       this.#child.once('message', () => resolve());
-      this.#child.once('exit', (code) => reject(new Error(`the worker process exited early (code ${code}): ${this.#stderr}`)));
+      this.#child.once('exit', (code) =>
+        reject(new Error(`the worker process exited early (code ${code}): ${this.#stderr}`)),
+      );
     });
   }
 

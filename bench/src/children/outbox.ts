@@ -24,7 +24,15 @@ runChild(async () => {
   const at = now();
   const cpuUs = cpuMicros();
   stopProgress();
-  send({ type: 'outbox-done', at, cpuUs, transactions: result.transactions, tasks: result.tasks, commitToPublish: result.commitToPublish, unconfirmed: result.unconfirmed });
+  send({
+    type: 'outbox-done',
+    at,
+    cpuUs,
+    transactions: result.transactions,
+    tasks: result.tasks,
+    commitToPublish: result.commitToPublish,
+    unconfirmed: result.unconfirmed,
+  });
   await stop;
   await session.close();
 });

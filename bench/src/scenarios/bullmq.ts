@@ -28,7 +28,9 @@ const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true } as const;
  * built with the options BullMQ asks for (blocking connections included).
  */
 RedisConnection.clientFactory = (options) =>
-  createIORedisClient(new Redis({ ...(options as object), host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null }));
+  createIORedisClient(
+    new Redis({ ...(options as object), host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null }),
+  );
 
 const connection: ConnectionOptions = { host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null };
 
@@ -47,7 +49,9 @@ class BullProducer implements Producer {
 
   async many(count: number): Promise<void> {
     const at = now();
-    await this.queue.addBulk(Array.from({ length: count }, () => ({ name: JOB, data: { args: [1, 2, at] as [number, number, number] } })));
+    await this.queue.addBulk(
+      Array.from({ length: count }, () => ({ name: JOB, data: { args: [1, 2, at] as [number, number, number] } })),
+    );
   }
 
   close(): Promise<void> {

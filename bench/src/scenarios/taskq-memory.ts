@@ -15,7 +15,6 @@ import { registry } from './taskq-registry.js';
 
 const QUEUE = 'bench';
 
-
 function producerOf(queue: TaskQueue): Producer {
   return {
     async one(sentAt) {

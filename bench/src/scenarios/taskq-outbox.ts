@@ -22,7 +22,13 @@
 import { amqp, createQueue, memory, silentLogger, type TaskQueue, type Transport } from '@taskq/core';
 import type { OutgoingMessage } from '@taskq/core/adapter';
 import { outboxRelay, taskqEntities, transactional } from '@taskq/typeorm';
-import { DataSource, type EntityManager, type EntitySubscriberInterface, type QueryRunner, type TransactionCommitEvent } from 'typeorm';
+import {
+  DataSource,
+  type EntityManager,
+  type EntitySubscriberInterface,
+  type QueryRunner,
+  type TransactionCommitEvent,
+} from 'typeorm';
 import { now } from '../clock.js';
 import { AMQP_URL, BENCH_TABLE, PG_URL } from '../config.js';
 import type { OutboxConfig } from '../ipc.js';
@@ -67,13 +73,23 @@ function confirmClock(transport: Transport): { confirmedAt: Map<string, number>;
 }
 
 async function openDataSource(config: OutboxConfig): Promise<DataSource> {
-  const dataSource = new DataSource({ type: 'postgres', url: PG_URL, schema: config.schema, entities: taskqEntities, poolSize: config.poolSize, logging: false });
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: PG_URL,
+    schema: config.schema,
+    entities: taskqEntities,
+    poolSize: config.poolSize,
+    logging: false,
+  });
   await dataSource.initialize();
   return dataSource;
 }
 
 async function insertRow(manager: EntityManager, schema: string, sentAt: number): Promise<void> {
-  await manager.query(`INSERT INTO "${schema}"."${BENCH_TABLE}" ("sent_at", "note") VALUES ($1, $2)`, [sentAt, 'bench order']);
+  await manager.query(`INSERT INTO "${schema}"."${BENCH_TABLE}" ("sent_at", "note") VALUES ($1, $2)`, [
+    sentAt,
+    'bench order',
+  ]);
 }
 
 export interface OutboxSession {
@@ -98,7 +114,8 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
   const root = createQueue({ registry, transport });
   const queue = root.with({ queue: config.queue });
 
-  // Warm-up, untimed: the broker connection, every pool connection and the JIT, with as many transactions at once as measured.
+  // Warm-up, untimed: the broker connection, every pool connection and the JIT, with as many transactions at once as
+  // measured.
   const warm = root.with({ queue: warmupQueue(config.queue) });
   await Promise.all(
     Array.from({ length: config.inFlight }, () =>
@@ -172,7 +189,11 @@ async function openRelay(config: OutboxConfig, cpuUs: () => number): Promise<Out
     await transactional(
       dataSource,
       down,
-      () => downView.submitMany(add, Array.from({ length: n }, (): [number, number, number] => [1, 2, now()])),
+      () =>
+        downView.submitMany(
+          add,
+          Array.from({ length: n }, (): [number, number, number] => [1, 2, now()]),
+        ),
       { logger: silentLogger },
     );
     left += n;
@@ -193,7 +214,14 @@ async function openRelay(config: OutboxConfig, cpuUs: () => number): Promise<Out
       const startedAt = now();
       started(startedAt);
       const published = await relay.sweep();
-      return { startedAt, startedCpuUs, transactions: Math.ceil(published / config.batchSize), tasks: published, commitToPublish: [], unconfirmed: 0 };
+      return {
+        startedAt,
+        startedCpuUs,
+        transactions: Math.ceil(published / config.batchSize),
+        tasks: published,
+        commitToPublish: [],
+        unconfirmed: 0,
+      };
     },
     async close() {
       await relay.stop();

@@ -65,12 +65,15 @@ function main(): void {
   const print = (title: string, map: Map<string, number>): void => {
     process.stdout.write(`\n${title} (total ${(total / 1000).toFixed(0)} ms sampled)\n`);
     for (const [key, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, count)) {
-      process.stdout.write(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${key}\n`);
+      process.stdout.write(
+        `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${key}\n`,
+      );
     }
   };
   print('self time by function', byFunction);
   print('self time by file', byFile);
-  if (callersOf) print(`callers of ${callersOf} (${CALLER_DEPTH} frames, outermost first)`, callers(profile, selfUs, callersOf));
+  if (callersOf)
+    print(`callers of ${callersOf} (${CALLER_DEPTH} frames, outermost first)`, callers(profile, selfUs, callersOf));
 }
 
 function callers(profile: CpuProfile, selfUs: Map<number, number>, name: string): Map<string, number> {
@@ -84,7 +87,9 @@ function callers(profile: CpuProfile, selfUs: Map<number, number>, name: string)
     const frames: string[] = [];
     let up = parent.get(id);
     for (let depth = 0; up && depth < CALLER_DEPTH; depth++, up = parent.get(up.id)) {
-      frames.unshift(`${up.callFrame.functionName || '(anonymous)'}@${shortUrl(up.callFrame.url)}:${up.callFrame.lineNumber + 1}`);
+      frames.unshift(
+        `${up.callFrame.functionName || '(anonymous)'}@${shortUrl(up.callFrame.url)}:${up.callFrame.lineNumber + 1}`,
+      );
     }
     const key = frames.join(' > ');
     out.set(key, (out.get(key) ?? 0) + us);

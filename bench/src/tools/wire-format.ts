@@ -90,7 +90,8 @@ async function measure(shape: Shape, count: number): Promise<Sample> {
 async function main(): Promise<void> {
   const count = Number(process.argv[2] ?? 50_000);
   const rounds = Number(process.argv[3] ?? 3);
-  if (!(count > 0 && count <= 1_000_000 && rounds >= 1 && rounds <= 20)) throw new Error('usage: wire-format [messages 1..1e6] [rounds 1..20]');
+  if (!(count > 0 && count <= 1_000_000 && rounds >= 1 && rounds <= 20))
+    throw new Error('usage: wire-format [messages 1..1e6] [rounds 1..20]');
   const samples = new Map<string, Sample[]>(SHAPES.map((s) => [s.name, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const shape of SHAPES) {
@@ -107,9 +108,17 @@ async function main(): Promise<void> {
   const rows = SHAPES.map((shape) => {
     const s = samples.get(shape.name) ?? [];
     const broker = s.map((x) => x.brokerUs).filter((x): x is number => x !== undefined);
-    return [shape.name, String(s[0]?.bytes ?? ''), range(s.map((x) => x.rate)), range(s.map((x) => x.producerUs)), broker.length ? range(broker) : '–'];
+    return [
+      shape.name,
+      String(s[0]?.bytes ?? ''),
+      range(s.map((x) => x.rate)),
+      range(s.map((x) => x.producerUs)),
+      broker.length ? range(broker) : '–',
+    ];
   });
-  process.stdout.write(`${renderTable(['message', 'body bytes', 'msg/s', 'producer CPU µs/msg', 'broker CPU µs/msg'], rows)}\n`);
+  process.stdout.write(
+    `${renderTable(['message', 'body bytes', 'msg/s', 'producer CPU µs/msg', 'broker CPU µs/msg'], rows)}\n`,
+  );
 }
 
 main().then(

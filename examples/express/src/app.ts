@@ -21,7 +21,9 @@ export function createApp(queue: TaskQueue, dataSource: DataSource): express.Exp
 
   app.post('/register', async (req: Request, res: Response) => {
     const { manager } = requestUnitOfWork<TypeormRequestUnitOfWork>(req);
-    const user = await manager.save(manager.create(User, { email: String(req.body.email), name: String(req.body.name ?? req.body.email) }));
+    const user = await manager.save(
+      manager.create(User, { email: String(req.body.email), name: String(req.body.name ?? req.body.email) }),
+    );
     const task = await req.taskQueue.submit(mail.sendWelcomeMail, user, req);
     res.status(201).json({ user, task: task.id });
   });
@@ -29,19 +31,33 @@ export function createApp(queue: TaskQueue, dataSource: DataSource): express.Exp
   // The essay's bug: an error after the submit. The user is not created and no welcome mail goes out.
   app.post('/register-broken', async (req: Request, res: Response) => {
     const { manager } = requestUnitOfWork<TypeormRequestUnitOfWork>(req);
-    const user = await manager.save(manager.create(User, { email: String(req.body.email), name: String(req.body.name ?? req.body.email) }));
+    const user = await manager.save(
+      manager.create(User, { email: String(req.body.email), name: String(req.body.name ?? req.body.email) }),
+    );
     await req.taskQueue.submit(mail.sendWelcomeMail, user, req);
     // @ts-expect-error `usr` is the essay's typo; TypeScript catches this one, any runtime error after the submit acts the same
     res.status(201).json({ user: usr });
   });
 
   app.post('/publish', async (req: Request, res: Response) => {
-    const task = await req.taskQueue.submit(push.sendPushMessage, req, String(req.body.deviceToken), String(req.body.slug));
+    const task = await req.taskQueue.submit(
+      push.sendPushMessage,
+      req,
+      String(req.body.deviceToken),
+      String(req.body.slug),
+    );
     res.json({ task: task.id });
   });
 
   app.post('/reports', async (req: Request, res: Response) => {
-    accepted(res, await req.taskQueue.submit(reports.buildMonthlyReport, String(req.body.month ?? new Date().toISOString().slice(0, 7))), { retryAfter: 1 });
+    accepted(
+      res,
+      await req.taskQueue.submit(
+        reports.buildMonthlyReport,
+        String(req.body.month ?? new Date().toISOString().slice(0, 7)),
+      ),
+      { retryAfter: 1 },
+    );
   });
 
   app.get('/tasks/:id', taskStatusHandler(queue));

@@ -17,13 +17,19 @@ export async function createApp(queue: TaskQueue, dataSource: DataSource): Promi
     routes: { profile: '/users/:id', news: '/news/:slug' },
     // Reads need no database transaction (and on SQLite must not hold its single connection).
     unitOfWork: (q, request) => (request.method === 'GET' ? undefined : databaseUnitOfWork(dataSource, q)),
-    // The queue stays open on app.close() (closeQueue defaults to false): start.ts closes it after the worker and the relay.
+    // The queue stays open on app.close() (closeQueue defaults to false): start.ts closes it after the worker and the
+    // relay.
     statusRoute: '/tasks/:id',
   });
 
   const saveUser = async (request: Registration): Promise<User> => {
     const { manager } = requestUnitOfWork<TypeormRequestUnitOfWork>(request);
-    return manager.save(manager.create(User, { email: String(request.body.email), name: String(request.body.name ?? request.body.email) }));
+    return manager.save(
+      manager.create(User, {
+        email: String(request.body.email),
+        name: String(request.body.name ?? request.body.email),
+      }),
+    );
   };
 
   app.post('/register', async (request: Registration, reply) => {
@@ -41,7 +47,12 @@ export async function createApp(queue: TaskQueue, dataSource: DataSource): Promi
   });
 
   app.post('/publish', async (request: Body<{ deviceToken: string; slug: string }>) => {
-    const task = await request.taskQueue.submit(push.sendPushMessage, request, String(request.body.deviceToken), String(request.body.slug));
+    const task = await request.taskQueue.submit(
+      push.sendPushMessage,
+      request,
+      String(request.body.deviceToken),
+      String(request.body.slug),
+    );
     return { task: task.id };
   });
 
@@ -54,6 +65,8 @@ export async function createApp(queue: TaskQueue, dataSource: DataSource): Promi
     const user = await dataSource.getRepository(User).findOneBy({ id: Number(request.params.id) });
     return user ?? reply.code(404).send({ error: 'no such user' });
   });
-  app.get('/news/:slug', async (request: FastifyRequest<{ Params: { slug: string } }>) => ({ slug: request.params.slug }));
+  app.get('/news/:slug', async (request: FastifyRequest<{ Params: { slug: string } }>) => ({
+    slug: request.params.slug,
+  }));
   return app;
 }

@@ -25,16 +25,28 @@ export class AppController {
   ) {}
 
   @Post('register')
-  async register(@Body() body: Registration, @CurrentUnitOfWork() tx: TypeormRequestUnitOfWork, @RequestUrls() urls: TaskRequest) {
-    const user = await tx.manager.save(tx.manager.create(User, { email: String(body.email), name: String(body.name ?? body.email) }));
+  async register(
+    @Body() body: Registration,
+    @CurrentUnitOfWork() tx: TypeormRequestUnitOfWork,
+    @RequestUrls() urls: TaskRequest,
+  ) {
+    const user = await tx.manager.save(
+      tx.manager.create(User, { email: String(body.email), name: String(body.name ?? body.email) }),
+    );
     const task = await this.queue.submit(this.mail.sendWelcomeMail, user, urls);
     return { user, task: task.id };
   }
 
   /** The essay's bug: an error after the submit. The user is not created and no welcome mail goes out. */
   @Post('register-broken')
-  async registerBroken(@Body() body: Registration, @CurrentUnitOfWork() tx: TypeormRequestUnitOfWork, @RequestUrls() urls: TaskRequest) {
-    const user = await tx.manager.save(tx.manager.create(User, { email: String(body.email), name: String(body.name ?? body.email) }));
+  async registerBroken(
+    @Body() body: Registration,
+    @CurrentUnitOfWork() tx: TypeormRequestUnitOfWork,
+    @RequestUrls() urls: TaskRequest,
+  ) {
+    const user = await tx.manager.save(
+      tx.manager.create(User, { email: String(body.email), name: String(body.name ?? body.email) }),
+    );
     await this.queue.submit(this.mail.sendWelcomeMail, user, urls);
     // @ts-expect-error `usr` is the essay's typo; TypeScript catches this one, any runtime error after the submit acts the same
     return { user: usr };
@@ -51,7 +63,10 @@ export class AppController {
   @Post('reports')
   @Accepted({ retryAfter: 1 })
   createReport(@Body() body: { month?: string }) {
-    return this.queue.submit(this.reports.buildMonthlyReport, String(body.month ?? new Date().toISOString().slice(0, 7)));
+    return this.queue.submit(
+      this.reports.buildMonthlyReport,
+      String(body.month ?? new Date().toISOString().slice(0, 7)),
+    );
   }
 
   @Get('users/:id')

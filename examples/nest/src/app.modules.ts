@@ -9,7 +9,12 @@ import { TasksModule } from './tasks/tasks.module.js';
 
 function shared(config: Config, synchronize: boolean, worker: boolean): NonNullable<DynamicModule['imports']> {
   const database = DatabaseModule.forRoot(config, synchronize);
-  const configModule: DynamicModule = { module: class ConfigModule {}, global: true, providers: [{ provide: CONFIG, useValue: config }], exports: [CONFIG] };
+  const configModule: DynamicModule = {
+    module: class ConfigModule {},
+    global: true,
+    providers: [{ provide: CONFIG, useValue: config }],
+    exports: [CONFIG],
+  };
   return [
     configModule,
     database,
@@ -40,7 +45,10 @@ export class WebModule {
   }
 }
 
-/** The worker application: no HTTP; the same task providers, each task on this container's instance in its own transaction. */
+/**
+ * The worker application: no HTTP; the same task providers, each task on this container's instance in its own
+ * transaction.
+ */
 @Module({})
 export class WorkerModule {
   static forRoot(config: Config): DynamicModule {

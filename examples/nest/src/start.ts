@@ -8,7 +8,9 @@ import { WebModule } from './app.modules.js';
 import { readConfig } from './config.js';
 
 const config = readConfig();
-const app = await NestFactory.create<NestExpressApplication>(WebModule.forRoot(config, { worker: !config.brokerUrl }), { logger: ['error', 'warn'] });
+const app = await NestFactory.create<NestExpressApplication>(WebModule.forRoot(config, { worker: !config.brokerUrl }), {
+  logger: ['error', 'warn'],
+});
 app.set('trust proxy', 'loopback'); // behind a local reverse proxy, links follow X-Forwarded-Proto/Host
 // SIGTERM/SIGINT: stop taking requests, drain the in-process worker, close the queue and the database, exit 0.
 app.enableShutdownHooks([], { useProcessExit: true });

@@ -1,8 +1,21 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { TaskContext, TaskMiddleware, TaskQueue, Worker } from '@taskq/core';
 import { createTransport, logWorkerEvents, User } from '@taskq/example-story';
 import { InjectQueue, InjectWorker, type TaskqMiddleware, type TaskqModuleOptions } from '@taskq/nest';
-import { entityCodec, type OutboxRelay, databaseUnitOfWork, outboxRelay, sqlResultStore, taskTransaction } from '@taskq/typeorm';
+import {
+  entityCodec,
+  type OutboxRelay,
+  databaseUnitOfWork,
+  outboxRelay,
+  sqlResultStore,
+  taskTransaction,
+} from '@taskq/typeorm';
 import { DataSource } from 'typeorm';
 import type { Config } from './config.js';
 
@@ -24,7 +37,8 @@ export function taskqOptions(config: Config, dataSource: DataSource, worker: boo
     http: {
       routes: ROUTES,
       // Reads need no database transaction (and on SQLite must not hold its single connection).
-      unitOfWork: (queue, request) => ((request as { method?: string }).method === 'GET' ? undefined : databaseUnitOfWork(dataSource, queue)),
+      unitOfWork: (queue, request) =>
+        (request as { method?: string }).method === 'GET' ? undefined : databaseUnitOfWork(dataSource, queue),
     },
     worker: worker ? { concurrency: 4, queues: [config.queueName], middleware: [TaskTransaction] } : undefined,
   };

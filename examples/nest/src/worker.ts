@@ -7,10 +7,14 @@ import { readConfig } from './config.js';
 
 const config = readConfig();
 if (!config.brokerUrl) {
-  console.error('a worker in its own process needs RabbitMQ: set TASKQ_URL (without it, `npm start` runs the worker in-process)');
+  console.error(
+    'a worker in its own process needs RabbitMQ: set TASKQ_URL (without it, `npm start` runs the worker in-process)',
+  );
   process.exit(2);
 }
 const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: ['error', 'warn'] });
 // SIGTERM: stop consuming, let in-flight tasks finish, then close the context (and the database) and exit 0.
 app.enableShutdownHooks([], { useProcessExit: true });
-console.log(`[worker] started: queue ${config.queueName}, RabbitMQ, ${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.sqliteFile}`}`);
+console.log(
+  `[worker] started: queue ${config.queueName}, RabbitMQ, ${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.sqliteFile}`}`,
+);

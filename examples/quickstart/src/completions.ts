@@ -32,7 +32,11 @@ export class Completions {
       };
       const timer = setTimeout(() => {
         const missing = ids.filter((id) => !this.#completed.has(id)).length;
-        finish(new Error(`${missing} task(s) did not complete within ${timeoutMs} ms (is another worker consuming the same queue?)`));
+        finish(
+          new Error(
+            `${missing} task(s) did not complete within ${timeoutMs} ms (is another worker consuming the same queue?)`,
+          ),
+        );
       }, timeoutMs);
       this.#check = () => {
         if (this.#failure) return finish(this.#failure);

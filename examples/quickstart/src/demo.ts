@@ -87,21 +87,33 @@ async function submitTasks(queue: TaskQueue): Promise<TaskHandle<string>[]> {
   const plan = await queue.submit(billing.sendWelcomeMail, { email: ada.email, plan: 'pro' });
   say('web', `submitted ${plan.name} ${shortId(plan.id)} (same function name, another module: another task)`);
 
-  const report = await queue.with({ attempts: 3, backoff: { type: 'fixed', delay: '200ms' } }).submit(reports.renderMonthlyReport, '2026-01');
+  const report = await queue
+    .with({ attempts: 3, backoff: { type: 'fixed', delay: '200ms' } })
+    .submit(reports.renderMonthlyReport, '2026-01');
   say('web', `submitted ${report.name} ${shortId(report.id)} with({ attempts: 3, backoff: fixed 200ms })`);
 
-  const reminder = await queue.with({ delay: '1s' }).submit(reminders.sendReminder, ada.email, 'Finish setting up your profile');
+  const reminder = await queue
+    .with({ delay: '1s' })
+    .submit(reminders.sendReminder, ada.email, 'Finish setting up your profile');
   say('web', `submitted ${reminder.name} ${shortId(reminder.id)} with({ delay: '1s' })`);
 
   // Unit of work: inside queue.unitOfWork() tasks are published only if the function completes.
   try {
     await queue.unitOfWork(async () => {
-      const dropped = await queue.submit(mail.sendWelcomeMail, { ...ada, id: 2, name: 'Bob', email: 'bob@example.com' });
+      const dropped = await queue.submit(mail.sendWelcomeMail, {
+        ...ada,
+        id: 2,
+        name: 'Bob',
+        email: 'bob@example.com',
+      });
       say('web', `submitted ${dropped.name} ${shortId(dropped.id)} inside queue.unitOfWork(), then the handler fails`);
       throw new Error('could not save user bob@example.com');
     });
   } catch (error) {
-    say('web', `unit of work rolled back (${describe(error)}): the task for bob@example.com was dropped, never published`);
+    say(
+      'web',
+      `unit of work rolled back (${describe(error)}): the task for bob@example.com was dropped, never published`,
+    );
   }
 
   // Parameter handling: what cannot travel is refused at submit time, with the path of the argument.

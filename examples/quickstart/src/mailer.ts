@@ -18,7 +18,8 @@ class Mailer {
   }
 
   async send(to: string, subject: string): Promise<string> {
-    if (!this.#connected) throw new Error('the mailer is not connected: call mailer.connect() first (the worker does it in onStartup)');
+    if (!this.#connected)
+      throw new Error('the mailer is not connected: call mailer.connect() first (the worker does it in onStartup)');
     this.#sent++;
     return `sent "${subject}" to ${to}`;
   }

@@ -13,7 +13,10 @@ export interface DemoWorkerOptions {
 }
 
 /** A message the worker sends to the demo over IPC when the demo forked it. */
-export type WorkerReport = { readonly type: 'ready' } | { readonly type: 'completed'; readonly id: string } | { readonly type: 'dead'; readonly id: string; readonly reason: string };
+export type WorkerReport =
+  | { readonly type: 'ready' }
+  | { readonly type: 'completed'; readonly id: string }
+  | { readonly type: 'dead'; readonly id: string; readonly reason: string };
 
 /**
  * Builds the quick start's worker. The demo calls it in-process with the
@@ -49,11 +52,17 @@ export default function createDemoWorker(options: DemoWorkerOptions = {}): Worke
     say('worker', `active    ${event.name} ${shortId(event.id)} attempt ${event.attempt} (submitted ${age} ms ago)`);
   });
   worker.on('completed', (event) => {
-    say('worker', `completed ${event.name} ${shortId(event.id)} attempt ${event.attempt} in ${Math.round(event.durationMs)} ms: ${describe(event.result)}`);
+    say(
+      'worker',
+      `completed ${event.name} ${shortId(event.id)} attempt ${event.attempt} in ${Math.round(event.durationMs)} ms: ${describe(event.result)}`,
+    );
   });
   worker.on('failed', (event) => {
     const next = event.willRetry ? `retrying in ${event.retryInMs} ms` : 'no attempts left';
-    say('worker', `failed    ${event.name} ${shortId(event.id)} attempt ${event.attempt}: ${describe(event.error)}; ${next}`);
+    say(
+      'worker',
+      `failed    ${event.name} ${shortId(event.id)} attempt ${event.attempt}: ${describe(event.error)}; ${next}`,
+    );
   });
   worker.on('dead', (event) => {
     say('worker', `dead      ${event.name ?? '?'} ${shortId(event.id)} (${event.reason}): ${describe(event.error)}`);
@@ -67,7 +76,9 @@ function transportForCli(): Transport {
   const url = brokerUrl();
   if (!url) {
     // A memory transport only connects code inside one process; a worker of its own would never receive anything.
-    throw new Error('set TASKQ_URL (e.g. amqp://guest:guest@127.0.0.1:5672): a worker in its own process needs RabbitMQ');
+    throw new Error(
+      'set TASKQ_URL (e.g. amqp://guest:guest@127.0.0.1:5672): a worker in its own process needs RabbitMQ',
+    );
   }
   return rabbitmq(url);
 }

@@ -19,7 +19,11 @@ interface Run {
 /** Runs the built demo as `npm run demo` does (from the repository root) and collects its output. */
 function runDemo(env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DEMO], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [DEMO], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -48,13 +52,29 @@ function expectTheWholeStory(run: Run): void {
   expect(out).toMatch(/^worker +onStartup: mailer connected/m);
   expect(out).toMatch(/^worker +onShutdown: mailer closed after 3 mail\(s\)$/m);
   // Two functions named sendWelcomeMail, two tasks, two bodies.
-  expect(count(out, /^worker +completed mail\.sendWelcomeMail …\w{8} attempt 1 in \d+ ms: sent "Welcome, Ada!" to ada@example\.com$/)).toBe(1);
-  expect(count(out, /^worker +completed billing\.sendWelcomeMail …\w{8} attempt 1 in \d+ ms: sent "Your pro plan is active" to ada@example\.com$/)).toBe(1);
+  expect(
+    count(
+      out,
+      /^worker +completed mail\.sendWelcomeMail …\w{8} attempt 1 in \d+ ms: sent "Welcome, Ada!" to ada@example\.com$/,
+    ),
+  ).toBe(1);
+  expect(
+    count(
+      out,
+      /^worker +completed billing\.sendWelcomeMail …\w{8} attempt 1 in \d+ ms: sent "Your pro plan is active" to ada@example\.com$/,
+    ),
+  ).toBe(1);
   // Context across the hop: the request id from the submit side's AsyncLocalStorage reached the task.
-  expect(out).toMatch(/^log +mail\.sendWelcomeMail attempt 1 \[request req-7f3a\]: welcome mail for ada@example\.com, signed up 2026-01-15$/m);
+  expect(out).toMatch(
+    /^log +mail\.sendWelcomeMail attempt 1 \[request req-7f3a\]: welcome mail for ada@example\.com, signed up 2026-01-15$/m,
+  );
   // Retries: attempt 1 fails, attempt 2 succeeds.
-  expect(out).toMatch(/^worker +failed +reports\.renderMonthlyReport …\w{8} attempt 1: reporting database timed out .*; retrying in 200 ms$/m);
-  expect(count(out, /^worker +completed reports\.renderMonthlyReport …\w{8} attempt 2 in \d+ ms: report-2026-01\.pdf$/)).toBe(1);
+  expect(out).toMatch(
+    /^worker +failed +reports\.renderMonthlyReport …\w{8} attempt 1: reporting database timed out .*; retrying in 200 ms$/m,
+  );
+  expect(
+    count(out, /^worker +completed reports\.renderMonthlyReport …\w{8} attempt 2 in \d+ ms: report-2026-01\.pdf$/),
+  ).toBe(1);
   // Delay: the reminder starts about a second after it was submitted.
   const reminder = /^worker +active +reminders\.sendReminder …\w{8} attempt 1 \(submitted (\d+) ms ago\)$/m.exec(out);
   expect(reminder, out).not.toBeNull();
@@ -63,7 +83,9 @@ function expectTheWholeStory(run: Run): void {
   // Parameter handling: refused at submit, naming the argument path.
   expect(out).toMatch(/^web +refused at submit \(TASKQ_UNSERIALIZABLE_ARGUMENT\): args\[0\]\.connection: /m);
   // Unit of work: the task submitted in the rolled-back unit of work never ran.
-  expect(out).toMatch(/^web +unit of work rolled back \(could not save user bob@example\.com\): the task for bob@example\.com was dropped, never published$/m);
+  expect(out).toMatch(
+    /^web +unit of work rolled back \(could not save user bob@example\.com\): the task for bob@example\.com was dropped, never published$/m,
+  );
   expect(out).not.toContain('bob@example.com, signed up');
   expect(count(out, /^worker +completed /)).toBe(4);
   expect(out).toMatch(/^demo +done: worker stopped, queue closed$/m);

@@ -1,4 +1,6 @@
-/** Everything the examples read from the environment, in one place (the same variables for Express, Fastify and Nest). */
+/**
+ * Everything the examples read from the environment, in one place (the same variables for Express, Fastify and Nest).
+ */
 export interface Config {
   /** `PORT` (0 picks a free one). @defaultValue 3000 */
   readonly port: number;
@@ -23,7 +25,8 @@ export interface Config {
 /** Read at run time, by the entry points: importing a module of the example connects nowhere. */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
   return {
     port,
     host: env.HOST ?? '127.0.0.1',

@@ -12,7 +12,20 @@ import { User } from './user.js';
 export function createDataSource(config: Config, options: { synchronize: boolean }): DataSource {
   const entities = [User, ...taskqEntities];
   if (config.databaseUrl) {
-    return new DataSource({ type: 'postgres', url: config.databaseUrl, schema: config.databaseSchema, entities, synchronize: options.synchronize, logging: false });
+    return new DataSource({
+      type: 'postgres',
+      url: config.databaseUrl,
+      schema: config.databaseSchema,
+      entities,
+      synchronize: options.synchronize,
+      logging: false,
+    });
   }
-  return new DataSource({ type: 'better-sqlite3', database: config.sqliteFile, entities, synchronize: options.synchronize, logging: false });
+  return new DataSource({
+    type: 'better-sqlite3',
+    database: config.sqliteFile,
+    entities,
+    synchronize: options.synchronize,
+    logging: false,
+  });
 }

@@ -18,7 +18,11 @@ export interface Sender {
  * ran the task), or prints it when `file` is unset.
  */
 export async function deliver(kind: 'mail' | 'push', file: string | undefined, message: Delivery): Promise<void> {
-  if (file) await appendFile(file, `${JSON.stringify({ kind, ...message, sentAt: new Date().toISOString(), pid: process.pid })}\n`);
+  if (file)
+    await appendFile(
+      file,
+      `${JSON.stringify({ kind, ...message, sentAt: new Date().toISOString(), pid: process.pid })}\n`,
+    );
   else console.log(`[${kind}] to ${message.to}${message.subject ? ` "${message.subject}"` : ''}:\n${message.text}\n`);
 }
 

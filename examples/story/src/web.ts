@@ -5,7 +5,10 @@ import type { Config } from './config.js';
 import { createDataSource } from './database.js';
 import { createAppQueue, createAppWorker, createTransport } from './taskq.js';
 
-/** What the web process runs beside its HTTP server: the database, the queue, the outbox relay and, embedded, the worker. */
+/**
+ * What the web process runs beside its HTTP server: the database, the queue, the outbox relay and, embedded, the
+ * worker.
+ */
 export interface WebServices {
   readonly dataSource: DataSource;
   readonly queue: TaskQueue;
@@ -42,8 +45,12 @@ export async function startWebServices(config: Config): Promise<WebServices> {
 /** Prints where the web app listens, what it runs on, and a first request to try. */
 export function announce(config: Config, url: string): void {
   console.log(`[web] listening on ${url}`);
-  console.log(`[web] transport: ${config.brokerUrl ? 'RabbitMQ' : 'in-memory (not durable), worker in this process'}; database: ${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.sqliteFile}`}`);
-  console.log(`[web] try: curl -X POST ${url}/register -H 'content-type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`);
+  console.log(
+    `[web] transport: ${config.brokerUrl ? 'RabbitMQ' : 'in-memory (not durable), worker in this process'}; database: ${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.sqliteFile}`}`,
+  );
+  console.log(
+    `[web] try: curl -X POST ${url}/register -H 'content-type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
+  );
 }
 
 /** Runs `shutdown` once, on the first SIGINT or SIGTERM. */

@@ -9,7 +9,10 @@ import { createAppWorker, createTransport } from './taskq.js';
  */
 export function createExampleWorker(options: { concurrency?: number; queues?: readonly string[] }): Worker {
   const config = readConfig();
-  if (!config.brokerUrl) throw new Error('a worker in its own process needs RabbitMQ: set TASKQ_URL (without it, `npm start` runs the worker in-process)');
+  if (!config.brokerUrl)
+    throw new Error(
+      'a worker in its own process needs RabbitMQ: set TASKQ_URL (without it, `npm start` runs the worker in-process)',
+    );
   // The web process creates the tables (synchronize); the worker only uses them.
   const dataSource = createDataSource(config, { synchronize: false });
   const worker = createAppWorker(config, createTransport(config), dataSource, options);

@@ -20,7 +20,16 @@ export { parseHost, parsePort, isValidHost, type HostAndPort } from './request/h
 
 // The wire: for transports and outboxes that store or forward messages.
 export { HEADER, type Envelope } from './envelope.js';
-export type { OutgoingMessage, Delivery, DeadLetter, DeadLetterRecord, DeadLetterStore, ConsumeOptions, Subscription, MessageHeaders } from './transport.js';
+export type {
+  OutgoingMessage,
+  Delivery,
+  DeadLetter,
+  DeadLetterRecord,
+  DeadLetterStore,
+  ConsumeOptions,
+  Subscription,
+  MessageHeaders,
+} from './transport.js';
 
 // Result stores.
 export { isFinished, type StoredStatus, type StoredError, type EnqueuedRecord } from './result-store.js';

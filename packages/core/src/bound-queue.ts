@@ -54,7 +54,10 @@ class BoundQueue implements BoundTaskQueue {
     return this.#inUnit(() => this.#base.submit(fn, ...args));
   }
 
-  submitMany<F extends TaskFunction>(fn: F, argsList: readonly Parameters<F>[]): Promise<TaskHandle<Awaited<ReturnType<F>>>[]> {
+  submitMany<F extends TaskFunction>(
+    fn: F,
+    argsList: readonly Parameters<F>[],
+  ): Promise<TaskHandle<Awaited<ReturnType<F>>>[]> {
     return this.#inUnit(() => this.#base.submitMany(fn, argsList));
   }
 
@@ -76,7 +79,10 @@ class BoundQueue implements BoundTaskQueue {
   }
 
   use(_middleware: SubmitMiddleware): void {
-    throw new BoundQueueMisuseError('use', 'add submit middleware to the application queue once at start-up; per request it would pile up');
+    throw new BoundQueueMisuseError(
+      'use',
+      'add submit middleware to the application queue once at start-up; per request it would pile up',
+    );
   }
 
   status(id: string): Promise<TaskStatus | null> {
@@ -88,7 +94,9 @@ class BoundQueue implements BoundTaskQueue {
   }
 
   close(): Promise<void> {
-    return Promise.reject(new BoundQueueMisuseError('close', 'the application owns the queue; close it (or the server) at shutdown'));
+    return Promise.reject(
+      new BoundQueueMisuseError('close', 'the application owns the queue; close it (or the server) at shutdown'),
+    );
   }
 
   #inUnit<T>(fn: () => Promise<T>): Promise<T> {

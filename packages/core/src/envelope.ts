@@ -43,9 +43,14 @@ export const HEADER = {
   originalQueue: 'x-taskq-queue',
   /** How many times `taskq dead retry` sent the message back. */
   deadRetries: 'x-taskq-dead-retries',
-  /** Unix ms from which the message may run (submit time plus delay; for a retry, when it was scheduled for). Signed; absent means the body's `ts`. */
+  /**
+   * Unix ms from which the message may run (submit time plus delay; for a retry, when it was scheduled for). Signed;
+   * absent means the body's `ts`.
+   */
   due: 'x-taskq-due',
-  /** On a dead letter of a signed task: the signature `taskq dead retry` puts in place (attempt 1, one more dead retry). */
+  /**
+   * On a dead letter of a signed task: the signature `taskq dead retry` puts in place (attempt 1, one more dead retry).
+   */
   retrySignature: 'x-taskq-retry-signature',
 } as const;
 
@@ -76,9 +81,12 @@ export function readDeliveryFields(headers: Readonly<Record<string, unknown>>, t
 function integerHeader(headers: Readonly<Record<string, unknown>>, name: string, absent: number, min: number): number {
   const raw = headers[name];
   if (raw === undefined) return absent;
-  const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  const value =
+    typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min) {
-    throw new DecodeError(`malformed header ${name}: expected an integer >= ${min}, got ${JSON.stringify(typeof raw === 'string' ? raw.slice(0, 40) : raw)}`);
+    throw new DecodeError(
+      `malformed header ${name}: expected an integer >= ${min}, got ${JSON.stringify(typeof raw === 'string' ? raw.slice(0, 40) : raw)}`,
+    );
   }
   return value;
 }
@@ -104,13 +112,16 @@ export function parseEnvelope(body: Buffer): Envelope {
     throw new DecodeError(`message body is not JSON (${(error as Error).message})`);
   }
   if (!isPlainRecord(data)) fail('expected a JSON object');
-  if (data.v !== ENVELOPE_VERSION) fail(`unsupported version ${JSON.stringify(data.v)} (this worker reads version ${ENVELOPE_VERSION})`);
+  if (data.v !== ENVELOPE_VERSION)
+    fail(`unsupported version ${JSON.stringify(data.v)} (this worker reads version ${ENVELOPE_VERSION})`);
   if (!isUuid(data.id)) fail('"id" is not a UUID');
-  if (typeof data.task !== 'string' || data.task.length === 0 || data.task.length > 200) fail('"task" is not a task id');
+  if (typeof data.task !== 'string' || data.task.length === 0 || data.task.length > 200)
+    fail('"task" is not a task id');
   if (!Array.isArray(data.args)) fail('"args" is not an array');
   if (!isPlainRecord(data.meta)) fail('"meta" is not an object');
   const hostile = findHostileKey(data);
-  if (hostile !== undefined) fail(`refused the key ${hostile} (a prototype-pollution pattern; no task argument or context may use it)`);
+  if (hostile !== undefined)
+    fail(`refused the key ${hostile} (a prototype-pollution pattern; no task argument or context may use it)`);
   if (typeof data.ts !== 'number') fail('"ts" is not a number');
   if (data.opts !== undefined) checkOptions(data.opts);
   return data as unknown as Envelope;
@@ -161,11 +172,18 @@ function pathOf(node: Node): string {
 
 function checkOptions(opts: unknown): void {
   if (!isPlainRecord(opts)) fail('"opts" is not an object');
-  if (opts.attempts !== undefined && !(Number.isInteger(opts.attempts) && (opts.attempts as number) >= 1)) fail('"opts.attempts" is not a positive integer');
-  if (opts.timeoutMs !== undefined && !(typeof opts.timeoutMs === 'number' && opts.timeoutMs > 0)) fail('"opts.timeoutMs" is not a positive number');
+  if (opts.attempts !== undefined && !(Number.isInteger(opts.attempts) && (opts.attempts as number) >= 1))
+    fail('"opts.attempts" is not a positive integer');
+  if (opts.timeoutMs !== undefined && !(typeof opts.timeoutMs === 'number' && opts.timeoutMs > 0))
+    fail('"opts.timeoutMs" is not a positive number');
   if (opts.backoff !== undefined) {
     const b = opts.backoff;
-    if (!isPlainRecord(b) || (b.type !== 'fixed' && b.type !== 'exponential') || typeof b.delayMs !== 'number' || typeof b.maxDelayMs !== 'number') {
+    if (
+      !isPlainRecord(b) ||
+      (b.type !== 'fixed' && b.type !== 'exponential') ||
+      typeof b.delayMs !== 'number' ||
+      typeof b.maxDelayMs !== 'number'
+    ) {
       fail('"opts.backoff" is malformed');
     }
   }

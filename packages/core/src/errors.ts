@@ -60,7 +60,10 @@ export class PayloadTooLargeError extends TaskqError {
   readonly size: number;
   readonly limit: number;
   constructor(size: number, limit: number) {
-    super('TASKQ_PAYLOAD_TOO_LARGE', `encoded task is ${size} bytes, over the limit of ${limit} bytes (option maxPayloadBytes)`);
+    super(
+      'TASKQ_PAYLOAD_TOO_LARGE',
+      `encoded task is ${size} bytes, over the limit of ${limit} bytes (option maxPayloadBytes)`,
+    );
     this.size = size;
     this.limit = limit;
   }
@@ -158,12 +161,17 @@ export class TaskTimeoutError extends TaskqError {
   }
 }
 
-/** A message older than the worker's `maxMessageAge` (counted from when it became due); it is dead-lettered, not run. */
+/**
+ * A message older than the worker's `maxMessageAge` (counted from when it became due); it is dead-lettered, not run.
+ */
 export class MessageExpiredError extends TaskqError {
   readonly ageMs: number;
   readonly maxAgeMs: number;
   constructor(ageMs: number, maxAgeMs: number) {
-    super('TASKQ_MESSAGE_EXPIRED', `the message became due ${ageMs} ms ago, over the worker's limit of ${maxAgeMs} ms (option maxMessageAge); it is not run`);
+    super(
+      'TASKQ_MESSAGE_EXPIRED',
+      `the message became due ${ageMs} ms ago, over the worker's limit of ${maxAgeMs} ms (option maxMessageAge); it is not run`,
+    );
     this.ageMs = ageMs;
     this.maxAgeMs = maxAgeMs;
   }

@@ -9,8 +9,24 @@
 export { TaskRegistry, type TaskDefinition, type TaskFunction } from './registry.js';
 export { createQueue, TaskHandle, TaskFailedError, type ResultOptions, type QueueOptions } from './queue.js';
 export type { TaskQueue, BoundTaskQueue, Submission, SubmitMiddleware } from './task-queue.js';
-export { createWorker, type Worker, type WorkerOptions, type StopOptions, type TaskMiddleware, type TaskContext, type LifecycleHook } from './worker.js';
-export type { WorkerEvents, ActiveEvent, CompletedEvent, FailedEvent, DeadEvent, WorkerErrorEvent, DeadLetterReason } from './worker-events.js';
+export {
+  createWorker,
+  type Worker,
+  type WorkerOptions,
+  type StopOptions,
+  type TaskMiddleware,
+  type TaskContext,
+  type LifecycleHook,
+} from './worker.js';
+export type {
+  WorkerEvents,
+  ActiveEvent,
+  CompletedEvent,
+  FailedEvent,
+  DeadEvent,
+  WorkerErrorEvent,
+  DeadLetterReason,
+} from './worker-events.js';
 export { UnitOfWorkSettledError, BoundQueueMisuseError } from './bound-queue.js';
 export type { UnitOfWork, UnitOfWorkState } from './unit-of-work.js';
 export type { ResultStore, TaskStatus, TaskState } from './result-store.js';
@@ -19,7 +35,13 @@ export { currentTask, maybeCurrentTask, type CurrentTask } from './context.js';
 export type { TaskOptions, SubmitOptions, Backoff } from './task-options.js';
 export type { MetaValue } from './envelope.js';
 export type { Codec, EncodeContext, DecodeContext } from './codecs/types.js';
-export { TaskRequest, RouteError, type RequestUrlContext, type UrlHelpers, type TravellingHeader } from './request/task-request.js';
+export {
+  TaskRequest,
+  RouteError,
+  type RequestUrlContext,
+  type UrlHelpers,
+  type TravellingHeader,
+} from './request/task-request.js';
 export type { Transport } from './transport.js';
 export { memory, type MemoryTransport, type MemoryTransportOptions } from './transports/memory/memory-transport.js';
 export { amqp, type AmqpTransport, type AmqpTransportOptions } from './transports/amqp/amqp-transport.js';

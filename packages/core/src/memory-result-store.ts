@@ -1,5 +1,12 @@
 import { InvalidOptionError } from './errors.js';
-import { type EnqueuedRecord, isFinished, type ResultStore, type StoredError, type StoredStatus, type TaskState } from './result-store.js';
+import {
+  type EnqueuedRecord,
+  isFinished,
+  type ResultStore,
+  type StoredError,
+  type StoredStatus,
+  type TaskState,
+} from './result-store.js';
 import { parseDuration } from './task-options.js';
 
 interface Row {
@@ -42,7 +49,16 @@ export class MemoryResultStore implements ResultStore {
   async enqueued(records: readonly EnqueuedRecord[]): Promise<void> {
     for (const record of records) {
       if (this.#rows.has(record.id)) continue;
-      this.#rows.set(record.id, { id: record.id, name: record.name, queue: record.queue, state: 'queued', attempts: 0, deliveries: 0, deadRetries: 0, enqueuedAt: record.enqueuedAt });
+      this.#rows.set(record.id, {
+        id: record.id,
+        name: record.name,
+        queue: record.queue,
+        state: 'queued',
+        attempts: 0,
+        deliveries: 0,
+        deadRetries: 0,
+        enqueuedAt: record.enqueuedAt,
+      });
     }
     this.#maybePrune();
   }

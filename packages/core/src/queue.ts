@@ -5,7 +5,13 @@ import { decodeArgs } from './codecs/decode.js';
 import { describeError } from './internal/dead-letter.js';
 import type { ResultStore, TaskStatus } from './result-store.js';
 import { bindQueue } from './bound-queue.js';
-import { currentUnitOfWork, inUnitOfWork, type PreparedTask, UnitOfWork, type UnitOfWorkOptions } from './unit-of-work.js';
+import {
+  currentUnitOfWork,
+  inUnitOfWork,
+  type PreparedTask,
+  UnitOfWork,
+  type UnitOfWorkOptions,
+} from './unit-of-work.js';
 import type { BoundTaskQueue, Submission, SubmitMiddleware, TaskQueue } from './task-queue.js';
 import { ENVELOPE_VERSION, type Envelope, type EnvelopeOptions, HEADER, type MetaValue } from './envelope.js';
 import { ClosedError, errorCode, InvalidOptionError, PayloadTooLargeError } from './errors.js';
@@ -36,7 +42,9 @@ export interface QueueOptions {
   readonly maxPayloadBytes?: number;
   /** HMAC key: every task is signed so that workers with the key run only tasks from holders of it. */
   readonly signingKey?: SigningKey;
-  /** Status and results (`queue.status(id)`, `handle.result()`), deduplication keys. Use the same store in the workers. */
+  /**
+   * Status and results (`queue.status(id)`, `handle.result()`), deduplication keys. Use the same store in the workers.
+   */
   readonly store?: ResultStore;
 }
 
@@ -54,22 +62,34 @@ class QueueCore {
   readonly #release: () => Promise<void>;
 
   constructor(options: QueueOptions) {
-    if (!options || typeof options.registry?.require !== 'function') throw new InvalidOptionError('registry', 'expected a TaskRegistry');
-    if (!options.transport || typeof options.transport.publish !== 'function') throw new InvalidOptionError('transport', 'expected a transport such as amqp({ url }) or memory()');
+    if (!options || typeof options.registry?.require !== 'function')
+      throw new InvalidOptionError('registry', 'expected a TaskRegistry');
+    if (!options.transport || typeof options.transport.publish !== 'function')
+      throw new InvalidOptionError('transport', 'expected a transport such as amqp({ url }) or memory()');
     const max = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
-    if (!Number.isInteger(max) || max < 1024) throw new InvalidOptionError('maxPayloadBytes', `expected an integer >= 1024, got ${max}`);
+    if (!Number.isInteger(max) || max < 1024)
+      throw new InvalidOptionError('maxPayloadBytes', `expected an integer >= 1024, got ${max}`);
     this.registry = options.registry;
     this.transport = options.transport;
     this.codecs = new CodecSet(options.codecs ?? []);
     this.maxPayloadBytes = max;
-    this.signingKey = options.signingKey === undefined ? undefined : checkSigningKeys([options.signingKey], 'signingKey')[0];
-    if (options.store !== undefined && typeof options.store?.enqueued !== 'function') throw new InvalidOptionError('store', 'expected a ResultStore such as memoryResultStore()');
+    this.signingKey =
+      options.signingKey === undefined ? undefined : checkSigningKeys([options.signingKey], 'signingKey')[0];
+    if (options.store !== undefined && typeof options.store?.enqueued !== 'function')
+      throw new InvalidOptionError('store', 'expected a ResultStore such as memoryResultStore()');
     this.store = options.store;
     this.#release = this.transport.retain();
   }
 
-  /** Encodes one call; synchronous unless a middleware or an async codec is involved (the common case stays promise-free). */
-  prepare<F extends TaskFunction>(fn: F, args: readonly unknown[], options: SubmitOptions): PreparedTask | Promise<PreparedTask> {
+  /**
+   * Encodes one call; synchronous unless a middleware or an async codec is involved (the common case stays
+   * promise-free).
+   */
+  prepare<F extends TaskFunction>(
+    fn: F,
+    args: readonly unknown[],
+    options: SubmitOptions,
+  ): PreparedTask | Promise<PreparedTask> {
     if (this.closed) throw new ClosedError('the queue');
     const definition = this.registry.require(fn);
     const merged = mergeOptions(definition.options, options);
@@ -77,10 +97,18 @@ class QueueCore {
     const meta: Record<string, MetaValue> = {};
     if (this.middleware.length > 0) return this.#prepareWithMiddleware(id, definition.id, args, meta, merged);
     const encoded = encodeArgs(args, this.codecs);
-    return Array.isArray(encoded) ? this.build(id, definition.id, encoded, meta, merged) : encoded.then((e) => this.build(id, definition.id, e, meta, merged));
+    return Array.isArray(encoded)
+      ? this.build(id, definition.id, encoded, meta, merged)
+      : encoded.then((e) => this.build(id, definition.id, e, meta, merged));
   }
 
-  async #prepareWithMiddleware(id: string, task: string, args: readonly unknown[], meta: Record<string, MetaValue>, options: SubmitOptions): Promise<PreparedTask> {
+  async #prepareWithMiddleware(
+    id: string,
+    task: string,
+    args: readonly unknown[],
+    meta: Record<string, MetaValue>,
+    options: SubmitOptions,
+  ): Promise<PreparedTask> {
     const submission: Submission = { id, task, args, options, meta };
     let encoded: unknown[] | undefined;
     await runSubmitChain(this.middleware, submission, async () => {
@@ -90,13 +118,24 @@ class QueueCore {
     return this.build(id, task, encoded, meta, options);
   }
 
-  build(id: string, task: string, args: unknown[], meta: Record<string, MetaValue>, options: SubmitOptions): PreparedTask {
+  build(
+    id: string,
+    task: string,
+    args: unknown[],
+    meta: Record<string, MetaValue>,
+    options: SubmitOptions,
+  ): PreparedTask {
     const ts = Date.now();
     const envelope: Envelope = { v: ENVELOPE_VERSION, id, task, args, meta, ts, opts: envelopeOptions(options) };
     const body = Buffer.from(JSON.stringify(envelope), 'utf8');
     if (body.length > this.maxPayloadBytes) throw new PayloadTooLargeError(body.length, this.maxPayloadBytes);
     const queue = options.queue ?? 'default';
-    const delayMs = (options.at ? Math.max(0, options.at.getTime() - ts) : options.delay === undefined ? undefined : parseDuration(options.delay, 'delay')) || undefined;
+    const delayMs =
+      (options.at
+        ? Math.max(0, options.at.getTime() - ts)
+        : options.delay === undefined
+          ? undefined
+          : parseDuration(options.delay, 'delay')) || undefined;
     const headers = this.#headers(body, queue, ts, delayMs === undefined ? undefined : ts + delayMs);
     const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs };
     return { handle: new TaskHandle(this.readStatus, id, task, queue), message };
@@ -112,12 +151,16 @@ class QueueCore {
     return due === undefined ? { [HEADER.signature]: signature } : { [HEADER.due]: due, [HEADER.signature]: signature };
   }
 
-  /** Records the tasks as queued (with a store), then publishes; a failed publish is recorded, never left as "queued". */
+  /**
+   * Records the tasks as queued (with a store), then publishes; a failed publish is recorded, never left as "queued".
+   */
   readonly publish = async (tasks: readonly PreparedTask[]): Promise<void> => {
     const store = this.store;
     if (store) {
       const now = new Date();
-      await store.enqueued(tasks.map((t) => ({ id: t.handle.id, name: t.handle.name, queue: t.handle.queue, enqueuedAt: now })));
+      await store.enqueued(
+        tasks.map((t) => ({ id: t.handle.id, name: t.handle.name, queue: t.handle.queue, enqueuedAt: now })),
+      );
     }
     try {
       if (tasks.length === 1) await this.transport.publish(tasks[0].message);
@@ -126,7 +169,11 @@ class QueueCore {
       if (store) {
         const { message } = describeError(error);
         const at = new Date();
-        await Promise.allSettled(tasks.map((t) => store.failed(t.handle.id, { message: `publishing failed: ${message}`, code: errorCode(error) }, true, at)));
+        await Promise.allSettled(
+          tasks.map((t) =>
+            store.failed(t.handle.id, { message: `publishing failed: ${message}`, code: errorCode(error) }, true, at),
+          ),
+        );
       }
       throw error;
     }
@@ -150,15 +197,19 @@ class QueueCore {
 
   /** With a key: the handle of an unfinished task holding it, or undefined when this task now holds it. */
   async claim(prepared: PreparedTask, key: string): Promise<TaskHandle | undefined> {
-    if (!this.store) throw new InvalidOptionError('key', 'deduplication keys need a result store (createQueue({ store }))');
+    if (!this.store)
+      throw new InvalidOptionError('key', 'deduplication keys need a result store (createQueue({ store }))');
     const holder = await this.store.claimKey(key, prepared.handle.id, prepared.handle.name);
-    return holder === prepared.handle.id ? undefined : new TaskHandle(this.readStatus, holder, prepared.handle.name, prepared.handle.queue);
+    return holder === prepared.handle.id
+      ? undefined
+      : new TaskHandle(this.readStatus, holder, prepared.handle.name, prepared.handle.queue);
   }
 
   readonly readStatus = (id: string): Promise<TaskStatus | null> => this.status(id);
 
   async status(id: string): Promise<TaskStatus | null> {
-    if (!this.store) throw new InvalidOptionError('store', 'queue.status() needs a result store: createQueue({ store })');
+    if (!this.store)
+      throw new InvalidOptionError('store', 'queue.status() needs a result store: createQueue({ store })');
     const stored = await this.store.get(id);
     if (!stored) return null;
     if (stored.result === undefined) return stored as TaskStatus;
@@ -186,7 +237,8 @@ function mergeOptions(task: SubmitOptions, submit: SubmitOptions): SubmitOptions
 }
 
 function envelopeOptions(options: SubmitOptions): EnvelopeOptions | undefined {
-  if (options.attempts === undefined && options.backoff === undefined && options.timeout === undefined) return undefined;
+  if (options.attempts === undefined && options.backoff === undefined && options.timeout === undefined)
+    return undefined;
   const opts: EnvelopeOptions = {};
   if (options.attempts !== undefined) opts.attempts = options.attempts;
   if (options.backoff !== undefined) opts.backoff = resolveBackoff(options.backoff, 'backoff');
@@ -194,7 +246,11 @@ function envelopeOptions(options: SubmitOptions): EnvelopeOptions | undefined {
   return opts;
 }
 
-async function runSubmitChain(chain: readonly SubmitMiddleware[], submission: Submission, last: () => Promise<void>): Promise<void> {
+async function runSubmitChain(
+  chain: readonly SubmitMiddleware[],
+  submission: Submission,
+  last: () => Promise<void>,
+): Promise<void> {
   const step = (i: number): Promise<void> => (i === chain.length ? last() : chain[i](submission, () => step(i + 1)));
   await step(0);
 }
@@ -232,9 +288,17 @@ class Queue implements TaskQueue {
     try {
       const core = this.#core;
       const prepared = core.prepare(fn, args, this.#options);
-      if (!(prepared instanceof Promise) && this.#options.key === undefined && core.store === undefined && currentUnitOfWork() === undefined) {
-        // The common case, kept free of extra promises: straight to the transport (this is the hot path of a busy producer).
-        return core.transport.publish(prepared.message).then(() => prepared.handle as TaskHandle<Awaited<ReturnType<F>>>);
+      if (
+        !(prepared instanceof Promise) &&
+        this.#options.key === undefined &&
+        core.store === undefined &&
+        currentUnitOfWork() === undefined
+      ) {
+        // The common case, kept free of extra promises: straight to the transport (this is the hot path of a busy
+        // producer).
+        return core.transport
+          .publish(prepared.message)
+          .then(() => prepared.handle as TaskHandle<Awaited<ReturnType<F>>>);
       }
       return this.#submit(prepared) as Promise<TaskHandle<Awaited<ReturnType<F>>>>;
     } catch (error) {
@@ -253,7 +317,10 @@ class Queue implements TaskQueue {
     return prepared.handle;
   }
 
-  async submitMany<F extends TaskFunction>(fn: F, argsList: readonly Parameters<F>[]): Promise<TaskHandle<Awaited<ReturnType<F>>>[]> {
+  async submitMany<F extends TaskFunction>(
+    fn: F,
+    argsList: readonly Parameters<F>[],
+  ): Promise<TaskHandle<Awaited<ReturnType<F>>>[]> {
     if (this.#invalid !== undefined) throw this.#invalid;
     if (!Array.isArray(argsList)) throw new InvalidOptionError('argsList', 'expected an array of argument arrays');
     const prepared: PreparedTask[] = [];
@@ -261,7 +328,8 @@ class Queue implements TaskQueue {
       if (!Array.isArray(argsList[i])) throw new InvalidOptionError(`argsList[${i}]`, 'expected an array of arguments');
       prepared.push(await this.#core.prepare(fn, argsList[i], this.#options));
     }
-    if (this.#options.key !== undefined) throw new InvalidOptionError('key', 'a deduplication key names one task; use submit(), not submitMany()');
+    if (this.#options.key !== undefined)
+      throw new InvalidOptionError('key', 'a deduplication key names one task; use submit(), not submitMany()');
     if (prepared.length > 0) await this.#core.dispatch(prepared, NO_KEYS);
     return prepared.map((p) => p.handle as TaskHandle<Awaited<ReturnType<F>>>);
   }
@@ -278,7 +346,8 @@ class Queue implements TaskQueue {
   }
 
   use(middleware: SubmitMiddleware): void {
-    if (typeof middleware !== 'function') throw new InvalidOptionError('use', 'expected a function (submission, next) => Promise<void>');
+    if (typeof middleware !== 'function')
+      throw new InvalidOptionError('use', 'expected a function (submission, next) => Promise<void>');
     this.#core.middleware.push(middleware);
   }
 

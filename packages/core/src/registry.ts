@@ -41,10 +41,14 @@ export class TaskRegistry {
       throw new InvalidOptionError('namespace', `expected an id-like string, got ${JSON.stringify(namespace)}`);
     }
     if (typeof moduleObject !== 'object' || moduleObject === null) {
-      throw new InvalidOptionError('moduleObject', `expected a module namespace object (import * as tasks from ...) for "${namespace}"`);
+      throw new InvalidOptionError(
+        'moduleObject',
+        `expected a module namespace object (import * as tasks from ...) for "${namespace}"`,
+      );
     }
     for (const [exportName, value] of Object.entries(moduleObject)) {
-      if (typeof value === 'function' && !isClass(value)) this.add(`${namespace}.${exportName}`, value as TaskFunction, options);
+      if (typeof value === 'function' && !isClass(value))
+        this.add(`${namespace}.${exportName}`, value as TaskFunction, options);
     }
     return this;
   }
@@ -52,18 +56,26 @@ export class TaskRegistry {
   /** Registers one function under an explicit id. */
   add(id: string, fn: TaskFunction, options: TaskOptions = {}): this {
     if (typeof id !== 'string' || !TASK_ID.test(id)) {
-      throw new InvalidOptionError('id', `task ids are letters, digits and _ $ . - : (up to 200 chars), got ${JSON.stringify(id)}`);
+      throw new InvalidOptionError(
+        'id',
+        `task ids are letters, digits and _ $ . - : (up to 200 chars), got ${JSON.stringify(id)}`,
+      );
     }
-    if (typeof fn !== 'function') throw new InvalidOptionError('fn', `task "${id}" must be a function, got ${typeof fn}`);
+    if (typeof fn !== 'function')
+      throw new InvalidOptionError('fn', `task "${id}" must be a function, got ${typeof fn}`);
     validateTaskOptions(options, `tasks["${id}"]`);
     const existing = this.#byId.get(id);
     if (existing) {
       if (existing.fn === fn) return this;
-      throw new DuplicateTaskError(`task id "${id}" is already registered for ${describeFunction(existing.fn)}; cannot register ${describeFunction(fn)} under the same id. Give one of them another id.`);
+      throw new DuplicateTaskError(
+        `task id "${id}" is already registered for ${describeFunction(existing.fn)}; cannot register ${describeFunction(fn)} under the same id. Give one of them another id.`,
+      );
     }
     const other = this.#byFn.get(fn);
     if (other) {
-      throw new DuplicateTaskError(`${describeFunction(fn)} is already registered as "${other.id}"; registering it again as "${id}" would make the function ambiguous. Register it once.`);
+      throw new DuplicateTaskError(
+        `${describeFunction(fn)} is already registered as "${other.id}"; registering it again as "${id}" would make the function ambiguous. Register it once.`,
+      );
     }
     const definition: TaskDefinition = { id, fn, options };
     this.#byId.set(id, definition);
@@ -81,7 +93,9 @@ export class TaskRegistry {
     const definition = this.#byFn.get(fn);
     if (definition) return definition;
     const name = typeof fn === 'function' ? describeFunction(fn) : `a ${typeof fn}`;
-    throw new UnregisteredTaskError(`${name} is not a registered task. Register it in the registry shared by the web and worker processes: registry.module('namespace', moduleObject) or registry.add('namespace.name', fn).`);
+    throw new UnregisteredTaskError(
+      `${name} is not a registered task. Register it in the registry shared by the web and worker processes: registry.module('namespace', moduleObject) or registry.add('namespace.name', fn).`,
+    );
   }
 
   /** The definition with this id, or undefined. */

@@ -61,7 +61,8 @@ export interface ResultStore {
    * replayed copy), or it is dead and `deadRetries` is not above the count
    * it died with (a replayed copy, not a dead letter sent back by `taskq
    * dead retry`). The worker then acks the message without running it.
-   * @param deadRetries How many times the message's dead letter was sent back (header `x-taskq-dead-retries`); 0 when absent.
+   * @param deadRetries How many times the message's dead letter was sent back (header `x-taskq-dead-retries`); 0 when
+   * absent.
    */
   started(id: string, attempt: number, at: Date, deadRetries?: number): Promise<boolean>;
   /** The task succeeded; `result` is JSON text of `[encodedReturnValue]` (taskq's codec encoding). */

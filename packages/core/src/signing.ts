@@ -10,7 +10,10 @@ export function checkSigningKeys(keys: readonly SigningKey[], option: string): B
     const buffer = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
     // The key's value never goes into the message: it is a secret.
     if (!Buffer.isBuffer(buffer) || buffer.length < 32) {
-      throw new InvalidOptionError(keys.length > 1 ? `${option}[${i}]` : option, 'a signing key must be at least 32 bytes long');
+      throw new InvalidOptionError(
+        keys.length > 1 ? `${option}[${i}]` : option,
+        'a signing key must be at least 32 bytes long',
+      );
     }
     return buffer;
   });
@@ -38,7 +41,9 @@ const DOMAIN = 'taskq-signature-v2';
 
 function mac(body: Buffer, fields: SignedFields, key: Buffer) {
   // Queue names cannot contain a newline and the other fields are integers: the joined text is unambiguous.
-  return createHmac('sha256', key).update(`${DOMAIN}\n${fields.queue}\n${fields.attempt}\n${fields.deadRetries}\n${fields.due}\n`, 'utf8').update(body);
+  return createHmac('sha256', key)
+    .update(`${DOMAIN}\n${fields.queue}\n${fields.attempt}\n${fields.deadRetries}\n${fields.due}\n`, 'utf8')
+    .update(body);
 }
 
 /** @internal The value of header `x-taskq-signature`: `v2=` and the hex HMAC-SHA256 of the fields and the body. */
@@ -46,9 +51,17 @@ export function signMessage(body: Buffer, fields: SignedFields, key: Buffer): st
   return `${PREFIX}${mac(body, fields, key).digest('hex')}`;
 }
 
-/** @internal True when `signature` was made over these fields and body by one of `keys` (several keys allow rotation). */
-export function verifyMessage(body: Buffer, fields: SignedFields, signature: unknown, keys: readonly Buffer[]): boolean {
-  if (typeof signature !== 'string' || signature.length !== PREFIX.length + 64 || !signature.startsWith(PREFIX)) return false;
+/**
+ * @internal True when `signature` was made over these fields and body by one of `keys` (several keys allow rotation).
+ */
+export function verifyMessage(
+  body: Buffer,
+  fields: SignedFields,
+  signature: unknown,
+  keys: readonly Buffer[],
+): boolean {
+  if (typeof signature !== 'string' || signature.length !== PREFIX.length + 64 || !signature.startsWith(PREFIX))
+    return false;
   const hex = signature.slice(PREFIX.length);
   if (!/^[0-9a-f]{64}$/.test(hex)) return false;
   const given = Buffer.from(hex, 'hex');

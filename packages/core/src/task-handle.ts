@@ -18,7 +18,10 @@ export class TaskFailedError extends TaskqError {
   readonly taskId: string;
   readonly taskError: TaskStatus['error'];
   constructor(status: TaskStatus) {
-    super('TASKQ_TASK_FAILED', `task ${status.id} (${status.name}) failed after ${status.attempts} attempt(s): ${status.error?.message ?? 'unknown error'}`);
+    super(
+      'TASKQ_TASK_FAILED',
+      `task ${status.id} (${status.name}) failed after ${status.attempts} attempt(s): ${status.error?.message ?? 'unknown error'}`,
+    );
     this.taskId = status.id;
     this.taskError = status.error;
   }
@@ -48,7 +51,10 @@ export class TaskHandle<Result = unknown> {
     return this.#readStatus(this.id) as Promise<TaskStatus<Result> | null>;
   }
 
-  /** Waits until the task finished and returns its result; throws `TaskFailedError` if it was dead-lettered. Needs a store. */
+  /**
+   * Waits until the task finished and returns its result; throws `TaskFailedError` if it was dead-lettered. Needs a
+   * store.
+   */
   async result(options: ResultOptions = {}): Promise<Result> {
     const timeoutMs = parseDuration(options.timeout ?? 30_000, 'timeout');
     const deadline = Date.now() + timeoutMs;
@@ -57,7 +63,10 @@ export class TaskHandle<Result = unknown> {
       if (status?.state === 'succeeded') return status.result as Result;
       if (status?.state === 'dead') throw new TaskFailedError(status);
       if (Date.now() >= deadline) {
-        throw new ResultTimeoutError(this.id, `task ${this.id} did not finish within ${timeoutMs} ms (state: ${status?.state ?? 'unknown'})`);
+        throw new ResultTimeoutError(
+          this.id,
+          `task ${this.id} did not finish within ${timeoutMs} ms (state: ${status?.state ?? 'unknown'})`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, options.interval ?? 50));
     }

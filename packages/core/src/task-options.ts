@@ -4,7 +4,12 @@ import type { OutgoingMessage } from './transport.js';
 /** How long to wait between attempts. */
 export type Backoff =
   | { readonly type: 'fixed'; readonly delay: number | string }
-  | { readonly type: 'exponential'; readonly delay: number | string; readonly maxDelay?: number | string; readonly jitter?: boolean };
+  | {
+      readonly type: 'exponential';
+      readonly delay: number | string;
+      readonly maxDelay?: number | string;
+      readonly jitter?: boolean;
+    };
 
 /** Options that shape one task's execution; set per task at registration or per submit with `queue.with(...)`. */
 export interface TaskOptions {
@@ -48,11 +53,16 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_0
 /** Parses `250`, `'250ms'`, `'10s'`, `'5m'`, `'2h'`, `'1d'` into milliseconds. */
 export function parseDuration(value: number | string, option: string): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new InvalidOptionError(option, `expected a non-negative number of milliseconds, got ${value}`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new InvalidOptionError(option, `expected a non-negative number of milliseconds, got ${value}`);
     return value;
   }
   const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value) : null;
-  if (!match) throw new InvalidOptionError(option, `expected a duration like 500, '10s', '5m', '2h' or '1d', got ${JSON.stringify(value)}`);
+  if (!match)
+    throw new InvalidOptionError(
+      option,
+      `expected a duration like 500, '10s', '5m', '2h' or '1d', got ${JSON.stringify(value)}`,
+    );
   return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? 'ms']);
 }
 
@@ -94,11 +104,22 @@ export interface ResolvedBackoff {
   readonly jitter: boolean;
 }
 
-export const DEFAULT_BACKOFF: ResolvedBackoff = { type: 'exponential', delayMs: 1_000, maxDelayMs: 3_600_000, jitter: true };
+export const DEFAULT_BACKOFF: ResolvedBackoff = {
+  type: 'exponential',
+  delayMs: 1_000,
+  maxDelayMs: 3_600_000,
+  jitter: true,
+};
 
-/** Validates the options once, at the edge, naming the bad one; the limits are those the transports enforce at publish. */
+/**
+ * Validates the options once, at the edge, naming the bad one; the limits are those the transports enforce at publish.
+ */
 export function validateTaskOptions(options: SubmitOptions, where: string): void {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(where, `expected an object of options, got ${options === null ? 'null' : typeof options}`);
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionError(
+      where,
+      `expected an object of options, got ${options === null ? 'null' : typeof options}`,
+    );
   if (options.queue !== undefined) checkQueueName(options.queue, `${where}.queue`);
   if (options.attempts !== undefined && (!Number.isSafeInteger(options.attempts) || options.attempts < 1)) {
     throw new InvalidOptionError(`${where}.attempts`, `expected an integer >= 1, got ${options.attempts}`);
@@ -107,26 +128,41 @@ export function validateTaskOptions(options: SubmitOptions, where: string): void
   if (options.timeout !== undefined) {
     // The worker refuses an envelope whose timeout is not positive; 0 would otherwise fail every attempt at once.
     if (parseDuration(options.timeout, `${where}.timeout`) < 1) {
-      throw new InvalidOptionError(`${where}.timeout`, `expected at least 1 ms (leave the option out for no time limit), got ${JSON.stringify(options.timeout)}`);
+      throw new InvalidOptionError(
+        `${where}.timeout`,
+        `expected at least 1 ms (leave the option out for no time limit), got ${JSON.stringify(options.timeout)}`,
+      );
     }
   }
-  if (options.delay !== undefined) checkDelay(parseDuration(options.delay, `${where}.delay`), `${where}.delay`, options.delay);
+  if (options.delay !== undefined)
+    checkDelay(parseDuration(options.delay, `${where}.delay`), `${where}.delay`, options.delay);
   if (options.at !== undefined) {
-    if (!(options.at instanceof Date && !Number.isNaN(options.at.getTime()))) throw new InvalidOptionError(`${where}.at`, 'expected a valid Date');
+    if (!(options.at instanceof Date && !Number.isNaN(options.at.getTime())))
+      throw new InvalidOptionError(`${where}.at`, 'expected a valid Date');
     checkDelay(options.at.getTime() - Date.now(), `${where}.at`, options.at.toISOString());
   }
   if (options.backoff !== undefined) resolveBackoff(options.backoff, `${where}.backoff`);
-  if (options.key !== undefined && (typeof options.key !== 'string' || options.key.length === 0 || options.key.length > MAX_KEY_LENGTH)) {
+  if (
+    options.key !== undefined &&
+    (typeof options.key !== 'string' || options.key.length === 0 || options.key.length > MAX_KEY_LENGTH)
+  ) {
     const got = typeof options.key === 'string' ? `${options.key.length} characters` : typeof options.key;
-    throw new InvalidOptionError(`${where}.key`, `expected a non-empty string of at most ${MAX_KEY_LENGTH} characters, got ${got}`);
+    throw new InvalidOptionError(
+      `${where}.key`,
+      `expected a non-empty string of at most ${MAX_KEY_LENGTH} characters, got ${got}`,
+    );
   }
 }
 
 function checkQueueName(queue: unknown, option: string): void {
   if (typeof queue === 'string' && QUEUE_NAME.test(queue)) return;
-  const shown = typeof queue === 'string' ? JSON.stringify(queue.length > 60 ? `${queue.slice(0, 60)}…` : queue) : typeof queue;
+  const shown =
+    typeof queue === 'string' ? JSON.stringify(queue.length > 60 ? `${queue.slice(0, 60)}…` : queue) : typeof queue;
   const length = typeof queue === 'string' ? ` (${queue.length} characters)` : '';
-  throw new InvalidOptionError(option, `expected letters, digits, '_', '.', '-' or ':' (1-${MAX_QUEUE_NAME_LENGTH} characters), got ${shown}${length}`);
+  throw new InvalidOptionError(
+    option,
+    `expected letters, digits, '_', '.', '-' or ':' (1-${MAX_QUEUE_NAME_LENGTH} characters), got ${shown}${length}`,
+  );
 }
 
 function checkPriority(priority: unknown, option: string): void {
@@ -152,29 +188,36 @@ export function checkMessageLimits(message: OutgoingMessage): void {
   checkQueueName(message.queue, 'queue');
   if (message.priority !== undefined) checkPriority(message.priority, 'priority');
   if (message.delayMs !== undefined) {
-    if (typeof message.delayMs !== 'number' || Number.isNaN(message.delayMs)) throw new InvalidOptionError('delay', `expected a number of milliseconds, got ${String(message.delayMs)}`);
+    if (typeof message.delayMs !== 'number' || Number.isNaN(message.delayMs))
+      throw new InvalidOptionError('delay', `expected a number of milliseconds, got ${String(message.delayMs)}`);
     checkDelay(message.delayMs, 'delay', message.delayMs);
   }
 }
 
 export function resolveBackoff(backoff: Backoff | undefined, option: string): ResolvedBackoff {
   if (backoff === undefined) return DEFAULT_BACKOFF;
-  if (typeof backoff !== 'object' || backoff === null) throw new InvalidOptionError(option, `expected { type: 'fixed' | 'exponential', delay }, got ${String(backoff)}`);
+  if (typeof backoff !== 'object' || backoff === null)
+    throw new InvalidOptionError(option, `expected { type: 'fixed' | 'exponential', delay }, got ${String(backoff)}`);
   if (backoff.type !== 'fixed' && backoff.type !== 'exponential') {
-    throw new InvalidOptionError(`${option}.type`, `expected 'fixed' or 'exponential', got ${JSON.stringify((backoff as { type: unknown }).type)}`);
+    throw new InvalidOptionError(
+      `${option}.type`,
+      `expected 'fixed' or 'exponential', got ${JSON.stringify((backoff as { type: unknown }).type)}`,
+    );
   }
   // A retry is a delayed publish: a pause the transports would refuse must be refused here, not after a failure.
   const delayMs = parseDuration(backoff.delay, `${option}.delay`);
   checkDelay(delayMs, `${option}.delay`, backoff.delay);
   if (backoff.type === 'fixed') return { type: 'fixed', delayMs, maxDelayMs: delayMs, jitter: false };
-  const maxDelayMs = backoff.maxDelay === undefined ? DEFAULT_BACKOFF.maxDelayMs : parseDuration(backoff.maxDelay, `${option}.maxDelay`);
+  const maxDelayMs =
+    backoff.maxDelay === undefined ? DEFAULT_BACKOFF.maxDelayMs : parseDuration(backoff.maxDelay, `${option}.maxDelay`);
   checkDelay(maxDelayMs, `${option}.maxDelay`, backoff.maxDelay);
   return { type: 'exponential', delayMs, maxDelayMs, jitter: backoff.jitter ?? true };
 }
 
 /** Delay before attempt `nextAttempt` (2 = first retry). */
 export function backoffDelay(backoff: ResolvedBackoff, nextAttempt: number): number {
-  const base = backoff.type === 'fixed' ? backoff.delayMs : Math.min(backoff.maxDelayMs, backoff.delayMs * 2 ** (nextAttempt - 2));
+  const base =
+    backoff.type === 'fixed' ? backoff.delayMs : Math.min(backoff.maxDelayMs, backoff.delayMs * 2 ** (nextAttempt - 2));
   // Jitter spreads retries of tasks that failed together (a downstream outage) so they do not return as one burst.
   const delay = backoff.jitter ? Math.round(base / 2 + Math.random() * (base / 2)) : base;
   // Submit refuses longer pauses, but an envelope can come from elsewhere: a retry the transport refuses would

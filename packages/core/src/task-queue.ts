@@ -38,7 +38,10 @@ export interface TaskQueue {
    */
   submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<TaskHandle<Awaited<ReturnType<F>>>>;
   /** Submits many calls of one task, pipelined; resolves when all are confirmed. */
-  submitMany<F extends TaskFunction>(fn: F, argsList: readonly Parameters<F>[]): Promise<TaskHandle<Awaited<ReturnType<F>>>[]>;
+  submitMany<F extends TaskFunction>(
+    fn: F,
+    argsList: readonly Parameters<F>[],
+  ): Promise<TaskHandle<Awaited<ReturnType<F>>>[]>;
   /**
    * A view of this queue whose submits use `options` (queue, delay, attempts, priority, ...). Options the
    * transports would refuse (a delay over about 31 days, priority over 9, ...) make its submits reject with

@@ -45,7 +45,10 @@ export interface DeadLetterRecord {
   readonly queue: string | undefined;
   /** Registry id of the task, when the message said. */
   readonly task: string | undefined;
-  /** Why it was dead-lettered: a worker reason (`attempts-exhausted`, `bad-signature`, ...) or the broker's (`delivery-limit`). */
+  /**
+   * Why it was dead-lettered: a worker reason (`attempts-exhausted`, `bad-signature`, ...) or the broker's
+   * (`delivery-limit`).
+   */
   readonly reason: string;
   /** Message of the last error. */
   readonly error: string | undefined;

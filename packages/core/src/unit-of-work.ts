@@ -100,18 +100,23 @@ export class UnitOfWork {
     }
   }
 
-  /** Drops everything submitted. Safe to call after a failed commit; after a successful one there is nothing left to drop. */
+  /**
+   * Drops everything submitted. Safe to call after a failed commit; after a successful one there is nothing left to
+   * drop.
+   */
   async rollback(): Promise<void> {
     if (this.#state === 'rolled-back' || (this.#state === 'committed' && !this.#commitFailed)) return;
     this.#state = 'rolled-back';
     const releases = [...this.#buffer.splice(0).map((entry) => entry.release), ...this.#releases.splice(0)];
     // Keys are given back in the background, not awaited: a store in the same database may be waiting for the very
-    // transaction that is rolling back (SQLite's single writer) to finish. A key that cannot be given back is pruned later.
+    // transaction that is rolling back (SQLite's single writer) to finish. A key that cannot be given back is pruned
+    // later.
     for (const release of releases) release().catch(() => {});
   }
 
   #assertOpen(action: string): void {
-    if (this.#state !== 'open') throw new UnitOfWorkClosedError(`cannot ${action} a unit of work that is already ${this.#state}`);
+    if (this.#state !== 'open')
+      throw new UnitOfWorkClosedError(`cannot ${action} a unit of work that is already ${this.#state}`);
   }
 }
 

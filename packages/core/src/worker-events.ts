@@ -10,7 +10,10 @@ export type DeadLetterReason =
   | 'exceeded-ack-deadline'
   /** Older than the worker's `maxMessageAge`. */
   | 'expired'
-  /** Not in this worker's registry, and passed back many times for a worker with another task set on its queue that never took it. */
+  /**
+   * Not in this worker's registry, and passed back many times for a worker with another task set on its queue that
+   * never took it.
+   */
   | 'prefix-clash';
 
 interface TaskEventBase {

@@ -7,7 +7,10 @@ import type { SigningKey } from './signing.js';
 import type { TaskOptions } from './task-options.js';
 import type { Transport } from './transport.js';
 
-/** Per-task middleware: code before `await next()` runs before the task, code after runs after it (also when it throws, if you use try/finally). */
+/**
+ * Per-task middleware: code before `await next()` runs before the task, code after runs after it (also when it throws,
+ * if you use try/finally).
+ */
 export type TaskMiddleware = (ctx: TaskContext, next: () => Promise<void>) => Promise<void>;
 
 /** A start-up or shut-down hook, run once per worker process. */

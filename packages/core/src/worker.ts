@@ -2,7 +2,17 @@ import { CodecSet } from './codecs/codec-set.js';
 import { decodeArgs } from './codecs/decode.js';
 import { runInTask } from './context.js';
 import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
-import { ClosedError, DecodeError, errorCode, InvalidOptionError, PayloadTooLargeError, TaskqError, TaskTimeoutError, WorkerStartedError, WorkerStoppingError } from './errors.js';
+import {
+  ClosedError,
+  DecodeError,
+  errorCode,
+  InvalidOptionError,
+  PayloadTooLargeError,
+  TaskqError,
+  TaskTimeoutError,
+  WorkerStartedError,
+  WorkerStoppingError,
+} from './errors.js';
 import { boundHeaders } from './internal/bounded-headers.js';
 import { deadLetterOf, minimalDeadLetterOf } from './internal/dead-letter.js';
 import { ForeignConsumers } from './internal/foreign-consumers.js';
@@ -54,15 +64,20 @@ export class Worker {
   #stopping: Promise<void> | undefined;
 
   constructor(options: WorkerOptions) {
-    if (!options || typeof options.registry?.get !== 'function') throw new InvalidOptionError('registry', 'expected a TaskRegistry');
-    if (!options.transport || typeof options.transport.consume !== 'function') throw new InvalidOptionError('transport', 'expected a transport such as amqp({ url }) or memory()');
+    if (!options || typeof options.registry?.get !== 'function')
+      throw new InvalidOptionError('registry', 'expected a TaskRegistry');
+    if (!options.transport || typeof options.transport.consume !== 'function')
+      throw new InvalidOptionError('transport', 'expected a transport such as amqp({ url }) or memory()');
     const concurrency = options.concurrency ?? 10;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65_535) throw new InvalidOptionError('concurrency', `expected an integer 1-65535, got ${concurrency}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65_535)
+      throw new InvalidOptionError('concurrency', `expected an integer 1-65535, got ${concurrency}`);
     const queues = options.queues ?? ['default'];
-    if (!Array.isArray(queues) || queues.length === 0) throw new InvalidOptionError('queues', 'expected a non-empty array of queue names');
+    if (!Array.isArray(queues) || queues.length === 0)
+      throw new InvalidOptionError('queues', 'expected a non-empty array of queue names');
     for (const queue of queues) validateTaskOptions({ queue }, 'queues[]');
     validateTaskOptions(options.defaults ?? {}, 'defaults');
-    if (options.retryIf !== undefined && typeof options.retryIf !== 'function') throw new InvalidOptionError('retryIf', 'expected a function');
+    if (options.retryIf !== undefined && typeof options.retryIf !== 'function')
+      throw new InvalidOptionError('retryIf', 'expected a function');
     this.registry = options.registry;
     this.transport = options.transport;
     this.concurrency = concurrency;
@@ -72,23 +87,40 @@ export class Worker {
     this.#defaults = options.defaults ?? {};
     this.#retryIf = options.retryIf;
     const keys = options.signingKeys;
-    const maxAge = options.maxMessageAge === undefined ? undefined : parseDuration(options.maxMessageAge, 'maxMessageAge');
+    const maxAge =
+      options.maxMessageAge === undefined ? undefined : parseDuration(options.maxMessageAge, 'maxMessageAge');
     if (maxAge === 0) throw new InvalidOptionError('maxMessageAge', 'expected a positive duration, got 0');
     const onForeign = options.onForeignConsumer ?? 'refuse';
-    if (onForeign !== 'refuse' && onForeign !== 'warn') throw new InvalidOptionError('onForeignConsumer', `expected 'refuse' or 'warn', got ${JSON.stringify(onForeign)}`);
+    if (onForeign !== 'refuse' && onForeign !== 'warn')
+      throw new InvalidOptionError(
+        'onForeignConsumer',
+        `expected 'refuse' or 'warn', got ${JSON.stringify(onForeign)}`,
+      );
     this.#foreign = new ForeignConsumers(this.registry, this.queues, onForeign, this.logger);
-    this.#intake = new Intake(this.registry, this.#defaults, keys === undefined ? undefined : checkSigningKeys(Array.isArray(keys) ? (keys as SigningKey[]) : [keys as SigningKey], 'signingKeys'), maxAge);
+    this.#intake = new Intake(
+      this.registry,
+      this.#defaults,
+      keys === undefined
+        ? undefined
+        : checkSigningKeys(Array.isArray(keys) ? (keys as SigningKey[]) : [keys as SigningKey], 'signingKeys'),
+      maxAge,
+    );
     this.#events = new TypedEmitter<WorkerEvents>(this.logger);
-    if (options.store !== undefined && typeof options.store?.started !== 'function') throw new InvalidOptionError('store', 'expected a ResultStore such as memoryResultStore()');
-    this.#recorder = options.store && new StatusRecorder(options.store, this.#codecs, this.logger, (message, error) => this.#emitError(message, error));
+    if (options.store !== undefined && typeof options.store?.started !== 'function')
+      throw new InvalidOptionError('store', 'expected a ResultStore such as memoryResultStore()');
+    this.#recorder =
+      options.store &&
+      new StatusRecorder(options.store, this.#codecs, this.logger, (message, error) => this.#emitError(message, error));
     const maxPayload = options.maxPayloadBytes ?? 1_048_576;
-    if (!Number.isInteger(maxPayload) || maxPayload < 1024) throw new InvalidOptionError('maxPayloadBytes', `expected an integer >= 1024, got ${maxPayload}`);
+    if (!Number.isInteger(maxPayload) || maxPayload < 1024)
+      throw new InvalidOptionError('maxPayloadBytes', `expected an integer >= 1024, got ${maxPayload}`);
     this.#maxPayloadBytes = maxPayload;
     const deadline = options.ackDeadline ?? 1_800_000;
     if (deadline === false) this.#ackLimitMs = undefined;
     else {
       const ms = parseDuration(deadline, 'ackDeadline');
-      if (ms <= ACK_MARGIN_MS) throw new InvalidOptionError('ackDeadline', `expected more than ${ACK_MARGIN_MS} ms, got ${ms}`);
+      if (ms <= ACK_MARGIN_MS)
+        throw new InvalidOptionError('ackDeadline', `expected more than ${ACK_MARGIN_MS} ms, got ${ms}`);
       this.#ackLimitMs = ms - ACK_MARGIN_MS;
     }
   }
@@ -110,7 +142,8 @@ export class Worker {
   /** Adds per-task middleware; the first added is the outermost. */
   use(middleware: TaskMiddleware): this {
     this.#assertConfigurable('use');
-    if (typeof middleware !== 'function') throw new InvalidOptionError('use', 'expected a function (ctx, next) => Promise<void>');
+    if (typeof middleware !== 'function')
+      throw new InvalidOptionError('use', 'expected a function (ctx, next) => Promise<void>');
     this.#middleware.push(middleware);
     return this;
   }
@@ -136,12 +169,18 @@ export class Worker {
 
   /** Runs the start-up hooks, then starts consuming. */
   async start(): Promise<void> {
-    if (this.#state !== 'idle') throw new WorkerStartedError(`worker.start() was called while the worker is ${this.#state}; a worker starts once`);
+    if (this.#state !== 'idle')
+      throw new WorkerStartedError(
+        `worker.start() was called while the worker is ${this.#state}; a worker starts once`,
+      );
     this.#state = 'starting';
     this.#release = this.transport.retain();
     try {
       for (const hook of this.#startup) await hook();
-      this.#subscription = await this.transport.consume({ queues: this.queues, prefetch: this.concurrency, presence: this.#foreign.presence() }, this.#onDelivery);
+      this.#subscription = await this.transport.consume(
+        { queues: this.queues, prefetch: this.concurrency, presence: this.#foreign.presence() },
+        this.#onDelivery,
+      );
       if (this.#ackLimitMs !== undefined) {
         // One sweep for all running tasks instead of a timer per task: the hot path stays timer-free.
         this.#ackGuard = setInterval(() => this.#enforceAckDeadline(), Math.min(1_000, this.#ackLimitMs / 4));
@@ -154,7 +193,12 @@ export class Worker {
     }
     this.#state = 'running';
     // Through the worker's own logger, so a worker started outside the CLI (a Nest application context) says it too.
-    this.logger.info('worker started', { queues: this.queues.join(','), concurrency: this.concurrency, prefix: this.transport.prefix, transport: this.transport.kind });
+    this.logger.info('worker started', {
+      queues: this.queues.join(','),
+      concurrency: this.concurrency,
+      prefix: this.transport.prefix,
+      transport: this.transport.kind,
+    });
   }
 
   /**
@@ -212,7 +256,15 @@ export class Worker {
       const error = new TaskTimeoutError(limit);
       error.message = `task ran for over ${limit} ms, too close to the broker's consumer timeout (option ackDeadline); it is dead-lettered instead of being redelivered in a loop`;
       run.abort(error);
-      this.#events.emit('failed', { id: run.id, name: run.name, queue: run.queue, attempt: run.attempt, error, durationMs: now - run.startedAt, willRetry: false });
+      this.#events.emit('failed', {
+        id: run.id,
+        name: run.name,
+        queue: run.queue,
+        attempt: run.attempt,
+        error,
+        durationMs: now - run.startedAt,
+        willRetry: false,
+      });
       void this.#deadLetter(delivery, 'exceeded-ack-deadline', error, run.name, run.attempt);
     }
   }
@@ -239,7 +291,12 @@ export class Worker {
 
   async #process(delivery: Delivery): Promise<void> {
     if (delivery.body.length > this.#maxPayloadBytes) {
-      return this.#deadLetter(delivery, 'payload-too-large', new PayloadTooLargeError(delivery.body.length, this.#maxPayloadBytes), undefined);
+      return this.#deadLetter(
+        delivery,
+        'payload-too-large',
+        new PayloadTooLargeError(delivery.body.length, this.#maxPayloadBytes),
+        undefined,
+      );
     }
     let envelope: Envelope;
     try {
@@ -264,14 +321,27 @@ export class Worker {
     });
     this.#running.set(delivery, run);
     if (this.#recorder && !(await this.#recorder.start(run, fields.deadRetries))) {
-      // Already finished: a redelivery after a crash between the run and its ack, or a replayed copy. Do not run it twice.
+      // Already finished: a redelivery after a crash between the run and its ack, or a replayed copy. Do not run it
+      // twice.
       const skipped = { id: run.id, task: run.name, queue: run.queue };
-      if (delivery.redelivered) this.logger.debug('skipping a redelivered task the result store knows as finished', skipped);
-      else this.logger.warn('skipping a task the result store knows as finished (a replayed or duplicated message)', skipped);
+      if (delivery.redelivered)
+        this.logger.debug('skipping a redelivered task the result store knows as finished', skipped);
+      else
+        this.logger.warn(
+          'skipping a task the result store knows as finished (a replayed or duplicated message)',
+          skipped,
+        );
       if (this.#settle(delivery)) delivery.ack();
       return;
     }
-    if (this.#events.has('active')) this.#events.emit('active', { id: run.id, name: run.name, queue: run.queue, attempt, enqueuedAt: run.enqueuedAt });
+    if (this.#events.has('active'))
+      this.#events.emit('active', {
+        id: run.id,
+        name: run.name,
+        queue: run.queue,
+        attempt,
+        enqueuedAt: run.enqueuedAt,
+      });
     const started = performance.now();
     try {
       await this.#execute(run, envelope, definition);
@@ -284,7 +354,14 @@ export class Worker {
     if (!this.#settle(delivery)) return;
     delivery.ack();
     if (this.#events.has('completed')) {
-      this.#events.emit('completed', { id: run.id, name: run.name, queue: run.queue, attempt, result: run.result, durationMs: performance.now() - started });
+      this.#events.emit('completed', {
+        id: run.id,
+        name: run.name,
+        queue: run.queue,
+        attempt,
+        result: run.result,
+        durationMs: performance.now() - started,
+      });
     }
   }
 
@@ -293,9 +370,13 @@ export class Worker {
       try {
         run.args = await decodeArgs(envelope.args, this.#codecs);
       } catch (error) {
-        // A codec may flag a failure as transient (e.g. the database was briefly unreachable while loading an entity): then the attempt is retried.
+        // A codec may flag a failure as transient (e.g. the database was briefly unreachable while loading an entity):
+        // then the attempt is retried.
         if (isRetryable(error)) throw error;
-        throw Object.assign(error instanceof TaskqError ? error : new DecodeError('arguments could not be decoded', { cause: error }), { [UNDECODABLE]: true });
+        throw Object.assign(
+          error instanceof TaskqError ? error : new DecodeError('arguments could not be decoded', { cause: error }),
+          { [UNDECODABLE]: true },
+        );
       }
       run.result = await (definition.fn as (...args: unknown[]) => unknown)(...run.args);
     };
@@ -306,30 +387,59 @@ export class Worker {
     return timeoutMs === undefined ? execution : withTimeout(execution, run, timeoutMs);
   }
 
-  async #failed(delivery: Delivery, run: TaskRun, envelope: Envelope, error: unknown, durationMs: number): Promise<void> {
+  async #failed(
+    delivery: Delivery,
+    run: TaskRun,
+    envelope: Envelope,
+    error: unknown,
+    durationMs: number,
+  ): Promise<void> {
     if (run.expired || !this.#running.has(delivery)) return; // handled by the ack-deadline guard or a forced stop
     const undecodable = typeof error === 'object' && error !== null && UNDECODABLE in error;
-    const nonRetryable = undecodable || errorCode(error) === 'TASKQ_NON_RETRYABLE' || (this.#retryIf !== undefined && !this.#safeRetryIf(error, run));
+    const nonRetryable =
+      undecodable ||
+      errorCode(error) === 'TASKQ_NON_RETRYABLE' ||
+      (this.#retryIf !== undefined && !this.#safeRetryIf(error, run));
     const willRetry = !nonRetryable && run.attempt < run.maxAttempts;
     let retryInMs: number | undefined;
     if (willRetry) {
-      const backoff = envelope.opts?.backoff ?? resolveBackoff(run.definition.options.backoff ?? this.#defaults.backoff, 'backoff');
+      const backoff =
+        envelope.opts?.backoff ?? resolveBackoff(run.definition.options.backoff ?? this.#defaults.backoff, 'backoff');
       retryInMs = backoffDelay(backoff, run.attempt + 1);
     }
-    this.#events.emit('failed', { id: run.id, name: run.name, queue: run.queue, attempt: run.attempt, error, durationMs, willRetry, retryInMs });
+    this.#events.emit('failed', {
+      id: run.id,
+      name: run.name,
+      queue: run.queue,
+      attempt: run.attempt,
+      error,
+      durationMs,
+      willRetry,
+      retryInMs,
+    });
     if (this.#recorder) await this.#recorder.failure(run.id, error, !willRetry);
     if (!willRetry) {
-      const reason: DeadLetterReason = undecodable ? 'undecodable-arguments' : nonRetryable ? 'non-retryable' : 'attempts-exhausted';
+      const reason: DeadLetterReason = undecodable
+        ? 'undecodable-arguments'
+        : nonRetryable
+          ? 'non-retryable'
+          : 'attempts-exhausted';
       return this.#deadLetter(delivery, reason, error, run.name, run.attempt);
     }
     try {
-      // Publish the next attempt before acking this one: a crash in between means a duplicate attempt, never a lost task.
+      // Publish the next attempt before acking this one: a crash in between means a duplicate attempt, never a lost
+      // task.
       await this.transport.publish({
         id: run.id,
         queue: delivery.queue,
         body: delivery.body,
         // Bounded: a received header set too large to publish again must not keep the task from its next attempt.
-        headers: this.#intake.retryHeaders(delivery, { ...boundHeaders(delivery.headers), [HEADER.attempt]: run.attempt + 1 }, run.attempt + 1, retryInMs),
+        headers: this.#intake.retryHeaders(
+          delivery,
+          { ...boundHeaders(delivery.headers), [HEADER.attempt]: run.attempt + 1 },
+          run.attempt + 1,
+          retryInMs,
+        ),
         delayMs: retryInMs || undefined,
       });
     } catch (publishError) {
@@ -338,7 +448,10 @@ export class Worker {
         if (this.#recorder) await this.#recorder.failure(run.id, publishError, true);
         return this.#deadLetter(delivery, 'non-retryable', publishError, run.name, run.attempt);
       }
-      this.#emitError(`scheduling attempt ${run.attempt + 1} of task ${run.id} failed; the message goes back to the queue`, publishError);
+      this.#emitError(
+        `scheduling attempt ${run.attempt + 1} of task ${run.id} failed; the message goes back to the queue`,
+        publishError,
+      );
       if (this.#settle(delivery)) delivery.requeue();
       return;
     }
@@ -354,7 +467,13 @@ export class Worker {
     }
   }
 
-  async #deadLetter(delivery: Delivery, reason: DeadLetterReason, error: unknown, name: string | undefined, attempt = 1): Promise<void> {
+  async #deadLetter(
+    delivery: Delivery,
+    reason: DeadLetterReason,
+    error: unknown,
+    name: string | undefined,
+    attempt = 1,
+  ): Promise<void> {
     try {
       await this.#storeDeadLetter(delivery, reason, error, attempt);
     } catch (publishError) {
@@ -363,8 +482,13 @@ export class Worker {
       if (this.#settle(delivery)) delivery.requeue();
       return;
     }
-    // Only for failures the worker itself decided on: an unsigned or malformed message must not be able to touch a real task's status.
-    if (this.#recorder && (reason === 'unknown-task' || reason === 'exceeded-ack-deadline') && isUuidLike(delivery.id)) {
+    // Only for failures the worker itself decided on: an unsigned or malformed message must not be able to touch a real
+    // task's status.
+    if (
+      this.#recorder &&
+      (reason === 'unknown-task' || reason === 'exceeded-ack-deadline') &&
+      isUuidLike(delivery.id)
+    ) {
       await this.#recorder.failure(delivery.id, error, true);
     }
     if (this.#settle(delivery)) delivery.ack();
@@ -379,22 +503,34 @@ export class Worker {
    * back for that worker, a bounded number of times, not dead-lettered.
    */
   #refuse(delivery: Delivery, envelope: Envelope, verdict: Extract<Verdict, { kind: 'dead' }>): Promise<void> {
-    const lacking = verdict.reason === 'unknown-task' || (verdict.reason === 'bad-signature' && !this.registry.get(envelope.task));
+    const lacking =
+      verdict.reason === 'unknown-task' || (verdict.reason === 'bad-signature' && !this.registry.get(envelope.task));
     const route = lacking ? this.#foreign.route(envelope.task, delivery) : undefined;
     if (route?.kind === 'pass') {
-      this.logger.debug('task passed back to its queue for a worker with another task set', { id: delivery.id, task: envelope.task, queue: delivery.queue });
+      this.logger.debug('task passed back to its queue for a worker with another task set', {
+        id: delivery.id,
+        task: envelope.task,
+        queue: delivery.queue,
+      });
       return this.#postpone(delivery, route.delayMs, route.headers);
     }
-    if (route?.kind === 'dead') return this.#deadLetter(delivery, 'prefix-clash', route.error, envelope.task, verdict.attempt);
+    if (route?.kind === 'dead')
+      return this.#deadLetter(delivery, 'prefix-clash', route.error, envelope.task, verdict.attempt);
     return this.#deadLetter(delivery, verdict.reason, verdict.error, envelope.task, verdict.attempt);
   }
 
-  /** A signed message that came before its signed due time goes back for the rest of its delay (nothing runs early); also a message passed back for another worker. */
+  /**
+   * A signed message that came before its signed due time goes back for the rest of its delay (nothing runs early);
+   * also a message passed back for another worker.
+   */
   async #postpone(delivery: Delivery, delayMs: number, headers = delivery.headers): Promise<void> {
     try {
       await this.transport.publish({ id: delivery.id, queue: delivery.queue, body: delivery.body, headers, delayMs });
     } catch (error) {
-      this.#emitError(`sending message ${delivery.id} back to its queue for later failed; it goes back to the queue now`, error);
+      this.#emitError(
+        `sending message ${delivery.id} back to its queue for later failed; it goes back to the queue now`,
+        error,
+      );
       if (this.#settle(delivery)) delivery.requeue();
       return;
     }
@@ -416,10 +552,16 @@ export class Worker {
       try {
         // A verified message's letter carries the signature of its one retry (`taskq dead retry` holds no key).
         const dead = letter();
-        return await this.transport.deadLetter({ ...dead, headers: this.#intake.deadLetterHeaders(delivery, dead.headers) });
+        return await this.transport.deadLetter({
+          ...dead,
+          headers: this.#intake.deadLetterHeaders(delivery, dead.headers),
+        });
       } catch (refusal) {
         if (errorCode(refusal) !== UNPUBLISHABLE || i === letters.length - 1) throw refusal;
-        this.logger.warn(`the dead letter of message ${delivery.id} was refused as it was; storing less of it`, { id: delivery.id, error: refusal });
+        this.logger.warn(`the dead letter of message ${delivery.id} was refused as it was; storing less of it`, {
+          id: delivery.id,
+          error: refusal,
+        });
       }
     }
   }
@@ -449,7 +591,11 @@ const UNPUBLISHABLE = 'TASKQ_UNPUBLISHABLE_MESSAGE';
 
 /** True when the error, or an error in its `cause` chain, says `retryable: true`. */
 function isRetryable(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = error, depth = 0;
+    typeof e === 'object' && e !== null && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     if ((e as { retryable?: unknown }).retryable === true) return true;
   }
   return false;

@@ -45,7 +45,11 @@ describe('taskq worker: module shapes, TypeScript, what it prints', () => {
   /** Starts the module, waits for its one task to complete, stops it with SIGTERM; returns the output. */
   async function runToCompletion(module: string): Promise<string> {
     const run = start([module], { env: { SHAPE: module } });
-    await waitFor(() => run.output.includes('task completed') || run.child.exitCode !== null, `the worker of ${module} to run its task`, 30_000);
+    await waitFor(
+      () => run.output.includes('task completed') || run.child.exitCode !== null,
+      `the worker of ${module} to run its task`,
+      30_000,
+    );
     run.child.kill('SIGTERM');
     const code = await run.exited;
     expect(run.output, run.output).toContain('task completed');
@@ -92,21 +96,33 @@ describe('taskq worker: module shapes, TypeScript, what it prints', () => {
   it('reads TASKQ_PREFIX and refuses a module whose transport ignores it, before connecting', async () => {
     const prefix = `tq-${uniqueQueue('x').slice(-8)}`;
     // This module builds amqp({ url }) with no prefix, so it would serve the default `taskq` queues.
-    const run = start([fileURLToPath(new URL('./fixtures/cli-modules/ignores-prefix.mjs', import.meta.url))], { env: { TASKQ_URL: RABBIT_URL, TASKQ_PREFIX: prefix } });
+    const run = start([fileURLToPath(new URL('./fixtures/cli-modules/ignores-prefix.mjs', import.meta.url))], {
+      env: { TASKQ_URL: RABBIT_URL, TASKQ_PREFIX: prefix },
+    });
     expect(await run.exited).toBe(1);
-    expect(run.output).toContain(`TASKQ_PREFIX (or --prefix) is "${prefix}" but the module's transport uses prefix "taskq"`);
+    expect(run.output).toContain(
+      `TASKQ_PREFIX (or --prefix) is "${prefix}" but the module's transport uses prefix "taskq"`,
+    );
     expect(run.output).not.toContain('worker started');
   });
 
   it('passes --prefix (over TASKQ_PREFIX) to a module that reads TASKQ_PREFIX, and logs the prefix it serves', async () => {
     const prefix = `tq-${uniqueQueue('x').slice(-8)}`;
     const queue = uniqueQueue('cli-prefix');
-    const run = start([AMQP_MODULE, '--prefix', prefix], { env: { TASKQ_URL: RABBIT_URL, TASKQ_PREFIX: 'not-this-one', QUEUE: queue, OUT_FILE: '/dev/null' } });
+    const run = start([AMQP_MODULE, '--prefix', prefix], {
+      env: { TASKQ_URL: RABBIT_URL, TASKQ_PREFIX: 'not-this-one', QUEUE: queue, OUT_FILE: '/dev/null' },
+    });
     try {
-      await waitFor(() => run.output.includes('worker started') || run.child.exitCode !== null, 'the worker to start', 30_000);
+      await waitFor(
+        () => run.output.includes('worker started') || run.child.exitCode !== null,
+        'the worker to start',
+        30_000,
+      );
       expect(run.output).toContain(`prefix=${prefix}`);
       // The queue it consumes is under the prefix given on the command line.
-      const consumers = await withChannel(async (channel) => (await channel.checkQueue(`${prefix}.q.${queue}`)).consumerCount);
+      const consumers = await withChannel(
+        async (channel) => (await channel.checkQueue(`${prefix}.q.${queue}`)).consumerCount,
+      );
       expect(consumers).toBe(1);
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(0);
@@ -126,9 +142,17 @@ describe('taskq dead reads TASKQ_PREFIX', () => {
 
   it('lists the dead letters of the prefix TASKQ_PREFIX names, like TASKQ_URL names the broker', async () => {
     const queueName = broker.queue('dead-env');
-    await broker.amqp().deadLetter({ id: '', queue: queueName, body: Buffer.from('{"v":1}'), headers: { [HEADER.reason]: 'malformed-message', [HEADER.originalQueue]: queueName } });
+    await broker.amqp().deadLetter({
+      id: '',
+      queue: queueName,
+      body: Buffer.from('{"v":1}'),
+      headers: { [HEADER.reason]: 'malformed-message', [HEADER.originalQueue]: queueName },
+    });
     const out: string[] = [];
-    const code = await runDeadCommand(['list'], { env: { TASKQ_URL: RABBIT_URL, TASKQ_PREFIX: broker.prefix }, stdout: (text) => out.push(text) });
+    const code = await runDeadCommand(['list'], {
+      env: { TASKQ_URL: RABBIT_URL, TASKQ_PREFIX: broker.prefix },
+      stdout: (text) => out.push(text),
+    });
     expect(code).toBe(0);
     expect(out.join('')).toContain('malformed-message');
     expect(out.join('')).toContain('1 of 1 dead letter(s) shown');

@@ -52,7 +52,10 @@ describe('taskq worker CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'taskq-cli-'));
     dirs.push(dir);
     const outFile = join(dir, 'out.txt');
-    const fixture = (await import(FIXTURE)) as { registry: import('../src/index.js').TaskRegistry; record: (n: number) => Promise<number> };
+    const fixture = (await import(FIXTURE)) as {
+      registry: import('../src/index.js').TaskRegistry;
+      record: (n: number) => Promise<number>;
+    };
 
     child = spawn(process.execPath, [CLI, 'worker', FIXTURE, '--concurrency', '4'], {
       env: { ...process.env, TASKQ_URL: RABBIT_URL, QUEUE: queue, OUT_FILE: outFile },

@@ -45,7 +45,18 @@ describe('encodeArgs refuses', () => {
 
   it('values inside Maps and Sets, with a readable path', () => {
     expectRefusal([new Map([[Symbol('k'), 1]])], 'args[0].<Map key #0>', /Symbol\(k\)/);
-    expectRefusal([{ m: new Map<string, unknown>([['a', 1], ['b', { f: () => 1 }]]) }], 'args[0].m.<Map value #1>.f', /function/);
+    expectRefusal(
+      [
+        {
+          m: new Map<string, unknown>([
+            ['a', 1],
+            ['b', { f: () => 1 }],
+          ]),
+        },
+      ],
+      'args[0].m.<Map value #1>.f',
+      /function/,
+    );
     expectRefusal([new Set([1, Symbol('s')])], 'args[0].<Set item #1>', /Symbol\(s\)/);
   });
 
@@ -90,7 +101,11 @@ describe('encodeArgs refuses', () => {
   });
 
   it('a constructor.prototype key pair, which workers would refuse', () => {
-    expectRefusal([{ data: { constructor: { prototype: { x: 1 } } } }], 'args[0].data', /"constructor" object with a "prototype" key/);
+    expectRefusal(
+      [{ data: { constructor: { prototype: { x: 1 } } } }],
+      'args[0].data',
+      /"constructor" object with a "prototype" key/,
+    );
   });
 
   it('an own __proto__ key, which workers would refuse', () => {
@@ -99,10 +114,33 @@ describe('encodeArgs refuses', () => {
   });
 
   it('a Map key that workers would refuse (__proto__, also as an array; constructor holding prototype)', () => {
-    expectRefusal([new Map([['__proto__', { x: 1 }]])], 'args[0]', /codec "Map" failed to encode it: entry #0: refused the key "__proto__".*workers refuse it/);
-    expectRefusal([{ m: new Map<unknown, unknown>([['a', 1], [['__proto__'], 2]]) }], 'args[0].m', /entry #1: refused the key "__proto__"/);
-    expectRefusal([new Map([['constructor', { prototype: {} }]])], 'args[0]', /entry #0: refused a "constructor" key holding a "prototype" key/);
-    expectRefusal([{ constructor: new Map([['prototype', 1]]) }], 'args[0]', /"constructor" object with a "prototype" key/);
+    expectRefusal(
+      [new Map([['__proto__', { x: 1 }]])],
+      'args[0]',
+      /codec "Map" failed to encode it: entry #0: refused the key "__proto__".*workers refuse it/,
+    );
+    expectRefusal(
+      [
+        {
+          m: new Map<unknown, unknown>([
+            ['a', 1],
+            [['__proto__'], 2],
+          ]),
+        },
+      ],
+      'args[0].m',
+      /entry #1: refused the key "__proto__"/,
+    );
+    expectRefusal(
+      [new Map([['constructor', { prototype: {} }]])],
+      'args[0]',
+      /entry #0: refused a "constructor" key holding a "prototype" key/,
+    );
+    expectRefusal(
+      [{ constructor: new Map([['prototype', 1]]) }],
+      'args[0]',
+      /"constructor" object with a "prototype" key/,
+    );
   });
 
   it('nesting deeper than 100 levels, without overflowing the stack', () => {
@@ -137,7 +175,12 @@ describe('encodeArgs refuses', () => {
       },
       decode: () => new Money(0),
     };
-    const error = expectRefusal([{ price: new Money(1) }], 'args[0].price', /codec "Money" failed to encode it: no currency/, new CodecSet([failing]));
+    const error = expectRefusal(
+      [{ price: new Money(1) }],
+      'args[0].price',
+      /codec "Money" failed to encode it: no currency/,
+      new CodecSet([failing]),
+    );
     expect(error.cause).toBe(cause);
   });
 
@@ -151,7 +194,12 @@ describe('encodeArgs refuses', () => {
       encode: (value) => value,
       decode: (value) => value,
     };
-    const error = expectRefusal([[new Money(1)]], 'args[0][0]', /test of codec "Picky" threw: boom/, new CodecSet([failing]));
+    const error = expectRefusal(
+      [[new Money(1)]],
+      'args[0][0]',
+      /test of codec "Picky" threw: boom/,
+      new CodecSet([failing]),
+    );
     expect(error.cause).toBe(cause);
   });
 
@@ -219,7 +267,10 @@ describe('CodecSet refuses invalid codecs', () => {
   }
 
   it('duplicate names', () => {
-    expectInvalid([valid('Money'), valid('Other'), valid('Money')], /codecs\[2\] \("Money"\): the name is already used by codecs\[0\]/);
+    expectInvalid(
+      [valid('Money'), valid('Other'), valid('Money')],
+      /codecs\[2\] \("Money"\): the name is already used by codecs\[0\]/,
+    );
   });
 
   it('names of built-in codecs', () => {
@@ -231,13 +282,22 @@ describe('CodecSet refuses invalid codecs', () => {
   });
 
   it('missing or empty names', () => {
-    expectInvalid([{ test: () => true, encode: () => 1, decode: () => 1 }], /codecs\[0\]: "name" must be a non-empty string/);
+    expectInvalid(
+      [{ test: () => true, encode: () => 1, decode: () => 1 }],
+      /codecs\[0\]: "name" must be a non-empty string/,
+    );
     expectInvalid([valid('')], /codecs\[0\]: "name" must be a non-empty string/);
   });
 
   it('missing functions', () => {
-    expectInvalid([valid('A'), { name: 'Money', test: () => true, encode: () => 1 }], /codecs\[1\] \("Money"\): "decode" must be a function, got undefined/);
-    expectInvalid([{ name: 'Money', test: true, encode: () => 1, decode: () => 1 }], /"test" must be a function, got boolean/);
+    expectInvalid(
+      [valid('A'), { name: 'Money', test: () => true, encode: () => 1 }],
+      /codecs\[1\] \("Money"\): "decode" must be a function, got undefined/,
+    );
+    expectInvalid(
+      [{ name: 'Money', test: true, encode: () => 1, decode: () => 1 }],
+      /"test" must be a function, got boolean/,
+    );
   });
 
   it('something that is not a codec or not a list', () => {

@@ -3,7 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runDeadCommand } from '../src/cli/dead.js';
-import { createQueue, createWorker, currentTask, type DeadEvent, NonRetryableError, TaskRegistry } from '../src/index.js';
+import {
+  createQueue,
+  createWorker,
+  currentTask,
+  type DeadEvent,
+  NonRetryableError,
+  TaskRegistry,
+} from '../src/index.js';
 import { HEADER } from '../src/adapter.js';
 import { eventually, waitFor } from '../../../test-support/wait.js';
 import { isolatedPerTest, transportPairs } from './support/isolated.js';
@@ -34,7 +41,10 @@ for (const [kind, make] of Object.entries(transports)) {
       const registry = new TaskRegistry().add('dead.flaky', flaky).add('dead.invalid', invalid);
       const queue = createQueue({ registry, transport: env.submitter, defaults: { queue: env.queueName } });
       const worker = createWorker({ registry, transport: env.consumer, queues: [env.queueName] });
-      stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
+      stops.push(
+        () => queue.close(),
+        () => worker.stop({ timeout: 2_000 }),
+      );
       const dead: DeadEvent[] = [];
       const completed: string[] = [];
       worker.on('dead', (event) => dead.push(event));
@@ -56,14 +66,32 @@ for (const [kind, make] of Object.entries(transports)) {
       const records = await env.consumer.dead.list();
       expect(records).toHaveLength(3);
       const [first, second, third] = records;
-      expect(first).toMatchObject({ id: exhausted.id, queue: env.queueName, task: 'dead.flaky', reason: 'attempts-exhausted', error: 'downstream refused #1', attempts: 2, retries: 0 });
+      expect(first).toMatchObject({
+        id: exhausted.id,
+        queue: env.queueName,
+        task: 'dead.flaky',
+        reason: 'attempts-exhausted',
+        error: 'downstream refused #1',
+        attempts: 2,
+        retries: 0,
+      });
       expect(first.errorStack).toContain('downstream refused #1');
       expect(first.errorStack).toContain('flaky');
       expect(first.deadAt?.getTime()).toBeGreaterThanOrEqual(before);
       expect(first.submittedAt?.getTime()).toBeGreaterThanOrEqual(before);
       expect(first.submittedAt?.getTime()).toBeLessThanOrEqual(first.deadAt?.getTime() as number);
-      expect(second).toMatchObject({ id: nonRetryable.id, reason: 'non-retryable', error: 'the address is malformed', attempts: 1 });
-      expect(third).toMatchObject({ queue: env.queueName, task: undefined, reason: 'malformed-message', submittedAt: undefined });
+      expect(second).toMatchObject({
+        id: nonRetryable.id,
+        reason: 'non-retryable',
+        error: 'the address is malformed',
+        attempts: 1,
+      });
+      expect(third).toMatchObject({
+        queue: env.queueName,
+        task: undefined,
+        reason: 'malformed-message',
+        submittedAt: undefined,
+      });
       // A raw message without a message id still gets one, so an operator can name it.
       expect(third.id).toMatch(/^[0-9a-f-]{36}$/);
       expect(third.error).toContain('not JSON');
@@ -77,7 +105,8 @@ for (const [kind, make] of Object.entries(transports)) {
     it('taskq dead list prints one line per letter (or JSON), retry <id> re-runs it as attempt 1, retry --all and purge empty the queue', async () => {
       const { env, exhausted, runs, completed, heal } = await deadLetters();
       const out: string[] = [];
-      const cli = (...argv: string[]) => runDeadCommand(argv, { transport: env.consumer, stdout: (text) => out.push(text) });
+      const cli = (...argv: string[]) =>
+        runDeadCommand(argv, { transport: env.consumer, stdout: (text) => out.push(text) });
 
       expect(await cli('list')).toBe(0);
       const lines = out.join('').trim().split('\n');
@@ -93,7 +122,13 @@ for (const [kind, make] of Object.entries(transports)) {
       out.length = 0;
       expect(await cli('list', '--json', '--limit', '1')).toBe(0);
       const json = JSON.parse(out.join('').trim());
-      expect(json).toMatchObject({ id: exhausted.id, reason: 'attempts-exhausted', attempts: 2, queue: env.queueName, task: 'dead.flaky' });
+      expect(json).toMatchObject({
+        id: exhausted.id,
+        reason: 'attempts-exhausted',
+        attempts: 2,
+        queue: env.queueName,
+        task: 'dead.flaky',
+      });
       expect(json.errorStack).toContain('downstream refused #1');
       expect(typeof json.deadAt).toBe('string');
       expect(typeof json.submittedAt).toBe('string');
@@ -111,11 +146,16 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(out.join('')).toContain('no dead letter with id no-such-id');
       expect(await env.consumer.dead.count()).toBe(2);
 
-      // Both remaining letters fail again (one is non-retryable, one is not JSON) and come back, counted as retried once.
+      // Both remaining letters fail again (one is non-retryable, one is not JSON) and come back, counted as retried
+      // once.
       out.length = 0;
       expect(await cli('retry', '--all')).toBe(0);
       expect(out.join('')).toContain('sent 2 dead letter(s) back');
-      await eventually(async () => (await env.consumer.dead.count()) === 2 && (await env.consumer.dead.list()).every((r) => r.retries === 1), 'both letters dead again');
+      await eventually(
+        async () =>
+          (await env.consumer.dead.count()) === 2 && (await env.consumer.dead.list()).every((r) => r.retries === 1),
+        'both letters dead again',
+      );
       const again = await env.consumer.dead.list();
       expect(again.map((r) => r.reason).sort()).toEqual(['malformed-message', 'non-retryable']);
 
@@ -134,16 +174,24 @@ describe('taskq dead as a command', () => {
   it('runs from the CLI entry with TASKQ_URL, never prints the password, and fails clearly on bad usage', async () => {
     const transport = broker.amqp();
     const queueName = broker.queue('cli');
-    await transport.deadLetter({ id: '', queue: queueName, body: Buffer.from('{"v":1}'), headers: { [HEADER.reason]: 'malformed-message', [HEADER.originalQueue]: queueName } });
+    await transport.deadLetter({
+      id: '',
+      queue: queueName,
+      body: Buffer.from('{"v":1}'),
+      headers: { [HEADER.reason]: 'malformed-message', [HEADER.originalQueue]: queueName },
+    });
     const env = { ...process.env, TASKQ_URL: RABBIT_URL };
-    const node = (args: string[]) => run(process.execPath, ['--import', 'tsx', MAIN, ...args], { env, timeout: 30_000 });
+    const node = (args: string[]) =>
+      run(process.execPath, ['--import', 'tsx', MAIN, ...args], { env, timeout: 30_000 });
 
     const list = await node(['dead', 'list', '--prefix', broker.prefix]);
     expect(list.stdout).toContain('malformed-message');
     expect(list.stdout).toContain('1 of 1 dead letter(s) shown');
     expect(list.stdout + list.stderr).not.toContain('guest:guest');
 
-    const usage = await node(['dead', 'retry', '--prefix', broker.prefix]).catch((error: { code: number; stderr: string }) => error);
+    const usage = await node(['dead', 'retry', '--prefix', broker.prefix]).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
     expect(usage).toMatchObject({ code: 1 });
     expect((usage as { stderr: string }).stderr).toContain('give one or more ids, or --all');
 

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type Codec, createQueue, createWorker, type DeadEvent, memory, memoryResultStore, silentLogger, TaskRegistry } from '../src/index.js';
+import {
+  type Codec,
+  createQueue,
+  createWorker,
+  type DeadEvent,
+  memory,
+  memoryResultStore,
+  silentLogger,
+  TaskRegistry,
+} from '../src/index.js';
 import { waitFor } from '../../../test-support/wait.js';
 
 class Account {

@@ -24,7 +24,10 @@ for (const [kind, make] of Object.entries(transports)) {
       const env = make(broker);
       const queue = createQueue({ registry, transport: env.submitter, defaults: { queue: env.queueName } });
       const worker = createWorker({ registry, transport: env.consumer, queues: [env.queueName] });
-      stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
+      stops.push(
+        () => queue.close(),
+        () => worker.stop({ timeout: 2_000 }),
+      );
       await worker.start();
       return { queue, due, started };
     }
@@ -33,7 +36,11 @@ for (const [kind, make] of Object.entries(transports)) {
       const { queue, due, started } = await start();
       const dueAt = new Map<string, number>();
       // Longest first: a per-message TTL in one queue would hold the short ones behind it.
-      for (const [label, delay] of [['7s', 7_000], ['3s', '3s'], ['1s', 1_000]] as const) {
+      for (const [label, delay] of [
+        ['7s', 7_000],
+        ['3s', '3s'],
+        ['1s', 1_000],
+      ] as const) {
         dueAt.set(label, Date.now() + (typeof delay === 'number' ? delay : 3_000));
         await queue.with({ delay }).submit(due, label);
       }
@@ -49,7 +56,10 @@ for (const [kind, make] of Object.entries(transports)) {
 
     it('refuses a delay beyond the supported 31 days at submit, on both transports alike', async () => {
       const { queue, due } = await start();
-      const error = await queue.with({ delay: '32d' }).submit(due, 'too late').catch((e: unknown) => e);
+      const error = await queue
+        .with({ delay: '32d' })
+        .submit(due, 'too late')
+        .catch((e: unknown) => e);
       expect((error as { code?: string }).code).toBe('TASKQ_INVALID_OPTION');
       expect((error as Error).message).toContain('about 31 days');
     });
@@ -62,7 +72,9 @@ for (const [kind, make] of Object.entries(transports)) {
       await queue.with({ at: new Date(Date.now() - 60_000) }).submit(due, 'past');
       await waitFor(() => started.size === 2, 'both scheduled tasks', 10_000);
       const lateMs = (started.get('at') as number) - at.getTime();
-      console.log(`[schedule ${kind}] at: ${lateMs} ms after due; past at: ran ${(started.get('past') as number) - submittedPast} ms after submit`);
+      console.log(
+        `[schedule ${kind}] at: ${lateMs} ms after due; past at: ran ${(started.get('past') as number) - submittedPast} ms after submit`,
+      );
       expect(lateMs).toBeGreaterThanOrEqual(-EARLY_MS);
       expect(lateMs).toBeLessThan(TOLERANCE_MS);
       expect([...started.keys()]).toEqual(['past', 'at']);
@@ -74,14 +86,27 @@ describe('delays of hours and days', () => {
   it('amqp: a delay is split into levels whose TTLs add up to it, to the tick, up to the 31-day maximum', () => {
     const topology = new Topology({ prefix: 'taskq', queueType: 'classic', deliveryLimit: 20, maxPriority: 0 });
     const HOUR = 3_600_000;
-    for (const delay of [1_000, 3_000, 7_000, 59_990, HOUR, 36 * HOUR + 17, 3 * 24 * HOUR, 30 * 24 * HOUR, MAX_DELAY_MS]) {
+    for (const delay of [
+      1_000,
+      3_000,
+      7_000,
+      59_990,
+      HOUR,
+      36 * HOUR + 17,
+      3 * 24 * HOUR,
+      30 * 24 * HOUR,
+      MAX_DELAY_MS,
+    ]) {
       const { exchange, routingKey } = topology.delayedRoute('taskq.q.mail', delay);
       const words = routingKey.split('.');
       const bits = words.slice(0, DELAY_LEVELS);
       expect(exchange).toBe(topology.delayExchange(DELAY_LEVELS - 1));
       expect(words.slice(DELAY_LEVELS).join('.')).toBe('taskq.q.mail');
       // Word i is the bit of level DELAY_LEVELS-1-i; a 1 means a stay of 2^level ticks in that level's queue.
-      const total = bits.reduce((sum, bit, i) => sum + (bit === '1' ? 2 ** (DELAY_LEVELS - 1 - i) * DELAY_TICK_MS : 0), 0);
+      const total = bits.reduce(
+        (sum, bit, i) => sum + (bit === '1' ? 2 ** (DELAY_LEVELS - 1 - i) * DELAY_TICK_MS : 0),
+        0,
+      );
       expect(Math.abs(total - delay)).toBeLessThanOrEqual(DELAY_TICK_MS / 2);
     }
     expect(MAX_DELAY_MS).toBeGreaterThan(31 * 24 * HOUR);

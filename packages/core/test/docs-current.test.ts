@@ -10,7 +10,8 @@ function pages(): string[] {
   const found = ['README.md', 'DEVELOPERS.md', 'bench/README.md'];
   for (const file of readdirSync(join(ROOT, 'docs'))) if (file.endsWith('.md')) found.push(`docs/${file}`);
   for (const parent of ['packages', 'examples']) {
-    for (const entry of readdirSync(join(ROOT, parent))) if (existsSync(join(ROOT, parent, entry, 'README.md'))) found.push(`${parent}/${entry}/README.md`);
+    for (const entry of readdirSync(join(ROOT, parent)))
+      if (existsSync(join(ROOT, parent, entry, 'README.md'))) found.push(`${parent}/${entry}/README.md`);
   }
   return found;
 }
@@ -64,7 +65,8 @@ describe('the documentation is current', () => {
     ];
     const seen: string[] = [];
     for (const page of pages()) {
-      for (const [name, pattern] of retired) if (pattern.test(read(page))) seen.push(`${relative(ROOT, join(ROOT, page))}: ${name}`);
+      for (const [name, pattern] of retired)
+        if (pattern.test(read(page))) seen.push(`${relative(ROOT, join(ROOT, page))}: ${name}`);
     }
     expect(seen).toEqual([]);
   });

@@ -53,8 +53,12 @@ describe('the error catalogue', () => {
     for (const file of files) {
       for (const match of file.text.matchAll(/['"`](TASKQ_[A-Z0-9_]+)['"`]/g)) used.set(match[1], file.path);
     }
-    const missing = [...used].filter(([code]) => !ENVIRONMENT.has(code) && !(code in codes)).map(([code, path]) => `${code} (${path})`);
-    console.log(`error catalogue: ${Object.keys(codes).length} codes; ${used.size} distinct TASKQ_ names in ${files.length} source files`);
+    const missing = [...used]
+      .filter(([code]) => !ENVIRONMENT.has(code) && !(code in codes))
+      .map(([code, path]) => `${code} (${path})`);
+    console.log(
+      `error catalogue: ${Object.keys(codes).length} codes; ${used.size} distinct TASKQ_ names in ${files.length} source files`,
+    );
     expect(missing).toEqual([]);
     expect(Object.keys(codes).filter((code) => ENVIRONMENT.has(code))).toEqual([]);
     const unused = Object.keys(codes).filter((code) => !used.has(code));
@@ -62,7 +66,9 @@ describe('the error catalogue', () => {
   });
 
   it('has no bare new TaskqError(code) outside the errors.ts files: every code is thrown by its class', () => {
-    const bare = files.filter((file) => !file.path.endsWith('/errors.ts') && /new TaskqError\(\s*['"`]/.test(file.text)).map((file) => file.path);
+    const bare = files
+      .filter((file) => !file.path.endsWith('/errors.ts') && /new TaskqError\(\s*['"`]/.test(file.text))
+      .map((file) => file.path);
     expect(bare).toEqual([]);
     const anywhere = files.filter((file) => /new TaskqError\(\s*['"`]TASKQ_/.test(file.text)).map((file) => file.path);
     expect(anywhere).toEqual([]);
@@ -76,7 +82,9 @@ describe('the error catalogue', () => {
         found.set(code, (found.get(code) ?? new Set()).add(name));
       }
     }
-    const withoutClass = Object.entries(codes).filter(([code, info]) => info.error !== null && !found.has(code)).map(([code]) => code);
+    const withoutClass = Object.entries(codes)
+      .filter(([code, info]) => info.error !== null && !found.has(code))
+      .map(([code]) => code);
     expect(withoutClass).toEqual([]);
     // One condition, one class: TASKQ_TYPEORM_SETUP used to be thrown both as TypeormSetupError and as a bare code.
     expect([...(found.get('TASKQ_TYPEORM_SETUP') ?? [])]).toEqual(['TypeormSetupError']);

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, type DeadEvent, errorCode, memory, TaskRegistry, type Transport } from '../src/index.js';
+import {
+  createQueue,
+  createWorker,
+  type DeadEvent,
+  errorCode,
+  memory,
+  TaskRegistry,
+  type Transport,
+} from '../src/index.js';
 import { HEADER, type MessageHeaders } from '../src/adapter.js';
 import { eventually, waitFor } from '../../../test-support/wait.js';
 import { isolatedPerTest } from './support/isolated.js';
@@ -18,22 +26,89 @@ function envelope(fields: { task?: string; args?: string; meta?: string; opts?: 
 /** Each bad message, the reason it must be dead-lettered with, and a piece of the error it must carry. */
 const CASES: Array<{ name: string; body: string | Buffer; reason: string; error: string }> = [
   { name: 'not JSON', body: '{"v":1, "id": oops', reason: 'malformed-message', error: 'not JSON' },
-  { name: 'binary garbage', body: Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x80]), reason: 'malformed-message', error: 'not JSON' },
-  { name: 'JSON array, not an envelope', body: '[1,2,3]', reason: 'malformed-message', error: 'expected a JSON object' },
-  { name: 'JSON object, not an envelope', body: '{"hello":"world"}', reason: 'malformed-message', error: 'unsupported version' },
-  { name: 'envelope without a UUID id', body: '{"v":1,"id":"1; DROP TABLE","task":"hostile.record","args":[],"meta":{},"ts":1}', reason: 'malformed-message', error: '"id" is not a UUID' },
-  { name: 'unknown task id', body: envelope({ task: 'no.such.task' }), reason: 'unknown-task', error: 'no task "no.such.task"' },
-  { name: 'arguments that fail to decode', body: envelope({ args: '[{"$t":"NoSuchCodec","v":1}]' }), reason: 'undecodable-arguments', error: 'unknown codec tag "NoSuchCodec"' },
-  { name: 'payload over the size limit', body: envelope({ args: `["${'x'.repeat(MAX_PAYLOAD)}"]` }), reason: 'payload-too-large', error: `over the limit of ${MAX_PAYLOAD} bytes` },
-  { name: '__proto__ in an argument', body: envelope({ args: '[{"a":{"__proto__":{"polluted":"args"}}}]' }), reason: 'malformed-message', error: '"__proto__" at args[0].a.__proto__' },
-  { name: 'escaped __proto__ in an argument', body: envelope({ args: '[{"\\u005f\\u005fproto__":{"polluted":"escaped"}}]' }), reason: 'malformed-message', error: '"__proto__" at args[0].__proto__' },
-  { name: 'constructor.prototype in an argument', body: envelope({ args: '[{"constructor":{"prototype":{"polluted":"ctor"}}}]' }), reason: 'malformed-message', error: '"constructor.prototype" at args[0].constructor.prototype' },
-  { name: '__proto__ as a Map key', body: envelope({ args: '[{"$t":"Map","v":[["__proto__",{"polluted":"map"}]]}]' }), reason: 'undecodable-arguments', error: 'entry #0: refused the key "__proto__"' },
-  { name: '__proto__ as a Map key, spelled as an array', body: envelope({ args: '[{"$t":"Map","v":[[["__proto__"],{"polluted":"map"}]]}]' }), reason: 'undecodable-arguments', error: 'entry #0: refused the key "__proto__"' },
-  { name: '__proto__ nested in meta', body: envelope({ meta: '{"trace":{"__proto__":{"polluted":"meta"}}}' }), reason: 'malformed-message', error: '"__proto__" at meta.trace.__proto__' },
+  {
+    name: 'binary garbage',
+    body: Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x80]),
+    reason: 'malformed-message',
+    error: 'not JSON',
+  },
+  {
+    name: 'JSON array, not an envelope',
+    body: '[1,2,3]',
+    reason: 'malformed-message',
+    error: 'expected a JSON object',
+  },
+  {
+    name: 'JSON object, not an envelope',
+    body: '{"hello":"world"}',
+    reason: 'malformed-message',
+    error: 'unsupported version',
+  },
+  {
+    name: 'envelope without a UUID id',
+    body: '{"v":1,"id":"1; DROP TABLE","task":"hostile.record","args":[],"meta":{},"ts":1}',
+    reason: 'malformed-message',
+    error: '"id" is not a UUID',
+  },
+  {
+    name: 'unknown task id',
+    body: envelope({ task: 'no.such.task' }),
+    reason: 'unknown-task',
+    error: 'no task "no.such.task"',
+  },
+  {
+    name: 'arguments that fail to decode',
+    body: envelope({ args: '[{"$t":"NoSuchCodec","v":1}]' }),
+    reason: 'undecodable-arguments',
+    error: 'unknown codec tag "NoSuchCodec"',
+  },
+  {
+    name: 'payload over the size limit',
+    body: envelope({ args: `["${'x'.repeat(MAX_PAYLOAD)}"]` }),
+    reason: 'payload-too-large',
+    error: `over the limit of ${MAX_PAYLOAD} bytes`,
+  },
+  {
+    name: '__proto__ in an argument',
+    body: envelope({ args: '[{"a":{"__proto__":{"polluted":"args"}}}]' }),
+    reason: 'malformed-message',
+    error: '"__proto__" at args[0].a.__proto__',
+  },
+  {
+    name: 'escaped __proto__ in an argument',
+    body: envelope({ args: '[{"\\u005f\\u005fproto__":{"polluted":"escaped"}}]' }),
+    reason: 'malformed-message',
+    error: '"__proto__" at args[0].__proto__',
+  },
+  {
+    name: 'constructor.prototype in an argument',
+    body: envelope({ args: '[{"constructor":{"prototype":{"polluted":"ctor"}}}]' }),
+    reason: 'malformed-message',
+    error: '"constructor.prototype" at args[0].constructor.prototype',
+  },
+  {
+    name: '__proto__ as a Map key',
+    body: envelope({ args: '[{"$t":"Map","v":[["__proto__",{"polluted":"map"}]]}]' }),
+    reason: 'undecodable-arguments',
+    error: 'entry #0: refused the key "__proto__"',
+  },
+  {
+    name: '__proto__ as a Map key, spelled as an array',
+    body: envelope({ args: '[{"$t":"Map","v":[[["__proto__"],{"polluted":"map"}]]}]' }),
+    reason: 'undecodable-arguments',
+    error: 'entry #0: refused the key "__proto__"',
+  },
+  {
+    name: '__proto__ nested in meta',
+    body: envelope({ meta: '{"trace":{"__proto__":{"polluted":"meta"}}}' }),
+    reason: 'malformed-message',
+    error: '"__proto__" at meta.trace.__proto__',
+  },
 ];
 
-/** How a test puts a raw message on a logical queue: amqplib straight to the physical queue, or the memory transport. */
+/**
+ * How a test puts a raw message on a logical queue: amqplib straight to the physical queue, or the memory transport.
+ */
 type RawPublish = (queue: string, body: Buffer, headers?: MessageHeaders) => Promise<void>;
 
 interface Env {
@@ -96,8 +171,17 @@ for (const [kind, make] of Object.entries(transports)) {
       const registry = new TaskRegistry().add('hostile.record', record);
       const queue = createQueue({ registry, transport: env.submitter, defaults: { queue: env.queueName } });
       // concurrency 1: each bad message is followed by a good one through the same worker slot.
-      const worker = createWorker({ registry, transport: env.consumer, queues: [env.queueName], concurrency: 1, maxPayloadBytes: MAX_PAYLOAD });
-      stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
+      const worker = createWorker({
+        registry,
+        transport: env.consumer,
+        queues: [env.queueName],
+        concurrency: 1,
+        maxPayloadBytes: MAX_PAYLOAD,
+      });
+      stops.push(
+        () => queue.close(),
+        () => worker.stop({ timeout: 2_000 }),
+      );
       const dead: DeadEvent[] = [];
       const completed: string[] = [];
       worker.on('dead', (event) => dead.push(event));
@@ -117,7 +201,10 @@ for (const [kind, make] of Object.entries(transports)) {
       // Only the good tasks ran; none of the hostile ones reached the task function.
       expect(ran).toEqual(CASES.map((bad) => [`after ${bad.name}`]));
 
-      await eventually(async () => (await env.consumer.dead.count()) === CASES.length, 'every bad message stored as a dead letter');
+      await eventually(
+        async () => (await env.consumer.dead.count()) === CASES.length,
+        'every bad message stored as a dead letter',
+      );
       const letters = await env.consumer.dead.list(CASES.length);
       expect(letters.map((letter) => letter.reason)).toEqual(CASES.map((bad) => bad.reason));
       for (const [i, letter] of letters.entries()) {
@@ -128,7 +215,9 @@ for (const [kind, make] of Object.entries(transports)) {
       }
       // The stored body is the message as received, byte for byte.
       expect(letters[1].body.equals(CASES[1].body as Buffer)).toBe(true);
-      console.log(`[hostile ${kind}] bad messages=${CASES.length} dead-lettered=${letters.length} good tasks run=${ran.length} prototype polluted=no`);
+      console.log(
+        `[hostile ${kind}] bad messages=${CASES.length} dead-lettered=${letters.length} good tasks run=${ran.length} prototype polluted=no`,
+      );
       prototypesClean();
     });
 
@@ -136,7 +225,12 @@ for (const [kind, make] of Object.entries(transports)) {
       const env = await make(broker);
       async function record(_text: string) {}
       const registry = new TaskRegistry().add('hostile.record', record);
-      const queue = createQueue({ registry, transport: env.submitter, defaults: { queue: env.queueName }, maxPayloadBytes: MAX_PAYLOAD });
+      const queue = createQueue({
+        registry,
+        transport: env.submitter,
+        defaults: { queue: env.queueName },
+        maxPayloadBytes: MAX_PAYLOAD,
+      });
       stops.push(() => queue.close());
       const error = await queue.submit(record, 'x'.repeat(MAX_PAYLOAD)).catch((e: unknown) => e);
       expect(errorCode(error)).toBe('TASKQ_PAYLOAD_TOO_LARGE');
@@ -165,19 +259,28 @@ for (const [kind, make] of Object.entries(transports)) {
       worker.on('dead', (event) => dead.push(event));
       await worker.start();
       const opts = '{"attempts":2,"backoff":{"type":"fixed","delayMs":10,"maxDelayMs":10,"jitter":false}}';
-      // Refused before anything runs: `Number(h) || 1` used to read "not a number" as 1 and -40 as -40 (42 runs of a 2-attempt task).
+      // Refused before anything runs: `Number(h) || 1` used to read "not a number" as 1 and -40 as -40 (42 runs of a
+      // 2-attempt task).
       const garbage: Array<string | number> = ['not a number', -40, 0, 1.5, '2; DROP', 3];
-      for (const value of garbage) await env.publishRaw(env.queueName, Buffer.from(envelope({ task: 'hostile.flaky', opts })), { [HEADER.attempt]: value });
+      for (const value of garbage)
+        await env.publishRaw(env.queueName, Buffer.from(envelope({ task: 'hostile.flaky', opts })), {
+          [HEADER.attempt]: value,
+        });
       await waitFor(() => dead.length === garbage.length, 'the bad attempt headers dead-lettered');
       expect(dead.map((event) => event.reason)).toEqual(Array(garbage.length).fill('malformed-message'));
       expect(dead.every((event) => (event.error as Error).message.includes(HEADER.attempt))).toBe(true);
       expect((dead[garbage.length - 1].error as Error).message).toContain('attempt 3 of a task that has 2 attempt(s)');
       expect(attempts).toEqual([]);
       // No attempt header and forged broker headers: a first attempt, so the task still gets its retry.
-      await env.publishRaw(env.queueName, Buffer.from(envelope({ task: 'hostile.flaky', opts })), { 'x-death': 'forged', 'x-delivery-count': 7 });
+      await env.publishRaw(env.queueName, Buffer.from(envelope({ task: 'hostile.flaky', opts })), {
+        'x-death': 'forged',
+        'x-delivery-count': 7,
+      });
       await waitFor(() => completed.length === 1, 'the task after one retry', 10_000);
       expect(seen).toEqual([1, 2]);
-      console.log(`[hostile ${kind}] bad attempt headers=${garbage.length} dead-lettered=${dead.length} runs of them=0; forged broker headers: runs=${seen.length}`);
+      console.log(
+        `[hostile ${kind}] bad attempt headers=${garbage.length} dead-lettered=${dead.length} runs of them=0; forged broker headers: runs=${seen.length}`,
+      );
     });
   });
 }

@@ -20,13 +20,20 @@ describe('no connection until first use', () => {
     const port = typeof address === 'object' && address ? address.port : 0;
 
     const registry = new TaskRegistry().module('mail', mailA);
-    const transport = amqp({ url: `amqp://user:secret@127.0.0.1:${port}`, logger: silentLogger, publishTimeout: 300, reconnect: { initialDelay: 20, maxDelay: 50 } });
+    const transport = amqp({
+      url: `amqp://user:secret@127.0.0.1:${port}`,
+      logger: silentLogger,
+      publishTimeout: 300,
+      reconnect: { initialDelay: 20, maxDelay: 50 },
+    });
     const queue = createQueue({ registry, transport });
     const worker = createWorker({ registry, transport, logger: silentLogger });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(accepted.length).toBe(0);
 
-    await expect(queue.submit(mailA.sendMail, 'x@example.com')).rejects.toMatchObject({ code: 'TASKQ_PUBLISH_TIMEOUT' });
+    await expect(queue.submit(mailA.sendMail, 'x@example.com')).rejects.toMatchObject({
+      code: 'TASKQ_PUBLISH_TIMEOUT',
+    });
     expect(accepted.length).toBeGreaterThan(0);
     await worker.stop();
     await queue.close();
@@ -34,7 +41,12 @@ describe('no connection until first use', () => {
 
   it('an unreachable broker URL fails only at first use, with the password hidden', async () => {
     const registry = new TaskRegistry().module('mail', mailA);
-    const transport = amqp({ url: 'amqp://user:hunter2hunter2@127.0.0.1:1', logger: silentLogger, publishTimeout: 300, reconnect: { initialDelay: 20, maxDelay: 50 } });
+    const transport = amqp({
+      url: 'amqp://user:hunter2hunter2@127.0.0.1:1',
+      logger: silentLogger,
+      publishTimeout: 300,
+      reconnect: { initialDelay: 20, maxDelay: 50 },
+    });
     const queue = createQueue({ registry, transport });
     const error = await queue.submit(mailA.sendMail, 'x@example.com').then(
       () => undefined,

@@ -5,7 +5,9 @@ import { waitFor } from '../../../test-support/wait.js';
 
 /** The characters a log line must never carry raw: C0 controls, DEL, C1 controls, the line and paragraph separators. */
 function controlCharacters(line: string): number[] {
-  return [...line].map((ch) => ch.charCodeAt(0)).filter((c) => c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029);
+  return [...line]
+    .map((ch) => ch.charCodeAt(0))
+    .filter((c) => c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029);
 }
 
 function captureStderr(): string[] {
@@ -76,6 +78,8 @@ describe('console logger: text from the wire cannot forge lines or drive the ter
     console.log(`[log injection] worker lines=${JSON.stringify(logged)}`);
     expect(logged).toHaveLength(1);
     expect(controlCharacters(logged[0])).toEqual([]);
-    expect(logged[0]).toContain('id=id\\u000d\\u000a[taskq] warn forged task=x\\u000a[taskq] error admin password reset\\u001b[2K');
+    expect(logged[0]).toContain(
+      'id=id\\u000d\\u000a[taskq] warn forged task=x\\u000a[taskq] error admin password reset\\u001b[2K',
+    );
   });
 });

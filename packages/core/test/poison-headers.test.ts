@@ -3,7 +3,17 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type AmqpTransport, createQueue, createWorker, type DeadEvent, errorCode, memory, NonRetryableError, TaskRegistry, type Transport } from '../src/index.js';
+import {
+  type AmqpTransport,
+  createQueue,
+  createWorker,
+  type DeadEvent,
+  errorCode,
+  memory,
+  NonRetryableError,
+  TaskRegistry,
+  type Transport,
+} from '../src/index.js';
 import { HEADER, type MessageHeaders } from '../src/adapter.js';
 import { runDeadCommand } from '../src/cli/dead.js';
 import { headerTableBytes } from '../src/internal/bounded-headers.js';
@@ -39,7 +49,11 @@ interface Env {
 const transports: Record<'memory' | 'amqp', (broker: AmqpTestBroker) => Env> = {
   memory: (broker) => {
     const transport = broker.track(memory());
-    return { transport, queueName: broker.queue('poison'), inject: (queue, body, headers) => transport.publish({ id: randomUUID(), queue, body, headers }) };
+    return {
+      transport,
+      queueName: broker.queue('poison'),
+      inject: (queue, body, headers) => transport.publish({ id: randomUUID(), queue, body, headers }),
+    };
   },
   amqp: (broker) => ({
     transport: broker.amqp(),
@@ -52,11 +66,16 @@ const transports: Record<'memory' | 'amqp', (broker: AmqpTestBroker) => Env> = {
  * rabbitmqctl answers for the broker of this machine. CI runs one (a missing rabbitmqctl fails
  * there); elsewhere (a broker in Docker) the transport's own count is asserted alone.
  */
-const CAN_ASK_BROKER = process.env.CI === 'true' || process.env.PATH?.split(':').some((dir) => existsSync(`${dir}/rabbitmqctl`)) === true;
+const CAN_ASK_BROKER =
+  process.env.CI === 'true' || process.env.PATH?.split(':').some((dir) => existsSync(`${dir}/rabbitmqctl`)) === true;
 
 /** Channels the broker counts per connection, by the name the client gave the connection. */
 async function brokerChannels(): Promise<Map<string, number>> {
-  const { stdout } = await promisify(execFile)('rabbitmqctl', ['list_connections', 'client_properties', 'channels', '--formatter', 'json', '-q'], { timeout: 30_000 });
+  const { stdout } = await promisify(execFile)(
+    'rabbitmqctl',
+    ['list_connections', 'client_properties', 'channels', '--formatter', 'json', '-q'],
+    { timeout: 30_000 },
+  );
   const rows = JSON.parse(stdout) as Array<{ client_properties: Array<[string, string, unknown]>; channels: number }>;
   const channels = new Map<string, number>();
   for (const row of rows) {
@@ -66,7 +85,10 @@ async function brokerChannels(): Promise<Map<string, number>> {
   return channels;
 }
 
-/** The transport holds one channel per connection (the publisher's and the consumer's), by its own count and by the broker's. */
+/**
+ * The transport holds one channel per connection (the publisher's and the consumer's), by its own count and by the
+ * broker's.
+ */
 async function expectOneChannelEach(transport: AmqpTransport): Promise<void> {
   const counts = channelCounts(transport);
   expect(counts.publish.channels).toBe(1);
@@ -99,14 +121,21 @@ for (const [kind, make] of Object.entries(transports)) {
       const registry = new TaskRegistry().add('poison.ok', ok);
       const queue = createQueue({ registry, transport: env.transport, defaults: { queue: env.queueName } });
       const worker = createWorker({ registry, transport: env.transport, queues: [env.queueName], concurrency: 1 });
-      stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
+      stops.push(
+        () => queue.close(),
+        () => worker.stop({ timeout: 2_000 }),
+      );
       const dead: DeadEvent[] = [];
       const completed: string[] = [];
       worker.on('dead', (event) => dead.push(event));
       worker.on('completed', (event) => completed.push(event.id));
       await worker.start();
 
-      const headers = { ...padding(58, 1_000), 'x-one-big': 'b'.repeat(900), traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+      const headers = {
+        ...padding(58, 1_000),
+        'x-one-big': 'b'.repeat(900),
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      };
       await env.inject(env.queueName, Buffer.from('not json'), headers);
       await waitFor(() => dead.length === 1, 'the dead letter', 15_000);
       expect(dead[0].reason).toBe('malformed-message');
@@ -114,7 +143,12 @@ for (const [kind, make] of Object.entries(transports)) {
       await waitFor(() => completed.includes(task.id), 'the task after the poison message', 15_000);
 
       const [letter] = await env.transport.dead.list();
-      expect(letter).toMatchObject({ reason: 'malformed-message', queue: env.queueName, truncated: false, bodyBytes: 8 });
+      expect(letter).toMatchObject({
+        reason: 'malformed-message',
+        queue: env.queueName,
+        truncated: false,
+        bodyBytes: 8,
+      });
       expect(letter.body.toString()).toBe('not json');
       expect(letter.error).toContain('not JSON');
       expect(headerTableBytes(letter.headers)).toBeLessThan(BOUNDED_BYTES);
@@ -125,22 +159,35 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(letter.headers['x-pad-0']).toBe('0'.repeat(1_000));
       expect(Number(letter.headers['x-taskq-headers-dropped'])).toBeGreaterThan(40);
       deadOnlyOnce(dead, dead[0].id);
-      console.log(`[poison ${kind}] received headers=${headerTableBytes(headers)} B, dead letter headers=${headerTableBytes(letter.headers)} B, dropped=${letter.headers['x-taskq-headers-dropped']}`);
+      console.log(
+        `[poison ${kind}] received headers=${headerTableBytes(headers)} B, dead letter headers=${headerTableBytes(letter.headers)} B, dropped=${letter.headers['x-taskq-headers-dropped']}`,
+      );
     });
 
     it('a publish refused for what the message is rejects alone, at once, with TASKQ_UNPUBLISHABLE_MESSAGE; other publishes go through', async () => {
       const env = make(broker);
-      const good = (n: number) => ({ id: randomUUID(), queue: env.queueName, body: Buffer.from(`{"n":${n}}`), headers: {} });
-      const refused: Array<{ name: string; message: { id: string; queue: string; body: Buffer; headers: MessageHeaders } }> = [
-        { name: '70 KB of headers', message: { ...good(0), headers: padding(70, 1_000) } },
-      ];
+      const good = (n: number) => ({
+        id: randomUUID(),
+        queue: env.queueName,
+        body: Buffer.from(`{"n":${n}}`),
+        headers: {},
+      });
+      const refused: Array<{
+        name: string;
+        message: { id: string; queue: string; body: Buffer; headers: MessageHeaders };
+      }> = [{ name: '70 KB of headers', message: { ...good(0), headers: padding(70, 1_000) } }];
       if (kind === 'amqp') {
         // These pass taskq's own size check; amqplib throws while encoding them (RangeError, TypeError).
-        refused.push({ name: 'a header name over 255 bytes', message: { ...good(0), headers: { ['k'.repeat(300)]: 'v' } } });
+        refused.push({
+          name: 'a header name over 255 bytes',
+          message: { ...good(0), headers: { ['k'.repeat(300)]: 'v' } },
+        });
         refused.push({ name: 'a message id over 255 characters', message: { ...good(0), id: 'i'.repeat(300) } });
       }
       for (let round = 0; round < 3; round++) {
-        const results = await Promise.allSettled([good(1), ...refused.map((r) => r.message), good(2)].map((message) => env.transport.publish(message)));
+        const results = await Promise.allSettled(
+          [good(1), ...refused.map((r) => r.message), good(2)].map((message) => env.transport.publish(message)),
+        );
         expect(results[0].status).toBe('fulfilled');
         expect(results.at(-1)?.status).toBe('fulfilled');
         for (const [i, { name }] of refused.entries()) {
@@ -150,7 +197,10 @@ for (const [kind, make] of Object.entries(transports)) {
         }
       }
       if (kind === 'amqp') {
-        await eventually(async () => (await queueDepth(env.queueName, broker.prefix)) === 6, 'the six good messages in the queue');
+        await eventually(
+          async () => (await queueDepth(env.queueName, broker.prefix)) === 6,
+          'the six good messages in the queue',
+        );
         expect(channelCounts(env.transport as AmqpTransport).publish.channels).toBe(1);
       }
     });
@@ -158,7 +208,13 @@ for (const [kind, make] of Object.entries(transports)) {
     it('dead-letters a body over the payload limit as its size and a 4 KiB prefix; retry leaves it in place', async () => {
       const env = make(broker);
       const registry = new TaskRegistry().add('poison.ok', async () => 'ok');
-      const worker = createWorker({ registry, transport: env.transport, queues: [env.queueName], concurrency: 1, maxPayloadBytes: 64 * 1024 });
+      const worker = createWorker({
+        registry,
+        transport: env.transport,
+        queues: [env.queueName],
+        concurrency: 1,
+        maxPayloadBytes: 64 * 1024,
+      });
       stops.push(() => worker.stop({ timeout: 2_000 }));
       const dead: DeadEvent[] = [];
       worker.on('dead', (event) => dead.push(event));
@@ -172,11 +228,18 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(dead[0].reason).toBe('payload-too-large');
 
       const [letter] = await env.transport.dead.list();
-      expect(letter).toMatchObject({ reason: 'payload-too-large', queue: env.queueName, truncated: true, bodyBytes: size });
+      expect(letter).toMatchObject({
+        reason: 'payload-too-large',
+        queue: env.queueName,
+        truncated: true,
+        bodyBytes: size,
+      });
       expect(letter.body.length).toBe(4 * 1024);
       expect(letter.body.equals(body.subarray(0, 4 * 1024))).toBe(true);
       let printed = '';
-      expect(await runDeadCommand(['list', '--json'], { transport: env.transport, stdout: (text) => (printed += text) })).toBe(0);
+      expect(
+        await runDeadCommand(['list', '--json'], { transport: env.transport, stdout: (text) => (printed += text) }),
+      ).toBe(0);
       expect(JSON.parse(printed)).toMatchObject({ reason: 'payload-too-large', bodyBytes: size, truncated: true });
       printed = '';
       await runDeadCommand(['list'], { transport: env.transport, stdout: (text) => (printed += text) });
@@ -185,7 +248,9 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(await env.transport.dead.retry(letter.id)).toBe(0);
       expect(await env.transport.dead.retry('all')).toBe(0);
       expect(await env.transport.dead.count()).toBe(1);
-      console.log(`[oversized ${kind}] body=${size} B, dead letter keeps ${letter.body.length} B and bodyBytes=${letter.bodyBytes}`);
+      console.log(
+        `[oversized ${kind}] body=${size} B, dead letter keeps ${letter.body.length} B and bodyBytes=${letter.bodyBytes}`,
+      );
     });
   });
 }
@@ -195,7 +260,11 @@ describe('header poison on RabbitMQ', () => {
 
   const cases = [
     { name: '64 KB of headers in 64 headers', headers: () => padding(64, 1_000), signed: false },
-    { name: '128 KB of headers in one value', headers: () => ({ 'x-huge': 'h'.repeat(127 * 1024), 'x-small': 's' }), signed: false },
+    {
+      name: '128 KB of headers in one value',
+      headers: () => ({ 'x-huge': 'h'.repeat(127 * 1024), 'x-small': 's' }),
+      signed: false,
+    },
     { name: '64 KB of headers, signing keys set', headers: () => padding(64, 1_000), signed: true },
   ];
 
@@ -210,8 +279,17 @@ describe('header poison on RabbitMQ', () => {
       const registry = new TaskRegistry().add('poison.ok', ok);
       const signingKey = poison.signed ? SIGNING_KEY : undefined;
       const queue = createQueue({ registry, transport, defaults: { queue: queueName }, signingKey });
-      const worker = createWorker({ registry, transport, queues: [queueName], concurrency: 1, signingKeys: signingKey });
-      stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
+      const worker = createWorker({
+        registry,
+        transport,
+        queues: [queueName],
+        concurrency: 1,
+        signingKeys: signingKey,
+      });
+      stops.push(
+        () => queue.close(),
+        () => worker.stop({ timeout: 2_000 }),
+      );
       const dead: DeadEvent[] = [];
       const completed: string[] = [];
       const errors: unknown[] = [];
@@ -241,7 +319,9 @@ describe('header poison on RabbitMQ', () => {
       expect(await queueDepth(queueName, broker.prefix)).toBe(0);
       deadOnlyOnce(dead, id);
       expect(errors).toEqual([]);
-      console.log(`[poison amqp] ${poison.name}: dead-lettered as ${dead[0].reason} with ${headerTableBytes(letters[0].headers)} B of headers; channels ${JSON.stringify(channelCounts(transport))}`);
+      console.log(
+        `[poison amqp] ${poison.name}: dead-lettered as ${dead[0].reason} with ${headerTableBytes(letters[0].headers)} B of headers; channels ${JSON.stringify(channelCounts(transport))}`,
+      );
     });
   }
 
@@ -258,7 +338,10 @@ describe('header poison on RabbitMQ', () => {
     const registry = new TaskRegistry().add('poison.fails', fails).add('poison.ok', ok);
     const queue = createQueue({ registry, transport, defaults: { queue: queueName } });
     const worker = createWorker({ registry, transport, queues: [queueName], concurrency: 1 });
-    stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
+    stops.push(
+      () => queue.close(),
+      () => worker.stop({ timeout: 2_000 }),
+    );
     const dead: DeadEvent[] = [];
     const completed: string[] = [];
     worker.on('dead', (event) => dead.push(event));
@@ -271,7 +354,13 @@ describe('header poison on RabbitMQ', () => {
     await waitFor(() => completed.includes(after.id), 'the task after the dead letter', 15_000);
 
     const [letter] = await transport.dead.list();
-    expect(letter).toMatchObject({ id: failing.id, reason: 'non-retryable', queue: queueName, task: 'poison.fails', errorStack: undefined });
+    expect(letter).toMatchObject({
+      id: failing.id,
+      reason: 'non-retryable',
+      queue: queueName,
+      task: 'poison.fails',
+      errorStack: undefined,
+    });
     expect(Buffer.byteLength(letter.error ?? '')).toBeLessThanOrEqual(512);
     expect(letter.error).toMatch(/^refused: é+…$/);
     expect(JSON.parse(letter.body.toString()).id).toBe(failing.id);
@@ -293,7 +382,12 @@ describe('header poison on RabbitMQ', () => {
     await worker.start();
 
     const opts = ',"opts":{"attempts":3,"backoff":{"type":"fixed","delayMs":10,"maxDelayMs":10,"jitter":false}}';
-    await publishWithLargeHeaders(broker.physical(queueName), envelope('poison.flaky', opts), padding(4, 800), randomUUID());
+    await publishWithLargeHeaders(
+      broker.physical(queueName),
+      envelope('poison.flaky', opts),
+      padding(4, 800),
+      randomUUID(),
+    );
     await waitFor(() => dead.length === 1, 'the dead letter', 15_000);
     expect(dead[0].reason).toBe('non-retryable');
     expect(errorCode(dead[0].error)).toBe('TASKQ_UNPUBLISHABLE_MESSAGE');
@@ -318,7 +412,12 @@ describe('header poison on RabbitMQ', () => {
     await worker.start();
 
     const opts = ',"opts":{"attempts":2,"backoff":{"type":"fixed","delayMs":10,"maxDelayMs":10,"jitter":false}}';
-    await publishWithLargeHeaders(broker.physical(queueName), envelope('poison.flaky', opts), { 'x-huge': 'h'.repeat(127 * 1024), [HEADER.attempt]: '1' }, randomUUID());
+    await publishWithLargeHeaders(
+      broker.physical(queueName),
+      envelope('poison.flaky', opts),
+      { 'x-huge': 'h'.repeat(127 * 1024), [HEADER.attempt]: '1' },
+      randomUUID(),
+    );
     await waitFor(() => completed.length === 1, 'the second attempt', 15_000);
     expect(completed).toEqual([2]);
     expect(await transport.dead.count()).toBe(0);

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, type DeadEvent, errorCode, type Logger, TaskRegistry, type Worker, type WorkerOptions } from '../src/index.js';
+import {
+  createQueue,
+  createWorker,
+  type DeadEvent,
+  errorCode,
+  type Logger,
+  TaskRegistry,
+  type Worker,
+  type WorkerOptions,
+} from '../src/index.js';
 import { gate, waitFor } from '../../../test-support/wait.js';
 import { isolatedPerTest } from './support/isolated.js';
 import { withChannel } from '../../../test-support/rabbit.js';
@@ -13,7 +22,8 @@ interface Line {
 
 function capture(): { logger: Logger; lines: Line[] } {
   const lines: Line[] = [];
-  const at = (level: Line['level']) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, fields });
+  const at = (level: Line['level']) => (message: string, fields?: Record<string, unknown>) =>
+    void lines.push({ level, message, fields });
   return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
@@ -59,7 +69,10 @@ describe('one prefix per application: a worker notices another application on it
     // It never consumed: the first application keeps its queue to itself.
     expect(await consumers(queue)).toBe(1);
     // The running worker heard the newcomer's hello and logged the clash at error level.
-    await waitFor(() => first.lines.some((line) => line.level === 'error' && line.message.includes('PREFIX CLASH')), 'the running worker to report the clash');
+    await waitFor(
+      () => first.lines.some((line) => line.level === 'error' && line.message.includes('PREFIX CLASH')),
+      'the running worker to report the clash',
+    );
     console.log(`[prefix clash] second worker refused: ${(refusal as Error).message}`);
   });
 
@@ -70,7 +83,8 @@ describe('one prefix per application: a worker notices another application on it
     const mail = worker({ registry: mailApp, queues: [queue], logger: mailLog.logger });
     await mail.start();
 
-    // The billing worker takes one task at a time, and its slot is held: every billing task submitted meanwhile reaches the mail worker first.
+    // The billing worker takes one task at a time, and its slot is held: every billing task submitted meanwhile reaches
+    // the mail worker first.
     const held = gate();
     let holding = true;
     async function chargeCardHeld(cents: number) {
@@ -81,31 +95,62 @@ describe('one prefix per application: a worker notices another application on it
       return cents;
     }
     const billingRegistry = new TaskRegistry().add('billing.charge', chargeCardHeld);
-    const billing = worker({ registry: billingRegistry, queues: [queue], concurrency: 1, onForeignConsumer: 'warn', logger: billingLog.logger });
+    const billing = worker({
+      registry: billingRegistry,
+      queues: [queue],
+      concurrency: 1,
+      onForeignConsumer: 'warn',
+      logger: billingLog.logger,
+    });
     await billing.start();
     expect(billingLog.lines.some((line) => line.level === 'error' && line.message.includes('PREFIX CLASH'))).toBe(true);
-    expect(billingLog.lines.find((line) => line.message.includes('PREFIX CLASH'))?.fields).toMatchObject({ onlyHere: 'billing.charge', onlyThere: 'mail.send', queues: queue });
+    expect(billingLog.lines.find((line) => line.message.includes('PREFIX CLASH'))?.fields).toMatchObject({
+      onlyHere: 'billing.charge',
+      onlyThere: 'mail.send',
+      queues: queue,
+    });
 
     const dead: DeadEvent[] = [];
     const completed = { mail: 0, billing: 0 };
-    for (const [w, name] of [[mail, 'mail'], [billing, 'billing']] as const) {
+    for (const [w, name] of [
+      [mail, 'mail'],
+      [billing, 'billing'],
+    ] as const) {
       w.on('dead', (event) => dead.push(event));
       w.on('completed', () => completed[name]++);
     }
     const mailQueue = createQueue({ registry: mailApp, transport: broker.amqp(), defaults: { queue } });
     const billingQueue = createQueue({ registry: billingRegistry, transport: broker.amqp(), defaults: { queue } });
-    stops.push(() => mailQueue.close(), () => billingQueue.close());
+    stops.push(
+      () => mailQueue.close(),
+      () => billingQueue.close(),
+    );
     await billingQueue.submit(chargeCardHeld, 0);
     await waitFor(() => !holding, 'the billing worker to hold its one slot');
-    await billingQueue.submitMany(chargeCardHeld, Array.from({ length: 10 }, (_, i) => [i + 1] as [number]));
-    await mailQueue.submitMany(sendMail, Array.from({ length: 10 }, (_, i) => [`user${i}@example.com`] as [string]));
-    await waitFor(() => mailLog.lines.filter((line) => line.message.includes('passed back')).length >= 10, 'the mail worker to pass the billing tasks back');
+    await billingQueue.submitMany(
+      chargeCardHeld,
+      Array.from({ length: 10 }, (_, i) => [i + 1] as [number]),
+    );
+    await mailQueue.submitMany(
+      sendMail,
+      Array.from({ length: 10 }, (_, i) => [`user${i}@example.com`] as [string]),
+    );
+    await waitFor(
+      () => mailLog.lines.filter((line) => line.message.includes('passed back')).length >= 10,
+      'the mail worker to pass the billing tasks back',
+    );
     held.open();
-    await waitFor(() => completed.mail === 10 && completed.billing === 11, `every task to run in its own application (mail ${completed.mail}/10, billing ${completed.billing}/11)`, 40_000);
+    await waitFor(
+      () => completed.mail === 10 && completed.billing === 11,
+      `every task to run in its own application (mail ${completed.mail}/10, billing ${completed.billing}/11)`,
+      40_000,
+    );
 
     const passes = mailLog.lines.filter((line) => line.message.includes('passed back')).length;
     const deadLetters = await broker.amqp().dead.count();
-    console.log(`[prefix clash, warn] mail completed=${completed.mail}/10 billing completed=${completed.billing}/11 passed-back=${passes} dead=${dead.length} dead-letter-queue=${deadLetters}`);
+    console.log(
+      `[prefix clash, warn] mail completed=${completed.mail}/10 billing completed=${completed.billing}/11 passed-back=${passes} dead=${dead.length} dead-letter-queue=${deadLetters}`,
+    );
     expect(dead).toEqual([]);
     expect(deadLetters).toBe(0);
     expect(mailLog.lines.some((line) => line.level === 'error' && line.message.includes('PREFIX CLASH'))).toBe(true);
@@ -118,16 +163,36 @@ describe('one prefix per application: a worker notices another application on it
     await mail.start();
     const held = gate();
     const holder = new TaskRegistry().add('billing.charge', async () => held.promise);
-    const billing = worker({ registry: holder, queues: [queue], concurrency: 1, onForeignConsumer: 'warn', logger: capture().logger });
+    const billing = worker({
+      registry: holder,
+      queues: [queue],
+      concurrency: 1,
+      onForeignConsumer: 'warn',
+      logger: capture().logger,
+    });
     stops.push(async () => held.open());
     await billing.start();
     const dead: DeadEvent[] = [];
     mail.on('dead', (event) => dead.push(event));
     const transport = broker.amqp();
-    await transport.publish({ id: randomUUID(), queue, body: Buffer.from(JSON.stringify({ v: 1, id: randomUUID(), task: 'billing.charge', args: [1], meta: {}, ts: Date.now() })), headers: {} });
+    await transport.publish({
+      id: randomUUID(),
+      queue,
+      body: Buffer.from(
+        JSON.stringify({ v: 1, id: randomUUID(), task: 'billing.charge', args: [1], meta: {}, ts: Date.now() }),
+      ),
+      headers: {},
+    });
     // The billing worker's one slot is now taken; this one, already passed back 20 times, reaches the mail worker.
     await waitFor(() => billing.active === 1, 'the billing worker to hold its slot');
-    await transport.publish({ id: randomUUID(), queue, body: Buffer.from(JSON.stringify({ v: 1, id: randomUUID(), task: 'billing.charge', args: [2], meta: {}, ts: Date.now() })), headers: { 'x-taskq-passed': 20 } });
+    await transport.publish({
+      id: randomUUID(),
+      queue,
+      body: Buffer.from(
+        JSON.stringify({ v: 1, id: randomUUID(), task: 'billing.charge', args: [2], meta: {}, ts: Date.now() }),
+      ),
+      headers: { 'x-taskq-passed': 20 },
+    });
     await waitFor(() => dead.length === 1, 'the over-passed task to be dead-lettered');
     expect(dead[0].reason).toBe('prefix-clash');
     expect(errorCode(dead[0].error)).toBe('TASKQ_PREFIX_CLASH');
@@ -164,7 +229,10 @@ describe('one prefix per application: a worker notices another application on it
     });
     const submitter = createQueue({ registry: v2, transport: broker.amqp(), defaults: { queue } });
     stops.push(() => submitter.close());
-    await submitter.submitMany(survey, Array.from({ length: 8 }, (_, i) => [`u${i}`] as [string]));
+    await submitter.submitMany(
+      survey,
+      Array.from({ length: 8 }, (_, i) => [`u${i}`] as [string]),
+    );
     await waitFor(() => surveys === 8, `the new version to run every survey (${surveys}/8)`, 40_000);
     expect(dead).toEqual([]);
   });
@@ -175,7 +243,10 @@ describe('one prefix per application: a worker notices another application on it
     const w = worker({ registry: mailApp, queues: [queue], concurrency: 3, logger: log.logger });
     await w.start();
     const started = log.lines.find((line) => line.message === 'worker started');
-    expect(started).toMatchObject({ level: 'info', fields: { queues: queue, concurrency: 3, prefix: broker.prefix, transport: 'amqp' } });
+    expect(started).toMatchObject({
+      level: 'info',
+      fields: { queues: queue, concurrency: 3, prefix: broker.prefix, transport: 'amqp' },
+    });
     expect(log.lines.filter((line) => line.level === 'warn' || line.level === 'error')).toEqual([]);
   });
 
@@ -184,12 +255,23 @@ describe('one prefix per application: a worker notices another application on it
     const log = capture();
     const w = worker({ registry: mailApp, queues: [queue], logger: log.logger });
     await w.start();
-    const card = { instance: randomUUID(), queues: [queue], fingerprint: 'ab'.repeat(16), tasks: ['billing.charge'], pid: 1 };
+    const card = {
+      instance: randomUUID(),
+      queues: [queue],
+      fingerprint: 'ab'.repeat(16),
+      tasks: ['billing.charge'],
+      pid: 1,
+    };
     const announcements = [
       'not json',
       JSON.stringify({ taskq: 'presence', v: 1, kind: 'hello', card: { ...card, host: 'evil\u001b[2Jhost' } }),
       JSON.stringify({ taskq: 'presence', v: 1, kind: 'hello', card: { ...card, host: 'h', queues: ['../../etc'] } }),
-      JSON.stringify({ taskq: 'presence', v: 1, kind: 'here', card: { ...card, host: 'h', instance: 'amq.gen-not-an-instance' } }),
+      JSON.stringify({
+        taskq: 'presence',
+        v: 1,
+        kind: 'here',
+        card: { ...card, host: 'h', instance: 'amq.gen-not-an-instance' },
+      }),
       JSON.stringify({ taskq: 'other', kind: 'hello', card: { ...card, host: 'h' } }),
     ];
     await withChannel(async (channel) => {
@@ -197,13 +279,24 @@ describe('one prefix per application: a worker notices another application on it
     });
     const dead: DeadEvent[] = [];
     w.on('dead', (event) => dead.push(event));
-    await broker.amqp().publish({ id: randomUUID(), queue, body: Buffer.from(JSON.stringify({ v: 1, id: randomUUID(), task: 'billing.charge', args: [], meta: {}, ts: Date.now() })), headers: {} });
+    await broker.amqp().publish({
+      id: randomUUID(),
+      queue,
+      body: Buffer.from(
+        JSON.stringify({ v: 1, id: randomUUID(), task: 'billing.charge', args: [], meta: {}, ts: Date.now() }),
+      ),
+      headers: {},
+    });
     await waitFor(() => dead.length === 1, 'the unknown task to be dead-lettered');
     expect(dead[0].reason).toBe('unknown-task');
-    expect(log.lines.filter((line) => line.level === 'warn' || line.level === 'error').map((line) => line.message)).toEqual(['task dead-lettered (unknown-task)']);
+    expect(
+      log.lines.filter((line) => line.level === 'warn' || line.level === 'error').map((line) => line.message),
+    ).toEqual(['task dead-lettered (unknown-task)']);
   });
 
   it('is invalid with any policy but refuse or warn', () => {
-    expect(() => createWorker({ registry: mailApp, transport: broker.amqp(), onForeignConsumer: 'ignore' as 'warn' })).toThrow(/onForeignConsumer/);
+    expect(() =>
+      createWorker({ registry: mailApp, transport: broker.amqp(), onForeignConsumer: 'ignore' as 'warn' }),
+    ).toThrow(/onForeignConsumer/);
   });
 });

@@ -16,17 +16,39 @@ const PLUMBING_VALUES = [
   'parseDuration',
   'isFinished',
 ];
-const INTERNAL_VALUES = ['encodeArgs', 'decodeArgs', 'CodecSet', 'builtinCodecs', 'parseEnvelope', 'ENVELOPE_VERSION', 'redactUrl'];
+const INTERNAL_VALUES = [
+  'encodeArgs',
+  'decodeArgs',
+  'CodecSet',
+  'builtinCodecs',
+  'parseEnvelope',
+  'ENVELOPE_VERSION',
+  'redactUrl',
+];
 /** Factory + class pairs: the factory is the one way in; the class is a type only. */
 const CLASSES_BEHIND_FACTORIES = ['AmqpTransport', 'MemoryTransport', 'MemoryResultStore', 'Worker', 'UnitOfWork'];
 /** Type-only names of adapter plumbing. */
-const PLUMBING_TYPES = ['PreparedTask', 'StageTasks', 'UnitOfWorkOptions', 'OutgoingMessage', 'Delivery', 'MessageHeaders', 'StoredStatus', 'EnqueuedRecord', 'ContextualRequest'];
+const PLUMBING_TYPES = [
+  'PreparedTask',
+  'StageTasks',
+  'UnitOfWorkOptions',
+  'OutgoingMessage',
+  'Delivery',
+  'MessageHeaders',
+  'StoredStatus',
+  'EnqueuedRecord',
+  'ContextualRequest',
+];
 
 describe("core's entry points", () => {
   it('the root entry exports no adapter plumbing, no internals and no class behind a factory', () => {
     const names = Object.keys(root);
-    console.log(`@taskq/core root: ${names.length} runtime exports; @taskq/core/adapter: ${Object.keys(adapter).length}`);
-    expect(names.filter((name) => [...PLUMBING_VALUES, ...INTERNAL_VALUES, ...CLASSES_BEHIND_FACTORIES].includes(name))).toEqual([]);
+    console.log(
+      `@taskq/core root: ${names.length} runtime exports; @taskq/core/adapter: ${Object.keys(adapter).length}`,
+    );
+    expect(
+      names.filter((name) => [...PLUMBING_VALUES, ...INTERNAL_VALUES, ...CLASSES_BEHIND_FACTORIES].includes(name)),
+    ).toEqual([]);
     expect(typeof root.amqp).toBe('function');
     expect(typeof root.memory).toBe('function');
     expect(typeof root.createWorker).toBe('function');
@@ -48,7 +70,8 @@ describe("core's entry points", () => {
 
   it('the committed API reports show the surface: type-only plumbing is not exported from the root, @internal members are gone', () => {
     const report = read('../api/core.api.md');
-    const exported = (name: string): boolean => new RegExp(`^export (declare )?(class|interface|type|function|const) ${name}\\b`, 'm').test(report);
+    const exported = (name: string): boolean =>
+      new RegExp(`^export (declare )?(class|interface|type|function|const) ${name}\\b`, 'm').test(report);
     expect(PLUMBING_TYPES.filter(exported)).toEqual([]);
     expect([...PLUMBING_VALUES, ...INTERNAL_VALUES].filter(exported)).toEqual([]);
     expect(exported('TaskQueue')).toBe(true);
@@ -57,6 +80,7 @@ describe("core's entry points", () => {
     expect(unitOfWork).toContain('commit(): Promise<void>;');
     expect(unitOfWork).not.toMatch(/\badd\(/);
     const adapterReport = read('../api/core-adapter.api.md');
-    for (const name of ['PreparedTask', 'StageTasks', 'currentUnitOfWork', 'requestCodec']) expect(adapterReport).toMatch(new RegExp(`^export .*\\b${name}\\b`, 'm'));
+    for (const name of ['PreparedTask', 'StageTasks', 'currentUnitOfWork', 'requestCodec'])
+      expect(adapterReport).toMatch(new RegExp(`^export .*\\b${name}\\b`, 'm'));
   });
 });

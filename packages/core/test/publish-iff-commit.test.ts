@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, memory, memoryResultStore, type TaskState, TaskRegistry, type Transport } from '../src/index.js';
+import {
+  createQueue,
+  createWorker,
+  memory,
+  memoryResultStore,
+  type TaskState,
+  TaskRegistry,
+  type Transport,
+} from '../src/index.js';
 import { deleteQueues, queueDepth, testAmqp, uniqueQueue } from './support/rabbit.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
 
@@ -158,7 +166,11 @@ describe.each(transports)('unit of work on %s', (kind, makeTransport, depth) => 
     const queue = createQueue({ registry, transport, store, defaults: { queue: queueName } });
     const worker = createWorker({ registry, transport, store, queues: [queueName] });
     await worker.start();
-    const prepared: Array<{ id: string; body: Buffer; headers: Record<string, string | number | boolean | undefined> }> = [];
+    const prepared: Array<{
+      id: string;
+      body: Buffer;
+      headers: Record<string, string | number | boolean | undefined>;
+    }> = [];
     // Capture the exact message, as a crash between the run and the ack would make the broker deliver it again.
     const original = transport.publish.bind(transport);
     transport.publish = async (message) => {

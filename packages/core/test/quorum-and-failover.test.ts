@@ -31,13 +31,19 @@ describe('amqp: quorum queues and failover URLs', () => {
       channel.nack(message, false, true);
     });
     const transport = broker.amqp(options);
-    await eventually(async () => (await transport.dead.count()) === 3, 'three poison messages dead-lettered by the broker', 15_000);
+    await eventually(
+      async () => (await transport.dead.count()) === 3,
+      'three poison messages dead-lettered by the broker',
+      15_000,
+    );
     await connection.close();
     const letters = await transport.dead.list();
     expect(letters.map((letter) => letter.reason)).toEqual(['delivery-limit', 'delivery-limit', 'delivery-limit']);
     expect(letters.every((letter) => letter.queue === queueName && letter.task === 'quorum.work')).toBe(true);
     expect(letters[0].deadAt).toBeInstanceOf(Date);
-    console.log(`[quorum] delivery limit 2: ${deliveries} deliveries of 3 poison messages, dead-lettered=${letters.length}, dropped=0`);
+    console.log(
+      `[quorum] delivery limit 2: ${deliveries} deliveries of 3 poison messages, dead-lettered=${letters.length}, dropped=0`,
+    );
 
     // Sent back, they run on a healthy worker (and x-delivery-count does not travel with them).
     const worker = createWorker({ registry, transport, queues: [queueName] });
@@ -56,9 +62,20 @@ describe('amqp: quorum queues and failover URLs', () => {
     const registry = new TaskRegistry().add('failover.work', work);
     const queueName = broker.queue('failover');
     const urls = ['amqp://guest:guest@127.0.0.1:1', RABBIT_URL];
-    const queue = createQueue({ registry, transport: broker.amqp({ urls, reconnect: { initialDelay: 20, maxDelay: 100 } }), defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport: broker.amqp({ urls, reconnect: { initialDelay: 20, maxDelay: 100 } }), queues: [queueName] });
-    stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
+    const queue = createQueue({
+      registry,
+      transport: broker.amqp({ urls, reconnect: { initialDelay: 20, maxDelay: 100 } }),
+      defaults: { queue: queueName },
+    });
+    const worker = createWorker({
+      registry,
+      transport: broker.amqp({ urls, reconnect: { initialDelay: 20, maxDelay: 100 } }),
+      queues: [queueName],
+    });
+    stops.push(
+      () => queue.close(),
+      () => worker.stop({ timeout: 2_000 }),
+    );
     await worker.start();
     await queue.submit(work, 'via the second URL');
     await waitFor(() => done.length === 1, 'the task');

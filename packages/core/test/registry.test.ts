@@ -20,7 +20,9 @@ describe('TaskRegistry', () => {
 
   it('refuses a duplicate id, naming both functions', () => {
     const registry = new TaskRegistry().add('mail.send', mailA.sendMail);
-    expect(() => registry.add('mail.send', mailB.sendMail)).toThrowError(/task id "mail\.send" is already registered for function sendMail; cannot register function sendMail/);
+    expect(() => registry.add('mail.send', mailB.sendMail)).toThrowError(
+      /task id "mail\.send" is already registered for function sendMail; cannot register function sendMail/,
+    );
     try {
       registry.add('mail.send', mailB.sendMail);
     } catch (error) {
@@ -30,7 +32,9 @@ describe('TaskRegistry', () => {
 
   it('refuses one function under two ids, naming both ids', () => {
     const registry = new TaskRegistry().add('a.send', mailA.sendMail);
-    expect(() => registry.add('b.send', mailA.sendMail)).toThrowError(/already registered as "a\.send"; registering it again as "b\.send"/);
+    expect(() => registry.add('b.send', mailA.sendMail)).toThrowError(
+      /already registered as "a\.send"; registering it again as "b\.send"/,
+    );
   });
 
   it('accepts registering the same function under the same id twice (idempotent module loading)', () => {
@@ -50,7 +54,9 @@ describe('TaskRegistry', () => {
     const queue = createQueue({ registry: new TaskRegistry(), transport: memory() });
     await expect(queue.submit(forgotten, 1)).rejects.toMatchObject({
       code: 'TASKQ_UNREGISTERED_TASK',
-      message: expect.stringMatching(/function forgotten is not a registered task.*registry\.module\('namespace', moduleObject\) or registry\.add/),
+      message: expect.stringMatching(
+        /function forgotten is not a registered task.*registry\.module\('namespace', moduleObject\) or registry\.add/,
+      ),
     });
     await queue.close();
   });

@@ -30,8 +30,16 @@ for (const [kind, make] of Object.entries(transports)) {
       const env = make(broker);
       const queue = createQueue({ registry, transport: env.submitter, defaults: { queue: env.queueName } });
       const worker = createWorker({ registry, transport: env.consumer, queues: [env.queueName], ...workerOptions });
-      stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
-      const events = { active: [] as ActiveEvent[], failed: [] as FailedEvent[], completed: [] as CompletedEvent[], dead: [] as DeadEvent[] };
+      stops.push(
+        () => queue.close(),
+        () => worker.stop({ timeout: 2_000 }),
+      );
+      const events = {
+        active: [] as ActiveEvent[],
+        failed: [] as FailedEvent[],
+        completed: [] as CompletedEvent[],
+        dead: [] as DeadEvent[],
+      };
       worker.on('active', (e) => events.active.push(e));
       worker.on('failed', (e) => events.failed.push(e));
       worker.on('completed', (e) => events.completed.push(e));
@@ -68,7 +76,14 @@ for (const [kind, make] of Object.entries(transports)) {
         [handle.id, 2],
         [handle.id, 3],
       ]);
-      expect(events.failed.map((e) => ({ attempt: e.attempt, willRetry: e.willRetry, retryInMs: e.retryInMs, message: (e.error as Error).message }))).toEqual([
+      expect(
+        events.failed.map((e) => ({
+          attempt: e.attempt,
+          willRetry: e.willRetry,
+          retryInMs: e.retryInMs,
+          message: (e.error as Error).message,
+        })),
+      ).toEqual([
         { attempt: 1, willRetry: true, retryInMs: 300, message: 'attempt 1 failed' },
         { attempt: 2, willRetry: true, retryInMs: 300, message: 'attempt 2 failed' },
       ]);
@@ -81,7 +96,10 @@ for (const [kind, make] of Object.entries(transports)) {
 
     it('exponential backoff with jitter (per task) waits between half and all of base·2^(n-2), and the observed gaps follow', async () => {
       const { flaky, runs } = flakyTask(4);
-      const registry = new TaskRegistry().add('retry.exp', flaky, { attempts: 4, backoff: { type: 'exponential', delay: 200, jitter: true } });
+      const registry = new TaskRegistry().add('retry.exp', flaky, {
+        attempts: 4,
+        backoff: { type: 'exponential', delay: 200, jitter: true },
+      });
       const { queue, events } = await start(registry);
       await queue.submit(flaky);
       await waitFor(() => events.completed.length === 1, 'the fourth attempt to succeed', 10_000);
@@ -92,7 +110,9 @@ for (const [kind, make] of Object.entries(transports)) {
         expect(delays[i]).toBeLessThanOrEqual(base);
       });
       const observed = gaps(runs);
-      console.log(`[retry ${kind}] exponential+jitter planned ${delays.join(', ')} ms, observed ${observed.join(', ')} ms`);
+      console.log(
+        `[retry ${kind}] exponential+jitter planned ${delays.join(', ')} ms, observed ${observed.join(', ')} ms`,
+      );
       observed.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(delays[i] - TICK_SLACK_MS));
     });
 
@@ -100,7 +120,9 @@ for (const [kind, make] of Object.entries(transports)) {
       const { flaky, runs } = flakyTask(5);
       const registry = new TaskRegistry().add('retry.capped', flaky);
       const { queue, events } = await start(registry);
-      await queue.with({ attempts: 5, backoff: { type: 'exponential', delay: 100, maxDelay: '250ms', jitter: false } }).submit(flaky);
+      await queue
+        .with({ attempts: 5, backoff: { type: 'exponential', delay: 100, maxDelay: '250ms', jitter: false } })
+        .submit(flaky);
       await waitFor(() => events.completed.length === 1, 'the fifth attempt to succeed', 10_000);
       expect(events.failed.map((e) => e.retryInMs)).toEqual([100, 200, 250, 250]);
       gaps(runs).forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual([100, 200, 250, 250][i] - TICK_SLACK_MS));
@@ -123,7 +145,13 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(events.dead[0]).toMatchObject({ id: handle.id, reason: 'non-retryable' });
       await eventually(async () => (await env.consumer.dead.count()) === 1, 'the stored dead letter');
       const [letter] = await env.consumer.dead.list();
-      expect(letter).toMatchObject({ id: handle.id, reason: 'non-retryable', error: 'card number is invalid', attempts: 1, task: 'retry.invalid' });
+      expect(letter).toMatchObject({
+        id: handle.id,
+        reason: 'non-retryable',
+        error: 'card number is invalid',
+        attempts: 1,
+        task: 'retry.invalid',
+      });
       expect(letter.errorStack).toContain('NonRetryableError');
     });
 
@@ -131,9 +159,14 @@ for (const [kind, make] of Object.entries(transports)) {
       const runs: string[] = [];
       async function validate(kindOfError: 'validation' | 'network') {
         runs.push(`${kindOfError} #${currentTask().attempt}`);
-        throw kindOfError === 'validation' ? new ValidationError('email is missing') : new Error(`network down (attempt ${currentTask().attempt})`);
+        throw kindOfError === 'validation'
+          ? new ValidationError('email is missing')
+          : new Error(`network down (attempt ${currentTask().attempt})`);
       }
-      const registry = new TaskRegistry().add('retry.validate', validate, { attempts: 3, backoff: { type: 'fixed', delay: 20 } });
+      const registry = new TaskRegistry().add('retry.validate', validate, {
+        attempts: 3,
+        backoff: { type: 'fixed', delay: 20 },
+      });
       const { queue, events, env } = await start(registry, { retryIf: (error) => !(error instanceof ValidationError) });
       const validation = await queue.submit(validate, 'validation');
       await waitFor(() => events.dead.length === 1, 'the validation failure');
@@ -146,12 +179,20 @@ for (const [kind, make] of Object.entries(transports)) {
       ]);
       await eventually(async () => (await env.consumer.dead.count()) === 2, 'two stored dead letters');
       const letters = await env.consumer.dead.list();
-      expect(letters[1]).toMatchObject({ id: network.id, reason: 'attempts-exhausted', attempts: 3, error: 'network down (attempt 3)' });
+      expect(letters[1]).toMatchObject({
+        id: network.id,
+        reason: 'attempts-exhausted',
+        attempts: 3,
+        error: 'network down (attempt 3)',
+      });
     });
 
     it('submit options override task options: with({ attempts: 1 }) makes a 5-attempt task fail at once', async () => {
       const { flaky, runs } = flakyTask(2);
-      const registry = new TaskRegistry().add('retry.override', flaky, { attempts: 5, backoff: { type: 'fixed', delay: 10 } });
+      const registry = new TaskRegistry().add('retry.override', flaky, {
+        attempts: 5,
+        backoff: { type: 'fixed', delay: 10 },
+      });
       const { queue, events } = await start(registry);
       await queue.with({ attempts: 1 }).submit(flaky);
       await waitFor(() => events.dead.length === 1, 'the dead letter');

@@ -9,7 +9,10 @@ const run = promisify(execFile);
 const CHILD = fileURLToPath(new URL('./fixtures/fault/secret-child.ts', import.meta.url));
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
-/** Everything a failing connection can say: log lines, errors (message, stack, cause, properties), events, inspected objects. */
+/**
+ * Everything a failing connection can say: log lines, errors (message, stack, cause, properties), events, inspected
+ * objects.
+ */
 class Record {
   readonly texts: string[] = [];
   readonly logger: Logger = {
@@ -21,8 +24,11 @@ class Record {
 
   add(...values: unknown[]): void {
     for (const value of values) {
-      this.texts.push(typeof value === 'string' ? value : inspect(value, { depth: 8, showHidden: true, getters: true }));
-      if (value instanceof Error) this.texts.push(String(value.stack), JSON.stringify(value), String((value as { cause?: unknown }).cause));
+      this.texts.push(
+        typeof value === 'string' ? value : inspect(value, { depth: 8, showHidden: true, getters: true }),
+      );
+      if (value instanceof Error)
+        this.texts.push(String(value.stack), JSON.stringify(value), String((value as { cause?: unknown }).cause));
     }
   }
 
@@ -37,7 +43,13 @@ async function exercise(url: string): Promise<Record> {
   const record = new Record();
   async function noop() {}
   const registry = new TaskRegistry().add('secrets.noop', noop);
-  const transport = amqp({ url, logger: record.logger, connectTimeout: 1_500, publishTimeout: 1_500, reconnect: { initialDelay: 50, maxDelay: 200 } });
+  const transport = amqp({
+    url,
+    logger: record.logger,
+    connectTimeout: 1_500,
+    publishTimeout: 1_500,
+    reconnect: { initialDelay: 50, maxDelay: 200 },
+  });
   const queue = createQueue({ registry, transport });
   const worker = createWorker({ registry, transport, logger: record.logger });
   worker.on('error', (event) => record.add(event));
@@ -75,15 +87,26 @@ describe('secrets: a password in the broker URL never appears in output', () => 
     const record = await exercise('amqp://user:s3cret%2Fp%40ss@127.0.0.1:1');
     record.expectClean(['s3cret', 's3cret/p@ss', 's3cret%2Fp%40ss']);
     const failover = new Record();
-    const transport = amqp({ urls: ['amqp://a:first-s3cret@127.0.0.1:1', 'amqp://b:second-s3cret@127.0.0.1:2'], logger: failover.logger, publishTimeout: 1_000 });
-    failover.add(await transport.publish({ id: 'x', queue: 'q', body: Buffer.from('{}'), headers: {} }).catch((e: unknown) => e), transport);
+    const transport = amqp({
+      urls: ['amqp://a:first-s3cret@127.0.0.1:1', 'amqp://b:second-s3cret@127.0.0.1:2'],
+      logger: failover.logger,
+      publishTimeout: 1_000,
+    });
+    failover.add(
+      await transport.publish({ id: 'x', queue: 'q', body: Buffer.from('{}'), headers: {} }).catch((e: unknown) => e),
+      transport,
+    );
     await transport.close();
     failover.expectClean(['first-s3cret', 'second-s3cret']);
     expect(failover.texts.join('\n')).toContain('127.0.0.1:2');
   });
 
   it('a URL that cannot be parsed is refused at once, with the password hidden (not retried forever)', () => {
-    for (const url of ['amqp://user:s3cret@127.0.0.1:notaport', 'amqp://user:s3cr/et#x@127.0.0.1:5672', 'amqp://user:s3c@ret@[::1']) {
+    for (const url of [
+      'amqp://user:s3cret@127.0.0.1:notaport',
+      'amqp://user:s3cr/et#x@127.0.0.1:5672',
+      'amqp://user:s3c@ret@[::1',
+    ]) {
       let error: unknown;
       try {
         amqp({ url });
@@ -101,9 +124,10 @@ describe('secrets: a password in the broker URL never appears in output', () => 
 
   it('a child process that fails to connect (debug logging, inspected objects, an unhandled rejection) prints no password on stdout or stderr', async () => {
     for (const url of ['amqp://user:s3cret@127.0.0.1:1', 'amqp://user:s3cret@127.0.0.1:5672']) {
-      const result = await run(process.execPath, ['--import', 'tsx', CHILD], { env: { ...process.env, CHILD_URL: url }, timeout: 30_000 }).catch(
-        (error: { code: number; stdout: string; stderr: string }) => error,
-      );
+      const result = await run(process.execPath, ['--import', 'tsx', CHILD], {
+        env: { ...process.env, CHILD_URL: url },
+        timeout: 30_000,
+      }).catch((error: { code: number; stdout: string; stderr: string }) => error);
       // It died of the unhandled rejection, having said a good deal first.
       expect(result).toMatchObject({ code: 1 });
       const output = `${result.stdout}\n${result.stderr}`;

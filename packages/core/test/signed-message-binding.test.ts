@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, type DeadEvent, memoryResultStore, type ResultStore, silentLogger, TaskRegistry, type Worker } from '../src/index.js';
+import {
+  createQueue,
+  createWorker,
+  type DeadEvent,
+  memoryResultStore,
+  type ResultStore,
+  silentLogger,
+  TaskRegistry,
+  type Worker,
+} from '../src/index.js';
 import { HEADER } from '../src/adapter.js';
 import { connect } from 'amqplib';
 import { DELAY_LEVELS, RABBIT_URL, withChannel } from '../../../test-support/rabbit.js';
@@ -23,12 +32,20 @@ function capture(physical: string): Promise<Captured> {
   return withChannel(async (channel) => {
     const message = await channel.get(physical, { noAck: true });
     if (message === false) throw new Error(`no message in ${physical}`);
-    return { body: message.content, headers: { ...message.properties.headers }, messageId: String(message.properties.messageId) };
+    return {
+      body: message.content,
+      headers: { ...message.properties.headers },
+      messageId: String(message.properties.messageId),
+    };
   });
 }
 
 /** Publishes a captured message, with changed headers, straight to a physical queue: no taskq code on this side. */
-async function inject(physical: string, message: Captured, headers: Record<string, unknown> = message.headers): Promise<void> {
+async function inject(
+  physical: string,
+  message: Captured,
+  headers: Record<string, unknown> = message.headers,
+): Promise<void> {
   const connection = await connect(RABBIT_URL);
   try {
     const channel = await connection.createConfirmChannel();
@@ -58,15 +75,32 @@ describe('signed messages are bound to their attempt, queue, due time and result
       runs.push(label);
       if (++flakyRuns < 3) throw new Error(`flaky run ${flakyRuns}`);
     }
-    const registry = new TaskRegistry().add('bank.transfer', transfer).add('bank.reject', reject).add('bank.flaky', flaky);
+    const registry = new TaskRegistry()
+      .add('bank.transfer', transfer)
+      .add('bank.reject', reject)
+      .add('bank.flaky', flaky);
     const [capturing, other] = [broker.queue('capture'), broker.queue('other')];
-    const queue = createQueue({ registry, transport: broker.amqp(), defaults: { queue: capturing }, signingKey: KEY, store: options.store });
+    const queue = createQueue({
+      registry,
+      transport: broker.amqp(),
+      defaults: { queue: capturing },
+      signingKey: KEY,
+      store: options.store,
+    });
     stops.push(() => queue.close());
     const dead: DeadEvent[] = [];
     const completed: string[] = [];
     let worker: Worker | undefined;
     const start = async () => {
-      worker = createWorker({ registry, transport: broker.amqp(), queues: [capturing, other], signingKeys: KEY, concurrency: 1, logger: silentLogger, ...options });
+      worker = createWorker({
+        registry,
+        transport: broker.amqp(),
+        queues: [capturing, other],
+        signingKeys: KEY,
+        concurrency: 1,
+        logger: silentLogger,
+        ...options,
+      });
       worker.on('dead', (event) => dead.push(event));
       worker.on('completed', (event) => completed.push(event.id));
       stops.push(() => (worker as Worker).stop({ timeout: 2_000 }));
@@ -77,7 +111,19 @@ describe('signed messages are bound to their attempt, queue, due time and result
       const marker = await queue.submit(transfer, label);
       await waitFor(() => completed.includes(marker.id), label);
     };
-    return { queue, transfer, reject, flaky, runs, dead, completed, start, drained, capturing: broker.physical(capturing), other: broker.physical(other) };
+    return {
+      queue,
+      transfer,
+      reject,
+      flaky,
+      runs,
+      dead,
+      completed,
+      start,
+      drained,
+      capturing: broker.physical(capturing),
+      other: broker.physical(other),
+    };
   }
 
   it('a forged attempt header is refused: not a valid attempt (-40) as malformed, any other attempt than the signed one as a bad signature', async () => {
@@ -91,7 +137,8 @@ describe('signed messages are bound to their attempt, queue, due time and result
     await inject(env.capturing, captured, { ...captured.headers, [HEADER.attempt]: 2 });
     await inject(env.capturing, capturedThrice, { ...capturedThrice.headers, [HEADER.attempt]: 2 });
     await waitFor(() => env.dead.length === 3, 'three refused copies');
-    // -40 is no attempt number at all; 2 is one, but not the one signed (and, for the task with 1 attempt, out of range too).
+    // -40 is no attempt number at all; 2 is one, but not the one signed (and, for the task with 1 attempt, out of range
+    // too).
     expect(env.dead.map((event) => [event.id, event.reason])).toEqual([
       [once.id, 'malformed-message'],
       [once.id, 'bad-signature'],
@@ -116,7 +163,9 @@ describe('signed messages are bound to their attempt, queue, due time and result
     expect(env.dead[0]).toMatchObject({ id: handle.id, reason: 'bad-signature' });
     await inject(env.capturing, captured);
     await waitFor(() => env.completed.includes(handle.id), 'the message in its own queue');
-    console.log(`[signed queue] copies=2 (own queue, other queue) runs=${env.runs.length} refused=${env.dead.map((e) => e.reason).join(',')}`);
+    console.log(
+      `[signed queue] copies=2 (own queue, other queue) runs=${env.runs.length} refused=${env.dead.map((e) => e.reason).join(',')}`,
+    );
     expect(env.runs).toEqual(['for queue capture']);
   });
 
@@ -137,7 +186,9 @@ describe('signed messages are bound to their attempt, queue, due time and result
     expect((env.dead[0].error as Error).message).toMatch(/became due \d+ ms ago, over the worker's limit of 1500 ms/);
     // The age of a delayed task counts from when it became due, not from when it was submitted.
     await waitFor(() => env.completed.includes(delayed.id), 'the delayed task');
-    console.log(`[signed age] late copies=2 refused=${env.dead.map((e) => e.reason).join(',')} delayed 2.5 s with max age 1.5 s ran=${env.completed.includes(delayed.id)}`);
+    console.log(
+      `[signed age] late copies=2 refused=${env.dead.map((e) => e.reason).join(',')} delayed 2.5 s with max age 1.5 s ran=${env.completed.includes(delayed.id)}`,
+    );
     expect(env.runs).toEqual(['delayed past the max age']);
   });
 
@@ -150,7 +201,12 @@ describe('signed messages are bound to their attempt, queue, due time and result
     const captured = await withChannel(async (channel) => {
       for (let level = 0; level < DELAY_LEVELS; level++) {
         const message = await channel.get(`${broker.prefix}.delay.${level}`, { noAck: true });
-        if (message !== false) return { body: message.content, headers: { ...message.properties.headers }, messageId: String(message.properties.messageId) };
+        if (message !== false)
+          return {
+            body: message.content,
+            headers: { ...message.properties.headers },
+            messageId: String(message.properties.messageId),
+          };
       }
       throw new Error('the delayed message is in no delay level');
     });
@@ -165,7 +221,9 @@ describe('signed messages are bound to their attempt, queue, due time and result
 
   it('the worker signs the retries it publishes: a signed task failing twice runs its three attempts', async () => {
     const env = setup();
-    const handle = await env.queue.with({ attempts: 3, backoff: { type: 'fixed', delay: 50 } }).submit(env.flaky, 'flaky');
+    const handle = await env.queue
+      .with({ attempts: 3, backoff: { type: 'fixed', delay: 50 } })
+      .submit(env.flaky, 'flaky');
     await env.start();
     await waitFor(() => env.completed.includes(handle.id), 'the third attempt');
     expect(env.runs).toEqual(['flaky', 'flaky', 'flaky']);
@@ -177,7 +235,10 @@ describe('signed messages are bound to their attempt, queue, due time and result
     const handle = await env.queue.submit(env.transfer, 'dead-lettered by the broker');
     const captured = await capture(env.capturing);
     // What a quorum queue writes when a message hit its delivery limit.
-    await inject(`${broker.prefix}.dead`, captured, { ...captured.headers, 'x-death': [{ reason: 'delivery_limit', queue: env.capturing, count: 1 }] });
+    await inject(`${broker.prefix}.dead`, captured, {
+      ...captured.headers,
+      'x-death': [{ reason: 'delivery_limit', queue: env.capturing, count: 1 }],
+    });
     await env.start();
     const transport = broker.amqp();
     expect(await transport.dead.retry(handle.id)).toBe(1);
@@ -217,8 +278,17 @@ describe('signed messages are bound to their attempt, queue, due time and result
     expect(env.dead[1]).toMatchObject({ id: dead.id, reason: 'attempts-exhausted' });
     await inject(env.capturing, capturedDead);
     await env.drained('third marker');
-    console.log(`[signed replay] replays of a succeeded and a dead task=2 run=0; dead retry runs=1; runs=${JSON.stringify(env.runs)}`);
-    expect(env.runs).toEqual(['succeeds once', 'dies once', 'first marker', 'second marker', 'dies once', 'third marker']);
+    console.log(
+      `[signed replay] replays of a succeeded and a dead task=2 run=0; dead retry runs=1; runs=${JSON.stringify(env.runs)}`,
+    );
+    expect(env.runs).toEqual([
+      'succeeds once',
+      'dies once',
+      'first marker',
+      'second marker',
+      'dies once',
+      'third marker',
+    ]);
     expect(await env.queue.status(dead.id)).toMatchObject({ state: 'dead', deliveries: 2 });
   });
 });

@@ -1,6 +1,14 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, type DeadEvent, errorCode, memory, TaskRegistry, type Transport } from '../src/index.js';
+import {
+  createQueue,
+  createWorker,
+  type DeadEvent,
+  errorCode,
+  memory,
+  TaskRegistry,
+  type Transport,
+} from '../src/index.js';
 import { HEADER } from '../src/adapter.js';
 import { eventually, waitFor } from '../../../test-support/wait.js';
 import { isolatedPerTest } from './support/isolated.js';
@@ -10,7 +18,10 @@ const OLD_KEY = 'old-signing-key-0123456789abcdef0123456789';
 const NEW_KEY = Buffer.from('new-signing-key-fedcba9876543210fedcba9876', 'utf8');
 const STRANGER_KEY = 'stranger-key-000000000000000000000000000000';
 
-const transports: Record<string, (broker: AmqpTestBroker) => { submitter: () => Transport; consumer: Transport; queueName: string }> = {
+const transports: Record<
+  string,
+  (broker: AmqpTestBroker) => { submitter: () => Transport; consumer: Transport; queueName: string }
+> = {
   memory: (broker) => {
     const shared = broker.track(memory());
     return { submitter: () => shared, consumer: shared, queueName: broker.queue('signed') };
@@ -34,12 +45,23 @@ for (const [kind, make] of Object.entries(transports)) {
       }
       const registry = new TaskRegistry().add('bank.transfer', transfer);
       const queueFor = (signingKey?: string | Buffer) => {
-        const queue = createQueue({ registry, transport: env.submitter(), defaults: { queue: env.queueName }, signingKey });
+        const queue = createQueue({
+          registry,
+          transport: env.submitter(),
+          defaults: { queue: env.queueName },
+          signingKey,
+        });
         stops.push(() => queue.close());
         return queue;
       };
       // The worker is mid-rotation: it accepts the new key and, for a while, the old one.
-      const worker = createWorker({ registry, transport: env.consumer, queues: [env.queueName], signingKeys: [NEW_KEY, OLD_KEY], concurrency: 1 });
+      const worker = createWorker({
+        registry,
+        transport: env.consumer,
+        queues: [env.queueName],
+        signingKeys: [NEW_KEY, OLD_KEY],
+        concurrency: 1,
+      });
       stops.push(() => worker.stop({ timeout: 2_000 }));
       const dead: DeadEvent[] = [];
       worker.on('dead', (event) => dead.push(event));
@@ -54,15 +76,34 @@ for (const [kind, make] of Object.entries(transports)) {
 
       const unsigned = await queueFor(undefined).submit(transfer, 'unsigned');
       const stranger = await queueFor(STRANGER_KEY).submit(transfer, 'signed with a key the worker does not hold');
-      // Forgeries on the raw transport: a made-up signature, a real signature over another body, a signature header that is not hex.
-      const body = (label: string) => Buffer.from(JSON.stringify({ v: 1, id: randomUUID(), task: 'bank.transfer', args: [label], meta: {}, ts: Date.now() }));
+      // Forgeries on the raw transport: a made-up signature, a real signature over another body, a signature header
+      // that is not hex.
+      const body = (label: string) =>
+        Buffer.from(
+          JSON.stringify({ v: 1, id: randomUUID(), task: 'bank.transfer', args: [label], meta: {}, ts: Date.now() }),
+        );
       const forgedBody = body('forged signature');
       const tamperedBody = body('tampered: amount changed after signing');
       const garbageBody = body('garbage signature header');
       const raw = env.submitter();
-      await raw.publish({ id: randomUUID(), queue: env.queueName, body: forgedBody, headers: { [HEADER.signature]: 'f'.repeat(64) } });
-      await raw.publish({ id: randomUUID(), queue: env.queueName, body: tamperedBody, headers: { [HEADER.signature]: hmac(body('original'), NEW_KEY) } });
-      await raw.publish({ id: randomUUID(), queue: env.queueName, body: garbageBody, headers: { [HEADER.signature]: '<script>' } });
+      await raw.publish({
+        id: randomUUID(),
+        queue: env.queueName,
+        body: forgedBody,
+        headers: { [HEADER.signature]: 'f'.repeat(64) },
+      });
+      await raw.publish({
+        id: randomUUID(),
+        queue: env.queueName,
+        body: tamperedBody,
+        headers: { [HEADER.signature]: hmac(body('original'), NEW_KEY) },
+      });
+      await raw.publish({
+        id: randomUUID(),
+        queue: env.queueName,
+        body: garbageBody,
+        headers: { [HEADER.signature]: '<script>' },
+      });
       await waitFor(() => dead.length === 5, 'five refused messages');
       expect(dead.map((event) => event.reason)).toEqual(Array(5).fill('bad-signature'));
       expect(dead.slice(0, 2).map((event) => event.id)).toEqual([unsigned.id, stranger.id]);
@@ -73,7 +114,13 @@ for (const [kind, make] of Object.entries(transports)) {
       await waitFor(() => completed.includes(after.id), 'the signed task after the forgeries');
       await eventually(async () => (await env.consumer.dead.count()) === 5, 'five dead letters');
       const letters = await env.consumer.dead.list();
-      expect(letters.every((letter) => letter.reason === 'bad-signature' && letter.error === 'the message is not signed with an accepted signing key')).toBe(true);
+      expect(
+        letters.every(
+          (letter) =>
+            letter.reason === 'bad-signature' &&
+            letter.error === 'the message is not signed with an accepted signing key',
+        ),
+      ).toBe(true);
       expect(ran).toEqual(['signed with the new key', 'signed with the old key', 'after the forgeries']);
       console.log(`[signing ${kind}] signed run=3 unsigned/forged/tampered refused=${dead.length} run among them=0`);
     });

@@ -10,7 +10,21 @@ const TSC = fileURLToPath(new URL('../../../node_modules/typescript/bin/tsc', im
 const FIXTURE = fileURLToPath(new URL('./types/submit-types.ts', import.meta.url));
 
 async function compile(file: string): Promise<{ ok: boolean; output: string }> {
-  const args = [TSC, '--noEmit', '--strict', '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--skipLibCheck', '--types', 'node', file];
+  const args = [
+    TSC,
+    '--noEmit',
+    '--strict',
+    '--target',
+    'ES2022',
+    '--module',
+    'NodeNext',
+    '--moduleResolution',
+    'NodeNext',
+    '--skipLibCheck',
+    '--types',
+    'node',
+    file,
+  ];
   try {
     const { stdout } = await run(process.execPath, args);
     return { ok: true, output: stdout };
@@ -29,7 +43,9 @@ describe('submit(fn, ...args) is type-checked against the function', () => {
   it('without the directives, each wrong call is a compile error', async () => {
     const dir = mkdtempSync(join(fileURLToPath(new URL('./types/', import.meta.url)), '.tmp-'));
     try {
-      const stripped = readFileSync(FIXTURE, 'utf8').replace(/^\s*\/\/ @ts-expect-error.*$/gm, '').replaceAll("'../../src/index.js'", "'../../../src/index.js'");
+      const stripped = readFileSync(FIXTURE, 'utf8')
+        .replace(/^\s*\/\/ @ts-expect-error.*$/gm, '')
+        .replaceAll("'../../src/index.js'", "'../../../src/index.js'");
       const file = join(dir, 'stripped.ts');
       writeFileSync(file, stripped);
       const result = await compile(file);

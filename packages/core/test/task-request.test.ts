@@ -46,7 +46,9 @@ describe('request codec', () => {
     expect(wire).not.toMatch(/session=abc|secret-token|hunter2|cookie|authorization/i);
     const [decoded] = await decodeArgs(JSON.parse(wire), codecs);
     expect(decoded).toBeInstanceOf(TaskRequest);
-    expect((decoded as TaskRequest).routeUrl('news', { slug: 'x' })).toBe(new TaskRequest(context).routeUrl('news', { slug: 'x' }));
+    expect((decoded as TaskRequest).routeUrl('news', { slug: 'x' })).toBe(
+      new TaskRequest(context).routeUrl('news', { slug: 'x' }),
+    );
   });
 
   it('refuses a hostile context from the wire', async () => {

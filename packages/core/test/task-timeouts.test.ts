@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createQueue, createWorker, currentTask, type DeadEvent, errorCode, type FailedEvent, TaskRegistry } from '../src/index.js';
+import {
+  createQueue,
+  createWorker,
+  currentTask,
+  type DeadEvent,
+  errorCode,
+  type FailedEvent,
+  TaskRegistry,
+} from '../src/index.js';
 import { eventually, sleep, waitFor } from '../../../test-support/wait.js';
 import { longTimeout } from '../src/internal/long-timeout.js';
 import { isolatedPerTest, transportPairs } from './support/isolated.js';
@@ -14,7 +22,10 @@ for (const [kind, make] of Object.entries(transports)) {
       const env = make(broker);
       const queue = createQueue({ registry, transport: env.submitter, defaults: { queue: env.queueName } });
       const worker = createWorker({ registry, transport: env.consumer, queues: [env.queueName] });
-      stops.push(() => queue.close(), () => worker.stop({ timeout: 2_000 }));
+      stops.push(
+        () => queue.close(),
+        () => worker.stop({ timeout: 2_000 }),
+      );
       const failed: FailedEvent[] = [];
       const dead: DeadEvent[] = [];
       const completed: string[] = [];
@@ -37,7 +48,9 @@ for (const [kind, make] of Object.entries(transports)) {
       }
       const registry = new TaskRegistry().add('timeout.slowFirst', slowFirst);
       const { queue, failed, completed } = await start(registry);
-      const handle = await queue.with({ timeout: 200, attempts: 2, backoff: { type: 'fixed', delay: 50 } }).submit(slowFirst);
+      const handle = await queue
+        .with({ timeout: 200, attempts: 2, backoff: { type: 'fixed', delay: 50 } })
+        .submit(slowFirst);
       await waitFor(() => completed.includes(handle.id), 'the second attempt');
       expect(seen).toEqual([
         { attempt: 1, aborted: true, reason: 'TASKQ_TASK_TIMEOUT' },
@@ -56,7 +69,11 @@ for (const [kind, make] of Object.entries(transports)) {
         runs++;
         await sleep(600);
       }
-      const registry = new TaskRegistry().add('timeout.stubborn', stubborn, { timeout: '150ms', attempts: 2, backoff: { type: 'fixed', delay: 10 } });
+      const registry = new TaskRegistry().add('timeout.stubborn', stubborn, {
+        timeout: '150ms',
+        attempts: 2,
+        backoff: { type: 'fixed', delay: 10 },
+      });
       const { queue, failed, dead, env } = await start(registry);
       const handle = await queue.submit(stubborn);
       await waitFor(() => dead.length === 1, 'the dead letter');
@@ -68,11 +85,16 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(dead[0]).toMatchObject({ id: handle.id, reason: 'attempts-exhausted' });
       await eventually(async () => (await env.consumer.dead.count()) === 1, 'the stored dead letter');
       const [letter] = await env.consumer.dead.list();
-      expect(letter).toMatchObject({ id: handle.id, reason: 'attempts-exhausted', attempts: 2, error: 'task attempt timed out after 150 ms' });
+      expect(letter).toMatchObject({
+        id: handle.id,
+        reason: 'attempts-exhausted',
+        attempts: 2,
+        error: 'task attempt timed out after 150 ms',
+      });
       expect(letter.errorStack).toContain('TaskTimeoutError');
     });
 
-    it('a timeout above 2^31-1 ms (setTimeout\'s limit, about 24.8 days) is honoured: a quick task under it completes instead of timing out at once', async () => {
+    it("a timeout above 2^31-1 ms (setTimeout's limit, about 24.8 days) is honoured: a quick task under it completes instead of timing out at once", async () => {
       async function quick() {
         await sleep(50);
       }
@@ -82,30 +104,35 @@ for (const [kind, make] of Object.entries(transports)) {
       const fromRegistry = await queue.submit(quick);
       const fromSubmit = await queue.with({ timeout: 2 ** 31 }).submit(quick);
       await waitFor(() => completed.length + failed.length >= 2, 'both tasks to settle');
-      console.log(`[timeouts ${kind}] 25d and 2^31 ms limits: completed=${completed.length} failed=${failed.map((e) => errorCode(e.error)).join(',') || 0}`);
+      console.log(
+        `[timeouts ${kind}] 25d and 2^31 ms limits: completed=${completed.length} failed=${failed.map((e) => errorCode(e.error)).join(',') || 0}`,
+      );
       expect(failed).toEqual([]);
       expect(completed.sort()).toEqual([fromRegistry.id, fromSubmit.id].sort());
     });
   });
 }
 
-describe('longTimeout (the worker\'s per-attempt timer)', () => {
+describe("longTimeout (the worker's per-attempt timer)", () => {
   afterEach(() => {
     vi.useRealTimers();
   });
 
-  it.each([2 ** 31 - 1, 2 ** 31 + 5, 3 * 2 ** 31 + 17])('fires after exactly %d ms, not before, and not when cancelled', (ms) => {
-    vi.useFakeTimers();
-    const fired: number[] = [];
-    const start = Date.now();
-    longTimeout(() => fired.push(Date.now() - start), ms);
-    const cancel = longTimeout(() => fired.push(-1), ms);
-    vi.advanceTimersByTime(ms - 1);
-    expect(fired).toEqual([]);
-    cancel();
-    vi.advanceTimersByTime(1);
-    expect(fired).toEqual([ms]);
-    vi.advanceTimersByTime(4 * 2 ** 31);
-    expect(fired).toEqual([ms]);
-  });
+  it.each([2 ** 31 - 1, 2 ** 31 + 5, 3 * 2 ** 31 + 17])(
+    'fires after exactly %d ms, not before, and not when cancelled',
+    (ms) => {
+      vi.useFakeTimers();
+      const fired: number[] = [];
+      const start = Date.now();
+      longTimeout(() => fired.push(Date.now() - start), ms);
+      const cancel = longTimeout(() => fired.push(-1), ms);
+      vi.advanceTimersByTime(ms - 1);
+      expect(fired).toEqual([]);
+      cancel();
+      vi.advanceTimersByTime(1);
+      expect(fired).toEqual([ms]);
+      vi.advanceTimersByTime(4 * 2 ** 31);
+      expect(fired).toEqual([ms]);
+    },
+  );
 });

@@ -34,7 +34,8 @@ function everythingOf(prefix: string, queues: readonly string[]): Array<['queue'
   const topology = topologyOf(prefix);
   const names: Array<['queue' | 'exchange', string]> = queues.map((queue) => ['queue', topology.physical(queue)]);
   names.push(['queue', topology.deadQueue], ['exchange', topology.deliveryExchange]);
-  for (let level = 0; level < DELAY_LEVELS; level++) names.push(['queue', topology.delayQueue(level)], ['exchange', topology.delayExchange(level)]);
+  for (let level = 0; level < DELAY_LEVELS; level++)
+    names.push(['queue', topology.delayQueue(level)], ['exchange', topology.delayExchange(level)]);
   return names;
 }
 
@@ -49,7 +50,8 @@ describe('the shared test broker (test-support/broker.ts)', () => {
     const work = broker.queue('work');
     const fixed = broker.adopt(`fixed-${randomUUID().slice(0, 6)}`);
     // A delayed publish declares the delay ladder and the delivery exchange; the dead-letter store declares its queue.
-    for (const queue of [work, fixed]) await transport.publish({ id: randomUUID(), queue, body: Buffer.from('{}'), headers: {}, delayMs: 60_000 });
+    for (const queue of [work, fixed])
+      await transport.publish({ id: randomUUID(), queue, body: Buffer.from('{}'), headers: {}, delayMs: 60_000 });
     await transport.publish({ id: randomUUID(), queue: work, body: Buffer.from('{}'), headers: {} });
     expect(await transport.dead.count()).toBe(0);
     expect(await broker.depth(work)).toBe(1);
@@ -60,8 +62,12 @@ describe('the shared test broker (test-support/broker.ts)', () => {
     await broker.cleanup();
 
     expect(await existing(names)).toEqual([]);
-    await expect(transport.publish({ id: randomUUID(), queue: work, body: Buffer.from('{}'), headers: {} })).rejects.toThrow();
-    await expect(mem.publish({ id: randomUUID(), queue: work, body: Buffer.from('{}'), headers: {} })).rejects.toThrow();
+    await expect(
+      transport.publish({ id: randomUUID(), queue: work, body: Buffer.from('{}'), headers: {} }),
+    ).rejects.toThrow();
+    await expect(
+      mem.publish({ id: randomUUID(), queue: work, body: Buffer.from('{}'), headers: {} }),
+    ).rejects.toThrow();
     expect(broker.prefix).not.toBe(prefix);
     expect(broker.prefix).toMatch(/^tqself-[0-9a-f]{8}$/);
   });
@@ -76,7 +82,10 @@ describe('the shared test broker (test-support/broker.ts)', () => {
     expect(await broker.drainDead()).toEqual([]);
     await withChannel(async (channel) => {
       await channel.assertQueue(broker.deadQueue, { durable: true });
-      channel.sendToQueue(broker.deadQueue, Buffer.from('{}'), { messageId: 'letter-1', headers: { 'x-taskq-reason': 'test' } });
+      channel.sendToQueue(broker.deadQueue, Buffer.from('{}'), {
+        messageId: 'letter-1',
+        headers: { 'x-taskq-reason': 'test' },
+      });
     });
     expect(await broker.drainDead()).toEqual([{ id: 'letter-1', headers: { 'x-taskq-reason': 'test' } }]);
   });

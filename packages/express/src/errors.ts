@@ -6,6 +6,9 @@ import { TaskqError } from '@taskq/core';
  */
 export class MountedTwiceError extends TaskqError {
   constructor() {
-    super('TASKQ_EXPRESS_MOUNTED_TWICE', 'taskq() ran twice for this request: mount it once, on the app (or the outermost router) that serves the request');
+    super(
+      'TASKQ_EXPRESS_MOUNTED_TWICE',
+      'taskq() ran twice for this request: mount it once, on the app (or the outermost router) that serves the request',
+    );
   }
 }

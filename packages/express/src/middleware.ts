@@ -39,7 +39,8 @@ type ScopedRequest = Request & { [SCOPE]?: RequestScope };
  * @example
  * app.use(express.json());
  * app.use(taskq({ queue, routes: { news: '/news/:slug' } }));
- * app.post('/register', async (req, res) => { ...; await req.taskQueue.submit(sendWelcomeMail, user, req); res.json(user); });
+ * app.post('/register', async (req, res) => { ...; await req.taskQueue.submit(sendWelcomeMail, user, req);
+ * res.json(user); });
  * app.use(taskqErrors());
  */
 export function taskq(options: TaskqOptions): RequestHandler {
@@ -54,17 +55,26 @@ export function taskq(options: TaskqOptions): RequestHandler {
       allowedHosts: resolved.allowedHosts,
     });
     installUrlHelpers(req, context);
-    const scope = new RequestScope(await openRequestUnitOfWork(resolved.queue, resolved.unitOfWork, req), resolved.rollbackOn, resolved.logger);
+    const scope = new RequestScope(
+      await openRequestUnitOfWork(resolved.queue, resolved.unitOfWork, req),
+      resolved.rollbackOn,
+      resolved.logger,
+    );
     scoped[SCOPE] = scope;
     req.taskQueue = resolved.queue.bind(scope.unitOfWork.uow);
-    holdResponse(res, (status) => scope.settle(status), (raw, error, send) => {
-      const answer = commitFailedAnswer(error);
-      raw.statusCode = answer.status;
-      raw.setHeader('content-type', answer.headers['content-type']);
-      send(answer.body);
-    });
+    holdResponse(
+      res,
+      (status) => scope.settle(status),
+      (raw, error, send) => {
+        const answer = commitFailedAnswer(error);
+        raw.statusCode = answer.status;
+        raw.setHeader('content-type', answer.headers['content-type']);
+        send(answer.body);
+      },
+    );
     res.once('close', () => scope.abandon());
-    // Express 5 calls the next layers synchronously (or via setImmediate, which keeps the context), and body-parser binds its callbacks: the route runs inside this context.
+    // Express 5 calls the next layers synchronously (or via setImmediate, which keeps the context), and body-parser
+    // binds its callbacks: the route runs inside this context.
     scope.run(() => next());
   };
 }

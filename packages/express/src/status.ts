@@ -1,5 +1,11 @@
 import { InvalidOptionError, type TaskQueue } from '@taskq/core';
-import { type AcceptedOptions, acceptedAnswer, answerTaskStatus, resolveStatusRoute, type StatusRouteOptions } from '@taskq/http';
+import {
+  type AcceptedOptions,
+  acceptedAnswer,
+  answerTaskStatus,
+  resolveStatusRoute,
+  type StatusRouteOptions,
+} from '@taskq/http';
 import type { Request, RequestHandler, Response } from 'express';
 
 /**
@@ -26,7 +32,8 @@ export interface TaskStatusOptions extends StatusRouteOptions<Request> {
 export function taskStatusHandler(queue: TaskQueue, options: TaskStatusOptions = {}): RequestHandler {
   const route = resolveStatusRoute(queue, options);
   const param = options.param ?? 'id';
-  if (typeof param !== 'string' || param === '') throw new InvalidOptionError('param', 'expected a route parameter name');
+  if (typeof param !== 'string' || param === '')
+    throw new InvalidOptionError('param', 'expected a route parameter name');
   return async function taskStatus(req: Request, res: Response): Promise<void> {
     const answer = await answerTaskStatus(route, req, req.params[param]);
     res.status(answer.status).set(answer.headers).json(answer.body);
@@ -43,7 +50,10 @@ export function taskStatusHandler(queue: TaskQueue, options: TaskStatusOptions =
  */
 export function accepted(res: Response, task: { readonly id: string }, options: AcceptedOptions = {}): void {
   const req = res.req;
-  const absoluteUrl = typeof req.absoluteUrl === 'function' ? (path: string) => req.absoluteUrl(path) : (path: string) => `${req.baseUrl}${path}`;
+  const absoluteUrl =
+    typeof req.absoluteUrl === 'function'
+      ? (path: string) => req.absoluteUrl(path)
+      : (path: string) => `${req.baseUrl}${path}`;
   const answer = acceptedAnswer(task, options, absoluteUrl);
   res.status(answer.status).set(answer.headers).json(answer.body);
 }

@@ -21,7 +21,11 @@ const setup = () => testQueue(cleanup, 'express-context', registry);
 async function post(app: Express, path: string, body?: unknown): Promise<number> {
   const server = await listen((port) => app.listen(port));
   cleanup.add(() => server.close());
-  const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+  const response = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body ?? {}),
+  });
   await response.arrayBuffer();
   return response.status;
 }

@@ -42,7 +42,9 @@ describe('Express: taskq() contract', () => {
       [{ queue, basePath: 'api' }, 'basePath'],
     ];
     for (const [options, option] of bad) {
-      expect(() => taskq(options as TaskqOptions)).toThrowError(expect.objectContaining({ code: 'TASKQ_INVALID_OPTION', option }));
+      expect(() => taskq(options as TaskqOptions)).toThrowError(
+        expect.objectContaining({ code: 'TASKQ_INVALID_OPTION', option }),
+      );
     }
     expect(taskq({ queue }).name).toBe('taskq');
     expect(taskqErrors().name).toBe('taskqErrors');
@@ -66,14 +68,19 @@ describe('Express: taskq() contract', () => {
     const app = express();
     app.use(taskq({ queue }));
     app.post('/misuse', async (req, res) => {
-      expect(() => req.taskQueue.use(async (_s, next) => next())).toThrowError(expect.objectContaining({ code: 'TASKQ_REQUEST_QUEUE_MISUSE' }));
+      expect(() => req.taskQueue.use(async (_s, next) => next())).toThrowError(
+        expect.objectContaining({ code: 'TASKQ_REQUEST_QUEUE_MISUSE' }),
+      );
       await expect(req.taskQueue.close()).rejects.toMatchObject({ code: 'TASKQ_REQUEST_QUEUE_MISUSE' });
       res.json({ ok: true });
       await sleep(50);
-      late.code = await req.taskQueue.with({ priority: 1 }).submit(notify, 'late').then(
-        () => 'submitted',
-        (error: unknown) => errorCode(error),
-      );
+      late.code = await req.taskQueue
+        .with({ priority: 1 })
+        .submit(notify, 'late')
+        .then(
+          () => 'submitted',
+          (error: unknown) => errorCode(error),
+        );
     });
     const response = await fetch(`${await serve(app)}/misuse`, { method: 'POST' });
     expect(response.status).toBe(200);
@@ -148,14 +155,16 @@ describe('Express: taskq() contract', () => {
   it('requestUnitOfWork() outside taskq() says what is missing', async () => {
     const app = express();
     app.get('/', (req, res) => {
-      res.json({ code: (() => {
-        try {
-          requestUnitOfWork(req);
-          return 'none';
-        } catch (error) {
-          return errorCode(error);
-        }
-      })() });
+      res.json({
+        code: (() => {
+          try {
+            requestUnitOfWork(req);
+            return 'none';
+          } catch (error) {
+            return errorCode(error);
+          }
+        })(),
+      });
     });
     expect(await (await fetch(await serve(app))).json()).toEqual({ code: 'TASKQ_NO_REQUEST_UNIT_OF_WORK' });
   });

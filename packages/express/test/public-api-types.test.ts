@@ -1,4 +1,12 @@
-import { createQueue, memory, type RequestUrlContext, TaskRegistry, type TaskHandle, type TaskQueue, type UrlHelpers } from '@taskq/core';
+import {
+  createQueue,
+  memory,
+  type RequestUrlContext,
+  TaskRegistry,
+  type TaskHandle,
+  type TaskQueue,
+  type UrlHelpers,
+} from '@taskq/core';
 import type { REQUEST_CONTEXT } from '@taskq/core/adapter';
 import type { Request, RequestHandler } from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
@@ -21,7 +29,9 @@ describe('public types of @taskq/express', () => {
 
   it('checks submit arguments against the task, with the live request standing in for UrlHelpers', () => {
     const check = (req: Request): void => {
-      expectTypeOf(req.taskQueue.submit(sendWelcomeMail, 'ann@example.com', req)).resolves.toEqualTypeOf<TaskHandle<number>>();
+      expectTypeOf(req.taskQueue.submit(sendWelcomeMail, 'ann@example.com', req)).resolves.toEqualTypeOf<
+        TaskHandle<number>
+      >();
       // @ts-expect-error the second argument must be UrlHelpers
       void req.taskQueue.submit(sendWelcomeMail, 'ann@example.com', 42);
       // @ts-expect-error a missing argument

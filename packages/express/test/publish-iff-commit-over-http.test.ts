@@ -1,4 +1,5 @@
-// Publish-iff-success over HTTP is in the HTTP contract suite (http-contract.test.ts); this is what only Express's response hold does.
+// Publish-iff-success over HTTP is in the HTTP contract suite (http-contract.test.ts); this is what only Express's
+// response hold does.
 import { TaskRegistry, type TaskQueue, type Transport } from '@taskq/core';
 import express, { type Express } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -23,7 +24,11 @@ afterEach(async () => {
 });
 
 /** A fresh queue on its own RabbitMQ queue, closed and deleted after the test. */
-function setup(wrap: (transport: Transport) => Transport = (t) => t): { queue: TaskQueue; name: string; transport: Transport } {
+function setup(wrap: (transport: Transport) => Transport = (t) => t): {
+  queue: TaskQueue;
+  name: string;
+  transport: Transport;
+} {
   return testQueue(cleanup, 'express-iff', registry, { wrap });
 }
 
@@ -71,5 +76,4 @@ describe('Express: the response is held until the commit', () => {
       console.log(`[${path}] confirmed ${headersAt - confirmedAt[before]} ms before the response headers arrived`);
     }
   });
-
 });

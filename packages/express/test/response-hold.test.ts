@@ -20,7 +20,9 @@ afterEach(() => cleanup.run());
 
 /** A slow publish confirm, so the response is held long enough for the handler to misbehave meanwhile. */
 function setup(): { queue: TaskQueue; name: string } {
-  const { queue, name } = testQueue(cleanup, 'express-hold', registry, { wrap: (transport) => faulty(transport, { delayMs: 150 }) });
+  const { queue, name } = testQueue(cleanup, 'express-hold', registry, {
+    wrap: (transport) => faulty(transport, { delayMs: 150 }),
+  });
   return { queue, name };
 }
 
@@ -30,7 +32,9 @@ async function serve(app: Express): Promise<string> {
   return server.url;
 }
 
-/** What on-headers (express-session, morgan's response-time) does: wrap writeHead to set a header at the last moment. */
+/**
+ * What on-headers (express-session, morgan's response-time) does: wrap writeHead to set a header at the last moment.
+ */
 function lateHeader(name: string) {
   return (_req: Request, res: Response, next: NextFunction): void => {
     const writeHead = res.writeHead;
@@ -46,7 +50,8 @@ function lateHeader(name: string) {
 function shout(_req: Request, res: Response, next: NextFunction): void {
   const end = res.end;
   res.end = function (this: Response, chunk?: unknown, ...rest: unknown[]) {
-    const upper = typeof chunk === 'string' || Buffer.isBuffer(chunk) ? Buffer.from(chunk.toString().toUpperCase()) : chunk;
+    const upper =
+      typeof chunk === 'string' || Buffer.isBuffer(chunk) ? Buffer.from(chunk.toString().toUpperCase()) : chunk;
     if (Buffer.isBuffer(upper)) this.setHeader('content-length', upper.length);
     return (end as (...a: unknown[]) => Response).call(this, upper, ...rest);
   } as Response['end'];

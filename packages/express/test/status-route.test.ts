@@ -1,4 +1,5 @@
-// The status route's behaviour (202 + Location, polling, 404, privacy) is in the HTTP contract suite (http-contract.test.ts); this is Express's own part.
+// The status route's behaviour (202 + Location, polling, 404, privacy) is in the HTTP contract suite
+// (http-contract.test.ts); this is Express's own part.
 import { createQueue, memory, TaskRegistry } from '@taskq/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskStatusHandler } from '../src/index.js';
@@ -16,6 +17,8 @@ describe('Express: taskStatusHandler', () => {
   it('refuses a queue without a result store when the route is built, naming the option', () => {
     const queue = createQueue({ registry, transport: memory() });
     cleanup.add(() => queue.close());
-    expect(() => taskStatusHandler(queue)).toThrowError(expect.objectContaining({ code: 'TASKQ_INVALID_OPTION', option: 'queue' }));
+    expect(() => taskStatusHandler(queue)).toThrowError(
+      expect.objectContaining({ code: 'TASKQ_INVALID_OPTION', option: 'queue' }),
+    );
   });
 });

@@ -44,13 +44,28 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 /** The essay's register view on Express, with a TypeORM transaction per request. */
-async function registerApp(configure: (app: Express) => void = () => {}): Promise<{ url: string; port: number; queue: TaskQueue }> {
-  const queue = createQueue({ registry, transport: testAmqp(), codecs: [entityCodec(dataSource, { entities: [User] })], store: sqlResultStore(dataSource), defaults: { queue: queueName } });
+async function registerApp(
+  configure: (app: Express) => void = () => {},
+): Promise<{ url: string; port: number; queue: TaskQueue }> {
+  const queue = createQueue({
+    registry,
+    transport: testAmqp(),
+    codecs: [entityCodec(dataSource, { entities: [User] })],
+    store: sqlResultStore(dataSource),
+    defaults: { queue: queueName },
+  });
   cleanup.add(() => queue.close());
   const app = express();
   configure(app);
   app.use(express.json());
-  app.use(taskq({ queue, routes: { profile: '/users/:id' }, unitOfWork: (q) => databaseUnitOfWork(dataSource, q, { logger: silentLogger }), logger: silentLogger }));
+  app.use(
+    taskq({
+      queue,
+      routes: { profile: '/users/:id' },
+      unitOfWork: (q) => databaseUnitOfWork(dataSource, q, { logger: silentLogger }),
+      logger: silentLogger,
+    }),
+  );
   const register = (typo: boolean) => async (req: express.Request, res: express.Response) => {
     const { manager } = requestUnitOfWork<TypeormRequestUnitOfWork>(req);
     const user = await manager.save(manager.create(User, { email: req.body.email, name: req.body.name }));
@@ -66,8 +81,17 @@ async function registerApp(configure: (app: Express) => void = () => {}): Promis
   return { ...server, queue };
 }
 
-async function register(url: string, path: string, email: string, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ email, name: email.split('@')[0] }) });
+async function register(
+  url: string,
+  path: string,
+  email: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ email, name: email.split('@')[0] }),
+  });
 }
 
 describe('Express + TypeORM + RabbitMQ: the register-user story with the worker in another process', () => {
@@ -78,13 +102,26 @@ describe('Express + TypeORM + RabbitMQ: the register-user story with the worker 
     const { user, task } = (await response.json()) as { user: { id: number }; task: string };
     // Committed before the response: the status row is there and says queued (or later).
     expect((await queue.status(task))?.state).toMatch(/queued|active|succeeded/);
-    await eventually(() => worker.runs().some((run) => run.email === 'ann@example.com'), 'the welcome mail to run in the worker');
+    await eventually(
+      () => worker.runs().some((run) => run.email === 'ann@example.com'),
+      'the welcome mail to run in the worker',
+    );
     await sleep(300);
     const runs = worker.runs().filter((run) => run.email === 'ann@example.com');
-    expect(runs).toEqual([{ pid: worker.pid, userId: user.id, email: 'ann@example.com', isEntity: true, url: `http://127.0.0.1:${port}/users/${user.id}` }]);
+    expect(runs).toEqual([
+      {
+        pid: worker.pid,
+        userId: user.id,
+        email: 'ann@example.com',
+        isEntity: true,
+        url: `http://127.0.0.1:${port}/users/${user.id}`,
+      },
+    ]);
     expect(runs[0].pid).not.toBe(process.pid);
     await eventually(async () => (await queue.status(task))?.state === 'succeeded', 'the status to say succeeded');
-    console.log(`[register] user ${user.id} committed, task ${task} ran ${runs.length}x in pid ${runs[0].pid} (web pid ${process.pid}), link ${runs[0].url}`);
+    console.log(
+      `[register] user ${user.id} committed, task ${task} ran ${runs.length}x in pid ${runs[0].pid} (web pid ${process.pid}), link ${runs[0].url}`,
+    );
   });
 
   it('behind a trusted proxy (X-Forwarded-Proto: https) the mail links to https on the same host and port', async () => {
@@ -92,11 +129,19 @@ describe('Express + TypeORM + RabbitMQ: the register-user story with the worker 
     const response = await register(url, '/register', 'proxied@example.com', { 'x-forwarded-proto': 'https' });
     expect(response.status).toBe(201);
     const { user } = (await response.json()) as { user: { id: number } };
-    await eventually(() => worker.runs().some((run) => run.email === 'proxied@example.com'), 'the welcome mail to run in the worker');
-    expect(worker.runs().filter((run) => run.email === 'proxied@example.com').map((run) => run.url)).toEqual([`https://127.0.0.1:${port}/users/${user.id}`]);
+    await eventually(
+      () => worker.runs().some((run) => run.email === 'proxied@example.com'),
+      'the welcome mail to run in the worker',
+    );
+    expect(
+      worker
+        .runs()
+        .filter((run) => run.email === 'proxied@example.com')
+        .map((run) => run.url),
+    ).toEqual([`https://127.0.0.1:${port}/users/${user.id}`]);
   });
 
-  it("the `usr` typo after submit: 500, no user row, no outbox row, nothing published, the mail never goes out", async () => {
+  it('the `usr` typo after submit: 500, no user row, no outbox row, nothing published, the mail never goes out', async () => {
     const { url } = await registerApp();
     const response = await register(url, '/register-typo', 'typo@example.com');
     expect(response.status).toBe(500);
@@ -105,7 +150,9 @@ describe('Express + TypeORM + RabbitMQ: the register-user story with the worker 
     const depth = await queueDepth(queueName);
     await sleep(500);
     const runs = worker.runs().filter((run) => run.email === 'typo@example.com').length;
-    console.log(`[usr typo] status ${response.status}, user rows ${users}, outbox rows ${outbox}, broker depth ${depth}, runs ${runs}`);
+    console.log(
+      `[usr typo] status ${response.status}, user rows ${users}, outbox rows ${outbox}, broker depth ${depth}, runs ${runs}`,
+    );
     expect({ users, outbox, depth, runs }).toEqual({ users: 0, outbox: 0, depth: 0, runs: 0 });
   });
 });

@@ -49,17 +49,33 @@ export function resolveOptions(options: TaskqPluginOptions): ResolvedOptions {
   if (options.closeQueue !== undefined && typeof options.closeQueue !== 'boolean') {
     throw new InvalidOptionError('closeQueue', `expected true or false, got ${JSON.stringify(options.closeQueue)}`);
   }
-  return { ...common, statusRoute: checkStatusRoute(options.statusRoute, common.queue), closeQueue: options.closeQueue ?? false };
+  return {
+    ...common,
+    statusRoute: checkStatusRoute(options.statusRoute, common.queue),
+    closeQueue: options.closeQueue ?? false,
+  };
 }
 
 function checkStatusRoute(option: unknown, queue: TaskQueue): ResolvedOptions['statusRoute'] {
   if (option === undefined || option === false) return undefined;
-  const spec: StatusRouteOptions = option === true ? {} : typeof option === 'string' ? { path: option } : (option as StatusRouteOptions);
-  if (typeof spec !== 'object' || spec === null) throw new InvalidOptionError('statusRoute', 'expected true, a path or { path, authorize, exposeErrors, internals }');
+  const spec: StatusRouteOptions =
+    option === true ? {} : typeof option === 'string' ? { path: option } : (option as StatusRouteOptions);
+  if (typeof spec !== 'object' || spec === null)
+    throw new InvalidOptionError(
+      'statusRoute',
+      'expected true, a path or { path, authorize, exposeErrors, internals }',
+    );
   const path = spec.path ?? '/tasks/:id';
   if (typeof path !== 'string' || !path.startsWith('/') || !/:id(\/|$)/.test(path)) {
-    throw new InvalidOptionError('statusRoute.path', `expected a path starting with '/' with an :id parameter, got ${JSON.stringify(path)}`);
+    throw new InvalidOptionError(
+      'statusRoute.path',
+      `expected a path starting with '/' with an :id parameter, got ${JSON.stringify(path)}`,
+    );
   }
-  if (!queue.store) throw new InvalidOptionError('statusRoute', 'the status route needs a queue with a result store: createQueue({ store })');
+  if (!queue.store)
+    throw new InvalidOptionError(
+      'statusRoute',
+      'the status route needs a queue with a result store: createQueue({ store })',
+    );
   return { ...resolveStatusRoute(queue, spec, 'statusRoute.'), path };
 }

@@ -24,7 +24,11 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
   const resolved = resolveOptions(options);
   if (fastify.hasDecorator('taskQueue') || fastify.hasRequestDecorator('taskQueue')) throw new AlreadyRegisteredError();
   // fastify-plugin shares this context with the parent, so its prefix is where the app's routes live.
-  const urlOptions: UrlContextOptions = { basePath: resolved.basePath ?? fastify.prefix, routes: resolved.routes, allowedHosts: resolved.allowedHosts };
+  const urlOptions: UrlContextOptions = {
+    basePath: resolved.basePath ?? fastify.prefix,
+    routes: resolved.routes,
+    allowedHosts: resolved.allowedHosts,
+  };
   const inFlight = new Set<Promise<void>>();
 
   fastify.decorate('taskQueue', resolved.queue);
@@ -35,7 +39,8 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
   fastify.addHook('onRequest', (request, _reply, done) => {
     let context: RequestUrlContext;
     try {
-      // Checked before anything else runs: a bad or unknown Host is a 400 (BadRequestHostError's statusCode), and no route sees it.
+      // Checked before anything else runs: a bad or unknown Host is a 400 (BadRequestHostError's statusCode), and no
+      // route sees it.
       context = urlContext(request, urlOptions);
     } catch (error) {
       done(error as Error);
@@ -45,12 +50,18 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
       const scope = new RequestScope(unitOfWork, resolved.rollbackOn, resolved.logger);
       request.taskQueue = resolved.queue.bind(unitOfWork.uow);
       scope.run(() => {
-        setState(request, { scope, resource: new AsyncResource('taskq.request'), statusPath: resolved.statusRoute?.path, context });
+        setState(request, {
+          scope,
+          resource: new AsyncResource('taskq.request'),
+          statusPath: resolved.statusRoute?.path,
+          context,
+        });
         done();
       });
     }, done);
   });
-  // Fastify 5 binds its own body parser to the request's context, but a custom parser or an earlier hook resuming from a
+  // Fastify 5 binds its own body parser to the request's context, but a custom parser or an earlier hook resuming from
+  // a
   // shared callback (a pool, a cache) may not: bring the context back before validation and before the handler.
   const reenter = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const state = stateOf(request);
@@ -75,7 +86,8 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
       return commitFailedReply(reply, error);
     }
   });
-  // A hijacked reply never passes onSend: settle by its status once it is out (documented: commit after the response there).
+  // A hijacked reply never passes onSend: settle by its status once it is out (documented: commit after the response
+  // there).
   fastify.addHook('onResponse', async (request, reply) => {
     const state = stateOf(request);
     if (state) await track(inFlight, state.scope.settle(reply.statusCode)).catch(() => {});
@@ -84,7 +96,8 @@ async function taskq(fastify: FastifyInstance, options: TaskqPluginOptions): Pro
     stateOf(request)?.scope.abandon();
   });
   fastify.addHook('onClose', async () => {
-    // Fastify runs onClose after in-flight requests finished; a commit still running (a hijacked reply) is waited for too.
+    // Fastify runs onClose after in-flight requests finished; a commit still running (a hijacked reply) is waited for
+    // too.
     await Promise.allSettled([...inFlight]);
     // A given queue stays open unless asked (closeQueue): a worker or another app may share it.
     if (resolved.closeQueue) await resolved.queue.close();
@@ -119,7 +132,10 @@ export const taskqPlugin = fp(taskq, { name: '@taskq/fastify', fastify: '5.x' })
  */
 export function requestUnitOfWork<T extends RequestUnitOfWork = RequestUnitOfWork>(request: FastifyRequest): T {
   const state = stateOf(request);
-  if (!state) throw new NoRequestUnitOfWorkError('taskqPlugin is not registered in this context (or the request has not reached onRequest)');
+  if (!state)
+    throw new NoRequestUnitOfWorkError(
+      'taskqPlugin is not registered in this context (or the request has not reached onRequest)',
+    );
   return state.scope.unitOfWork as T;
 }
 
@@ -128,8 +144,10 @@ function urlContext(request: FastifyRequest, options: UrlContextOptions): Reques
 }
 
 function decorateUrlHelpers(fastify: FastifyInstance, options: UrlContextOptions): void {
-  // onRequest checked the host and keeps the context; a request that has no state yet (an earlier hook) is checked here.
-  const contextOf = (request: FastifyRequest): RequestUrlContext => stateOf(request)?.context ?? urlContext(request, options);
+  // onRequest checked the host and keeps the context; a request that has no state yet (an earlier hook) is checked
+  // here.
+  const contextOf = (request: FastifyRequest): RequestUrlContext =>
+    stateOf(request)?.context ?? urlContext(request, options);
   const urls = (request: FastifyRequest): TaskRequest => {
     const state = stateOf(request);
     if (!state) return new TaskRequest(contextOf(request));
@@ -142,9 +160,12 @@ function decorateUrlHelpers(fastify: FastifyInstance, options: UrlContextOptions
   fastify.decorateRequest('absoluteUrl', function (this: FastifyRequest, path: string) {
     return urls(this).absoluteUrl(path);
   });
-  fastify.decorateRequest('routeUrl', function (this: FastifyRequest, name: string, params?: Readonly<Record<string, string | number>>) {
-    return urls(this).routeUrl(name, params);
-  });
+  fastify.decorateRequest(
+    'routeUrl',
+    function (this: FastifyRequest, name: string, params?: Readonly<Record<string, string | number>>) {
+      return urls(this).routeUrl(name, params);
+    },
+  );
 }
 
 function track(inFlight: Set<Promise<void>>, settled: Promise<void>): Promise<void> {

@@ -1,6 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidOptionError, type TaskQueue } from '@taskq/core';
-import { type AcceptedOptions, acceptedAnswer, answerTaskStatus, type ResolvedStatusRoute, resolveStatusRoute, type StatusRouteOptions } from '@taskq/http';
+import {
+  type AcceptedOptions,
+  acceptedAnswer,
+  answerTaskStatus,
+  type ResolvedStatusRoute,
+  resolveStatusRoute,
+  type StatusRouteOptions,
+} from '@taskq/http';
 import { stateOf } from './internal/state.js';
 
 /**
@@ -25,16 +32,27 @@ export interface TaskStatusOptions extends StatusRouteOptions<FastifyRequest> {
  * not its message, unless the error is marked public (`expose = true`) or
  * `exposeErrors` is set. The queue needs a result store.
  */
-export function taskStatusHandler(queue: TaskQueue, options: TaskStatusOptions = {}): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+export function taskStatusHandler(
+  queue: TaskQueue,
+  options: TaskStatusOptions = {},
+): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
   const param = options.param ?? 'id';
-  if (typeof param !== 'string' || param === '') throw new InvalidOptionError('param', 'expected a route parameter name');
+  if (typeof param !== 'string' || param === '')
+    throw new InvalidOptionError('param', 'expected a route parameter name');
   return statusHandler(resolveStatusRoute(queue, options), param);
 }
 
 /** @internal The handler for an already validated route (the plugin's `statusRoute`). */
-export function statusHandler(route: ResolvedStatusRoute<FastifyRequest>, param = 'id'): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+export function statusHandler(
+  route: ResolvedStatusRoute<FastifyRequest>,
+  param = 'id',
+): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
   return async function taskStatus(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const answer = await answerTaskStatus(route, request, (request.params as Record<string, unknown> | undefined)?.[param]);
+    const answer = await answerTaskStatus(
+      route,
+      request,
+      (request.params as Record<string, unknown> | undefined)?.[param],
+    );
     return reply.code(answer.status).headers(answer.headers).send(answer.body);
   };
 }
@@ -48,9 +66,14 @@ export function statusHandler(route: ResolvedStatusRoute<FastifyRequest>, param 
  * this reply is written, so the status route knows the id by the time the
  * client reads it.
  */
-export function accepted(reply: FastifyReply, task: { readonly id: string }, options: AcceptedOptions = {}): FastifyReply {
+export function accepted(
+  reply: FastifyReply,
+  task: { readonly id: string },
+  options: AcceptedOptions = {},
+): FastifyReply {
   const request = reply.request;
-  const absoluteUrl = typeof request.absoluteUrl === 'function' ? (path: string) => request.absoluteUrl(path) : (path: string) => path;
+  const absoluteUrl =
+    typeof request.absoluteUrl === 'function' ? (path: string) => request.absoluteUrl(path) : (path: string) => path;
   const answer = acceptedAnswer(task, options, absoluteUrl, stateOf(request)?.statusPath);
   return reply.code(answer.status).headers(answer.headers).send(answer.body);
 }

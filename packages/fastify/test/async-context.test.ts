@@ -48,7 +48,11 @@ describe('Fastify: the request’s unit of work reaches hooks and the handler', 
           { prefix: '/deep' },
         );
       });
-      const response = await fetch(`${url}/deep/nested`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ who: 'ann' }) });
+      const response = await fetch(`${url}/deep/nested`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ who: 'ann' }),
+      });
       expect(response.status).toBe(outcome === 'throw' ? 500 : 200);
       expect(seen).toEqual(['preHandler: in', 'handler: in']);
       expect(await queueDepth(name)).toBe(outcome === 'throw' ? 0 : 1);
@@ -77,7 +81,10 @@ describe('Fastify: the request’s unit of work reaches hooks and the handler', 
         },
       );
     });
-    expect((await fetch(`${url}/parsed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+    expect(
+      (await fetch(`${url}/parsed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }))
+        .status,
+    ).toBe(200);
     expect(inHook).toBeUndefined();
     expect(contextSeen).toBe(true);
   });

@@ -2,14 +2,28 @@ import { createWorker, silentLogger } from '@taskq/core';
 import type { FastifyInstance } from 'fastify';
 import { accepted, requestUnitOfWork, taskqPlugin } from '../src/index.js';
 import { serve } from './support/app.js';
-import { CONTRACT_ROUTES, contractOutcome, contractRegistry, contractTask, httpContract, JOBS_COOKIE, newsLinks } from '../../../test-support/http-contract/index.js';
+import {
+  CONTRACT_ROUTES,
+  contractOutcome,
+  contractRegistry,
+  contractTask,
+  httpContract,
+  JOBS_COOKIE,
+  newsLinks,
+} from '../../../test-support/http-contract/index.js';
 import { takeRawMessage } from '../../../test-support/rabbit.js';
 import { testQueue } from '../../../test-support/taskq-amqp.js';
 
 httpContract('Fastify', async (options, cleanup) => {
   const { queue, name } = testQueue(cleanup, 'fastify-contract', contractRegistry, { wrap: options.wrap });
   const startWorker = async (): Promise<void> => {
-    const worker = createWorker({ registry: contractRegistry, transport: queue.transport, store: queue.store, queues: [name], logger: silentLogger });
+    const worker = createWorker({
+      registry: contractRegistry,
+      transport: queue.transport,
+      store: queue.store,
+      queues: [name],
+      logger: silentLogger,
+    });
     await worker.start();
     cleanup.add(() => worker.stop({ timeout: 2_000 }));
   };

@@ -32,13 +32,17 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 function setup(delayMs = 0): { queue: TaskQueue; name: string } {
-  const { queue, name } = testQueue(cleanup, 'fastify-plugin', registry, { wrap: (transport) => faulty(transport, { delayMs }) });
+  const { queue, name } = testQueue(cleanup, 'fastify-plugin', registry, {
+    wrap: (transport) => faulty(transport, { delayMs }),
+  });
   return { queue, name };
 }
 
 describe('Fastify: registering taskqPlugin', () => {
   it('is a fastify-plugin named @taskq/fastify for Fastify 5', () => {
-    const meta = (taskqPlugin as unknown as Record<symbol, { name: string; fastify: string }>)[Symbol.for('plugin-meta')];
+    const meta = (taskqPlugin as unknown as Record<symbol, { name: string; fastify: string }>)[
+      Symbol.for('plugin-meta')
+    ];
     expect(meta).toMatchObject({ name: '@taskq/fastify', fastify: '5.x' });
   });
 
@@ -108,7 +112,10 @@ describe('Fastify: registering taskqPlugin', () => {
       app.register(
         async (api) => {
           api.register(taskqPlugin, { queue: first.queue, routes: { item: '/items/:id' } });
-          api.get('/where', async (request) => ({ url: request.routeUrl('item', { id: 1 }), mine: request.server.taskQueue === first.queue }));
+          api.get('/where', async (request) => ({
+            url: request.routeUrl('item', { id: 1 }),
+            mine: request.server.taskQueue === first.queue,
+          }));
         },
         { prefix: '/api' },
       );
@@ -128,16 +135,21 @@ describe('Fastify: registering taskqPlugin', () => {
     const { queue, name } = setup(200);
     const inHandler = gate();
     const release = gate();
-    const { app, url } = await serve(cleanup, (fastify) => {
-      fastify.register(taskqPlugin, { queue, closeQueue: true });
-      fastify.post('/slow', async (request) => {
-        const task = await request.taskQueue.submit(notify, 'in flight');
-        inHandler.open();
-        await release.promise;
-        return { task: task.id };
-      });
-    }, { forceCloseConnections: 'idle' });
-    // Connection: close, as a load balancer draining this instance would: a kept-alive socket would hold close() for keepAliveTimeout.
+    const { app, url } = await serve(
+      cleanup,
+      (fastify) => {
+        fastify.register(taskqPlugin, { queue, closeQueue: true });
+        fastify.post('/slow', async (request) => {
+          const task = await request.taskQueue.submit(notify, 'in flight');
+          inHandler.open();
+          await release.promise;
+          return { task: task.id };
+        });
+      },
+      { forceCloseConnections: 'idle' },
+    );
+    // Connection: close, as a load balancer draining this instance would: a kept-alive socket would hold close() for
+    // keepAliveTimeout.
     const response = post(`${url}/slow`);
     await inHandler.promise;
     const closed = app.close();
@@ -148,7 +160,10 @@ describe('Fastify: registering taskqPlugin', () => {
     await closed;
     expect(await queueDepth(name)).toBe(1);
     expect((await queue.status(task))?.state).toBe('queued');
-    await eventually(async () => errorCode(await queue.submit(notify, 'after close').catch((e: unknown) => e)) === 'TASKQ_CLOSED', 'the queue to be closed');
+    await eventually(
+      async () => errorCode(await queue.submit(notify, 'after close').catch((e: unknown) => e)) === 'TASKQ_CLOSED',
+      'the queue to be closed',
+    );
   });
 
   it('leaves a queue it was given open on fastify.close() unless asked (closeQueue defaults to false, as closeClient in @fastify/redis)', async () => {

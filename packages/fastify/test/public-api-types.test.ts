@@ -1,8 +1,22 @@
-import { createQueue, memory, type RequestUrlContext, TaskRegistry, type TaskHandle, type TaskQueue, type UrlHelpers } from '@taskq/core';
+import {
+  createQueue,
+  memory,
+  type RequestUrlContext,
+  TaskRegistry,
+  type TaskHandle,
+  type TaskQueue,
+  type UrlHelpers,
+} from '@taskq/core';
 import type { REQUEST_CONTEXT } from '@taskq/core/adapter';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expectTypeOf, it } from 'vitest';
-import { accepted, type RequestTaskQueue, requestUnitOfWork, type TaskqPluginOptions, taskqPlugin } from '../src/index.js';
+import {
+  accepted,
+  type RequestTaskQueue,
+  requestUnitOfWork,
+  type TaskqPluginOptions,
+  taskqPlugin,
+} from '../src/index.js';
 import type { RequestUnitOfWork } from '@taskq/http';
 
 async function sendWelcomeMail(email: string, request: UrlHelpers): Promise<number> {
@@ -21,7 +35,9 @@ describe('public types of @taskq/fastify', () => {
 
   it('checks submit arguments against the task, with the live request standing in for UrlHelpers', () => {
     const check = (request: FastifyRequest): void => {
-      expectTypeOf(request.taskQueue.submit(sendWelcomeMail, 'ann@example.com', request)).resolves.toEqualTypeOf<TaskHandle<number>>();
+      expectTypeOf(request.taskQueue.submit(sendWelcomeMail, 'ann@example.com', request)).resolves.toEqualTypeOf<
+        TaskHandle<number>
+      >();
       // @ts-expect-error the second argument must be UrlHelpers
       void request.taskQueue.submit(sendWelcomeMail, 'ann@example.com', 42);
     };

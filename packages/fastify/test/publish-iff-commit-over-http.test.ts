@@ -1,4 +1,5 @@
-// Publish-iff-success over HTTP is in the HTTP contract suite (http-contract.test.ts); this is what only Fastify's hooks do.
+// Publish-iff-success over HTTP is in the HTTP contract suite (http-contract.test.ts); this is what only Fastify's
+// hooks do.
 import { Readable } from 'node:stream';
 import { createWorker, silentLogger, TaskRegistry, type TaskQueue, type Transport } from '@taskq/core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -23,12 +24,22 @@ afterEach(async () => {
   runs.length = 0;
 });
 
-function setup(wrap: (transport: Transport) => Transport = (t) => t): { queue: TaskQueue; name: string; transport: Transport } {
+function setup(wrap: (transport: Transport) => Transport = (t) => t): {
+  queue: TaskQueue;
+  name: string;
+  transport: Transport;
+} {
   return testQueue(cleanup, 'fastify-iff', registry, { wrap });
 }
 
 async function drain(queue: TaskQueue, name: string): Promise<void> {
-  const worker = createWorker({ registry, transport: queue.transport, store: queue.store, queues: [name], logger: silentLogger });
+  const worker = createWorker({
+    registry,
+    transport: queue.transport,
+    store: queue.store,
+    queues: [name],
+    logger: silentLogger,
+  });
   await worker.start();
   await sleep(300);
   await worker.stop();
@@ -61,7 +72,11 @@ describe('Fastify: the request’s hooks settle its unit of work', () => {
       });
       app.post('/stream', async (request, reply) => {
         const task = await request.taskQueue.submit(sendWelcomeMail, 'stream@example.com');
-        return reply.code(202).header('location', `/tasks/${task.id}`).type('text/plain').send(Readable.from(['task ', task.id]));
+        return reply
+          .code(202)
+          .header('location', `/tasks/${task.id}`)
+          .type('text/plain')
+          .send(Readable.from(['task ', task.id]));
       });
     });
     for (const path of ['/string', '/stream']) {

@@ -1,5 +1,14 @@
-// A request as a task argument is in the HTTP contract suite (http-contract.test.ts); this is Fastify's own trust check.
-import { createQueue, createWorker, memoryResultStore, silentLogger, TaskRegistry, type TaskQueue, type UrlHelpers } from '@taskq/core';
+// A request as a task argument is in the HTTP contract suite (http-contract.test.ts); this is Fastify's own trust
+// check.
+import {
+  createQueue,
+  createWorker,
+  memoryResultStore,
+  silentLogger,
+  TaskRegistry,
+  type TaskQueue,
+  type UrlHelpers,
+} from '@taskq/core';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { taskqPlugin } from '../src/index.js';
@@ -27,7 +36,13 @@ function amqpQueue(): { queue: TaskQueue; name: string } {
 }
 
 async function startWorker(queue: TaskQueue, name: string): Promise<void> {
-  const worker = createWorker({ registry, transport: queue.transport, store: queue.store, queues: [name], logger: silentLogger });
+  const worker = createWorker({
+    registry,
+    transport: queue.transport,
+    store: queue.store,
+    queues: [name],
+    logger: silentLogger,
+  });
   await worker.start();
   cleanup.add(() => worker.stop());
 }
@@ -45,11 +60,19 @@ function publishRoutes(queue: TaskQueue) {
   };
 }
 
-async function publishApp(queue: TaskQueue, options: FastifyServerOptions = {}): Promise<{ url: string; port: number }> {
+async function publishApp(
+  queue: TaskQueue,
+  options: FastifyServerOptions = {},
+): Promise<{ url: string; port: number }> {
   return serve(cleanup, publishRoutes(queue), options);
 }
 
-async function directAndQueued(queue: TaskQueue, url: string, headers: Record<string, string> = {}, path = '/publish/big-news'): Promise<{ direct: unknown; queued: unknown }> {
+async function directAndQueued(
+  queue: TaskQueue,
+  url: string,
+  headers: Record<string, string> = {},
+  path = '/publish/big-news',
+): Promise<{ direct: unknown; queued: unknown }> {
   const response = await fetch(`${url}${path}`, { method: 'POST', headers });
   expect(response.status).toBe(200);
   const { direct, task } = (await response.json()) as { direct: unknown; task: string };
@@ -61,8 +84,14 @@ describe('Fastify: a request as a task argument', () => {
     const { queue, name } = amqpQueue();
     await startWorker(queue, name);
     const otherProxy = await publishApp(queue, { trustProxy: '10.0.0.1' });
-    const notThatOne = await directAndQueued(queue, otherProxy.url, { 'x-forwarded-proto': 'https', 'x-forwarded-port': '8443' });
-    expect(notThatOne.queued).toEqual({ news: `http://127.0.0.1:${otherProxy.port}/news/big-news?ref=push`, home: `http://127.0.0.1:${otherProxy.port}/` });
+    const notThatOne = await directAndQueued(queue, otherProxy.url, {
+      'x-forwarded-proto': 'https',
+      'x-forwarded-port': '8443',
+    });
+    expect(notThatOne.queued).toEqual({
+      news: `http://127.0.0.1:${otherProxy.port}/news/big-news?ref=push`,
+      home: `http://127.0.0.1:${otherProxy.port}/`,
+    });
     expect(notThatOne.queued).toEqual(notThatOne.direct);
   });
 });

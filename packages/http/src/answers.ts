@@ -23,8 +23,14 @@ export interface AcceptedAnswer {
 /** Validates {@link AcceptedOptions}, naming the bad option (when a decorator is applied, or at the call). */
 export function checkAcceptedOptions(options: AcceptedOptions): AcceptedOptions {
   const { statusPath, retryAfter } = options;
-  if (statusPath !== undefined && (typeof statusPath !== 'string' || !statusPath.startsWith('/') || !statusPath.includes(':id'))) {
-    throw new InvalidOptionError('statusPath', `expected a path starting with '/' that contains ':id', got ${JSON.stringify(statusPath)}`);
+  if (
+    statusPath !== undefined &&
+    (typeof statusPath !== 'string' || !statusPath.startsWith('/') || !statusPath.includes(':id'))
+  ) {
+    throw new InvalidOptionError(
+      'statusPath',
+      `expected a path starting with '/' that contains ':id', got ${JSON.stringify(statusPath)}`,
+    );
   }
   if (retryAfter !== undefined && !(Number.isInteger(retryAfter) && retryAfter >= 0)) {
     throw new InvalidOptionError('retryAfter', `expected a whole number of seconds, got ${retryAfter}`);
@@ -39,14 +45,22 @@ export function checkAcceptedOptions(options: AcceptedOptions): AcceptedOptions 
  * only after the request's unit of work committed, so the status route
  * knows the id by the time the client reads it.
  */
-export function acceptedAnswer(task: { readonly id: string }, options: AcceptedOptions, absoluteUrl: (path: string) => string, defaultStatusPath = '/tasks/:id'): AcceptedAnswer {
+export function acceptedAnswer(
+  task: { readonly id: string },
+  options: AcceptedOptions,
+  absoluteUrl: (path: string) => string,
+  defaultStatusPath = '/tasks/:id',
+): AcceptedAnswer {
   const { statusPath = defaultStatusPath, retryAfter } = checkAcceptedOptions(options);
   const location = absoluteUrl(statusPath.replace(':id', encodeURIComponent(task.id)));
   const headers = retryAfter === undefined ? { location } : { location, 'retry-after': String(retryAfter) };
   return { status: 202, headers, body: { task: task.id } };
 }
 
-/** The id of the task an `@Accepted()`-style handler returned (a `TaskHandle`, or anything with a string `id`), or `undefined`. */
+/**
+ * The id of the task an `@Accepted()`-style handler returned (a `TaskHandle`, or anything with a string `id`), or
+ * `undefined`.
+ */
 export function submittedTaskId(value: unknown): string | undefined {
   const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
   return typeof id === 'string' ? id : undefined;

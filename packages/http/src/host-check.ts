@@ -23,14 +23,22 @@ export class BadRequestHostError extends TaskqError {
 export interface AllowedHosts {
   /** The patterns in force (the given ones, or the development default). */
   readonly patterns: readonly string[];
-  /** Whether `host` (as {@link parseHost} gives it) on `port` (the protocol's default when the Host named none) matches a pattern. */
+  /**
+   * Whether `host` (as {@link parseHost} gives it) on `port` (the protocol's default when the Host named none) matches
+   * a pattern.
+   */
   allows(host: string, port: number): boolean;
 }
 
-/** What `allowedHosts` is when the option is not given and `NODE_ENV` is not `production`: loopback names only, as Django does in DEBUG. */
+/**
+ * What `allowedHosts` is when the option is not given and `NODE_ENV` is not `production`: loopback names only, as
+ * Django does in DEBUG.
+ */
 export const DEVELOPMENT_HOSTS: readonly string[] = Object.freeze(['.localhost', '127.0.0.1', '[::1]']);
 
-type Pattern = { readonly any: true } | { readonly any: false; readonly host: string; readonly port: number | undefined; readonly subdomains: boolean };
+type Pattern =
+  | { readonly any: true }
+  | { readonly any: false; readonly host: string; readonly port: number | undefined; readonly subdomains: boolean };
 
 /**
  * Validates an `allowedHosts` option once, at construction, and returns the
@@ -41,7 +49,11 @@ type Pattern = { readonly any: true } | { readonly any: false; readonly host: st
  * (by default `NODE_ENV === 'production'`), where it is required: a public
  * app must say which hosts it serves, or every link it builds trusts the client.
  */
-export function resolveAllowedHosts(option: unknown, name = 'allowedHosts', production = process.env.NODE_ENV === 'production'): AllowedHosts {
+export function resolveAllowedHosts(
+  option: unknown,
+  name = 'allowedHosts',
+  production = process.env.NODE_ENV === 'production',
+): AllowedHosts {
   if (option === undefined) {
     if (production) {
       throw new InvalidOptionError(
@@ -52,7 +64,10 @@ export function resolveAllowedHosts(option: unknown, name = 'allowedHosts', prod
     return matcher(DEVELOPMENT_HOSTS, DEVELOPMENT_HOSTS.map(parsePattern) as Pattern[]);
   }
   if (!Array.isArray(option) || option.length === 0) {
-    throw new InvalidOptionError(name, `expected a non-empty array of host patterns such as ['app.example.com', '.example.com', 'localhost:3000'], got ${JSON.stringify(option)}`);
+    throw new InvalidOptionError(
+      name,
+      `expected a non-empty array of host patterns such as ['app.example.com', '.example.com', 'localhost:3000'], got ${JSON.stringify(option)}`,
+    );
   }
   const patterns = option.map((entry: unknown, i) => {
     const pattern = parsePattern(entry);
@@ -83,7 +98,10 @@ function matcher(patterns: readonly string[], parsed: readonly Pattern[]): Allow
     patterns,
     allows(host: string, port: number): boolean {
       return parsed.some(
-        (p) => p.any || ((host === p.host || (p.subdomains && host.endsWith(`.${p.host}`))) && (p.port === undefined || p.port === port)),
+        (p) =>
+          p.any ||
+          ((host === p.host || (p.subdomains && host.endsWith(`.${p.host}`))) &&
+            (p.port === undefined || p.port === port)),
       );
     },
   };

@@ -1,4 +1,5 @@
-// @taskq/http: what every HTTP adapter of taskq shares, for adapter authors. Applications use @taskq/express, @taskq/fastify or @taskq/nest.
+// @taskq/http: what every HTTP adapter of taskq shares, for adapter authors. Applications use @taskq/express,
+// @taskq/fastify or @taskq/nest.
 export {
   type RequestUnitOfWork,
   type RequestUnitOfWorkFactory,
@@ -17,7 +18,14 @@ export {
 } from './options.js';
 export { BadRequestHostError, resolveAllowedHosts, DEVELOPMENT_HOSTS, type AllowedHosts } from './host-check.js';
 export { requestUrlContext, type RequestOrigin, type UrlContextOptions } from './url-context.js';
-export { requestOrigin, expressProxyTrust, fastifyProxyTrust, noProxyTrust, type ForwardedRequest, type ProxyTrust } from './proxy-trust.js';
+export {
+  requestOrigin,
+  expressProxyTrust,
+  fastifyProxyTrust,
+  noProxyTrust,
+  type ForwardedRequest,
+  type ProxyTrust,
+} from './proxy-trust.js';
 export {
   acceptedAnswer,
   checkAcceptedOptions,

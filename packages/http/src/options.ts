@@ -62,8 +62,11 @@ export interface ResolvedHttpAdapterOptions<Request> {
 const serverError = (status: number): boolean => status >= 500;
 
 /** Validates the common adapter options once, naming the bad option. */
-export function resolveHttpAdapterOptions<Request>(options: HttpAdapterOptions<Request>): ResolvedHttpAdapterOptions<Request> {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object such as { queue }');
+export function resolveHttpAdapterOptions<Request>(
+  options: HttpAdapterOptions<Request>,
+): ResolvedHttpAdapterOptions<Request> {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionError('options', 'expected an object such as { queue }');
   const { queue } = options;
   if (typeof queue?.submit !== 'function' || typeof queue.begin !== 'function') {
     throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue(...)');
@@ -93,7 +96,10 @@ export function checkScopeOptions<Request>(
 ): Pick<ResolvedHttpAdapterOptions<Request>, 'unitOfWork' | 'rollbackOn'> {
   const { unitOfWork, rollbackOn } = options;
   if (unitOfWork !== undefined && typeof unitOfWork !== 'function') {
-    throw new InvalidOptionError(`${prefix}unitOfWork`, 'expected a function (queue, request) => RequestUnitOfWork, e.g. (queue) => databaseUnitOfWork(dataSource, queue)');
+    throw new InvalidOptionError(
+      `${prefix}unitOfWork`,
+      'expected a function (queue, request) => RequestUnitOfWork, e.g. (queue) => databaseUnitOfWork(dataSource, queue)',
+    );
   }
   if (rollbackOn !== undefined && typeof rollbackOn !== 'function') {
     throw new InvalidOptionError(`${prefix}rollbackOn`, 'expected a function (status: number) => boolean');
@@ -110,7 +116,10 @@ export function checkRoutes(routes: unknown, option = 'routes'): Readonly<Record
   const checked: Record<string, string> = {};
   for (const [name, pattern] of Object.entries(routes)) {
     if (typeof pattern !== 'string' || !pattern.startsWith('/')) {
-      throw new InvalidOptionError(`${option}.${name}`, `expected a path starting with '/', got ${JSON.stringify(pattern)}`);
+      throw new InvalidOptionError(
+        `${option}.${name}`,
+        `expected a path starting with '/', got ${JSON.stringify(pattern)}`,
+      );
     }
     checked[name] = pattern;
   }
@@ -120,7 +129,10 @@ export function checkRoutes(routes: unknown, option = 'routes'): Readonly<Record
 function checkBasePath(basePath: unknown): string | undefined {
   if (basePath === undefined) return undefined;
   if (typeof basePath !== 'string' || (basePath !== '' && !basePath.startsWith('/'))) {
-    throw new InvalidOptionError('basePath', `expected '' or a path starting with '/', got ${JSON.stringify(basePath)}`);
+    throw new InvalidOptionError(
+      'basePath',
+      `expected '' or a path starting with '/', got ${JSON.stringify(basePath)}`,
+    );
   }
   return basePath.replace(/\/+$/, '');
 }

@@ -22,9 +22,15 @@ export interface ProxyTrust<Request extends ForwardedRequest = ForwardedRequest>
 }
 
 type TrustFn = (address: string | undefined, hop: number) => boolean;
-type ExpressLike = ForwardedRequest & { readonly app?: { get(name: string): unknown }; readonly socket?: { readonly remoteAddress?: string } };
+type ExpressLike = ForwardedRequest & {
+  readonly app?: { get(name: string): unknown };
+  readonly socket?: { readonly remoteAddress?: string };
+};
 
-/** Express: ask the compiled `trust proxy` function that `req.protocol` and `req.host` use; Express takes the first X-Forwarded-Host. */
+/**
+ * Express: ask the compiled `trust proxy` function that `req.protocol` and `req.host` use; Express takes the first
+ * X-Forwarded-Host.
+ */
 export const expressProxyTrust: ProxyTrust<ExpressLike> = {
   trusts(req) {
     const trust = req.app?.get('trust proxy fn') as TrustFn | undefined;
@@ -65,7 +71,10 @@ export const noProxyTrust: ProxyTrust = { trusts: () => false, entry: 'first' };
  * host as the framework computed them (falling back to `http` and the Host
  * header), X-Forwarded-Port only when `proxy` trusts the request's proxy.
  */
-export function requestOrigin<Request extends ForwardedRequest>(request: Request, proxy: ProxyTrust<Request>): RequestOrigin {
+export function requestOrigin<Request extends ForwardedRequest>(
+  request: Request,
+  proxy: ProxyTrust<Request>,
+): RequestOrigin {
   const { headers } = request;
   const header = headers['x-forwarded-port'];
   const trusted = typeof header === 'string' && proxy.trusts(request);

@@ -14,7 +14,12 @@ export interface PublicTaskStatus {
    * (`expose = true`), with `exposeErrors` or with `internals`; `stack` only
    * with `internals`.
    */
-  readonly error?: { readonly code?: string; readonly name?: string; readonly message?: string; readonly stack?: string };
+  readonly error?: {
+    readonly code?: string;
+    readonly name?: string;
+    readonly message?: string;
+    readonly stack?: string;
+  };
   readonly enqueuedAt: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
@@ -26,7 +31,10 @@ export interface PublicTaskStatus {
 
 /** What of a status {@link publicStatus} shows besides the public fields. */
 export interface PublicStatusOptions {
-  /** Also the task's name and queue, and the error's message and stack: for operators' routes only. @defaultValue `false` */
+  /**
+   * Also the task's name and queue, and the error's message and stack: for operators' routes only. @defaultValue
+   * `false`
+   */
   readonly internals?: boolean;
   /**
    * Show every failed task's error message, not only those of errors marked
@@ -38,7 +46,10 @@ export interface PublicStatusOptions {
   readonly exposeErrors?: boolean;
 }
 
-/** Task ids are UUIDs: a route can answer 404 for anything else without asking the store (a SQL store may reject a malformed uuid with an error). */
+/**
+ * Task ids are UUIDs: a route can answer 404 for anything else without asking the store (a SQL store may reject a
+ * malformed uuid with an error).
+ */
 export const TASK_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**

@@ -42,7 +42,9 @@ export function plainUnitOfWork(queue: TaskQueue): RequestUnitOfWork {
 /** The request's commit failed: the client gets a 500 instead of the handler's response; `cause` says why. */
 export class CommitFailedError extends TaskqError {
   constructor(cause: unknown) {
-    super('TASKQ_COMMIT_FAILED', 'the request could not be committed: its unit of work and tasks were dropped', { cause });
+    super('TASKQ_COMMIT_FAILED', 'the request could not be committed: its unit of work and tasks were dropped', {
+      cause,
+    });
   }
 }
 
@@ -63,12 +65,24 @@ export class NoRequestUnitOfWorkError extends TaskqError {
  * returned: a wrong factory fails the first request clearly rather than
  * half-way through a commit.
  */
-export async function openRequestUnitOfWork<Request>(queue: TaskQueue, factory: RequestUnitOfWorkFactory<Request> | undefined, request: Request): Promise<RequestUnitOfWork> {
+export async function openRequestUnitOfWork<Request>(
+  queue: TaskQueue,
+  factory: RequestUnitOfWorkFactory<Request> | undefined,
+  request: Request,
+): Promise<RequestUnitOfWork> {
   const opened: unknown = factory ? await factory(queue, request) : undefined;
   if (opened === undefined) return plainUnitOfWork(queue);
   const candidate = opened as Partial<RequestUnitOfWork> | null;
-  if (typeof candidate !== 'object' || candidate === null || typeof candidate.commit !== 'function' || typeof candidate.rollback !== 'function' || typeof candidate.uow?.run !== 'function') {
-    throw new NoRequestUnitOfWorkError('the unitOfWork option returned something other than { uow, commit(), rollback() }');
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.commit !== 'function' ||
+    typeof candidate.rollback !== 'function' ||
+    typeof candidate.uow?.run !== 'function'
+  ) {
+    throw new NoRequestUnitOfWorkError(
+      'the unitOfWork option returned something other than { uow, commit(), rollback() }',
+    );
   }
   return opened as RequestUnitOfWork;
 }
@@ -101,13 +115,17 @@ export class RequestScope {
 
   /** The request failed (an error reached the error handlers): drop everything now, whatever the response will say. */
   fail(): void {
-    // After the response started the outcome is decided (and the client may hold a task id): a late error changes nothing.
+    // After the response started the outcome is decided (and the client may hold a task id): a late error changes
+    // nothing.
     if (this.#outcome !== undefined) return;
     this.#failed = true;
     void this.#rollback();
   }
 
-  /** The response is about to start with `status`: commit or roll back first. Rejects with {@link CommitFailedError} when the commit failed. */
+  /**
+   * The response is about to start with `status`: commit or roll back first. Rejects with {@link CommitFailedError}
+   * when the commit failed.
+   */
   settle(status: number): Promise<void> {
     this.#outcome ??= this.#settle(status);
     return this.#outcome;
@@ -123,7 +141,10 @@ export class RequestScope {
     try {
       await this.unitOfWork.commit();
     } catch (error) {
-      this.#logger.error('the request could not be committed; its tasks were dropped', { error, code: errorCode(error) });
+      this.#logger.error('the request could not be committed; its tasks were dropped', {
+        error,
+        code: errorCode(error),
+      });
       await this.#rollback();
       throw new CommitFailedError(error);
     }
@@ -131,7 +152,8 @@ export class RequestScope {
 
   #rollback(): Promise<void> {
     this.#rollingBack ??= this.unitOfWork.rollback().catch((error: unknown) => {
-      // Nothing is left to undo for the client; a failing rollback is an operator's problem, not a reason to crash the request.
+      // Nothing is left to undo for the client; a failing rollback is an operator's problem, not a reason to crash the
+      // request.
       this.#logger.error('rolling back the request failed', { error, code: errorCode(error) });
     });
     return this.#rollingBack;

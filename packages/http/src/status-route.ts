@@ -50,28 +50,53 @@ export type StatusHeaders = { readonly 'cache-control': 'no-store' };
 export type UnknownTaskBody = { readonly error: { readonly code: 'TASKQ_UNKNOWN_TASK'; readonly message: string } };
 
 const HEADERS: StatusHeaders = Object.freeze({ 'cache-control': 'no-store' });
-const UNKNOWN: StatusAnswer = Object.freeze({ status: 404, headers: HEADERS, body: { error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } } as const });
+const UNKNOWN: StatusAnswer = Object.freeze({
+  status: 404,
+  headers: HEADERS,
+  body: { error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } } as const,
+});
 
 /**
  * Validates a status route's options once, when the route is built, naming
  * the bad option (`prefix` places it, e.g. `'statusRoute.'`).
  */
-export function resolveStatusRoute<Request>(queue: TaskQueue, options: StatusRouteOptions<Request> = {}, prefix = ''): ResolvedStatusRoute<Request> {
-  if (typeof queue?.status !== 'function') throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue(...)');
-  if (!queue.store) throw new InvalidOptionError('queue', 'the status route needs a queue with a result store: createQueue({ store })');
+export function resolveStatusRoute<Request>(
+  queue: TaskQueue,
+  options: StatusRouteOptions<Request> = {},
+  prefix = '',
+): ResolvedStatusRoute<Request> {
+  if (typeof queue?.status !== 'function')
+    throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue(...)');
+  if (!queue.store)
+    throw new InvalidOptionError('queue', 'the status route needs a queue with a result store: createQueue({ store })');
   return { queue, ...checkStatusRouteOptions(options, prefix) };
 }
 
-/** The queue-independent half of {@link resolveStatusRoute}, for options known before the queue is (NestJS's module options). */
-export function checkStatusRouteOptions<Request>(options: StatusRouteOptions<Request> | undefined, prefix = ''): Omit<ResolvedStatusRoute<Request>, 'queue'> {
+/**
+ * The queue-independent half of {@link resolveStatusRoute}, for options known before the queue is (NestJS's module
+ * options).
+ */
+export function checkStatusRouteOptions<Request>(
+  options: StatusRouteOptions<Request> | undefined,
+  prefix = '',
+): Omit<ResolvedStatusRoute<Request>, 'queue'> {
   if (options === undefined) return { authorize: undefined, internals: false, exposeErrors: false };
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(prefix.replace(/\.$/, '') || 'options', 'expected an object such as { authorize, exposeErrors }');
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionError(
+      prefix.replace(/\.$/, '') || 'options',
+      'expected an object such as { authorize, exposeErrors }',
+    );
   const { authorize, internals = false, exposeErrors = false } = options;
   if (authorize !== undefined && typeof authorize !== 'function') {
-    throw new InvalidOptionError(`${prefix}authorize`, 'expected a function (request, status) => boolean | Promise<boolean>');
+    throw new InvalidOptionError(
+      `${prefix}authorize`,
+      'expected a function (request, status) => boolean | Promise<boolean>',
+    );
   }
-  if (typeof internals !== 'boolean') throw new InvalidOptionError(`${prefix}internals`, `expected a boolean, got ${JSON.stringify(internals)}`);
-  if (typeof exposeErrors !== 'boolean') throw new InvalidOptionError(`${prefix}exposeErrors`, `expected a boolean, got ${JSON.stringify(exposeErrors)}`);
+  if (typeof internals !== 'boolean')
+    throw new InvalidOptionError(`${prefix}internals`, `expected a boolean, got ${JSON.stringify(internals)}`);
+  if (typeof exposeErrors !== 'boolean')
+    throw new InvalidOptionError(`${prefix}exposeErrors`, `expected a boolean, got ${JSON.stringify(exposeErrors)}`);
   return { authorize: authorize?.bind(options), internals, exposeErrors };
 }
 
@@ -81,7 +106,11 @@ export function checkStatusRouteOptions<Request>(options: StatusRouteOptions<Req
  * (the same 404, so a refusal does not reveal the task); otherwise the
  * public status.
  */
-export async function answerTaskStatus<Request>(route: ResolvedStatusRoute<Request>, request: Request, id: unknown): Promise<StatusAnswer> {
+export async function answerTaskStatus<Request>(
+  route: ResolvedStatusRoute<Request>,
+  request: Request,
+  id: unknown,
+): Promise<StatusAnswer> {
   if (typeof id !== 'string' || !TASK_ID_PATTERN.test(id)) return UNKNOWN;
   const status = await route.queue.status(id.toLowerCase());
   if (!status) return UNKNOWN;

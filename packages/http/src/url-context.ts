@@ -39,28 +39,42 @@ export function requestUrlContext(origin: RequestOrigin, options: UrlContextOpti
   const protocol = String(origin.protocol).toLowerCase() === 'https' ? 'https' : 'http';
   const parsed = parseHost(typeof origin.host === 'string' ? origin.host.trim() : origin.host);
   if (!parsed) {
-    const what = typeof origin.host === 'string' && origin.host !== '' ? `the Host ${quote(origin.host)}` : 'a missing Host';
+    const what =
+      typeof origin.host === 'string' && origin.host !== '' ? `the Host ${quote(origin.host)}` : 'a missing Host';
     throw new BadRequestHostError(`${what} is not a host name, IPv4 or [IPv6] address with an optional port 1-65535`);
   }
   let port = parsed.port;
-  // X-Forwarded-Host carrying its own port is what the client asked for; otherwise the proxy's X-Forwarded-Port names the public port.
+  // X-Forwarded-Host carrying its own port is what the client asked for; otherwise the proxy's X-Forwarded-Port names
+  // the public port.
   if (origin.forwardedPort !== undefined && !(origin.forwardedHost && parsed.port !== undefined)) {
     port = parsePort(origin.forwardedPort.trim());
-    if (port === undefined) throw new BadRequestHostError(`X-Forwarded-Port ${quote(origin.forwardedPort)} is not a port 1-65535`);
+    if (port === undefined)
+      throw new BadRequestHostError(`X-Forwarded-Port ${quote(origin.forwardedPort)} is not a port 1-65535`);
   }
   if (!options.allowedHosts.allows(parsed.host, port ?? DEFAULT_PORT[protocol])) {
-    throw new BadRequestHostError(`the host ${quote(port === undefined ? parsed.host : `${parsed.host}:${port}`)} is not one of the hosts this app serves (the adapter's allowedHosts option)`);
+    throw new BadRequestHostError(
+      `the host ${quote(port === undefined ? parsed.host : `${parsed.host}:${port}`)} is not one of the hosts this app serves (the adapter's allowedHosts option)`,
+    );
   }
   const headers: Partial<Record<TravellingHeader, string>> = {};
   for (const name of TRAVELLING_HEADERS) {
     const value = origin.headers[name];
     if (typeof value === 'string') headers[name] = value;
   }
-  const context: RequestUrlContext = { protocol, host: parsed.host, basePath: options.basePath, routes: options.routes, headers };
+  const context: RequestUrlContext = {
+    protocol,
+    host: parsed.host,
+    basePath: options.basePath,
+    routes: options.routes,
+    headers,
+  };
   return port === undefined || port === DEFAULT_PORT[protocol] ? context : { ...context, port };
 }
 
-/** The client's value in a message it will read: quoted and cut short, so a hostile header cannot fill a log line or a response. */
+/**
+ * The client's value in a message it will read: quoted and cut short, so a hostile header cannot fill a log line or a
+ * response.
+ */
 function quote(value: string): string {
   return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
 }

@@ -4,7 +4,14 @@ import { CodecSet } from '../../core/src/codecs/codec-set.js';
 import { decodeArgs } from '../../core/src/codecs/decode.js';
 import { type RequestOrigin, requestUrlContext, resolveAllowedHosts } from '../src/index.js';
 
-const origin = (host: string | undefined, extra: Partial<RequestOrigin> = {}): RequestOrigin => ({ protocol: 'http', host, forwardedHost: false, forwardedPort: undefined, headers: {}, ...extra });
+const origin = (host: string | undefined, extra: Partial<RequestOrigin> = {}): RequestOrigin => ({
+  protocol: 'http',
+  host,
+  forwardedHost: false,
+  forwardedPort: undefined,
+  headers: {},
+  ...extra,
+});
 const context = (host: string | undefined, allowed: readonly string[], extra: Partial<RequestOrigin> = {}) =>
   requestUrlContext(origin(host, extra), { basePath: '', routes: {}, allowedHosts: resolveAllowedHosts(allowed) });
 
@@ -18,8 +25,29 @@ describe('Host syntax', () => {
   });
 
   it('refuses paths, second ports, bad ports, user info, underscores, zone ids and impossible addresses', () => {
-    const bad = ['', 'evil.example/<script>', 'app.example:80:81', 'app.example:', 'app.example:0', 'app.example:65536', 'app.example:080', 'app.example: 80',
-      'user@app.example', 'app_example.com', 'a..b', '-a.example', 'a-.example', '[::1', '[::1]x', '[fe80::1%eth0]', '::1', '999.1.1.1', '1.2.3', 'a.0x10', `${'a'.repeat(64)}.example`];
+    const bad = [
+      '',
+      'evil.example/<script>',
+      'app.example:80:81',
+      'app.example:',
+      'app.example:0',
+      'app.example:65536',
+      'app.example:080',
+      'app.example: 80',
+      'user@app.example',
+      'app_example.com',
+      'a..b',
+      '-a.example',
+      'a-.example',
+      '[::1',
+      '[::1]x',
+      '[fe80::1%eth0]',
+      '::1',
+      '999.1.1.1',
+      '1.2.3',
+      'a.0x10',
+      `${'a'.repeat(64)}.example`,
+    ];
     for (const host of bad) expect(parseHost(host), host).toBeUndefined();
   });
 });
@@ -39,20 +67,40 @@ describe('allowedHosts', () => {
 
   it('compares a pattern’s port with the protocol’s default when the Host names none', () => {
     expect(context('app.example', ['app.example:443'], { protocol: 'https' }).host).toBe('app.example');
-    expect(() => context('app.example', ['app.example:443'])).toThrowError(expect.objectContaining({ code: 'TASKQ_BAD_REQUEST_HOST', status: 400, statusCode: 400, expose: true }));
+    expect(() => context('app.example', ['app.example:443'])).toThrowError(
+      expect.objectContaining({ code: 'TASKQ_BAD_REQUEST_HOST', status: 400, statusCode: 400, expose: true }),
+    );
   });
 
   it('defaults to loopback names outside production and is required in production', () => {
-    expect(resolveAllowedHosts(undefined, 'allowedHosts', false).patterns).toEqual(['.localhost', '127.0.0.1', '[::1]']);
-    expect(() => resolveAllowedHosts(undefined, 'allowedHosts', true)).toThrowError(expect.objectContaining({ code: 'TASKQ_INVALID_OPTION', option: 'allowedHosts' }));
+    expect(resolveAllowedHosts(undefined, 'allowedHosts', false).patterns).toEqual([
+      '.localhost',
+      '127.0.0.1',
+      '[::1]',
+    ]);
+    expect(() => resolveAllowedHosts(undefined, 'allowedHosts', true)).toThrowError(
+      expect.objectContaining({ code: 'TASKQ_INVALID_OPTION', option: 'allowedHosts' }),
+    );
     const dev = resolveAllowedHosts(undefined, 'allowedHosts', false);
-    expect(['localhost', 'api.localhost', '127.0.0.1', '[::1]'].map((host) => dev.allows(host, 80))).toEqual([true, true, true, true]);
+    expect(['localhost', 'api.localhost', '127.0.0.1', '[::1]'].map((host) => dev.allows(host, 80))).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
     expect(dev.allows('attacker.example', 80)).toBe(false);
   });
 
   it('refuses a bad pattern at construction, naming its index', () => {
-    for (const [option, index] of [[['app.example', '*.example.com'], 1], [['http://app.example'], 0], [['.10.0.0.1'], 0], [[''], 0]] as const) {
-      expect(() => resolveAllowedHosts(option)).toThrowError(expect.objectContaining({ code: 'TASKQ_INVALID_OPTION', option: `allowedHosts[${index}]` }));
+    for (const [option, index] of [
+      [['app.example', '*.example.com'], 1],
+      [['http://app.example'], 0],
+      [['.10.0.0.1'], 0],
+      [[''], 0],
+    ] as const) {
+      expect(() => resolveAllowedHosts(option)).toThrowError(
+        expect.objectContaining({ code: 'TASKQ_INVALID_OPTION', option: `allowedHosts[${index}]` }),
+      );
     }
     expect(() => resolveAllowedHosts([])).toThrowError(expect.objectContaining({ option: 'allowedHosts' }));
     expect(() => resolveAllowedHosts('app.example')).toThrowError(expect.objectContaining({ option: 'allowedHosts' }));
@@ -62,9 +110,13 @@ describe('allowedHosts', () => {
 describe('requestUrlContext', () => {
   it('lets X-Forwarded-Port name the public port unless X-Forwarded-Host carries its own, and refuses a bad one', () => {
     expect(context('app.example', ['app.example'], { forwardedPort: '8443', protocol: 'https' }).port).toBe(8443);
-    expect(context('app.example:9000', ['app.example'], { forwardedHost: true, forwardedPort: '8443' }).port).toBe(9000);
+    expect(context('app.example:9000', ['app.example'], { forwardedHost: true, forwardedPort: '8443' }).port).toBe(
+      9000,
+    );
     expect(context('app.example', ['app.example'], { forwardedPort: '443', protocol: 'https' }).port).toBeUndefined();
-    expect(() => context('app.example', ['app.example'], { forwardedPort: '80:81' })).toThrowError(expect.objectContaining({ code: 'TASKQ_BAD_REQUEST_HOST' }));
+    expect(() => context('app.example', ['app.example'], { forwardedPort: '80:81' })).toThrowError(
+      expect.objectContaining({ code: 'TASKQ_BAD_REQUEST_HOST' }),
+    );
   });
 
   it('keeps a hostile Host out of its message beyond a short quote', () => {
@@ -86,7 +138,12 @@ describe('a request context from the wire', () => {
       const wire = [{ $t: 'taskq.request', v: { protocol: 'https', host, basePath: '', routes: {}, headers: {} } }];
       await expect(decodeArgs(wire, codecs), host).rejects.toMatchObject({ code: 'TASKQ_DECODE_FAILED' });
     }
-    const ok = [{ $t: 'taskq.request', v: { protocol: 'https', host: '[::1]', port: 8443, basePath: '', routes: {}, headers: {} } }];
+    const ok = [
+      {
+        $t: 'taskq.request',
+        v: { protocol: 'https', host: '[::1]', port: 8443, basePath: '', routes: {}, headers: {} },
+      },
+    ];
     const [request] = await decodeArgs(ok, codecs);
     expect((request as { absoluteUrl(path: string): string }).absoluteUrl('/x')).toBe('https://[::1]:8443/x');
   });

@@ -19,7 +19,10 @@ export type ApplicationContextOptions = Parameters<typeof NestFactory.createAppl
  * export default taskqCliWorker(WorkerModule);
  * ```
  */
-export function taskqCliWorker(rootModule: Type<unknown> | DynamicModule, options?: ApplicationContextOptions): (overrides: CliOverrides) => Promise<Worker> {
+export function taskqCliWorker(
+  rootModule: Type<unknown> | DynamicModule,
+  options?: ApplicationContextOptions,
+): (overrides: CliOverrides) => Promise<Worker> {
   return async (overrides) => {
     const app = await runInCliMode(overrides, () => NestFactory.createApplicationContext(rootModule, options));
     return app.get(TaskqRuntime, { strict: false }).handOverToCli(app);

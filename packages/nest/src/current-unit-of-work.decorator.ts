@@ -17,8 +17,12 @@ export function attachUnitOfWork(request: unknown, unitOfWork: RequestUnitOfWork
  * checked at run time.
  */
 export function requestUnitOfWork<T extends RequestUnitOfWork = RequestUnitOfWork>(request: unknown): T {
-  const unitOfWork = typeof request === 'object' && request !== null ? (request as WithUnitOfWork)[UNIT_OF_WORK] : undefined;
-  if (!unitOfWork) throw new NoRequestUnitOfWorkError('the route is not behind the taskq unit-of-work interceptor (http.unitOfWork: false?)');
+  const unitOfWork =
+    typeof request === 'object' && request !== null ? (request as WithUnitOfWork)[UNIT_OF_WORK] : undefined;
+  if (!unitOfWork)
+    throw new NoRequestUnitOfWorkError(
+      'the route is not behind the taskq unit-of-work interceptor (http.unitOfWork: false?)',
+    );
   return unitOfWork as T;
 }
 
@@ -31,9 +35,10 @@ export function requestUnitOfWork<T extends RequestUnitOfWork = RequestUnitOfWor
  * @example
  * ```ts
  * @Post('users')
- * register(@Body() body: NewUser, @CurrentUnitOfWork() work: TypeormRequestUnitOfWork) { return work.manager.save(User, body); }
+ * register(@Body() body: NewUser, @CurrentUnitOfWork() work: TypeormRequestUnitOfWork) { return work.manager.save(User,
+ * body); }
  * ```
  */
-export const CurrentUnitOfWork: () => ParameterDecorator = createParamDecorator((_data: unknown, execution: ExecutionContext) =>
-  requestUnitOfWork(execution.switchToHttp().getRequest()),
+export const CurrentUnitOfWork: () => ParameterDecorator = createParamDecorator(
+  (_data: unknown, execution: ExecutionContext) => requestUnitOfWork(execution.switchToHttp().getRequest()),
 );

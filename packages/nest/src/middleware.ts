@@ -27,5 +27,7 @@ export type TaskqMiddlewareEntry = TaskMiddleware | Type<TaskqMiddleware>;
 
 /** @internal Tells an injectable class from a plain middleware function. */
 export function isMiddlewareClass(entry: TaskqMiddlewareEntry): entry is Type<TaskqMiddleware> {
-  return typeof entry === 'function' && typeof (entry as { prototype?: { use?: unknown } }).prototype?.use === 'function';
+  return (
+    typeof entry === 'function' && typeof (entry as { prototype?: { use?: unknown } }).prototype?.use === 'function'
+  );
 }

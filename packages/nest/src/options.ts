@@ -93,7 +93,8 @@ export interface TaskqHttpOptions {
    * `'.example.com'` (the domain and its subdomains), `'localhost:3000'`
    * (that port only), `'*'` (any valid host: only when a proxy in front
    * already refuses unknown hosts).
-   * @defaultValue `['.localhost', '127.0.0.1', '[::1]']`; required in an HTTP application when `NODE_ENV` is `'production'`
+   * @defaultValue `['.localhost', '127.0.0.1', '[::1]']`; required in an HTTP application when `NODE_ENV` is
+   * `'production'`
    */
   readonly allowedHosts?: readonly string[];
   /**
@@ -126,7 +127,9 @@ export interface TaskqModuleOptions {
   readonly http?: TaskqHttpOptions;
 }
 
-/** A named queue: `@InjectQueue(name)` injects a view of the module's queue that submits to the logical queue `name`. */
+/**
+ * A named queue: `@InjectQueue(name)` injects a view of the module's queue that submits to the logical queue `name`.
+ */
 export interface TaskqQueueDefinition {
   readonly name: string;
   /** Submit options of this queue. @defaultValue `{ queue: name }` */
@@ -171,7 +174,8 @@ export interface ResolvedTaskqOptions extends Omit<TaskqModuleOptions, 'worker' 
 }
 
 /** @internal */
-export interface ResolvedWorkerOptions extends Omit<TaskqWorkerOptions, 'shutdownTimeout' | 'autoStart' | 'queues' | 'middleware'> {
+export interface ResolvedWorkerOptions
+  extends Omit<TaskqWorkerOptions, 'shutdownTimeout' | 'autoStart' | 'queues' | 'middleware'> {
   readonly queues: readonly string[];
   readonly middleware: readonly TaskqMiddlewareEntry[];
   readonly shutdownTimeoutMs: number;
@@ -181,15 +185,22 @@ export interface ResolvedWorkerOptions extends Omit<TaskqWorkerOptions, 'shutdow
 /** @internal Validates the static options once, when the module is declared. */
 export function resolveQueueDefinitions(queues: TaskqStaticOptions['queues']): TaskqQueueDefinition[] {
   if (queues === undefined) return [];
-  if (!Array.isArray(queues)) throw new InvalidOptionError('queues', 'expected an array of queue names or { name, defaults }');
+  if (!Array.isArray(queues))
+    throw new InvalidOptionError('queues', 'expected an array of queue names or { name, defaults }');
   const seen = new Set<string>([DEFAULT_QUEUE_NAME]);
   return queues.map((entry, i) => {
     const definition: TaskqQueueDefinition = typeof entry === 'string' ? { name: entry } : entry;
     if (typeof definition?.name !== 'string' || !/^[A-Za-z0-9_.\-:]{1,200}$/.test(definition.name)) {
-      throw new InvalidOptionError(`queues[${i}]`, `expected a queue name (letters, digits, '_', '.', '-', ':'), got ${JSON.stringify(entry)}`);
+      throw new InvalidOptionError(
+        `queues[${i}]`,
+        `expected a queue name (letters, digits, '_', '.', '-', ':'), got ${JSON.stringify(entry)}`,
+      );
     }
     if (seen.has(definition.name)) {
-      throw new InvalidOptionError(`queues[${i}]`, `the queue "${definition.name}" is declared twice${definition.name === DEFAULT_QUEUE_NAME ? ' (the default queue always exists)' : ''}`);
+      throw new InvalidOptionError(
+        `queues[${i}]`,
+        `the queue "${definition.name}" is declared twice${definition.name === DEFAULT_QUEUE_NAME ? ' (the default queue always exists)' : ''}`,
+      );
     }
     seen.add(definition.name);
     return definition;
@@ -206,18 +217,33 @@ export function resolveStatusRoute(path: TaskqStaticOptions['statusRoute']): str
 }
 
 /** @internal Validates the module options once, failing with the option's name. */
-export function resolveTaskqOptions(options: TaskqModuleOptions, queues: readonly TaskqQueueDefinition[]): ResolvedTaskqOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'TaskqModule needs options: { transport, ... }');
-  if (!options.transport || typeof options.transport.publish !== 'function' || typeof options.transport.consume !== 'function') {
-    throw new InvalidOptionError('transport', 'expected a transport such as amqp({ url }) or memory() from @taskq/core');
+export function resolveTaskqOptions(
+  options: TaskqModuleOptions,
+  queues: readonly TaskqQueueDefinition[],
+): ResolvedTaskqOptions {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionError('options', 'TaskqModule needs options: { transport, ... }');
+  if (
+    !options.transport ||
+    typeof options.transport.publish !== 'function' ||
+    typeof options.transport.consume !== 'function'
+  ) {
+    throw new InvalidOptionError(
+      'transport',
+      'expected a transport such as amqp({ url }) or memory() from @taskq/core',
+    );
   }
   if (options.registry !== undefined && !(options.registry instanceof TaskRegistry)) {
     throw new InvalidOptionError('registry', 'expected a TaskRegistry from @taskq/core (one installed copy of it)');
   }
-  if (options.codecs !== undefined && !Array.isArray(options.codecs)) throw new InvalidOptionError('codecs', 'expected an array of codecs');
+  if (options.codecs !== undefined && !Array.isArray(options.codecs))
+    throw new InvalidOptionError('codecs', 'expected an array of codecs');
   const http = options.http ?? {};
   // `false` turns the per-request unit of work off; anything else is checked as every adapter's `unitOfWork` option.
-  const { unitOfWork, rollbackOn } = checkScopeOptions({ unitOfWork: http.unitOfWork === false ? undefined : http.unitOfWork, rollbackOn: http.rollbackOn }, 'http.');
+  const { unitOfWork, rollbackOn } = checkScopeOptions(
+    { unitOfWork: http.unitOfWork === false ? undefined : http.unitOfWork, rollbackOn: http.rollbackOn },
+    'http.',
+  );
   const queueNames = [DEFAULT_QUEUE_NAME, ...queues.map((q) => q.name)];
   return {
     ...options,
@@ -226,7 +252,8 @@ export function resolveTaskqOptions(options: TaskqModuleOptions, queues: readonl
       unitOfWork: http.unitOfWork === false ? false : unitOfWork,
       rollbackOn,
       routes: checkRoutes(http.routes, 'http.routes'),
-      allowedHosts: http.allowedHosts === undefined ? undefined : resolveAllowedHosts(http.allowedHosts, 'http.allowedHosts'),
+      allowedHosts:
+        http.allowedHosts === undefined ? undefined : resolveAllowedHosts(http.allowedHosts, 'http.allowedHosts'),
       statusRoute: checkStatusRouteOptions(http.statusRoute, 'http.statusRoute.'),
     },
     queueNames,
@@ -234,17 +261,25 @@ export function resolveTaskqOptions(options: TaskqModuleOptions, queues: readonl
 }
 
 function resolveWorkerOptions(worker: TaskqWorkerOptions, queueNames: readonly string[]): ResolvedWorkerOptions {
-  if (typeof worker !== 'object' || worker === null) throw new InvalidOptionError('worker', 'expected worker options such as { concurrency: 8 }');
+  if (typeof worker !== 'object' || worker === null)
+    throw new InvalidOptionError('worker', 'expected worker options such as { concurrency: 8 }');
   const middleware = worker.middleware ?? [];
-  if (!Array.isArray(middleware)) throw new InvalidOptionError('worker.middleware', 'expected an array of middleware functions or classes');
+  if (!Array.isArray(middleware))
+    throw new InvalidOptionError('worker.middleware', 'expected an array of middleware functions or classes');
   middleware.forEach((entry, i) => {
-    if (typeof entry !== 'function') throw new InvalidOptionError(`worker.middleware[${i}]`, 'expected a (ctx, next) => Promise<void> function or a class with use(ctx, next)');
+    if (typeof entry !== 'function')
+      throw new InvalidOptionError(
+        `worker.middleware[${i}]`,
+        'expected a (ctx, next) => Promise<void> function or a class with use(ctx, next)',
+      );
     if (!isMiddlewareClass(entry) && /^class[\s{]/.test(Function.prototype.toString.call(entry))) {
       throw new InvalidOptionError(`worker.middleware[${i}]`, `the class ${entry.name} has no use(ctx, next) method`);
     }
   });
-  if (worker.autoStart !== undefined && typeof worker.autoStart !== 'boolean') throw new InvalidOptionError('worker.autoStart', `expected a boolean, got ${JSON.stringify(worker.autoStart)}`);
-  if (worker.signingKeys !== undefined && !Array.isArray(worker.signingKeys)) throw new InvalidOptionError('worker.signingKeys', 'expected an array of keys');
+  if (worker.autoStart !== undefined && typeof worker.autoStart !== 'boolean')
+    throw new InvalidOptionError('worker.autoStart', `expected a boolean, got ${JSON.stringify(worker.autoStart)}`);
+  if (worker.signingKeys !== undefined && !Array.isArray(worker.signingKeys))
+    throw new InvalidOptionError('worker.signingKeys', 'expected an array of keys');
   const { shutdownTimeout, autoStart, queues, ...rest } = worker;
   return {
     ...rest,

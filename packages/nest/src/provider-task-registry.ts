@@ -30,7 +30,8 @@ export class ProviderTaskRegistry extends TaskRegistry {
   }
 
   #explain(fn: TaskFunction): string {
-    if (typeof fn !== 'function') return `queue.submit() needs a task function as its first argument, got ${fn === null ? 'null' : typeof fn}`;
+    if (typeof fn !== 'function')
+      return `queue.submit() needs a task function as its first argument, got ${fn === null ? 'null' : typeof fn}`;
     const metadata = getTaskMetadata(fn);
     if (metadata) {
       const where = `${metadata.declaredIn}.${metadata.methodName}`;
@@ -39,7 +40,11 @@ export class ProviderTaskRegistry extends TaskRegistry {
         : `${where} was submitted before the @Task() methods were registered; they are registered when the application initialises (onModuleInit). Submit after app.init() / from a request or a lifecycle hook, not from a constructor.`;
     }
     for (const [prototype, className] of this.#providerPrototypes) {
-      for (let proto: object | null = prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+      for (
+        let proto: object | null = prototype;
+        proto && proto !== Object.prototype;
+        proto = Object.getPrototypeOf(proto)
+      ) {
         for (const name of Object.getOwnPropertyNames(proto)) {
           if (name !== 'constructor' && Object.getOwnPropertyDescriptor(proto, name)?.value === fn) {
             return `${className}.${name} is not a task: decorate the method with @Task() (or @Task('some.id')) so it is registered at start-up.`;

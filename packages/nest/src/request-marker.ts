@@ -15,8 +15,13 @@ import {
 } from '@taskq/http';
 import { TaskqRuntime } from './taskq-runtime.js';
 
-/** How each Nest platform's request says whether the proxy in front of it is trusted; any other platform trusts none. */
-const PROXY_TRUST: Readonly<Record<string, ProxyTrust<never>>> = { express: expressProxyTrust, fastify: fastifyProxyTrust };
+/**
+ * How each Nest platform's request says whether the proxy in front of it is trusted; any other platform trusts none.
+ */
+const PROXY_TRUST: Readonly<Record<string, ProxyTrust<never>>> = {
+  express: expressProxyTrust,
+  fastify: fastifyProxyTrust,
+};
 
 /** A request the marker has seen. */
 type MarkedRequest = ForwardedRequest & { [REQUEST_CONTEXT]?: () => RequestUrlContext };
@@ -43,7 +48,8 @@ export class RequestMarker implements OnModuleInit {
   onModuleInit(): void {
     const platform = this.adapterHost.httpAdapter?.getType();
     if (platform === undefined) return; // an application context (worker process): no HTTP requests
-    // Resolved here, not in forRoot: a worker context sharing the module's options needs no host list, even in production.
+    // Resolved here, not in forRoot: a worker context sharing the module's options needs no host list, even in
+    // production.
     this.#hosts();
     this.#proxy = (PROXY_TRUST[platform] as ProxyTrust<ForwardedRequest> | undefined) ?? noProxyTrust;
   }
@@ -64,14 +70,22 @@ export class RequestMarker implements OnModuleInit {
   /** The request's URL context, its host checked. */
   urlContext(request: unknown): RequestUrlContext {
     const origin = requestOrigin(request as ForwardedRequest, this.#proxy);
-    return requestUrlContext(origin, { basePath: this.#basePath(), routes: this.runtime.options.http.routes, allowedHosts: this.#hosts() });
+    return requestUrlContext(origin, {
+      basePath: this.#basePath(),
+      routes: this.runtime.options.http.routes,
+      allowedHosts: this.#hosts(),
+    });
   }
 
-  /** `path` (below the global prefix) as an absolute URL of this request (its host checked when it was marked), or as a path when the request cannot say. */
+  /**
+   * `path` (below the global prefix) as an absolute URL of this request (its host checked when it was marked), or as a
+   * path when the request cannot say.
+   */
   absoluteUrl(request: unknown, path: string): string {
     try {
       const marked = request as MarkedRequest;
-      const context = typeof marked[REQUEST_CONTEXT] === 'function' ? marked[REQUEST_CONTEXT]() : this.urlContext(request);
+      const context =
+        typeof marked[REQUEST_CONTEXT] === 'function' ? marked[REQUEST_CONTEXT]() : this.urlContext(request);
       return new TaskRequest(context).absoluteUrl(path);
     } catch {
       return `${this.#basePath()}${path}`;
@@ -79,7 +93,8 @@ export class RequestMarker implements OnModuleInit {
   }
 
   #hosts(): AllowedHosts {
-    this.#allowedHosts ??= this.runtime.options.http.allowedHosts ?? resolveAllowedHosts(undefined, 'http.allowedHosts');
+    this.#allowedHosts ??=
+      this.runtime.options.http.allowedHosts ?? resolveAllowedHosts(undefined, 'http.allowedHosts');
     return this.#allowedHosts;
   }
 

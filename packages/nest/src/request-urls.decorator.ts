@@ -20,16 +20,20 @@ import { asBadRequest } from './internal/bad-host.js';
  * }
  * ```
  */
-export const RequestUrls: () => ParameterDecorator = createParamDecorator((_data: unknown, execution: ExecutionContext): TaskRequest => {
-  const request = execution.switchToHttp().getRequest<{ [REQUEST_CONTEXT]?: () => RequestUrlContext }>();
-  const context = request?.[REQUEST_CONTEXT];
-  if (typeof context !== 'function') {
-    throw new NoRequestContextError('@RequestUrls() needs the taskq interceptor in front of the route (TaskqModule registers it globally)');
-  }
-  try {
-    return new TaskRequest(context());
-  } catch (error) {
-    // A Host header that is not a host name is the client's mistake (the interceptor normally refused it already).
-    throw asBadRequest(error);
-  }
-});
+export const RequestUrls: () => ParameterDecorator = createParamDecorator(
+  (_data: unknown, execution: ExecutionContext): TaskRequest => {
+    const request = execution.switchToHttp().getRequest<{ [REQUEST_CONTEXT]?: () => RequestUrlContext }>();
+    const context = request?.[REQUEST_CONTEXT];
+    if (typeof context !== 'function') {
+      throw new NoRequestContextError(
+        '@RequestUrls() needs the taskq interceptor in front of the route (TaskqModule registers it globally)',
+      );
+    }
+    try {
+      return new TaskRequest(context());
+    } catch (error) {
+      // A Host header that is not a host name is the client's mistake (the interceptor normally refused it already).
+      throw asBadRequest(error);
+    }
+  },
+);

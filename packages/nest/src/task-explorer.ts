@@ -63,7 +63,9 @@ export class TaskExplorer {
       tasks.push(...found.tasks);
     }
     if (hosts.length > 1) {
-      throw new DuplicateTaskqModuleError(`TaskqModule is imported ${hosts.length} times (${hosts.join(', ')}); import TaskqModule.forRoot() once, in the root module (it is global), and declare more queues with its "queues" option`);
+      throw new DuplicateTaskqModuleError(
+        `TaskqModule is imported ${hosts.length} times (${hosts.join(', ')}); import TaskqModule.forRoot() once, in the root module (it is global), and declare more queues with its "queues" option`,
+      );
     }
     checkOneInstancePerMethod(tasks);
     checkUniqueIds(tasks);
@@ -80,7 +82,8 @@ export class TaskExplorer {
     } else if (typeof wrapper.metatype === 'function' && !wrapper.inject) {
       prototype = wrapper.metatype.prototype as object;
     }
-    // A request-scoped factory provider hides its class until it runs, so its methods cannot be found: provide the class (useClass).
+    // A request-scoped factory provider hides its class until it runs, so its methods cannot be found: provide the
+    // class (useClass).
     if (!prototype || prototype === Object.prototype) return undefined;
     const className = (prototype as { constructor?: { name?: string } }).constructor?.name || String(wrapper.name);
     const moduleName = wrapper.host?.name ?? 'an unknown module';
@@ -128,6 +131,8 @@ function checkUniqueIds(tasks: readonly DiscoveredTask[]): void {
     const hint = owners.every((o) => !o.explicitId)
       ? ` Give them explicit ids, e.g. @Task('${owners[0].moduleName}.${owners[0].methodName}') and @Task('${owners[1].moduleName}.${owners[1].methodName}').`
       : ' Change one of the explicit ids.';
-    throw new DuplicateTaskError(`two @Task() methods would both be the task "${id}": ${owners.map(describe).join(' and ')}.${hint}`);
+    throw new DuplicateTaskError(
+      `two @Task() methods would both be the task "${id}": ${owners.map(describe).join(' and ')}.${hint}`,
+    );
   }
 }

@@ -1,4 +1,14 @@
-import { Controller, Get, Header, Inject, NotFoundException, type OnModuleInit, Param, Req, type Type } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  Inject,
+  NotFoundException,
+  type OnModuleInit,
+  Param,
+  Req,
+  type Type,
+} from '@nestjs/common';
 import { InvalidOptionError } from '@taskq/core';
 import { answerTaskStatus, type PublicTaskStatus, type ResolvedStatusRoute } from '@taskq/http';
 
@@ -18,7 +28,11 @@ export function createTaskStatusController(path: string): Type<unknown> {
     constructor(@Inject(TaskqRuntime) private readonly runtime: TaskqRuntime) {}
 
     onModuleInit(): void {
-      if (!this.runtime.options.store) throw new InvalidOptionError('statusRoute', 'the status route needs a result store: TaskqModule.forRoot({ store })');
+      if (!this.runtime.options.store)
+        throw new InvalidOptionError(
+          'statusRoute',
+          'the status route needs a result store: TaskqModule.forRoot({ store })',
+        );
     }
 
     @Get(':id')

@@ -46,20 +46,31 @@ const TASK_METADATA = 'taskq:task';
  * ```
  */
 export function Task(idOrOptions?: string | TaskMethodOptions) {
-  const { id, ...options }: TaskMethodOptions = typeof idOrOptions === 'string' ? { id: idOrOptions } : (idOrOptions ?? {});
+  const { id, ...options }: TaskMethodOptions =
+    typeof idOrOptions === 'string' ? { id: idOrOptions } : (idOrOptions ?? {});
   if (id !== undefined && (typeof id !== 'string' || id.length === 0)) {
     throw new TaskDeclarationError(`@Task(id): expected a non-empty string id, got ${JSON.stringify(id)}`);
   }
-  return <F extends (...args: never[]) => unknown>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<F>): void => {
+  return <F extends (...args: never[]) => unknown>(
+    target: object,
+    key: string | symbol,
+    descriptor: TypedPropertyDescriptor<F>,
+  ): void => {
     const where = `${describeTarget(target)}.${String(key)}`;
     if (typeof target === 'function') {
-      throw new TaskDeclarationError(`@Task() on the static method ${where}: tasks are instance methods of providers, called on the instance from the container`);
+      throw new TaskDeclarationError(
+        `@Task() on the static method ${where}: tasks are instance methods of providers, called on the instance from the container`,
+      );
     }
     if (typeof descriptor?.value !== 'function') {
-      throw new TaskDeclarationError(`@Task() on ${where}, which is not a method (accessors and fields cannot be tasks)`);
+      throw new TaskDeclarationError(
+        `@Task() on ${where}, which is not a method (accessors and fields cannot be tasks)`,
+      );
     }
     if (typeof key === 'symbol' && id === undefined) {
-      throw new TaskDeclarationError(`@Task() on the symbol-named method ${where} needs an explicit id: @Task('some.id')`);
+      throw new TaskDeclarationError(
+        `@Task() on the symbol-named method ${where} needs an explicit id: @Task('some.id')`,
+      );
     }
     const metadata: TaskMetadata = { id, options, declaredIn: describeTarget(target), methodName: String(key) };
     Reflect.defineMetadata(TASK_METADATA, metadata, descriptor.value);

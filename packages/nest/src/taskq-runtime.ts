@@ -9,7 +9,17 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { createQueue, createWorker, DuplicateTaskError, InvalidOptionError, type SigningKey, type TaskMiddleware, type TaskQueue, TaskRegistry, type Worker } from '@taskq/core';
+import {
+  createQueue,
+  createWorker,
+  DuplicateTaskError,
+  InvalidOptionError,
+  type SigningKey,
+  type TaskMiddleware,
+  type TaskQueue,
+  TaskRegistry,
+  type Worker,
+} from '@taskq/core';
 import { MiddlewareResolutionError } from './errors.js';
 import { type CliOverrides, cliOverrides } from './internal/cli-context.js';
 import { nestLogger } from './internal/nest-logger.js';
@@ -33,7 +43,9 @@ export const TASKQ_OPTIONS = 'TaskqOptions';
  * run (tests, small deployments) without the two meanings colliding.
  */
 @Injectable()
-export class TaskqRuntime implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class TaskqRuntime
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   readonly registry = new ProviderTaskRegistry();
   readonly workerRegistry = new TaskRegistry();
   readonly queue: TaskQueue;
@@ -119,7 +131,11 @@ export class TaskqRuntime implements OnModuleInit, OnApplicationBootstrap, Befor
 
   /** @internal Lets `taskq worker` start and stop the worker; stopping it closes the application context. */
   handOverToCli(app: INestApplicationContext): Worker {
-    if (!this.worker) throw new InvalidOptionError('worker', 'taskqCliWorker(): the module runs no worker; give TaskqModule.forRoot({ transport, worker: { ... } })');
+    if (!this.worker)
+      throw new InvalidOptionError(
+        'worker',
+        'taskqCliWorker(): the module runs no worker; give TaskqModule.forRoot({ transport, worker: { ... } })',
+      );
     this.worker.onShutdown(async () => {
       this.#closingFromCli = true;
       await app.close();
@@ -128,7 +144,10 @@ export class TaskqRuntime implements OnModuleInit, OnApplicationBootstrap, Befor
   }
 
   #createWorker(options: ResolvedWorkerOptions): Worker {
-    const signingKeys: SigningKey[] = [...(this.options.signingKey === undefined ? [] : [this.options.signingKey]), ...(options.signingKeys ?? [])];
+    const signingKeys: SigningKey[] = [
+      ...(this.options.signingKey === undefined ? [] : [this.options.signingKey]),
+      ...(options.signingKeys ?? []),
+    ];
     return createWorker({
       registry: this.workerRegistry,
       transport: this.options.transport,
@@ -152,7 +171,8 @@ export class TaskqRuntime implements OnModuleInit, OnApplicationBootstrap, Befor
       instance = this.moduleRef.get(entry, { strict: false });
     } catch {
       try {
-        // Not registered as a provider: build it with the dependencies visible to TaskqModule (its imports and global providers).
+        // Not registered as a provider: build it with the dependencies visible to TaskqModule (its imports and global
+        // providers).
         instance = await this.moduleRef.create(entry);
       } catch (cause) {
         throw new MiddlewareResolutionError(
@@ -169,14 +189,24 @@ export class TaskqRuntime implements OnModuleInit, OnApplicationBootstrap, Befor
     for (const task of this.#tasks) {
       const queue = task.options.queue;
       if (queue !== undefined && !consumed.has(queue)) {
-        this.#logger.warn(`task ${task.id} goes to the queue "${queue}", which this worker does not consume (worker.queues: ${options.queues.join(', ')})`);
+        this.#logger.warn(
+          `task ${task.id} goes to the queue "${queue}", which this worker does not consume (worker.queues: ${options.queues.join(', ')})`,
+        );
       }
     }
   }
 }
 
-function withCliOverrides(options: ResolvedWorkerOptions | undefined, cli: CliOverrides | undefined): ResolvedWorkerOptions | undefined {
+function withCliOverrides(
+  options: ResolvedWorkerOptions | undefined,
+  cli: CliOverrides | undefined,
+): ResolvedWorkerOptions | undefined {
   if (!cli || !options) return options;
   // The CLI starts and stops the worker itself.
-  return { ...options, autoStart: false, concurrency: cli.concurrency ?? options.concurrency, queues: cli.queues ?? options.queues };
+  return {
+    ...options,
+    autoStart: false,
+    concurrency: cli.concurrency ?? options.concurrency,
+    queues: cli.queues ?? options.queues,
+  };
 }

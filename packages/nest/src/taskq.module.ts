@@ -47,10 +47,13 @@ export class TaskqModule {
    * by the factory.
    */
   static forRootAsync(options: TaskqModuleAsyncOptions): DynamicModule {
-    if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected { useFactory, inject } or { useClass } or { useExisting }');
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidOptionError('options', 'expected { useFactory, inject } or { useClass } or { useExisting }');
     const given = [options.useFactory, options.useClass, options.useExisting].filter((x) => x !== undefined).length;
-    if (given !== 1) throw new InvalidOptionError('forRootAsync', 'give exactly one of useFactory, useClass and useExisting');
-    if (options.useFactory !== undefined && typeof options.useFactory !== 'function') throw new InvalidOptionError('useFactory', 'expected a function');
+    if (given !== 1)
+      throw new InvalidOptionError('forRootAsync', 'give exactly one of useFactory, useClass and useExisting');
+    if (options.useFactory !== undefined && typeof options.useFactory !== 'function')
+      throw new InvalidOptionError('useFactory', 'expected a function');
     const queues = resolveQueueDefinitions(options.queues);
     const statusPath = resolveStatusRoute(options.statusRoute);
     const providers: Provider[] = [
@@ -81,12 +84,18 @@ function asyncOptionsProviders(options: TaskqModuleAsyncOptions): Provider[] {
 function queueProvider(definition: TaskqQueueDefinition | undefined): Provider {
   return {
     provide: getQueueToken(definition?.name),
-    useFactory: (runtime: TaskqRuntime): TaskQueue => (definition ? runtime.queue.with({ queue: definition.name, ...definition.defaults }) : runtime.queue),
+    useFactory: (runtime: TaskqRuntime): TaskQueue =>
+      definition ? runtime.queue.with({ queue: definition.name, ...definition.defaults }) : runtime.queue,
     inject: [TaskqRuntime],
   };
 }
 
-function build(optionProviders: Provider[], imports: NonNullable<DynamicModule['imports']>, queues: readonly TaskqQueueDefinition[], statusPath: string | undefined): DynamicModule {
+function build(
+  optionProviders: Provider[],
+  imports: NonNullable<DynamicModule['imports']>,
+  queues: readonly TaskqQueueDefinition[],
+  statusPath: string | undefined,
+): DynamicModule {
   const queueProviders = [queueProvider(undefined), ...queues.map(queueProvider)];
   return {
     module: TaskqModule,
@@ -99,7 +108,11 @@ function build(optionProviders: Provider[], imports: NonNullable<DynamicModule['
       TaskqRuntime,
       RequestMarker,
       ...queueProviders,
-      { provide: getWorkerToken(), useFactory: (runtime: TaskqRuntime): Worker | null => runtime.worker ?? null, inject: [TaskqRuntime] },
+      {
+        provide: getWorkerToken(),
+        useFactory: (runtime: TaskqRuntime): Worker | null => runtime.worker ?? null,
+        inject: [TaskqRuntime],
+      },
       { provide: TASKQ_STATUS_PATH, useValue: statusPath ?? null },
       { provide: APP_INTERCEPTOR, useClass: TaskqUnitOfWorkInterceptor },
     ],

@@ -1,7 +1,21 @@
-import { type CallHandler, type ExecutionContext, HttpException, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
+import {
+  type CallHandler,
+  type ExecutionContext,
+  HttpException,
+  Inject,
+  Injectable,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { SSE_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { type AcceptedOptions, acceptedAnswer, commitFailedAnswer, openRequestUnitOfWork, RequestScope, submittedTaskId } from '@taskq/http';
+import {
+  type AcceptedOptions,
+  acceptedAnswer,
+  commitFailedAnswer,
+  openRequestUnitOfWork,
+  RequestScope,
+  submittedTaskId,
+} from '@taskq/http';
 import { Observable, type Subscription, throwError } from 'rxjs';
 import { ACCEPTED_METADATA } from './accepted.decorator.js';
 import { attachUnitOfWork } from './current-unit-of-work.decorator.js';
@@ -24,7 +38,8 @@ import { TASKQ_STATUS_PATH } from './tokens.js';
  * sent, so a `202 Accepted` always names a task that exists. If the handler
  * fails, or its status matches `http.rollbackOn` (5xx by default), the tasks
  * are dropped; an error goes on to Nest's exception filters. A failed commit
- * answers 500 `TASKQ_COMMIT_FAILED` instead of the handler's response. Handlers that write the response themselves (`@Res()` without
+ * answers 500 `TASKQ_COMMIT_FAILED` instead of the handler's response. Handlers that write the response themselves
+ * (`@Res()` without
  * `passthrough`) answer before the commit; `@Sse()` streams get no unit of
  * work (their submits publish at once).
  */
@@ -82,7 +97,8 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
           return;
         }
         try {
-          for (const value of values) subscriber.next(accepted ? this.#acceptedBody(value, execution, accepted) : value);
+          for (const value of values)
+            subscriber.next(accepted ? this.#acceptedBody(value, execution, accepted) : value);
         } catch (error) {
           subscriber.error(error);
           return;
@@ -134,26 +150,45 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
     );
   }
 
-  /** Sets `Location` (and `Retry-After`) for an `@Accepted()` handler's task and answers `{ task: id }`; the 202 comes from its `@HttpCode`. */
+  /**
+   * Sets `Location` (and `Retry-After`) for an `@Accepted()` handler's task and answers `{ task: id }`; the 202 comes
+   * from its `@HttpCode`.
+   */
   #acceptedBody(value: unknown, execution: ExecutionContext, options: AcceptedOptions): { readonly task: string } {
     const id = submittedTaskId(value);
     if (id === undefined) {
-      throw new AcceptedResultError(`an @Accepted() handler must return the submitted task (a TaskHandle), got ${value === null ? 'null' : typeof value}`);
+      throw new AcceptedResultError(
+        `an @Accepted() handler must return the submitted task (a TaskHandle), got ${value === null ? 'null' : typeof value}`,
+      );
     }
     const http = execution.switchToHttp();
-    const answer = acceptedAnswer({ id }, options, (path) => this.marker.absoluteUrl(http.getRequest(), path), `${this.statusPath ?? '/tasks'}/:id`);
-    for (const [name, header] of Object.entries(answer.headers)) this.adapterHost.httpAdapter.setHeader(http.getResponse(), name, header);
+    const answer = acceptedAnswer(
+      { id },
+      options,
+      (path) => this.marker.absoluteUrl(http.getRequest(), path),
+      `${this.statusPath ?? '/tasks'}/:id`,
+    );
+    for (const [name, header] of Object.entries(answer.headers))
+      this.adapterHost.httpAdapter.setHeader(http.getResponse(), name, header);
     return answer.body;
   }
 }
 
-/** The status a Nest platform's response will be sent with (Express's `res` and Fastify's `reply` both have `statusCode`). */
+/**
+ * The status a Nest platform's response will be sent with (Express's `res` and Fastify's `reply` both have
+ * `statusCode`).
+ */
 function statusOf(response: unknown): number {
-  const status = typeof response === 'object' && response !== null ? (response as { statusCode?: unknown }).statusCode : undefined;
+  const status =
+    typeof response === 'object' && response !== null ? (response as { statusCode?: unknown }).statusCode : undefined;
   return typeof status === 'number' ? status : 200;
 }
 
-type HeaderBag = { getHeaderNames?(): string[]; getHeaders?(): Record<string, unknown>; removeHeader?(name: string): unknown };
+type HeaderBag = {
+  getHeaderNames?(): string[];
+  getHeaders?(): Record<string, unknown>;
+  removeHeader?(name: string): unknown;
+};
 
 /** Removes every header set so far, on Express's `res` (a ServerResponse) and on Fastify's `reply` alike. */
 function clearHeaders(response: unknown): void {
@@ -166,5 +201,7 @@ function clearHeaders(response: unknown): void {
 /** The Node response under a Nest platform's response object (Fastify's `reply.raw`, or Express's `res` itself). */
 function rawResponse(response: unknown): { once(event: 'close', listener: () => void): unknown } | undefined {
   const candidate = (response as { raw?: unknown } | null)?.raw ?? response;
-  return typeof (candidate as { once?: unknown } | null)?.once === 'function' ? (candidate as { once(event: 'close', listener: () => void): unknown }) : undefined;
+  return typeof (candidate as { once?: unknown } | null)?.once === 'function'
+    ? (candidate as { once(event: 'close', listener: () => void): unknown })
+    : undefined;
 }

@@ -32,16 +32,31 @@ describe('npx taskq worker with a Nest worker module (taskqCliWorker)', () => {
     const broker = new TestBroker();
     const outFile = join(fixtures.dir, 'cli-out.txt');
     const child = spawn(process.execPath, [CLI, 'worker', join(fixtures.dir, 'worker-cli.js'), '--concurrency', '2'], {
-      env: { ...process.env, TASKQ_URL: RABBIT_URL, TASKQ_PREFIX: broker.prefix, OUT_FILE: outFile, MAIL_FROM: 'cli@example.com', SLOW_MS: '500' },
+      env: {
+        ...process.env,
+        TASKQ_URL: RABBIT_URL,
+        TASKQ_PREFIX: broker.prefix,
+        OUT_FILE: outFile,
+        MAIL_FROM: 'cli@example.com',
+        SLOW_MS: '500',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const app = await (await Test.createTestingModule({ imports: [TaskqModule.forRoot({ transport: broker.transport() }), MailModule] }).compile()).init();
+    const app = await (
+      await Test.createTestingModule({
+        imports: [TaskqModule.forRoot({ transport: broker.transport() }), MailModule],
+      }).compile()
+    ).init();
     try {
-      await eventually(() => output.includes('worker started') || child.exitCode !== null, 'the CLI worker to start', 30_000);
+      await eventually(
+        () => output.includes('worker started') || child.exitCode !== null,
+        'the CLI worker to start',
+        30_000,
+      );
       expect(output).toMatch(/worker started.*concurrency=2/);
       const queue = app.get<TaskQueue>(getQueueToken());
       const mail = app.get(MailTasks);
@@ -51,7 +66,9 @@ describe('npx taskq worker with a Nest worker module (taskqCliWorker)', () => {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       const out = lines(outFile);
-      console.log(`CLI SIGTERM: started ${out.filter((l) => l.startsWith('start')).length}, finished ${out.filter((l) => l.startsWith('done')).length}, left in the queue ${await broker.depth('default')}`);
+      console.log(
+        `CLI SIGTERM: started ${out.filter((l) => l.startsWith('start')).length}, finished ${out.filter((l) => l.startsWith('done')).length}, left in the queue ${await broker.depth('default')}`,
+      );
       expect(out.filter((l) => l.startsWith('done'))).toHaveLength(out.filter((l) => l.startsWith('start')).length);
       // The CLI drained the worker first, then the application context closed.
       expect(out.at(-1)).toBe('context closed');

@@ -52,17 +52,33 @@ interface WorkerProcess {
   output(): string;
 }
 
-/** Forks the worker application (test/fixtures/worker-main.ts, transpiled with decorator metadata) and waits until it consumes. */
+/**
+ * Forks the worker application (test/fixtures/worker-main.ts, transpiled with decorator metadata) and waits until it
+ * consumes.
+ */
 async function forkWorker(broker: TestBroker, outFile: string): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [join(fixtures.dir, 'worker-main.js')], {
-    env: { ...process.env, TASKQ_URL: RABBIT_URL, TASKQ_PREFIX: broker.prefix, OUT_FILE: outFile, MAIL_FROM: 'worker@example.com', SLOW_MS: '600' },
+    env: {
+      ...process.env,
+      TASKQ_URL: RABBIT_URL,
+      TASKQ_PREFIX: broker.prefix,
+      OUT_FILE: outFile,
+      MAIL_FROM: 'worker@example.com',
+      SLOW_MS: '600',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  await eventually(() => output.includes('worker ready') || child.exitCode !== null, 'the worker process to start', 30_000);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  await eventually(
+    () => output.includes('worker ready') || child.exitCode !== null,
+    'the worker process to start',
+    30_000,
+  );
   if (!output.includes('worker ready')) throw new Error(`the worker process failed to start:\n${output}`);
   return { child, exited, output: () => output };
 }
@@ -82,7 +98,13 @@ describe('a worker application in another process, on RabbitMQ', () => {
     cleanup = [];
   });
 
-  async function setUp(): Promise<{ app: INestApplication; url: string; worker: WorkerProcess; outFile: string; broker: TestBroker }> {
+  async function setUp(): Promise<{
+    app: INestApplication;
+    url: string;
+    worker: WorkerProcess;
+    outFile: string;
+    broker: TestBroker;
+  }> {
     const broker = new TestBroker();
     cleanup.push(() => broker.cleanup());
     const outFile = join(fixtures.dir, `out-${broker.prefix}.txt`);
@@ -112,7 +134,8 @@ describe('a worker application in another process, on RabbitMQ', () => {
     await eventually(() => lines(outFile).length > 0, 'the worker to send the mail').catch((error: unknown) => {
       throw new Error(`${String(error)}; worker output:\n${worker.output()}`);
     });
-    // "worker@example.com" is the MAIL_FROM of the worker's container: the Mailer injected there did the work, not the web side's.
+    // "worker@example.com" is the MAIL_FROM of the worker's container: the Mailer injected there did the work, not the
+    // web side's.
     expect(lines(outFile)).toEqual(['sent worker@example.com -> ada@example.com: Welcome, Ada!']);
     expect(app.get(Mailer).sent).toEqual([]);
   });
@@ -121,12 +144,17 @@ describe('a worker application in another process, on RabbitMQ', () => {
     const { app, worker, outFile, broker } = await setUp();
     const users = app.get(UsersService);
     for (let n = 1; n <= 4; n++) await users.digest(n);
-    await eventually(() => lines(outFile).filter((l) => l.startsWith('start')).length === 4, 'four tasks to be in flight');
+    await eventually(
+      () => lines(outFile).filter((l) => l.startsWith('start')).length === 4,
+      'four tasks to be in flight',
+    );
     worker.child.kill('SIGTERM');
     const exit = await worker.exited;
     const out = lines(outFile);
     const done = out.filter((l) => l.startsWith('done')).length;
-    console.log(`SIGTERM with 4 in flight: started ${out.filter((l) => l.startsWith('start')).length}, finished ${done}, exit ${exit.signal ?? exit.code}`);
+    console.log(
+      `SIGTERM with 4 in flight: started ${out.filter((l) => l.startsWith('start')).length}, finished ${done}, exit ${exit.signal ?? exit.code}`,
+    );
     expect(done).toBe(4);
     expect(out.at(-1)).toBe('context closed');
     expect(exit.signal === 'SIGTERM' || exit.code === 0).toBe(true);

@@ -50,8 +50,14 @@ describe('app.close() with tasks in flight, on RabbitMQ', () => {
     await eventually(() => tasks.log.length === 3, 'three tasks to be in flight');
     const closing = Date.now();
     await app.close();
-    console.log(`app.close() with 3 in flight took ${Date.now() - closing} ms: ${tasks.log.filter((l) => l.startsWith('done')).length} finished`);
-    expect(tasks.log.filter((l) => l.startsWith('done')).sort()).toEqual(['done 1 (pool open)', 'done 2 (pool open)', 'done 3 (pool open)']);
+    console.log(
+      `app.close() with 3 in flight took ${Date.now() - closing} ms: ${tasks.log.filter((l) => l.startsWith('done')).length} finished`,
+    );
+    expect(tasks.log.filter((l) => l.startsWith('done')).sort()).toEqual([
+      'done 1 (pool open)',
+      'done 2 (pool open)',
+      'done 3 (pool open)',
+    ]);
     expect(app.get(Pool).closed).toBe(true);
     expect(await broker.depth('default')).toBe(0);
   });

@@ -6,7 +6,15 @@ import { Test } from '@nestjs/testing';
 import { memoryResultStore, type TaskQueue, type TaskRequest, type UrlHelpers, type Worker } from '@taskq/core';
 import { Accepted, getWorkerToken, InjectQueue, RequestUrls, requestUnitOfWork, TaskqModule } from '@taskq/nest';
 import { TestBroker } from './support/broker.js';
-import { CONTRACT_ROUTES, contractOutcome, contractRegistry, contractTask, httpContract, JOBS_COOKIE, newsLinks } from '../../../test-support/http-contract/index.js';
+import {
+  CONTRACT_ROUTES,
+  contractOutcome,
+  contractRegistry,
+  contractTask,
+  httpContract,
+  JOBS_COOKIE,
+  newsLinks,
+} from '../../../test-support/http-contract/index.js';
 import { takeRawMessage } from '../../../test-support/rabbit.js';
 
 const RUNS = 'ContractHandlerRuns';
@@ -27,7 +35,11 @@ class ContractController {
   }
 
   @Post('outcome/:mode')
-  async outcome(@Param('mode') mode: string, @Req() request: unknown, @Res({ passthrough: true }) response: { status(code: number): unknown }) {
+  async outcome(
+    @Param('mode') mode: string,
+    @Req() request: unknown,
+    @Res({ passthrough: true }) response: { status(code: number): unknown },
+  ) {
     const outcome = await contractOutcome(mode, {
       queue: this.queue,
       appQueue: this.queue,
@@ -65,14 +77,19 @@ for (const platform of ['express', 'fastify'] as const) {
             routes: CONTRACT_ROUTES,
             allowedHosts: options.allowedHosts,
             rollbackOn: options.rollbackOn,
-            statusRoute: { authorize: options.authorize, exposeErrors: options.exposeErrors, internals: options.internals },
+            statusRoute: {
+              authorize: options.authorize,
+              exposeErrors: options.exposeErrors,
+              internals: options.internals,
+            },
           },
         }),
       ],
       controllers: [ContractController],
       providers: [{ provide: RUNS, useValue: runs }],
     }).compile();
-    const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ trustProxy: options.trustProxy ?? false });
+    const adapter =
+      platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ trustProxy: options.trustProxy ?? false });
     const app = moduleRef.createNestApplication(adapter, { logger: false });
     if (platform === 'express' && options.trustProxy) (app as NestExpressApplication).set('trust proxy', 'loopback');
     if (options.basePath) app.setGlobalPrefix(options.basePath);

@@ -59,7 +59,9 @@ afterEach(async () => {
   submitted.length = 0;
 });
 
-async function serve(platform: keyof typeof platforms): Promise<{ app: INestApplication; url: string; mailer: Mailer; queue: TaskQueue }> {
+async function serve(
+  platform: keyof typeof platforms,
+): Promise<{ app: INestApplication; url: string; mailer: Mailer; queue: TaskQueue }> {
   const broker = new TestBroker();
   cleanup.push(() => broker.cleanup());
   const moduleRef = await Test.createTestingModule({
@@ -67,7 +69,8 @@ async function serve(platform: keyof typeof platforms): Promise<{ app: INestAppl
       TaskqModule.forRoot({
         transport: broker.transport(),
         store: memoryResultStore(),
-        // One context both serves and runs tasks, one at a time: FIFO lets a later task prove an earlier one was never published.
+        // One context both serves and runs tasks, one at a time: FIFO lets a later task prove an earlier one was never
+        // published.
         worker: { concurrency: 1 },
         statusRoute: 'tasks',
         http: { routes: { activate: '/users/:id/activate' } },
@@ -88,68 +91,92 @@ function post(url: string, body: unknown): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
-describe.each(Object.keys(platforms) as (keyof typeof platforms)[])('HTTP on the %s platform, tasks on RabbitMQ', (platform) => {
-  it('answers 202 with the status route in Location; the status route knows the task at once; it runs once', async () => {
-    const { url, mailer } = await serve(platform);
-    const response = await post(`${url}/api/users`, { id: 1, name: 'Ada', email: 'ada@example.com' });
-    expect(response.status).toBe(202);
-    const { task } = (await response.json()) as { task: string };
-    expect(response.headers.get('location')).toBe(`${url}/api/tasks/${task}`);
-    expect(response.headers.get('retry-after')).toBe('1');
+describe.each(Object.keys(platforms) as (keyof typeof platforms)[])(
+  'HTTP on the %s platform, tasks on RabbitMQ',
+  (platform) => {
+    it('answers 202 with the status route in Location; the status route knows the task at once; it runs once', async () => {
+      const { url, mailer } = await serve(platform);
+      const response = await post(`${url}/api/users`, { id: 1, name: 'Ada', email: 'ada@example.com' });
+      expect(response.status).toBe(202);
+      const { task } = (await response.json()) as { task: string };
+      expect(response.headers.get('location')).toBe(`${url}/api/tasks/${task}`);
+      expect(response.headers.get('retry-after')).toBe('1');
 
-    // The response was held until the commit: the status route never answers "unknown" for this id.
-    const first = await fetch(response.headers.get('location') as string);
-    expect(first.status).toBe(200);
-    expect(first.headers.get('cache-control')).toBe('no-store');
-    expect(['queued', 'active', 'succeeded']).toContain(((await first.json()) as { state: string }).state);
+      // The response was held until the commit: the status route never answers "unknown" for this id.
+      const first = await fetch(response.headers.get('location') as string);
+      expect(first.status).toBe(200);
+      expect(first.headers.get('cache-control')).toBe('no-store');
+      expect(['queued', 'active', 'succeeded']).toContain(((await first.json()) as { state: string }).state);
 
-    await eventually(async () => ((await (await fetch(`${url}/api/tasks/${task}`)).json()) as { state: string }).state === 'succeeded', 'the task to succeed');
-    const final = (await (await fetch(`${url}/api/tasks/${task}`)).json()) as { state: string; result: string; attempts: number };
-    expect(final).toMatchObject({ state: 'succeeded', attempts: 1, result: 'web@example.com -> ada@example.com: Welcome, Ada!' });
-    await sleep(200);
-    expect(mailer.sent).toEqual(['web@example.com -> ada@example.com: Welcome, Ada!']);
-  });
+      await eventually(
+        async () =>
+          ((await (await fetch(`${url}/api/tasks/${task}`)).json()) as { state: string }).state === 'succeeded',
+        'the task to succeed',
+      );
+      const final = (await (await fetch(`${url}/api/tasks/${task}`)).json()) as {
+        state: string;
+        result: string;
+        attempts: number;
+      };
+      expect(final).toMatchObject({
+        state: 'succeeded',
+        attempts: 1,
+        result: 'web@example.com -> ada@example.com: Welcome, Ada!',
+      });
+      await sleep(200);
+      expect(mailer.sent).toEqual(['web@example.com -> ada@example.com: Welcome, Ada!']);
+    });
 
-  it('drops the task when the handler throws after the submit: it never runs, and its id stays unknown', async () => {
-    const { url, mailer } = await serve(platform);
-    const failed = await post(`${url}/api/users`, { id: 2, name: 'Bob', email: 'bob@example.com', fail: true });
-    expect(failed.status).toBe(500);
-    const droppedId = submitted[0];
-    const ok = await post(`${url}/api/users`, { id: 3, name: 'Cy', email: 'cy@example.com' });
-    expect(ok.status).toBe(202);
-    const { task } = (await ok.json()) as { task: string };
-    // One FIFO queue, one task at a time: once the later task ran, the earlier one would have run first had it been published.
-    await eventually(async () => ((await (await fetch(`${url}/api/tasks/${task}`)).json()) as { state: string }).state === 'succeeded', 'the later task to succeed');
-    expect(mailer.sent).toEqual(['web@example.com -> cy@example.com: Welcome, Cy!']);
-    expect((await fetch(`${url}/api/tasks/${droppedId}`)).status).toBe(404);
-    console.log(`[${platform}] submitted ${submitted.length}, ran ${mailer.sent.length}, dropped ${droppedId.slice(-8)} (404)`);
-  });
+    it('drops the task when the handler throws after the submit: it never runs, and its id stays unknown', async () => {
+      const { url, mailer } = await serve(platform);
+      const failed = await post(`${url}/api/users`, { id: 2, name: 'Bob', email: 'bob@example.com', fail: true });
+      expect(failed.status).toBe(500);
+      const droppedId = submitted[0];
+      const ok = await post(`${url}/api/users`, { id: 3, name: 'Cy', email: 'cy@example.com' });
+      expect(ok.status).toBe(202);
+      const { task } = (await ok.json()) as { task: string };
+      // One FIFO queue, one task at a time: once the later task ran, the earlier one would have run first had it been
+      // published.
+      await eventually(
+        async () =>
+          ((await (await fetch(`${url}/api/tasks/${task}`)).json()) as { state: string }).state === 'succeeded',
+        'the later task to succeed',
+      );
+      expect(mailer.sent).toEqual(['web@example.com -> cy@example.com: Welcome, Cy!']);
+      expect((await fetch(`${url}/api/tasks/${droppedId}`)).status).toBe(404);
+      console.log(
+        `[${platform}] submitted ${submitted.length}, ran ${mailer.sent.length}, dropped ${droppedId.slice(-8)} (404)`,
+      );
+    });
 
-  it('answers 404 for unknown and malformed task ids', async () => {
-    const { url } = await serve(platform);
-    const unknown = await fetch(`${url}/api/tasks/00000000-0000-7000-8000-000000000000`);
-    expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toEqual({ error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } });
-    expect((await fetch(`${url}/api/tasks/not-a-uuid`)).status).toBe(404);
-  });
+    it('answers 404 for unknown and malformed task ids', async () => {
+      const { url } = await serve(platform);
+      const unknown = await fetch(`${url}/api/tasks/00000000-0000-7000-8000-000000000000`);
+      expect(unknown.status).toBe(404);
+      expect(await unknown.json()).toEqual({ error: { code: 'TASKQ_UNKNOWN_TASK', message: 'no task with this id' } });
+      expect((await fetch(`${url}/api/tasks/not-a-uuid`)).status).toBe(404);
+    });
 
-  it('streams server-sent events as they come (no unit of work around an endless stream)', async () => {
-    const { url } = await serve(platform);
-    const controller = new AbortController();
-    const response = await fetch(`${url}/api/users/events`, { signal: controller.signal });
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    let text = '';
-    while (!text.includes('data: {"n":0}')) text += new TextDecoder().decode((await reader.read()).value);
-    controller.abort();
-    expect(text).toContain('data: {"n":0}');
-  });
+    it('streams server-sent events as they come (no unit of work around an endless stream)', async () => {
+      const { url } = await serve(platform);
+      const controller = new AbortController();
+      const response = await fetch(`${url}/api/users/events`, { signal: controller.signal });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      while (!text.includes('data: {"n":0}')) text += new TextDecoder().decode((await reader.read()).value);
+      controller.abort();
+      expect(text).toContain('data: {"n":0}');
+    });
 
-  it('passes the request to a task as its URL context: the worker builds the same links as the handler', async () => {
-    const { url, queue } = await serve(platform);
-    const response = await post(`${url}/api/users/7/activation`, {});
-    expect(response.status).toBe(201);
-    const { direct, task } = (await response.json()) as { direct: string; task: string };
-    expect(direct).toBe(`web@example.com -> ada@example.com: Activate at ${url}/api/users/7/activate?via=mail (home ${url}/api/)`);
-    expect(await queue.handle(task).result({ timeout: 10_000 })).toBe(direct);
-  });
-});
+    it('passes the request to a task as its URL context: the worker builds the same links as the handler', async () => {
+      const { url, queue } = await serve(platform);
+      const response = await post(`${url}/api/users/7/activation`, {});
+      expect(response.status).toBe(201);
+      const { direct, task } = (await response.json()) as { direct: string; task: string };
+      expect(direct).toBe(
+        `web@example.com -> ada@example.com: Activate at ${url}/api/users/7/activate?via=mail (home ${url}/api/)`,
+      );
+      expect(await queue.handle(task).result({ timeout: 10_000 })).toBe(direct);
+    });
+  },
+);

@@ -25,9 +25,19 @@ class UsersModule {}
 
 const opened: INestApplicationContext[] = [];
 
-async function start(imports: NonNullable<Parameters<typeof Test.createTestingModule>[0]['imports']>, withWorker = true): Promise<INestApplicationContext> {
+async function start(
+  imports: NonNullable<Parameters<typeof Test.createTestingModule>[0]['imports']>,
+  withWorker = true,
+): Promise<INestApplicationContext> {
   const moduleRef = await Test.createTestingModule({
-    imports: [TaskqModule.forRoot({ transport: memory(), store: memoryResultStore(), ...(withWorker ? { worker: { concurrency: 2 } } : {}) }), ...imports],
+    imports: [
+      TaskqModule.forRoot({
+        transport: memory(),
+        store: memoryResultStore(),
+        ...(withWorker ? { worker: { concurrency: 2 } } : {}),
+      }),
+      ...imports,
+    ],
   }).compile();
   opened.push(moduleRef);
   return moduleRef.init();
@@ -73,7 +83,9 @@ describe('@Task() methods found by the explorer', () => {
     const queue = app.get<TaskQueue>(getQueueToken());
     const mail = app.get(MailTasks);
     // The cast keeps the method's parameter types, which `bind` loses against submit's generic.
-    const error = await queue.submit(mail.sendWelcome.bind(mail) as MailTasks['sendWelcome'], ada).catch((e: unknown) => e);
+    const error = await queue
+      .submit(mail.sendWelcome.bind(mail) as MailTasks['sendWelcome'], ada)
+      .catch((e: unknown) => e);
     expect(errorCode(error)).toBe('TASKQ_UNREGISTERED_TASK');
     expect(String(error)).toContain('bound sendWelcome is a bound function');
   });
@@ -112,7 +124,8 @@ describe('@Task() methods found by the explorer', () => {
   });
 });
 
-// Two classes called MailTasks, each with a method called sendWelcome, in two modules: Celery's silent mix-up, here an error.
+// Two classes called MailTasks, each with a method called sendWelcome, in two modules: Celery's silent mix-up, here an
+// error.
 function mailTasksClass(body: string, id?: string) {
   @Injectable()
   class MailTasks {
@@ -163,7 +176,9 @@ describe('same class and method names in two modules', () => {
     class BModule {}
     const error = await start([AModule, BModule]).catch((e: unknown) => e);
     expect(errorCode(error)).toBe('TASKQ_NEST_AMBIGUOUS_PROVIDER');
-    expect(String(error)).toMatch(/MailTasks\.sendWelcome \(provided in AModule\), MailTasks\.sendWelcome \(provided in BModule\)/);
+    expect(String(error)).toMatch(
+      /MailTasks\.sendWelcome \(provided in AModule\), MailTasks\.sendWelcome \(provided in BModule\)/,
+    );
   });
 });
 
@@ -175,8 +190,14 @@ describe('module set-up', () => {
 
   it('validates options where the module is declared, naming the option', () => {
     expect(() => TaskqModule.forRoot({ transport: {} as never })).toThrow(/option "transport"/);
-    expect(() => TaskqModule.forRoot({ transport: memory(), queues: ['mail', 'mail'] })).toThrow(/option "queues\[1\]": the queue "mail" is declared twice/);
-    expect(() => TaskqModule.forRoot({ transport: memory(), worker: { shutdownTimeout: 'soon' } })).toThrow(/worker\.shutdownTimeout/);
-    expect(() => TaskqModule.forRootAsync({ useFactory: () => ({ transport: memory() }), useClass: class {} as never })).toThrow(/exactly one of useFactory, useClass and useExisting/);
+    expect(() => TaskqModule.forRoot({ transport: memory(), queues: ['mail', 'mail'] })).toThrow(
+      /option "queues\[1\]": the queue "mail" is declared twice/,
+    );
+    expect(() => TaskqModule.forRoot({ transport: memory(), worker: { shutdownTimeout: 'soon' } })).toThrow(
+      /worker\.shutdownTimeout/,
+    );
+    expect(() =>
+      TaskqModule.forRootAsync({ useFactory: () => ({ transport: memory() }), useClass: class {} as never }),
+    ).toThrow(/exactly one of useFactory, useClass and useExisting/);
   });
 });

@@ -1,8 +1,27 @@
 import { Inject, Injectable, type INestApplicationContext, Module, Scope } from '@nestjs/common';
 import { REQUEST } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import { type CurrentTask, currentTask, memory, memoryResultStore, type TaskContext, type TaskQueue, TaskRegistry, type Transport, type Worker } from '@taskq/core';
-import { getQueueToken, getWorkerToken, InjectQueue, Task, type TaskqMiddleware, TaskqModule, type TaskqModuleOptions, type TaskqOptionsFactory } from '@taskq/nest';
+import {
+  type CurrentTask,
+  currentTask,
+  memory,
+  memoryResultStore,
+  type TaskContext,
+  type TaskQueue,
+  TaskRegistry,
+  type Transport,
+  type Worker,
+} from '@taskq/core';
+import {
+  getQueueToken,
+  getWorkerToken,
+  InjectQueue,
+  Task,
+  type TaskqMiddleware,
+  TaskqModule,
+  type TaskqModuleOptions,
+  type TaskqOptionsFactory,
+} from '@taskq/nest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Mailer, MailModule, MailTasks, type User } from './fixtures/mail.js';
 
@@ -31,8 +50,16 @@ class AuditTasks {
   ) {}
 
   @Task('audit.record')
-  async record(what: string): Promise<{ instance: number; taskId: string; sameAsCurrent: boolean; from: string; what: string }> {
-    return { instance: this.instance, taskId: this.task.id, sameAsCurrent: this.task.id === currentTask().id, from: this.mailer.from, what };
+  async record(
+    what: string,
+  ): Promise<{ instance: number; taskId: string; sameAsCurrent: boolean; from: string; what: string }> {
+    return {
+      instance: this.instance,
+      taskId: this.task.id,
+      sameAsCurrent: this.task.id === currentTask().id,
+      from: this.mailer.from,
+      what,
+    };
   }
 }
 
@@ -91,17 +118,30 @@ describe('worker mode', () => {
     const queue = app.get<TaskQueue>(getQueueToken());
     await (await queue.submit(app.get(MailTasks).sendWelcome, ada)).result({ timeout: 5_000 });
     expect(order).toEqual(['fn before MailTasks.sendWelcome', 'fn after MailTasks.sendWelcome']);
-    expect(app.get(Timing).seen).toEqual(['before MailTasks.sendWelcome (mailer from web@example.com)', 'after MailTasks.sendWelcome']);
+    expect(app.get(Timing).seen).toEqual([
+      'before MailTasks.sendWelcome (mailer from web@example.com)',
+      'after MailTasks.sendWelcome',
+    ]);
   });
 
   it('runs plain-function tasks from a registry next to @Task() methods', async () => {
     const shout = async (text: string): Promise<string> => text.toUpperCase();
     const app = await compile({
-      imports: [TaskqModule.forRoot({ transport: memory(), store: memoryResultStore(), registry: new TaskRegistry().add('text.shout', shout), worker: {} }), MailModule],
+      imports: [
+        TaskqModule.forRoot({
+          transport: memory(),
+          store: memoryResultStore(),
+          registry: new TaskRegistry().add('text.shout', shout),
+          worker: {},
+        }),
+        MailModule,
+      ],
     });
     const queue = app.get<TaskQueue>(getQueueToken());
     expect(await (await queue.submit(shout, 'hi')).result({ timeout: 5_000 })).toBe('HI');
-    expect(await (await queue.submit(app.get(MailTasks).sendWelcome, ada)).result({ timeout: 5_000 })).toContain('Welcome, Ada!');
+    expect(await (await queue.submit(app.get(MailTasks).sendWelcome, ada)).result({ timeout: 5_000 })).toContain(
+      'Welcome, Ada!',
+    );
   });
 
   it('injects named queues that submit to their own logical queue, all consumed by default', async () => {
@@ -114,7 +154,15 @@ describe('worker mode', () => {
       ) {}
     }
     const app = await compile({
-      imports: [TaskqModule.forRoot({ transport: memory(), store: memoryResultStore(), queues: ['mail', { name: 'bulk', defaults: { priority: 1 } }], worker: {} }), MailModule],
+      imports: [
+        TaskqModule.forRoot({
+          transport: memory(),
+          store: memoryResultStore(),
+          queues: ['mail', { name: 'bulk', defaults: { priority: 1 } }],
+          worker: {},
+        }),
+        MailModule,
+      ],
       providers: [Notifier],
     });
     const notifier = app.get(Notifier);
@@ -144,7 +192,11 @@ describe('worker mode', () => {
         TaskqModule.forRootAsync({
           imports: [ConfigModule],
           inject: [TRANSPORT],
-          useFactory: async (transport: Transport) => ({ transport, store: memoryResultStore(), worker: { concurrency: 3 } }),
+          useFactory: async (transport: Transport) => ({
+            transport,
+            store: memoryResultStore(),
+            worker: { concurrency: 3 },
+          }),
         }),
       useClass: () => TaskqModule.forRootAsync({ imports: [ConfigModule], useClass: TaskqConfig }),
     };
@@ -161,14 +213,19 @@ describe('worker mode', () => {
     it('configures the module with useExisting', async () => {
       @Module({ imports: [ConfigModule], providers: [TaskqConfig], exports: [TaskqConfig] })
       class OptionsModule {}
-      const app = await compile({ imports: [TaskqModule.forRootAsync({ imports: [OptionsModule], useExisting: TaskqConfig }), MailModule] });
+      const app = await compile({
+        imports: [TaskqModule.forRootAsync({ imports: [OptionsModule], useExisting: TaskqConfig }), MailModule],
+      });
       expect(app.get<Worker>(getWorkerToken()).concurrency).toBe(3);
     });
 
     it('validates what the factory returns', async () => {
-      const error = await compile({ imports: [TaskqModule.forRootAsync({ useFactory: () => ({ transport: memory(), worker: { concurrency: 0 } }) }), MailModule] }).catch(
-        (e: unknown) => e,
-      );
+      const error = await compile({
+        imports: [
+          TaskqModule.forRootAsync({ useFactory: () => ({ transport: memory(), worker: { concurrency: 0 } }) }),
+          MailModule,
+        ],
+      }).catch((e: unknown) => e);
       expect(String(error)).toMatch(/option "concurrency"/);
     });
   });

@@ -143,4 +143,9 @@ export const KeyEntity = new EntitySchema<KeyRow>({
  * {@link taskqMigrations}.
  */
 // Typed as a plain array because TypeORM's `entities` option takes no readonly arrays; frozen all the same.
-export const taskqEntities: EntitySchema[] = Object.freeze([OutboxEntity, InboxEntity, StatusEntity, KeyEntity] as EntitySchema[]) as EntitySchema[];
+export const taskqEntities: EntitySchema[] = Object.freeze([
+  OutboxEntity,
+  InboxEntity,
+  StatusEntity,
+  KeyEntity,
+] as EntitySchema[]) as EntitySchema[];

@@ -1,7 +1,21 @@
 import { type Codec, DecodeError, type EncodeContext, InvalidOptionError } from '@taskq/core';
-import { type DataSource, type EntityManager, type EntityMetadata, EntitySchema, type ObjectLiteral, type ObjectType } from 'typeorm';
+import {
+  type DataSource,
+  type EntityManager,
+  type EntityMetadata,
+  EntitySchema,
+  type ObjectLiteral,
+  type ObjectType,
+} from 'typeorm';
 import { TABLES, taskqEntities } from './entities.js';
-import { EntityDirtyError, EntityLoadError, EntityNotAllowedError, EntityNotFoundError, EntityNotSavedError, TypeormSetupError } from './errors.js';
+import {
+  EntityDirtyError,
+  EntityLoadError,
+  EntityNotAllowedError,
+  EntityNotFoundError,
+  EntityNotSavedError,
+  TypeormSetupError,
+} from './errors.js';
 import { changedColumns } from './internal/dirty.js';
 import { checkKey, isRecord } from './internal/entity-key.js';
 import { withManager } from './internal/scope.js';
@@ -73,13 +87,18 @@ export function entityCodec(dataSource: DataSource, options: EntityCodecOptions)
     throw new InvalidOptionError('dataSource', 'expected a TypeORM DataSource');
   }
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'expected an object with the entities that may travel, e.g. entityCodec(dataSource, { entities: [User] })');
+    throw new InvalidOptionError(
+      'options',
+      'expected an object with the entities that may travel, e.g. entityCodec(dataSource, { entities: [User] })',
+    );
   }
   const targets = checkTargets(options.entities);
   const policy = options.dirty ?? 'reject';
-  if (policy !== 'reject' && policy !== 'flush') throw new InvalidOptionError('dirty', `expected 'reject' or 'flush', got ${JSON.stringify(policy)}`);
+  if (policy !== 'reject' && policy !== 'flush')
+    throw new InvalidOptionError('dirty', `expected 'reject' or 'flush', got ${JSON.stringify(policy)}`);
   const name = options.name ?? 'typeorm.entity';
-  if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('name', 'expected a non-empty string');
+  if (typeof name !== 'string' || name.length === 0)
+    throw new InvalidOptionError('name', 'expected a non-empty string');
   const allowed = new AllowList(dataSource, targets);
 
   // test() runs for every non-plain argument value (Dates, Maps, ...): one lookup per class.
@@ -117,14 +136,23 @@ export function entityCodec(dataSource: DataSource, options: EntityCodecOptions)
 
 function checkTargets(entities: unknown): readonly EntityTarget[] {
   if (!Array.isArray(entities) || entities.length === 0) {
-    throw new InvalidOptionError('entities', 'expected a non-empty array of the entity classes that may travel as task arguments, e.g. { entities: [User, Order] }');
+    throw new InvalidOptionError(
+      'entities',
+      'expected a non-empty array of the entity classes that may travel as task arguments, e.g. { entities: [User, Order] }',
+    );
   }
   entities.forEach((target: unknown, index) => {
     if (typeof target !== 'function' && !(target instanceof EntitySchema)) {
-      throw new InvalidOptionError('entities', `entities[${index}]: expected an entity class or an EntitySchema, got ${target === null ? 'null' : typeof target}`);
+      throw new InvalidOptionError(
+        'entities',
+        `entities[${index}]: expected an entity class or an EntitySchema, got ${target === null ? 'null' : typeof target}`,
+      );
     }
     if ((taskqEntities as unknown[]).includes(target)) {
-      throw new InvalidOptionError('entities', `entities[${index}]: ${(target as EntitySchema).options.name} is one of taskq's own tables, which never travel as task arguments`);
+      throw new InvalidOptionError(
+        'entities',
+        `entities[${index}]: ${(target as EntitySchema).options.name} is one of taskq's own tables, which never travel as task arguments`,
+      );
     }
   });
   return Object.freeze([...entities]) as readonly EntityTarget[];
@@ -158,16 +186,28 @@ class AllowList {
     const byName = new Map<string, EntityMetadata>();
     const taskqTables = new Set<string>(Object.values(TABLES));
     this.#targets.forEach((target, index) => {
-      const label = target instanceof EntitySchema ? target.options.name : (target as { name?: string }).name || 'an anonymous class';
+      const label =
+        target instanceof EntitySchema
+          ? target.options.name
+          : (target as { name?: string }).name || 'an anonymous class';
       if (!this.#dataSource.hasMetadata(target)) {
-        throw new TypeormSetupError(`entityCodec: entities[${index}] (${label}) is not an entity of the DataSource; add it to the DataSource's entities`);
+        throw new TypeormSetupError(
+          `entityCodec: entities[${index}] (${label}) is not an entity of the DataSource; add it to the DataSource's entities`,
+        );
       }
       const metadata = this.#dataSource.getMetadata(target);
       if (typeof target === 'function' && metadata.target !== target) {
-        throw new TypeormSetupError(`entityCodec: entities[${index}] (${label}) is not an entity class of the DataSource; add it to the DataSource's entities`);
+        throw new TypeormSetupError(
+          `entityCodec: entities[${index}] (${label}) is not an entity class of the DataSource; add it to the DataSource's entities`,
+        );
       }
-      if (taskqTables.has(metadata.tableName) || taskqEntities.some((schema) => schema.options.name === metadata.name)) {
-        throw new TypeormSetupError(`entityCodec: entities[${index}] (${label}) maps taskq's own table ${metadata.tableName}, which never travels as a task argument`);
+      if (
+        taskqTables.has(metadata.tableName) ||
+        taskqEntities.some((schema) => schema.options.name === metadata.name)
+      ) {
+        throw new TypeormSetupError(
+          `entityCodec: entities[${index}] (${label}) maps taskq's own table ${metadata.tableName}, which never travels as a task argument`,
+        );
       }
       byName.set(metadata.name, metadata);
     });
@@ -176,8 +216,17 @@ class AllowList {
   }
 }
 
-async function encodeEntity(dataSource: DataSource, allowed: AllowList, policy: DirtyPolicy, entity: ObjectLiteral, context: EncodeContext): Promise<EncodedEntity> {
-  if (!dataSource.isInitialized) throw new TypeormSetupError('the DataSource is not initialized: call dataSource.initialize() before submitting entities');
+async function encodeEntity(
+  dataSource: DataSource,
+  allowed: AllowList,
+  policy: DirtyPolicy,
+  entity: ObjectLiteral,
+  context: EncodeContext,
+): Promise<EncodedEntity> {
+  if (!dataSource.isInitialized)
+    throw new TypeormSetupError(
+      'the DataSource is not initialized: call dataSource.initialize() before submitting entities',
+    );
   const metadata = dataSource.getMetadata(entity.constructor);
   if (allowed.get(metadata.name) !== metadata) {
     throw new EntityNotAllowedError(
@@ -187,14 +236,20 @@ async function encodeEntity(dataSource: DataSource, allowed: AllowList, policy: 
   }
   const found = metadata.hasAllPrimaryKeys(entity) ? metadata.getEntityIdMap(entity) : undefined;
   if (!found) {
-    throw new EntityNotSavedError(metadata.name, `${metadata.name} at ${context.path} has no primary key yet: it was never saved; save it (e.g. await manager.save(entity)) before submitting`);
+    throw new EntityNotSavedError(
+      metadata.name,
+      `${metadata.name} at ${context.path} has no primary key yet: it was never saved; save it (e.g. await manager.save(entity)) before submitting`,
+    );
   }
   // The worker checks the key the same way: refuse here what it would dead-letter.
   const id = checkKey(dataSource, metadata, found);
   return withManager(dataSource, 'always', async (manager) => {
     const stored = await loadStored(manager, metadata, id);
     if (!stored) {
-      throw new EntityNotSavedError(metadata.name, `${metadata.name} ${JSON.stringify(id)} at ${context.path} has no row in the database (never saved, or deleted); save it before submitting`);
+      throw new EntityNotSavedError(
+        metadata.name,
+        `${metadata.name} ${JSON.stringify(id)} at ${context.path} has no row in the database (never saved, or deleted); save it before submitting`,
+      );
     }
     const changed = changedColumns(metadata, entity, stored);
     if (changed.length > 0) {
@@ -207,24 +262,40 @@ async function encodeEntity(dataSource: DataSource, allowed: AllowList, policy: 
 }
 
 /** The stored row, relations as ids so their foreign keys can be compared. */
-function loadStored(manager: EntityManager, metadata: EntityMetadata, id: ObjectLiteral): Promise<ObjectLiteral | null> {
-  return manager.findOne<ObjectLiteral>(metadata.target, { where: id, loadEagerRelations: false, loadRelationIds: true });
+function loadStored(
+  manager: EntityManager,
+  metadata: EntityMetadata,
+  id: ObjectLiteral,
+): Promise<ObjectLiteral | null> {
+  return manager.findOne<ObjectLiteral>(metadata.target, {
+    where: id,
+    loadEagerRelations: false,
+    loadRelationIds: true,
+  });
 }
 
 async function decodeEntity(dataSource: DataSource, allowed: AllowList, data: EncodedEntity): Promise<ObjectLiteral> {
-  if (!isRecord(data) || typeof data.e !== 'string' || !isRecord(data.id)) throw new DecodeError('expected an entity reference { e, id }');
-  if (!dataSource.isInitialized) throw new TypeormSetupError("the worker's DataSource is not initialized: initialize it in worker.onStartup()");
+  if (!isRecord(data) || typeof data.e !== 'string' || !isRecord(data.id))
+    throw new DecodeError('expected an entity reference { e, id }');
+  if (!dataSource.isInitialized)
+    throw new TypeormSetupError("the worker's DataSource is not initialized: initialize it in worker.onStartup()");
   const metadata = allowed.get(data.e);
   if (!metadata) {
     const name = data.e.slice(0, 100);
-    throw new EntityNotAllowedError(name, `${JSON.stringify(name)} is not one of the entities this worker's codec loads (${allowed.names()}); the message is not retried`);
+    throw new EntityNotAllowedError(
+      name,
+      `${JSON.stringify(name)} is not one of the entities this worker's codec loads (${allowed.names()}); the message is not retried`,
+    );
   }
   const where = checkKey(dataSource, metadata, data.id);
   let entity: ObjectLiteral | null;
   try {
-    entity = await withManager(dataSource, 'always', (manager) => manager.findOne<ObjectLiteral>(metadata.target, { where }));
+    entity = await withManager(dataSource, 'always', (manager) =>
+      manager.findOne<ObjectLiteral>(metadata.target, { where }),
+    );
   } catch (error) {
-    // The query failed (connection lost, lock timeout): the row may well be there, so the attempt is retried, not dead-lettered.
+    // The query failed (connection lost, lock timeout): the row may well be there, so the attempt is retried, not
+    // dead-lettered.
     throw new EntityLoadError(metadata.name, error);
   }
   if (!entity) throw new EntityNotFoundError(metadata.name, where);

@@ -74,7 +74,10 @@ export class EntityNotFoundError extends TaskqError {
   readonly entity: string;
   readonly id: Readonly<Record<string, unknown>>;
   constructor(entity: string, id: Record<string, unknown>) {
-    super('TASKQ_ENTITY_NOT_FOUND', `${entity} ${JSON.stringify(id)} no longer exists (it was deleted after the task was submitted); the task is not retried`);
+    super(
+      'TASKQ_ENTITY_NOT_FOUND',
+      `${entity} ${JSON.stringify(id)} no longer exists (it was deleted after the task was submitted); the task is not retried`,
+    );
     this.entity = entity;
     this.id = id;
   }
@@ -89,14 +92,23 @@ export class EntityLoadError extends TaskqError {
   readonly entity: string;
   readonly retryable = true;
   constructor(entity: string, cause: unknown) {
-    super('TASKQ_ENTITY_LOAD_FAILED', `loading the ${entity} argument failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(
+      'TASKQ_ENTITY_LOAD_FAILED',
+      `loading the ${entity} argument failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
     this.entity = entity;
   }
 }
 
-/** `currentEntityManager()` was called outside `transactional()`, a request transaction or a task run with `taskTransaction()`. */
+/**
+ * `currentEntityManager()` was called outside `transactional()`, a request transaction or a task run with
+ * `taskTransaction()`.
+ */
 export class NoEntityManagerError extends TaskqError {
-  constructor(message = 'currentEntityManager() was called outside a transaction: use it inside transactional(), a request transaction, or a task run with worker.use(taskTransaction(dataSource))') {
+  constructor(
+    message = 'currentEntityManager() was called outside a transaction: use it inside transactional(), a request transaction, or a task run with worker.use(taskTransaction(dataSource))',
+  ) {
     super('TASKQ_NO_ENTITY_MANAGER', message);
   }
 }
@@ -115,7 +127,10 @@ export class TypeormSetupError extends TaskqError {
   }
 }
 
-/** A taskq database transaction was opened on a SQLite DataSource that already has one open here (SQLite has one connection): use `transactional()`, which joins it. */
+/**
+ * A taskq database transaction was opened on a SQLite DataSource that already has one open here (SQLite has one
+ * connection): use `transactional()`, which joins it.
+ */
 export class NestedTransactionError extends TaskqError {
   constructor(message: string) {
     super('TASKQ_NESTED_TRANSACTION', message);

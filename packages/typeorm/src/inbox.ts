@@ -48,8 +48,13 @@ export function taskTransaction(dataSource: DataSource, options: TaskTransaction
   const dialect = dialectOf(dataSource, 'dataSource');
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object');
   const queue = options.queue;
-  if (queue !== undefined && (typeof queue.begin !== 'function' || typeof queue.submit !== 'function')) throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue()');
-  if (options.isolation !== undefined && typeof options.isolation !== 'string') throw new InvalidOptionError('isolation', `expected an isolation level such as 'READ COMMITTED', got ${String(options.isolation)}`);
+  if (queue !== undefined && (typeof queue.begin !== 'function' || typeof queue.submit !== 'function'))
+    throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue()');
+  if (options.isolation !== undefined && typeof options.isolation !== 'string')
+    throw new InvalidOptionError(
+      'isolation',
+      `expected an isolation level such as 'READ COMMITTED', got ${String(options.isolation)}`,
+    );
   const inbox = options.inbox ?? true;
   if (typeof inbox !== 'boolean') throw new InvalidOptionError('inbox', `expected true or false, got ${String(inbox)}`);
   const retentionMs = parseDuration(options.inboxRetention ?? '7d', 'inboxRetention');
@@ -63,7 +68,10 @@ export function taskTransaction(dataSource: DataSource, options: TaskTransaction
     try {
       if (inbox && !(await claimInbox(dataSource, dialect, tx, ctx.id))) {
         await tx.rollback();
-        logger.info('task already committed once (inbox row exists); acking this delivery without running it', { id: ctx.id, task: ctx.name });
+        logger.info('task already committed once (inbox row exists); acking this delivery without running it', {
+          id: ctx.id,
+          task: ctx.name,
+        });
         return;
       }
       await untilAborted(tx.run(next), ctx.signal, sqlite);
@@ -76,7 +84,9 @@ export function taskTransaction(dataSource: DataSource, options: TaskTransaction
     await tx.commit();
     if (inbox && Date.now() - lastPrune > PRUNE_EVERY_MS) {
       lastPrune = Date.now();
-      pruneInbox(dataSource, dialect, Date.now() - retentionMs).catch((error: unknown) => logger.warn('pruning the taskq inbox failed', { error }));
+      pruneInbox(dataSource, dialect, Date.now() - retentionMs).catch((error: unknown) =>
+        logger.warn('pruning the taskq inbox failed', { error }),
+      );
     }
   };
 }
@@ -109,13 +119,28 @@ async function untilAborted(running: Promise<void>, signal: AbortSignal, sqlite:
 }
 
 /** True when this transaction now holds the task's inbox row; false when a committed one already did. */
-async function claimInbox(dataSource: DataSource, dialect: Dialect, tx: OwnTransaction, taskId: string): Promise<boolean> {
+async function claimInbox(
+  dataSource: DataSource,
+  dialect: Dialect,
+  tx: OwnTransaction,
+  taskId: string,
+): Promise<boolean> {
   const table = tableOf(dataSource, InboxEntity);
-  const { affected } = await execute(dialect, tx.manager, `INSERT INTO ${table} ("task_id", "processed_at") VALUES (?, ?) ON CONFLICT ("task_id") DO NOTHING`, [taskId, Date.now()]);
+  const { affected } = await execute(
+    dialect,
+    tx.manager,
+    `INSERT INTO ${table} ("task_id", "processed_at") VALUES (?, ?) ON CONFLICT ("task_id") DO NOTHING`,
+    [taskId, Date.now()],
+  );
   return affected > 0;
 }
 
 async function pruneInbox(dataSource: DataSource, dialect: Dialect, cutoff: number): Promise<number> {
   const table = tableOf(dataSource, InboxEntity);
-  return withManager(dataSource, 'never', async (manager) => (await execute(dialect, manager, `DELETE FROM ${table} WHERE "processed_at" < ?`, [cutoff])).affected);
+  return withManager(
+    dataSource,
+    'never',
+    async (manager) =>
+      (await execute(dialect, manager, `DELETE FROM ${table} WHERE "processed_at" < ?`, [cutoff])).affected,
+  );
 }

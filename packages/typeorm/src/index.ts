@@ -11,7 +11,13 @@ export {
   type KeyRow,
 } from './entities.js';
 export { taskqMigrations, TaskqTables1735689600000, TaskqOutboxPublishAttempts1767225600000 } from './migrations.js';
-export { entityCodec, type EntityCodecOptions, type EntityTarget, type DirtyPolicy, type EncodedEntity } from './entity-codec.js';
+export {
+  entityCodec,
+  type EntityCodecOptions,
+  type EntityTarget,
+  type DirtyPolicy,
+  type EncodedEntity,
+} from './entity-codec.js';
 export {
   transactional,
   databaseUnitOfWork,

@@ -4,7 +4,11 @@ import { TABLES } from './entities.js';
 const id = (name: string): TableColumnOptions => ({ name, type: 'varchar', length: '36', isPrimary: true });
 const text = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'text', isNullable: nullable });
 const varchar = (name: string, length: string): TableColumnOptions => ({ name, type: 'varchar', length });
-const epochMs = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'bigint', isNullable: nullable });
+const epochMs = (name: string, nullable = false): TableColumnOptions => ({
+  name,
+  type: 'bigint',
+  isNullable: nullable,
+});
 
 /**
  * Creates taskq's four tables (outbox, inbox, status, keys) exactly as
@@ -19,7 +23,16 @@ export class TaskqTables1735689600000 implements MigrationInterface {
     await queryRunner.createTable(
       new Table({
         name: at(TABLES.outbox),
-        columns: [id('id'), varchar('queue', '255'), varchar('task', '255'), text('body'), text('headers'), { name: 'priority', type: 'integer', isNullable: true }, epochMs('available_at'), epochMs('created_at')],
+        columns: [
+          id('id'),
+          varchar('queue', '255'),
+          varchar('task', '255'),
+          text('body'),
+          text('headers'),
+          { name: 'priority', type: 'integer', isNullable: true },
+          epochMs('available_at'),
+          epochMs('created_at'),
+        ],
         indices: [{ name: 'taskq_outbox_created_at', columnNames: ['created_at'] }],
       }),
       true,
@@ -56,7 +69,11 @@ export class TaskqTables1735689600000 implements MigrationInterface {
     await queryRunner.createTable(
       new Table({
         name: at(TABLES.keys),
-        columns: [{ name: 'key', type: 'varchar', length: '255', isPrimary: true }, varchar('task_id', '36'), epochMs('claimed_at')],
+        columns: [
+          { name: 'key', type: 'varchar', length: '255', isPrimary: true },
+          varchar('task_id', '36'),
+          epochMs('claimed_at'),
+        ],
       }),
       true,
     );
@@ -64,7 +81,8 @@ export class TaskqTables1735689600000 implements MigrationInterface {
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const at = tablePath(queryRunner);
-    for (const table of [TABLES.keys, TABLES.status, TABLES.inbox, TABLES.outbox]) await queryRunner.dropTable(at(table), true);
+    for (const table of [TABLES.keys, TABLES.status, TABLES.inbox, TABLES.outbox])
+      await queryRunner.dropTable(at(table), true);
   }
 }
 
@@ -97,4 +115,7 @@ function tablePath(queryRunner: QueryRunner): (table: string) => string {
 
 /** taskq's migrations, to add to your DataSource's `migrations` when you do not use `synchronize`. */
 // A plain array type for the same reason as taskqEntities: TypeORM's `migrations` option takes no readonly arrays.
-export const taskqMigrations: (new () => MigrationInterface)[] = Object.freeze([TaskqTables1735689600000, TaskqOutboxPublishAttempts1767225600000]) as (new () => MigrationInterface)[];
+export const taskqMigrations: (new () => MigrationInterface)[] = Object.freeze([
+  TaskqTables1735689600000,
+  TaskqOutboxPublishAttempts1767225600000,
+]) as (new () => MigrationInterface)[];

@@ -64,18 +64,22 @@ export class OutboxRelay {
 
   constructor(dataSource: DataSource, queue: TaskQueue, options: OutboxRelayOptions = {}) {
     this.#dialect = dialectOf(dataSource, 'dataSource');
-    if (!queue || typeof queue.begin !== 'function' || !queue.transport) throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue()');
+    if (!queue || typeof queue.begin !== 'function' || !queue.transport)
+      throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue()');
     if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object');
     this.dataSource = dataSource;
     this.queue = queue;
     this.#intervalMs = parseDuration(options.sweepInterval ?? '5s', 'sweepInterval');
-    if (this.#intervalMs < 10) throw new InvalidOptionError('sweepInterval', `expected at least 10 ms, got ${this.#intervalMs}`);
+    if (this.#intervalMs < 10)
+      throw new InvalidOptionError('sweepInterval', `expected at least 10 ms, got ${this.#intervalMs}`);
     this.#minAgeMs = parseDuration(options.minAge ?? '2s', 'minAge');
     const batchSize = options.batchSize ?? 100;
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new InvalidOptionError('batchSize', `expected an integer 1-10000, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+      throw new InvalidOptionError('batchSize', `expected an integer 1-10000, got ${batchSize}`);
     this.#batchSize = batchSize;
     const maxAttempts = options.maxPublishAttempts ?? 5;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1_000) throw new InvalidOptionError('maxPublishAttempts', `expected an integer 1-1000, got ${maxAttempts}`);
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1_000)
+      throw new InvalidOptionError('maxPublishAttempts', `expected an integer 1-1000, got ${maxAttempts}`);
     this.#policy = { maxAttempts };
     this.#logger = options.logger ?? consoleLogger();
   }
@@ -120,20 +124,34 @@ export class OutboxRelay {
     const createdBefore = Date.now() - this.#minAgeMs;
     let after: Cursor | undefined;
     for (;;) {
-      const outcome = await publishOutbox(this.dataSource, this.#dialect, this.queue, { createdBefore, limit: this.#batchSize, after }, this.#policy);
+      const outcome = await publishOutbox(
+        this.dataSource,
+        this.#dialect,
+        this.queue,
+        { createdBefore, limit: this.#batchSize, after },
+        this.#policy,
+      );
       total += outcome.published;
       failed += outcome.failed;
       firstError ??= outcome.firstError;
       for (const dead of outcome.dead) {
-        this.#logger.error(`outbox relay dead-lettered task ${dead.id} (${dead.task}): ${dead.error.message}`, { id: dead.id, task: dead.task });
+        this.#logger.error(`outbox relay dead-lettered task ${dead.id} (${dead.task}): ${dead.error.message}`, {
+          id: dead.id,
+          task: dead.task,
+        });
       }
       after = outcome.last;
-      // A whole batch that failed and could not be dead-lettered is the broker, not the rows: stop until the next sweep.
+      // A whole batch that failed and could not be dead-lettered is the broker, not the rows: stop until the next
+      // sweep.
       const brokerDown = outcome.claimed > 0 && outcome.failed === outcome.claimed;
       if (outcome.claimed < this.#batchSize || brokerDown || this.#state === 'stopped') break;
     }
     if (total > 0) this.#logger.info(`outbox relay published ${total} task(s) left behind`);
-    if (failed > 0) this.#logger.warn(`outbox relay could not publish ${failed} task(s); they stay in the outbox for the next sweep`, { error: firstError });
+    if (failed > 0)
+      this.#logger.warn(
+        `outbox relay could not publish ${failed} task(s); they stay in the outbox for the next sweep`,
+        { error: firstError },
+      );
     return total;
   }
 

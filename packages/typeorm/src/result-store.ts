@@ -26,7 +26,8 @@ export interface SqlResultStoreOptions {
 }
 
 const FINISHED = `('succeeded', 'dead')`;
-const COLUMNS = '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at"';
+const COLUMNS =
+  '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at"';
 
 /**
  * A {@link ResultStore} in SQL tables (`taskq_status`, `taskq_keys`) through
@@ -73,7 +74,12 @@ export class SqlResultStore implements ResultStore {
       const params: unknown[] = [];
       for (const r of chunk) params.push(r.id, r.name, r.queue, 'queued', 0, r.enqueuedAt.getTime());
       const values = chunk.map(() => `(${placeholders(6)})`).join(', ');
-      await execute(this.#dialect, manager, `INSERT INTO ${table} ("id", "name", "queue", "state", "attempts", "enqueued_at") VALUES ${values} ON CONFLICT ("id") DO NOTHING`, params);
+      await execute(
+        this.#dialect,
+        manager,
+        `INSERT INTO ${table} ("id", "name", "queue", "state", "attempts", "enqueued_at") VALUES ${values} ON CONFLICT ("id") DO NOTHING`,
+        params,
+      );
     }
     this.#maybePrune();
   }
@@ -106,7 +112,12 @@ export class SqlResultStore implements ResultStore {
   async succeeded(id: string, result: string, at: Date): Promise<void> {
     const table = tableOf(this.dataSource, StatusEntity);
     await this.#run((manager) =>
-      execute(this.#dialect, manager, `UPDATE ${table} SET "state" = 'succeeded', "result" = ?, "error" = NULL, "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`, [result, at.getTime(), id]),
+      execute(
+        this.#dialect,
+        manager,
+        `UPDATE ${table} SET "state" = 'succeeded', "result" = ?, "error" = NULL, "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
+        [result, at.getTime(), id],
+      ),
     );
     this.#maybePrune();
   }
@@ -116,8 +127,18 @@ export class SqlResultStore implements ResultStore {
     const text = JSON.stringify({ message: error.message, code: error.code, name: error.name, stack: error.stack });
     await this.#run((manager) =>
       final
-        ? execute(this.#dialect, manager, `UPDATE ${table} SET "state" = 'dead', "error" = ?, "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`, [text, at.getTime(), id])
-        : execute(this.#dialect, manager, `UPDATE ${table} SET "state" = 'retrying', "error" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`, [text, id]),
+        ? execute(
+            this.#dialect,
+            manager,
+            `UPDATE ${table} SET "state" = 'dead', "error" = ?, "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
+            [text, at.getTime(), id],
+          )
+        : execute(
+            this.#dialect,
+            manager,
+            `UPDATE ${table} SET "state" = 'retrying', "error" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
+            [text, id],
+          ),
     );
     if (final) this.#maybePrune();
   }
@@ -125,7 +146,9 @@ export class SqlResultStore implements ResultStore {
   async get(id: string): Promise<StoredStatus | null> {
     const table = tableOf(this.dataSource, StatusEntity);
     // Inside a transaction, read through it: a task submitted in it reads as queued there.
-    const { rows } = await withManager(this.dataSource, 'always', (manager) => execute(this.#dialect, manager, `SELECT ${COLUMNS} FROM ${table} WHERE "id" = ?`, [id]));
+    const { rows } = await withManager(this.dataSource, 'always', (manager) =>
+      execute(this.#dialect, manager, `SELECT ${COLUMNS} FROM ${table} WHERE "id" = ?`, [id]),
+    );
     if (rows.length === 0) return null;
     const status = toStatus(rows[0]);
     if (status.finishedAt && status.finishedAt.getTime() < Date.now() - this.#retentionMs) return null;
@@ -157,7 +180,9 @@ export class SqlResultStore implements ResultStore {
 
   async releaseKey(key: string, id: string): Promise<void> {
     const keys = tableOf(this.dataSource, KeyEntity);
-    await withManager(this.dataSource, 'unit-of-work', (manager) => execute(this.#dialect, manager, `DELETE FROM ${keys} WHERE "key" = ? AND "task_id" = ?`, [key, id]));
+    await withManager(this.dataSource, 'unit-of-work', (manager) =>
+      execute(this.#dialect, manager, `DELETE FROM ${keys} WHERE "key" = ? AND "task_id" = ?`, [key, id]),
+    );
   }
 
   /**
@@ -174,9 +199,19 @@ export class SqlResultStore implements ResultStore {
       const expired = `SELECT "id" FROM ${status} WHERE "state" IN ${FINISHED} AND "finished_at" < ?`;
       // Keys first: a key whose holder row is gone would otherwise look "claimed moments ago" forever.
       await execute(this.#dialect, manager, `DELETE FROM ${keys} WHERE "task_id" IN (${expired})`, [cutoff]);
-      const { affected } = await execute(this.#dialect, manager, `DELETE FROM ${status} WHERE "state" IN ${FINISHED} AND "finished_at" < ?`, [cutoff]);
+      const { affected } = await execute(
+        this.#dialect,
+        manager,
+        `DELETE FROM ${status} WHERE "state" IN ${FINISHED} AND "finished_at" < ?`,
+        [cutoff],
+      );
       // Keys of claims that never got a status row (their submit failed and the process died before releasing).
-      await execute(this.#dialect, manager, `DELETE FROM ${keys} WHERE "claimed_at" < ? AND NOT EXISTS (SELECT 1 FROM ${status} s WHERE s."id" = ${keys}."task_id")`, [cutoff]);
+      await execute(
+        this.#dialect,
+        manager,
+        `DELETE FROM ${keys} WHERE "claimed_at" < ? AND NOT EXISTS (SELECT 1 FROM ${status} s WHERE s."id" = ${keys}."task_id")`,
+        [cutoff],
+      );
       return affected;
     });
   }

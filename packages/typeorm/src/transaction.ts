@@ -1,7 +1,14 @@
 import { consoleLogger, InvalidOptionError, type Logger, type TaskQueue, type UnitOfWork } from '@taskq/core';
 import { currentUnitOfWork } from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { NestedTransactionError, NoEntityManagerError, NoTransactionError, NoUnitOfWorkError, TransactionClosedError, TypeormSetupError } from './errors.js';
+import {
+  NestedTransactionError,
+  NoEntityManagerError,
+  NoTransactionError,
+  NoUnitOfWorkError,
+  TransactionClosedError,
+  TypeormSetupError,
+} from './errors.js';
 import { type Dialect, dialectOf } from './internal/dialect.js';
 import { currentScopeStack, findScope, isSqlite, runInScope, type Scope, sqliteLock } from './internal/scope.js';
 import { ownedRunners, publishCommitted } from './outbox/publish.js';
@@ -38,7 +45,10 @@ export interface TypeormRequestUnitOfWork {
   /** The unit of work submits below `run()` join. */
   readonly uow: UnitOfWork;
   readonly state: TransactionState;
-  /** Runs `fn` (synchronously; async work it starts inherits the context) with this transaction and unit of work as the current ones. */
+  /**
+   * Runs `fn` (synchronously; async work it starts inherits the context) with this transaction and unit of work as the
+   * current ones.
+   */
   run<T>(fn: () => T): T;
   /**
    * Commits the database transaction, then publishes the staged tasks.
@@ -57,7 +67,9 @@ interface OpenOptions {
   readonly logger: Logger;
 }
 
-/** @internal A transaction opened by taskq: our helpers, request transactions and the per-task middleware all use it. */
+/**
+ * @internal A transaction opened by taskq: our helpers, request transactions and the per-task middleware all use it.
+ */
 export class OwnTransaction implements TypeormRequestUnitOfWork {
   readonly dataSource: DataSource;
   readonly dialect: Dialect;
@@ -68,7 +80,14 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
   #state: TransactionState = 'open';
   #committing = false;
 
-  private constructor(dataSource: DataSource, dialect: Dialect, runner: QueryRunner, queue: TaskQueue | undefined, unlock: (() => void) | undefined, logger: Logger) {
+  private constructor(
+    dataSource: DataSource,
+    dialect: Dialect,
+    runner: QueryRunner,
+    queue: TaskQueue | undefined,
+    unlock: (() => void) | undefined,
+    logger: Logger,
+  ) {
     this.dataSource = dataSource;
     this.dialect = dialect;
     this.runner = runner;
@@ -79,10 +98,13 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
   }
 
   static async open(dataSource: DataSource, dialect: Dialect, options: OpenOptions): Promise<OwnTransaction> {
-    if (!dataSource.isInitialized) throw new TypeormSetupError('the DataSource is not initialized: call dataSource.initialize() first');
+    if (!dataSource.isInitialized)
+      throw new TypeormSetupError('the DataSource is not initialized: call dataSource.initialize() first');
     // SQLite has one connection per DataSource: one taskq transaction at a time.
     if (isSqlite(dataSource) && findScope(dataSource)) {
-      throw new NestedTransactionError('a taskq transaction on this SQLite DataSource is already open here, and SQLite has one connection: use transactional(), which joins it');
+      throw new NestedTransactionError(
+        'a taskq transaction on this SQLite DataSource is already open here, and SQLite has one connection: use transactional(), which joins it',
+      );
     }
     const unlock = isSqlite(dataSource) ? await sqliteLock(dataSource).acquire() : undefined;
     const runner = dataSource.createQueryRunner();
@@ -104,7 +126,8 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
   }
 
   get uow(): UnitOfWork {
-    if (!this.scope.uow) throw new NoUnitOfWorkError('this transaction was opened without a queue, so it has no unit of work');
+    if (!this.scope.uow)
+      throw new NoUnitOfWorkError('this transaction was opened without a queue, so it has no unit of work');
     return this.scope.uow;
   }
 
@@ -119,7 +142,10 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
   }
 
   async commit(): Promise<void> {
-    if (this.#state !== 'open' || this.#committing) throw new TransactionClosedError(`cannot commit a transaction that is already ${this.#committing ? 'committing' : this.#state}`);
+    if (this.#state !== 'open' || this.#committing)
+      throw new TransactionClosedError(
+        `cannot commit a transaction that is already ${this.#committing ? 'committing' : this.#state}`,
+      );
     this.#committing = true;
     try {
       await this.runner.commitTransaction();
@@ -129,7 +155,8 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
     }
     this.#state = 'committed';
     this.scope.closed = true;
-    // Taken before the connection (and on SQLite the lock) is given up: the runner may serve the next transaction at once.
+    // Taken before the connection (and on SQLite the lock) is given up: the runner may serve the next transaction at
+    // once.
     const batches = takePending(this.runner);
     await this.scope.uow?.commit();
     await this.#close();
@@ -160,13 +187,19 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
 }
 
 function checkQueue(queue: TaskQueue, option: string): void {
-  if (!queue || typeof queue.begin !== 'function' || typeof queue.submit !== 'function') throw new InvalidOptionError(option, 'expected a TaskQueue from createQueue()');
+  if (!queue || typeof queue.begin !== 'function' || typeof queue.submit !== 'function')
+    throw new InvalidOptionError(option, 'expected a TaskQueue from createQueue()');
 }
 
 function resolveTransactionOptions(options: TransactionOptions | undefined): OpenOptions & { queue: undefined } {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) throw new InvalidOptionError('options', 'expected an object');
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    throw new InvalidOptionError('options', 'expected an object');
   const isolation = options?.isolation;
-  if (isolation !== undefined && typeof isolation !== 'string') throw new InvalidOptionError('isolation', `expected an isolation level such as 'READ COMMITTED', got ${String(isolation)}`);
+  if (isolation !== undefined && typeof isolation !== 'string')
+    throw new InvalidOptionError(
+      'isolation',
+      `expected an isolation level such as 'READ COMMITTED', got ${String(isolation)}`,
+    );
   return { queue: undefined, isolation, logger: options?.logger ?? consoleLogger() };
 }
 
@@ -179,7 +212,11 @@ function resolveTransactionOptions(options: TransactionOptions | undefined): Ope
  * try { await tx.run(() => handler(tx.manager)); await tx.commit(); }
  * catch (error) { await tx.rollback(); throw error; }
  */
-export async function databaseUnitOfWork(dataSource: DataSource, queue: TaskQueue, options?: TransactionOptions): Promise<TypeormRequestUnitOfWork> {
+export async function databaseUnitOfWork(
+  dataSource: DataSource,
+  queue: TaskQueue,
+  options?: TransactionOptions,
+): Promise<TypeormRequestUnitOfWork> {
   const dialect = dialectOf(dataSource, 'dataSource');
   checkQueue(queue, 'queue');
   const resolved = resolveTransactionOptions(options);
@@ -196,7 +233,12 @@ export async function databaseUnitOfWork(dataSource: DataSource, queue: TaskQueu
  * Resolves with `fn`'s result once committed and published (a failed publish
  * is logged and left to the relay's sweep).
  */
-export async function transactional<T>(dataSource: DataSource, queue: TaskQueue, fn: (manager: EntityManager) => Promise<T> | T, options?: TransactionOptions): Promise<T> {
+export async function transactional<T>(
+  dataSource: DataSource,
+  queue: TaskQueue,
+  fn: (manager: EntityManager) => Promise<T> | T,
+  options?: TransactionOptions,
+): Promise<T> {
   const dialect = dialectOf(dataSource, 'dataSource');
   checkQueue(queue, 'queue');
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'expected a function (manager) => Promise<T>');
@@ -233,10 +275,17 @@ export async function transactional<T>(dataSource: DataSource, queue: TaskQueue,
  *   await joinTransaction(manager, queue, () => queue.submit(sendReceipt, order));
  * });
  */
-export async function joinTransaction<T>(manager: EntityManager, queue: TaskQueue, fn: () => Promise<T> | T, options?: Pick<TransactionOptions, 'logger'>): Promise<T> {
+export async function joinTransaction<T>(
+  manager: EntityManager,
+  queue: TaskQueue,
+  fn: () => Promise<T> | T,
+  options?: Pick<TransactionOptions, 'logger'>,
+): Promise<T> {
   const runner = manager?.queryRunner;
   if (!runner?.isTransactionActive) {
-    throw new NoTransactionError('joinTransaction() needs the EntityManager of an open transaction (the one dataSource.transaction() passes to its callback)');
+    throw new NoTransactionError(
+      'joinTransaction() needs the EntityManager of an open transaction (the one dataSource.transaction() passes to its callback)',
+    );
   }
   const dataSource = manager.connection;
   const dialect = dialectOf(dataSource, 'manager');
@@ -246,7 +295,14 @@ export async function joinTransaction<T>(manager: EntityManager, queue: TaskQueu
   return bindUnitOfWork(dataSource, dialect, manager, runner, queue, () => fn());
 }
 
-async function bindUnitOfWork<T>(dataSource: DataSource, dialect: Dialect, manager: EntityManager, runner: QueryRunner, queue: TaskQueue, fn: (manager: EntityManager) => Promise<T> | T): Promise<T> {
+async function bindUnitOfWork<T>(
+  dataSource: DataSource,
+  dialect: Dialect,
+  manager: EntityManager,
+  runner: QueryRunner,
+  queue: TaskQueue,
+  fn: (manager: EntityManager) => Promise<T> | T,
+): Promise<T> {
   const staged: string[] = [];
   const uow = queue.begin({ stage: outboxStage(dataSource, dialect, manager, runner, queue, staged) });
   const scope: Scope = { dataSource, manager, runner, uow, parent: currentScopeStack(), closed: false };

@@ -50,19 +50,33 @@ describe.each<DbKind>(['postgres', 'sqlite'])('entities as task arguments (%s)',
       });
     }
     async function welcomeMember(membership: Membership) {
-      memberships.push({ isMembership: membership instanceof Membership, orgId: membership.orgId, userId: membership.userId, role: membership.role });
+      memberships.push({
+        isMembership: membership instanceof Membership,
+        orgId: membership.orgId,
+        userId: membership.userId,
+        role: membership.role,
+      });
     }
-    const registry = new TaskRegistry().add('mail.sendWelcomeMail', sendWelcomeMail, { attempts: 3 }).add('mail.welcomeMember', welcomeMember);
+    const registry = new TaskRegistry()
+      .add('mail.sendWelcomeMail', sendWelcomeMail, { attempts: 3 })
+      .add('mail.welcomeMember', welcomeMember);
     const codec = entityCodec(dataSource, { entities: [User, Membership], dirty });
     const transport = broker.amqp();
     const store = sqlResultStore(dataSource);
     const queueName = broker.queue(`${kind}-${label}`);
     const queue = createQueue({ registry, transport, store, codecs: [codec], defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport, store, codecs: [codec], queues: [queueName], logger: silentLogger }).use(taskTransaction(dataSource, { logger: silentLogger }));
+    const worker = createWorker({
+      registry,
+      transport,
+      store,
+      codecs: [codec],
+      queues: [queueName],
+      logger: silentLogger,
+    }).use(taskTransaction(dataSource, { logger: silentLogger }));
     return { seen, memberships, sendWelcomeMail, welcomeMember, queue, queueName, worker };
   }
 
-  it('a User argument arrives as a User, loaded in the worker\'s per-task transaction, with the committed values', async () => {
+  it("a User argument arrives as a User, loaded in the worker's per-task transaction, with the committed values", async () => {
     const { seen, sendWelcomeMail, queue, worker } = setup('load');
     const handle = await transactional(dataSource, queue, async (manager) => {
       const user = await manager.save(manager.create(User, { name: 'Ann', email: 'ann@example.com' }));
@@ -75,7 +89,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('entities as task arguments (%s)',
     await worker.start();
     await handle.result({ timeout: 10_000 });
     console.log(`[${kind}] entity argument: runs=${seen.length}`, seen[0]);
-    expect(seen).toEqual([{ isUser: true, name: 'Ann', email: 'ann@example.org', greeting: 'Hello Ann', loadedInTaskTransaction: true }]);
+    expect(seen).toEqual([
+      { isUser: true, name: 'Ann', email: 'ann@example.org', greeting: 'Hello Ann', loadedInTaskTransaction: true },
+    ]);
     await worker.stop();
     await queue.close();
   });
@@ -95,7 +111,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('entities as task arguments (%s)',
 
   it('dirty + reject: the submit throws naming the changed columns, and nothing is queued', async () => {
     const { sendWelcomeMail, queue, queueName } = setup('reject');
-    const user = await dataSource.manager.save(dataSource.manager.create(User, { name: 'Bob', email: 'bob@example.com' }));
+    const user = await dataSource.manager.save(
+      dataSource.manager.create(User, { name: 'Bob', email: 'bob@example.com' }),
+    );
     user.name = 'Robert';
     user.email = 'robert@example.com';
     let id: string | undefined;
@@ -116,7 +134,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('entities as task arguments (%s)',
 
   it('dirty + flush: the entity is saved through the transaction before the task is queued', async () => {
     const { seen, sendWelcomeMail, queue, worker } = setup('flush', 'flush');
-    const user = await dataSource.manager.save(dataSource.manager.create(User, { name: 'Cy', email: 'cy@example.com' }));
+    const user = await dataSource.manager.save(
+      dataSource.manager.create(User, { name: 'Cy', email: 'cy@example.com' }),
+    );
     user.name = 'Cyrus';
     const handle = await transactional(dataSource, queue, () => queue.submit(sendWelcomeMail, user));
     expect((await dataSource.manager.findOneByOrFail(User, { id: user.id })).name).toBe('Cyrus');
@@ -167,7 +187,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('entities as task arguments (%s)',
     await sleep(300);
     const status = await queue.status(handle.id);
     const letters = (await broker.drainDead()).filter((letter) => letter.id === handle.id);
-    console.log(`[${kind}] deleted row: runs=${seen.length} failed attempts=${failures} dead letters=${letters.length} reason=${String(letters[0]?.headers['x-taskq-dead-reason'])} error=${String(letters[0]?.headers['x-taskq-error'])}`);
+    console.log(
+      `[${kind}] deleted row: runs=${seen.length} failed attempts=${failures} dead letters=${letters.length} reason=${String(letters[0]?.headers['x-taskq-dead-reason'])} error=${String(letters[0]?.headers['x-taskq-error'])}`,
+    );
     expect(seen).toEqual([]);
     expect(failures).toBe(1);
     expect(dead[0].reason).toBe('undecodable-arguments');

@@ -6,7 +6,12 @@ import { type DbKind, PG_URL, TestDatabase } from './support/db.js';
 describe.each<DbKind>(['postgres', 'sqlite'])('taskqMigrations (%s)', (kind) => {
   it('create exactly the tables taskqEntities describe (synchronize finds nothing to change), and drop them again', async () => {
     const db = await TestDatabase.create(kind);
-    const common = { entities: [...taskqEntities], migrations: [...taskqMigrations], synchronize: false as const, logging: false };
+    const common = {
+      entities: [...taskqEntities],
+      migrations: [...taskqMigrations],
+      synchronize: false as const,
+      logging: false,
+    };
     const dataSource =
       kind === 'postgres'
         ? new DataSource({ ...common, type: 'postgres', url: PG_URL, schema: db.location })
@@ -14,9 +19,15 @@ describe.each<DbKind>(['postgres', 'sqlite'])('taskqMigrations (%s)', (kind) => 
     await dataSource.initialize();
     try {
       const applied = await dataSource.runMigrations();
-      expect(applied.map((m) => m.name)).toEqual(['TaskqTables1735689600000', 'TaskqOutboxPublishAttempts1767225600000']);
+      expect(applied.map((m) => m.name)).toEqual([
+        'TaskqTables1735689600000',
+        'TaskqOutboxPublishAttempts1767225600000',
+      ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
-      console.log(`[${kind}] after taskqMigrations, synchronize would run ${pending.upQueries.length} statement(s)`, pending.upQueries.map((q) => q.query));
+      console.log(
+        `[${kind}] after taskqMigrations, synchronize would run ${pending.upQueries.length} statement(s)`,
+        pending.upQueries.map((q) => q.query),
+      );
       expect(pending.upQueries).toEqual([]);
       const store = sqlResultStore(dataSource);
       const id = '00000000-0000-7000-8000-000000000001';
@@ -24,7 +35,11 @@ describe.each<DbKind>(['postgres', 'sqlite'])('taskqMigrations (%s)', (kind) => 
       expect((await store.get(id))?.state).toBe('queued');
       for (const _ of applied) await dataSource.undoLastMigration();
       const runner = dataSource.createQueryRunner();
-      const tables = await runner.getTables(['taskq_outbox', 'taskq_inbox', 'taskq_status', 'taskq_keys'].map((t) => (kind === 'postgres' ? `${db.location}.${t}` : t)));
+      const tables = await runner.getTables(
+        ['taskq_outbox', 'taskq_inbox', 'taskq_status', 'taskq_keys'].map((t) =>
+          kind === 'postgres' ? `${db.location}.${t}` : t,
+        ),
+      );
       await runner.release();
       expect(tables).toEqual([]);
     } finally {

@@ -27,7 +27,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('crash between commit and publish 
       const store = sqlResultStore(dataSource);
       const queue = createQueue({ registry, transport, store, defaults: { queue: queueName } });
       const before = await Promise.all(ids.map((id) => queue.status(id)));
-      const outboxBefore = Number((await dataSource.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n);
+      const outboxBefore = Number(
+        (await dataSource.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n,
+      );
       const depthBefore = await broker.depth(queueName);
       expect(before.map((s) => s?.state)).toEqual(['queued', 'queued', 'queued']);
       expect(outboxBefore).toBe(3);
@@ -42,7 +44,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('crash between commit and publish 
       await waitFor(() => ran.size === 3, 'the three tasks to run');
       await sleep(500);
       await relay.stop();
-      const outboxAfter = Number((await dataSource.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n);
+      const outboxAfter = Number(
+        (await dataSource.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n,
+      );
       const after = await Promise.all(ids.map((id) => queue.status(id)));
       console.log(
         `[${kind}] crash window: child exit signal=${exit.signal} submitted=${ids.length} outbox rows before=${outboxBefore} broker depth before=${depthBefore} ` +
@@ -70,7 +74,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('crash between commit and publish 
       expect(exit.survived).toBe(true);
       const outboxRows = Number((await dataSource.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n);
       const depth = await broker.depth(queueName);
-      console.log(`[${kind}] control: child exit code=${exit.code} submitted=${exit.ids.length} outbox rows=${outboxRows} broker depth=${depth}`);
+      console.log(
+        `[${kind}] control: child exit code=${exit.code} submitted=${exit.ids.length} outbox rows=${outboxRows} broker depth=${depth}`,
+      );
       expect(outboxRows).toBe(0);
       expect(depth).toBe(3);
     } finally {

@@ -22,8 +22,10 @@ describe.each<DbKind>(['postgres', 'sqlite'])('published iff the transaction com
   });
   afterAll(() => db.cleanup());
 
-  const outboxRows = async (): Promise<number> => Number((await outside.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n);
-  const statusRow = async (id: string): Promise<unknown[]> => outside.query(`SELECT state FROM ${db.table('taskq_status')} WHERE id = ${db.param(1)}`, [id]);
+  const outboxRows = async (): Promise<number> =>
+    Number((await outside.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n);
+  const statusRow = async (id: string): Promise<unknown[]> =>
+    outside.query(`SELECT state FROM ${db.table('taskq_status')} WHERE id = ${db.param(1)}`, [id]);
 
   function setup(label: string) {
     const runs: string[] = [];
@@ -64,7 +66,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('published iff the transaction com
     expect(await broker.depth(queueName)).toBe(0);
     await worker.start();
     await sleep(300);
-    console.log(`[${kind}] rollback: runs=${runs.length} broker depth=${await broker.depth(queueName)} outbox rows=${await outboxRows()}`);
+    console.log(
+      `[${kind}] rollback: runs=${runs.length} broker depth=${await broker.depth(queueName)} outbox rows=${await outboxRows()}`,
+    );
     expect(runs).toEqual([]);
     await worker.stop();
     await queue.close();
@@ -105,7 +109,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('published iff the transaction com
     await queue.close();
   });
 
-  it('a request transaction (the adapters\' building block): rollback drops, commit publishes', async () => {
+  it("a request transaction (the adapters' building block): rollback drops, commit publishes", async () => {
     const { runs, release, sendWelcomeMail, queue, worker } = setup('request');
     release();
     await worker.start();
@@ -137,7 +141,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('published iff the transaction com
         throw new Error('payment declined');
       }),
     ).rejects.toThrow('payment declined');
-    const committed = await dataSource.transaction((manager) => joinTransaction(manager, queue, () => queue.submit(sendWelcomeMail, 'committed')));
+    const committed = await dataSource.transaction((manager) =>
+      joinTransaction(manager, queue, () => queue.submit(sendWelcomeMail, 'committed')),
+    );
     await committed.result({ timeout: 10_000 });
     // Published by the afterTransactionCommit subscriber; no relay runs in this test.
     expect(await outboxRows()).toBe(0);

@@ -17,7 +17,8 @@ describe('outbox relays on PostgreSQL', () => {
     const db = await TestDatabase.create('postgres');
     try {
       const reader = await db.dataSource(); // creates the tables
-      const countOutbox = async (): Promise<number> => Number((await reader.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n);
+      const countOutbox = async (): Promise<number> =>
+        Number((await reader.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n);
       const queueName = broker.queue('relays');
       // Relay B runs in a child process; it boots now and waits for its go.
       const relayB = relayInChild(db, broker, queueName, BATCH);

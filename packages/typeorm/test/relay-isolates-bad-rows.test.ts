@@ -19,29 +19,46 @@ const DAY = 86_400_000;
  */
 async function leaveInOutbox(dataSource: DataSource, queueName: string, parcels: number): Promise<string[]> {
   const down = faulty(broker.amqp(), { fail: () => new TransportError('the broker is down (test)') });
-  const queue = createQueue({ registry, transport: down, store: sqlResultStore(dataSource), defaults: { queue: queueName } });
+  const queue = createQueue({
+    registry,
+    transport: down,
+    store: sqlResultStore(dataSource),
+    defaults: { queue: queueName },
+  });
   const handles = await transactional(
     dataSource,
     queue,
-    () => queue.submitMany(deliverParcel, Array.from({ length: parcels }, (_, i): [string] => [`p${i + 1}`])),
+    () =>
+      queue.submitMany(
+        deliverParcel,
+        Array.from({ length: parcels }, (_, i): [string] => [`p${i + 1}`]),
+      ),
     { logger: silentLogger },
   );
   await queue.close();
   return handles.map((h) => h.id);
 }
 
-/** Faults of the relay's broker: publishing the ids in `refuse` fails like a broken connection; `down` fails everything. */
+/**
+ * Faults of the relay's broker: publishing the ids in `refuse` fails like a broken connection; `down` fails everything.
+ */
 interface Faults {
   readonly refuse?: ReadonlySet<string>;
   down?: boolean;
 }
 
-/** The relay's queue, on the real broker with `faults` injected (what the broker cannot do on demand for one message). */
+/**
+ * The relay's queue, on the real broker with `faults` injected (what the broker cannot do on demand for one message).
+ */
 function relayQueue(dataSource: DataSource, queueName: string, faults: Faults = {}): TaskQueue {
   const real = broker.amqp();
   const unreachable = () => Promise.reject(new TransportError('the broker is unreachable (test)'));
   const publish = (message: OutgoingMessage) =>
-    faults.down ? unreachable() : faults.refuse?.has(message.id) ? Promise.reject(new TransportError('connection reset while publishing (test)')) : real.publish(message);
+    faults.down
+      ? unreachable()
+      : faults.refuse?.has(message.id)
+        ? Promise.reject(new TransportError('connection reset while publishing (test)'))
+        : real.publish(message);
   const transport: Transport = {
     kind: real.kind,
     durable: real.durable,
@@ -74,13 +91,17 @@ describe.each<DbKind>(['postgres', 'sqlite'])('the outbox relay isolates a row i
       const ids = await leaveInOutbox(dataSource, queueName, 6);
       // What a version that did not check the delay at submit wrote for `with({ delay: '40d' })`.
       const far = ids[1];
-      await dataSource.query(`UPDATE ${outboxTable} SET "available_at" = "created_at" + ${40 * DAY} WHERE "id" = ${db.param(1)}`, [far]);
+      await dataSource.query(
+        `UPDATE ${outboxTable} SET "available_at" = "created_at" + ${40 * DAY} WHERE "id" = ${db.param(1)}`,
+        [far],
+      );
 
       const queue = relayQueue(dataSource, queueName);
       // Two rows per batch: the refused row shares its batch with a good one, and four rows come after it.
       const relay = outboxRelay(dataSource, queue, { minAge: 0, batchSize: 2, logger: silentLogger });
       const sweeps: Array<number | string> = [];
-      for (let i = 0; i < 3; i++) sweeps.push(await relay.sweep().catch((error: unknown) => `failed: ${(error as Error).message}`));
+      for (let i = 0; i < 3; i++)
+        sweeps.push(await relay.sweep().catch((error: unknown) => `failed: ${(error as Error).message}`));
 
       const received = countPerId(await broker.drainQueue(queueName));
       const dead = await broker.drainDead();
@@ -117,11 +138,19 @@ describe.each<DbKind>(['postgres', 'sqlite'])('the outbox relay isolates a row i
       const ids = await leaveInOutbox(dataSource, queueName, 4);
       const stuck = ids[0];
       const queue = relayQueue(dataSource, queueName, { refuse: new Set([stuck]) });
-      const relay = outboxRelay(dataSource, queue, { minAge: 0, batchSize: 2, maxPublishAttempts: 3, logger: silentLogger });
+      const relay = outboxRelay(dataSource, queue, {
+        minAge: 0,
+        batchSize: 2,
+        maxPublishAttempts: 3,
+        logger: silentLogger,
+      });
       const row = async () =>
-        (await dataSource.query(`SELECT "publish_attempts" AS tries, "last_error" AS error FROM ${outboxTable} WHERE "id" = ${db.param(1)}`, [stuck]))[0] as
-          | { tries: number; error: string }
-          | undefined;
+        (
+          await dataSource.query(
+            `SELECT "publish_attempts" AS tries, "last_error" AS error FROM ${outboxTable} WHERE "id" = ${db.param(1)}`,
+            [stuck],
+          )
+        )[0] as { tries: number; error: string } | undefined;
 
       const first = await relay.sweep();
       const afterFirst = await row();
@@ -164,10 +193,17 @@ describe.each<DbKind>(['postgres', 'sqlite'])('the outbox relay isolates a row i
       const ids = await leaveInOutbox(dataSource, queueName, 3);
       const faults: Faults = { down: true };
       const queue = relayQueue(dataSource, queueName, faults);
-      const relay = outboxRelay(dataSource, queue, { minAge: 0, batchSize: 2, maxPublishAttempts: 2, logger: silentLogger });
+      const relay = outboxRelay(dataSource, queue, {
+        minAge: 0,
+        batchSize: 2,
+        maxPublishAttempts: 2,
+        logger: silentLogger,
+      });
       const during: number[] = [];
       for (let i = 0; i < 3; i++) during.push(await relay.sweep());
-      const tries = (await dataSource.query(`SELECT "publish_attempts" AS tries FROM ${outboxTable} ORDER BY "id"`)).map((r: { tries: unknown }) => Number(r.tries));
+      const tries = (
+        await dataSource.query(`SELECT "publish_attempts" AS tries FROM ${outboxTable} ORDER BY "id"`)
+      ).map((r: { tries: unknown }) => Number(r.tries));
       faults.down = false;
       const after = await relay.sweep();
 
@@ -179,7 +215,8 @@ describe.each<DbKind>(['postgres', 'sqlite'])('the outbox relay isolates a row i
           `deliveries=${JSON.stringify(ids.map((id) => received.get(id) ?? 0))} dead letters=${dead.length} outbox rows left=${left}`,
       );
       expect(during).toEqual([0, 0, 0]);
-      // Nothing got through in the first batch, so each sweep stopped there: the first two rows were tried, the third waited.
+      // Nothing got through in the first batch, so each sweep stopped there: the first two rows were tried, the third
+      // waited.
       expect(tries).toEqual([3, 3, 0]);
       expect(after).toBe(3);
       expect(ids.map((id) => received.get(id) ?? 0)).toEqual([1, 1, 1]);

@@ -45,7 +45,10 @@ async function seedExpired(count: number): Promise<string[]> {
 }
 
 async function remaining(ids: readonly string[]): Promise<number> {
-  const rows: Array<{ n: string }> = await dataSource.query(`SELECT count(*) AS n FROM ${db.table('taskq_status')} WHERE "id" = ANY($1)`, [ids]);
+  const rows: Array<{ n: string }> = await dataSource.query(
+    `SELECT count(*) AS n FROM ${db.table('taskq_status')} WHERE "id" = ANY($1)`,
+    [ids],
+  );
   return Number(rows[0].n);
 }
 
@@ -55,7 +58,9 @@ function setup(logger: Logger) {
   const registry = new TaskRegistry().add('mail.sendWelcomeMail', sendWelcomeMail);
   // Tasks stay in the outbox (no relay): only the store's writes matter here.
   const queue = createQueue({ registry, transport: memory(), store });
-  /** A web request: a transaction, a submit below it (which writes the status row through it), held open, then ended. */
+  /**
+   * A web request: a transaction, a submit below it (which writes the status row through it), held open, then ended.
+   */
   async function request(holdMs: number, end: 'commit' | 'rollback'): Promise<void> {
     const tx = await databaseUnitOfWork(dataSource, queue);
     await tx.run(() => queue.submit(sendWelcomeMail, 'ann@example.com'));
@@ -72,10 +77,13 @@ describe('sqlResultStore maintenance', () => {
     const expired = await seedExpired(20);
     // Past the interval, so a write is the store's cue to prune.
     await sleep(PRUNE_MS + 50);
-    // The request's write starts the store's maintenance; the request holds its transaction over several prune intervals, then rolls back.
+    // The request's write starts the store's maintenance; the request holds its transaction over several prune
+    // intervals, then rolls back.
     await request(PRUNE_MS * 4, 'rollback');
     await waitFor(async () => (await remaining(expired)) === 0, 'the expired rows pruned', 5_000);
-    console.log(`[maintenance] rolled-back request: expired rows left=${await remaining(expired)} of ${expired.length} warnings=${logger.warnings.length}`);
+    console.log(
+      `[maintenance] rolled-back request: expired rows left=${await remaining(expired)} of ${expired.length} warnings=${logger.warnings.length}`,
+    );
     expect(logger.warnings).toEqual([]);
     await store.close();
     await queue.close();
@@ -88,12 +96,20 @@ describe('sqlResultStore maintenance', () => {
     const rounds: number[] = [];
     for (let round = 0; round < 3; round++) {
       const expired = await seedExpired(10);
-      // Requests that commit at once (their runner released right after the write) and some that hold it across a prune.
-      await Promise.all([request(0, 'commit'), request(0, 'commit'), request(PRUNE_MS * 2, 'commit'), request(PRUNE_MS, 'rollback')]);
+      // Requests that commit at once (their runner released right after the write) and some that hold it across a
+      // prune.
+      await Promise.all([
+        request(0, 'commit'),
+        request(0, 'commit'),
+        request(PRUNE_MS * 2, 'commit'),
+        request(PRUNE_MS, 'rollback'),
+      ]);
       await waitFor(async () => (await remaining(expired)) === 0, `the expired rows of round ${round} pruned`, 5_000);
       rounds.push(await remaining(expired));
     }
-    console.log(`[maintenance] busy requests: rows left per round=${rounds.join(',')} warnings=${logger.warnings.length}${logger.warnings.length ? ` first=${logger.warnings[0]}` : ''}`);
+    console.log(
+      `[maintenance] busy requests: rows left per round=${rounds.join(',')} warnings=${logger.warnings.length}${logger.warnings.length ? ` first=${logger.warnings[0]}` : ''}`,
+    );
     expect(rounds).toEqual([0, 0, 0]);
     expect(logger.warnings).toEqual([]);
     await store.close();
@@ -106,7 +122,9 @@ describe('sqlResultStore maintenance', () => {
     const intervals = vi.spyOn(globalThis, 'setInterval');
     await store.enqueued([{ id: randomUUID(), name: 't', queue: 'q', enqueuedAt: new Date() }]);
     await store.enqueued([{ id: randomUUID(), name: 't', queue: 'q', enqueuedAt: new Date() }]);
-    const started = intervals.mock.calls.flatMap((call, i) => (call[1] === PRUNE_MS ? [intervals.mock.results[i].value as NodeJS.Timeout] : []));
+    const started = intervals.mock.calls.flatMap((call, i) =>
+      call[1] === PRUNE_MS ? [intervals.mock.results[i].value as NodeJS.Timeout] : [],
+    );
     intervals.mockRestore();
     // One timer for the store, started by its first write, unref'd: the process can exit with the store still open.
     expect(started).toHaveLength(1);
@@ -129,6 +147,8 @@ describe('sqlResultStore maintenance', () => {
   });
 
   it('pruneInterval must be positive', () => {
-    expect(() => sqlResultStore(dataSource, { pruneInterval: 0 })).toThrow(/option "pruneInterval": expected a positive duration/);
+    expect(() => sqlResultStore(dataSource, { pruneInterval: 0 })).toThrow(
+      /option "pruneInterval": expected a positive duration/,
+    );
   });
 });

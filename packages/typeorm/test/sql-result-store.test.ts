@@ -32,12 +32,26 @@ describe.each(kinds)('result store on %s', (kind) => {
     const id = newId();
     expect(await store.get(id)).toBeNull();
     await store.enqueued([{ id, name: 'mail.send', queue: 'default', enqueuedAt: at(0) }]);
-    expect(await store.get(id)).toMatchObject({ id, name: 'mail.send', queue: 'default', state: 'queued', attempts: 0, deliveries: 0, enqueuedAt: at(0) });
+    expect(await store.get(id)).toMatchObject({
+      id,
+      name: 'mail.send',
+      queue: 'default',
+      state: 'queued',
+      attempts: 0,
+      deliveries: 0,
+      enqueuedAt: at(0),
+    });
     expect(await store.started(id, 1, at(10))).toBe(true);
     expect(await store.get(id)).toMatchObject({ state: 'active', attempts: 1, startedAt: at(10) });
     await store.succeeded(id, '[{"rows":42}]', at(20));
     const done = await store.get(id);
-    expect(done).toMatchObject({ state: 'succeeded', attempts: 1, result: '[{"rows":42}]', startedAt: at(10), finishedAt: at(20) });
+    expect(done).toMatchObject({
+      state: 'succeeded',
+      attempts: 1,
+      result: '[{"rows":42}]',
+      startedAt: at(10),
+      finishedAt: at(20),
+    });
     expect(done?.error).toBeUndefined();
   });
 
@@ -63,7 +77,14 @@ describe.each(kinds)('result store on %s', (kind) => {
     await store.started(id, 2, at(3));
     await store.failed(id, { message: 'boom again' }, true, at(4));
     // startedAt is the latest start (attempt 2), not the first.
-    expect(await store.get(id)).toMatchObject({ state: 'dead', attempts: 2, deliveries: 2, error: { message: 'boom again' }, finishedAt: at(4), startedAt: at(3) });
+    expect(await store.get(id)).toMatchObject({
+      state: 'dead',
+      attempts: 2,
+      deliveries: 2,
+      error: { message: 'boom again' },
+      finishedAt: at(4),
+      startedAt: at(3),
+    });
     // A copy of attempt 1 or 2 replayed: refused, nothing changes.
     expect(await store.started(id, 1, at(5))).toBe(false);
     expect(await store.started(id, 2, at(5), 0)).toBe(false);
@@ -85,7 +106,12 @@ describe.each(kinds)('result store on %s', (kind) => {
     expect(await store.started(id, 1, at(50))).toBe(true);
     expect(await store.get(id)).toMatchObject({ state: 'active', attempts: 1, deliveries: 2, startedAt: at(50) });
     await store.succeeded(id, '[1]', at(60));
-    expect(await store.get(id)).toMatchObject({ state: 'succeeded', deliveries: 2, startedAt: at(50), finishedAt: at(60) });
+    expect(await store.get(id)).toMatchObject({
+      state: 'succeeded',
+      deliveries: 2,
+      startedAt: at(50),
+      finishedAt: at(60),
+    });
   });
 
   it('an unknown id: started answers true (run it), transitions are ignored', async () => {
@@ -128,7 +154,9 @@ describe.each(kinds)('result store on %s', (kind) => {
     const [old, fresh, running] = [newId(), newId(), newId()];
     const key = `prune-${newId()}`;
     const now = Date.now();
-    await short.enqueued([old, fresh, running].map((id) => ({ id, name: 't', queue: 'q', enqueuedAt: new Date(now - 10_000) })));
+    await short.enqueued(
+      [old, fresh, running].map((id) => ({ id, name: 't', queue: 'q', enqueuedAt: new Date(now - 10_000) })),
+    );
     expect(await short.claimKey(key, old, 't')).toBe(old);
     for (const id of [old, fresh, running]) await short.started(id, 1, new Date(now - 9_000));
     await short.succeeded(old, '[1]', new Date(now - 5_000));
@@ -193,7 +221,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('dedup keys claimed inside a trans
       const first = await transactional(dataSource, queue, () => keyed.submit(rebuildIndex, 'products'));
       expect(first.id).not.toBe(rolledBack);
       const second = await transactional(dataSource, queue, () => keyed.submit(rebuildIndex, 'products'));
-      console.log(`[${kind}] keys in transactions: rolled back=${rolledBack.slice(-6)} first=${first.id.slice(-6)} second=${second.id.slice(-6)}`);
+      console.log(
+        `[${kind}] keys in transactions: rolled back=${rolledBack.slice(-6)} first=${first.id.slice(-6)} second=${second.id.slice(-6)}`,
+      );
       expect(second.id).toBe(first.id);
       await queue.close();
     } finally {

@@ -28,12 +28,17 @@ describe.each<DbKind>(['postgres', 'sqlite'])('per-task transaction (%s)', (kind
       await currentEntityManager().save(Effect, { label: `import:${batch}` });
       if (attempt === 1) throw new Error('upstream timed out');
     }
-    const registry = new TaskRegistry().add('orders.import', importOrders, { attempts: 2, backoff: { type: 'fixed', delay: 10 } });
+    const registry = new TaskRegistry().add('orders.import', importOrders, {
+      attempts: 2,
+      backoff: { type: 'fixed', delay: 10 },
+    });
     const transport = broker.amqp();
     const store = sqlResultStore(dataSource);
     const queueName = broker.queue(`${kind}-rollback`);
     const queue = createQueue({ registry, transport, store, defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport, store, queues: [queueName], logger: silentLogger }).use(taskTransaction(dataSource, { logger: silentLogger }));
+    const worker = createWorker({ registry, transport, store, queues: [queueName], logger: silentLogger }).use(
+      taskTransaction(dataSource, { logger: silentLogger }),
+    );
     await worker.start();
     const handle = await queue.submit(importOrders, 'b1');
     await handle.result({ timeout: 10_000 });
@@ -60,7 +65,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('per-task transaction (%s)', (kind
     const store = sqlResultStore(dataSource);
     const queueName = broker.queue(`${kind}-chain`);
     const queue = createQueue({ registry, transport, store, defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport, store, queues: [queueName], logger: silentLogger }).use(taskTransaction(dataSource, { queue, logger: silentLogger }));
+    const worker = createWorker({ registry, transport, store, queues: [queueName], logger: silentLogger }).use(
+      taskTransaction(dataSource, { queue, logger: silentLogger }),
+    );
     await worker.start();
     const ok = await transactional(dataSource, queue, () => queue.submit(placeOrder, 'o-1', false));
     const bad = await transactional(dataSource, queue, () => queue.submit(placeOrder, 'o-2', true));
@@ -70,7 +77,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('per-task transaction (%s)', (kind
     await sleep(300);
     const orders = (await dataSource.manager.find(Effect)).map((e) => e.label).filter((l) => l.startsWith('order:'));
     const outbox = Number((await dataSource.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n);
-    console.log(`[${kind}] chained submits: receipts=${JSON.stringify(followUps)} orders written=${JSON.stringify(orders)} outbox rows left=${outbox}`);
+    console.log(
+      `[${kind}] chained submits: receipts=${JSON.stringify(followUps)} orders written=${JSON.stringify(orders)} outbox rows left=${outbox}`,
+    );
     expect(followUps).toEqual(['o-1']);
     expect(orders).toEqual(['order:o-1']);
     expect(outbox).toBe(0);
@@ -92,7 +101,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('per-task transaction (%s)', (kind
     const transport = broker.amqp();
     const queueName = broker.queue(`${kind}-timeout`);
     const queue = createQueue({ registry, transport, defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport, queues: [queueName], logger: silentLogger }).use(taskTransaction(dataSource, { logger: silentLogger }));
+    const worker = createWorker({ registry, transport, queues: [queueName], logger: silentLogger }).use(
+      taskTransaction(dataSource, { logger: silentLogger }),
+    );
     let dead = 0;
     worker.on('dead', () => dead++);
     await worker.start();
@@ -110,7 +121,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('per-task transaction (%s)', (kind
     await waitFor(() => finished, 'the abandoned code to finish');
     await sleep(200);
     const labels = (await dataSource.manager.find(Effect)).map((e) => e.label);
-    console.log(`[${kind}] timed-out attempt: dead letters=${dead} ${kind === 'postgres' ? `row lock free ${lockFreedAfter} ms after the dead letter, while the code still ran` : 'rolled back once the code finished'}, writes kept=${JSON.stringify(labels.filter((l) => l.includes(kind)))}`);
+    console.log(
+      `[${kind}] timed-out attempt: dead letters=${dead} ${kind === 'postgres' ? `row lock free ${lockFreedAfter} ms after the dead letter, while the code still ran` : 'rolled back once the code finished'}, writes kept=${JSON.stringify(labels.filter((l) => l.includes(kind)))}`,
+    );
     expect(labels).toContain(`lock-${kind}`);
     expect(labels).not.toContain(`changed-${kind}`);
     expect(labels).not.toContain(`slow-${kind}`);

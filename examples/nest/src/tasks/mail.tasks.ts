@@ -4,7 +4,10 @@ import { type User, welcomeMail } from '@taskq/example-story';
 import { Task } from '@taskq/nest';
 import { Mailer } from '../deliveries.js';
 
-/** Tasks are provider methods marked with @Task(); otherwise plain: `this.mail.sendWelcomeMail(user, urls)` runs it inline. */
+/**
+ * Tasks are provider methods marked with @Task(); otherwise plain: `this.mail.sendWelcomeMail(user, urls)` runs it
+ * inline.
+ */
 @Injectable()
 export class MailTasks {
   constructor(@Inject(Mailer) private readonly mailer: Mailer) {}

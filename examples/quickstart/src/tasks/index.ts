@@ -10,6 +10,10 @@ import * as reports from './reports.js';
  * `mail.sendWelcomeMail` and `billing.sendWelcomeMail` are two tasks.
  * Building it opens no connection.
  */
-export const registry = new TaskRegistry().module('mail', mail).module('billing', billing).module('reports', reports).module('reminders', reminders);
+export const registry = new TaskRegistry()
+  .module('mail', mail)
+  .module('billing', billing)
+  .module('reports', reports)
+  .module('reminders', reminders);
 
 export { billing, mail, reminders, reports };

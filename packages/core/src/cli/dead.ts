@@ -61,19 +61,32 @@ export async function runDeadCommand(argv: readonly string[], options: DeadComma
     stdout(DEAD_HELP);
     return values.help || action === 'help' ? 0 : 2;
   }
-  if (action !== 'list' && action !== 'retry' && action !== 'purge') throw new InvalidOptionError('dead', `unknown action ${JSON.stringify(action)}; expected list, retry or purge (see taskq dead --help)`);
-  if (action === 'retry' && (values.all ? ids.length > 0 : ids.length === 0)) throw new InvalidOptionError('retry', 'give one or more ids, or --all (not both)');
+  if (action !== 'list' && action !== 'retry' && action !== 'purge')
+    throw new InvalidOptionError(
+      'dead',
+      `unknown action ${JSON.stringify(action)}; expected list, retry or purge (see taskq dead --help)`,
+    );
+  if (action === 'retry' && (values.all ? ids.length > 0 : ids.length === 0))
+    throw new InvalidOptionError('retry', 'give one or more ids, or --all (not both)');
   const limit = values.limit === undefined ? 100 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('limit', `expected a positive integer, got ${JSON.stringify(values.limit)}`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new InvalidOptionError('limit', `expected a positive integer, got ${JSON.stringify(values.limit)}`);
 
   const timeout = values.timeout === undefined ? 15_000 : Number(values.timeout);
-  if (!Number.isInteger(timeout) || timeout < 1) throw new InvalidOptionError('timeout', `expected a positive number of milliseconds, got ${JSON.stringify(values.timeout)}`);
+  if (!Number.isInteger(timeout) || timeout < 1)
+    throw new InvalidOptionError(
+      'timeout',
+      `expected a positive number of milliseconds, got ${JSON.stringify(values.timeout)}`,
+    );
   const env = options.env ?? process.env;
-  const transport = options.transport ?? makeTransport(values.url ?? env.TASKQ_URL, values.prefix ?? (env.TASKQ_PREFIX || undefined), timeout);
+  const transport =
+    options.transport ??
+    makeTransport(values.url ?? env.TASKQ_URL, values.prefix ?? (env.TASKQ_PREFIX || undefined), timeout);
   try {
     if (action === 'list') {
       const [records, total] = [await transport.dead.list(limit), await transport.dead.count()];
-      for (const record of records) stdout(`${values.json ? printable(JSON.stringify(toJson(record))) : formatLine(record)}\n`);
+      for (const record of records)
+        stdout(`${values.json ? printable(JSON.stringify(toJson(record))) : formatLine(record)}\n`);
       if (!values.json) stdout(`${records.length} of ${total} dead letter(s) shown\n`);
       return 0;
     }
@@ -110,7 +123,10 @@ function makeTransport(url: string | undefined, prefix: string | undefined, time
  * (terminal escape sequences) are shown escaped, never written raw.
  */
 function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 function formatLine(record: DeadLetterRecord): string {
@@ -146,4 +162,3 @@ function toJson(record: DeadLetterRecord): Record<string, unknown> {
     body: body.length > MAX_BODY_CHARS ? `${body.slice(0, MAX_BODY_CHARS)}…` : body,
   };
 }
-

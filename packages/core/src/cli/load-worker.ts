@@ -19,7 +19,13 @@ export type WorkerModuleExport = Worker | ((options: WorkerFactoryOptions) => Wo
 
 function isWorkerLike(value: unknown): value is Worker {
   // Duck-typed: the module may have been built against another installed copy of @taskq/core.
-  return typeof value === 'object' && value !== null && typeof (value as Worker).start === 'function' && typeof (value as Worker).stop === 'function' && typeof (value as Worker).on === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Worker).start === 'function' &&
+    typeof (value as Worker).stop === 'function' &&
+    typeof (value as Worker).on === 'function'
+  );
 }
 
 const usable = (value: unknown): boolean => isWorkerLike(value) || typeof value === 'function';
@@ -34,7 +40,8 @@ export function pickExport(namespace: Record<string, unknown>): unknown {
   const candidates = [namespace.default, namespace['module.exports']];
   for (const candidate of candidates) {
     if (usable(candidate)) return candidate;
-    if (typeof candidate === 'object' && candidate !== null && usable((candidate as { default?: unknown }).default)) return (candidate as { default: unknown }).default;
+    if (typeof candidate === 'object' && candidate !== null && usable((candidate as { default?: unknown }).default))
+      return (candidate as { default: unknown }).default;
   }
   return undefined;
 }
@@ -64,7 +71,8 @@ function listKeys(keys: readonly string[]): string {
   return keys.length > shown.length ? `${shown.join(', ')}, … ${keys.length - shown.length} more` : shown.join(', ');
 }
 
-const EXPECTED = 'a worker or a function returning one, as `export default createWorker(...)`, `module.exports = createWorker(...)` or `exports.default = ...`';
+const EXPECTED =
+  'a worker or a function returning one, as `export default createWorker(...)`, `module.exports = createWorker(...)` or `exports.default = ...`';
 
 /** Imports the module and returns its worker, applying overrides through its factory. */
 export async function loadWorker(modulePath: string, overrides: WorkerFactoryOptions): Promise<Worker> {
@@ -72,10 +80,17 @@ export async function loadWorker(modulePath: string, overrides: WorkerFactoryOpt
   if (TYPESCRIPT_EXTENSIONS.has(extname(file).toLowerCase())) await registerTypeScript(modulePath);
   const namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   const exported = pickExport(namespace);
-  if (exported === undefined) throw new InvalidOptionError('module', `${modulePath} must export ${EXPECTED}; found ${describeExports(namespace)}`);
+  if (exported === undefined)
+    throw new InvalidOptionError(
+      'module',
+      `${modulePath} must export ${EXPECTED}; found ${describeExports(namespace)}`,
+    );
   if (isWorkerLike(exported)) {
     if (overrides.concurrency !== undefined || overrides.queues !== undefined) {
-      throw new InvalidOptionError('--concurrency/--queues', `${modulePath} exports a ready-made worker; export a factory (options) => createWorker({ ...options }) to let the command line set concurrency and queues`);
+      throw new InvalidOptionError(
+        '--concurrency/--queues',
+        `${modulePath} exports a ready-made worker; export a factory (options) => createWorker({ ...options }) to let the command line set concurrency and queues`,
+      );
     }
     return exported;
   }
@@ -85,5 +100,8 @@ export async function loadWorker(modulePath: string, overrides: WorkerFactoryOpt
   if (overrides.queues !== undefined) given.queues = overrides.queues;
   const worker = await (exported as (options: WorkerFactoryOptions) => unknown)(given);
   if (isWorkerLike(worker)) return worker;
-  throw new InvalidOptionError('module', `the function ${modulePath} exports did not return a worker (createWorker(...)); it returned ${describeValue(worker)}`);
+  throw new InvalidOptionError(
+    'module',
+    `the function ${modulePath} exports did not return a worker (createWorker(...)); it returned ${describeValue(worker)}`,
+  );
 }

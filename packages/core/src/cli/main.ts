@@ -43,7 +43,10 @@ Examples:
 
 function parseQueues(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  const queues = value.split(',').map((q) => q.trim()).filter(Boolean);
+  const queues = value
+    .split(',')
+    .map((q) => q.trim())
+    .filter(Boolean);
   if (queues.length === 0) throw new Error('--queues needs at least one queue name');
   return queues;
 }
@@ -51,7 +54,8 @@ function parseQueues(value: string | undefined): string[] | undefined {
 function parsePositiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} expects a positive integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${flag} expects a positive integer, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -60,7 +64,8 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 function parseLogLevel(value: string | undefined): (typeof LOG_LEVELS)[number] | undefined {
   if (value === undefined) return undefined;
   const level = LOG_LEVELS.find((l) => l === value);
-  if (level === undefined) throw new Error(`--log-level expects one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+  if (level === undefined)
+    throw new Error(`--log-level expects one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
   return level;
 }
 
@@ -93,7 +98,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     }
-    if (positionals.length !== 1) throw new Error('taskq worker needs exactly one module path, e.g. taskq worker ./dist/worker.js');
+    if (positionals.length !== 1)
+      throw new Error('taskq worker needs exactly one module path, e.g. taskq worker ./dist/worker.js');
     return runWorkerCommand({
       module: positionals[0],
       concurrency: parsePositiveInt(values.concurrency, '--concurrency'),
@@ -111,7 +117,9 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     const code = errorCode(error);
-    process.stderr.write(`taskq: ${error instanceof Error ? error.message : String(error)}${code ? ` (${code})` : ''}\n`);
+    process.stderr.write(
+      `taskq: ${error instanceof Error ? error.message : String(error)}${code ? ` (${code})` : ''}\n`,
+    );
     process.exit(1);
   },
 );

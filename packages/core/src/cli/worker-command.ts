@@ -34,11 +34,23 @@ export async function runWorkerCommand(options: WorkerCommandOptions): Promise<n
   const worker = await loadWorker(options.module, { concurrency: options.concurrency, queues: options.queues });
   checkPrefix(worker, options.prefix);
   worker.on('completed', (event) => {
-    logger.info('task completed', { id: event.id, task: event.name, attempt: event.attempt, durationMs: roundMs(event.durationMs) });
+    logger.info('task completed', {
+      id: event.id,
+      task: event.name,
+      attempt: event.attempt,
+      durationMs: roundMs(event.durationMs),
+    });
   });
   worker.on('failed', (event) => {
     const message = event.error instanceof Error ? event.error.message : String(event.error);
-    logger.warn(`task failed${event.willRetry ? ', will retry' : ''}`, { id: event.id, task: event.name, attempt: event.attempt, durationMs: roundMs(event.durationMs), error: message, code: errorCode(event.error) });
+    logger.warn(`task failed${event.willRetry ? ', will retry' : ''}`, {
+      id: event.id,
+      task: event.name,
+      attempt: event.attempt,
+      durationMs: roundMs(event.durationMs),
+      error: message,
+      code: errorCode(event.error),
+    });
   });
   worker.on('error', (event) => logger.error(event.message, { error: event.error }));
 
@@ -53,7 +65,9 @@ export async function runWorkerCommand(options: WorkerCommandOptions): Promise<n
       logger.warn(`${signal} again: exiting now; unfinished tasks return to the queue`);
       process.exit(130);
     }
-    logger.info(`${signal}: stopping, draining ${worker.active} task(s) (up to ${options.shutdownTimeout} ms; send the signal again to exit at once)`);
+    logger.info(
+      `${signal}: stopping, draining ${worker.active} task(s) (up to ${options.shutdownTimeout} ms; send the signal again to exit at once)`,
+    );
     worker.stop({ timeout: options.shutdownTimeout }).then(
       () => resolveStopped(0),
       (error: unknown) => {
@@ -66,8 +80,14 @@ export async function runWorkerCommand(options: WorkerCommandOptions): Promise<n
   process.on('SIGTERM', onSignal);
 
   await worker.start();
-  logger.info('worker started', { queues: worker.queues.join(','), concurrency: worker.concurrency, prefix: worker.transport.prefix, transport: worker.transport.kind });
-  // A transport without sockets (memory) holds no handle: the command runs until a signal, not until the event loop is empty.
+  logger.info('worker started', {
+    queues: worker.queues.join(','),
+    concurrency: worker.concurrency,
+    prefix: worker.transport.prefix,
+    transport: worker.transport.kind,
+  });
+  // A transport without sockets (memory) holds no handle: the command runs until a signal, not until the event loop is
+  // empty.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const code = await stopped;
   clearInterval(keepAlive);
@@ -81,7 +101,8 @@ export async function runWorkerCommand(options: WorkerCommandOptions): Promise<n
  */
 function checkPrefix(worker: Worker, expected: string | undefined): void {
   const actual = worker.transport.prefix;
-  if (expected === undefined || actual === undefined || worker.transport.kind === 'memory' || actual === expected) return;
+  if (expected === undefined || actual === undefined || worker.transport.kind === 'memory' || actual === expected)
+    return;
   throw new InvalidOptionError(
     'prefix',
     `TASKQ_PREFIX (or --prefix) is ${JSON.stringify(expected)} but the module's transport uses prefix ${JSON.stringify(actual)}; create it with amqp({ url: process.env.TASKQ_URL, prefix: process.env.TASKQ_PREFIX })`,

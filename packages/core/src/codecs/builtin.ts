@@ -87,11 +87,13 @@ export const mapCodec: Codec<Map<unknown, unknown>, [unknown, unknown][]> = {
   test: (value) => value instanceof Map,
   encode(value) {
     const pairs = Array.from(value);
-    for (let i = 0; i < pairs.length; i++) checkMapKey(pairs[i][0], pairs[i][1], i, 'workers refuse it; rename the key');
+    for (let i = 0; i < pairs.length; i++)
+      checkMapKey(pairs[i][0], pairs[i][1], i, 'workers refuse it; rename the key');
     return pairs;
   },
   decode(data: unknown) {
-    if (!Array.isArray(data)) throw new TypeError(`expected an array of [key, value] pairs, got ${describeValue(data)}`);
+    if (!Array.isArray(data))
+      throw new TypeError(`expected an array of [key, value] pairs, got ${describeValue(data)}`);
     const map = new Map<unknown, unknown>();
     for (let i = 0; i < data.length; i++) {
       const entry: unknown = data[i];
@@ -127,7 +129,9 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 function decodeBase64(data: unknown): Buffer {
   // Buffer.from(…, 'base64') silently skips invalid characters; refuse them.
   if (typeof data !== 'string' || data.length % 4 !== 0 || !BASE64.test(data)) {
-    throw new TypeError(`expected a base64 string, got ${typeof data === 'string' ? 'an invalid one' : describeValue(data)}`);
+    throw new TypeError(
+      `expected a base64 string, got ${typeof data === 'string' ? 'an invalid one' : describeValue(data)}`,
+    );
   }
   return Buffer.from(data, 'base64');
 }

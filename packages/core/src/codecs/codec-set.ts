@@ -44,7 +44,10 @@ export class CodecSet {
       const label = `codecs[${index}] ("${codec.name}")`;
       const earlier = userIndex.get(codec.name);
       if (earlier !== undefined) {
-        throw new InvalidOptionError('codecs', `${label}: the name is already used by codecs[${earlier}]; names must be unique`);
+        throw new InvalidOptionError(
+          'codecs',
+          `${label}: the name is already used by codecs[${earlier}]; names must be unique`,
+        );
       }
       if (byName.has(codec.name)) {
         throw new InvalidOptionError(

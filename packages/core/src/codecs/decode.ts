@@ -167,7 +167,10 @@ function decodeTagged(input: Record<string, unknown>, state: DecodeState, depth:
   }
   const codec = state.codecs.get(tag);
   if (codec === undefined) {
-    throw fail(state, `unknown codec tag ${JSON.stringify(tag)} (register the same codecs where tasks are sent and run)`);
+    throw fail(
+      state,
+      `unknown codec tag ${JSON.stringify(tag)} (register the same codecs where tasks are sent and run)`,
+    );
   }
   state.segments.push({ codec: tag });
   const decoded = decodeValue(data, state, depth + 1);
@@ -200,7 +203,10 @@ function runDecode(codec: Codec, data: unknown, path: string, checked: WeakSet<o
   return checkOutput(codec, result, path, checked);
 }
 
-/** A codec's output obeys the key rule of plain objects: a Map built from pairs, or a user codec's object, must not smuggle a hostile key in. */
+/**
+ * A codec's output obeys the key rule of plain objects: a Map built from pairs, or a user codec's object, must not
+ * smuggle a hostile key in.
+ */
 function checkOutput(codec: Codec, result: unknown, path: string, checked: WeakSet<object>): unknown {
   if (typeof result !== 'object' || result === null) return result;
   let reason: string | undefined;
@@ -210,7 +216,8 @@ function checkOutput(codec: Codec, result: unknown, path: string, checked: WeakS
     // Only a codec that returned something exotic (a Proxy whose traps throw) gets here.
     throw decodeFailed(codec, path, error);
   }
-  if (reason !== undefined) throw new DecodeError(`${path}: codec "${codec.name}" produced a value with a hostile key: ${reason}`);
+  if (reason !== undefined)
+    throw new DecodeError(`${path}: codec "${codec.name}" produced a value with a hostile key: ${reason}`);
   return result;
 }
 

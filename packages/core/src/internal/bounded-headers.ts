@@ -35,7 +35,9 @@ const OWN = new Set<string>([...Object.values(HEADER), ...Object.values(BOUND_HE
 export function clipUtf8(text: string, maxBytes: number): string {
   if (text.length * 3 <= maxBytes || Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
   // '…' is 3 bytes; a cut in the middle of a character leaves U+FFFD, which is dropped.
-  const cut = Buffer.from(text, 'utf8').subarray(0, Math.max(0, maxBytes - 3)).toString('utf8');
+  const cut = Buffer.from(text, 'utf8')
+    .subarray(0, Math.max(0, maxBytes - 3))
+    .toString('utf8');
   return `${cut.endsWith('\uFFFD') ? cut.slice(0, -1) : cut}…`;
 }
 
@@ -83,7 +85,12 @@ export function boundHeaders(headers: MessageHeaders): MessageHeaders {
     }
     const kept = typeof value === 'string' ? clipUtf8(value, MAX_VALUE_BYTES) : value;
     const bytes = 2 + Buffer.byteLength(key, 'utf8') + valueBytes(kept);
-    if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES || foreignCount >= MAX_FOREIGN_HEADERS || foreignBytes + bytes > MAX_FOREIGN_BYTES || valueBytes(kept) >= MAX_HEADER_TABLE_BYTES) {
+    if (
+      Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES ||
+      foreignCount >= MAX_FOREIGN_HEADERS ||
+      foreignBytes + bytes > MAX_FOREIGN_BYTES ||
+      valueBytes(kept) >= MAX_HEADER_TABLE_BYTES
+    ) {
       dropped++;
       continue;
     }

@@ -22,10 +22,14 @@ function clip(text: string, max: number): string {
 
 /** Message and stack of anything thrown, bounded so a header table stays within the broker's limits. */
 export function describeError(error: unknown): { message: string; stack: string | undefined } {
-  if (error instanceof Error) return { message: clip(error.message, MAX_ERROR_CHARS), stack: error.stack ? clip(error.stack, MAX_STACK_CHARS) : undefined };
+  if (error instanceof Error)
+    return {
+      message: clip(error.message, MAX_ERROR_CHARS),
+      stack: error.stack ? clip(error.stack, MAX_STACK_CHARS) : undefined,
+    };
   let message: string;
   try {
-    message = typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+    message = typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
   } catch {
     message = String(error);
   }
@@ -37,7 +41,13 @@ export function describeError(error: unknown): { message: string; stack: string 
  * `maxBodyBytes`) and a bounded header set, the received headers plus why and
  * when, so it always encodes whatever the message carried.
  */
-export function deadLetterOf(delivery: Delivery, reason: DeadLetterReason, error: unknown, attempt: number, maxBodyBytes: number): DeadLetter {
+export function deadLetterOf(
+  delivery: Delivery,
+  reason: DeadLetterReason,
+  error: unknown,
+  attempt: number,
+  maxBodyBytes: number,
+): DeadLetter {
   const { message, stack } = describeError(error);
   const headers = boundHeaders({
     ...delivery.headers,
@@ -56,7 +66,13 @@ export function deadLetterOf(delivery: Delivery, reason: DeadLetterReason, error
  * (bounded as above) with only the reason, a short error, the attempt and the
  * time, and the count of headers left out.
  */
-export function minimalDeadLetterOf(delivery: Delivery, reason: DeadLetterReason, error: unknown, attempt: number, maxBodyBytes: number): DeadLetter {
+export function minimalDeadLetterOf(
+  delivery: Delivery,
+  reason: DeadLetterReason,
+  error: unknown,
+  attempt: number,
+  maxBodyBytes: number,
+): DeadLetter {
   const headers: MessageHeaders = {
     [HEADER.reason]: reason,
     [HEADER.error]: clipUtf8(describeError(error).message, MINIMAL_ERROR_BYTES),
@@ -69,8 +85,14 @@ export function minimalDeadLetterOf(delivery: Delivery, reason: DeadLetterReason
 }
 
 function withBoundedBody(delivery: Delivery, headers: MessageHeaders, maxBodyBytes: number): DeadLetter {
-  if (delivery.body.length <= maxBodyBytes) return { id: delivery.id, queue: delivery.queue, body: delivery.body, headers };
+  if (delivery.body.length <= maxBodyBytes)
+    return { id: delivery.id, queue: delivery.queue, body: delivery.body, headers };
   // A copy, not a view: a view would keep the whole received buffer alive as long as the letter.
   const body = Buffer.from(delivery.body.subarray(0, DEAD_BODY_PREFIX_BYTES));
-  return { id: delivery.id, queue: delivery.queue, body, headers: { ...headers, [BOUND_HEADER.bodyBytes]: delivery.body.length } };
+  return {
+    id: delivery.id,
+    queue: delivery.queue,
+    body,
+    headers: { ...headers, [BOUND_HEADER.bodyBytes]: delivery.body.length },
+  };
 }

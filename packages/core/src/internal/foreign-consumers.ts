@@ -26,7 +26,9 @@ interface Peer {
 }
 
 /** What to do with a message whose task this worker does not have. */
-export type ForeignRoute = { readonly kind: 'pass'; readonly headers: MessageHeaders; readonly delayMs: number } | { readonly kind: 'dead'; readonly error: PrefixClashError };
+export type ForeignRoute =
+  | { readonly kind: 'pass'; readonly headers: MessageHeaders; readonly delayMs: number }
+  | { readonly kind: 'dead'; readonly error: PrefixClashError };
 
 /**
  * @internal The worker's side of the presence check: who else consumes its
@@ -49,12 +51,26 @@ export class ForeignConsumers {
     this.#logger = logger;
     const fingerprint = createHash('sha256').update(names.join('\n')).digest('hex').slice(0, 32);
     const tasks = names.reduce((n, name) => n + name.length + 3, 0) <= MAX_NAMES_CHARS ? names : undefined;
-    this.card = { instance: randomUUID(), queues: [...queues], fingerprint, tasks, host: hostname().replace(/[^A-Za-z0-9_.\-:]/g, '_').slice(0, 255) || 'unknown', pid: process.pid };
+    this.card = {
+      instance: randomUUID(),
+      queues: [...queues],
+      fingerprint,
+      tasks,
+      host:
+        hostname()
+          .replace(/[^A-Za-z0-9_.\-:]/g, '_')
+          .slice(0, 255) || 'unknown',
+      pid: process.pid,
+    };
   }
 
   /** The consume option that wires this check into a transport that supports it. */
   presence(): PresenceOptions {
-    return { card: this.card, onNews: (news) => this.#hear(news), beforeConsume: (consumers, restart) => this.#check(consumers, restart) };
+    return {
+      card: this.card,
+      onNews: (news) => this.#hear(news),
+      beforeConsume: (consumers, restart) => this.#check(consumers, restart),
+    };
   }
 
   /**
@@ -64,11 +80,14 @@ export class ForeignConsumers {
    * no such worker is known (an ordinary unknown task).
    */
   route(task: string, delivery: Delivery): ForeignRoute | undefined {
-    const servers = [...this.#peers.values()].filter((peer) => this.#differs(peer, delivery.queue) && (peer.tasks === undefined || peer.tasks.has(task)));
+    const servers = [...this.#peers.values()].filter(
+      (peer) => this.#differs(peer, delivery.queue) && (peer.tasks === undefined || peer.tasks.has(task)),
+    );
     if (servers.length === 0) return undefined;
     const raw = delivery.headers[PASSED_HEADER];
     const passes = typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0 ? raw : 0;
-    if (passes < MAX_PASSES) return { kind: 'pass', headers: { ...delivery.headers, [PASSED_HEADER]: passes + 1 }, delayMs: PASS_DELAY_MS };
+    if (passes < MAX_PASSES)
+      return { kind: 'pass', headers: { ...delivery.headers, [PASSED_HEADER]: passes + 1 }, delayMs: PASS_DELAY_MS };
     return {
       kind: 'dead',
       error: new PrefixClashError(
@@ -79,7 +98,12 @@ export class ForeignConsumers {
   }
 
   #differs(peer: Peer, queue?: string): boolean {
-    return peer.card.fingerprint !== this.card.fingerprint && (queue === undefined ? peer.card.queues.some((q) => this.card.queues.includes(q)) : peer.card.queues.includes(queue));
+    return (
+      peer.card.fingerprint !== this.card.fingerprint &&
+      (queue === undefined
+        ? peer.card.queues.some((q) => this.card.queues.includes(q))
+        : peer.card.queues.includes(queue))
+    );
   }
 
   /** No task in common: another application, not another version of this one. */
@@ -94,7 +118,8 @@ export class ForeignConsumers {
     if (news.kind === 'bye') {
       const peer = this.#peers.get(card.instance);
       this.#peers.delete(card.instance);
-      if (peer && this.#differs(peer)) this.#logger.info('a worker with another task set stopped consuming this worker\'s queues', where(card));
+      if (peer && this.#differs(peer))
+        this.#logger.info("a worker with another task set stopped consuming this worker's queues", where(card));
       return;
     }
     const known = this.#peers.has(card.instance);
@@ -124,9 +149,15 @@ export class ForeignConsumers {
     for (const peer of peers) {
       const fields = { ...where(peer.card), queues: sharedQueues([peer], this.card.queues), ...this.#difference(peer) };
       if (this.#otherApplication(peer)) {
-        this.#logger.error('PREFIX CLASH: another application consumes this worker\'s queues (same prefix, no task in common); each takes messages meant for the other. Give each application its own prefix or vhost', fields);
+        this.#logger.error(
+          "PREFIX CLASH: another application consumes this worker's queues (same prefix, no task in common); each takes messages meant for the other. Give each application its own prefix or vhost",
+          fields,
+        );
       } else {
-        this.#logger.warn('a worker with another task set consumes this worker\'s queues (another version of this application?); tasks only it has are passed back to the queue for it', fields);
+        this.#logger.warn(
+          "a worker with another task set consumes this worker's queues (another version of this application?); tasks only it has are passed back to the queue for it",
+          fields,
+        );
       }
     }
   }
@@ -141,7 +172,12 @@ export class ForeignConsumers {
   /** Waits until every consumer already on the queues has answered, or {@link ANSWER_WAIT_MS}. */
   async #answers(consumers: ReadonlyMap<string, number>): Promise<void> {
     const missing = (): Array<[string, number]> =>
-      [...consumers].map(([queue, count]): [string, number] => [queue, count - [...this.#peers.values()].filter((peer) => peer.card.queues.includes(queue)).length]).filter(([, n]) => n > 0);
+      [...consumers]
+        .map(([queue, count]): [string, number] => [
+          queue,
+          count - [...this.#peers.values()].filter((peer) => peer.card.queues.includes(queue)).length,
+        ])
+        .filter(([, n]) => n > 0);
     if (missing().length === 0) return;
     const deadline = Date.now() + ANSWER_WAIT_MS;
     while (missing().length > 0 && Date.now() < deadline) {
@@ -155,7 +191,10 @@ export class ForeignConsumers {
       this.#heard = undefined;
     }
     for (const [queue, n] of missing()) {
-      this.#logger.warn(`${n} consumer(s) of queue "${queue}" did not answer the prefix check (an older taskq, or another client): they may serve another task set`, { queue });
+      this.#logger.warn(
+        `${n} consumer(s) of queue "${queue}" did not answer the prefix check (an older taskq, or another client): they may serve another task set`,
+        { queue },
+      );
     }
   }
 }

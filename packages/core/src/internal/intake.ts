@@ -8,9 +8,17 @@ import type { DeadLetterReason } from '../worker-events.js';
 
 /** What the worker does with a message whose envelope parsed. */
 export type Verdict =
-  | { readonly kind: 'run'; readonly fields: DeliveryFields; readonly definition: TaskDefinition; readonly maxAttempts: number }
+  | {
+      readonly kind: 'run';
+      readonly fields: DeliveryFields;
+      readonly definition: TaskDefinition;
+      readonly maxAttempts: number;
+    }
   | { readonly kind: 'dead'; readonly reason: DeadLetterReason; readonly error: unknown; readonly attempt: number }
-  /** A signed delayed message that arrived before its signed due time (its delay was stripped): publish it again for later. */
+  /**
+   * A signed delayed message that arrived before its signed due time (its delay was stripped): publish it again for
+   * later.
+   */
   | { readonly kind: 'later'; readonly delayMs: number };
 
 /**
@@ -52,28 +60,65 @@ export class Intake {
     }
     const attempt = fields.attempt;
     if (this.#keys) {
-      // The queue is the one the message came from, not one it names: a signed message copied to another queue does not verify.
-      if (!verifyMessage(delivery.body, { queue: delivery.queue, ...fields }, delivery.headers[HEADER.signature], this.#keys)) {
-        return { kind: 'dead', reason: 'bad-signature', error: new DecodeError('the message is not signed with an accepted signing key'), attempt };
+      // The queue is the one the message came from, not one it names: a signed message copied to another queue does not
+      // verify.
+      if (
+        !verifyMessage(
+          delivery.body,
+          { queue: delivery.queue, ...fields },
+          delivery.headers[HEADER.signature],
+          this.#keys,
+        )
+      ) {
+        return {
+          kind: 'dead',
+          reason: 'bad-signature',
+          error: new DecodeError('the message is not signed with an accepted signing key'),
+          attempt,
+        };
       }
       this.#verified.set(delivery, fields);
     }
     const definition = this.#registry.get(envelope.task);
-    if (!definition) return { kind: 'dead', reason: 'unknown-task', error: new DecodeError(`no task "${envelope.task}" is registered in this worker's registry`), attempt };
+    if (!definition)
+      return {
+        kind: 'dead',
+        reason: 'unknown-task',
+        error: new DecodeError(`no task "${envelope.task}" is registered in this worker's registry`),
+        attempt,
+      };
     const maxAttempts = envelope.opts?.attempts ?? definition.options.attempts ?? this.#defaults.attempts ?? 1;
     if (attempt > maxAttempts) {
-      return { kind: 'dead', reason: 'malformed-message', error: new DecodeError(`malformed header ${HEADER.attempt}: attempt ${attempt} of a task that has ${maxAttempts} attempt(s)`), attempt };
+      return {
+        kind: 'dead',
+        reason: 'malformed-message',
+        error: new DecodeError(
+          `malformed header ${HEADER.attempt}: attempt ${attempt} of a task that has ${maxAttempts} attempt(s)`,
+        ),
+        attempt,
+      };
     }
     const now = Date.now();
-    if (this.#keys && delivery.headers[HEADER.due] !== undefined && fields.due - now > EARLY_TOLERANCE_MS) return { kind: 'later', delayMs: fields.due - now };
+    if (this.#keys && delivery.headers[HEADER.due] !== undefined && fields.due - now > EARLY_TOLERANCE_MS)
+      return { kind: 'later', delayMs: fields.due - now };
     if (this.#maxAgeMs !== undefined && now - fields.due > this.#maxAgeMs) {
-      return { kind: 'dead', reason: 'expired', error: new MessageExpiredError(now - fields.due, this.#maxAgeMs), attempt };
+      return {
+        kind: 'dead',
+        reason: 'expired',
+        error: new MessageExpiredError(now - fields.due, this.#maxAgeMs),
+        attempt,
+      };
     }
     return { kind: 'run', fields, definition, maxAttempts };
   }
 
   /** Headers of the next attempt: due when its backoff ends, and signed again when this one verified. */
-  retryHeaders(delivery: Delivery, headers: MessageHeaders, attempt: number, delayMs: number | undefined): MessageHeaders {
+  retryHeaders(
+    delivery: Delivery,
+    headers: MessageHeaders,
+    attempt: number,
+    delayMs: number | undefined,
+  ): MessageHeaders {
     const due = Date.now() + (delayMs ?? 0);
     const verified = this.#verified.get(delivery);
     if (!verified || !this.#keys) return { ...headers, [HEADER.due]: due };

@@ -1,4 +1,7 @@
-/** Longest delay `setTimeout` honours; a longer one (or a non-finite one) fires after 1 ms, with a TimeoutOverflowWarning. */
+/**
+ * Longest delay `setTimeout` honours; a longer one (or a non-finite one) fires after 1 ms, with a
+ * TimeoutOverflowWarning.
+ */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**

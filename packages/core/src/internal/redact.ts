@@ -45,7 +45,9 @@ export function passwordsOf(urls: readonly string[]): string[] {
 }
 
 /** `user` and `password` between "//" and the last '@', with where the userinfo starts and ends. */
-function rawUserinfo(url: string): { user: string; password: string | undefined; start: number; end: number } | undefined {
+function rawUserinfo(
+  url: string,
+): { user: string; password: string | undefined; start: number; end: number } | undefined {
   const start = url.indexOf('//');
   const end = url.lastIndexOf('@');
   if (start < 0 || end < start + 2) return undefined;

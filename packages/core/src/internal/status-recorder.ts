@@ -25,7 +25,10 @@ export class StatusRecorder {
     this.#report = report;
   }
 
-  /** False when the store knows the task as finished (a redelivery or a replayed copy): the caller acks without running it. */
+  /**
+   * False when the store knows the task as finished (a redelivery or a replayed copy): the caller acks without running
+   * it.
+   */
   async start(run: TaskRun, deadRetries: number): Promise<boolean> {
     try {
       return await this.#store.started(run.id, run.attempt, new Date(), deadRetries);
@@ -43,7 +46,9 @@ export class StatusRecorder {
         const value = encodeArgs([run.result], this.#codecs);
         encoded = JSON.stringify(Array.isArray(value) ? value : await value);
       } catch (error) {
-        this.#logger.warn(`the result of task ${run.id} cannot be stored (${describeError(error).message}); storing null`);
+        this.#logger.warn(
+          `the result of task ${run.id} cannot be stored (${describeError(error).message}); storing null`,
+        );
         encoded = '[null]';
       }
       await this.#store.succeeded(run.id, encoded, new Date());

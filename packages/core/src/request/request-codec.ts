@@ -14,7 +14,11 @@ export interface ContextualRequest {
 }
 
 function isContextual(value: unknown): value is ContextualRequest {
-  return typeof value === 'object' && value !== null && typeof (value as Partial<ContextualRequest>)[REQUEST_CONTEXT] === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Partial<ContextualRequest>)[REQUEST_CONTEXT] === 'function'
+  );
 }
 
 /**

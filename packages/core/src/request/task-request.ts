@@ -47,9 +47,11 @@ export function checkRequestContext(data: unknown): RequestUrlContext {
   if (typeof data !== 'object' || data === null) return fail('not an object');
   const d = data as Record<string, unknown>;
   if (d.protocol !== 'http' && d.protocol !== 'https') fail('protocol');
-  // The same host syntax the adapters accept: a host smuggling a path or a second port must not become a link in the worker.
+  // The same host syntax the adapters accept: a host smuggling a path or a second port must not become a link in the
+  // worker.
   if (typeof d.host !== 'string' || !isValidHost(d.host)) fail('host');
-  if (d.port !== undefined && !(Number.isInteger(d.port) && (d.port as number) > 0 && (d.port as number) < 65_536)) fail('port');
+  if (d.port !== undefined && !(Number.isInteger(d.port) && (d.port as number) > 0 && (d.port as number) < 65_536))
+    fail('port');
   if (typeof d.basePath !== 'string' || (d.basePath !== '' && !d.basePath.startsWith('/'))) fail('basePath');
   if (typeof d.routes !== 'object' || d.routes === null) fail('routes');
   const routes: Record<string, string> = {};
@@ -64,7 +66,14 @@ export function checkRequestContext(data: unknown): RequestUrlContext {
       if (typeof value === 'string') headers[name] = value;
     }
   }
-  return { protocol: d.protocol as 'http' | 'https', host: d.host as string, port: d.port as number | undefined, basePath: d.basePath as string, routes, headers };
+  return {
+    protocol: d.protocol as 'http' | 'https',
+    host: d.host as string,
+    port: d.port as number | undefined,
+    basePath: d.basePath as string,
+    routes,
+    headers,
+  };
 }
 
 /**
@@ -104,18 +113,23 @@ export class TaskRequest implements UrlHelpers {
   routeUrl(name: string, params: Readonly<Record<string, string | number>> = {}): string {
     const pattern = this.routes[name];
     if (pattern === undefined) {
-      throw new RouteError(`no route named "${name}"; known routes: ${Object.keys(this.routes).join(', ') || 'none (pass routes to the adapter)'}`);
+      throw new RouteError(
+        `no route named "${name}"; known routes: ${Object.keys(this.routes).join(', ') || 'none (pass routes to the adapter)'}`,
+      );
     }
     const used = new Set<string>();
-    const path = pattern.replace(/(\/?):([A-Za-z_][A-Za-z0-9_]*)(\?)?/g, (_match, slash: string, key: string, optional: string | undefined) => {
-      const value = params[key];
-      if (value === undefined) {
-        if (optional) return ''; // an omitted optional segment takes its slash with it
-        throw new RouteError(`route "${name}" (${pattern}) needs parameter "${key}"`);
-      }
-      used.add(key);
-      return `${slash}${encodeURIComponent(String(value))}`;
-    });
+    const path = pattern.replace(
+      /(\/?):([A-Za-z_][A-Za-z0-9_]*)(\?)?/g,
+      (_match, slash: string, key: string, optional: string | undefined) => {
+        const value = params[key];
+        if (value === undefined) {
+          if (optional) return ''; // an omitted optional segment takes its slash with it
+          throw new RouteError(`route "${name}" (${pattern}) needs parameter "${key}"`);
+        }
+        used.add(key);
+        return `${slash}${encodeURIComponent(String(value))}`;
+      },
+    );
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(params)) if (!used.has(key)) query.append(key, String(value));
     const search = query.toString();
@@ -124,7 +138,13 @@ export class TaskRequest implements UrlHelpers {
 
   /** The URL context, as it travels. */
   toContext(): RequestUrlContext {
-    const context: RequestUrlContext = { protocol: this.protocol, host: this.host, basePath: this.basePath, routes: this.routes, headers: this.headers };
+    const context: RequestUrlContext = {
+      protocol: this.protocol,
+      host: this.host,
+      basePath: this.basePath,
+      routes: this.routes,
+      headers: this.headers,
+    };
     return this.port === undefined ? context : { ...context, port: this.port };
   }
 }

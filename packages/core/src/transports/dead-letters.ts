@@ -4,7 +4,14 @@ import { uuidv7 } from '../internal/uuid.js';
 import type { DeadLetterRecord, MessageHeaders } from '../transport.js';
 
 /** Headers a dead letter gets that a retried message must not carry back to its queue. */
-const DEAD_ONLY = [HEADER.reason, HEADER.error, HEADER.errorStack, HEADER.deadAt, HEADER.originalQueue, BOUND_HEADER.bodyBytes];
+const DEAD_ONLY = [
+  HEADER.reason,
+  HEADER.error,
+  HEADER.errorStack,
+  HEADER.deadAt,
+  HEADER.originalQueue,
+  BOUND_HEADER.bodyBytes,
+];
 
 /**
  * The id a dead letter is stored under. A raw message published without a
@@ -22,9 +29,15 @@ export interface BrokerDeath {
 }
 
 /** Builds the operator's view of one dead letter from its id, body and headers. */
-export function toDeadLetterRecord(id: string, body: Buffer, headers: MessageHeaders, brokerDeath?: BrokerDeath): DeadLetterRecord {
+export function toDeadLetterRecord(
+  id: string,
+  body: Buffer,
+  headers: MessageHeaders,
+  brokerDeath?: BrokerDeath,
+): DeadLetterRecord {
   const submitted = peekEnvelope(body);
-  const text = (key: string): string | undefined => (typeof headers[key] === 'string' && headers[key] !== '' ? (headers[key] as string) : undefined);
+  const text = (key: string): string | undefined =>
+    typeof headers[key] === 'string' && headers[key] !== '' ? (headers[key] as string) : undefined;
   const attempt = Number(headers[HEADER.attempt]);
   const deadAt = text(HEADER.deadAt);
   const fullSize = Number(headers[BOUND_HEADER.bodyBytes]);
@@ -88,7 +101,10 @@ function peekEnvelope(body: Buffer): { task: string | undefined; ts: number | un
     const data: unknown = JSON.parse(body.toString('utf8'));
     if (typeof data !== 'object' || data === null || Array.isArray(data)) return { task: undefined, ts: undefined };
     const { task, ts } = data as { task?: unknown; ts?: unknown };
-    return { task: typeof task === 'string' ? task.slice(0, 200) : undefined, ts: typeof ts === 'number' ? ts : undefined };
+    return {
+      task: typeof task === 'string' ? task.slice(0, 200) : undefined,
+      ts: typeof ts === 'number' ? ts : undefined,
+    };
   } catch {
     return { task: undefined, ts: undefined };
   }

@@ -1,6 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createQueue, createWorker, currentTask, type DeadEvent, NonRetryableError, TaskRegistry, type TaskQueue, type Transport, type Worker } from '../../src/index.js';
+import {
+  createQueue,
+  createWorker,
+  currentTask,
+  type DeadEvent,
+  NonRetryableError,
+  TaskRegistry,
+  type TaskQueue,
+  type Transport,
+  type Worker,
+} from '../../src/index.js';
 import { HEADER } from '../../src/adapter.js';
 import * as mailA from '../fixtures/mail-a.js';
 import * as mailB from '../fixtures/mail-b.js';
@@ -35,8 +45,16 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       const queueName = harness.queueName(label);
       used.push(queueName);
       const queue = createQueue({ registry, transport, defaults: { queue: queueName } });
-      const worker = createWorker({ registry, transport, queues: [queueName], concurrency: workerOptions.concurrency ?? 10 });
-      toClose.push(() => queue.close(), () => worker.stop({ timeout: 5_000 }));
+      const worker = createWorker({
+        registry,
+        transport,
+        queues: [queueName],
+        concurrency: workerOptions.concurrency ?? 10,
+      });
+      toClose.push(
+        () => queue.close(),
+        () => worker.stop({ timeout: 5_000 }),
+      );
       return { transport, queue, worker, queueName };
     }
 
@@ -88,7 +106,13 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
         return new Promise<void>((resolve) =>
           setImmediate(() => {
             const task = currentTask();
-            contexts.push({ id: task.id, name: task.name, attempt: task.attempt, aborted: task.signal.aborted, local: task.get('tx') });
+            contexts.push({
+              id: task.id,
+              name: task.name,
+              attempt: task.attempt,
+              aborted: task.signal.aborted,
+              local: task.get('tx'),
+            });
             resolve();
           }),
         );
@@ -161,7 +185,13 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       const { queue, worker } = setup(registry, 'definition');
       const seen: Array<{ name: string; id: string; fn: unknown; attempts: unknown; hasTask: boolean }> = [];
       worker.use(async (ctx, next) => {
-        seen.push({ name: ctx.name, id: ctx.definition.id, fn: ctx.definition.fn, attempts: ctx.definition.options.attempts, hasTask: 'task' in ctx });
+        seen.push({
+          name: ctx.name,
+          id: ctx.definition.id,
+          fn: ctx.definition.fn,
+          attempts: ctx.definition.options.attempts,
+          hasTask: 'task' in ctx,
+        });
         await next();
       });
       await worker.start();
@@ -237,7 +267,9 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       expect([...runs.values()].every((count) => count === 1)).toBe(true);
       expect(byWorker[0]).toBeGreaterThan(0);
       expect(byWorker[1]).toBeGreaterThan(0);
-      console.log(`[two workers] submitted=1000 completed=${byWorker[0] + byWorker[1]} (worker A ${byWorker[0]}, worker B ${byWorker[1]}) duplicates=0`);
+      console.log(
+        `[two workers] submitted=1000 completed=${byWorker[0] + byWorker[1]} (worker A ${byWorker[0]}, worker B ${byWorker[1]}) duplicates=0`,
+      );
     });
 
     it('stop() during 50 in-flight slow tasks lets all 50 finish and acks them; none reaches the next worker', async () => {
@@ -290,7 +322,9 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       worker.on('completed', (event) => completed.push(event.id));
       await worker.start();
       const headers = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`x-pad-${i}`, 'p'.repeat(1_000)]));
-      const refused = await transport.publish({ id: 'too-many-headers', queue: queueName, body: Buffer.from('{}'), headers }).catch((error: unknown) => error);
+      const refused = await transport
+        .publish({ id: 'too-many-headers', queue: queueName, body: Buffer.from('{}'), headers })
+        .catch((error: unknown) => error);
       expect((refused as { code?: string }).code).toBe('TASKQ_UNPUBLISHABLE_MESSAGE');
       const task = await queue.submit(next);
       await waitFor(() => completed.includes(task.id), 'the task after the refused message');
@@ -310,7 +344,10 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       used.push(queueName);
       const queue = createQueue({ registry: submitRegistry, transport, defaults: { queue: queueName } });
       const worker = createWorker({ registry: workerRegistry, transport, queues: [queueName] });
-      toClose.push(() => queue.close(), () => worker.stop());
+      toClose.push(
+        () => queue.close(),
+        () => worker.stop(),
+      );
       const dead: DeadEvent[] = [];
       const completed: string[] = [];
       worker.on('dead', (event) => dead.push(event));

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ActiveEvent, createQueue, createWorker, type DeadEvent, errorCode, type FailedEvent, TaskRegistry } from '../../src/index.js';
+import {
+  type ActiveEvent,
+  createQueue,
+  createWorker,
+  type DeadEvent,
+  errorCode,
+  type FailedEvent,
+  TaskRegistry,
+} from '../../src/index.js';
 import { BrokerNode } from '../support/broker-node.js';
 import { eventually, sleep, waitFor } from '../../../../test-support/wait.js';
 import { testBroker } from '../support/rabbit.js';
@@ -40,7 +48,14 @@ describe('fault: a task longer than the broker consumer_timeout', () => {
     const queueName = broker.queue('ack-deadline');
     const logs = new CapturingLogger();
     const queue = createQueue({ registry, transport: broker.amqp({ url: node.url }), defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport: broker.amqp({ url: node.url, logger: logs }), queues: [queueName], concurrency: 2, ackDeadline: CONSUMER_TIMEOUT_MS, logger: logs });
+    const worker = createWorker({
+      registry,
+      transport: broker.amqp({ url: node.url, logger: logs }),
+      queues: [queueName],
+      concurrency: 2,
+      ackDeadline: CONSUMER_TIMEOUT_MS,
+      logger: logs,
+    });
     const active: ActiveEvent[] = [];
     const failed: FailedEvent[] = [];
     const dead: DeadEvent[] = [];
@@ -49,7 +64,9 @@ describe('fault: a task longer than the broker consumer_timeout', () => {
     worker.on('dead', (e) => dead.push(e));
     try {
       // The node really runs with the lowered timeout (else this test would prove nothing).
-      expect(await node.ctl(['eval', 'application:get_env(rabbit, consumer_timeout).'])).toContain(`{ok,${CONSUMER_TIMEOUT_MS}}`);
+      expect(await node.ctl(['eval', 'application:get_env(rabbit, consumer_timeout).'])).toContain(
+        `{ok,${CONSUMER_TIMEOUT_MS}}`,
+      );
       await worker.start();
       const handle = await queue.submit(stubborn);
       await waitFor(() => active.length === 1, 'the long task to start');
@@ -62,7 +79,14 @@ describe('fault: a task longer than the broker consumer_timeout', () => {
       expect(failed[0]).toMatchObject({ id: handle.id, willRetry: false });
       expect(errorCode(failed[0].error)).toBe('TASKQ_TASK_TIMEOUT');
       // Acked before the broker's deadline: nothing is left unacknowledged on the queue for it to time out.
-      const queues = await node.ctl(['list_queues', 'name', 'messages_ready', 'messages_unacknowledged', '--no-table-headers', '--quiet']);
+      const queues = await node.ctl([
+        'list_queues',
+        'name',
+        'messages_ready',
+        'messages_unacknowledged',
+        '--no-table-headers',
+        '--quiet',
+      ]);
       const line = queues.split('\n').find((l) => l.startsWith(broker.physical(queueName)));
       expect(line?.split(/\s+/).slice(1)).toEqual(['0', '0']);
 
@@ -77,7 +101,9 @@ describe('fault: a task longer than the broker consumer_timeout', () => {
       await queue.submit(quick, 2);
       await waitFor(() => quickDone.includes(2), 'a task after the stubborn one finally returned');
       const letters = await worker.transport.dead.list();
-      const problems = logs.lines.filter((l) => /channel error|connection lost|connection error|ack failed/.test(l.message));
+      const problems = logs.lines.filter((l) =>
+        /channel error|connection lost|connection error|ack failed/.test(l.message),
+      );
       console.log(
         `[ack deadline] consumer_timeout=${CONSUMER_TIMEOUT_MS} ms ackDeadline=${CONSUMER_TIMEOUT_MS} ms: failed+dead-lettered after ${failedAfterMs} ms, stubborn runs=${stubbornRuns}, deliveries of it=${active.filter((e) => e.id === handle.id).length}, dead letters=${letters.length} (${letters.map((l) => l.reason).join(',')}), channel/connection errors=${problems.length}, watched for ${Date.now() - startedAt} ms`,
       );

@@ -105,8 +105,17 @@ describe('fault: broker restarts, forced closes, half-open connections, memory a
     // Reconnect attempts at most every 500 ms: with the default 10 s cap, the first submits after the
     // restart could wait out a backoff longer than their 2 s bound.
     const reconnect = { initialDelay: 100, maxDelay: 500 };
-    const queue = createQueue({ registry, transport: b.amqp({ url: node.url, publishTimeout: 2_000, reconnect }), defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport: b.amqp({ url: node.url, reconnect }), queues: [queueName], concurrency: 20 });
+    const queue = createQueue({
+      registry,
+      transport: b.amqp({ url: node.url, publishTimeout: 2_000, reconnect }),
+      defaults: { queue: queueName },
+    });
+    const worker = createWorker({
+      registry,
+      transport: b.amqp({ url: node.url, reconnect }),
+      queues: [queueName],
+      concurrency: 20,
+    });
     cleanups.push(
       () => queue.close(),
       () => worker.stop({ timeout: 5_000 }),
@@ -152,8 +161,17 @@ describe('fault: broker restarts, forced closes, half-open connections, memory a
     const url = `amqp://guest:guest@127.0.0.1:${proxy.port}`;
     const logs = { submitter: new CapturingLogger(), consumer: new CapturingLogger() };
     const queueName = b.queue('half-open');
-    const queue = createQueue({ registry, transport: b.amqp({ url, heartbeat, logger: logs.submitter, publishTimeout: 30_000 }), defaults: { queue: queueName } });
-    const worker = createWorker({ registry, transport: b.amqp({ url, heartbeat, logger: logs.consumer }), queues: [queueName], concurrency: 20 });
+    const queue = createQueue({
+      registry,
+      transport: b.amqp({ url, heartbeat, logger: logs.submitter, publishTimeout: 30_000 }),
+      defaults: { queue: queueName },
+    });
+    const worker = createWorker({
+      registry,
+      transport: b.amqp({ url, heartbeat, logger: logs.consumer }),
+      queues: [queueName],
+      concurrency: 20,
+    });
     cleanups.push(
       () => queue.close(),
       () => worker.stop({ timeout: 5_000 }),
@@ -194,7 +212,11 @@ describe('fault: broker restarts, forced closes, half-open connections, memory a
     const b = isolated();
     const queueName = b.queue('alarm');
     const logs = new CapturingLogger();
-    const queue = createQueue({ registry, transport: b.amqp({ url: node.url, publishTimeout: 3_000, logger: logs }), defaults: { queue: queueName } });
+    const queue = createQueue({
+      registry,
+      transport: b.amqp({ url: node.url, publishTimeout: 3_000, logger: logs }),
+      defaults: { queue: queueName },
+    });
     cleanups.push(() => queue.close());
     await queue.submitMany(
       work,
@@ -216,11 +238,20 @@ describe('fault: broker restarts, forced closes, half-open connections, memory a
 
     // The alarm blocks publishers only: a worker on its own connection consumes and acks the backlog.
     const done = new Set<number>();
-    const worker = createWorker({ registry, transport: b.amqp({ url: node.url }), queues: [queueName], concurrency: 20 });
+    const worker = createWorker({
+      registry,
+      transport: b.amqp({ url: node.url }),
+      queues: [queueName],
+      concurrency: 20,
+    });
     cleanups.push(() => worker.stop({ timeout: 5_000 }));
     worker.on('completed', (e) => done.add(e.result as number));
     await worker.start();
-    await waitFor(() => [...Array(300).keys()].every((n) => done.has(n)), 'the backlog consumed during the alarm', 30_000);
+    await waitFor(
+      () => [...Array(300).keys()].every((n) => done.has(n)),
+      'the backlog consumed during the alarm',
+      30_000,
+    );
     const stillBlocked = await queue.submit(work, 1_001).then(
       () => 'resolved',
       (error: unknown) => errorCode(error),

@@ -27,7 +27,12 @@ export class Child {
    * `fixture`: a file in test/fixtures/fault, or an absolute path; `args` go after it.
    * `onMessage` opens an IPC channel: it gets each message the child sends, and a function to answer it.
    */
-  constructor(fixture: string, env: Record<string, string>, args: readonly string[] = [], onMessage?: (message: unknown, reply: (answer: unknown) => void) => void) {
+  constructor(
+    fixture: string,
+    env: Record<string, string>,
+    args: readonly string[] = [],
+    onMessage?: (message: unknown, reply: (answer: unknown) => void) => void,
+  ) {
     const script = fixture.startsWith('/') ? fixture : fileURLToPath(new URL(fixture, FIXTURES));
     this.#process = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       env: { ...process.env, ...env },
@@ -58,7 +63,9 @@ export class Child {
     return this.events.filter((event) => event.e === kind);
   }
 
-  /** Waits until `condition` holds over the events; fails with the child's stderr when it exits first or time runs out. */
+  /**
+   * Waits until `condition` holds over the events; fails with the child's stderr when it exits first or time runs out.
+   */
   async waitFor(condition: (child: Child) => boolean, what: string, timeoutMs = 30_000): Promise<void> {
     let exited = false;
     void this.exited.then(() => {
@@ -67,7 +74,8 @@ export class Child {
     const deadline = Date.now() + timeoutMs;
     while (!condition(this)) {
       if (exited) throw new Error(`child exited before ${what}; stderr:\n${this.stderr.join('')}`);
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stderr:\n${this.stderr.join('')}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stderr:\n${this.stderr.join('')}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }

@@ -26,7 +26,9 @@ export interface LoadOptions {
   readonly total: number;
   /** Submits in flight at once. */
   readonly parallel: number;
-  /** Pause of each submitting lane between two submits, so the load lasts long enough for a fault to strike mid-stream. */
+  /**
+   * Pause of each submitting lane between two submits, so the load lasts long enough for a fault to strike mid-stream.
+   */
   readonly paceMs?: number;
   /** Makes the transport of the submitting side and of the worker (two processes' worth of connections). */
   readonly transports: () => { submitter: Transport; consumer: Transport };
@@ -54,7 +56,10 @@ export interface LoadCounts {
 }
 
 export function formatCounts(label: string, c: LoadCounts): string {
-  const codes = Object.entries(c.rejectionCodes).map(([code, n]) => `${code}:${n}`).join(',') || '-';
+  const codes =
+    Object.entries(c.rejectionCodes)
+      .map(([code, n]) => `${code}:${n}`)
+      .join(',') || '-';
   return `[${label}] submitted=${c.submitted} confirmed=${c.confirmed} rejected=${c.rejected} (${codes}) completed=${c.completed} lost=${c.lost} duplicates=${c.duplicates} ran-though-rejected=${c.ranThoughRejected} fault-struck-between-confirmed=${c.confirmedAtFault.join('..')}`;
 }
 
@@ -67,7 +72,13 @@ export function formatCounts(label: string, c: LoadCounts): string {
 export async function runLoad(options: LoadOptions): Promise<LoadCounts> {
   const { submitter, consumer } = options.transports();
   const queue = createQueue({ registry, transport: submitter, defaults: { queue: options.queueName } });
-  const worker = createWorker({ registry, transport: consumer, queues: [options.queueName], concurrency: 50, logger: silent });
+  const worker = createWorker({
+    registry,
+    transport: consumer,
+    queues: [options.queueName],
+    concurrency: 50,
+    logger: silent,
+  });
   const runs = new Map<number, number>();
   worker.on('completed', (event) => {
     const n = event.result as number;
@@ -104,7 +115,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadCounts> {
     await Promise.all(Array.from({ length: options.parallel }, lane));
     await faulted;
     const deadline = Date.now() + options.drainTimeoutMs;
-    while ([...confirmed].some((n) => !runs.has(n)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while ([...confirmed].some((n) => !runs.has(n)) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     // Let stragglers (redeliveries) arrive, so duplicates are counted.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   } finally {

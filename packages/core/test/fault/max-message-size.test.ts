@@ -33,7 +33,9 @@ describe("fault: the broker's max_message_size refuses a message (406)", () => {
     await transport.publish(message(10));
 
     const started = Date.now();
-    const results = await Promise.allSettled([message(100), message(2 * MAX_MESSAGE_BYTES), message(100), message(100)].map((m) => transport.publish(m)));
+    const results = await Promise.allSettled(
+      [message(100), message(2 * MAX_MESSAGE_BYTES), message(100), message(100)].map((m) => transport.publish(m)),
+    );
     const refusedAfterMs = Date.now() - started;
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect(errorCode((results[1] as PromiseRejectedResult).reason)).toBe('TASKQ_UNPUBLISHABLE_MESSAGE');
@@ -44,9 +46,12 @@ describe("fault: the broker's max_message_size refuses a message (406)", () => {
     expect(errorCode(again)).toBe('TASKQ_UNPUBLISHABLE_MESSAGE');
     await transport.publish(message(MAX_MESSAGE_BYTES - 1_000));
 
-    const depth = () => withChannel(async (channel) => (await channel.checkQueue(broker.physical(queue))).messageCount, node.url);
+    const depth = () =>
+      withChannel(async (channel) => (await channel.checkQueue(broker.physical(queue))).messageCount, node.url);
     await eventually(async () => (await depth()) === 5, 'the five messages under the limit', 10_000);
     expect(channelCounts(transport).publish.channels).toBe(1);
-    console.log(`[max_message_size] refused after ${refusedAfterMs} ms (publishTimeout 20000); queue holds the 5 others; publish channels=${channelCounts(transport).publish.channels}`);
+    console.log(
+      `[max_message_size] refused after ${refusedAfterMs} ms (publishTimeout 20000); queue holds the 5 others; publish channels=${channelCounts(transport).publish.channels}`,
+    );
   });
 });

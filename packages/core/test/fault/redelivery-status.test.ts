@@ -25,7 +25,19 @@ describe('fault: the status of a task whose worker was SIGKILLed', () => {
     const queueName = broker.queue('redelivery');
     const queue = createQueue({ registry, transport: broker.amqp(), defaults: { queue: queueName }, store });
     stops.push(() => queue.close());
-    const child = new Child('worker-child.ts', { BROKER_URL: RABBIT_URL, PREFIX: broker.prefix, QUEUE: queueName, CONCURRENCY: '1', WORK_MS: '120000', STORE: 'ipc' }, [], serveResultStore(store));
+    const child = new Child(
+      'worker-child.ts',
+      {
+        BROKER_URL: RABBIT_URL,
+        PREFIX: broker.prefix,
+        QUEUE: queueName,
+        CONCURRENCY: '1',
+        WORK_MS: '120000',
+        STORE: 'ipc',
+      },
+      [],
+      serveResultStore(store),
+    );
     children.push(child);
     await child.waitFor((c) => c.of('ready').length === 1, 'the worker child to start');
 
@@ -37,7 +49,13 @@ describe('fault: the status of a task whose worker was SIGKILLed', () => {
     expect(await child.exited).toMatchObject({ signal: 'SIGKILL' });
     const killedAt = Date.now();
 
-    const worker = createWorker({ registry, transport: broker.amqp(), queues: [queueName], logger: silentLogger, store });
+    const worker = createWorker({
+      registry,
+      transport: broker.amqp(),
+      queues: [queueName],
+      logger: silentLogger,
+      store,
+    });
     const completed: string[] = [];
     const redelivered: boolean[] = [];
     worker.use(async (ctx, next) => {

@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createQueue, createWorker, silentLogger, type TaskQueue, type Transport, type Worker } from '../../src/index.js';
+import {
+  createQueue,
+  createWorker,
+  silentLogger,
+  type TaskQueue,
+  type Transport,
+  type Worker,
+} from '../../src/index.js';
 import { registry, work, fail } from '../fixtures/fault/tasks.js';
 import { eventually, waitFor } from '../../../../test-support/wait.js';
 import { RABBIT_URL, testBroker } from '../support/rabbit.js';
@@ -37,7 +44,13 @@ describe('fault: worker and submitter processes killed', () => {
     const started: string[] = [];
     const completed: string[] = [];
     const dead: string[] = [];
-    const worker: Worker = createWorker({ registry, transport: broker.amqp(), queues: [queueName], concurrency: 20, logger: silentLogger });
+    const worker: Worker = createWorker({
+      registry,
+      transport: broker.amqp(),
+      queues: [queueName],
+      concurrency: 20,
+      logger: silentLogger,
+    });
     worker.on('active', (e) => started.push(e.id));
     worker.on('completed', (e) => completed.push(e.id));
     worker.on('dead', (e) => dead.push(e.id));
@@ -62,11 +75,17 @@ describe('fault: worker and submitter processes killed', () => {
     expect(await child.exited).toMatchObject({ signal: 'SIGKILL' });
 
     const rescue = await rescueWorker(queueName);
-    await waitFor(() => new Set(rescue.completed).size === submitted.length, 'all 40 tasks on the second worker', 30_000);
+    await waitFor(
+      () => new Set(rescue.completed).size === submitted.length,
+      'all 40 tasks on the second worker',
+      30_000,
+    );
     const completed = new Set([...child.of('completed').map((e) => e.id as string), ...rescue.completed]);
     const lost = submitted.filter((id) => !completed.has(id));
     const dup = duplicates([...child.of('completed').map((e) => e.id as string), ...rescue.completed]);
-    console.log(`[worker SIGKILL] submitted=${submitted.length} confirmed=${submitted.length} in-flight-at-kill=${inFlight.length} completed=${completed.size} lost=${lost.length} duplicates=${dup.length} dead-lettered=${rescue.dead.length}`);
+    console.log(
+      `[worker SIGKILL] submitted=${submitted.length} confirmed=${submitted.length} in-flight-at-kill=${inFlight.length} completed=${completed.size} lost=${lost.length} duplicates=${dup.length} dead-lettered=${rescue.dead.length}`,
+    );
     expect(inFlight).toHaveLength(20);
     expect(child.of('completed')).toHaveLength(0);
     expect(lost).toEqual([]);
@@ -83,7 +102,11 @@ describe('fault: worker and submitter processes killed', () => {
       Array.from({ length: 300 }, (_, n) => [n] as [number]),
     );
     const submitted = handles.map((h) => h.id);
-    const child = new Child(Child.CLI, { BROKER_URL: RABBIT_URL, PREFIX: broker.prefix, QUEUE: queueName, CONCURRENCY: '10', WORK_MS: '150' }, ['worker', Child.WORKER_MODULE, '--shutdown-timeout', '10000']);
+    const child = new Child(
+      Child.CLI,
+      { BROKER_URL: RABBIT_URL, PREFIX: broker.prefix, QUEUE: queueName, CONCURRENCY: '10', WORK_MS: '150' },
+      ['worker', Child.WORKER_MODULE, '--shutdown-timeout', '10000'],
+    );
     children.push(child);
     await child.waitFor((c) => c.of('completed').length >= 50, '50 completions');
     const activeAtSignal = child.of('active').length - child.of('completed').length;
@@ -96,11 +119,17 @@ describe('fault: worker and submitter processes killed', () => {
     expect(child.stderr.join('')).toContain('SIGTERM: stopping');
 
     const rescue = await rescueWorker(queueName);
-    await waitFor(() => completedInChild.size + rescue.completed.length >= submitted.length, 'the rest on the second worker', 30_000);
+    await waitFor(
+      () => completedInChild.size + rescue.completed.length >= submitted.length,
+      'the rest on the second worker',
+      30_000,
+    );
     const all = [...completedInChild, ...rescue.completed];
     const completed = new Set(all);
     const lost = submitted.filter((id) => !completed.has(id));
-    console.log(`[taskq worker SIGTERM] submitted=${submitted.length} confirmed=${submitted.length} in-flight-at-sigterm=${activeAtSignal} completed-by-stopping-worker=${completedInChild.size} completed-by-next=${rescue.completed.length} lost=${lost.length} duplicates=${duplicates(all).length}`);
+    console.log(
+      `[taskq worker SIGTERM] submitted=${submitted.length} confirmed=${submitted.length} in-flight-at-sigterm=${activeAtSignal} completed-by-stopping-worker=${completedInChild.size} completed-by-next=${rescue.completed.length} lost=${lost.length} duplicates=${duplicates(all).length}`,
+    );
     expect(activeAtSignal).toBeGreaterThan(0);
     expect(lost).toEqual([]);
     expect(duplicates(all)).toEqual([]);
@@ -122,7 +151,9 @@ describe('fault: worker and submitter processes killed', () => {
     const rescue = await rescueWorker(queueName);
     await waitFor(() => rescue.completed.length === 10, 'all 10 on the next worker', 20_000);
     const inFlight = child.of('active').map((e) => e.id as string);
-    console.log(`[worker SIGTERM, stop timeout] submitted=10 in-flight-at-sigterm=5 returned-to-queue=${inFlight.length} completed-by-next=${rescue.completed.length} lost=${handles.filter((h) => !rescue.completed.includes(h.id)).length} duplicates=${duplicates(rescue.completed).length}`);
+    console.log(
+      `[worker SIGTERM, stop timeout] submitted=10 in-flight-at-sigterm=5 returned-to-queue=${inFlight.length} completed-by-next=${rescue.completed.length} lost=${handles.filter((h) => !rescue.completed.includes(h.id)).length} duplicates=${duplicates(rescue.completed).length}`,
+    );
     expect(child.of('completed')).toHaveLength(0);
     expect(new Set(rescue.completed)).toEqual(new Set(handles.map((h) => h.id)));
   });
@@ -135,15 +166,25 @@ describe('fault: worker and submitter processes killed', () => {
       Array.from({ length: 50 }, (_, n) => [n] as [number]),
     );
     const submitted = handles.map((h) => h.id);
-    const child = spawnChild('worker-child.ts', queueName, { CONCURRENCY: '5', WORK_MS: '5', TASKQ_FAILPOINT: 'amqp.before-ack@10' });
+    const child = spawnChild('worker-child.ts', queueName, {
+      CONCURRENCY: '5',
+      WORK_MS: '5',
+      TASKQ_FAILPOINT: 'amqp.before-ack@10',
+    });
     expect(await child.exited).toMatchObject({ signal: 'SIGKILL' });
     const rescue = await rescueWorker(queueName);
     const completedInChild = child.of('completed').map((e) => e.id as string);
-    await waitFor(() => new Set([...completedInChild, ...rescue.completed]).size === submitted.length, 'all 50 tasks', 20_000);
+    await waitFor(
+      () => new Set([...completedInChild, ...rescue.completed]).size === submitted.length,
+      'all 50 tasks',
+      20_000,
+    );
     const runs = [...child.of('active').map((e) => e.id as string), ...rescue.started];
     const ranTwice = duplicates(runs);
     const lost = submitted.filter((id) => !completedInChild.includes(id) && !rescue.completed.includes(id));
-    console.log(`[fail-point amqp.before-ack@10] submitted=50 confirmed=50 reported-complete-before-crash=${completedInChild.length} completed=${submitted.length - lost.length} lost=${lost.length} run-twice=${ranTwice.length} completed-twice=${duplicates([...completedInChild, ...rescue.completed]).length}`);
+    console.log(
+      `[fail-point amqp.before-ack@10] submitted=50 confirmed=50 reported-complete-before-crash=${completedInChild.length} completed=${submitted.length - lost.length} lost=${lost.length} run-twice=${ranTwice.length} completed-twice=${duplicates([...completedInChild, ...rescue.completed]).length}`,
+    );
     expect(completedInChild).toHaveLength(9);
     expect(lost).toEqual([]);
     // The task whose ack never left ran on both workers: at-least-once, made visible. Acks of
@@ -156,20 +197,29 @@ describe('fault: worker and submitter processes killed', () => {
     const queueName = broker.queue('dead-window');
     const { queue, transport } = queueOn(queueName);
     const handles = await queue.submitMany(fail, [[1], [2], [3]]);
-    const child = spawnChild('worker-child.ts', queueName, { CONCURRENCY: '1', TASKQ_FAILPOINT: 'amqp.dead-letter.after-confirm@1' });
+    const child = spawnChild('worker-child.ts', queueName, {
+      CONCURRENCY: '1',
+      TASKQ_FAILPOINT: 'amqp.dead-letter.after-confirm@1',
+    });
     expect(await child.exited).toMatchObject({ signal: 'SIGKILL' });
     const rescue = await rescueWorker(queueName);
     await waitFor(() => rescue.dead.length === 3, 'three dead letters from the second worker');
     await eventually(async () => (await transport.dead.count()) === 4, 'four stored letters');
     const ids = (await transport.dead.list()).map((letter) => letter.id);
-    console.log(`[fail-point amqp.dead-letter.after-confirm@1] failing tasks=3 dead letters stored=${ids.length} distinct=${new Set(ids).size} stored-twice=${duplicates(ids).length} lost=${handles.filter((h) => !ids.includes(h.id)).length}`);
+    console.log(
+      `[fail-point amqp.dead-letter.after-confirm@1] failing tasks=3 dead letters stored=${ids.length} distinct=${new Set(ids).size} stored-twice=${duplicates(ids).length} lost=${handles.filter((h) => !ids.includes(h.id)).length}`,
+    );
     expect(new Set(ids)).toEqual(new Set(handles.map((h) => h.id)));
     expect(duplicates(ids)).toEqual([handles[0].id]);
   });
 
   it('crash window after the broker confirmed a submit, before it resolved: the task runs though its submitter never heard', async () => {
     const queueName = broker.queue('publish-window');
-    const child = spawnChild('submitter-child.ts', queueName, { COUNT: '100', PARALLEL: '1', TASKQ_FAILPOINT: 'amqp.publish.after-confirm@50' });
+    const child = spawnChild('submitter-child.ts', queueName, {
+      COUNT: '100',
+      PARALLEL: '1',
+      TASKQ_FAILPOINT: 'amqp.publish.after-confirm@50',
+    });
     expect(await child.exited).toMatchObject({ signal: 'SIGKILL' });
     const resolved = child.of('confirmed').map((e) => e.n as number);
     const ran: number[] = [];
@@ -180,7 +230,9 @@ describe('fault: worker and submitter processes killed', () => {
     await waitFor(() => ran.length >= 50, 'the 50 published tasks');
     await new Promise((resolve) => setTimeout(resolve, 500));
     const lost = resolved.filter((n) => !ran.includes(n));
-    console.log(`[fail-point amqp.publish.after-confirm@50] submits resolved=${resolved.length} broker-confirmed=50 ran=${ran.length} lost=${lost.length} ran-without-resolved-submit=${ran.filter((n) => !resolved.includes(n)).length}`);
+    console.log(
+      `[fail-point amqp.publish.after-confirm@50] submits resolved=${resolved.length} broker-confirmed=50 ran=${ran.length} lost=${lost.length} ran-without-resolved-submit=${ran.filter((n) => !resolved.includes(n)).length}`,
+    );
     expect(resolved).toEqual(Array.from({ length: 49 }, (_, n) => n));
     expect(lost).toEqual([]);
     expect(ran.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, n) => n));

@@ -47,7 +47,14 @@ export class BrokerNode {
     writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
     writeFileSync(
       join(dir, 'rabbitmq.conf'),
-      [`listeners.tcp.1 = 127.0.0.1:${port}`, 'loopback_users = none', 'log.console = false', 'log.file.level = info', ...(options.config ?? []), ''].join('\n'),
+      [
+        `listeners.tcp.1 = 127.0.0.1:${port}`,
+        'loopback_users = none',
+        'log.console = false',
+        'log.file.level = info',
+        ...(options.config ?? []),
+        '',
+      ].join('\n'),
     );
     process.once('exit', node.#onExit);
     try {
@@ -89,7 +96,11 @@ export class BrokerNode {
   async restart(timeoutMs = 60_000): Promise<void> {
     if (this.#process) throw new Error(`broker node ${this.name} is already running`);
     // Detached: the node gets its own process group, so kill() reaches beam and its helpers and nothing else.
-    const child = spawn(join(RABBITMQ_BIN, 'rabbitmq-server'), [], { env: this.#env(), detached: true, stdio: 'ignore' });
+    const child = spawn(join(RABBITMQ_BIN, 'rabbitmq-server'), [], {
+      env: this.#env(),
+      detached: true,
+      stdio: 'ignore',
+    });
     this.#process = child;
     this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
     let died = false;
@@ -104,7 +115,10 @@ export class BrokerNode {
         await this.ctl(['await_startup', '--timeout', '10']);
         return;
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`broker node ${this.name} did not start within ${timeoutMs} ms: ${(error as Error).message}\n${this.logTail()}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `broker node ${this.name} did not start within ${timeoutMs} ms: ${(error as Error).message}\n${this.logTail()}`,
+          );
         await new Promise((resolve) => setTimeout(resolve, 300));
       }
     }
@@ -112,7 +126,10 @@ export class BrokerNode {
 
   /** Runs rabbitmqctl against this node. */
   async ctl(args: readonly string[], timeoutMs = 30_000): Promise<string> {
-    const { stdout } = await run(join(RABBITMQ_BIN, 'rabbitmqctl'), ['-n', this.name, ...args], { env: this.#env(), timeout: timeoutMs });
+    const { stdout } = await run(join(RABBITMQ_BIN, 'rabbitmqctl'), ['-n', this.name, ...args], {
+      env: this.#env(),
+      timeout: timeoutMs,
+    });
     return stdout;
   }
 
@@ -155,7 +172,10 @@ export class BrokerNode {
   /** The last lines of the node's log, for error messages. */
   logTail(lines = 30): string {
     try {
-      return readFileSync(join(this.dir, 'log', `${this.name}.log`), 'utf8').split('\n').slice(-lines).join('\n');
+      return readFileSync(join(this.dir, 'log', `${this.name}.log`), 'utf8')
+        .split('\n')
+        .slice(-lines)
+        .join('\n');
     } catch {
       return '(no log)';
     }

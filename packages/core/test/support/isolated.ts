@@ -27,7 +27,10 @@ export interface TransportPair {
   queueName: string;
 }
 
-/** The memory and the amqp {@link TransportPair} on a broker, for tests that run on both: `Object.entries(transportPairs('retry'))`. */
+/**
+ * The memory and the amqp {@link TransportPair} on a broker, for tests that run on both:
+ * `Object.entries(transportPairs('retry'))`.
+ */
 export function transportPairs(label: string): Record<'memory' | 'amqp', (broker: AmqpTestBroker) => TransportPair> {
   return {
     memory: (broker) => {

@@ -46,27 +46,48 @@ export function encodeStringTable(headers: Record<string, string>): Buffer {
  * for the broker's confirm. The header table may be up to the negotiated frame_max (128 KiB on a
  * default broker).
  */
-export async function publishWithLargeHeaders(queue: string, body: Buffer, headers: Record<string, string>, messageId: string, url = RABBIT_URL): Promise<void> {
+export async function publishWithLargeHeaders(
+  queue: string,
+  body: Buffer,
+  headers: Record<string, string>,
+  messageId: string,
+  url = RABBIT_URL,
+): Promise<void> {
   const model = await connect(url);
   model.on('error', () => {});
   try {
     const channel = await model.createConfirmChannel();
     const number = (channel as unknown as { ch: number }).ch;
-    const connection = (model as unknown as { connection: { channels: Array<{ buffer: { write(chunk: Buffer): boolean } } | null>; frameMax: number } }).connection;
-    const method = Buffer.concat([Buffer.from([0, BASIC_CLASS, 0, BASIC_PUBLISH, 0, 0]), shortString(''), shortString(queue), Buffer.from([0])]);
+    const connection = (
+      model as unknown as {
+        connection: { channels: Array<{ buffer: { write(chunk: Buffer): boolean } } | null>; frameMax: number };
+      }
+    ).connection;
+    const method = Buffer.concat([
+      Buffer.from([0, BASIC_CLASS, 0, BASIC_PUBLISH, 0, 0]),
+      shortString(''),
+      shortString(queue),
+      Buffer.from([0]),
+    ]);
     const fixed = Buffer.alloc(14);
     fixed.writeUInt16BE(BASIC_CLASS, 0);
     fixed.writeUInt16BE(0, 2);
     fixed.writeBigUInt64BE(BigInt(body.length), 4);
     fixed.writeUInt16BE(FLAG_HEADERS | FLAG_DELIVERY_MODE | FLAG_MESSAGE_ID, 12);
     const properties = Buffer.concat([fixed, encodeStringTable(headers), Buffer.from([2]), shortString(messageId)]);
-    if (properties.length + 8 > connection.frameMax) throw new RangeError(`header frame of ${properties.length} bytes is over frame_max ${connection.frameMax}`);
+    if (properties.length + 8 > connection.frameMax)
+      throw new RangeError(`header frame of ${properties.length} bytes is over frame_max ${connection.frameMax}`);
     const confirmed = new Promise<void>((resolve, reject) => {
-      (channel as unknown as { pushConfirmCallback(cb: (error: unknown) => void): void }).pushConfirmCallback((error) => (error ? reject(error) : resolve()));
+      (channel as unknown as { pushConfirmCallback(cb: (error: unknown) => void): void }).pushConfirmCallback(
+        (error) => (error ? reject(error) : resolve()),
+      );
     });
     const bodyFrames: Buffer[] = [];
-    for (let offset = 0; offset < body.length; offset += connection.frameMax - 8) bodyFrames.push(frame(3, number, body.subarray(offset, offset + connection.frameMax - 8)));
-    connection.channels[number]?.buffer.write(Buffer.concat([frame(1, number, method), frame(2, number, properties), ...bodyFrames]));
+    for (let offset = 0; offset < body.length; offset += connection.frameMax - 8)
+      bodyFrames.push(frame(3, number, body.subarray(offset, offset + connection.frameMax - 8)));
+    connection.channels[number]?.buffer.write(
+      Buffer.concat([frame(1, number, method), frame(2, number, properties), ...bodyFrames]),
+    );
     await confirmed;
     await channel.close();
   } finally {

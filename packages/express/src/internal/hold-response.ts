@@ -40,7 +40,8 @@ export function holdResponse(res: ServerResponse, onStart: OnResponseStart, repl
   // True while we call Node ourselves: its end() calls this.writeHead() (our wrapper) to store the header.
   let internal = false;
 
-  const call = (entry: Held): unknown => (original[entry.method] as (...args: unknown[]) => unknown).apply(res, entry.args);
+  const call = (entry: Held): unknown =>
+    (original[entry.method] as (...args: unknown[]) => unknown).apply(res, entry.args);
 
   const thaw = (): void => {
     if (!frozen) return;
@@ -94,7 +95,8 @@ export function holdResponse(res: ServerResponse, onStart: OnResponseStart, repl
       frozen ??= { statusCode: res.statusCode, statusMessage: res.statusMessage, headers: { ...res.getHeaders() } };
       held.push({ method, args });
       if (phase === 'idle') start(method === 'writeHead' && typeof args[0] === 'number' ? args[0] : res.statusCode);
-      // Held data sits in memory for the length of a commit; tell writers to keep going rather than wait for a 'drain' that would come late.
+      // Held data sits in memory for the length of a commit; tell writers to keep going rather than wait for a 'drain'
+      // that would come late.
       return method === 'write' ? true : res;
     };
   for (const method of METHODS) res[method] = intercept(method) as never;

@@ -7,7 +7,11 @@ import type { Cleanup } from '../../../../test-support/cleanup.js';
  * test does not wait out a client's keep-alive; a test about draining
  * passes `forceCloseConnections: 'idle'`.
  */
-export async function serve(cleanup: Cleanup, build: (app: FastifyInstance) => void | Promise<void>, options: FastifyServerOptions = {}): Promise<{ app: FastifyInstance; url: string; port: number }> {
+export async function serve(
+  cleanup: Cleanup,
+  build: (app: FastifyInstance) => void | Promise<void>,
+  options: FastifyServerOptions = {},
+): Promise<{ app: FastifyInstance; url: string; port: number }> {
   const app = Fastify({ logger: false, forceCloseConnections: true, ...options });
   await build(app);
   cleanup.add(() => app.close());

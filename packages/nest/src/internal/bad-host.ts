@@ -9,5 +9,7 @@ import { errorCode } from '@taskq/core';
 export function asBadRequest(error: unknown): unknown {
   if (errorCode(error) !== 'TASKQ_BAD_REQUEST_HOST') return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new HttpException({ error: { code: 'TASKQ_BAD_REQUEST_HOST', message } }, HttpStatus.BAD_REQUEST, { cause: error });
+  return new HttpException({ error: { code: 'TASKQ_BAD_REQUEST_HOST', message } }, HttpStatus.BAD_REQUEST, {
+    cause: error,
+  });
 }

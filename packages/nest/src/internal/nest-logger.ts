@@ -3,7 +3,10 @@ import type { Logger } from '@taskq/core';
 
 function format(message: string, fields?: Record<string, unknown>): string {
   if (!fields) return message;
-  const parts = Object.entries(fields).map(([key, value]) => `${key}=${value instanceof Error ? value.message : typeof value === 'string' ? value : JSON.stringify(value)}`);
+  const parts = Object.entries(fields).map(
+    ([key, value]) =>
+      `${key}=${value instanceof Error ? value.message : typeof value === 'string' ? value : JSON.stringify(value)}`,
+  );
   return `${message} ${parts.join(' ')}`;
 }
 

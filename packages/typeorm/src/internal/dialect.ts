@@ -13,7 +13,10 @@ export function dialectOf(dataSource: DataSource, option: string): Dialect {
   const type = dataSource.options.type;
   if (type === 'postgres') return 'postgres';
   if (type === 'better-sqlite3') return 'sqlite';
-  throw new InvalidOptionError(option, `the outbox, inbox and SQL result store support PostgreSQL ("postgres") and SQLite ("better-sqlite3"), not "${type}"`);
+  throw new InvalidOptionError(
+    option,
+    `the outbox, inbox and SQL result store support PostgreSQL ("postgres") and SQLite ("better-sqlite3"), not "${type}"`,
+  );
 }
 
 /** Rows and affected-row count of one statement. */
@@ -28,7 +31,12 @@ export interface SqlResult {
  * Hand-written because the guarantees hang on the exact statements
  * (`FOR UPDATE SKIP LOCKED`, `ON CONFLICT`, `RETURNING`).
  */
-export async function execute(dialect: Dialect, manager: EntityManager, sql: string, params: readonly unknown[] = []): Promise<SqlResult> {
+export async function execute(
+  dialect: Dialect,
+  manager: EntityManager,
+  sql: string,
+  params: readonly unknown[] = [],
+): Promise<SqlResult> {
   let text = sql;
   if (dialect === 'postgres') {
     let n = 0;
@@ -51,10 +59,13 @@ export function placeholders(count: number): string {
 
 /** The quoted, schema-qualified name of one of taskq's tables; fails clearly when the entities were not added. */
 export function tableOf(dataSource: DataSource, entity: EntitySchema): string {
-  if (!dataSource.isInitialized) throw new TypeormSetupError('the DataSource is not initialized: call dataSource.initialize() first');
+  if (!dataSource.isInitialized)
+    throw new TypeormSetupError('the DataSource is not initialized: call dataSource.initialize() first');
   const name = entity.options.name;
   if (!dataSource.hasMetadata(name)) {
-    throw new TypeormSetupError(`the DataSource has no entity ${name}: add taskq's tables with new DataSource({ entities: [...yourEntities, ...taskqEntities] })`);
+    throw new TypeormSetupError(
+      `the DataSource has no entity ${name}: add taskq's tables with new DataSource({ entities: [...yourEntities, ...taskqEntities] })`,
+    );
   }
   const metadata = dataSource.getMetadata(name);
   const quote = (identifier: string): string => `"${identifier.replace(/"/g, '""')}"`;

@@ -21,14 +21,17 @@ export function changedColumns(metadata: EntityMetadata, entity: ObjectLiteral, 
 }
 
 function compared(column: ColumnMetadata): boolean {
-  return !column.isVirtualProperty && column.isSelect && !column.isUpdateDate && !column.isVersion && !column.isDiscriminator;
+  return (
+    !column.isVirtualProperty && column.isSelect && !column.isUpdateDate && !column.isVersion && !column.isDiscriminator
+  );
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === null || b === null || a === undefined || b === undefined) return (a ?? null) === (b ?? null);
   if (a instanceof Date || b instanceof Date) return timeOf(a) === timeOf(b);
-  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+  if (a instanceof Uint8Array && b instanceof Uint8Array)
+    return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
   // decimal and bigint columns come back as strings; a caller may hold a number or a bigint.
   if (isScalar(a) && isScalar(b)) return String(a) === String(b);
   if (typeof a === 'object' && typeof b === 'object') return stableJson(a) === stableJson(b);
@@ -36,7 +39,9 @@ function sameValue(a: unknown, b: unknown): boolean {
 }
 
 function isScalar(value: unknown): boolean {
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean';
+  return (
+    typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean'
+  );
 }
 
 function timeOf(value: unknown): number {
@@ -49,7 +54,9 @@ function timeOf(value: unknown): number {
 function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+      return Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
+      );
     }
     return typeof v === 'bigint' ? v.toString() : v;
   });

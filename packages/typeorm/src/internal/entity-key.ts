@@ -62,19 +62,37 @@ class KeyCheck {
   }
 }
 
-const SQLITE_DRIVERS = new Set(['sqlite', 'better-sqlite3', 'sqljs', 'capacitor', 'cordova', 'expo', 'nativescript', 'react-native']);
+const SQLITE_DRIVERS = new Set([
+  'sqlite',
+  'better-sqlite3',
+  'sqljs',
+  'capacitor',
+  'cordova',
+  'expo',
+  'nativescript',
+  'react-native',
+]);
 
 function rebuild(check: KeyCheck, shape: Shape, input: unknown, at: string): Record<string, unknown> {
   if (!isRecord(input)) throw check.fail(at, `must be an object, got ${kindOf(input)}`);
   const keys = Object.keys(input);
   if (keys.length !== shape.size || !keys.every((key) => shape.has(key))) {
-    const got = keys.length === 0 ? 'nothing' : keys.slice(0, 8).map((key) => JSON.stringify(key.slice(0, 40))).join(', ');
+    const got =
+      keys.length === 0
+        ? 'nothing'
+        : keys
+            .slice(0, 8)
+            .map((key) => JSON.stringify(key.slice(0, 40)))
+            .join(', ');
     throw check.fail(at, `must have exactly ${[...shape.keys()].join(', ')}, got ${got}`);
   }
   const out: Record<string, unknown> = {};
   for (const [name, node] of shape) {
     const value = input[name];
-    out[name] = node instanceof Map ? rebuild(check, node, value, `${at}.${name}`) : columnValue(check, node, value, `${at}.${name}`, 0);
+    out[name] =
+      node instanceof Map
+        ? rebuild(check, node, value, `${at}.${name}`)
+        : columnValue(check, node, value, `${at}.${name}`, 0);
   }
   return out;
 }
@@ -85,7 +103,8 @@ function columnValue(check: KeyCheck, column: ColumnMetadata, value: unknown, at
     // A key that is a relation holds the related entity's key: one value, or one per join column.
     if (!isRecord(value)) return columnValue(check, column.referencedColumn, value, at, depth + 1);
     const shape: Shape = new Map();
-    for (const join of relation.joinColumns) if (join.referencedColumn) shape.set(join.referencedColumn.propertyName, join.referencedColumn);
+    for (const join of relation.joinColumns)
+      if (join.referencedColumn) shape.set(join.referencedColumn.propertyName, join.referencedColumn);
     return rebuild(check, shape, value, at);
   }
   return scalar(check, column, value, at);
@@ -108,7 +127,8 @@ const INTEGER_BITS: Readonly<Record<string, number>> = {
   long: 64,
   'unsigned big int': 64,
 };
-const DECIMAL = /^(numeric|decimal|dec|fixed|float|float4|float8|double|double precision|real|money|smallmoney|number)$/;
+const DECIMAL =
+  /^(numeric|decimal|dec|fixed|float|float4|float8|double|double precision|real|money|smallmoney|number)$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INTEGER_TEXT = /^-?(?:0|[1-9][0-9]{0,18})$/;
 const DECIMAL_TEXT = /^-?[0-9]{1,65}(?:\.[0-9]{1,65})?$/;
@@ -123,7 +143,11 @@ function scalar(check: KeyCheck, column: ColumnMetadata, value: unknown, at: str
   const bits = INTEGER_BITS[type] === 32 && check.sqlite ? 64 : INTEGER_BITS[type];
   if (bits !== undefined) return integer(check, value, bits, column.unsigned === true, at);
   if (DECIMAL.test(type)) {
-    if ((typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && DECIMAL_TEXT.test(value))) return value;
+    if (
+      (typeof value === 'number' && Number.isFinite(value)) ||
+      (typeof value === 'string' && DECIMAL_TEXT.test(value))
+    )
+      return value;
     throw check.fail(at, `must be a number (column type ${type}), got ${kindOf(value)}`);
   }
   if (type === 'uuid' || type === 'uniqueidentifier') {
@@ -137,7 +161,10 @@ function scalar(check: KeyCheck, column: ColumnMetadata, value: unknown, at: str
   if (/char|text|string|clob/.test(type)) {
     const length = Number(column.length) > 0 ? Number(column.length) : MAX_TEXT;
     if (typeof value === 'string' && value.length <= length) return value;
-    throw check.fail(at, `must be a string of at most ${length} characters, got ${typeof value === 'string' ? `${value.length} characters` : kindOf(value)}`);
+    throw check.fail(
+      at,
+      `must be a string of at most ${length} characters, got ${typeof value === 'string' ? `${value.length} characters` : kindOf(value)}`,
+    );
   }
   if (/date|time/.test(type)) {
     if (value instanceof Date && !Number.isNaN(value.getTime())) return value;
@@ -145,11 +172,18 @@ function scalar(check: KeyCheck, column: ColumnMetadata, value: unknown, at: str
     throw check.fail(at, `must be a date, got ${kindOf(value)}`);
   }
   // Any other column type: a plain value, never an object.
-  if ((typeof value === 'string' && value.length <= MAX_TEXT) || (typeof value === 'number' && Number.isFinite(value))) return value;
+  if ((typeof value === 'string' && value.length <= MAX_TEXT) || (typeof value === 'number' && Number.isFinite(value)))
+    return value;
   throw check.fail(at, `must be a string or a number (column type ${type}), got ${kindOf(value)}`);
 }
 
-function integer(check: KeyCheck, value: unknown, bits: number, unsigned: boolean, at: string): number | string | bigint {
+function integer(
+  check: KeyCheck,
+  value: unknown,
+  bits: number,
+  unsigned: boolean,
+  at: string,
+): number | string | bigint {
   const min = unsigned ? 0n : -(2n ** BigInt(bits - 1));
   const max = unsigned ? 2n ** BigInt(bits) - 1n : 2n ** BigInt(bits - 1) - 1n;
   // Drivers return 64-bit keys as strings; an app may have set a numeric string too.
@@ -158,7 +192,10 @@ function integer(check: KeyCheck, value: unknown, bits: number, unsigned: boolea
   else if (typeof value === 'number' && Number.isSafeInteger(value)) big = BigInt(value);
   else if (typeof value === 'string' && INTEGER_TEXT.test(value)) big = BigInt(value);
   if (big === undefined || big < min || big > max) {
-    throw check.fail(at, `must be an integer from ${min} to ${max}, got ${typeof value === 'string' ? 'a string that is not one' : kindOf(value)}`);
+    throw check.fail(
+      at,
+      `must be an integer from ${min} to ${max}, got ${typeof value === 'string' ? 'a string that is not one' : kindOf(value)}`,
+    );
   }
   return bits > 32 ? (value as number | string | bigint) : Number(big);
 }

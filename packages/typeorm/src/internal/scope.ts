@@ -87,10 +87,19 @@ export function sqliteLock(dataSource: DataSource): Mutex {
  * - otherwise a pooled connection (on SQLite: the one connection, under the lock).
  * On SQLite an open scope is always joined: it is the only connection there is.
  */
-export function withManager<T>(dataSource: DataSource, join: 'always' | 'unit-of-work' | 'never', fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+export function withManager<T>(
+  dataSource: DataSource,
+  join: 'always' | 'unit-of-work' | 'never',
+  fn: (manager: EntityManager) => Promise<T>,
+): Promise<T> {
   const scope = findScope(dataSource);
   const sqlite = isSqlite(dataSource);
-  if (scope && (sqlite || join === 'always' || (join === 'unit-of-work' && scope.uow !== undefined && scope.uow === currentUnitOfWork()))) {
+  if (
+    scope &&
+    (sqlite ||
+      join === 'always' ||
+      (join === 'unit-of-work' && scope.uow !== undefined && scope.uow === currentUnitOfWork()))
+  ) {
     return fn(scope.manager);
   }
   if (sqlite) return sqliteLock(dataSource).run(() => fn(dataSource.manager));

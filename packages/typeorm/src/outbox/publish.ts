@@ -21,7 +21,9 @@ export interface Cursor {
  * every row it claimed, so a row that failed is not claimed again in the
  * same sweep and cannot hold back the rows behind it.
  */
-export type Selection = { readonly ids: readonly string[] } | { readonly createdBefore: number; readonly limit: number; readonly after?: Cursor };
+export type Selection =
+  | { readonly ids: readonly string[] }
+  | { readonly createdBefore: number; readonly limit: number; readonly after?: Cursor };
 
 /** What one claim did. */
 export interface ClaimOutcome {
@@ -39,7 +41,8 @@ export interface ClaimOutcome {
   readonly last: Cursor | undefined;
 }
 
-const COLUMNS = '"id", "queue", "task", "body", "headers", "priority", "available_at", "created_at", "publish_attempts"';
+const COLUMNS =
+  '"id", "queue", "task", "body", "headers", "priority", "available_at", "created_at", "publish_attempts"';
 
 /**
  * Claims outbox rows, publishes them, deletes them, in one short
@@ -57,8 +60,15 @@ const COLUMNS = '"id", "queue", "task", "body", "headers", "priority", "availabl
  * are deleted only after the broker confirmed them: a crash in between
  * publishes them again later (at-least-once), never loses them.
  */
-export async function publishOutbox(dataSource: DataSource, dialect: Dialect, queue: TaskQueue, selection: Selection, policy?: FailurePolicy): Promise<ClaimOutcome> {
-  if ('ids' in selection && selection.ids.length === 0) return { claimed: 0, published: 0, dead: [], failed: 0, firstError: undefined, last: undefined };
+export async function publishOutbox(
+  dataSource: DataSource,
+  dialect: Dialect,
+  queue: TaskQueue,
+  selection: Selection,
+  policy?: FailurePolicy,
+): Promise<ClaimOutcome> {
+  if ('ids' in selection && selection.ids.length === 0)
+    return { claimed: 0, published: 0, dead: [], failed: 0, firstError: undefined, last: undefined };
   const outcome = isSqlite(dataSource)
     ? await sqliteLock(dataSource).run(() => claimAndPublish(dataSource, dialect, queue, selection, policy))
     : await claimAndPublish(dataSource, dialect, queue, selection, policy);
@@ -66,7 +76,13 @@ export async function publishOutbox(dataSource: DataSource, dialect: Dialect, qu
   return outcome;
 }
 
-async function claimAndPublish(dataSource: DataSource, dialect: Dialect, queue: TaskQueue, selection: Selection, policy: FailurePolicy | undefined): Promise<ClaimOutcome> {
+async function claimAndPublish(
+  dataSource: DataSource,
+  dialect: Dialect,
+  queue: TaskQueue,
+  selection: Selection,
+  policy: FailurePolicy | undefined,
+): Promise<ClaimOutcome> {
   const table = tableOf(dataSource, OutboxEntity);
   const runner = dataSource.createQueryRunner();
   await runner.connect();
@@ -74,7 +90,14 @@ async function claimAndPublish(dataSource: DataSource, dialect: Dialect, queue: 
     await runner.startTransaction();
     try {
       const rows = await claim(dialect, runner.manager, table, selection);
-      let outcome: ClaimOutcome = { claimed: 0, published: 0, dead: [], failed: 0, firstError: undefined, last: undefined };
+      let outcome: ClaimOutcome = {
+        claimed: 0,
+        published: 0,
+        dead: [],
+        failed: 0,
+        firstError: undefined,
+        last: undefined,
+      };
       if (rows.length > 0) {
         await recordEnqueuedElsewhere(dataSource, queue, rows);
         const now = Date.now();
@@ -86,8 +109,16 @@ async function claimAndPublish(dataSource: DataSource, dialect: Dialect, queue: 
           if (result.status === 'fulfilled') confirmed.push(String(rows[i].id));
           else failures.push({ row: rows[i], error: result.reason });
         });
-        if (confirmed.length > 0) await execute(dialect, runner.manager, `DELETE FROM ${table} WHERE "id" IN (${placeholders(confirmed.length)})`, confirmed);
-        const dead = policy ? await settleFailures(dialect, runner.manager, table, queue.transport, failures, policy) : [];
+        if (confirmed.length > 0)
+          await execute(
+            dialect,
+            runner.manager,
+            `DELETE FROM ${table} WHERE "id" IN (${placeholders(confirmed.length)})`,
+            confirmed,
+          );
+        const dead = policy
+          ? await settleFailures(dialect, runner.manager, table, queue.transport, failures, policy)
+          : [];
         const last = rows[rows.length - 1];
         outcome = {
           claimed: rows.length,
@@ -109,16 +140,38 @@ async function claimAndPublish(dataSource: DataSource, dialect: Dialect, queue: 
   }
 }
 
-async function claim(dialect: Dialect, manager: EntityManager, table: string, selection: Selection): Promise<ClaimedRow[]> {
+async function claim(
+  dialect: Dialect,
+  manager: EntityManager,
+  table: string,
+  selection: Selection,
+): Promise<ClaimedRow[]> {
   const lock = dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
   if ('ids' in selection) {
-    return (await execute(dialect, manager, `SELECT ${COLUMNS} FROM ${table} WHERE "id" IN (${placeholders(selection.ids.length)})${lock}`, selection.ids)).rows;
+    return (
+      await execute(
+        dialect,
+        manager,
+        `SELECT ${COLUMNS} FROM ${table} WHERE "id" IN (${placeholders(selection.ids.length)})${lock}`,
+        selection.ids,
+      )
+    ).rows;
   }
   const { createdBefore, limit, after } = selection;
   const [where, params] = after
-    ? ['"created_at" <= ? AND ("created_at" > ? OR ("created_at" = ? AND "id" > ?))', [createdBefore, after.createdAt, after.createdAt, after.id]]
+    ? [
+        '"created_at" <= ? AND ("created_at" > ? OR ("created_at" = ? AND "id" > ?))',
+        [createdBefore, after.createdAt, after.createdAt, after.id],
+      ]
     : ['"created_at" <= ?', [createdBefore]];
-  return (await execute(dialect, manager, `SELECT ${COLUMNS} FROM ${table} WHERE ${where} ORDER BY "created_at", "id" LIMIT ?${lock}`, [...params, limit])).rows;
+  return (
+    await execute(
+      dialect,
+      manager,
+      `SELECT ${COLUMNS} FROM ${table} WHERE ${where} ORDER BY "created_at", "id" LIMIT ?${lock}`,
+      [...params, limit],
+    )
+  ).rows;
 }
 
 /**
@@ -126,10 +179,19 @@ async function claim(dialect: Dialect, manager: EntityManager, table: string, se
  * `queued` row inside the transaction: write it now, before the publish,
  * so the worker's `active` can never come first. Idempotent (insert if absent).
  */
-async function recordEnqueuedElsewhere(dataSource: DataSource, queue: TaskQueue, rows: readonly ClaimedRow[]): Promise<void> {
+async function recordEnqueuedElsewhere(
+  dataSource: DataSource,
+  queue: TaskQueue,
+  rows: readonly ClaimedRow[],
+): Promise<void> {
   const store = queue.store;
   if (!store || (store instanceof SqlResultStore && store.dataSource === dataSource)) return;
-  const records: EnqueuedRecord[] = rows.map((row) => ({ id: String(row.id), name: String(row.task), queue: String(row.queue), enqueuedAt: new Date(Number(row.created_at)) }));
+  const records: EnqueuedRecord[] = rows.map((row) => ({
+    id: String(row.id),
+    name: String(row.task),
+    queue: String(row.queue),
+    enqueuedAt: new Date(Number(row.created_at)),
+  }));
   await store.enqueued(records);
 }
 
@@ -148,7 +210,8 @@ function toMessage(row: ClaimedRow, now: number): OutgoingMessage {
   } catch (error) {
     throw new OutboxRowMalformedError(`its headers are not JSON (${(error as Error).message})`);
   }
-  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) throw new OutboxRowMalformedError('its headers are not a JSON object');
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers))
+    throw new OutboxRowMalformedError('its headers are not a JSON object');
   if (typeof row.body !== 'string') throw new OutboxRowMalformedError('it has no body');
   return {
     id: String(row.id),
@@ -165,7 +228,12 @@ function toMessage(row: ClaimedRow, now: number): OutgoingMessage {
  * is logged, not thrown: the transaction did commit, the rows are safe in
  * the outbox, and the relay's sweep publishes them later.
  */
-export async function publishCommitted(dataSource: DataSource, dialect: Dialect, batches: readonly PendingBatch[] | undefined, logger: Logger): Promise<void> {
+export async function publishCommitted(
+  dataSource: DataSource,
+  dialect: Dialect,
+  batches: readonly PendingBatch[] | undefined,
+  logger: Logger,
+): Promise<void> {
   if (!batches) return;
   // The crash window the outbox exists for: committed, not yet published.
   failpoint('after-commit-before-publish');
@@ -173,9 +241,16 @@ export async function publishCommitted(dataSource: DataSource, dialect: Dialect,
     try {
       // No failure policy: counting tries and dead-lettering is the sweep's (with the relay's options).
       const { failed, firstError } = await publishOutbox(dataSource, dialect, batch.queue, { ids: batch.ids });
-      if (failed > 0) logger.warn(`publishing ${failed} committed task(s) failed; they stay in the outbox and the relay's sweep publishes them`, { error: firstError });
+      if (failed > 0)
+        logger.warn(
+          `publishing ${failed} committed task(s) failed; they stay in the outbox and the relay's sweep publishes them`,
+          { error: firstError },
+        );
     } catch (error) {
-      logger.warn(`publishing ${batch.ids.length} committed task(s) failed; they stay in the outbox and the relay's sweep publishes them`, { error });
+      logger.warn(
+        `publishing ${batch.ids.length} committed task(s) failed; they stay in the outbox and the relay's sweep publishes them`,
+        { error },
+      );
     }
   }
 }

@@ -25,14 +25,26 @@ const ROWS_PER_INSERT = 100;
  * store is the SQL store of this DataSource, and remembers the ids for the
  * publish after commit.
  */
-export function outboxStage(dataSource: DataSource, dialect: Dialect, manager: EntityManager, runner: QueryRunner, queue: TaskQueue, staged?: string[]): StageTasks {
+export function outboxStage(
+  dataSource: DataSource,
+  dialect: Dialect,
+  manager: EntityManager,
+  runner: QueryRunner,
+  queue: TaskQueue,
+  staged?: string[],
+): StageTasks {
   return async (tasks: readonly PreparedTask[]): Promise<void> => {
     if (tasks.length === 0) return;
     await insertOutboxRows(dataSource, dialect, manager, tasks);
     const store = queue.store;
     if (store instanceof SqlResultStore && store.dataSource === dataSource) {
       const enqueuedAt = new Date();
-      const records: EnqueuedRecord[] = tasks.map((t) => ({ id: t.handle.id, name: t.handle.name, queue: t.handle.queue, enqueuedAt }));
+      const records: EnqueuedRecord[] = tasks.map((t) => ({
+        id: t.handle.id,
+        name: t.handle.name,
+        queue: t.handle.queue,
+        enqueuedAt,
+      }));
       await store.recordEnqueued(manager, records);
     }
     const ids = tasks.map((t) => t.handle.id);
@@ -41,7 +53,12 @@ export function outboxStage(dataSource: DataSource, dialect: Dialect, manager: E
   };
 }
 
-async function insertOutboxRows(dataSource: DataSource, dialect: Dialect, manager: EntityManager, tasks: readonly PreparedTask[]): Promise<void> {
+async function insertOutboxRows(
+  dataSource: DataSource,
+  dialect: Dialect,
+  manager: EntityManager,
+  tasks: readonly PreparedTask[],
+): Promise<void> {
   const table = tableOf(dataSource, OutboxEntity);
   const now = Date.now();
   for (let start = 0; start < tasks.length; start += ROWS_PER_INSERT) {
@@ -49,10 +66,24 @@ async function insertOutboxRows(dataSource: DataSource, dialect: Dialect, manage
     const params: unknown[] = [];
     for (const { handle, message } of chunk) {
       // The delay counts from submit: the relay publishes with what is left of it.
-      params.push(message.id, message.queue, handle.name, message.body.toString('utf8'), JSON.stringify(message.headers), message.priority ?? null, now + (message.delayMs ?? 0), now);
+      params.push(
+        message.id,
+        message.queue,
+        handle.name,
+        message.body.toString('utf8'),
+        JSON.stringify(message.headers),
+        message.priority ?? null,
+        now + (message.delayMs ?? 0),
+        now,
+      );
     }
     const values = chunk.map(() => `(${placeholders(8)})`).join(', ');
-    await execute(dialect, manager, `INSERT INTO ${table} ("id", "queue", "task", "body", "headers", "priority", "available_at", "created_at") VALUES ${values}`, params);
+    await execute(
+      dialect,
+      manager,
+      `INSERT INTO ${table} ("id", "queue", "task", "body", "headers", "priority", "available_at", "created_at") VALUES ${values}`,
+      params,
+    );
   }
 }
 
@@ -90,8 +121,18 @@ export function dropPending(runner: QueryRunner, ids?: readonly string[]): void 
   }
 }
 
-/** Deletes staged outbox rows (and their status rows) inside the still-open transaction: the code that submitted them threw. */
-export async function unstage(dataSource: DataSource, dialect: Dialect, manager: EntityManager, runner: QueryRunner, queue: TaskQueue, ids: readonly string[]): Promise<void> {
+/**
+ * Deletes staged outbox rows (and their status rows) inside the still-open transaction: the code that submitted them
+ * threw.
+ */
+export async function unstage(
+  dataSource: DataSource,
+  dialect: Dialect,
+  manager: EntityManager,
+  runner: QueryRunner,
+  queue: TaskQueue,
+  ids: readonly string[],
+): Promise<void> {
   if (ids.length === 0) return;
   const table = tableOf(dataSource, OutboxEntity);
   for (let start = 0; start < ids.length; start += 500) {

@@ -57,15 +57,32 @@ export async function settleFailures(
     if (brokerTakesDeadLetters && (permanent || tries >= policy.maxAttempts)) {
       const why = permanent ? `the transport refused it: ${message}` : `not published after ${tries} tries: ${message}`;
       try {
-        await transport.deadLetter({ id, queue: String(row.queue), body: Buffer.from(String(row.body), 'utf8'), headers: deadHeaders(row, why) });
+        await transport.deadLetter({
+          id,
+          queue: String(row.queue),
+          body: Buffer.from(String(row.body), 'utf8'),
+          headers: deadHeaders(row, why),
+        });
         await execute(dialect, manager, `DELETE FROM ${table} WHERE "id" = ?`, [id]);
-        dead.push({ id, task: String(row.task), error: { message: `publishing failed: ${why}`, code: errorCode(error), name: error instanceof Error ? error.name : undefined } });
+        dead.push({
+          id,
+          task: String(row.task),
+          error: {
+            message: `publishing failed: ${why}`,
+            code: errorCode(error),
+            name: error instanceof Error ? error.name : undefined,
+          },
+        });
         continue;
       } catch {
         brokerTakesDeadLetters = false;
       }
     }
-    await execute(dialect, manager, `UPDATE ${table} SET "publish_attempts" = ?, "last_error" = ? WHERE "id" = ?`, [tries, message, id]);
+    await execute(dialect, manager, `UPDATE ${table} SET "publish_attempts" = ?, "last_error" = ? WHERE "id" = ?`, [
+      tries,
+      message,
+      id,
+    ]);
   }
   return dead;
 }
@@ -89,7 +106,10 @@ function deadHeaders(row: ClaimedRow, why: string): MessageHeaders {
   };
 }
 
-/** Marks dead-lettered tasks `dead` in the queue's store (after the claim committed: the store may need the same database). */
+/**
+ * Marks dead-lettered tasks `dead` in the queue's store (after the claim committed: the store may need the same
+ * database).
+ */
 export async function recordDead(queue: TaskQueue, dead: readonly DeadRow[]): Promise<void> {
   const store = queue.store;
   if (!store || dead.length === 0) return;

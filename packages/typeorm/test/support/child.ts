@@ -28,12 +28,30 @@ export interface CrashedChild {
  * process: it commits one transaction that submitted `parcels` tasks, with
  * the fail-point armed unless `failpoint` is false.
  */
-export function commitAndCrash(db: TestDatabase, broker: AmqpTestBroker, queue: string, parcels: number, failpoint = true): Promise<CrashedChild> {
+export function commitAndCrash(
+  db: TestDatabase,
+  broker: AmqpTestBroker,
+  queue: string,
+  parcels: number,
+  failpoint = true,
+): Promise<CrashedChild> {
   const outFile = join(tmpdir(), `taskq-crash-${randomUUID()}.txt`);
-  const env: Record<string, string> = { ...db.env, RABBIT_URL, RABBIT_PREFIX: broker.prefix, QUEUE: queue, OUT_FILE: outFile, PARCELS: String(parcels), TSX_TSCONFIG_PATH: TSCONFIG };
+  const env: Record<string, string> = {
+    ...db.env,
+    RABBIT_URL,
+    RABBIT_PREFIX: broker.prefix,
+    QUEUE: queue,
+    OUT_FILE: outFile,
+    PARCELS: String(parcels),
+    TSX_TSCONFIG_PATH: TSCONFIG,
+  };
   if (failpoint) env.TASKQ_FAILPOINT = 'after-commit-before-publish';
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -42,12 +60,21 @@ export function commitAndCrash(db: TestDatabase, broker: AmqpTestBroker, queue: 
     child.on('exit', (code, signal) => {
       const lines = existsSync(outFile) ? readFileSync(outFile, 'utf8').split('\n').filter(Boolean) : [];
       rmSync(outFile, { force: true });
-      resolve({ code, signal, stderr, ids: lines.filter((l) => l !== 'survived'), survived: lines.includes('survived') });
+      resolve({
+        code,
+        signal,
+        stderr,
+        ids: lines.filter((l) => l !== 'survived'),
+        survived: lines.includes('survived'),
+      });
     });
   });
 }
 
-/** A relay running in a child process (fixtures/relay-sweep.ts): `go()` starts its sweep, `done` resolves with how many it published. */
+/**
+ * A relay running in a child process (fixtures/relay-sweep.ts): `go()` starts its sweep, `done` resolves with how many
+ * it published.
+ */
 export interface RelayChild {
   readonly ready: Promise<void>;
   go(): void;
@@ -58,8 +85,21 @@ export function relayInChild(db: TestDatabase, broker: AmqpTestBroker, queue: st
   const id = randomUUID();
   const outFile = join(tmpdir(), `taskq-relay-${id}.txt`);
   const goFile = join(tmpdir(), `taskq-relay-${id}.go`);
-  const env = { ...db.env, RABBIT_URL, RABBIT_PREFIX: broker.prefix, QUEUE: queue, OUT_FILE: outFile, GO_FILE: goFile, BATCH_SIZE: String(batchSize), TSX_TSCONFIG_PATH: TSCONFIG };
-  const child = spawn(process.execPath, ['--import', 'tsx', RELAY], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const env = {
+    ...db.env,
+    RABBIT_URL,
+    RABBIT_PREFIX: broker.prefix,
+    QUEUE: queue,
+    OUT_FILE: outFile,
+    GO_FILE: goFile,
+    BATCH_SIZE: String(batchSize),
+    TSX_TSCONFIG_PATH: TSCONFIG,
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', RELAY], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();

@@ -13,7 +13,10 @@ export { PG_URL, sql } from '../../../../test-support/postgres.js';
 
 export type DbKind = 'postgres' | 'sqlite';
 
-/** A PostgreSQL schema or a SQLite file of one test file: `dataSource()` opens DataSources on it, `cleanup()` closes them and drops it. */
+/**
+ * A PostgreSQL schema or a SQLite file of one test file: `dataSource()` opens DataSources on it, `cleanup()` closes
+ * them and drops it.
+ */
 export class TestDatabase {
   readonly kind: DbKind;
   /** PostgreSQL schema name, or SQLite file path. */
@@ -45,12 +48,22 @@ export class TestDatabase {
 
   /** Options to rebuild the same DataSource elsewhere (a child process). */
   get env(): Record<string, string> {
-    return this.kind === 'postgres' ? { DB_KIND: 'postgres', PG_URL, PG_SCHEMA: this.location } : { DB_KIND: 'sqlite', SQLITE_FILE: this.location };
+    return this.kind === 'postgres'
+      ? { DB_KIND: 'postgres', PG_URL, PG_SCHEMA: this.location }
+      : { DB_KIND: 'sqlite', SQLITE_FILE: this.location };
   }
 
   /** An initialized DataSource with taskq's tables and `entities`; the first one synchronizes the schema. */
-  async dataSource(entities: EntityList = [], options: { synchronize?: boolean; poolSize?: number } = {}): Promise<DataSource> {
-    const dataSource = openDataSource(this.env, entities, options.synchronize ?? this.#open.length === 0, options.poolSize);
+  async dataSource(
+    entities: EntityList = [],
+    options: { synchronize?: boolean; poolSize?: number } = {},
+  ): Promise<DataSource> {
+    const dataSource = openDataSource(
+      this.env,
+      entities,
+      options.synchronize ?? this.#open.length === 0,
+      options.poolSize,
+    );
     await dataSource.initialize();
     this.#open.push(dataSource);
     return dataSource;
@@ -64,10 +77,30 @@ export class TestDatabase {
 }
 
 /** Builds (not initializes) the DataSource described by `env` (see `TestDatabase.env`); used by child fixtures too. */
-export function openDataSource(env: Record<string, string | undefined>, entities: EntityList = [], synchronize = false, poolSize = 10): DataSource {
+export function openDataSource(
+  env: Record<string, string | undefined>,
+  entities: EntityList = [],
+  synchronize = false,
+  poolSize = 10,
+): DataSource {
   const all = [...(Array.isArray(entities) ? entities : Object.values(entities)), ...taskqEntities] as EntityList;
   if (env.DB_KIND === 'sqlite') {
-    return new DataSource({ type: 'better-sqlite3', database: env.SQLITE_FILE as string, entities: all, synchronize, enableWAL: true, logging: false });
+    return new DataSource({
+      type: 'better-sqlite3',
+      database: env.SQLITE_FILE as string,
+      entities: all,
+      synchronize,
+      enableWAL: true,
+      logging: false,
+    });
   }
-  return new DataSource({ type: 'postgres', url: env.PG_URL, schema: env.PG_SCHEMA, entities: all, synchronize, poolSize, logging: false });
+  return new DataSource({
+    type: 'postgres',
+    url: env.PG_URL,
+    schema: env.PG_SCHEMA,
+    entities: all,
+    synchronize,
+    poolSize,
+    logging: false,
+  });
 }

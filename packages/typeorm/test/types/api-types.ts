@@ -1,7 +1,27 @@
-// Compiled by public-api-types.test.ts: every wrong use is marked @ts-expect-error (an unused directive fails the build).
-import { type Codec, createQueue, createWorker, memory, type ResultStore, type TaskHandle, TaskRegistry } from '@taskq/core';
+// Compiled by public-api-types.test.ts: every wrong use is marked @ts-expect-error (an unused directive fails the
+// build).
+import {
+  type Codec,
+  createQueue,
+  createWorker,
+  memory,
+  type ResultStore,
+  type TaskHandle,
+  TaskRegistry,
+} from '@taskq/core';
 import { DataSource, type EntityManager, EntitySchema, type ObjectLiteral } from 'typeorm';
-import { currentEntityManager, type EncodedEntity, entityCodec, databaseUnitOfWork, outboxRelay, sqlResultStore, taskqEntities, taskTransaction, taskqMigrations, transactional } from '../../src/index.js';
+import {
+  currentEntityManager,
+  type EncodedEntity,
+  entityCodec,
+  databaseUnitOfWork,
+  outboxRelay,
+  sqlResultStore,
+  taskqEntities,
+  taskTransaction,
+  taskqMigrations,
+  transactional,
+} from '../../src/index.js';
 
 class User {
   id = 0;
@@ -12,8 +32,17 @@ async function sendWelcomeMail(user: User): Promise<string> {
 }
 
 export async function check(): Promise<void> {
-  const dataSource = new DataSource({ type: 'postgres', entities: [User, ...taskqEntities], migrations: [...taskqMigrations] });
-  new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: taskqEntities, migrations: taskqMigrations });
+  const dataSource = new DataSource({
+    type: 'postgres',
+    entities: [User, ...taskqEntities],
+    migrations: [...taskqMigrations],
+  });
+  new DataSource({
+    type: 'better-sqlite3',
+    database: ':memory:',
+    entities: taskqEntities,
+    migrations: taskqMigrations,
+  });
   const codec: Codec<ObjectLiteral, EncodedEntity> = entityCodec(dataSource, { entities: [User], dirty: 'flush' });
   // @ts-expect-error: the dirty policy is 'reject' or 'flush'
   entityCodec(dataSource, { entities: [User], dirty: 'ignore' });
@@ -21,7 +50,12 @@ export async function check(): Promise<void> {
   entityCodec(dataSource);
   // @ts-expect-error: ... also with other options
   entityCodec(dataSource, { dirty: 'flush' });
-  entityCodec(dataSource, { entities: [User, new EntitySchema<{ id: number }>({ name: 'Thing', columns: { id: { type: Number, primary: true } } })] });
+  entityCodec(dataSource, {
+    entities: [
+      User,
+      new EntitySchema<{ id: number }>({ name: 'Thing', columns: { id: { type: Number, primary: true } } }),
+    ],
+  });
   // @ts-expect-error: entities are classes or EntitySchemas, not names
   entityCodec(dataSource, { entities: ['User'] });
   const store: ResultStore = sqlResultStore(dataSource, { retention: '2d' });
@@ -46,7 +80,9 @@ export async function check(): Promise<void> {
   void ran;
   await tx.commit();
 
-  createWorker({ registry, transport: memory(), codecs: [codec], store }).use(taskTransaction(dataSource, { queue, inboxRetention: '3d' }));
+  createWorker({ registry, transport: memory(), codecs: [codec], store }).use(
+    taskTransaction(dataSource, { queue, inboxRetention: '3d' }),
+  );
   const manager: EntityManager = currentEntityManager();
   void manager;
 

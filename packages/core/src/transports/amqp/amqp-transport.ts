@@ -2,7 +2,15 @@ import { ClosedError, InvalidOptionError } from '../../errors.js';
 import { passwordsOf, redactUrl } from '../../internal/redact.js';
 import { consoleLogger, type Logger } from '../../logger.js';
 import { checkMessageLimits, MAX_PREFIX_LENGTH, parseDuration } from '../../task-options.js';
-import type { ConsumeOptions, DeadLetter, DeadLetterStore, Delivery, OutgoingMessage, Subscription, Transport } from '../../transport.js';
+import type {
+  ConsumeOptions,
+  DeadLetter,
+  DeadLetterStore,
+  Delivery,
+  OutgoingMessage,
+  Subscription,
+  Transport,
+} from '../../transport.js';
 import { deadLetterId } from '../dead-letters.js';
 import { failPoint } from '../failpoint.js';
 import { ManagedConnection } from './connection.js';
@@ -96,18 +104,29 @@ export class AmqpTransport implements Transport {
     const urls = resolveUrls(options);
     const secrets = passwordsOf(urls);
     const prefix = options.prefix ?? DEFAULT_PREFIX;
-    if (typeof prefix !== 'string' || !PREFIX.test(prefix)) throw new InvalidOptionError('prefix', `expected letters, digits, '_', '-' or ':' (1-${MAX_PREFIX_LENGTH} characters), got ${JSON.stringify(prefix)}`);
+    if (typeof prefix !== 'string' || !PREFIX.test(prefix))
+      throw new InvalidOptionError(
+        'prefix',
+        `expected letters, digits, '_', '-' or ':' (1-${MAX_PREFIX_LENGTH} characters), got ${JSON.stringify(prefix)}`,
+      );
     const queueType = options.queueType ?? 'classic';
-    if (queueType !== 'classic' && queueType !== 'quorum') throw new InvalidOptionError('queueType', `expected 'classic' or 'quorum', got ${JSON.stringify(queueType)}`);
+    if (queueType !== 'classic' && queueType !== 'quorum')
+      throw new InvalidOptionError('queueType', `expected 'classic' or 'quorum', got ${JSON.stringify(queueType)}`);
     const deliveryLimit = options.deliveryLimit ?? 20;
-    if (!Number.isInteger(deliveryLimit) || deliveryLimit < 1) throw new InvalidOptionError('deliveryLimit', `expected a positive integer, got ${deliveryLimit}`);
+    if (!Number.isInteger(deliveryLimit) || deliveryLimit < 1)
+      throw new InvalidOptionError('deliveryLimit', `expected a positive integer, got ${deliveryLimit}`);
     const maxPriority = options.maxPriority ?? 0;
-    if (!Number.isInteger(maxPriority) || maxPriority < 0 || maxPriority > 9) throw new InvalidOptionError('maxPriority', `expected an integer 0-9, got ${maxPriority}`);
+    if (!Number.isInteger(maxPriority) || maxPriority < 0 || maxPriority > 9)
+      throw new InvalidOptionError('maxPriority', `expected an integer 0-9, got ${maxPriority}`);
     const heartbeat = options.heartbeat ?? 10;
-    if (!Number.isInteger(heartbeat) || heartbeat < 0) throw new InvalidOptionError('heartbeat', `expected a whole number of seconds, got ${heartbeat}`);
+    if (!Number.isInteger(heartbeat) || heartbeat < 0)
+      throw new InvalidOptionError('heartbeat', `expected a whole number of seconds, got ${heartbeat}`);
     const publishTimeoutMs = parseDuration(options.publishTimeout ?? 30_000, 'publishTimeout');
     this.#connectTimeoutMs = parseDuration(options.connectTimeout ?? 30_000, 'connectTimeout');
-    const policy = { initialDelayMs: options.reconnect?.initialDelay ?? 100, maxDelayMs: options.reconnect?.maxDelay ?? 10_000 };
+    const policy = {
+      initialDelayMs: options.reconnect?.initialDelay ?? 100,
+      maxDelayMs: options.reconnect?.maxDelay ?? 10_000,
+    };
     const logger = options.logger ?? consoleLogger();
     this.#logger = logger;
     const fullUrls = urls.map((url) => withHeartbeat(url, heartbeat));
@@ -143,7 +162,12 @@ export class AmqpTransport implements Transport {
         if (this.#subscriptions.size > 0 && !this.#closed) this.#consumeConnection.current().catch(() => {});
       },
     });
-    this.dead = new AmqpDeadLetterStore(this.#publishConnection, this.#publisher, this.#topology, this.#connectTimeoutMs);
+    this.dead = new AmqpDeadLetterStore(
+      this.#publishConnection,
+      this.#publisher,
+      this.#topology,
+      this.#connectTimeoutMs,
+    );
   }
 
   publish(message: OutgoingMessage): Promise<void> {
@@ -155,7 +179,14 @@ export class AmqpTransport implements Transport {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#publisher.publish(message.queue, message.id, message.body, message.headers, message.priority, message.delayMs);
+    return this.#publisher.publish(
+      message.queue,
+      message.id,
+      message.body,
+      message.headers,
+      message.priority,
+      message.delayMs,
+    );
   }
 
   async publishMany(messages: readonly OutgoingMessage[]): Promise<void> {
@@ -164,11 +195,30 @@ export class AmqpTransport implements Transport {
 
   async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('the AMQP transport');
-    const presence = options.presence && new PresenceMember(this.#topology, options.presence, (exchange, key, body) => this.#publisher.publishControl(exchange, key, body), this.#logger);
-    const subscription = new ConsumerSubscription(this.#consumeConnection, this.#topology, options, onDelivery, this.#logger, presence);
+    const presence =
+      options.presence &&
+      new PresenceMember(
+        this.#topology,
+        options.presence,
+        (exchange, key, body) => this.#publisher.publishControl(exchange, key, body),
+        this.#logger,
+      );
+    const subscription = new ConsumerSubscription(
+      this.#consumeConnection,
+      this.#topology,
+      options,
+      onDelivery,
+      this.#logger,
+      presence,
+    );
     this.#subscriptions.add(subscription);
     try {
-      await withTimeout(subscription.start(), this.#connectTimeoutMs, () => this.#consumeConnection.error(`could not start consuming within ${this.#connectTimeoutMs} ms from ${this.displayUrls.join(', ')}`, this.#consumeConnection.lastError));
+      await withTimeout(subscription.start(), this.#connectTimeoutMs, () =>
+        this.#consumeConnection.error(
+          `could not start consuming within ${this.#connectTimeoutMs} ms from ${this.displayUrls.join(', ')}`,
+          this.#consumeConnection.lastError,
+        ),
+      );
     } catch (error) {
       this.#subscriptions.delete(subscription);
       await subscription.close();
@@ -183,12 +233,20 @@ export class AmqpTransport implements Transport {
     };
   }
 
-  // Cancelled subscriptions keep their channel open so in-flight messages can still be acked; closed with the transport.
+  // Cancelled subscriptions keep their channel open so in-flight messages can still be acked; closed with the
+  // transport.
   readonly #cancelled = new Set<ConsumerSubscription>();
 
   async deadLetter(message: DeadLetter): Promise<void> {
     if (this.#closed) throw new ClosedError('the AMQP transport');
-    await this.#publisher.publishRaw(this.#topology.deadQueue, deadLetterId(message.id), message.body, message.headers, undefined, undefined);
+    await this.#publisher.publishRaw(
+      this.#topology.deadQueue,
+      deadLetterId(message.id),
+      message.body,
+      message.headers,
+      undefined,
+      undefined,
+    );
     failPoint('amqp.dead-letter.after-confirm');
   }
 
@@ -231,19 +289,26 @@ export function channelCounts(transport: AmqpTransport): ChannelCounts {
 }
 
 function resolveUrls(options: AmqpTransportOptions): string[] {
-  if (!options || (options.url === undefined && options.urls === undefined)) throw new InvalidOptionError('url', 'give the broker URL (url) or several (urls)');
+  if (!options || (options.url === undefined && options.urls === undefined))
+    throw new InvalidOptionError('url', 'give the broker URL (url) or several (urls)');
   const urls = options.urls !== undefined ? [...options.urls] : [options.url as string];
   if (urls.length === 0) throw new InvalidOptionError('urls', 'expected at least one URL');
   urls.forEach((url, i) => {
     const option = options.urls ? `urls[${i}]` : 'url';
     if (typeof url !== 'string' || !/^amqps?:\/\//.test(url)) {
       // Show the value redacted: a malformed URL may still carry a password.
-      throw new InvalidOptionError(option, `expected an amqp:// or amqps:// URL, got ${typeof url === 'string' ? JSON.stringify(redactUrl(url)) : typeof url}`);
+      throw new InvalidOptionError(
+        option,
+        `expected an amqp:// or amqps:// URL, got ${typeof url === 'string' ? JSON.stringify(redactUrl(url)) : typeof url}`,
+      );
     }
     // Caught here, not retried forever by the reconnect loop. The TypeError from URL is not
     // passed on: its `input` property holds the whole URL, password included.
     if (!URL.canParse(url)) {
-      throw new InvalidOptionError(option, `${JSON.stringify(redactUrl(url))} is not a valid URL (are special characters in the password percent-encoded?)`);
+      throw new InvalidOptionError(
+        option,
+        `${JSON.stringify(redactUrl(url))} is not a valid URL (are special characters in the password percent-encoded?)`,
+      );
     }
   });
   return urls;

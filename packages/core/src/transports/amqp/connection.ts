@@ -42,7 +42,10 @@ export class ManagedConnection {
     urls: readonly string[];
     secrets: readonly string[];
     role: 'publish' | 'consume';
-    /** The transport's prefix: part of the connection name the broker shows (`rabbitmqctl list_connections client_properties`). */
+    /**
+     * The transport's prefix: part of the connection name the broker shows (`rabbitmqctl list_connections
+     * client_properties`).
+     */
     prefix: string;
     policy: ReconnectPolicy;
     logger: Logger;
@@ -140,7 +143,11 @@ export class ManagedConnection {
         if (this.#closed) throw new ClosedError('the AMQP transport');
         this.#lastError = this.describe(error);
         this.#urlIndex++;
-        this.#logger.warn(`AMQP ${this.#role} connection failed; retrying`, { url: redactUrl(url), error: this.#lastError, retryInMs: Math.round(delay) });
+        this.#logger.warn(`AMQP ${this.#role} connection failed; retrying`, {
+          url: redactUrl(url),
+          error: this.#lastError,
+          retryInMs: Math.round(delay),
+        });
         await this.#pause(delay);
         delay = Math.min(this.#policy.maxDelayMs, delay * 2) * (0.75 + Math.random() * 0.5);
       }
@@ -187,7 +194,10 @@ export class ManagedConnection {
 
   /** An error's message with every URL password removed. */
   describe(error: unknown): string {
-    const code = typeof error === 'object' && error !== null && 'code' in error ? ` (${String((error as { code: unknown }).code)})` : '';
+    const code =
+      typeof error === 'object' && error !== null && 'code' in error
+        ? ` (${String((error as { code: unknown }).code)})`
+        : '';
     return scrub(`${error instanceof Error ? error.message : String(error)}${code}`, this.#secrets);
   }
 

@@ -7,8 +7,20 @@ import type { ManagedConnection } from './connection.js';
 import type { PresenceMember } from './presence.js';
 import type { Topology } from './topology.js';
 
-/** Headers RabbitMQ adds (dead-lettering through the delay levels, quorum redeliveries); they must not grow or travel across retries. */
-const BROKER_HEADERS = new Set(['x-delivery-count', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason', 'x-last-death-exchange', 'x-last-death-queue', 'x-last-death-reason']);
+/**
+ * Headers RabbitMQ adds (dead-lettering through the delay levels, quorum redeliveries); they must not grow or travel
+ * across retries.
+ */
+const BROKER_HEADERS = new Set([
+  'x-delivery-count',
+  'x-death',
+  'x-first-death-exchange',
+  'x-first-death-queue',
+  'x-first-death-reason',
+  'x-last-death-exchange',
+  'x-last-death-queue',
+  'x-last-death-reason',
+]);
 
 function cleanHeaders(raw: Record<string, unknown> | undefined): MessageHeaders {
   const headers: MessageHeaders = {};
@@ -40,7 +52,14 @@ export class ConsumerSubscription implements Subscription {
   #started = false;
   #starting: Promise<void> | undefined;
 
-  constructor(connection: ManagedConnection, topology: Topology, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void, logger: Logger, presence?: PresenceMember) {
+  constructor(
+    connection: ManagedConnection,
+    topology: Topology,
+    options: ConsumeOptions,
+    onDelivery: (delivery: Delivery) => void,
+    logger: Logger,
+    presence?: PresenceMember,
+  ) {
     this.#connection = connection;
     this.#topology = topology;
     this.#options = options;
@@ -65,7 +84,9 @@ export class ConsumerSubscription implements Subscription {
     const model: ChannelModel = await this.#connection.current();
     if (!this.#active) return;
     const channel = this.#connection.track(await model.createChannel());
-    channel.on('error', (error: Error) => this.#logger.warn('AMQP consume channel error', { error: this.#connection.describe(error) }));
+    channel.on('error', (error: Error) =>
+      this.#logger.warn('AMQP consume channel error', { error: this.#connection.describe(error) }),
+    );
     channel.on('close', () => {
       if (this.#channel !== channel) return;
       this.#channel = undefined;
@@ -92,7 +113,11 @@ export class ConsumerSubscription implements Subscription {
       }
       await this.#presence?.options.beforeConsume(consumers, this.#started);
       for (const queue of this.#options.queues) {
-        const { consumerTag } = await channel.consume(t.physical(queue), (message) => this.#deliver(channel, queue, message), { noAck: false });
+        const { consumerTag } = await channel.consume(
+          t.physical(queue),
+          (message) => this.#deliver(channel, queue, message),
+          { noAck: false },
+        );
         tags.push(consumerTag);
       }
     } catch (error) {
@@ -145,8 +170,12 @@ export class ConsumerSubscription implements Subscription {
       }
     };
     const delivery: Delivery = {
-      // A message published without an id (by hand, by another client) still gets one: its dead letter must be nameable.
-      id: typeof message.properties.messageId === 'string' && message.properties.messageId !== '' ? message.properties.messageId : uuidv7(),
+      // A message published without an id (by hand, by another client) still gets one: its dead letter must be
+      // nameable.
+      id:
+        typeof message.properties.messageId === 'string' && message.properties.messageId !== ''
+          ? message.properties.messageId
+          : uuidv7(),
       queue,
       body: message.content,
       headers: cleanHeaders(message.properties.headers),

@@ -36,7 +36,8 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
   }
 
   list(limit = 100): Promise<DeadLetterRecord[]> {
-    if (!Number.isInteger(limit) || limit < 1) return Promise.reject(new InvalidOptionError('limit', `expected a positive integer, got ${limit}`));
+    if (!Number.isInteger(limit) || limit < 1)
+      return Promise.reject(new InvalidOptionError('limit', `expected a positive integer, got ${limit}`));
     return this.#withChannel(async (channel, messageCount) => {
       const records: DeadLetterRecord[] = [];
       for (let i = 0; i < Math.min(limit, messageCount); i++) {
@@ -49,7 +50,8 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
   }
 
   retry(target: string | 'all'): Promise<number> {
-    if (typeof target !== 'string' || target.length === 0) return Promise.reject(new InvalidOptionError('target', "expected a dead letter's id or 'all'"));
+    if (typeof target !== 'string' || target.length === 0)
+      return Promise.reject(new InvalidOptionError('target', "expected a dead letter's id or 'all'"));
     return this.#withChannel(async (channel, messageCount) => {
       let sent = 0;
       let seen = 0;
@@ -70,7 +72,14 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
         }
         await Promise.all(
           batch.map(async ({ message, record }) => {
-            await this.#publisher.publish(record.queue, record.id, record.body, retryHeaders(record), undefined, undefined);
+            await this.#publisher.publish(
+              record.queue,
+              record.id,
+              record.body,
+              retryHeaders(record),
+              undefined,
+              undefined,
+            );
             channel.ack(message);
           }),
         );
@@ -122,7 +131,12 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
   #within<T>(promise: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(this.#connection.error(`the broker could not be reached within ${this.#timeoutMs} ms`, this.#connection.lastError));
+        reject(
+          this.#connection.error(
+            `the broker could not be reached within ${this.#timeoutMs} ms`,
+            this.#connection.lastError,
+          ),
+        );
       }, this.#timeoutMs);
       promise.then(
         (value) => {
@@ -131,7 +145,11 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
         },
         (error: unknown) => {
           clearTimeout(timer);
-          reject(error instanceof TransportError ? error : this.#connection.error('the dead-letter queue could not be opened', error));
+          reject(
+            error instanceof TransportError
+              ? error
+              : this.#connection.error('the dead-letter queue could not be opened', error),
+          );
         },
       );
     });
@@ -142,7 +160,13 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
 function plainHeaders(raw: Record<string, unknown>): MessageHeaders {
   const headers: MessageHeaders = {};
   for (const [key, value] of Object.entries(raw)) {
-    if (key.startsWith('x-death') || key.startsWith('x-first-death') || key.startsWith('x-last-death') || key === 'x-delivery-count') continue;
+    if (
+      key.startsWith('x-death') ||
+      key.startsWith('x-first-death') ||
+      key.startsWith('x-last-death') ||
+      key === 'x-delivery-count'
+    )
+      continue;
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') headers[key] = value;
     else if (Buffer.isBuffer(value)) headers[key] = value.toString('utf8');
   }

@@ -53,7 +53,12 @@ export class PresenceMember {
     const t = this.#topology;
     const queue = t.presenceQueue(this.#options.card.instance);
     await channel.assertExchange(t.controlExchange, 'topic', { durable: true });
-    await channel.assertQueue(queue, { exclusive: true, autoDelete: true, durable: false, arguments: { 'x-max-length': MAX_BACKLOG } });
+    await channel.assertQueue(queue, {
+      exclusive: true,
+      autoDelete: true,
+      durable: false,
+      arguments: { 'x-max-length': MAX_BACKLOG },
+    });
     await channel.bindQueue(queue, t.controlExchange, PRESENCE_KEY);
     const { consumerTag } = await channel.consume(queue, (message) => this.#hear(message), { noAck: true });
     void this.#say('hello', t.controlExchange, PRESENCE_KEY);
@@ -78,7 +83,9 @@ export class PresenceMember {
 
   #say(kind: PresenceNews['kind'], exchange: string, routingKey: string): Promise<void> {
     const body = Buffer.from(JSON.stringify({ taskq: 'presence', v: 1, kind, card: this.#options.card }));
-    return this.#send(exchange, routingKey, body).catch((error) => this.#logger.debug('a presence announcement could not be sent', { kind, error }));
+    return this.#send(exchange, routingKey, body).catch((error) =>
+      this.#logger.debug('a presence announcement could not be sent', { kind, error }),
+    );
   }
 
   #hear(message: ConsumeMessage | null): void {
@@ -89,7 +96,8 @@ export class PresenceMember {
       return;
     }
     if (news.card.instance === this.#options.card.instance) return;
-    // Answered straight into the newcomer's own queue through the default exchange; the name is built here, never taken from the message.
+    // Answered straight into the newcomer's own queue through the default exchange; the name is built here, never taken
+    // from the message.
     if (news.kind === 'hello') void this.#say('here', '', this.#topology.presenceQueue(news.card.instance));
     this.#options.onNews(news);
   }
@@ -109,15 +117,25 @@ function parseNews(content: Buffer): PresenceNews | undefined {
   return parsed && { kind, card: parsed };
 }
 
-const isShortString = (value: unknown, max: number): value is string => typeof value === 'string' && value.length > 0 && value.length <= max;
+const isShortString = (value: unknown, max: number): value is string =>
+  typeof value === 'string' && value.length > 0 && value.length <= max;
 
 function parseCard(value: unknown): PresenceCard | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { instance, queues, fingerprint, tasks, host, pid } = value as Record<string, unknown>;
   if (typeof instance !== 'string' || !INSTANCE.test(instance)) return undefined;
-  if (!Array.isArray(queues) || queues.length > 1_000 || !queues.every((q) => typeof q === 'string' && QUEUE.test(q))) return undefined;
+  if (!Array.isArray(queues) || queues.length > 1_000 || !queues.every((q) => typeof q === 'string' && QUEUE.test(q)))
+    return undefined;
   if (typeof fingerprint !== 'string' || !FINGERPRINT.test(fingerprint)) return undefined;
-  if (tasks !== undefined && (!Array.isArray(tasks) || !tasks.every((name) => isShortString(name, 1_024)))) return undefined;
+  if (tasks !== undefined && (!Array.isArray(tasks) || !tasks.every((name) => isShortString(name, 1_024))))
+    return undefined;
   if (typeof host !== 'string' || !HOST.test(host) || !Number.isSafeInteger(pid)) return undefined;
-  return { instance, queues: queues as string[], fingerprint, tasks: tasks as string[] | undefined, host, pid: pid as number };
+  return {
+    instance,
+    queues: queues as string[],
+    fingerprint,
+    tasks: tasks as string[] | undefined,
+    host,
+    pid: pid as number,
+  };
 }

@@ -1,5 +1,11 @@
 import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
-import { PublishRefusedError, PublishTimeoutError, PublishUnroutableError, TransportError, UnpublishableMessageError } from '../../errors.js';
+import {
+  PublishRefusedError,
+  PublishTimeoutError,
+  PublishUnroutableError,
+  TransportError,
+  UnpublishableMessageError,
+} from '../../errors.js';
 import { headerTableBytes, MAX_HEADER_TABLE_BYTES } from '../../internal/bounded-headers.js';
 import type { Logger } from '../../logger.js';
 import type { MessageHeaders } from '../../transport.js';
@@ -80,16 +86,34 @@ export class Publisher {
     this.#channel = undefined;
   };
 
-  publish(queue: string, id: string, body: Buffer, headers: MessageHeaders, priority: number | undefined, delayMs: number | undefined): Promise<void> {
+  publish(
+    queue: string,
+    id: string,
+    body: Buffer,
+    headers: MessageHeaders,
+    priority: number | undefined,
+    delayMs: number | undefined,
+  ): Promise<void> {
     const physical = this.#topology.physical(queue);
     return this.publishRaw(physical, id, body, headers, priority, delayMs);
   }
 
   /** Publishes to a physical queue name (also the dead-letter queue). */
-  publishRaw(physical: string, id: string, body: Buffer, headers: MessageHeaders, priority: number | undefined, delayMs: number | undefined): Promise<void> {
+  publishRaw(
+    physical: string,
+    id: string,
+    body: Buffer,
+    headers: MessageHeaders,
+    priority: number | undefined,
+    delayMs: number | undefined,
+  ): Promise<void> {
     const headerBytes = headerTableBytes(headers);
     if (headerBytes > MAX_HEADER_TABLE_BYTES) {
-      return Promise.reject(new UnpublishableMessageError(`the message's headers take about ${headerBytes} bytes encoded, over the limit of ${MAX_HEADER_TABLE_BYTES}`));
+      return Promise.reject(
+        new UnpublishableMessageError(
+          `the message's headers take about ${headerBytes} bytes encoded, over the limit of ${MAX_HEADER_TABLE_BYTES}`,
+        ),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = {
@@ -97,7 +121,14 @@ export class Publisher {
         dueAt: delayMs !== undefined && delayMs >= DELAY_TICK_MS / 2 ? Date.now() + delayMs : undefined,
         body,
         // mandatory: a message no queue takes comes back (basic.return) instead of being confirmed and dropped.
-        properties: { persistent: true, mandatory: true, messageId: id, contentType: 'application/json', headers: hasAny(headers) ? headers : undefined, priority },
+        properties: {
+          persistent: true,
+          mandatory: true,
+          messageId: id,
+          contentType: 'application/json',
+          headers: hasAny(headers) ? headers : undefined,
+          priority,
+        },
         headerBytes,
         deadline: Date.now() + this.#timeoutMs,
         resolve,
@@ -163,10 +194,15 @@ export class Publisher {
       return true;
     }
     const remaining = pending.dueAt === undefined ? 0 : pending.dueAt - Date.now();
-    const route = remaining >= DELAY_TICK_MS / 2 ? this.#topology.delayedRoute(pending.queue, remaining) : { exchange: '', routingKey: pending.queue };
+    const route =
+      remaining >= DELAY_TICK_MS / 2
+        ? this.#topology.delayedRoute(pending.queue, remaining)
+        : { exchange: '', routingKey: pending.queue };
     try {
       this.#inflight.add(pending);
-      const ok = channel.publish(route.exchange, route.routingKey, pending.body, pending.properties, (error) => this.#confirmed(pending, error));
+      const ok = channel.publish(route.exchange, route.routingKey, pending.body, pending.properties, (error) =>
+        this.#confirmed(pending, error),
+      );
       if (!ok) this.#writable = false;
       return true;
     } catch (error) {
@@ -176,7 +212,13 @@ export class Publisher {
       if (this.#channel !== channel || (error instanceof Error && error.name === 'IllegalOperationError')) return false;
       // Anything else is thrown while encoding this message (a header table that does not fit,
       // a value of the wrong type), before a byte of it is written: the channel is still good.
-      this.#settle(pending, new UnpublishableMessageError(`the message cannot be published as it is: ${this.#connection().describe(error)}`, { cause: error }));
+      this.#settle(
+        pending,
+        new UnpublishableMessageError(
+          `the message cannot be published as it is: ${this.#connection().describe(error)}`,
+          { cause: error },
+        ),
+      );
       return true;
     }
   }
@@ -184,10 +226,14 @@ export class Publisher {
   /** Why the broker or amqplib would refuse this message whatever the channel, if they would. */
   #refusal(pending: Pending): UnpublishableMessageError | undefined {
     if (pending.headerBytes + PROPERTIES_OVERHEAD_BYTES > this.#frameMax) {
-      return new UnpublishableMessageError(`the message's headers take about ${pending.headerBytes} bytes encoded, more than the connection's frame_max of ${this.#frameMax} allows`);
+      return new UnpublishableMessageError(
+        `the message's headers take about ${pending.headerBytes} bytes encoded, more than the connection's frame_max of ${this.#frameMax} allows`,
+      );
     }
     if (this.#brokerMaxBytes !== undefined && pending.body.length > this.#brokerMaxBytes) {
-      return new UnpublishableMessageError(`the message is ${pending.body.length} bytes, over the broker's max_message_size of ${this.#brokerMaxBytes}`);
+      return new UnpublishableMessageError(
+        `the message is ${pending.body.length} bytes, over the broker's max_message_size of ${this.#brokerMaxBytes}`,
+      );
     }
     return undefined;
   }
@@ -206,7 +252,12 @@ export class Publisher {
       // again and publish again, within the deadline.
       pending.returned = false;
       if (Date.now() >= pending.deadline) {
-        this.#settle(pending, new PublishUnroutableError(`the broker could not route the message to ${pending.queue}: the queue does not exist`));
+        this.#settle(
+          pending,
+          new PublishUnroutableError(
+            `the broker could not route the message to ${pending.queue}: the queue does not exist`,
+          ),
+        );
         return;
       }
       this.#waiting.push(pending);
@@ -227,7 +278,12 @@ export class Publisher {
     // The channel closed before the confirm: the broker may or may not have it. Publish again
     // (at-least-once; the task id lets consumers recognise a duplicate).
     if (Date.now() >= pending.deadline) {
-      this.#settle(pending, new PublishTimeoutError(`the broker did not confirm the message within ${this.#timeoutMs} ms (connection lost)`));
+      this.#settle(
+        pending,
+        new PublishTimeoutError(
+          `the broker did not confirm the message within ${this.#timeoutMs} ms (connection lost)`,
+        ),
+      );
       return;
     }
     this.#waiting.push(pending);
@@ -308,7 +364,9 @@ export class Publisher {
         this.#writable = true;
         if (this.#waiting.length > 0 && !this.#closed) setTimeout(() => void this.#pump(), 10).unref();
       });
-      channel.on('return', (message: { properties: { messageId?: unknown } }) => this.#returned(message.properties.messageId));
+      channel.on('return', (message: { properties: { messageId?: unknown } }) =>
+        this.#returned(message.properties.messageId),
+      );
       channel.on('drain', () => {
         this.#writable = true;
         this.resume();
@@ -345,7 +403,9 @@ export class Publisher {
   }
 
   async #declareDelays(): Promise<void> {
-    await declareDelayLevels(await this.#connection().current(), this.#topology, (channel) => this.#connection().track(channel));
+    await declareDelayLevels(await this.#connection().current(), this.#topology, (channel) =>
+      this.#connection().track(channel),
+    );
     this.#delaysDeclared = true;
   }
 
@@ -366,14 +426,20 @@ export class Publisher {
     for (const pending of this.#inflight) {
       if (now >= pending.deadline) {
         this.#inflight.delete(pending);
-        this.#settle(pending, new PublishTimeoutError(`the broker did not confirm the message within ${this.#timeoutMs} ms: ${reason}`));
+        this.#settle(
+          pending,
+          new PublishTimeoutError(`the broker did not confirm the message within ${this.#timeoutMs} ms: ${reason}`),
+        );
       }
     }
     for (let i = this.#waiting.length - 1; i >= 0; i--) {
       const pending = this.#waiting[i];
       if (pending.settled || now >= pending.deadline) {
         this.#waiting.splice(i, 1);
-        this.#settle(pending, new PublishTimeoutError(`the message could not be published within ${this.#timeoutMs} ms: ${reason}`));
+        this.#settle(
+          pending,
+          new PublishTimeoutError(`the message could not be published within ${this.#timeoutMs} ms: ${reason}`),
+        );
       }
     }
     if (this.#inflight.size === 0 && this.#waiting.length === 0 && this.#sweeper) {

@@ -86,7 +86,8 @@ export class Topology {
   delayedRoute(physicalQueue: string, delayMs: number): { exchange: string; routingKey: string } {
     const ticks = Math.min(2 ** DELAY_LEVELS - 1, Math.max(1, Math.round(delayMs / DELAY_TICK_MS)));
     const words: string[] = [];
-    for (let level = DELAY_LEVELS - 1; level >= 0; level--) words.push(Math.floor(ticks / 2 ** level) % 2 === 1 ? '1' : '0');
+    for (let level = DELAY_LEVELS - 1; level >= 0; level--)
+      words.push(Math.floor(ticks / 2 ** level) % 2 === 1 ? '1' : '0');
     return { exchange: this.delayExchange(DELAY_LEVELS - 1), routingKey: `${words.join('.')}.${physicalQueue}` };
   }
 
@@ -105,8 +106,14 @@ const DECLARE_CHANNELS = 7;
  * few short-lived channels: the first delayed publish of a process waits a
  * handful of round trips, not a hundred (every publish queued behind it waits too).
  */
-export async function declareDelayLevels(model: ChannelModel, t: Topology, track: (channel: Channel) => Channel = (channel) => channel): Promise<void> {
-  const channels = await Promise.all(Array.from({ length: DECLARE_CHANNELS }, async () => track(await model.createChannel())));
+export async function declareDelayLevels(
+  model: ChannelModel,
+  t: Topology,
+  track: (channel: Channel) => Channel = (channel) => channel,
+): Promise<void> {
+  const channels = await Promise.all(
+    Array.from({ length: DECLARE_CHANNELS }, async () => track(await model.createChannel())),
+  );
   // A refused declaration closes its channel with an error event; the rejected RPC carries the reason.
   for (const channel of channels) channel.on('error', () => {});
   const levels = Array.from({ length: DELAY_LEVELS }, (_, level) => level);
@@ -114,7 +121,9 @@ export async function declareDelayLevels(model: ChannelModel, t: Topology, track
   try {
     // Exchanges first: each level binds to the exchange of the level below.
     await channels[0].assertExchange(t.deliveryExchange, 'topic', { durable: true });
-    await Promise.all(levels.map((level) => on(level).assertExchange(t.delayExchange(level), 'topic', { durable: true })));
+    await Promise.all(
+      levels.map((level) => on(level).assertExchange(t.delayExchange(level), 'topic', { durable: true })),
+    );
     await Promise.all(
       levels.map(async (level) => {
         const channel = on(level);

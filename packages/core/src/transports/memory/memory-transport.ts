@@ -1,7 +1,17 @@
 import { ClosedError, InvalidOptionError, UnpublishableMessageError } from '../../errors.js';
 import { headerTableBytes, MAX_HEADER_TABLE_BYTES } from '../../internal/bounded-headers.js';
 import { Deque } from '../../internal/deque.js';
-import type { ConsumeOptions, DeadLetter, DeadLetterRecord, DeadLetterStore, Delivery, MessageHeaders, OutgoingMessage, Subscription, Transport } from '../../transport.js';
+import type {
+  ConsumeOptions,
+  DeadLetter,
+  DeadLetterRecord,
+  DeadLetterStore,
+  Delivery,
+  MessageHeaders,
+  OutgoingMessage,
+  Subscription,
+  Transport,
+} from '../../transport.js';
 import { checkMessageLimits } from '../../task-options.js';
 import { canRetry, deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
 import { Users } from '../../internal/users.js';
@@ -55,7 +65,8 @@ export class MemoryTransport implements Transport {
 
   constructor(options: MemoryTransportOptions = {}) {
     const max = options.maxMessageBytes ?? 134_217_728;
-    if (!Number.isInteger(max) || max < 1) throw new InvalidOptionError('maxMessageBytes', `expected a positive integer, got ${max}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new InvalidOptionError('maxMessageBytes', `expected a positive integer, got ${max}`);
     this.#maxMessageBytes = max;
   }
 
@@ -69,7 +80,13 @@ export class MemoryTransport implements Transport {
 
   async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('the memory transport');
-    const consumer: Consumer = { queues: [...options.queues], prefetch: options.prefetch, onDelivery, unacked: 0, active: true };
+    const consumer: Consumer = {
+      queues: [...options.queues],
+      prefetch: options.prefetch,
+      onDelivery,
+      unacked: 0,
+      active: true,
+    };
     this.#consumers.push(consumer);
     this.#scheduleDispatch();
     return {
@@ -112,7 +129,11 @@ export class MemoryTransport implements Transport {
   };
 
   #record(letter: DeadLetter): DeadLetterRecord {
-    return toDeadLetterRecord(letter.id, letter.body, letter.headers, { reason: 'unknown', queue: letter.queue, time: undefined });
+    return toDeadLetterRecord(letter.id, letter.body, letter.headers, {
+      reason: 'unknown',
+      queue: letter.queue,
+      time: undefined,
+    });
   }
 
   /** Dead letters stored so far (oldest first). */
@@ -140,12 +161,22 @@ export class MemoryTransport implements Transport {
   #accept(message: OutgoingMessage): void {
     if (this.#closed) throw new ClosedError('the memory transport');
     if (message.body.length > this.#maxMessageBytes) {
-      throw new InvalidOptionError('maxMessageBytes', `message of ${message.body.length} bytes is over the transport limit of ${this.#maxMessageBytes}`);
+      throw new InvalidOptionError(
+        'maxMessageBytes',
+        `message of ${message.body.length} bytes is over the transport limit of ${this.#maxMessageBytes}`,
+      );
     }
     // The same limits as amqp() (and as submit), so code tested on memory() does not fail later on RabbitMQ.
     checkMessageLimits(message);
     checkHeaders(message);
-    const stored: StoredMessage = { id: deadLetterId(message.id), queue: message.queue, body: message.body, headers: { ...message.headers }, priority: message.priority ?? 0, redelivered: false };
+    const stored: StoredMessage = {
+      id: deadLetterId(message.id),
+      queue: message.queue,
+      body: message.body,
+      headers: { ...message.headers },
+      priority: message.priority ?? 0,
+      redelivered: false,
+    };
     if (message.delayMs && message.delayMs > 0) {
       this.#later(stored, Date.now() + message.delayMs);
       return;
@@ -159,12 +190,15 @@ export class MemoryTransport implements Transport {
    * alive, like any timer; close() cancels it.
    */
   #later(message: StoredMessage, dueAt: number): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      if (this.#closed) return;
-      if (Date.now() < dueAt) this.#later(message, dueAt);
-      else this.#enqueue(message, false);
-    }, Math.min(MAX_TIMER_MS, Math.max(0, dueAt - Date.now())));
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        if (this.#closed) return;
+        if (Date.now() < dueAt) this.#later(message, dueAt);
+        else this.#enqueue(message, false);
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, dueAt - Date.now())),
+    );
     this.#timers.add(timer);
   }
 
@@ -180,7 +214,8 @@ export class MemoryTransport implements Transport {
   #scheduleDispatch(): void {
     if (this.#dispatchScheduled) return;
     this.#dispatchScheduled = true;
-    // Deliveries happen on a later tick, never inside publish(): a consumer must not run inside the submitter's call stack.
+    // Deliveries happen on a later tick, never inside publish(): a consumer must not run inside the submitter's call
+    // stack.
     setImmediate(() => {
       this.#dispatchScheduled = false;
       this.#dispatch();
@@ -248,11 +283,15 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The header bound of amqp(), so a message refused on RabbitMQ is refused here too. */
 function checkHeaders(message: { readonly headers: MessageHeaders }): void {
   const bytes = headerTableBytes(message.headers);
-  if (bytes > MAX_HEADER_TABLE_BYTES) throw new UnpublishableMessageError(`the message's headers take about ${bytes} bytes encoded, over the limit of ${MAX_HEADER_TABLE_BYTES}`);
+  if (bytes > MAX_HEADER_TABLE_BYTES)
+    throw new UnpublishableMessageError(
+      `the message's headers take about ${bytes} bytes encoded, over the limit of ${MAX_HEADER_TABLE_BYTES}`,
+    );
 }
 
 function checkLimit(limit: number): number {
-  if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('limit', `expected a positive integer, got ${limit}`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new InvalidOptionError('limit', `expected a positive integer, got ${limit}`);
   return limit;
 }
 
