@@ -48,8 +48,8 @@ function redisVersion(): Promise<string> {
 function ioredisVersion(): string {
   try {
     const entry = createRequire(import.meta.url).resolve('ioredis');
-    const manifest =
-      entry.slice(0, entry.lastIndexOf('/node_modules/ioredis/') + '/node_modules/ioredis/'.length) + 'package.json';
+    const root = entry.slice(0, entry.lastIndexOf('/node_modules/ioredis/') + '/node_modules/ioredis/'.length);
+    const manifest = `${root}package.json`;
     return `ioredis ${(JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version}`;
   } catch {
     return 'ioredis';
