@@ -306,7 +306,8 @@ export const ERROR_CODES = {
   TASKQ_NEST_TYPEORM: {
     package: '@taskq/nest',
     error: 'TypeormIntegrationError',
-    summary: '`TaskqTypeormModule` cannot be wired as configured (two request transactions, no TaskqModule).',
+    summary:
+      '`TaskqTypeormModule` cannot be wired as configured (a second request unit of work next to `http.unitOfWork`).',
   },
 } as const satisfies Record<`TASKQ_${string}`, ErrorCodeInfo>;
 
