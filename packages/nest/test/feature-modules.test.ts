@@ -148,6 +148,16 @@ class MixedService {
   ) {}
 }
 
+@Injectable()
+class BulkTasks {
+  readonly done: number[] = [];
+
+  @Task('bulk.crunch')
+  async crunch(n: number): Promise<void> {
+    this.done.push(n);
+  }
+}
+
 describe('per-queue worker settings', () => {
   it('runs a queue declared with concurrency 1 one task at a time while the other queues share 4 slots', async () => {
     const b = broker();
@@ -186,13 +196,17 @@ describe('per-queue worker settings', () => {
           worker: { concurrency: 3, queues: ['default', { name: 'bulk', concurrency: 7 }, 'mail'], autoStart: false },
         }),
       ],
-      providers: [Probe],
+      providers: [Probe, BulkTasks],
     });
     const worker = app.get(Probe).worker;
     expect(worker.queues).toEqual(['default', 'mail']);
     expect(worker.concurrency).toBe(3);
     await worker.start();
     expect(worker.state).toBe('running');
+    // Starting the injected worker started the bulk queue's own worker too.
+    const bulk = app.get(BulkTasks);
+    await app.get<TaskQueue>(getQueueToken('bulk')).submit(bulk.crunch, 5);
+    await waitFor(() => bulk.done.includes(5), 'the bulk task to run');
   });
 });
 
