@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, Inject, NotFoundException, Param, ParseIntPipe, Post } from '@nestjs/common';
 import type { TaskQueue, TaskRequest } from '@taskq/core';
 import { User } from '@taskq/example-story';
-import { Accepted, CurrentUnitOfWork, InjectQueue, RequestUrls } from '@taskq/nest';
-import type { TypeormRequestUnitOfWork } from '@taskq/typeorm';
-import { DataSource } from 'typeorm';
+import { Accepted, InjectQueue, RequestUrls } from '@taskq/nest';
+import { InjectTransactionalRepository } from '@taskq/nest/typeorm';
+import type { Repository } from 'typeorm';
 import { MailTasks } from './tasks/mail.tasks.js';
 import { PushTasks } from './tasks/push.tasks.js';
 import { ReportTasks } from './tasks/report.tasks.js';
@@ -13,7 +13,10 @@ interface Registration {
   readonly name?: string;
 }
 
-/** The essay's views on Nest. Every request that writes runs in a database transaction its tasks join. */
+/**
+ * The essay's views on Nest. Every request that writes runs in a database transaction its tasks join; the users
+ * repository joins it too, so a failing request takes back both its rows and its tasks.
+ */
 @Controller()
 export class AppController {
   constructor(
@@ -21,17 +24,13 @@ export class AppController {
     @Inject(MailTasks) private readonly mail: MailTasks,
     @Inject(PushTasks) private readonly push: PushTasks,
     @Inject(ReportTasks) private readonly reports: ReportTasks,
-    @Inject(DataSource) private readonly dataSource: DataSource,
+    @InjectTransactionalRepository(User) private readonly users: Repository<User>,
   ) {}
 
   @Post('register')
-  async register(
-    @Body() body: Registration,
-    @CurrentUnitOfWork() tx: TypeormRequestUnitOfWork,
-    @RequestUrls() urls: TaskRequest,
-  ) {
-    const user = await tx.manager.save(
-      tx.manager.create(User, { email: String(body.email), name: String(body.name ?? body.email) }),
+  async register(@Body() body: Registration, @RequestUrls() urls: TaskRequest) {
+    const user = await this.users.save(
+      this.users.create({ email: String(body.email), name: String(body.name ?? body.email) }),
     );
     const task = await this.queue.submit(this.mail.sendWelcomeMail, user, urls);
     return { user, task: task.id };
@@ -39,13 +38,9 @@ export class AppController {
 
   /** The essay's bug: an error after the submit. The user is not created and no welcome mail goes out. */
   @Post('register-broken')
-  async registerBroken(
-    @Body() body: Registration,
-    @CurrentUnitOfWork() tx: TypeormRequestUnitOfWork,
-    @RequestUrls() urls: TaskRequest,
-  ) {
-    const user = await tx.manager.save(
-      tx.manager.create(User, { email: String(body.email), name: String(body.name ?? body.email) }),
+  async registerBroken(@Body() body: Registration, @RequestUrls() urls: TaskRequest) {
+    const user = await this.users.save(
+      this.users.create({ email: String(body.email), name: String(body.name ?? body.email) }),
     );
     await this.queue.submit(this.mail.sendWelcomeMail, user, urls);
     // @ts-expect-error `usr` is the essay's typo; TypeScript catches this one, any runtime error after the submit acts the same
@@ -71,7 +66,7 @@ export class AppController {
 
   @Get('users/:id')
   async user(@Param('id', ParseIntPipe) id: number): Promise<User> {
-    const user = await this.dataSource.getRepository(User).findOneBy({ id });
+    const user = await this.users.findOneBy({ id });
     if (!user) throw new NotFoundException('no such user');
     return user;
   }

@@ -1,14 +1,16 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { User } from '@taskq/example-story';
 import { TaskqModule } from '@taskq/nest';
+import { TaskqTypeormModule } from '@taskq/nest/typeorm';
 import { DataSource } from 'typeorm';
 import { AppController } from './app.controller.js';
 import { CONFIG, type Config } from './config.js';
 import { DatabaseModule } from './database.module.js';
-import { OutboxRelayService, TaskTransaction, taskqOptions, WorkerLog } from './taskq-setup.js';
+import { taskqOptions, typeormOptions, WorkerLog } from './taskq-setup.js';
 import { TasksModule } from './tasks/tasks.module.js';
 
-function shared(config: Config, synchronize: boolean, worker: boolean): NonNullable<DynamicModule['imports']> {
-  const database = DatabaseModule.forRoot(config, synchronize);
+function shared(config: Config, web: boolean, worker: boolean): NonNullable<DynamicModule['imports']> {
+  const database = DatabaseModule.forRoot(config, web);
   const configModule: DynamicModule = {
     module: class ConfigModule {},
     global: true,
@@ -24,6 +26,7 @@ function shared(config: Config, synchronize: boolean, worker: boolean): NonNulla
       statusRoute: 'tasks',
       useFactory: (dataSource: DataSource) => taskqOptions(config, dataSource, worker),
     }),
+    TaskqTypeormModule.forRoot({ imports: [database], ...typeormOptions(web) }),
     TasksModule,
   ];
 }
@@ -38,9 +41,9 @@ export class WebModule {
   static forRoot(config: Config, options: { worker: boolean }): DynamicModule {
     return {
       module: WebModule,
-      imports: shared(config, true, options.worker),
+      imports: [...shared(config, true, options.worker), TaskqTypeormModule.forFeature([User])],
       controllers: [AppController],
-      providers: [OutboxRelayService, WorkerLog, ...(options.worker ? [TaskTransaction] : [])],
+      providers: [WorkerLog],
     };
   }
 }
@@ -52,6 +55,6 @@ export class WebModule {
 @Module({})
 export class WorkerModule {
   static forRoot(config: Config): DynamicModule {
-    return { module: WorkerModule, imports: shared(config, false, true), providers: [TaskTransaction, WorkerLog] };
+    return { module: WorkerModule, imports: shared(config, false, true), providers: [WorkerLog] };
   }
 }

@@ -1,22 +1,10 @@
-import {
-  Inject,
-  Injectable,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-  type OnModuleInit,
-} from '@nestjs/common';
-import type { TaskContext, TaskMiddleware, TaskQueue, Worker } from '@taskq/core';
-import { createTransport, logWorkerEvents, User } from '@taskq/example-story';
-import { InjectQueue, InjectWorker, type TaskqMiddleware, type TaskqModuleOptions } from '@taskq/nest';
-import {
-  entityCodec,
-  type OutboxRelay,
-  databaseUnitOfWork,
-  outboxRelay,
-  sqlResultStore,
-  taskTransaction,
-} from '@taskq/typeorm';
-import { DataSource } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import type { CompletedEvent, DeadEvent } from '@taskq/core';
+import { createTransport, User } from '@taskq/example-story';
+import { OnTaskEvent, type TaskqModuleOptions } from '@taskq/nest';
+import type { TaskqTypeormOptions } from '@taskq/nest/typeorm';
+import { entityCodec, sqlResultStore } from '@taskq/typeorm';
+import type { DataSource } from 'typeorm';
 import type { Config } from './config.js';
 
 /** Named routes: the handler and the tasks it is given the request's URLs build links to them. */
@@ -25,8 +13,8 @@ export const ROUTES = { profile: '/users/:id', news: '/news/:slug' } as const;
 /**
  * The module options, the same in the web app and the worker except for
  * `worker`: entities travel as references (entity codec), statuses live in
- * the database (shared by both processes), and every request that writes
- * runs in a database transaction whose tasks go through the outbox.
+ * the database (shared by both processes). The database transactions (per
+ * request, per task) and the outbox relay come from {@link typeormOptions}.
  */
 export function taskqOptions(config: Config, dataSource: DataSource, worker: boolean): TaskqModuleOptions {
   return {
@@ -34,54 +22,34 @@ export function taskqOptions(config: Config, dataSource: DataSource, worker: boo
     codecs: [entityCodec(dataSource, { entities: [User] })],
     store: sqlResultStore(dataSource),
     defaults: { queue: config.queueName },
-    http: {
-      routes: ROUTES,
-      // Reads need no database transaction (and on SQLite must not hold its single connection).
-      unitOfWork: (queue, request) =>
-        (request as { method?: string }).method === 'GET' ? undefined : databaseUnitOfWork(dataSource, queue),
-    },
-    worker: worker ? { concurrency: 4, queues: [config.queueName], middleware: [TaskTransaction] } : undefined,
+    http: { routes: ROUTES },
+    worker: worker ? { concurrency: 4, queues: [config.queueName] } : undefined,
   };
 }
 
-/** Per-task middleware as an injectable class: each task runs in its own database transaction. */
-@Injectable()
-export class TaskTransaction implements TaskqMiddleware {
-  readonly #middleware: TaskMiddleware;
-
-  constructor(@Inject(DataSource) dataSource: DataSource, @InjectQueue() queue: TaskQueue) {
-    this.#middleware = taskTransaction(dataSource, { queue });
-  }
-
-  use(ctx: TaskContext, next: () => Promise<void>): Promise<void> {
-    return this.#middleware(ctx, next);
-  }
+/**
+ * `TaskqTypeormModule.forRoot()`: every request that writes runs in a
+ * database transaction whose tasks go through the outbox, each task runs in
+ * its own, and the web process runs the outbox relay.
+ */
+export function typeormOptions(web: boolean): TaskqTypeormOptions {
+  return {
+    // Reads need no database transaction (and on SQLite must not hold its single connection).
+    requestTransaction: { methods: ['POST', 'PUT', 'PATCH', 'DELETE'] },
+    relay: web,
+  };
 }
 
 /** Prints what the worker did, from its lifecycle events. */
 @Injectable()
-export class WorkerLog implements OnModuleInit {
-  constructor(@InjectWorker() private readonly worker: Worker | null) {}
-
-  onModuleInit(): void {
-    if (this.worker) logWorkerEvents(this.worker);
-  }
-}
-
-/** Publishes what a crash between a commit and its publish left in the outbox. Runs in the web process. */
-@Injectable()
-export class OutboxRelayService implements OnApplicationBootstrap, OnApplicationShutdown {
-  readonly #relay: OutboxRelay;
-
-  constructor(@Inject(DataSource) dataSource: DataSource, @InjectQueue() queue: TaskQueue) {
-    this.#relay = outboxRelay(dataSource, queue);
+export class WorkerLog {
+  @OnTaskEvent('completed')
+  completed(event: CompletedEvent): void {
+    console.log(`[worker] ${event.name} ${event.id} done in ${Math.round(event.durationMs)} ms`);
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.#relay.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.#relay.stop();
+  @OnTaskEvent('dead')
+  dead(event: DeadEvent): void {
+    console.log(`[worker] ${event.name ?? '?'} ${event.id} dead-lettered: ${event.reason}`);
   }
 }

@@ -292,6 +292,23 @@ export const ERROR_CODES = {
     error: 'AcceptedResultError',
     summary: 'An `@Accepted()` handler returned something other than a TaskHandle.',
   },
+  TASKQ_NEST_UNDECLARED_QUEUE: {
+    package: '@taskq/nest',
+    error: 'UndeclaredQueueError',
+    summary:
+      '`@InjectQueue(name)` names a queue that no `TaskqModule.forRoot()`/`forFeature()` visible to the provider declares.',
+  },
+  TASKQ_NEST_EVENT_HANDLER: {
+    package: '@taskq/nest',
+    error: 'TaskEventHandlerError',
+    summary: 'An `@OnTaskEvent()` method cannot be wired as written (unknown event, request-scoped provider).',
+  },
+  TASKQ_NEST_TYPEORM: {
+    package: '@taskq/nest',
+    error: 'TypeormIntegrationError',
+    summary:
+      '`TaskqTypeormModule` cannot be wired as configured (a second request unit of work next to `http.unitOfWork`).',
+  },
 } as const satisfies Record<`TASKQ_${string}`, ErrorCodeInfo>;
 
 /** Every taskq error code: the keys of {@link ERROR_CODES}. */

@@ -49,3 +49,27 @@ export class AcceptedResultError extends TaskqError {
     super('TASKQ_NEST_ACCEPTED', message);
   }
 }
+
+/**
+ * `@InjectQueue(name)` names a queue that is declared neither in `TaskqModule.forRoot({ queues })` nor in a
+ * `TaskqModule.forFeature({ queues })` imported by the provider's module.
+ */
+export class UndeclaredQueueError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NEST_UNDECLARED_QUEUE', message);
+  }
+}
+
+/** An `@OnTaskEvent()` method cannot be wired as written: an unknown event, or a provider that is not a singleton. */
+export class TaskEventHandlerError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NEST_EVENT_HANDLER', message);
+  }
+}
+
+/** `TaskqTypeormModule` cannot be wired as configured. */
+export class TypeormIntegrationError extends TaskqError {
+  constructor(message: string) {
+    super('TASKQ_NEST_TYPEORM', message);
+  }
+}

@@ -5,12 +5,21 @@ export type {
   TaskqOptionsFactory,
   TaskqStaticOptions,
   TaskqQueueDefinition,
+  TaskqFeatureOptions,
   TaskqWorkerOptions,
+  TaskqWorkerQueue,
   TaskqHttpOptions,
 } from './options.js';
 export { DEFAULT_QUEUE_NAME, getQueueToken, getWorkerToken } from './tokens.js';
 export { InjectQueue, InjectWorker } from './inject-queue.decorator.js';
 export { Task, getTaskMetadata, type TaskMethodOptions, type TaskMetadata } from './task.decorator.js';
+export {
+  OnTaskEvent,
+  getTaskEventMetadata,
+  type OnTaskEventOptions,
+  type TaskEventMetadata,
+  type TaskEventName,
+} from './task-event.decorator.js';
 export type { TaskqMiddleware, TaskqMiddlewareEntry } from './middleware.js';
 export { TaskqUnitOfWorkInterceptor } from './unit-of-work.interceptor.js';
 export { CurrentUnitOfWork, requestUnitOfWork } from './current-unit-of-work.decorator.js';
@@ -25,4 +34,7 @@ export {
   MiddlewareResolutionError,
   NoRequestContextError,
   AcceptedResultError,
+  UndeclaredQueueError,
+  TaskEventHandlerError,
+  TypeormIntegrationError,
 } from './errors.js';

@@ -33,10 +33,13 @@ export interface TaskqWorkerOptions {
    */
   readonly concurrency?: number;
   /**
-   * Logical queues to consume.
-   * @defaultValue `'default'` plus every queue declared in `queues`
+   * Logical queues to consume, each a name or `{ name, concurrency }`: a
+   * queue with a concurrency of its own gets its own consumer, so a slow
+   * queue cannot take the slots of the others (BullMQ's per-processor
+   * concurrency).
+   * @defaultValue `'default'` plus every queue declared in `forRoot({ queues })` and `forFeature({ queues })`
    */
-  readonly queues?: readonly string[];
+  readonly queues?: readonly (string | TaskqWorkerQueue)[];
   /** Per-task middleware, outermost first: `(ctx, next)` functions or injectable {@link TaskqMiddleware} classes. */
   readonly middleware?: readonly TaskqMiddlewareEntry[];
   /** Task option defaults (attempts, backoff, timeout) for tasks that set none. */
@@ -61,6 +64,16 @@ export interface TaskqWorkerOptions {
   readonly autoStart?: boolean;
   /** @defaultValue warnings and errors to stderr */
   readonly logger?: Logger;
+}
+
+/** A queue a worker consumes with settings of its own. */
+export interface TaskqWorkerQueue {
+  readonly name: string;
+  /**
+   * Most of this queue's tasks running at once, on a consumer of its own.
+   * @defaultValue the queue's declared `concurrency`, else it shares `worker.concurrency` with the other queues
+   */
+  readonly concurrency?: number;
 }
 
 /** HTTP integration: the per-request unit of work and the request codec. */
@@ -134,6 +147,18 @@ export interface TaskqQueueDefinition {
   readonly name: string;
   /** Submit options of this queue. @defaultValue `{ queue: name }` */
   readonly defaults?: SubmitOptions;
+  /**
+   * When this context's worker consumes the queue: most of its tasks running
+   * at once, on a consumer of its own. `worker.queues` can override it.
+   * @defaultValue the queue shares `worker.concurrency` with the other queues
+   */
+  readonly concurrency?: number;
+}
+
+/** Options of `TaskqModule.forFeature()`. */
+export interface TaskqFeatureOptions {
+  /** Queues this module injects with `@InjectQueue(name)`; the worker consumes them too unless `worker.queues` says otherwise. */
+  readonly queues: readonly (string | TaskqQueueDefinition)[];
 }
 
 /** Options that shape the module itself, so they are given directly, never by an async factory. */
@@ -171,39 +196,66 @@ export interface ResolvedTaskqOptions extends Omit<TaskqModuleOptions, 'worker' 
       readonly statusRoute: Omit<ResolvedStatusRoute<unknown>, 'queue'>;
     };
   readonly queueNames: readonly string[];
+  /** The queues declared in `forRoot({ queues })`. */
+  readonly queueDefinitions: readonly TaskqQueueDefinition[];
 }
 
 /** @internal */
 export interface ResolvedWorkerOptions
   extends Omit<TaskqWorkerOptions, 'shutdownTimeout' | 'autoStart' | 'queues' | 'middleware'> {
-  readonly queues: readonly string[];
+  /** Undefined: every declared queue, known once the modules are scanned. */
+  readonly queues: readonly TaskqWorkerQueue[] | undefined;
   readonly middleware: readonly TaskqMiddlewareEntry[];
   readonly shutdownTimeoutMs: number;
   readonly autoStart: boolean;
 }
 
 /** @internal Validates the static options once, when the module is declared. */
-export function resolveQueueDefinitions(queues: TaskqStaticOptions['queues']): TaskqQueueDefinition[] {
+export function resolveQueueDefinitions(
+  queues: TaskqStaticOptions['queues'],
+  option = 'queues',
+): TaskqQueueDefinition[] {
   if (queues === undefined) return [];
   if (!Array.isArray(queues))
-    throw new InvalidOptionError('queues', 'expected an array of queue names or { name, defaults }');
+    throw new InvalidOptionError(option, 'expected an array of queue names or { name, defaults, concurrency }');
   const seen = new Set<string>([DEFAULT_QUEUE_NAME]);
   return queues.map((entry, i) => {
     const definition: TaskqQueueDefinition = typeof entry === 'string' ? { name: entry } : entry;
     if (typeof definition?.name !== 'string' || !/^[A-Za-z0-9_.\-:]{1,200}$/.test(definition.name)) {
       throw new InvalidOptionError(
-        `queues[${i}]`,
+        `${option}[${i}]`,
         `expected a queue name (letters, digits, '_', '.', '-', ':'), got ${JSON.stringify(entry)}`,
       );
     }
+    checkConcurrency(definition.concurrency, `${option}[${i}].concurrency`);
     if (seen.has(definition.name)) {
       throw new InvalidOptionError(
-        `queues[${i}]`,
+        `${option}[${i}]`,
         `the queue "${definition.name}" is declared twice${definition.name === DEFAULT_QUEUE_NAME ? ' (the default queue always exists)' : ''}`,
       );
     }
     seen.add(definition.name);
     return definition;
+  });
+}
+
+function checkConcurrency(value: unknown, option: string): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65_535)
+    throw new InvalidOptionError(option, `expected an integer 1-65535, got ${JSON.stringify(value)}`);
+}
+
+/** @internal Checks `worker.queues`: names or `{ name, concurrency }`. */
+function resolveWorkerQueues(queues: TaskqWorkerOptions['queues']): readonly TaskqWorkerQueue[] | undefined {
+  if (queues === undefined) return undefined;
+  if (!Array.isArray(queues) || queues.length === 0)
+    throw new InvalidOptionError('worker.queues', 'expected a non-empty array of queue names or { name, concurrency }');
+  return queues.map((entry, i) => {
+    const queue: TaskqWorkerQueue = typeof entry === 'string' ? { name: entry } : entry;
+    if (typeof queue?.name !== 'string' || queue.name.length === 0)
+      throw new InvalidOptionError(`worker.queues[${i}]`, `expected a queue name, got ${JSON.stringify(entry)}`);
+    checkConcurrency(queue.concurrency, `worker.queues[${i}].concurrency`);
+    return queue;
   });
 }
 
@@ -247,7 +299,7 @@ export function resolveTaskqOptions(
   const queueNames = [DEFAULT_QUEUE_NAME, ...queues.map((q) => q.name)];
   return {
     ...options,
-    worker: options.worker === undefined ? undefined : resolveWorkerOptions(options.worker, queueNames),
+    worker: options.worker === undefined ? undefined : resolveWorkerOptions(options.worker),
     http: {
       unitOfWork: http.unitOfWork === false ? false : unitOfWork,
       rollbackOn,
@@ -257,10 +309,11 @@ export function resolveTaskqOptions(
       statusRoute: checkStatusRouteOptions(http.statusRoute, 'http.statusRoute.'),
     },
     queueNames,
+    queueDefinitions: queues,
   };
 }
 
-function resolveWorkerOptions(worker: TaskqWorkerOptions, queueNames: readonly string[]): ResolvedWorkerOptions {
+function resolveWorkerOptions(worker: TaskqWorkerOptions): ResolvedWorkerOptions {
   if (typeof worker !== 'object' || worker === null)
     throw new InvalidOptionError('worker', 'expected worker options such as { concurrency: 8 }');
   const middleware = worker.middleware ?? [];
@@ -283,7 +336,7 @@ function resolveWorkerOptions(worker: TaskqWorkerOptions, queueNames: readonly s
   const { shutdownTimeout, autoStart, queues, ...rest } = worker;
   return {
     ...rest,
-    queues: queues ?? queueNames,
+    queues: resolveWorkerQueues(queues),
     middleware,
     shutdownTimeoutMs: parseDuration(shutdownTimeout ?? 30_000, 'worker.shutdownTimeout'),
     autoStart: autoStart ?? true,

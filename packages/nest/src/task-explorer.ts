@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { DuplicateTaskError, type TaskFunction, type TaskOptions } from '@taskq/core';
-import { AmbiguousTaskProviderError, DuplicateTaskqModuleError } from './errors.js';
+import { AmbiguousTaskProviderError, DuplicateTaskqModuleError, TaskEventHandlerError } from './errors.js';
+import { getTaskEventMetadata, type TaskEventMetadata } from './task-event.decorator.js';
 import { getTaskMetadata } from './task.decorator.js';
 
 type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];
@@ -30,10 +31,18 @@ export interface ScannedProvider {
   readonly className: string;
 }
 
+/** An `@OnTaskEvent()` method found on a provider. */
+export interface DiscoveredEventHandler extends TaskEventMetadata {
+  /** `ClassName.methodName`, for logs. */
+  readonly name: string;
+  readonly call: (payload: unknown) => unknown;
+}
+
 /** What one exploration found. */
 export interface Exploration {
   readonly tasks: readonly DiscoveredTask[];
   readonly providers: readonly ScannedProvider[];
+  readonly eventHandlers: readonly DiscoveredEventHandler[];
 }
 
 /**
@@ -49,10 +58,22 @@ export class TaskExplorer {
     @Inject(MetadataScanner) private readonly scanner: MetadataScanner,
   ) {}
 
+  /**
+   * The instances of every provider registered under `token`, in any module. A value provider's instance exists as
+   * soon as the modules are scanned; any other provider's once the application has been instantiated.
+   */
+  instancesOf<T>(token: string): T[] {
+    return this.discovery
+      .getProviders()
+      .filter((wrapper) => wrapper.token === token && wrapper.instance !== undefined && wrapper.instance !== null)
+      .map((wrapper) => wrapper.instance as T);
+  }
+
   /** Scans every provider; `runtimeToken` is the module's own provider, to detect a second `TaskqModule.forRoot()`. */
   explore(runtimeToken: InstanceWrapper['token']): Exploration {
     const tasks: DiscoveredTask[] = [];
     const providers: ScannedProvider[] = [];
+    const eventHandlers: DiscoveredEventHandler[] = [];
     const hosts: string[] = [];
     for (const wrapper of this.discovery.getProviders()) {
       if (wrapper.token === runtimeToken) hosts.push(wrapper.host?.name ?? '?');
@@ -61,6 +82,7 @@ export class TaskExplorer {
       if (!found) continue;
       providers.push(found.provider);
       tasks.push(...found.tasks);
+      eventHandlers.push(...found.eventHandlers);
     }
     if (hosts.length > 1) {
       throw new DuplicateTaskqModuleError(
@@ -69,10 +91,12 @@ export class TaskExplorer {
     }
     checkOneInstancePerMethod(tasks);
     checkUniqueIds(tasks);
-    return { tasks, providers };
+    return { tasks, providers, eventHandlers };
   }
 
-  #scan(wrapper: InstanceWrapper): { provider: ScannedProvider; tasks: DiscoveredTask[] } | undefined {
+  #scan(
+    wrapper: InstanceWrapper,
+  ): { provider: ScannedProvider; tasks: DiscoveredTask[]; eventHandlers: DiscoveredEventHandler[] } | undefined {
     const isStatic = wrapper.isDependencyTreeStatic() && !wrapper.isTransient;
     const instance: unknown = isStatic ? wrapper.instance : undefined;
     let prototype: object | undefined;
@@ -88,8 +112,19 @@ export class TaskExplorer {
     const className = (prototype as { constructor?: { name?: string } }).constructor?.name || String(wrapper.name);
     const moduleName = wrapper.host?.name ?? 'an unknown module';
     const tasks: DiscoveredTask[] = [];
+    const eventHandlers: DiscoveredEventHandler[] = [];
     for (const methodName of this.scanner.getAllMethodNames(prototype)) {
       const method = (prototype as Record<string, unknown>)[methodName];
+      for (const event of getTaskEventMetadata(method) ?? []) {
+        const name = `${className}.${methodName}`;
+        // A listener outlives any request or task: it needs the one instance a singleton provider has.
+        if (!isStatic)
+          throw new TaskEventHandlerError(
+            `@OnTaskEvent('${event.event}') on ${name} (provided in ${moduleName}): the provider is request-scoped or transient; event listeners must be singleton providers`,
+          );
+        const target = instance as Record<string, (payload: unknown) => unknown>;
+        eventHandlers.push({ ...event, name, call: (payload) => target[methodName](payload) });
+      }
       const metadata = getTaskMetadata(method);
       if (!metadata) continue;
       tasks.push({
@@ -104,7 +139,7 @@ export class TaskExplorer {
         token: wrapper.token,
       });
     }
-    return { provider: { prototype, className }, tasks };
+    return { provider: { prototype, className }, tasks, eventHandlers };
   }
 }
 

@@ -20,14 +20,18 @@ import {
   TaskRegistry,
   type Worker,
 } from '@taskq/core';
-import { MiddlewareResolutionError } from './errors.js';
+import type { RequestUnitOfWorkFactory } from '@taskq/http';
+import { MiddlewareResolutionError, TypeormIntegrationError } from './errors.js';
 import { type CliOverrides, cliOverrides } from './internal/cli-context.js';
+import { TASKQ_EXTENSION, type TaskqExtension } from './internal/extension.js';
 import { nestLogger } from './internal/nest-logger.js';
+import { type WorkerGroup, workerGroups } from './internal/worker-groups.js';
 import { isMiddlewareClass, type TaskqMiddleware, type TaskqMiddlewareEntry } from './middleware.js';
-import type { ResolvedTaskqOptions, ResolvedWorkerOptions } from './options.js';
+import type { ResolvedTaskqOptions, ResolvedWorkerOptions, TaskqQueueDefinition } from './options.js';
 import { ProviderTaskRegistry } from './provider-task-registry.js';
 import { createTaskInvoker } from './task-invoker.js';
-import { type DiscoveredTask, TaskExplorer } from './task-explorer.js';
+import { type DiscoveredEventHandler, type DiscoveredTask, TaskExplorer } from './task-explorer.js';
+import { TASKQ_FEATURE_QUEUES } from './tokens.js';
 
 /** @internal Token of the validated module options. */
 export const TASKQ_OPTIONS = 'TaskqOptions';
@@ -49,8 +53,15 @@ export class TaskqRuntime
   readonly registry = new ProviderTaskRegistry();
   readonly workerRegistry = new TaskRegistry();
   readonly queue: TaskQueue;
+  /** The worker `@InjectWorker()` injects: starting and stopping it starts and stops the others. */
   readonly worker: Worker | undefined;
+  /** Every worker of this context: one per queue with a concurrency of its own, one for the other queues. */
+  readonly workers: readonly Worker[];
+  /** Every queue declared in `forRoot()` and in the `forFeature()` modules of this application. */
+  readonly declaredQueues: readonly TaskqQueueDefinition[];
   #tasks: readonly DiscoveredTask[] = [];
+  #requestUnitOfWork: RequestUnitOfWorkFactory | false | undefined;
+  #extensionMiddleware: TaskMiddleware[] = [];
   #workerOptions: ResolvedWorkerOptions | undefined;
   #closingFromCli = false;
   readonly #logger = new Logger('TaskqModule');
@@ -69,8 +80,33 @@ export class TaskqRuntime
       signingKey: options.signingKey,
       store: options.store,
     });
+    // Value providers exist once the modules are scanned, so every forFeature() declaration is known before any
+    // instance is built: the worker is created here, ready for @InjectWorker().
+    this.declaredQueues = [
+      ...options.queueDefinitions,
+      ...explorer.instancesOf<readonly TaskqQueueDefinition[]>(TASKQ_FEATURE_QUEUES).flat(),
+    ];
     this.#workerOptions = withCliOverrides(options.worker, cliOverrides());
-    this.worker = this.#workerOptions && this.#createWorker(this.#workerOptions);
+    const groups = this.#workerOptions
+      ? workerGroups(this.#workerOptions.queues, this.declaredQueues, this.#workerOptions.concurrency ?? 10)
+      : [];
+    this.workers = groups.map((group) => this.#createWorker(this.#workerOptions as ResolvedWorkerOptions, group));
+    const [main, ...others] = this.workers;
+    this.worker = main;
+    if (main && others.length > 0) {
+      main.onStartup(async () => {
+        await Promise.all(others.map((worker) => worker.start()));
+      });
+      main.onShutdown(async () => {
+        await Promise.all(others.map((worker) => worker.stop({ timeout: this.#workerOptions?.shutdownTimeoutMs })));
+      });
+    }
+    this.#requestUnitOfWork = options.http.unitOfWork;
+  }
+
+  /** The request unit of work the interceptor opens: `http.unitOfWork`, else an integration module's. */
+  get requestUnitOfWork(): RequestUnitOfWorkFactory | false | undefined {
+    return this.#requestUnitOfWork;
   }
 
   /** The `@Task()` methods found at init. */
@@ -79,7 +115,8 @@ export class TaskqRuntime
   }
 
   onModuleInit(): void {
-    const { tasks, providers } = this.explorer.explore(TaskqRuntime);
+    const explored = this.explorer.explore(TaskqRuntime);
+    const { tasks, providers } = explored;
     for (const provider of providers) this.registry.noteProvider(provider.prototype, provider.className);
     const plain = this.options.registry;
     if (plain) {
@@ -102,14 +139,33 @@ export class TaskqRuntime
     }
     this.registry.markExplored();
     this.#tasks = tasks;
-    if (this.#workerOptions) this.#warnAboutUnconsumedQueues(this.#workerOptions);
+    for (const worker of this.workers) attachEventHandlers(worker, explored.eventHandlers, this.#logger);
+    this.#applyExtensions(this.explorer.instancesOf<TaskqExtension>(TASKQ_EXTENSION));
+    if (this.#workerOptions) this.#warnAboutUnconsumedQueues();
+  }
+
+  #applyExtensions(extensions: readonly TaskqExtension[]): void {
+    for (const extension of extensions) {
+      const factory = extension.requestUnitOfWork?.(this.queue);
+      if (factory) {
+        if (this.#requestUnitOfWork !== undefined)
+          throw new TypeormIntegrationError(
+            `${extension.name} opens the request unit of work, and ${this.#requestUnitOfWork === this.options.http.unitOfWork ? 'TaskqModule has http.unitOfWork too' : 'so does another integration module'}: keep one (${extension.name} takes { requestTransaction: false })`,
+          );
+        this.#requestUnitOfWork = factory;
+      }
+      const middleware = extension.taskMiddleware?.(this.queue);
+      if (middleware) this.#extensionMiddleware.push(middleware);
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {
     const worker = this.worker;
     const options = this.#workerOptions;
     if (!worker || !options) return;
-    for (const [i, entry] of options.middleware.entries()) worker.use(await this.#resolveMiddleware(entry, i));
+    const middleware = [...this.#extensionMiddleware];
+    for (const [i, entry] of options.middleware.entries()) middleware.push(await this.#resolveMiddleware(entry, i));
+    for (const each of this.workers) for (const m of middleware) each.use(m);
     if (options.autoStart) await worker.start();
   }
 
@@ -120,8 +176,9 @@ export class TaskqRuntime
    * have them.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    if (!this.worker || this.#closingFromCli) return;
-    await this.worker.stop({ timeout: this.#workerOptions?.shutdownTimeoutMs });
+    // Under `taskq worker` the CLI stopped the main worker before closing the context; the others may still run.
+    const workers = this.#closingFromCli ? this.workers.slice(1) : this.workers;
+    await Promise.all(workers.map((worker) => worker.stop({ timeout: this.#workerOptions?.shutdownTimeoutMs })));
   }
 
   /** Closes the queue once the HTTP server stopped taking requests. */
@@ -143,7 +200,7 @@ export class TaskqRuntime
     return this.worker;
   }
 
-  #createWorker(options: ResolvedWorkerOptions): Worker {
+  #createWorker(options: ResolvedWorkerOptions, group: WorkerGroup): Worker {
     const signingKeys: SigningKey[] = [
       ...(this.options.signingKey === undefined ? [] : [this.options.signingKey]),
       ...(options.signingKeys ?? []),
@@ -151,8 +208,8 @@ export class TaskqRuntime
     return createWorker({
       registry: this.workerRegistry,
       transport: this.options.transport,
-      concurrency: options.concurrency,
-      queues: options.queues,
+      concurrency: group.concurrency,
+      queues: group.queues,
       codecs: this.options.codecs,
       defaults: options.defaults,
       retryIf: options.retryIf,
@@ -184,13 +241,13 @@ export class TaskqRuntime
     return (ctx, next) => instance.use(ctx, next);
   }
 
-  #warnAboutUnconsumedQueues(options: ResolvedWorkerOptions): void {
-    const consumed = new Set(options.queues);
+  #warnAboutUnconsumedQueues(): void {
+    const consumed = new Set(this.workers.flatMap((worker) => worker.queues));
     for (const task of this.#tasks) {
       const queue = task.options.queue;
       if (queue !== undefined && !consumed.has(queue)) {
         this.#logger.warn(
-          `task ${task.id} goes to the queue "${queue}", which this worker does not consume (worker.queues: ${options.queues.join(', ')})`,
+          `task ${task.id} goes to the queue "${queue}", which this worker does not consume (worker.queues: ${[...consumed].join(', ')})`,
         );
       }
     }
@@ -207,6 +264,23 @@ function withCliOverrides(
     ...options,
     autoStart: false,
     concurrency: cli.concurrency ?? options.concurrency,
-    queues: cli.queues ?? options.queues,
+    queues: cli.queues?.map((name) => ({ name })) ?? options.queues,
   };
+}
+
+function attachEventHandlers(worker: Worker, handlers: readonly DiscoveredEventHandler[], logger: Logger): void {
+  for (const handler of handlers) {
+    worker.on(handler.event, (payload: { queue?: string }) => {
+      if (handler.queue !== undefined && payload.queue !== handler.queue) return;
+      // The worker's emitter catches a throw; a rejected promise it never sees, so it is logged here.
+      const result = handler.call(payload);
+      if (result instanceof Promise)
+        result.catch((error: unknown) =>
+          logger.error(
+            `@OnTaskEvent('${handler.event}') ${handler.name} failed`,
+            error instanceof Error ? error.stack : error,
+          ),
+        );
+    });
+  }
 }

@@ -1,11 +1,14 @@
-import { type DynamicModule, Module, type Provider, type Type } from '@nestjs/common';
-import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { type DynamicModule, Module, type Provider, Scope, type Type } from '@nestjs/common';
+import { APP_INTERCEPTOR, DiscoveryModule, INQUIRER } from '@nestjs/core';
 import { InvalidOptionError, type TaskQueue, type Worker } from '@taskq/core';
+import { UndeclaredQueueError } from './errors.js';
+import { injectedQueueNames } from './inject-queue.decorator.js';
 import {
   resolveQueueDefinitions,
   resolveStatusRoute,
   resolveTaskqOptions,
   type TaskqModuleAsyncOptions,
+  type TaskqFeatureOptions,
   type TaskqModuleOptions,
   type TaskqOptionsFactory,
   type TaskqQueueDefinition,
@@ -15,11 +18,19 @@ import { RequestMarker } from './request-marker.js';
 import { createTaskStatusController } from './task-status.controller.js';
 import { TaskExplorer } from './task-explorer.js';
 import { TASKQ_OPTIONS, TaskqRuntime } from './taskq-runtime.js';
-import { DEFAULT_QUEUE_NAME, getQueueToken, getWorkerToken, TASKQ_ASYNC_OPTIONS, TASKQ_STATUS_PATH } from './tokens.js';
+import {
+  DEFAULT_QUEUE_NAME,
+  getQueueToken,
+  getWorkerToken,
+  TASKQ_ASYNC_OPTIONS,
+  TASKQ_FEATURE_QUEUES,
+  TASKQ_STATUS_PATH,
+} from './tokens.js';
 import { TaskqUnitOfWorkInterceptor } from './unit-of-work.interceptor.js';
 
 /**
- * taskq for NestJS. Import it once, in the root module (it is global):
+ * taskq for NestJS. Import `forRoot()` once, in the root module (it is global),
+ * and `forFeature({ queues })` in the modules that use more queues:
  *
  * - `@InjectQueue(name?)` injects the default queue or a named one;
  * - every provider method marked `@Task()` becomes a task, found at init;
@@ -66,6 +77,36 @@ export class TaskqModule {
     ];
     return build(providers, options.imports ?? [], queues, statusPath);
   }
+
+  /**
+   * Declares queues in a feature module, as `BullModule.registerQueue()` does:
+   * its providers (and the modules importing it) inject them with
+   * `@InjectQueue(name)`, and a worker in the application consumes them
+   * unless `worker.queues` lists its queues. Needs `forRoot()`/`forRootAsync()`
+   * in the root module.
+   */
+  static forFeature(options: TaskqFeatureOptions): DynamicModule {
+    if (
+      typeof options !== 'object' ||
+      options === null ||
+      !Array.isArray(options.queues) ||
+      options.queues.length === 0
+    )
+      throw new InvalidOptionError('forFeature', "expected { queues: ['name', ...] } with at least one queue");
+    const queues = resolveQueueDefinitions(options.queues, 'forFeature.queues');
+    return {
+      module: TaskqModule,
+      providers: [
+        { provide: TASKQ_FEATURE_QUEUES, useValue: queues },
+        ...queues.map((definition) => ({
+          provide: getQueueToken(definition.name),
+          useFactory: (root: TaskQueue): TaskQueue => root.with({ queue: definition.name, ...definition.defaults }),
+          inject: [getQueueToken(DEFAULT_QUEUE_NAME)],
+        })),
+      ],
+      exports: queues.map((q) => getQueueToken(q.name)),
+    };
+  }
 }
 
 function asyncOptionsProviders(options: TaskqModuleAsyncOptions): Provider[] {
@@ -97,25 +138,59 @@ function build(
   statusPath: string | undefined,
 ): DynamicModule {
   const queueProviders = [queueProvider(undefined), ...queues.map(queueProvider)];
+  const declared = new Set([DEFAULT_QUEUE_NAME, ...queues.map((q) => q.name)]);
+  // Names @InjectQueue() was used with, read when Nest scans the module (by then every class has been defined), not
+  // when forRoot() is called.
+  const undeclared = (): string[] => [...injectedQueueNames().keys()].filter((name) => !declared.has(name));
+  const providers: Provider[] = [
+    ...optionProviders,
+    TaskExplorer,
+    TaskqRuntime,
+    RequestMarker,
+    ...queueProviders,
+    {
+      provide: getWorkerToken(),
+      useFactory: (runtime: TaskqRuntime): Worker | null => runtime.worker ?? null,
+      inject: [TaskqRuntime],
+    },
+    { provide: TASKQ_STATUS_PATH, useValue: statusPath ?? null },
+    { provide: APP_INTERCEPTOR, useClass: TaskqUnitOfWorkInterceptor },
+  ];
+  const exported = [getQueueToken(DEFAULT_QUEUE_NAME), ...queues.map((q) => getQueueToken(q.name)), getWorkerToken()];
   return {
     module: TaskqModule,
     global: true,
     imports: [DiscoveryModule, ...imports],
     controllers: statusPath ? [createTaskStatusController(statusPath)] : [],
-    providers: [
-      ...optionProviders,
-      TaskExplorer,
-      TaskqRuntime,
-      RequestMarker,
-      ...queueProviders,
-      {
-        provide: getWorkerToken(),
-        useFactory: (runtime: TaskqRuntime): Worker | null => runtime.worker ?? null,
-        inject: [TaskqRuntime],
-      },
-      { provide: TASKQ_STATUS_PATH, useValue: statusPath ?? null },
-      { provide: APP_INTERCEPTOR, useClass: TaskqUnitOfWorkInterceptor },
-    ],
-    exports: [getQueueToken(DEFAULT_QUEUE_NAME), ...queues.map((q) => getQueueToken(q.name)), getWorkerToken()],
+    get providers(): Provider[] {
+      return [...providers, ...undeclared().map(undeclaredQueueProvider)];
+    },
+    get exports(): string[] {
+      return [...exported, ...undeclared().map((name) => getQueueToken(name))];
+    },
+  };
+}
+
+/**
+ * The global provider of a queue name that `@InjectQueue()` uses but `forRoot()` does not declare. A provider whose
+ * module imports `forFeature()` with that name finds the feature's provider first; any other gets this one, which
+ * fails with what to declare instead of Nest's "can't resolve dependencies". Transient, so it is built only for a
+ * provider that injects it, and knows which one.
+ */
+function undeclaredQueueProvider(name: string): Provider {
+  return {
+    provide: getQueueToken(name),
+    scope: Scope.TRANSIENT,
+    useFactory: (inquirer: unknown, runtime: TaskqRuntime): never => {
+      const owner = (inquirer as { constructor?: { name?: string } } | undefined)?.constructor?.name;
+      const who = owner && owner !== 'Object' ? owner : [...(injectedQueueNames().get(name) ?? [])].join(' or ');
+      const elsewhere = runtime.declaredQueues.some((q) => q.name === name)
+        ? ` (TaskqModule.forFeature() declares it in another module; as any provider, a queue is visible in the module that declares it and in modules importing that one)`
+        : '';
+      throw new UndeclaredQueueError(
+        `${who} injects @InjectQueue('${name}'), but the queue "${name}" is not declared where ${who} is provided${elsewhere}. Add TaskqModule.forFeature({ queues: ['${name}'] }) to the imports of the module that provides ${who}, or declare it for the whole application: TaskqModule.forRoot({ queues: ['${name}'] }).`,
+      );
+    },
+    inject: [INQUIRER, TaskqRuntime],
   };
 }

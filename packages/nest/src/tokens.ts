@@ -24,3 +24,6 @@ export const TASKQ_ASYNC_OPTIONS = 'TaskqAsyncOptions';
 
 /** @internal The status route's path (`'/tasks'`), or null without one. */
 export const TASKQ_STATUS_PATH = 'TaskqStatusPath';
+
+/** @internal The queues one `TaskqModule.forFeature()` declares (a value provider in that module). */
+export const TASKQ_FEATURE_QUEUES = 'TaskqFeatureQueues';

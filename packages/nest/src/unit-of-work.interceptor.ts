@@ -69,7 +69,7 @@ export class TaskqUnitOfWorkInterceptor implements NestInterceptor {
     // A server-sent event stream never completes: holding its events back until a commit would hold them forever.
     if (this.reflector.get<boolean | undefined>(SSE_METADATA, execution.getHandler())) return next.handle();
     const accepted = this.reflector.get<AcceptedOptions | undefined>(ACCEPTED_METADATA, execution.getHandler());
-    const factory = http.unitOfWork;
+    const factory = this.runtime.requestUnitOfWork;
     if (factory === false) return accepted ? this.#accept(next.handle(), execution, accepted) : next.handle();
 
     return new Observable<unknown>((subscriber) => {
