@@ -47,7 +47,9 @@ export class Worker {
   readonly #defaults: TaskOptions;
   readonly #retryIf: WorkerOptions['retryIf'];
   readonly #intake: Intake;
-  readonly #foreign: ForeignConsumers;
+  readonly #onForeign: 'refuse' | 'warn';
+  // Made at start(): the registry may still gain tasks after the worker is built (Nest registers its @Task() methods then).
+  #foreign: ForeignConsumers | undefined;
   readonly #ackLimitMs: number | undefined;
   readonly #recorder: StatusRecorder | undefined;
   readonly #maxPayloadBytes: number;
@@ -96,7 +98,7 @@ export class Worker {
         'onForeignConsumer',
         `expected 'refuse' or 'warn', got ${JSON.stringify(onForeign)}`,
       );
-    this.#foreign = new ForeignConsumers(this.registry, this.queues, onForeign, this.logger);
+    this.#onForeign = onForeign;
     this.#intake = new Intake(
       this.registry,
       this.#defaults,
@@ -177,6 +179,7 @@ export class Worker {
     this.#release = this.transport.retain();
     try {
       for (const hook of this.#startup) await hook();
+      this.#foreign = new ForeignConsumers(this.registry, this.queues, this.#onForeign, this.logger);
       this.#subscription = await this.transport.consume(
         { queues: this.queues, prefetch: this.concurrency, presence: this.#foreign.presence() },
         this.#onDelivery,
@@ -505,7 +508,7 @@ export class Worker {
   #refuse(delivery: Delivery, envelope: Envelope, verdict: Extract<Verdict, { kind: 'dead' }>): Promise<void> {
     const lacking =
       verdict.reason === 'unknown-task' || (verdict.reason === 'bad-signature' && !this.registry.get(envelope.task));
-    const route = lacking ? this.#foreign.route(envelope.task, delivery) : undefined;
+    const route = lacking ? this.#foreign?.route(envelope.task, delivery) : undefined;
     if (route?.kind === 'pass') {
       this.logger.debug('task passed back to its queue for a worker with another task set', {
         id: delivery.id,

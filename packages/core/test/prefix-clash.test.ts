@@ -76,6 +76,22 @@ describe('one prefix per application: a worker notices another application on it
     console.log(`[prefix clash] second worker refused: ${(refusal as Error).message}`);
   });
 
+  it('judges the task set the registry has at start(), not when the worker was built (Nest registers @Task() methods in between)', async () => {
+    const queue = broker.queue('late-registry');
+    const running = worker({ registry: new TaskRegistry().add('mail.send', sendMail), queues: [queue] });
+    await running.start();
+
+    // Built with an empty registry, filled before start(), as a framework's task discovery does.
+    const late = new TaskRegistry();
+    const second = capture();
+    const lateWorker = worker({ registry: late, queues: [queue], logger: second.logger });
+    late.add('mail.send', sendMail);
+    await lateWorker.start();
+    expect(lateWorker.state).toBe('running');
+    expect(await consumers(queue)).toBe(2);
+    expect(second.lines.filter((line) => line.level === 'error')).toEqual([]);
+  });
+
   it("with onForeignConsumer 'warn' both run, each logs the clash, and neither dead-letters the other's tasks", async () => {
     const queue = broker.queue('shared');
     const mailLog = capture();
