@@ -77,6 +77,23 @@ class Timing implements TaskqMiddleware {
 }
 
 describe('worker mode', () => {
+  it('logs, through the application logger, the worker start with its queues, concurrency and prefix (as the CLI does)', async () => {
+    const lines: string[] = [];
+    const capture = (message: unknown, context?: unknown) => void lines.push(`[${String(context)}] ${String(message)}`);
+    const moduleRef = await Test.createTestingModule({
+      imports: [TaskqModule.forRoot({ transport: memory(), worker: { concurrency: 3 } }), MailModule],
+    })
+      .setLogger({ log: capture, error: capture, warn: capture, debug: capture, verbose: capture })
+      .compile();
+    opened.push(moduleRef);
+    await moduleRef.init();
+    const started = lines.filter((line) => line.includes('worker started'));
+    expect(started).toHaveLength(1);
+    expect(started[0]).toContain('queues=default');
+    expect(started[0]).toContain('concurrency=3');
+    expect(started[0]).toContain('prefix=(in-process)');
+  });
+
   it('calls request-scoped task providers on a fresh instance per task, with the task as REQUEST', async () => {
     const app = await compile({
       imports: [TaskqModule.forRoot({ transport: memory(), store: memoryResultStore(), worker: {} }), MailModule],
