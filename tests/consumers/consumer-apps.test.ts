@@ -1,6 +1,7 @@
 // A CommonJS application and an ESM application, each compiled with the oldest supported TypeScript 5, with 6 and
-// with the latest (the native 7), against the packed @taskq packages, with the tsconfig docs/commonjs-and-esm.md
-// gives (no `types` list: TypeScript 6 and later then load no @types package on their own). The worker runs under the
+// with the latest (the native 7), against the packed @taskq packages, with the tsconfig of docs/commonjs-and-esm.md
+// less its `types` list: TypeScript 6 and later then load no @types package on their own, so the app compiles only if
+// taskq's .d.ts bring what they need. The worker runs under the
 // `taskq` CLI from the tarball; the submitter posts to an Express route that submits through @taskq/express.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -23,7 +24,7 @@ const COMPILERS = ['typescript-5.8', 'typescript-6', 'typescript-7'] as const;
 const FORMATS = ['commonjs', 'module'] as const;
 const APP_FILES = ['tasks.ts', 'worker.ts', 'submit.ts'];
 
-// The minimal tsconfig of docs/commonjs-and-esm.md; `skipLibCheck: false` so that taskq's own .d.ts are checked.
+// docs/commonjs-and-esm.md's tsconfig without `types`; `skipLibCheck: false` so that taskq's own .d.ts are checked.
 const TSCONFIG = {
   compilerOptions: {
     target: 'es2022',
