@@ -1,3 +1,6 @@
+// The published .d.ts name Node types (Buffer, AbortSignal, Symbol.asyncDispose): load @types/node for the
+// application even where its tsconfig lists no `types` (the TypeScript 6 default).
+/// <reference types="node" preserve="true" />
 /**
  * `@taskq/core/adapter`: what adapter and plugin authors build on — the HTTP
  * layer and framework adapters, @taskq/typeorm, custom transports, result

@@ -1,3 +1,6 @@
+// The published .d.ts name Node types (Buffer, AbortSignal, Symbol.asyncDispose): load @types/node for the
+// application even where its tsconfig lists no `types` (the TypeScript 6 default).
+/// <reference types="node" preserve="true" />
 /**
  * `@taskq/core`: what an application uses — the registry, the queue and its
  * units of work, the worker, the transports, the result store, the task

@@ -69,11 +69,12 @@ export function parseDuration(value: number | string, option: string): number {
 // Limits shared by submit-time validation and the transports' publish, so that nothing accepted at submit can be
 // refused at publish (where, inside a unit of work or from the outbox, it is too late to tell the caller).
 
-/** @internal One tick of the delay ladder (see transports/amqp/topology.ts). */
+// Not internal (stripped): transports/amqp/topology.d.ts imports these, and a .d.ts importing a stripped name does not compile.
+/** One tick of the delay ladder (see transports/amqp/topology.ts). */
 export const DELAY_TICK_MS = 10;
-/** @internal Levels of the delay ladder: level N holds a message 2^N ticks. */
+/** Levels of the delay ladder: level N holds a message 2^N ticks. */
 export const DELAY_LEVELS = 28;
-/** @internal Longest delay the ladder holds: 2^28 - 1 ticks of 10 ms, about 31 days. Both transports refuse more. */
+/** Longest delay the ladder holds: 2^28 - 1 ticks of 10 ms, about 31 days. Both transports refuse more. */
 export const MAX_DELAY_MS = (2 ** DELAY_LEVELS - 1) * DELAY_TICK_MS;
 /** @internal Highest priority; `amqp({ maxPriority })` takes 0..this. */
 export const MAX_PRIORITY = 9;

@@ -13,8 +13,11 @@ import type { Transport } from './transport.js';
  */
 export type TaskMiddleware = (ctx: TaskContext, next: () => Promise<void>) => Promise<void>;
 
-/** A start-up or shut-down hook, run once per worker process. */
-export type LifecycleHook = () => void | Promise<void>;
+/**
+ * A start-up or shut-down hook, run once per worker process. What it returns is awaited and otherwise ignored, so
+ * `() => dataSource.initialize()` (a `Promise<DataSource>`) is a hook as it stands.
+ */
+export type LifecycleHook = () => unknown;
 
 /** Options of {@link createWorker}. */
 export interface WorkerOptions {

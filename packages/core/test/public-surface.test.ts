@@ -63,9 +63,13 @@ describe("core's entry points", () => {
   });
 
   it('the package maps both entry points, each with types', () => {
-    const pkg = JSON.parse(read('../package.json')) as { exports: Record<string, { types?: string; import?: string }> };
-    expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
-    expect(pkg.exports['./adapter']).toEqual({ types: './dist/adapter.d.ts', import: './dist/adapter.js' });
+    const pkg = JSON.parse(read('../package.json')) as {
+      exports: Record<string, { types?: string; default?: string }>;
+    };
+    // `default`, not `import`: a CommonJS application require()s the ES module (Node.js 20.19+), see
+    // docs/commonjs-and-esm.md.
+    expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
+    expect(pkg.exports['./adapter']).toEqual({ types: './dist/adapter.d.ts', default: './dist/adapter.js' });
   });
 
   it('the committed API reports show the surface: type-only plumbing is not exported from the root, @internal members are gone', () => {
