@@ -35,7 +35,7 @@ export function taskqOptions(config: Config, dataSource: DataSource, worker: boo
 export function typeormOptions(web: boolean): TaskqTypeormOptions {
   return {
     // Reads need no database transaction (and on SQLite must not hold its single connection).
-    requestTransaction: { methods: ['POST', 'PUT', 'PATCH', 'DELETE'] },
+    requestUnitOfWork: { methods: ['POST', 'PUT', 'PATCH', 'DELETE'] },
     relay: web,
   };
 }

@@ -150,7 +150,7 @@ export class TaskqRuntime
       if (factory) {
         if (this.#requestUnitOfWork !== undefined)
           throw new TypeormIntegrationError(
-            `${extension.name} opens the request unit of work, and ${this.#requestUnitOfWork === this.options.http.unitOfWork ? 'TaskqModule has http.unitOfWork too' : 'so does another integration module'}: keep one (${extension.name} takes { requestTransaction: false })`,
+            `${extension.name} opens the request unit of work, and ${this.#requestUnitOfWork === this.options.http.unitOfWork ? 'TaskqModule has http.unitOfWork too' : 'so does another integration module'}: keep one (${extension.name} takes { requestUnitOfWork: false })`,
           );
         this.#requestUnitOfWork = factory;
       }

@@ -37,7 +37,7 @@ function extension(dataSource: DataSource, options: ResolvedTypeormOptions): Tas
     throw new TypeormIntegrationError(
       'TaskqTypeormModule: the dataSource token resolved to something that is not a TypeORM DataSource',
     );
-  const request = options.requestTransaction;
+  const request = options.requestUnitOfWork;
   const task = options.taskTransaction;
   return {
     name: 'TaskqTypeormModule',

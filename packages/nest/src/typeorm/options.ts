@@ -3,7 +3,7 @@ import { InvalidOptionError } from '@taskq/core';
 import type { IsolationLevel, OutboxRelayOptions, TaskTransactionOptions } from '@taskq/typeorm';
 
 /** The request transaction `TaskqTypeormModule` opens around HTTP handlers. */
-export interface TaskqRequestTransactionOptions {
+export interface TaskqRequestUnitOfWorkOptions {
   /**
    * HTTP methods whose requests run in a database transaction; the others get a
    * plain unit of work (their submits still wait for the handler's success).
@@ -30,7 +30,7 @@ export interface TaskqTypeormOptions {
    * of work to `TaskqModule`'s `http.unitOfWork`.
    * @defaultValue `true`
    */
-  readonly requestTransaction?: boolean | TaskqRequestTransactionOptions;
+  readonly requestUnitOfWork?: boolean | TaskqRequestUnitOfWorkOptions;
   /**
    * Each task the worker runs gets its own database transaction, with an inbox
    * row so a redelivered task's effects happen once (`taskTransaction()` of
@@ -49,7 +49,7 @@ export interface TaskqTypeormOptions {
 
 /** @internal */
 export interface ResolvedTypeormOptions {
-  readonly requestTransaction: TaskqRequestTransactionOptions | undefined;
+  readonly requestUnitOfWork: TaskqRequestUnitOfWorkOptions | undefined;
   readonly taskTransaction: Omit<TaskTransactionOptions, 'queue'> | undefined;
   readonly relay: OutboxRelayOptions | undefined;
 }
@@ -66,13 +66,13 @@ function section<T extends object>(value: boolean | T | undefined, option: strin
 export function resolveTypeormOptions(options: TaskqTypeormOptions): ResolvedTypeormOptions {
   if (typeof options !== 'object' || options === null)
     throw new InvalidOptionError('options', 'expected TaskqTypeormModule options such as { dataSource }');
-  const requestTransaction = section(options.requestTransaction, 'requestTransaction');
-  const methods = requestTransaction?.methods;
+  const requestUnitOfWork = section(options.requestUnitOfWork, 'requestUnitOfWork');
+  const methods = requestUnitOfWork?.methods;
   if (methods !== undefined && (!Array.isArray(methods) || methods.some((m) => typeof m !== 'string')))
-    throw new InvalidOptionError('requestTransaction.methods', "expected HTTP methods such as ['POST', 'PUT']");
+    throw new InvalidOptionError('requestUnitOfWork.methods', "expected HTTP methods such as ['POST', 'PUT']");
   return {
-    requestTransaction: requestTransaction && {
-      ...requestTransaction,
+    requestUnitOfWork: requestUnitOfWork && {
+      ...requestUnitOfWork,
       methods: methods?.map((method) => method.toUpperCase()),
     },
     taskTransaction: section(options.taskTransaction, 'taskTransaction'),
