@@ -4,6 +4,7 @@ import { encodeArgs } from './codecs/encode.js';
 import { decodeArgs } from './codecs/decode.js';
 import { describeError } from './internal/dead-letter.js';
 import type { ResultStore, TaskStatus } from './result-store.js';
+import { type WatchOptions, watchStatus } from './watch.js';
 import { bindQueue } from './bound-queue.js';
 import {
   currentUnitOfWork,
@@ -369,6 +370,10 @@ class Queue implements TaskQueue {
 
   handle(id: string): TaskHandle {
     return new TaskHandle(this.#core.readStatus, id, '', '');
+  }
+
+  watch(id: string, options?: WatchOptions): AsyncIterable<TaskStatus> {
+    return watchStatus(this.#core.store, this.#core.readStatus, id, options);
   }
 
   close(): Promise<void> {
