@@ -42,6 +42,9 @@ export {
   encodeCursor,
   emptyCounts,
   addCount,
+  argsKeeper,
+  lazyArgs,
+  type KeepArgsOptions,
   type ListPosition,
 } from './internal/task-index.js';
 

@@ -1,5 +1,12 @@
 import { InvalidOptionError } from './errors.js';
-import { addCount, checkListQuery, emptyCounts, encodeCursor } from './internal/task-index.js';
+import {
+  addCount,
+  argsKeeper,
+  checkListQuery,
+  emptyCounts,
+  encodeCursor,
+  type KeepArgsOptions,
+} from './internal/task-index.js';
 import {
   type EnqueuedRecord,
   isFinished,
@@ -30,10 +37,12 @@ interface Row {
   startedAt?: Date;
   finishedAt?: Date;
   progress?: ProgressValue;
+  /** JSON text of the kept arguments. */
+  args?: string;
 }
 
 /** Options of {@link memoryResultStore}. */
-export interface MemoryResultStoreOptions {
+export interface MemoryResultStoreOptions extends KeepArgsOptions {
   /**
    * How long finished tasks are kept (pruned on later writes).
    * @defaultValue `'1d'`
@@ -47,17 +56,21 @@ export class MemoryResultStore implements ResultStore {
   readonly #keys = new Map<string, string>();
   readonly #retentionMs: number;
   readonly #listeners = new Map<string, Set<() => void>>();
+  readonly #keepArgs: ((name: string, args?: () => readonly unknown[]) => string | undefined) | undefined;
   #writes = 0;
 
   constructor(options: MemoryResultStoreOptions = {}) {
     this.#retentionMs = parseDuration(options.retention ?? '1d', 'retention');
     if (this.#retentionMs <= 0) throw new InvalidOptionError('retention', 'expected a positive duration');
+    this.#keepArgs = argsKeeper(options);
   }
 
   async enqueued(records: readonly EnqueuedRecord[]): Promise<void> {
     for (const record of records) {
       if (this.#rows.has(record.id)) continue;
+      const args = this.#keepArgs?.(record.name, record.args);
       this.#rows.set(record.id, {
+        ...(args === undefined ? {} : { args }),
         id: record.id,
         name: record.name,
         queue: record.queue,
@@ -186,8 +199,12 @@ export class MemoryResultStore implements ResultStore {
   }
 
   #snapshot(row: Row): StoredStatus {
-    const { deadRetries: _, ...status } = row;
-    return status.progress === undefined ? status : { ...status, progress: structuredClone(status.progress) };
+    const { deadRetries: _, args, ...status } = row;
+    return {
+      ...status,
+      ...(status.progress === undefined ? {} : { progress: structuredClone(status.progress) }),
+      ...(args === undefined ? {} : { args: JSON.parse(args) }),
+    };
   }
 
   #changed(id: string): void {

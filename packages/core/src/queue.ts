@@ -5,6 +5,7 @@ import { decodeArgs } from './codecs/decode.js';
 import { describeError } from './internal/dead-letter.js';
 import type { ResultStore, TaskStatus } from './result-store.js';
 import { type WatchOptions, watchStatus } from './watch.js';
+import { lazyArgs } from './internal/task-index.js';
 import { bindQueue } from './bound-queue.js';
 import {
   currentUnitOfWork,
@@ -160,7 +161,13 @@ class QueueCore {
     if (store) {
       const now = new Date();
       await store.enqueued(
-        tasks.map((t) => ({ id: t.handle.id, name: t.handle.name, queue: t.handle.queue, enqueuedAt: now })),
+        tasks.map((t) => ({
+          id: t.handle.id,
+          name: t.handle.name,
+          queue: t.handle.queue,
+          enqueuedAt: now,
+          args: lazyArgs(t.message.body),
+        })),
       );
     }
     try {

@@ -35,6 +35,11 @@ export interface TaskStatus<Result = unknown> {
    * when the task ends.
    */
   readonly progress?: ProgressValue;
+  /**
+   * The task's arguments in taskq's encoded form (or what the store's `redact` made of them), only from a store
+   * created with `keepArgs: true`.
+   */
+  readonly args?: unknown;
 }
 
 /** What a task reports with `currentTask().progress(value)`: a percentage (0-100) or a JSON object. */
@@ -78,6 +83,8 @@ export interface EnqueuedRecord {
   readonly enqueuedAt: Date;
   /** Deduplication key given with `with({ key })`. */
   readonly key?: string;
+  /** The task's encoded arguments, computed when called: a store calls it only when it keeps arguments. */
+  readonly args?: () => readonly unknown[];
 }
 
 /**

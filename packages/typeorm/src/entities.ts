@@ -59,6 +59,8 @@ export interface StatusRow {
   finishedAt: number | null;
   /** The task's latest progress report as JSON text. */
   progress: string | null;
+  /** The task's encoded (or redacted) arguments as JSON text, with the store's `keepArgs`. */
+  args: string | null;
 }
 
 /** A row of `taskq_keys`: a deduplication key held by a task. */
@@ -124,6 +126,7 @@ export const StatusEntity = new EntitySchema<StatusRow>({
     startedAt: { name: 'started_at', type: 'bigint', nullable: true, transformer: epochMs },
     finishedAt: { name: 'finished_at', type: 'bigint', nullable: true, transformer: epochMs },
     progress: { type: 'text', nullable: true },
+    args: { type: 'text', nullable: true },
   },
   // The task index (store.list()) pages newest first, whole or filtered by one of state, name, queue.
   indices: [

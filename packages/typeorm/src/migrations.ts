@@ -116,7 +116,7 @@ export class TaskqOutboxPublishAttempts1767225600000 implements MigrationInterfa
 }
 
 /**
- * The task index and progress: the status table's `progress` column and the
+ * The task index and progress: the status table's `progress` and `args` columns and the
  * indexes `store.list()` pages through (newest first, whole or by state, name
  * or queue).
  */
@@ -125,7 +125,7 @@ export class TaskqTaskIndex1780272000000 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     const table = tablePath(queryRunner)(TABLES.status);
-    await queryRunner.addColumn(table, new TableColumn(text('progress', true)));
+    await queryRunner.addColumns(table, [new TableColumn(text('progress', true)), new TableColumn(text('args', true))]);
     for (const [name, columnNames] of INDEXES)
       await queryRunner.createIndex(table, new TableIndex({ name, columnNames }));
   }
@@ -133,6 +133,7 @@ export class TaskqTaskIndex1780272000000 implements MigrationInterface {
   async down(queryRunner: QueryRunner): Promise<void> {
     const table = tablePath(queryRunner)(TABLES.status);
     for (const [name] of INDEXES) await queryRunner.dropIndex(table, name);
+    await queryRunner.dropColumn(table, 'args');
     await queryRunner.dropColumn(table, 'progress');
   }
 }

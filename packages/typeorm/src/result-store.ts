@@ -12,10 +12,12 @@ import {
 } from '@taskq/core';
 import {
   addCount,
+  argsKeeper,
   checkListQuery,
   emptyCounts,
   type EnqueuedRecord,
   encodeCursor,
+  type KeepArgsOptions,
   parseDuration,
   type StoredError,
   type StoredStatus,
@@ -28,7 +30,7 @@ import { withManager } from './internal/scope.js';
 import { StatusFeed } from './internal/status-feed.js';
 
 /** Options of {@link sqlResultStore}. */
-export interface SqlResultStoreOptions {
+export interface SqlResultStoreOptions extends KeepArgsOptions {
   /**
    * How long a finished task's status and result are kept. After it the id
    * reads as unknown, and the next background prune deletes the row.
@@ -48,7 +50,7 @@ export interface SqlResultStoreOptions {
 
 const FINISHED = `('succeeded', 'dead')`;
 const COLUMNS =
-  '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at", "progress"';
+  '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at", "progress", "args"';
 
 /**
  * A {@link ResultStore} in SQL tables (`taskq_status`, `taskq_keys`) through
@@ -72,6 +74,7 @@ export class SqlResultStore implements ResultStore {
   #pruning: Promise<void> | undefined;
   #closed = false;
   readonly #feed: StatusFeed;
+  readonly #keepArgs: ((name: string, args?: () => readonly unknown[]) => string | undefined) | undefined;
 
   constructor(dataSource: DataSource, options: SqlResultStoreOptions = {}) {
     this.#dialect = dialectOf(dataSource, 'dataSource');
@@ -82,6 +85,7 @@ export class SqlResultStore implements ResultStore {
     this.#pruneEveryMs = parseDuration(options.pruneInterval ?? '1m', 'pruneInterval');
     if (this.#pruneEveryMs <= 0) throw new InvalidOptionError('pruneInterval', 'expected a positive duration');
     this.#logger = options.logger ?? consoleLogger();
+    this.#keepArgs = argsKeeper(options);
     this.#feed = new StatusFeed(dataSource, this.#dialect, this.#logger, (id) => this.#fingerprint(id));
   }
 
@@ -114,11 +118,20 @@ export class SqlResultStore implements ResultStore {
     for (let start = 0; start < records.length; start += 100) {
       const chunk = records.slice(start, start + 100);
       const params: unknown[] = [];
-      for (const r of chunk) params.push(r.id, r.name, r.queue, 'queued', 0, r.enqueuedAt.getTime());
-      const values = chunk.map(() => `(${placeholders(6)})`).join(', ');
+      for (const r of chunk)
+        params.push(
+          r.id,
+          r.name,
+          r.queue,
+          'queued',
+          0,
+          r.enqueuedAt.getTime(),
+          this.#keepArgs?.(r.name, r.args) ?? null,
+        );
+      const values = chunk.map(() => `(${placeholders(7)})`).join(', ');
       await this.#write(
         manager,
-        `INSERT INTO ${table} ("id", "name", "queue", "state", "attempts", "enqueued_at") VALUES ${values} ON CONFLICT ("id") DO NOTHING`,
+        `INSERT INTO ${table} ("id", "name", "queue", "state", "attempts", "enqueued_at", "args") VALUES ${values} ON CONFLICT ("id") DO NOTHING`,
         params,
       );
     }
@@ -400,6 +413,7 @@ function toStatus(row: Record<string, unknown>): StoredStatus {
   const finishedAt = toMs(row.finished_at);
   if (finishedAt !== undefined) status.finishedAt = new Date(finishedAt);
   if (row.progress !== null && row.progress !== undefined) status.progress = JSON.parse(String(row.progress));
+  if (row.args !== null && row.args !== undefined) status.args = JSON.parse(String(row.args));
   return status;
 }
 

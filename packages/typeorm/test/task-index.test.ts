@@ -1,4 +1,4 @@
-import { memoryResultStore, type ResultStore } from '@taskq/core';
+import { createQueue, memory, memoryResultStore, type ResultStore, TaskRegistry } from '@taskq/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqlResultStore } from '../src/index.js';
 import { type DbKind, TestDatabase } from './support/db.js';
@@ -87,5 +87,53 @@ describe.each(kinds)('task index on %s', (kind) => {
     await expect(store.list?.({ limit: 0 })).rejects.toThrow(/limit/);
     await expect(store.list?.({ limit: 5000 })).rejects.toThrow(/limit/);
     await expect(store.list?.({ limit: 5, cursor: 'not-a-cursor' })).rejects.toThrow(/cursor/);
+  });
+});
+
+async function signUp(email: string, password: string): Promise<string> {
+  return `${email}:${password.length}`;
+}
+const argsRegistry = new TaskRegistry().add('users.signUp', signUp);
+
+describe.each(kinds)('arguments in the task index on %s', (kind) => {
+  let db: TestDatabase | undefined;
+  const stores: { plain?: ResultStore; keeping?: ResultStore } = {};
+
+  beforeAll(async () => {
+    const redact = (name: string, args: readonly unknown[]): unknown =>
+      name === 'users.signUp' ? [args[0], '***'] : args;
+    if (kind === 'memory') {
+      stores.plain = memoryResultStore();
+      stores.keeping = memoryResultStore({ keepArgs: true, redact });
+    } else {
+      db = await TestDatabase.create(kind);
+      const dataSource = await db.dataSource();
+      stores.plain = sqlResultStore(dataSource);
+      stores.keeping = sqlResultStore(dataSource, { keepArgs: true, redact });
+    }
+  });
+  afterAll(async () => {
+    await db?.cleanup();
+  });
+
+  it('are not stored by default; with keepArgs they are, through redact, and list() shows them', async () => {
+    const transport = memory();
+    const plain = createQueue({ registry: argsRegistry, transport, store: stores.plain });
+    const keeping = createQueue({ registry: argsRegistry, transport, store: stores.keeping });
+    const a = await plain.submit(signUp, 'ada@example.com', 'hunter2');
+    const b = await keeping.submit(signUp, 'bob@example.com', 'correct horse');
+    expect((await plain.status(a.id))?.args).toBeUndefined();
+    expect(JSON.stringify(await stores.plain?.get(a.id))).not.toContain('hunter2');
+    expect((await keeping.status(b.id))?.args).toEqual(['bob@example.com', '***']);
+    const listed = (await stores.keeping?.list?.({ name: 'users.signUp', limit: 10 }))?.items ?? [];
+    expect(listed.find((s) => s.id === b.id)?.args).toEqual(['bob@example.com', '***']);
+    expect(JSON.stringify(listed)).not.toContain('correct horse');
+    await plain.close();
+    await keeping.close();
+  });
+
+  it('refuses a keepArgs or redact of the wrong type, naming the option', async () => {
+    expect(() => memoryResultStore({ keepArgs: 'yes' as unknown as boolean })).toThrow(/keepArgs/);
+    expect(() => memoryResultStore({ keepArgs: true, redact: 'mask' as unknown as () => unknown })).toThrow(/redact/);
   });
 });

@@ -68,3 +68,49 @@ export function checkProgress(value: unknown): ProgressValue {
   }
   throw new InvalidOptionError('progress', 'expected a number from 0 to 100 or a JSON object');
 }
+
+/** Options of a result store that keeps tasks' arguments (the memory and SQL stores). */
+export interface KeepArgsOptions {
+  /**
+   * Store each task's arguments with its status (in taskq's encoded form, codecs applied), shown by `get()`,
+   * `queue.status()` and `list()` as `args`. Off by default: arguments often hold personal data.
+   * @defaultValue `false`
+   */
+  readonly keepArgs?: boolean;
+  /**
+   * With `keepArgs`, what is stored instead of the arguments (a JSON value), e.g. the arguments with a password
+   * masked. An error it throws fails the submit.
+   * @defaultValue the arguments as they are
+   */
+  readonly redact?: (name: string, args: readonly unknown[]) => unknown;
+}
+
+/** @internal Validates {@link KeepArgsOptions}; returns what to store for a record, or undefined to store nothing. */
+export function argsKeeper(
+  options: KeepArgsOptions,
+): ((name: string, args?: () => readonly unknown[]) => string | undefined) | undefined {
+  const { keepArgs = false, redact } = options;
+  if (typeof keepArgs !== 'boolean') throw new InvalidOptionError('keepArgs', 'expected a boolean');
+  if (redact !== undefined && typeof redact !== 'function')
+    throw new InvalidOptionError('redact', 'expected a function (name, args) => unknown');
+  if (!keepArgs) return undefined;
+  return (name, args) => {
+    if (!args) return undefined;
+    const encoded = args();
+    const kept = redact ? redact(name, encoded) : encoded;
+    return kept === undefined ? undefined : JSON.stringify(kept);
+  };
+}
+
+/** @internal The encoded arguments of an envelope body, parsed only when a store asks for them. */
+export function lazyArgs(body: Buffer | string): () => readonly unknown[] {
+  return () => {
+    try {
+      const parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as { args?: unknown };
+      return Array.isArray(parsed?.args) ? parsed.args : [];
+    } catch {
+      // A damaged outbox row: its status is still recorded, without arguments.
+      return [];
+    }
+  };
+}
