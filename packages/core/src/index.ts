@@ -44,6 +44,7 @@ export type {
   Unsubscribe,
 } from './result-store.js';
 export type { WatchOptions } from './watch.js';
+export type { KeepArgsOptions } from './internal/task-index.js';
 export { memoryResultStore, type MemoryResultStore, type MemoryResultStoreOptions } from './memory-result-store.js';
 export { currentTask, maybeCurrentTask, type CurrentTask } from './context.js';
 export type { TaskOptions, SubmitOptions, Backoff } from './task-options.js';

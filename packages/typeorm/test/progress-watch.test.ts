@@ -164,7 +164,7 @@ describe.each(Object.keys(setups))('progress and queue.watch() on %s', (label) =
     try {
       await worker.start();
       const handle = await queue.submit(tightLoop);
-      expect(await handle.result({ timeoutMs: 20_000 })).toBe(5000);
+      expect(await handle.result({ timeout: 20_000 })).toBe(5000);
       console.log(`[${label}] 5001 progress reports → ${writes} store writes`);
       expect(events).toBe(5001);
       expect(writes).toBeGreaterThanOrEqual(1);
@@ -243,7 +243,7 @@ describe('currentTask().progress() refuses what is not a percentage or a JSON ob
       await worker.start();
       for (const value of [101, -1, Number.NaN, 'half', [1, 2]]) {
         const handle = await queue.submit(bad, value);
-        expect(await handle.result({ timeoutMs: 5000 })).toMatch(/progress/);
+        expect(await handle.result({ timeout: 5000 })).toMatch(/progress/);
       }
     } finally {
       await worker.stop();

@@ -9,12 +9,12 @@ export interface ListPosition {
   readonly id: string;
 }
 
-/** @internal The opaque cursor of the page after `position`. */
+/** The opaque cursor of the page after `position`. */
 export function encodeCursor(position: ListPosition): string {
   return Buffer.from(`${position.enqueuedAt}:${position.id}`, 'utf8').toString('base64url');
 }
 
-/** @internal Checks a list query (a store's own callers may be an HTTP handler) and decodes its cursor. */
+/** Checks a list query (a store's own callers may be an HTTP handler) and decodes its cursor. */
 export function checkListQuery(query: TaskListQuery): ListPosition | undefined {
   if (typeof query !== 'object' || query === null) throw new InvalidOptionError('query', 'expected an object');
   if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > 1000)
@@ -36,12 +36,12 @@ export function checkListQuery(query: TaskListQuery): ListPosition | undefined {
   return { enqueuedAt, id };
 }
 
-/** @internal Zero counts for every state. */
+/** Zero counts for every state. */
 export function emptyCounts(): Record<TaskState, number> {
   return { queued: 0, active: 0, retrying: 0, succeeded: 0, dead: 0 };
 }
 
-/** @internal Adds `n` tasks of `queue` in `state` to `counts`. */
+/** Adds `n` tasks of `queue` in `state` to `counts`. */
 export function addCount(counts: TaskCounts, queue: string, state: TaskState, n: number): void {
   const byState = counts.byState as Record<TaskState, number>;
   const byQueue = counts.byQueue as Record<string, Record<TaskState, number>>;
@@ -50,7 +50,7 @@ export function addCount(counts: TaskCounts, queue: string, state: TaskState, n:
   (byQueue[queue] ??= emptyCounts())[state] += n;
 }
 
-/** @internal Checks a progress value: a number from 0 to 100, or a plain object that survives JSON. */
+/** Checks a progress value: a number from 0 to 100, or a plain object that survives JSON. */
 export function checkProgress(value: unknown): ProgressValue {
   if (typeof value === 'number') {
     if (!(value >= 0 && value <= 100)) throw new InvalidOptionError('progress', `expected 0 to 100, got ${value}`);
@@ -85,7 +85,7 @@ export interface KeepArgsOptions {
   readonly redact?: (name: string, args: readonly unknown[]) => unknown;
 }
 
-/** @internal Validates {@link KeepArgsOptions}; returns what to store for a record, or undefined to store nothing. */
+/** Validates {@link KeepArgsOptions}; returns what to store for a record, or undefined to store nothing. */
 export function argsKeeper(
   options: KeepArgsOptions,
 ): ((name: string, args?: () => readonly unknown[]) => string | undefined) | undefined {
@@ -102,7 +102,7 @@ export function argsKeeper(
   };
 }
 
-/** @internal The encoded arguments of an envelope body, parsed only when a store asks for them. */
+/** The encoded arguments of an envelope body, parsed only when a store asks for them. */
 export function lazyArgs(body: Buffer | string): () => readonly unknown[] {
   return () => {
     try {
