@@ -23,7 +23,7 @@ export function wantsEventStream(accept: unknown): boolean {
  * The body of a status stream (server-sent events) for task `id`: an event `status` with the public status as JSON
  * (the same object the status route answers) at once and at every change the result store pushes (state, attempts,
  * progress), a `: heartbeat` comment every 15 s while nothing changes, and the end of the stream after a finished
- * status. Destroying the stream (the adapters do when the client goes away) stops watching the task.
+ * status. If reading the store fails, an event `error` (`{ error: { code? } }`, no message) ends it. Destroying the stream (the adapters do when the client goes away) stops watching the task.
  *
  * Call it after the status route's answer was 200: the route's `authorize` has let this request read the task.
  */
@@ -47,12 +47,10 @@ export function statusEventStream(queue: TaskQueue, id: string, options: PublicS
         stream.push(`event: status\ndata: ${JSON.stringify(publicStatus(status, options))}\n\n`);
       }
     } catch (error) {
-      // Told to the client by code only: the message may name the database.
+      // Told to the client by taskq's error code only (the message may name the database); then the stream ends.
       const code = (error as { code?: unknown } | null)?.code;
-      if (!stream.destroyed)
-        stream.push(
-          `event: error\ndata: ${JSON.stringify({ error: { code: typeof code === 'string' ? code : 'TASKQ_STREAM_FAILED' } })}\n\n`,
-        );
+      const known = typeof code === 'string' && code.startsWith('TASKQ_');
+      if (!stream.destroyed) stream.push(`event: error\ndata: ${JSON.stringify({ error: known ? { code } : {} })}\n\n`);
     } finally {
       if (heartbeat !== undefined) clearInterval(heartbeat);
       if (!stream.destroyed) stream.push(null);

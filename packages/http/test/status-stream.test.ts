@@ -37,6 +37,19 @@ describe('statusEventStream', () => {
     await queue.close();
   });
 
+  it('ends with an error event carrying no message when the store fails', async () => {
+    const store = memoryResultStore();
+    const queue = createQueue({ registry, transport: memory(), store });
+    const handle = await queue.submit(report);
+    store.get = async () => {
+      throw new Error('connect ECONNREFUSED postgres://app:hunter2@10.0.0.12/prod');
+    };
+    let text = '';
+    for await (const chunk of statusEventStream(queue, handle.id)) text += String(chunk);
+    expect(text).toBe('event: error\ndata: {"error":{}}\n\n');
+    await queue.close();
+  });
+
   it('is asked for by an Accept header naming text/event-stream, not by JSON or a lookalike', () => {
     expect(wantsEventStream('text/event-stream')).toBe(true);
     expect(wantsEventStream('application/json, text/event-stream;q=0.9')).toBe(true);
