@@ -3,6 +3,7 @@
 import { request as httpRequest } from 'node:http';
 import {
   currentTask,
+  type ResultStore,
   type TaskHandle,
   type TaskQueue,
   TaskRegistry,
@@ -174,6 +175,8 @@ export interface ContractOptions {
   readonly basePath?: string;
   /** Wraps the app's transport, to slow or refuse publishes. */
   readonly wrap?: (transport: Transport) => Transport;
+  /** The result store of the app and its worker. @defaultValue a memory store */
+  readonly store?: ResultStore;
   /** Start a worker for the app's tasks with the app (else `startWorker()` does). @defaultValue `true` */
   readonly worker?: boolean;
 }

@@ -1,7 +1,10 @@
 // The HTTP adapter contract: the status route streams server-sent events when asked for text/event-stream.
 import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sqlResultStore, taskqEntities } from '@taskq/typeorm';
+import { DataSource } from 'typeorm';
 import { Cleanup } from '../cleanup.js';
+import { createSchema, dropSchema, PG_URL } from '../postgres.js';
 import { type ContractApp, resetFixtures, type StartContractApp } from './fixtures.js';
 
 const TASK_LOCATION = /\/tasks\/([0-9a-f-]{36})$/;
@@ -61,15 +64,14 @@ export function statusStreamContract(adapter: string, start: StartContractApp): 
       resetFixtures();
     });
 
-    it('asked for text/event-stream, streams the status and each progress step in order, then succeeded, then closes', async () => {
-      const app = await start({}, cleanup);
+    const streamSteps = async (app: ContractApp, label: string): Promise<void> => {
       const accepted = await fetch(`${app.url}/jobs/steps`, { method: 'POST' });
       expect(accepted.status).toBe(202);
       const id = TASK_LOCATION.exec(accepted.headers.get('location') ?? '')?.[1];
       expect(id).toBeDefined();
       const stream = await readEventStream(app, `/tasks/${id}`);
       console.log(
-        `[${adapter}] status stream: ${stream.events.map((e) => `${e.event}:${e.data.state}:${e.data.progress ?? '-'}`).join(' ')}`,
+        `[${adapter}, ${label}] status stream: ${stream.events.map((e) => `${e.event}:${e.data.state}:${e.data.progress ?? '-'}`).join(' ')}`,
       );
       expect(stream.status).toBe(200);
       expect(stream.contentType).toMatch(/^text\/event-stream/);
@@ -80,6 +82,29 @@ export function statusStreamContract(adapter: string, start: StartContractApp): 
       expect(progress).toEqual([20, 40, 60, 80, 100]);
       expect(stream.events.at(-1)?.data).toMatchObject({ state: 'succeeded', progress: 100, result: 'stepped' });
       expect(stream.events.filter((e) => e.data.state === 'succeeded')).toHaveLength(1);
+    };
+
+    it('asked for text/event-stream, streams the status and each progress step in order, then succeeded, then closes', async () => {
+      await streamSteps(await start({}, cleanup), 'memory store');
+    });
+
+    it('does the same with the SQL result store on PostgreSQL, whose changes reach the stream by LISTEN/NOTIFY', async () => {
+      const schema = await createSchema('sse');
+      cleanup.add(() => dropSchema(schema));
+      const dataSource = new DataSource({
+        type: 'postgres',
+        url: PG_URL,
+        schema,
+        entities: taskqEntities,
+        synchronize: true,
+        poolSize: 4,
+        logging: false,
+      });
+      await dataSource.initialize();
+      cleanup.add(() => dataSource.destroy());
+      const store = sqlResultStore(dataSource);
+      cleanup.add(() => store.close());
+      await streamSteps(await start({ store }, cleanup), 'PostgreSQL store');
     });
 
     it('answers a finished task with one event and closes; an unknown id is the JSON 404', async () => {
