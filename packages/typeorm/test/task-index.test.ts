@@ -1,7 +1,9 @@
 import { createQueue, memory, memoryResultStore, type ResultStore, TaskRegistry } from '@taskq/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlResultStore } from '../src/index.js';
-import { type DbKind, TestDatabase } from './support/db.js';
+import pg from 'pg';
+import { sleep, waitFor } from '../../../test-support/wait.js';
+import { sqlResultStore, transactional } from '../src/index.js';
+import { type DbKind, PG_URL, TestDatabase } from './support/db.js';
 
 // The task index (store.list(), store.counts()) on the memory store and the SQL store on both databases.
 const kinds: Array<'memory' | DbKind> = ['memory', 'postgres', 'sqlite'];
@@ -135,5 +137,49 @@ describe.each(kinds)('arguments in the task index on %s', (kind) => {
   it('refuses a keepArgs or redact of the wrong type, naming the option', async () => {
     expect(() => memoryResultStore({ keepArgs: 'yes' as unknown as boolean })).toThrow(/keepArgs/);
     expect(() => memoryResultStore({ keepArgs: true, redact: 'mask' as unknown as () => unknown })).toThrow(/redact/);
+  });
+});
+
+describe('status notifications on PostgreSQL', () => {
+  it('are sent by the status write itself: not while its transaction is open, never for a rolled-back one, at commit for a committed one', async () => {
+    const db = await TestDatabase.create('postgres');
+    const listener = new pg.Client({ connectionString: PG_URL });
+    const heard: string[] = [];
+    try {
+      const dataSource = await db.dataSource();
+      await listener.connect();
+      listener.on('notification', (message) => {
+        if (message.channel === 'taskq_status' && message.payload) heard.push(message.payload);
+      });
+      await listener.query('LISTEN taskq_status');
+      async function rebuildIndex(_name: string) {}
+      const registry = new TaskRegistry().add('search.rebuildIndex', rebuildIndex);
+      const queue = createQueue({ registry, transport: memory(), store: sqlResultStore(dataSource) });
+
+      let rolledBack = '';
+      await expect(
+        transactional(dataSource, queue, async () => {
+          rolledBack = (await queue.submit(rebuildIndex, 'products')).id;
+          await sleep(300);
+          expect(heard).not.toContain(rolledBack);
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+
+      let committed = '';
+      await transactional(dataSource, queue, async () => {
+        committed = (await queue.submit(rebuildIndex, 'products')).id;
+        await sleep(300);
+        expect(heard).not.toContain(committed);
+      });
+      await waitFor(() => heard.includes(committed), 'the notification of the committed task');
+      await sleep(200);
+      console.log(`[postgres] notifications heard: ${heard.length}; rolled back ${rolledBack.slice(-6)} absent`);
+      expect(heard).not.toContain(rolledBack);
+      await queue.close();
+    } finally {
+      await listener.end();
+      await db.cleanup();
+    }
   });
 });
