@@ -8,6 +8,7 @@
  *   --scale X      multiply every N by X (0.1 for a quick smoke run)
  *   --only A,B     rows by id or prefix (raw, taskq, bullmq, taskq-memory, ...), or "soak"
  *   --no-soak      skip the soak
+ *                  ("store-list" in --only runs the task index measurement, which a full run also does)
  *   --cpu-prof R   run the broker scenarios' R child (worker|producer) and the memory
  *                  scenario under node --cpu-prof; profiles go to results/profiles/
  *   --out FILE     where to write the JSON (default: results/latest.json for a full
@@ -47,12 +48,15 @@ import {
 import { type Figure, RATIOS, ROWS, type Row } from './rows.js';
 import { type Summary, summarize } from './stats.js';
 import { cell, renderTable } from './table.js';
+import { measureStoreList, renderStoreList, STORE_LIST_ROWS, type StoreListResult } from './measure-store-list.js';
 
 interface Options {
   readonly runs: number;
   readonly scale: number;
   readonly only: readonly string[];
   readonly soak: boolean;
+  /** Run the task index measurement (store.list() on a large PostgreSQL status table). */
+  readonly storeList: boolean;
   readonly profiling?: Profiling;
   readonly out: string;
   readonly full: boolean;
@@ -97,6 +101,7 @@ function parseOptions(): Options {
     scale,
     only,
     soak: !values['no-soak'] && (only.length === 0 || only.includes('soak')),
+    storeList: only.length === 0 || only.includes('store-list'),
     ...(profiling ? { profiling } : {}),
     out: values.out ?? `${resultsDir}${full ? 'latest.json' : 'partial.tmp.json'}`,
     full,
@@ -426,11 +431,18 @@ async function main(): Promise<void> {
       ...(options.profiling ? { profiling: options.profiling } : {}),
     });
   }
+  let storeList: StoreListResult | undefined;
+  if (options.storeList) {
+    const rows = scaled(STORE_LIST_ROWS, options.scale);
+    log(`store-list: store.list() pages over ${rows} PostgreSQL status rows`);
+    storeList = await measureStoreList(rows, log);
+  }
   await admins.closeAll();
   const load = { before: loadBefore, after: os.loadavg() };
 
   const ratioResults = ratios(results, options.runs);
   process.stdout.write(`${render(options, machine, load, results, ratioResults, soak)}\n`);
+  if (storeList) process.stdout.write(`\n${renderStoreList(storeList)}\n`);
 
   mkdirSync(resultsDir, { recursive: true });
   const json = {
@@ -460,6 +472,7 @@ async function main(): Promise<void> {
     })),
     ratios: ratioResults,
     soak,
+    storeList,
   };
   writeFileSync(options.out, `${JSON.stringify(json, null, 2)}\n`);
   log(`figures written to ${options.out}`);

@@ -2,6 +2,8 @@
 // configures it.
 import { request as httpRequest } from 'node:http';
 import {
+  currentTask,
+  type ResultStore,
   type TaskHandle,
   type TaskQueue,
   TaskRegistry,
@@ -61,6 +63,14 @@ async function gated(): Promise<{ month: string; rows: number }> {
   await taskGate.current.promise;
   return { month: '2026-01', rows: 42 };
 }
+/** Reports five steps of progress, 250 ms apart (longer than the store's write throttle), then answers. */
+async function steps(): Promise<string> {
+  for (let step = 1; step <= 5; step++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    currentTask().progress(step * 20);
+  }
+  return 'stepped';
+}
 /** The task of the `/outcome` routes: records that it ran. */
 export async function record(label: string): Promise<string> {
   ran.push(label);
@@ -77,6 +87,7 @@ export const contractRegistry = new TaskRegistry()
   .add('contract.failWithSecret', failWithSecret, { attempts: 1 })
   .add('contract.failInPublic', failInPublic, { attempts: 1 })
   .add('contract.gated', gated, { attempts: 1 })
+  .add('contract.steps', steps, { attempts: 1 })
   .add('contract.record', record, { attempts: 1 })
   .add('contract.newsLinks', newsLinks, { attempts: 1 });
 
@@ -88,6 +99,7 @@ const TASKS: Readonly<Record<string, () => Promise<unknown>>> = {
   secret: failWithSecret,
   public: failInPublic,
   gated,
+  steps,
 };
 
 /** The task a `POST /jobs/:kind` submits. */
@@ -163,6 +175,8 @@ export interface ContractOptions {
   readonly basePath?: string;
   /** Wraps the app's transport, to slow or refuse publishes. */
   readonly wrap?: (transport: Transport) => Transport;
+  /** The result store of the app and its worker. @defaultValue a memory store */
+  readonly store?: ResultStore;
   /** Start a worker for the app's tasks with the app (else `startWorker()` does). @defaultValue `true` */
   readonly worker?: boolean;
 }

@@ -36,6 +36,17 @@ export type {
 
 // Result stores.
 export { isFinished, type StoredStatus, type StoredError, type EnqueuedRecord } from './result-store.js';
+export {
+  checkListQuery,
+  checkProgress,
+  encodeCursor,
+  emptyCounts,
+  addCount,
+  argsKeeper,
+  lazyArgs,
+  type KeepArgsOptions,
+  type ListPosition,
+} from './internal/task-index.js';
 
 // Options parsed the way core parses them.
 export { parseDuration } from './task-options.js';

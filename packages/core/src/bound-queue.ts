@@ -6,6 +6,7 @@ import type { TaskHandle } from './task-handle.js';
 import type { BoundTaskQueue, SubmitMiddleware, TaskQueue } from './task-queue.js';
 import type { SubmitOptions } from './task-options.js';
 import type { Transport } from './transport.js';
+import type { WatchOptions } from './watch.js';
 import type { UnitOfWork, UnitOfWorkOptions } from './unit-of-work.js';
 
 /** A bound queue was used after its unit of work settled (e.g. after the response started). */
@@ -91,6 +92,10 @@ class BoundQueue implements BoundTaskQueue {
 
   handle(id: string): TaskHandle {
     return this.#base.handle(id);
+  }
+
+  watch(id: string, options?: WatchOptions): AsyncIterable<TaskStatus> {
+    return this.#base.watch(id, options);
   }
 
   close(): Promise<void> {

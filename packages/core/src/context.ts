@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { MetaValue } from './envelope.js';
 import { NoTaskContextError } from './errors.js';
+import type { ProgressValue } from './result-store.js';
 
 /** What a running task can learn about itself, from anywhere below it. */
 export interface CurrentTask {
@@ -21,6 +22,12 @@ export interface CurrentTask {
   /** A value set by middleware for this task (a transaction, a logger, a DI scope). */
   get<T = unknown>(key: string | symbol): T | undefined;
   set(key: string | symbol, value: unknown): void;
+  /**
+   * Reports how far the task got: a number from 0 to 100, or a JSON object. Shown as `progress` by `queue.status()`
+   * and `queue.watch()`, and emitted as the worker's `progress` event. Cheap to call in a tight loop: the result store
+   * is written at most a few times a second, and the last value before the task ends is always written.
+   */
+  progress(value: ProgressValue): void;
 }
 
 const storage = new AsyncLocalStorage<CurrentTask>();

@@ -25,6 +25,7 @@ export type {
   WorkerEvents,
   ActiveEvent,
   CompletedEvent,
+  ProgressEvent,
   FailedEvent,
   DeadEvent,
   WorkerErrorEvent,
@@ -32,7 +33,18 @@ export type {
 } from './worker-events.js';
 export { UnitOfWorkSettledError, BoundQueueMisuseError } from './bound-queue.js';
 export type { UnitOfWork, UnitOfWorkState } from './unit-of-work.js';
-export type { ResultStore, TaskStatus, TaskState } from './result-store.js';
+export type {
+  ResultStore,
+  TaskStatus,
+  TaskState,
+  ProgressValue,
+  TaskListQuery,
+  TaskPage,
+  TaskCounts,
+  Unsubscribe,
+} from './result-store.js';
+export type { WatchOptions } from './watch.js';
+export type { KeepArgsOptions } from './internal/task-index.js';
 export { memoryResultStore, type MemoryResultStore, type MemoryResultStoreOptions } from './memory-result-store.js';
 export { currentTask, maybeCurrentTask, type CurrentTask } from './context.js';
 export type { TaskOptions, SubmitOptions, Backoff } from './task-options.js';

@@ -1,11 +1,24 @@
 import { InvalidOptionError } from './errors.js';
 import {
+  addCount,
+  argsKeeper,
+  checkListQuery,
+  emptyCounts,
+  encodeCursor,
+  type KeepArgsOptions,
+} from './internal/task-index.js';
+import {
   type EnqueuedRecord,
   isFinished,
+  type ProgressValue,
   type ResultStore,
   type StoredError,
   type StoredStatus,
+  type TaskCounts,
+  type TaskListQuery,
+  type TaskPage,
   type TaskState,
+  type Unsubscribe,
 } from './result-store.js';
 import { parseDuration } from './task-options.js';
 
@@ -23,10 +36,13 @@ interface Row {
   enqueuedAt: Date;
   startedAt?: Date;
   finishedAt?: Date;
+  progress?: ProgressValue;
+  /** JSON text of the kept arguments. */
+  args?: string;
 }
 
 /** Options of {@link memoryResultStore}. */
-export interface MemoryResultStoreOptions {
+export interface MemoryResultStoreOptions extends KeepArgsOptions {
   /**
    * How long finished tasks are kept (pruned on later writes).
    * @defaultValue `'1d'`
@@ -39,17 +55,22 @@ export class MemoryResultStore implements ResultStore {
   readonly #rows = new Map<string, Row>();
   readonly #keys = new Map<string, string>();
   readonly #retentionMs: number;
+  readonly #listeners = new Map<string, Set<() => void>>();
+  readonly #keepArgs: ((name: string, args?: () => readonly unknown[]) => string | undefined) | undefined;
   #writes = 0;
 
   constructor(options: MemoryResultStoreOptions = {}) {
     this.#retentionMs = parseDuration(options.retention ?? '1d', 'retention');
     if (this.#retentionMs <= 0) throw new InvalidOptionError('retention', 'expected a positive duration');
+    this.#keepArgs = argsKeeper(options);
   }
 
   async enqueued(records: readonly EnqueuedRecord[]): Promise<void> {
     for (const record of records) {
       if (this.#rows.has(record.id)) continue;
+      const args = this.#keepArgs?.(record.name, record.args);
       this.#rows.set(record.id, {
+        ...(args === undefined ? {} : { args }),
         id: record.id,
         name: record.name,
         queue: record.queue,
@@ -59,6 +80,7 @@ export class MemoryResultStore implements ResultStore {
         deadRetries: 0,
         enqueuedAt: record.enqueuedAt,
       });
+      this.#changed(record.id);
     }
     this.#maybePrune();
   }
@@ -75,6 +97,7 @@ export class MemoryResultStore implements ResultStore {
     row.deliveries++;
     row.deadRetries = Math.max(row.deadRetries, deadRetries);
     row.startedAt = at;
+    this.#changed(id);
     return true;
   }
 
@@ -85,6 +108,7 @@ export class MemoryResultStore implements ResultStore {
     row.result = result;
     row.error = undefined;
     row.finishedAt = at;
+    this.#changed(id);
   }
 
   async failed(id: string, error: StoredError, final: boolean, at: Date): Promise<void> {
@@ -93,13 +117,13 @@ export class MemoryResultStore implements ResultStore {
     row.state = final ? 'dead' : 'retrying';
     row.error = error;
     if (final) row.finishedAt = at;
+    this.#changed(id);
   }
 
   async get(id: string): Promise<StoredStatus | null> {
     const row = this.#rows.get(id);
     if (!row) return null;
-    const { deadRetries: _, ...status } = row;
-    return status;
+    return this.#snapshot(row);
   }
 
   async claimKey(key: string, id: string): Promise<string> {
@@ -130,9 +154,73 @@ export class MemoryResultStore implements ResultStore {
     return removed;
   }
 
+  async progress(id: string, value: ProgressValue, _at: Date): Promise<void> {
+    const row = this.#rows.get(id);
+    if (!row || isFinished(row.state)) return;
+    // A copy: the task may go on mutating its object.
+    row.progress = JSON.parse(JSON.stringify(value)) as ProgressValue;
+    this.#changed(id);
+  }
+
+  async list(query: TaskListQuery): Promise<TaskPage> {
+    const after = checkListQuery(query);
+    const since = query.since?.getTime();
+    const rows = [...this.#rows.values()].filter(
+      (row) =>
+        (query.state === undefined || row.state === query.state) &&
+        (query.name === undefined || row.name === query.name) &&
+        (query.queue === undefined || row.queue === query.queue) &&
+        (since === undefined || row.enqueuedAt.getTime() >= since) &&
+        (after === undefined || compare(row, after) < 0),
+    );
+    rows.sort((a, b) => -compare(a, { enqueuedAt: b.enqueuedAt.getTime(), id: b.id }));
+    const page = rows.slice(0, query.limit);
+    const items = page.map((row) => this.#snapshot(row));
+    const last = page.at(-1);
+    return rows.length > query.limit && last
+      ? { items, next: encodeCursor({ enqueuedAt: last.enqueuedAt.getTime(), id: last.id }) }
+      : { items };
+  }
+
+  async counts(): Promise<TaskCounts> {
+    const counts: TaskCounts = { byState: emptyCounts(), byQueue: {} };
+    for (const row of this.#rows.values()) addCount(counts, row.queue, row.state, 1);
+    return counts;
+  }
+
+  async subscribe(id: string, listener: () => void): Promise<Unsubscribe> {
+    let set = this.#listeners.get(id);
+    if (!set) this.#listeners.set(id, (set = new Set()));
+    set.add(listener);
+    return async () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#listeners.get(id) === set) this.#listeners.delete(id);
+    };
+  }
+
+  #snapshot(row: Row): StoredStatus {
+    const { deadRetries: _, args, ...status } = row;
+    return {
+      ...status,
+      ...(status.progress === undefined ? {} : { progress: structuredClone(status.progress) }),
+      ...(args === undefined ? {} : { args: JSON.parse(args) }),
+    };
+  }
+
+  #changed(id: string): void {
+    const set = this.#listeners.get(id);
+    if (set) for (const listener of [...set]) listener();
+  }
+
   #maybePrune(): void {
     if (++this.#writes % 10_000 === 0) void this.prune();
   }
+}
+
+function compare(row: Row, position: { enqueuedAt: number; id: string }): number {
+  const at = row.enqueuedAt.getTime();
+  if (at !== position.enqueuedAt) return at < position.enqueuedAt ? -1 : 1;
+  return row.id < position.id ? -1 : row.id > position.id ? 1 : 0;
 }
 
 /** Creates an in-process result store. */

@@ -4,6 +4,8 @@ import { encodeArgs } from './codecs/encode.js';
 import { decodeArgs } from './codecs/decode.js';
 import { describeError } from './internal/dead-letter.js';
 import type { ResultStore, TaskStatus } from './result-store.js';
+import { type WatchOptions, watchStatus } from './watch.js';
+import { lazyArgs } from './internal/task-index.js';
 import { bindQueue } from './bound-queue.js';
 import {
   currentUnitOfWork,
@@ -159,7 +161,13 @@ class QueueCore {
     if (store) {
       const now = new Date();
       await store.enqueued(
-        tasks.map((t) => ({ id: t.handle.id, name: t.handle.name, queue: t.handle.queue, enqueuedAt: now })),
+        tasks.map((t) => ({
+          id: t.handle.id,
+          name: t.handle.name,
+          queue: t.handle.queue,
+          enqueuedAt: now,
+          args: lazyArgs(t.message.body),
+        })),
       );
     }
     try {
@@ -369,6 +377,10 @@ class Queue implements TaskQueue {
 
   handle(id: string): TaskHandle {
     return new TaskHandle(this.#core.readStatus, id, '', '');
+  }
+
+  watch(id: string, options?: WatchOptions): AsyncIterable<TaskStatus> {
+    return watchStatus(this.#core.store, this.#core.readStatus, id, options);
   }
 
   close(): Promise<void> {

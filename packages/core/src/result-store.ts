@@ -30,7 +30,50 @@ export interface TaskStatus<Result = unknown> {
   /** When the latest start (attempt or redelivery) began. */
   readonly startedAt?: Date;
   readonly finishedAt?: Date;
+  /**
+   * The latest value the task reported with `currentTask().progress(value)` (a number 0-100 or a JSON object); kept
+   * when the task ends.
+   */
+  readonly progress?: ProgressValue;
+  /**
+   * The task's arguments in taskq's encoded form (or what the store's `redact` made of them), only from a store
+   * created with `keepArgs: true`.
+   */
+  readonly args?: unknown;
 }
+
+/** What a task reports with `currentTask().progress(value)`: a percentage (0-100) or a JSON object. */
+export type ProgressValue = number | { readonly [key: string]: unknown };
+
+/** A query of `store.list()`: filters (all optional, combined with AND), newest first. */
+export interface TaskListQuery {
+  readonly state?: TaskState;
+  /** Registry id of the task, e.g. `mail.sendWelcomeMail`. */
+  readonly name?: string;
+  readonly queue?: string;
+  /** Only tasks enqueued at or after this time. */
+  readonly since?: Date;
+  /** The `next` of the previous page. */
+  readonly cursor?: string;
+  /** Page size, 1 to 1000. */
+  readonly limit: number;
+}
+
+/** A page of `store.list()`. */
+export interface TaskPage {
+  readonly items: StoredStatus[];
+  /** Opaque cursor of the next (older) page; absent on the last page. */
+  readonly next?: string;
+}
+
+/** What `store.counts()` answers: how many stored tasks are in each state, overall and per queue. */
+export interface TaskCounts {
+  readonly byState: Readonly<Record<TaskState, number>>;
+  readonly byQueue: Readonly<Record<string, Readonly<Record<TaskState, number>>>>;
+}
+
+/** Stops a {@link ResultStore.subscribe} subscription. */
+export type Unsubscribe = () => Promise<void>;
 
 /** A task about to be published. */
 export interface EnqueuedRecord {
@@ -40,6 +83,8 @@ export interface EnqueuedRecord {
   readonly enqueuedAt: Date;
   /** Deduplication key given with `with({ key })`. */
   readonly key?: string;
+  /** The task's encoded arguments, computed when called: a store calls it only when it keeps arguments. */
+  readonly args?: () => readonly unknown[];
 }
 
 /**
@@ -80,6 +125,17 @@ export interface ResultStore {
   releaseKey(key: string, id: string): Promise<void>;
   /** Deletes finished tasks older than the store's retention; returns how many. */
   prune(now?: Date): Promise<number>;
+  /** The task index: stored tasks newest first (by id, which sorts by time), a page at a time. */
+  list?(query: TaskListQuery): Promise<TaskPage>;
+  /** How many stored tasks are in each state, overall and per queue. */
+  counts?(): Promise<TaskCounts>;
+  /** Records a running task's progress (ignored once the task finished). */
+  progress?(id: string, value: ProgressValue, at: Date): Promise<void>;
+  /**
+   * Calls `listener` whenever the stored status of task `id` may have changed (a push: in-process, or a database
+   * notification), so a reader re-reads it with `get()`. Resolves once the subscription is live.
+   */
+  subscribe?(id: string, listener: () => void): Promise<Unsubscribe>;
 }
 
 /** A status as stored, before the result is decoded. */

@@ -10,6 +10,7 @@ import type { ResultStore, TaskStatus } from './result-store.js';
 import type { TaskHandle } from './task-handle.js';
 import type { SubmitOptions } from './task-options.js';
 import type { Transport } from './transport.js';
+import type { WatchOptions } from './watch.js';
 import type { UnitOfWork, UnitOfWorkOptions } from './unit-of-work.js';
 
 /** What submit-side middleware sees: the task before it is encoded. */
@@ -64,6 +65,12 @@ export interface TaskQueue {
   status(id: string): Promise<TaskStatus | null>;
   /** A handle for a task id (e.g. from a URL), to read its status or await its result. */
   handle(id: string): TaskHandle;
+  /**
+   * Status snapshots of task `id` as they change (state, attempts, progress), pushed by the result store: the
+   * current one first, the last one finished (`succeeded` or `dead`), then the iteration ends. Ends at once for an
+   * unknown id. Needs a `store` with `subscribe()` (both of taskq's stores have it).
+   */
+  watch(id: string, options?: WatchOptions): AsyncIterable<TaskStatus>;
   /** Stops accepting submits and releases the transport. */
   close(): Promise<void>;
   readonly registry: TaskRegistry;

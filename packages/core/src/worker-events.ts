@@ -1,3 +1,5 @@
+import type { ProgressValue } from './result-store.js';
+
 /** Why a message went to the dead-letter queue. */
 export type DeadLetterReason =
   | 'malformed-message'
@@ -34,6 +36,11 @@ export interface CompletedEvent extends TaskEventBase {
   readonly durationMs: number;
 }
 
+/** A running task reported progress (`currentTask().progress(value)`); every report, not throttled. */
+export interface ProgressEvent extends TaskEventBase {
+  readonly progress: ProgressValue;
+}
+
 /** A task attempt failed; `willRetry` tells whether another attempt is scheduled. */
 export interface FailedEvent extends TaskEventBase {
   readonly error: unknown;
@@ -62,6 +69,7 @@ export interface WorkerErrorEvent {
 export interface WorkerEvents {
   active: (event: ActiveEvent) => void;
   completed: (event: CompletedEvent) => void;
+  progress: (event: ProgressEvent) => void;
   failed: (event: FailedEvent) => void;
   dead: (event: DeadEvent) => void;
   error: (event: WorkerErrorEvent) => void;

@@ -20,7 +20,7 @@ import { Intake, type Verdict } from './internal/intake.js';
 import { longTimeout } from './internal/long-timeout.js';
 import { StatusRecorder } from './internal/status-recorder.js';
 import { TypedEmitter } from './internal/emitter.js';
-import { TaskRun } from './internal/task-run.js';
+import { type ProgressSink, TaskRun } from './internal/task-run.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey } from './signing.js';
@@ -287,6 +287,14 @@ export class Worker {
     });
   }
 
+  readonly #progressSink: ProgressSink = {
+    event: (run, progress) => {
+      if (this.#events.has('progress'))
+        this.#events.emit('progress', { id: run.id, name: run.name, queue: run.queue, attempt: run.attempt, progress });
+    },
+    write: (run, value, at) => this.#recorder?.progress(run, value, at) ?? Promise.resolve(),
+  };
+
   readonly #onDelivery = (delivery: Delivery): void => {
     this.#running.set(delivery, undefined);
     this.#process(delivery).catch((error) => this.#emitError('processing a message failed', error));
@@ -321,6 +329,7 @@ export class Worker {
       definition,
       enqueuedAt: envelope.ts,
       redelivered: delivery.redelivered,
+      progress: this.#progressSink,
     });
     this.#running.set(delivery, run);
     if (this.#recorder && !(await this.#recorder.start(run, fields.deadRetries))) {
@@ -349,8 +358,10 @@ export class Worker {
     try {
       await this.#execute(run, envelope, definition);
     } catch (error) {
+      await run.flushProgress();
       return this.#failed(delivery, run, envelope, error, performance.now() - started);
     }
+    await run.flushProgress();
     if (run.expired || !this.#running.has(delivery)) return;
     // The result is stored before the ack: a crash in between redelivers a task the store knows succeeded.
     if (this.#recorder) await this.#recorder.success(run);

@@ -1,10 +1,14 @@
+import { pipeline } from 'node:stream';
 import { InvalidOptionError, type TaskQueue } from '@taskq/core';
 import {
   type AcceptedOptions,
   acceptedAnswer,
   answerTaskStatus,
+  EVENT_STREAM_HEADERS,
   resolveStatusRoute,
   type StatusRouteOptions,
+  statusEventStream,
+  wantsEventStream,
 } from '@taskq/http';
 import type { Request, RequestHandler, Response } from 'express';
 
@@ -28,6 +32,8 @@ export interface TaskStatusOptions extends StatusRouteOptions<Request> {
  * token: whoever has it reads the status. A failed task shows its error's
  * code and name, not its message, unless the error is marked public
  * (`expose = true`) or `exposeErrors` is set. The queue needs a result store.
+ * Asked for `text/event-stream` (`new EventSource(url)`), it streams the
+ * status as server-sent events until the task finished.
  */
 export function taskStatusHandler(queue: TaskQueue, options: TaskStatusOptions = {}): RequestHandler {
   const route = resolveStatusRoute(queue, options);
@@ -36,6 +42,12 @@ export function taskStatusHandler(queue: TaskQueue, options: TaskStatusOptions =
     throw new InvalidOptionError('param', 'expected a route parameter name');
   return async function taskStatus(req: Request, res: Response): Promise<void> {
     const answer = await answerTaskStatus(route, req, req.params[param]);
+    if (answer.status === 200 && wantsEventStream(req.headers.accept)) {
+      res.status(200).set(EVENT_STREAM_HEADERS).flushHeaders();
+      // pipeline() destroys the stream (and so stops watching) when the client goes away.
+      pipeline(statusEventStream(route.queue, answer.body.id, route), res, () => {});
+      return;
+    }
     res.status(answer.status).set(answer.headers).json(answer.body);
   };
 }

@@ -25,7 +25,10 @@ const jsonErrors: ErrorRequestHandler = (
 };
 
 httpContract('Express', async (options, cleanup) => {
-  const { queue, name } = testQueue(cleanup, 'express-contract', contractRegistry, { wrap: options.wrap });
+  const { queue, name } = testQueue(cleanup, 'express-contract', contractRegistry, {
+    wrap: options.wrap,
+    store: options.store,
+  });
   const startWorker = async (): Promise<void> => {
     const worker = createWorker({
       registry: contractRegistry,

@@ -4,9 +4,12 @@ import {
   type AcceptedOptions,
   acceptedAnswer,
   answerTaskStatus,
+  EVENT_STREAM_HEADERS,
   type ResolvedStatusRoute,
   resolveStatusRoute,
   type StatusRouteOptions,
+  statusEventStream,
+  wantsEventStream,
 } from '@taskq/http';
 import { stateOf } from './internal/state.js';
 
@@ -30,7 +33,9 @@ export interface TaskStatusOptions extends StatusRouteOptions<FastifyRequest> {
  * `authorize` refuses. Without `authorize` the id is a bearer token: whoever
  * has it reads the status. A failed task shows its error's code and name,
  * not its message, unless the error is marked public (`expose = true`) or
- * `exposeErrors` is set. The queue needs a result store.
+ * `exposeErrors` is set. The queue needs a result store. Asked for
+ * `text/event-stream`, it streams the status as server-sent events until
+ * the task finished.
  */
 export function taskStatusHandler(
   queue: TaskQueue,
@@ -53,6 +58,12 @@ export function statusHandler(
       request,
       (request.params as Record<string, unknown> | undefined)?.[param],
     );
+    if (answer.status === 200 && wantsEventStream(request.headers.accept))
+      // Fastify destroys a stream body (and so stops watching) when the client goes away.
+      return reply
+        .code(200)
+        .headers(EVENT_STREAM_HEADERS)
+        .send(statusEventStream(route.queue, answer.body.id, route));
     return reply.code(answer.status).headers(answer.headers).send(answer.body);
   };
 }

@@ -15,7 +15,10 @@ import { takeRawMessage } from '../../../test-support/rabbit.js';
 import { testQueue } from '../../../test-support/taskq-amqp.js';
 
 httpContract('Fastify', async (options, cleanup) => {
-  const { queue, name } = testQueue(cleanup, 'fastify-contract', contractRegistry, { wrap: options.wrap });
+  const { queue, name } = testQueue(cleanup, 'fastify-contract', contractRegistry, {
+    wrap: options.wrap,
+    store: options.store,
+  });
   const startWorker = async (): Promise<void> => {
     const worker = createWorker({
       registry: contractRegistry,

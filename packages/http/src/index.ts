@@ -46,3 +46,4 @@ export {
   type UnknownTaskBody,
 } from './status-route.js';
 export { publicStatus, TASK_ID_PATTERN, type PublicTaskStatus, type PublicStatusOptions } from './public-status.js';
+export { statusEventStream, wantsEventStream, EVENT_STREAM_HEADERS, HEARTBEAT_MS } from './status-stream.js';

@@ -23,6 +23,8 @@ export interface PublicTaskStatus {
   readonly enqueuedAt: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
+  /** The task's latest `currentTask().progress(value)`: a number 0-100 or a JSON object. */
+  readonly progress?: unknown;
   /** Registry id of the task (only with `internals`). */
   readonly name?: string;
   /** Logical queue (only with `internals`). */
@@ -76,6 +78,7 @@ export function publicStatus(status: TaskStatus, options: PublicStatusOptions = 
     enqueuedAt: status.enqueuedAt.toISOString(),
     ...(status.startedAt ? { startedAt: status.startedAt.toISOString() } : {}),
     ...(status.finishedAt ? { finishedAt: status.finishedAt.toISOString() } : {}),
+    ...(status.progress === undefined ? {} : { progress: status.progress }),
     ...(internals ? { name: status.name, queue: status.queue } : {}),
   };
 }

@@ -69,7 +69,7 @@ for (const platform of ['express', 'fastify'] as const) {
       imports: [
         TaskqModule.forRoot({
           transport: options.wrap ? options.wrap(transport) : transport,
-          store: memoryResultStore(),
+          store: options.store ?? memoryResultStore(),
           registry: contractRegistry,
           worker: { concurrency: 1, autoStart: options.worker !== false },
           statusRoute: 'tasks',

@@ -57,6 +57,10 @@ export interface StatusRow {
   /** The latest start. */
   startedAt: number | null;
   finishedAt: number | null;
+  /** The task's latest progress report as JSON text. */
+  progress: string | null;
+  /** The task's encoded (or redacted) arguments as JSON text, with the store's `keepArgs`. */
+  args: string | null;
 }
 
 /** A row of `taskq_keys`: a deduplication key held by a task. */
@@ -121,8 +125,17 @@ export const StatusEntity = new EntitySchema<StatusRow>({
     enqueuedAt: { name: 'enqueued_at', type: 'bigint', transformer: epochMs },
     startedAt: { name: 'started_at', type: 'bigint', nullable: true, transformer: epochMs },
     finishedAt: { name: 'finished_at', type: 'bigint', nullable: true, transformer: epochMs },
+    progress: { type: 'text', nullable: true },
+    args: { type: 'text', nullable: true },
   },
-  indices: [{ name: 'taskq_status_finished_at', columns: ['finishedAt'] }],
+  // The task index (store.list()) pages newest first, whole or filtered by one of state, name, queue.
+  indices: [
+    { name: 'taskq_status_finished_at', columns: ['finishedAt'] },
+    { name: 'taskq_status_enqueued', columns: ['enqueuedAt', 'id'] },
+    { name: 'taskq_status_state_enqueued', columns: ['state', 'enqueuedAt', 'id'] },
+    { name: 'taskq_status_name_enqueued', columns: ['name', 'enqueuedAt', 'id'] },
+    { name: 'taskq_status_queue_enqueued', columns: ['queue', 'enqueuedAt', 'id'] },
+  ],
 });
 
 /** Deduplication keys (`queue.with({ key })`) for `sqlResultStore()`. */

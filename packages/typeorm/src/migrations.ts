@@ -1,4 +1,11 @@
-import { type MigrationInterface, type QueryRunner, Table, TableColumn, type TableColumnOptions } from 'typeorm';
+import {
+  type MigrationInterface,
+  type QueryRunner,
+  Table,
+  TableColumn,
+  type TableColumnOptions,
+  TableIndex,
+} from 'typeorm';
 import { TABLES } from './entities.js';
 
 const id = (name: string): TableColumnOptions => ({ name, type: 'varchar', length: '36', isPrimary: true });
@@ -108,6 +115,36 @@ export class TaskqOutboxPublishAttempts1767225600000 implements MigrationInterfa
   }
 }
 
+/**
+ * The task index and progress: the status table's `progress` and `args` columns and the
+ * indexes `store.list()` pages through (newest first, whole or by state, name
+ * or queue).
+ */
+export class TaskqTaskIndex1780272000000 implements MigrationInterface {
+  readonly name = 'TaskqTaskIndex1780272000000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    const table = tablePath(queryRunner)(TABLES.status);
+    await queryRunner.addColumns(table, [new TableColumn(text('progress', true)), new TableColumn(text('args', true))]);
+    for (const [name, columnNames] of INDEXES)
+      await queryRunner.createIndex(table, new TableIndex({ name, columnNames }));
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    const table = tablePath(queryRunner)(TABLES.status);
+    for (const [name] of INDEXES) await queryRunner.dropIndex(table, name);
+    await queryRunner.dropColumn(table, 'args');
+    await queryRunner.dropColumn(table, 'progress');
+  }
+}
+
+const INDEXES: readonly [string, string[]][] = [
+  ['taskq_status_enqueued', ['enqueued_at', 'id']],
+  ['taskq_status_state_enqueued', ['state', 'enqueued_at', 'id']],
+  ['taskq_status_name_enqueued', ['name', 'enqueued_at', 'id']],
+  ['taskq_status_queue_enqueued', ['queue', 'enqueued_at', 'id']],
+];
+
 function tablePath(queryRunner: QueryRunner): (table: string) => string {
   const schema = (queryRunner.connection.options as { schema?: string }).schema;
   return (table) => (schema ? `${schema}.${table}` : table);
@@ -118,4 +155,5 @@ function tablePath(queryRunner: QueryRunner): (table: string) => string {
 export const taskqMigrations: (new () => MigrationInterface)[] = Object.freeze([
   TaskqTables1735689600000,
   TaskqOutboxPublishAttempts1767225600000,
+  TaskqTaskIndex1780272000000,
 ]) as (new () => MigrationInterface)[];

@@ -1,13 +1,36 @@
-import { consoleLogger, InvalidOptionError, type Logger, type ResultStore, type TaskState } from '@taskq/core';
-import { type EnqueuedRecord, parseDuration, type StoredError, type StoredStatus } from '@taskq/core/adapter';
+import {
+  consoleLogger,
+  InvalidOptionError,
+  type Logger,
+  type ProgressValue,
+  type ResultStore,
+  type TaskCounts,
+  type TaskListQuery,
+  type TaskPage,
+  type TaskState,
+  type Unsubscribe,
+} from '@taskq/core';
+import {
+  addCount,
+  argsKeeper,
+  checkListQuery,
+  emptyCounts,
+  type EnqueuedRecord,
+  encodeCursor,
+  type KeepArgsOptions,
+  parseDuration,
+  type StoredError,
+  type StoredStatus,
+} from '@taskq/core/adapter';
 import type { DataSource, EntityManager } from 'typeorm';
 import { KeyEntity, StatusEntity } from './entities.js';
 import { type Dialect, dialectOf, execute, placeholders, tableOf, toMs } from './internal/dialect.js';
 import { detached } from './internal/detached.js';
 import { withManager } from './internal/scope.js';
+import { StatusFeed } from './internal/status-feed.js';
 
 /** Options of {@link sqlResultStore}. */
-export interface SqlResultStoreOptions {
+export interface SqlResultStoreOptions extends KeepArgsOptions {
   /**
    * How long a finished task's status and result are kept. After it the id
    * reads as unknown, and the next background prune deletes the row.
@@ -27,7 +50,7 @@ export interface SqlResultStoreOptions {
 
 const FINISHED = `('succeeded', 'dead')`;
 const COLUMNS =
-  '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at"';
+  '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at", "progress", "args"';
 
 /**
  * A {@link ResultStore} in SQL tables (`taskq_status`, `taskq_keys`) through
@@ -50,6 +73,8 @@ export class SqlResultStore implements ResultStore {
   #pruneTimer: NodeJS.Timeout | undefined;
   #pruning: Promise<void> | undefined;
   #closed = false;
+  readonly #feed: StatusFeed;
+  readonly #keepArgs: ((name: string, args?: () => readonly unknown[]) => string | undefined) | undefined;
 
   constructor(dataSource: DataSource, options: SqlResultStoreOptions = {}) {
     this.#dialect = dialectOf(dataSource, 'dataSource');
@@ -60,6 +85,27 @@ export class SqlResultStore implements ResultStore {
     this.#pruneEveryMs = parseDuration(options.pruneInterval ?? '1m', 'pruneInterval');
     if (this.#pruneEveryMs <= 0) throw new InvalidOptionError('pruneInterval', 'expected a positive duration');
     this.#logger = options.logger ?? consoleLogger();
+    this.#keepArgs = argsKeeper(options);
+    this.#feed = new StatusFeed(dataSource, this.#dialect, this.#logger, (id) => this.#fingerprint(id));
+  }
+
+  /**
+   * Runs a write to the status table. On PostgreSQL the same statement sends a NOTIFY with the id of each row it
+   * changed, so the notification commits (or vanishes) with the write; elsewhere the store's in-process feed is told.
+   */
+  async #write(manager: EntityManager, sql: string, params: readonly unknown[]): Promise<number> {
+    if (this.#dialect === 'postgres') {
+      const { rows } = await execute(
+        this.#dialect,
+        manager,
+        `WITH w AS (${sql} RETURNING "id") SELECT pg_notify('${StatusFeed.CHANNEL}', w."id") FROM w`,
+        params,
+      );
+      return rows.length;
+    }
+    const { affected, rows } = await execute(this.#dialect, manager, `${sql} RETURNING "id"`, params);
+    for (const row of rows) this.#feed.local(String(row.id));
+    return affected || rows.length;
   }
 
   enqueued(records: readonly EnqueuedRecord[]): Promise<void> {
@@ -72,12 +118,20 @@ export class SqlResultStore implements ResultStore {
     for (let start = 0; start < records.length; start += 100) {
       const chunk = records.slice(start, start + 100);
       const params: unknown[] = [];
-      for (const r of chunk) params.push(r.id, r.name, r.queue, 'queued', 0, r.enqueuedAt.getTime());
-      const values = chunk.map(() => `(${placeholders(6)})`).join(', ');
-      await execute(
-        this.#dialect,
+      for (const r of chunk)
+        params.push(
+          r.id,
+          r.name,
+          r.queue,
+          'queued',
+          0,
+          r.enqueuedAt.getTime(),
+          this.#keepArgs?.(r.name, r.args) ?? null,
+        );
+      const values = chunk.map(() => `(${placeholders(7)})`).join(', ');
+      await this.#write(
         manager,
-        `INSERT INTO ${table} ("id", "name", "queue", "state", "attempts", "enqueued_at") VALUES ${values} ON CONFLICT ("id") DO NOTHING`,
+        `INSERT INTO ${table} ("id", "name", "queue", "state", "attempts", "enqueued_at", "args") VALUES ${values} ON CONFLICT ("id") DO NOTHING`,
         params,
       );
     }
@@ -94,8 +148,7 @@ export class SqlResultStore implements ResultStore {
     const table = tableOf(this.dataSource, StatusEntity);
     return this.#run(async (manager) => {
       // A succeeded task never runs again; a dead one only when its dead letter was sent back (one more dead retry).
-      const { affected } = await execute(
-        this.#dialect,
+      const affected = await this.#write(
         manager,
         `UPDATE ${table} SET "state" = 'active', "finished_at" = NULL, "attempts" = CASE WHEN "attempts" > ? THEN "attempts" ELSE ? END, ` +
           `"deliveries" = "deliveries" + 1, "dead_retries" = CASE WHEN "dead_retries" > ? THEN "dead_retries" ELSE ? END, "started_at" = ? ` +
@@ -112,8 +165,7 @@ export class SqlResultStore implements ResultStore {
   async succeeded(id: string, result: string, at: Date): Promise<void> {
     const table = tableOf(this.dataSource, StatusEntity);
     await this.#run((manager) =>
-      execute(
-        this.#dialect,
+      this.#write(
         manager,
         `UPDATE ${table} SET "state" = 'succeeded', "result" = ?, "error" = NULL, "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
         [result, at.getTime(), id],
@@ -127,14 +179,12 @@ export class SqlResultStore implements ResultStore {
     const text = JSON.stringify({ message: error.message, code: error.code, name: error.name, stack: error.stack });
     await this.#run((manager) =>
       final
-        ? execute(
-            this.#dialect,
+        ? this.#write(
             manager,
             `UPDATE ${table} SET "state" = 'dead', "error" = ?, "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
             [text, at.getTime(), id],
           )
-        : execute(
-            this.#dialect,
+        : this.#write(
             manager,
             `UPDATE ${table} SET "state" = 'retrying', "error" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
             [text, id],
@@ -153,6 +203,96 @@ export class SqlResultStore implements ResultStore {
     const status = toStatus(rows[0]);
     if (status.finishedAt && status.finishedAt.getTime() < Date.now() - this.#retentionMs) return null;
     return status;
+  }
+
+  async progress(id: string, value: ProgressValue, _at: Date): Promise<void> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    await this.#run((manager) =>
+      this.#write(manager, `UPDATE ${table} SET "progress" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`, [
+        JSON.stringify(value),
+        id,
+      ]),
+    );
+  }
+
+  /**
+   * The task index, newest first. Each page is one indexed range scan: `(enqueued_at, id)` below the cursor, on the
+   * index of the filter given (state, name or queue), so a deep page costs what the first one does.
+   */
+  async list(query: TaskListQuery): Promise<TaskPage> {
+    const after = checkListQuery(query);
+    const table = tableOf(this.dataSource, StatusEntity);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    for (const [column, value] of [
+      ['state', query.state],
+      ['name', query.name],
+      ['queue', query.queue],
+    ] as const) {
+      if (value === undefined) continue;
+      where.push(`"${column}" = ?`);
+      params.push(value);
+    }
+    if (query.since !== undefined) {
+      where.push(`"enqueued_at" >= ?`);
+      params.push(query.since.getTime());
+    }
+    if (after !== undefined) {
+      where.push(`("enqueued_at", "id") < (?, ?)`);
+      params.push(after.enqueuedAt, after.id);
+    }
+    const { rows } = await withManager(this.dataSource, 'always', (manager) =>
+      execute(
+        this.#dialect,
+        manager,
+        `SELECT ${COLUMNS} FROM ${table}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+          `ORDER BY "enqueued_at" DESC, "id" DESC LIMIT ${query.limit + 1}`,
+        params,
+      ),
+    );
+    const items = rows.slice(0, query.limit).map(toStatus);
+    const last = items.at(-1);
+    return rows.length > query.limit && last
+      ? { items, next: encodeCursor({ enqueuedAt: last.enqueuedAt.getTime(), id: last.id }) }
+      : { items };
+  }
+
+  /** Counts per state and queue, in one GROUP BY (a scan of the table: call it for a dashboard, not per request). */
+  async counts(): Promise<TaskCounts> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    const { rows } = await withManager(this.dataSource, 'never', (manager) =>
+      execute(
+        this.#dialect,
+        manager,
+        `SELECT "queue", "state", COUNT(*) AS "n" FROM ${table} GROUP BY "queue", "state"`,
+      ),
+    );
+    const counts: TaskCounts = { byState: emptyCounts(), byQueue: {} };
+    for (const row of rows) addCount(counts, String(row.queue), String(row.state) as TaskState, Number(row.n));
+    return counts;
+  }
+
+  /**
+   * Tells `listener` when task `id`'s row may have changed. On PostgreSQL through LISTEN on one connection taken from
+   * the DataSource's pool while anyone subscribes (every process sees every write, within the notification's trip);
+   * on SQLite, which has no notifications, from this store's own writes at once and, for other processes' writes,
+   * from a check of the row every 100 ms growing to 1 s while it does not change.
+   */
+  subscribe(id: string, listener: () => void): Promise<Unsubscribe> {
+    return this.#feed.subscribe(id, listener);
+  }
+
+  async #fingerprint(id: string): Promise<string> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    const { rows } = await withManager(this.dataSource, 'never', (manager) =>
+      execute(
+        this.#dialect,
+        manager,
+        `SELECT "state", "attempts", "deliveries", "progress", "finished_at" FROM ${table} WHERE "id" = ?`,
+        [id],
+      ),
+    );
+    return JSON.stringify(rows[0] ?? null);
   }
 
   async claimKey(key: string, id: string): Promise<string> {
@@ -227,6 +367,7 @@ export class SqlResultStore implements ResultStore {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#feed.close();
     if (this.#pruneTimer !== undefined) clearInterval(this.#pruneTimer);
     this.#pruneTimer = undefined;
     await this.#pruning;
@@ -271,6 +412,8 @@ function toStatus(row: Record<string, unknown>): StoredStatus {
   if (startedAt !== undefined) status.startedAt = new Date(startedAt);
   const finishedAt = toMs(row.finished_at);
   if (finishedAt !== undefined) status.finishedAt = new Date(finishedAt);
+  if (row.progress !== null && row.progress !== undefined) status.progress = JSON.parse(String(row.progress));
+  if (row.args !== null && row.args !== undefined) status.args = JSON.parse(String(row.args));
   return status;
 }
 

@@ -3,7 +3,7 @@ import { encodeArgs } from '../codecs/encode.js';
 import { errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isPublicError } from './public-error.js';
-import type { ResultStore, StoredError } from '../result-store.js';
+import type { ProgressValue, ResultStore, StoredError } from '../result-store.js';
 import { describeError } from './dead-letter.js';
 import type { TaskRun } from './task-run.js';
 
@@ -54,6 +54,14 @@ export class StatusRecorder {
       await this.#store.succeeded(run.id, encoded, new Date());
     } catch (error) {
       this.#report(`recording the result of task ${run.id} failed`, error);
+    }
+  }
+
+  async progress(run: TaskRun, value: ProgressValue, at: Date): Promise<void> {
+    try {
+      await this.#store.progress?.(run.id, value, at);
+    } catch (error) {
+      this.#report(`recording the progress of task ${run.id} failed`, error);
     }
   }
 

@@ -1,6 +1,15 @@
 import type { CurrentTask } from '../context.js';
 import type { MetaValue } from '../envelope.js';
 import type { TaskDefinition } from '../registry.js';
+import type { ProgressValue } from '../result-store.js';
+import { ProgressThrottle } from './progress-throttle.js';
+import { checkProgress } from './task-index.js';
+
+/** @internal Where a run's progress goes: the worker's event (each report) and the result store (throttled). */
+export interface ProgressSink {
+  event(run: TaskRun, value: ProgressValue): void;
+  write(run: TaskRun, value: ProgressValue, at: Date): Promise<void>;
+}
 
 /** What per-task middleware gets: the running task plus its arguments and outcome. */
 export interface TaskContext extends CurrentTask {
@@ -37,6 +46,8 @@ export class TaskRun implements TaskContext {
   // Created on first use: most tasks never look at their signal, and the hot path stays allocation-light.
   #controller: AbortController | undefined;
   #abortReason: unknown;
+  readonly #progressSink: ProgressSink | undefined;
+  #progress: ProgressThrottle | undefined;
 
   constructor(fields: {
     id: string;
@@ -47,7 +58,9 @@ export class TaskRun implements TaskContext {
     definition: TaskDefinition;
     enqueuedAt: number;
     redelivered: boolean;
+    progress?: ProgressSink;
   }) {
+    this.#progressSink = fields.progress;
     this.id = fields.id;
     this.name = fields.definition.id;
     this.attempt = fields.attempt;
@@ -75,6 +88,19 @@ export class TaskRun implements TaskContext {
 
   get aborted(): boolean {
     return this.#abortReason !== undefined;
+  }
+
+  progress(value: ProgressValue): void {
+    const checked = checkProgress(value);
+    const sink = this.#progressSink;
+    if (!sink) return;
+    sink.event(this, checked);
+    (this.#progress ??= new ProgressThrottle((v, at) => sink.write(this, v, at))).push(checked);
+  }
+
+  /** Writes the last progress report: called before the outcome is recorded, so it lands first. */
+  flushProgress(): Promise<void> {
+    return this.#progress?.flush() ?? Promise.resolve();
   }
 
   get<T = unknown>(key: string | symbol): T | undefined {

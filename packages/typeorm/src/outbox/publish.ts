@@ -1,5 +1,5 @@
 import { type Logger, TaskqError, type TaskQueue } from '@taskq/core';
-import type { EnqueuedRecord, MessageHeaders, OutgoingMessage } from '@taskq/core/adapter';
+import { type EnqueuedRecord, lazyArgs, type MessageHeaders, type OutgoingMessage } from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { OutboxEntity } from '../entities.js';
 import { failpoint } from '../internal/failpoint.js';
@@ -191,6 +191,7 @@ async function recordEnqueuedElsewhere(
     name: String(row.task),
     queue: String(row.queue),
     enqueuedAt: new Date(Number(row.created_at)),
+    args: lazyArgs(String(row.body)),
   }));
   await store.enqueued(records);
 }

@@ -1,5 +1,5 @@
 import type { TaskQueue } from '@taskq/core';
-import type { EnqueuedRecord, PreparedTask, StageTasks } from '@taskq/core/adapter';
+import { type EnqueuedRecord, lazyArgs, type PreparedTask, type StageTasks } from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { OutboxEntity } from '../entities.js';
 import { type Dialect, execute, placeholders, tableOf } from '../internal/dialect.js';
@@ -44,6 +44,7 @@ export function outboxStage(
         name: t.handle.name,
         queue: t.handle.queue,
         enqueuedAt,
+        args: lazyArgs(t.message.body),
       }));
       await store.recordEnqueued(manager, records);
     }
