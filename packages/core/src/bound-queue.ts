@@ -93,6 +93,18 @@ class BoundQueue implements BoundTaskQueue {
     return this.#base.handle(id);
   }
 
+  pause(queue: string): Promise<void> {
+    return this.#base.pause(queue);
+  }
+
+  resume(queue: string): Promise<void> {
+    return this.#base.resume(queue);
+  }
+
+  isPaused(queue: string): Promise<boolean> {
+    return this.#base.isPaused(queue);
+  }
+
   close(): Promise<void> {
     return Promise.reject(
       new BoundQueueMisuseError('close', 'the application owns the queue; close it (or the server) at shutdown'),

@@ -14,7 +14,7 @@ import {
 } from './unit-of-work.js';
 import type { BoundTaskQueue, Submission, SubmitMiddleware, TaskQueue } from './task-queue.js';
 import { ENVELOPE_VERSION, type Envelope, type EnvelopeOptions, HEADER, type MetaValue } from './envelope.js';
-import { ClosedError, errorCode, InvalidOptionError, PayloadTooLargeError } from './errors.js';
+import { ClosedError, errorCode, InvalidOptionError, NoControlPlaneError, PayloadTooLargeError } from './errors.js';
 import { TaskHandle } from './task-handle.js';
 
 export { TaskHandle, TaskFailedError, type ResultOptions } from './task-handle.js';
@@ -23,7 +23,7 @@ import { uuidv7 } from './internal/uuid.js';
 import type { TaskFunction, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey, signMessage } from './signing.js';
 import { parseDuration, resolveBackoff, type SubmitOptions, validateTaskOptions } from './task-options.js';
-import type { MessageHeaders, OutgoingMessage, Transport } from './transport.js';
+import type { ControlPlane, MessageHeaders, OutgoingMessage, Transport } from './transport.js';
 
 /** Options of {@link createQueue}. */
 export interface QueueOptions {
@@ -207,6 +207,18 @@ class QueueCore {
 
   readonly readStatus = (id: string): Promise<TaskStatus | null> => this.status(id);
 
+  controlPlane(): ControlPlane {
+    if (this.closed) throw new ClosedError('the queue');
+    const control = this.transport.control;
+    if (!control) throw new NoControlPlaneError(this.transport.kind);
+    return control;
+  }
+
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    validateTaskOptions({ queue }, 'queue');
+    await this.controlPlane().setPaused(queue, paused);
+  }
+
   async status(id: string): Promise<TaskStatus | null> {
     if (!this.store)
       throw new InvalidOptionError('store', 'queue.status() needs a result store: createQueue({ store })');
@@ -369,6 +381,19 @@ class Queue implements TaskQueue {
 
   handle(id: string): TaskHandle {
     return new TaskHandle(this.#core.readStatus, id, '', '');
+  }
+
+  pause(queue: string): Promise<void> {
+    return this.#core.setPaused(queue, true);
+  }
+
+  resume(queue: string): Promise<void> {
+    return this.#core.setPaused(queue, false);
+  }
+
+  async isPaused(queue: string): Promise<boolean> {
+    validateTaskOptions({ queue }, 'queue');
+    return this.#core.controlPlane().isPaused(queue);
   }
 
   close(): Promise<void> {

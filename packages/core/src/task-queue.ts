@@ -64,6 +64,17 @@ export interface TaskQueue {
   status(id: string): Promise<TaskStatus | null>;
   /** A handle for a task id (e.g. from a URL), to read its status or await its result. */
   handle(id: string): TaskHandle;
+  /**
+   * Pauses a logical queue for every worker of the transport's prefix: they
+   * stop starting its tasks (within about 2 s) and finish what they run;
+   * submits still succeed. It stays paused across worker restarts until
+   * {@link resume}. Needs a transport with a control plane (`amqp`, `memory`).
+   */
+  pause(queue: string): Promise<void>;
+  /** Lets the workers take tasks from a paused queue again. */
+  resume(queue: string): Promise<void>;
+  /** Whether the logical queue is paused now. */
+  isPaused(queue: string): Promise<boolean>;
   /** Stops accepting submits and releases the transport. */
   close(): Promise<void>;
   readonly registry: TaskRegistry;

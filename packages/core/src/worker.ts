@@ -8,6 +8,7 @@ import {
   errorCode,
   InvalidOptionError,
   PayloadTooLargeError,
+  TaskCancelledError,
   TaskqError,
   TaskTimeoutError,
   WorkerStartedError,
@@ -21,6 +22,7 @@ import { longTimeout } from './internal/long-timeout.js';
 import { StatusRecorder } from './internal/status-recorder.js';
 import { TypedEmitter } from './internal/emitter.js';
 import { TaskRun } from './internal/task-run.js';
+import { WorkerControl } from './internal/worker-control.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey } from './signing.js';
@@ -59,6 +61,7 @@ export class Worker {
   readonly #middleware: TaskMiddleware[] = [];
   readonly #running = new Map<Delivery, TaskRun | undefined>();
   #state: State = 'idle';
+  #control: WorkerControl | undefined;
   #subscription: Subscription | undefined;
   #ackGuard: NodeJS.Timeout | undefined;
   #release: (() => Promise<void>) | undefined;
@@ -180,10 +183,20 @@ export class Worker {
     try {
       for (const hook of this.#startup) await hook();
       this.#foreign = new ForeignConsumers(this.registry, this.queues, this.#onForeign, this.logger);
+      const control = new WorkerControl(this.transport.control, this.queues, this.logger, (id) => this.#cancelRun(id));
+      this.#control = control;
+      await control.load();
       this.#subscription = await this.transport.consume(
-        { queues: this.queues, prefetch: this.concurrency, presence: this.#foreign.presence() },
+        {
+          queues: this.queues,
+          prefetch: this.concurrency,
+          presence: this.#foreign.presence(),
+          paused: control.paused,
+          onControl: control.onControl,
+        },
         this.#onDelivery,
       );
+      control.attach(this.#subscription);
       if (this.#ackLimitMs !== undefined) {
         // One sweep for all running tasks instead of a timer per task: the hot path stays timer-free.
         this.#ackGuard = setInterval(() => this.#enforceAckDeadline(), Math.min(1_000, this.#ackLimitMs / 4));
@@ -223,6 +236,7 @@ export class Worker {
       return;
     }
     this.#state = 'stopping';
+    this.#control?.detach();
     try {
       await this.#subscription?.cancel();
     } catch (error) {
@@ -248,6 +262,11 @@ export class Worker {
     this.#state = 'stopped';
     clearInterval(this.#ackGuard);
     await this.#release?.();
+  }
+
+  /** A cancel broadcast: a task of this id running here has its signal aborted. */
+  #cancelRun(id: string): void {
+    for (const run of this.#running.values()) if (run?.id === id) run.abort(new TaskCancelledError(id));
   }
 
   #enforceAckDeadline(): void {

@@ -14,7 +14,7 @@ import {
 import { HEADER } from '../../src/adapter.js';
 import * as mailA from '../fixtures/mail-a.js';
 import * as mailB from '../fixtures/mail-b.js';
-import { sleep, waitFor } from '../../../../test-support/wait.js';
+import { gate, sleep, waitFor } from '../../../../test-support/wait.js';
 
 /** What a transport-specific test file provides to the shared behaviour suite. */
 export interface TransportHarness {
@@ -297,6 +297,38 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       await sleep(500);
       await next.stop();
       expect(redelivered).toBe(0);
+    });
+
+    it('pauses a queue: the running task finishes, nothing new starts, a worker started later starts paused; resume drains it', async () => {
+      const started: string[] = [];
+      const release = gate();
+      async function step(label: string) {
+        started.push(label);
+        if (label === 'first') await release.promise;
+      }
+      const registry = new TaskRegistry().add('step', step);
+      const { transport, queue, worker, queueName } = setup(registry, 'pause');
+      const completed: string[] = [];
+      worker.on('completed', (event) => completed.push(event.id));
+      await worker.start();
+      const first = await queue.submit(step, 'first');
+      await waitFor(() => started.length === 1, 'the first task to start');
+      await queue.pause(queueName);
+      expect(await queue.isPaused(queueName)).toBe(true);
+      await sleep(300);
+      const handles = await Promise.all(['a', 'b', 'c'].map((label) => queue.submit(step, label)));
+      release.open();
+      await waitFor(() => completed.includes(first.id), 'the running task to finish after the pause');
+      const later = createWorker({ registry, transport, queues: [queueName], concurrency: 5 });
+      later.on('completed', (event) => completed.push(event.id));
+      toClose.push(() => later.stop({ timeout: 5_000 }));
+      await later.start();
+      await sleep(700);
+      expect(started).toEqual(['first']);
+      await queue.resume(queueName);
+      expect(await queue.isPaused(queueName)).toBe(false);
+      await waitFor(() => handles.every((handle) => completed.includes(handle.id)), 'the backlog after resume');
+      expect([...started].sort()).toEqual(['a', 'b', 'c', 'first']);
     });
 
     it('holds a delayed task back until it is due', async () => {
