@@ -93,6 +93,11 @@ class BoundQueue implements BoundTaskQueue {
     return this.#base.handle(id);
   }
 
+  cancel(id: string): Promise<boolean> {
+    // Staged in the bound unit of work, like a submit (where AsyncLocalStorage context is lost).
+    return this.uow.run(() => this.#base.cancel(id));
+  }
+
   pause(queue: string): Promise<void> {
     return this.#base.pause(queue);
   }

@@ -66,7 +66,7 @@ export class MemoryResultStore implements ResultStore {
   async started(id: string, attempt: number, at: Date, deadRetries = 0): Promise<boolean> {
     const row = this.#rows.get(id);
     if (!row) return true;
-    if (row.state === 'succeeded') return false;
+    if (row.state === 'succeeded' || row.state === 'cancelled') return false;
     // A dead task runs again only when its dead letter was sent back, which counts one more dead retry.
     if (isFinished(row.state) && deadRetries <= row.deadRetries) return false;
     row.state = 'active';
@@ -93,6 +93,14 @@ export class MemoryResultStore implements ResultStore {
     row.state = final ? 'dead' : 'retrying';
     row.error = error;
     if (final) row.finishedAt = at;
+  }
+
+  async cancel(id: string, at: Date): Promise<boolean> {
+    const row = this.#rows.get(id);
+    if (!row || isFinished(row.state)) return false;
+    row.state = 'cancelled';
+    row.finishedAt = at;
+    return true;
   }
 
   async get(id: string): Promise<StoredStatus | null> {

@@ -3,7 +3,7 @@ import type { Codec } from './codecs/types.js';
 import { encodeArgs } from './codecs/encode.js';
 import { decodeArgs } from './codecs/decode.js';
 import { describeError } from './internal/dead-letter.js';
-import type { ResultStore, TaskStatus } from './result-store.js';
+import { isFinished, type ResultStore, type TaskStatus } from './result-store.js';
 import { bindQueue } from './bound-queue.js';
 import {
   currentUnitOfWork,
@@ -138,7 +138,7 @@ class QueueCore {
           : parseDuration(options.delay, 'delay')) || undefined;
     const headers = this.#headers(body, queue, ts, delayMs === undefined ? undefined : ts + delayMs);
     const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs };
-    return { handle: new TaskHandle(this.readStatus, id, task, queue), message };
+    return { handle: new TaskHandle(this.readStatus, id, task, queue, this.cancel), message };
   }
 
   /**
@@ -202,7 +202,7 @@ class QueueCore {
     const holder = await this.store.claimKey(key, prepared.handle.id, prepared.handle.name);
     return holder === prepared.handle.id
       ? undefined
-      : new TaskHandle(this.readStatus, holder, prepared.handle.name, prepared.handle.queue);
+      : new TaskHandle(this.readStatus, holder, prepared.handle.name, prepared.handle.queue, this.cancel);
   }
 
   readonly readStatus = (id: string): Promise<TaskStatus | null> => this.status(id);
@@ -213,6 +213,36 @@ class QueueCore {
     if (!control) throw new NoControlPlaneError(this.transport.kind);
     return control;
   }
+
+  /**
+   * With a store: marks the task cancelled unless it finished, then tells the
+   * workers (one running it aborts its signal). Without one, only the broadcast.
+   * In a unit of work both happen at its commit, and not at all on rollback.
+   */
+  readonly cancel = async (id: string): Promise<boolean> => {
+    if (typeof id !== 'string' || id === '' || id.length > 255)
+      throw new InvalidOptionError('id', 'expected a task id (a non-empty string up to 255 characters)');
+    const control = this.controlPlane();
+    const store = this.store;
+    const broadcast = () => control.publish({ kind: 'cancel', id });
+    const uow = currentUnitOfWork();
+    if (uow) {
+      // The answer is the status now; the cancel itself waits for the commit.
+      const status = store ? await store.get(id) : null;
+      uow.afterCommit(async () => {
+        if (store?.cancel) await store.cancel(id, new Date());
+        await broadcast();
+      });
+      return status !== null && !isFinished(status.state);
+    }
+    if (!store?.cancel) {
+      await broadcast();
+      return false;
+    }
+    const changed = await store.cancel(id, new Date());
+    if (changed) await broadcast();
+    return changed;
+  };
 
   async setPaused(queue: string, paused: boolean): Promise<void> {
     validateTaskOptions({ queue }, 'queue');
@@ -380,7 +410,11 @@ class Queue implements TaskQueue {
   }
 
   handle(id: string): TaskHandle {
-    return new TaskHandle(this.#core.readStatus, id, '', '');
+    return new TaskHandle(this.#core.readStatus, id, '', '', this.#core.cancel);
+  }
+
+  cancel(id: string): Promise<boolean> {
+    return this.#core.cancel(id);
   }
 
   pause(queue: string): Promise<void> {

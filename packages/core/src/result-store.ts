@@ -1,5 +1,8 @@
-/** Where a task is in its life. `retrying` waits for its next attempt; `dead` went to the dead-letter queue. */
-export type TaskState = 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead';
+/**
+ * Where a task is in its life. `retrying` waits for its next attempt; `dead` went to the dead-letter queue;
+ * `cancelled` was cancelled with `queue.cancel(id)` before it finished, and does not run (again).
+ */
+export type TaskState = 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
 
 /** A failure as stored: enough to show a user, no stack unless asked for. */
 export interface StoredError {
@@ -78,6 +81,12 @@ export interface ResultStore {
   claimKey(key: string, id: string, name: string): Promise<string>;
   /** Gives a key back (the task that claimed it was rolled back). */
   releaseKey(key: string, id: string): Promise<void>;
+  /**
+   * Marks an unfinished task `cancelled` (finished at `at`); a later `started` resolves false for it, and a late
+   * `succeeded` or `failed` changes nothing. Resolves whether it changed the status: false when the task already
+   * finished or is unknown. Optional: without it `queue.cancel(id)` reaches running tasks only.
+   */
+  cancel?(id: string, at: Date): Promise<boolean>;
   /** Deletes finished tasks older than the store's retention; returns how many. */
   prune(now?: Date): Promise<number>;
 }
@@ -90,5 +99,5 @@ export interface StoredStatus extends Omit<TaskStatus, 'result'> {
 
 /** True for states no attempt follows. */
 export function isFinished(state: TaskState): boolean {
-  return state === 'succeeded' || state === 'dead';
+  return state === 'succeeded' || state === 'dead' || state === 'cancelled';
 }

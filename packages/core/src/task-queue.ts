@@ -65,6 +65,17 @@ export interface TaskQueue {
   /** A handle for a task id (e.g. from a URL), to read its status or await its result. */
   handle(id: string): TaskHandle;
   /**
+   * Cancels a task. With a result store (that has `cancel`): a queued,
+   * delayed or retrying task is marked `cancelled` and never runs; a running
+   * one has its `currentTask().signal` aborted (within about a second, in
+   * whichever process runs it) and is neither retried nor dead-lettered.
+   * Resolves true if the task will not run (again), false if it already
+   * finished (or is unknown). Without a store only a running task can be
+   * cancelled (its signal is aborted) and it resolves false: nothing says
+   * whether it ran. Inside a unit of work the cancel happens at commit.
+   */
+  cancel(id: string): Promise<boolean>;
+  /**
    * Pauses a logical queue for every worker of the transport's prefix: they
    * stop starting its tasks (within about 2 s) and finish what they run;
    * submits still succeed. It stays paused across worker restarts until

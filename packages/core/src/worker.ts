@@ -60,6 +60,7 @@ export class Worker {
   readonly #shutdown: LifecycleHook[] = [];
   readonly #middleware: TaskMiddleware[] = [];
   readonly #running = new Map<Delivery, TaskRun | undefined>();
+  readonly #cancelled = new WeakSet<TaskRun>();
   #state: State = 'idle';
   #control: WorkerControl | undefined;
   #subscription: Subscription | undefined;
@@ -264,9 +265,30 @@ export class Worker {
     await this.#release?.();
   }
 
-  /** A cancel broadcast: a task of this id running here has its signal aborted. */
+  /** A cancel broadcast: a task of this id running here has its signal aborted, and is not retried. */
   #cancelRun(id: string): void {
-    for (const run of this.#running.values()) if (run?.id === id) run.abort(new TaskCancelledError(id));
+    for (const run of this.#running.values()) {
+      if (run?.id !== id || run.aborted) continue;
+      this.#cancelled.add(run);
+      run.abort(new TaskCancelledError(id));
+    }
+  }
+
+  /** A cancelled run that failed (most often from its aborted signal): acked, neither retried nor dead-lettered. */
+  #endCancelled(delivery: Delivery, run: TaskRun, durationMs: number): void {
+    this.#cancelled.delete(run);
+    if (!this.#settle(delivery)) return;
+    delivery.ack();
+    this.logger.info('task cancelled', { id: run.id, task: run.name, queue: run.queue });
+    this.#events.emit('failed', {
+      id: run.id,
+      name: run.name,
+      queue: run.queue,
+      attempt: run.attempt,
+      error: new TaskCancelledError(run.id),
+      durationMs,
+      willRetry: false,
+    });
   }
 
   #enforceAckDeadline(): void {
@@ -417,6 +439,7 @@ export class Worker {
     durationMs: number,
   ): Promise<void> {
     if (run.expired || !this.#running.has(delivery)) return; // handled by the ack-deadline guard or a forced stop
+    if (this.#cancelled.has(run)) return this.#endCancelled(delivery, run, durationMs);
     const undecodable = typeof error === 'object' && error !== null && UNDECODABLE in error;
     const nonRetryable =
       undecodable ||

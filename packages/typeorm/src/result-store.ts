@@ -25,7 +25,7 @@ export interface SqlResultStoreOptions {
   readonly logger?: Logger;
 }
 
-const FINISHED = `('succeeded', 'dead')`;
+const FINISHED = `('succeeded', 'dead', 'cancelled')`;
 const COLUMNS =
   '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at"';
 
@@ -99,13 +99,26 @@ export class SqlResultStore implements ResultStore {
         manager,
         `UPDATE ${table} SET "state" = 'active', "finished_at" = NULL, "attempts" = CASE WHEN "attempts" > ? THEN "attempts" ELSE ? END, ` +
           `"deliveries" = "deliveries" + 1, "dead_retries" = CASE WHEN "dead_retries" > ? THEN "dead_retries" ELSE ? END, "started_at" = ? ` +
-          `WHERE "id" = ? AND "state" <> 'succeeded' AND ("state" NOT IN ${FINISHED} OR "dead_retries" < ?)`,
+          `WHERE "id" = ? AND "state" NOT IN ('succeeded', 'cancelled') AND ("state" NOT IN ${FINISHED} OR "dead_retries" < ?)`,
         [attempt, attempt, deadRetries, deadRetries, at.getTime(), id, deadRetries],
       );
       if (affected > 0) return true;
       // No row: a task submitted without this store (or pruned): run it.
       const { rows } = await execute(this.#dialect, manager, `SELECT 1 FROM ${table} WHERE "id" = ?`, [id]);
       return rows.length === 0;
+    });
+  }
+
+  async cancel(id: string, at: Date): Promise<boolean> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    return this.#run(async (manager) => {
+      const { affected } = await execute(
+        this.#dialect,
+        manager,
+        `UPDATE ${table} SET "state" = 'cancelled', "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
+        [at.getTime(), id],
+      );
+      return affected > 0;
     });
   }
 

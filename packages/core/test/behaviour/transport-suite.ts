@@ -4,6 +4,8 @@ import {
   createQueue,
   createWorker,
   currentTask,
+  errorCode,
+  memoryResultStore,
   type DeadEvent,
   NonRetryableError,
   TaskRegistry,
@@ -329,6 +331,48 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       expect(await queue.isPaused(queueName)).toBe(false);
       await waitFor(() => handles.every((handle) => completed.includes(handle.id)), 'the backlog after resume');
       expect([...started].sort()).toEqual(['a', 'b', 'c', 'first']);
+    });
+
+    it('cancels a running task (signal aborted, not retried, status cancelled) and a queued one (never runs)', async () => {
+      const aborted: unknown[] = [];
+      const started: string[] = [];
+      async function held(label: string) {
+        started.push(label);
+        const { signal } = currentTask();
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+        aborted.push(signal.reason);
+        throw signal.reason;
+      }
+      const registry = new TaskRegistry().add('held', held);
+      const transport = harness.make();
+      const queueName = harness.queueName('cancel');
+      used.push(queueName);
+      const store = memoryResultStore();
+      const queue = createQueue({ registry, transport, store, defaults: { queue: queueName, attempts: 3 } });
+      const worker = createWorker({ registry, transport, store, queues: [queueName], concurrency: 1 });
+      toClose.push(
+        () => queue.close(),
+        () => worker.stop({ timeout: 5_000 }),
+      );
+      const failed: Array<{ willRetry: boolean; code: string | undefined }> = [];
+      worker.on('failed', (event) => failed.push({ willRetry: event.willRetry, code: errorCode(event.error) }));
+      // Not the dead-letter queue's count: on amqp it is the default prefix's, shared with other tests.
+      const dead: string[] = [];
+      worker.on('dead', (event) => dead.push(event.id));
+      await worker.start();
+      const running = await queue.submit(held, 'running');
+      const waiting = await queue.submit(held, 'waiting');
+      await waitFor(() => started.length === 1, 'the first task to start');
+      expect(await waiting.cancel()).toBe(true);
+      expect(await running.cancel()).toBe(true);
+      await waitFor(() => failed.length === 1, 'the cancelled run to end');
+      expect(failed).toEqual([{ willRetry: false, code: 'TASKQ_TASK_CANCELLED' }]);
+      expect(errorCode(aborted[0])).toBe('TASKQ_TASK_CANCELLED');
+      await sleep(500);
+      expect(started).toEqual(['running']);
+      expect((await queue.status(running.id))?.state).toBe('cancelled');
+      expect((await queue.status(waiting.id))?.state).toBe('cancelled');
+      expect(dead).toEqual([]);
     });
 
     it('holds a delayed task back until it is due', async () => {
