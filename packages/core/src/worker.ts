@@ -368,7 +368,8 @@ export class Worker {
       // Already finished: a redelivery after a crash between the run and its ack, or a replayed copy. Do not run it
       // twice.
       const skipped = { id: run.id, task: run.name, queue: run.queue };
-      if (delivery.redelivered)
+      if (await this.#recorder.isCancelled(run.id)) this.logger.debug('skipping a cancelled task', skipped);
+      else if (delivery.redelivered)
         this.logger.debug('skipping a redelivered task the result store knows as finished', skipped);
       else
         this.logger.warn(

@@ -38,6 +38,15 @@ export class StatusRecorder {
     }
   }
 
+  /** Whether the store has the task as cancelled (asked only for a task it refused to start, to log why). */
+  async isCancelled(id: string): Promise<boolean> {
+    try {
+      return (await this.#store.get(id))?.state === 'cancelled';
+    } catch {
+      return false;
+    }
+  }
+
   async success(run: TaskRun): Promise<void> {
     try {
       let encoded: string;
