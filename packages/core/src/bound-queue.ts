@@ -5,7 +5,7 @@ import type { ResultStore, TaskStatus } from './result-store.js';
 import type { TaskHandle } from './task-handle.js';
 import type { BoundTaskQueue, SubmitMiddleware, TaskQueue } from './task-queue.js';
 import type { SubmitOptions } from './task-options.js';
-import type { Transport } from './transport.js';
+import type { Transport, WorkerHeartbeat } from './transport.js';
 import type { UnitOfWork, UnitOfWorkOptions } from './unit-of-work.js';
 
 /** A bound queue was used after its unit of work settled (e.g. after the response started). */
@@ -96,6 +96,10 @@ class BoundQueue implements BoundTaskQueue {
   cancel(id: string): Promise<boolean> {
     // Staged in the bound unit of work, like a submit (where AsyncLocalStorage context is lost).
     return this.uow.run(() => this.#base.cancel(id));
+  }
+
+  workers(options?: { readonly wait?: number }): Promise<WorkerHeartbeat[]> {
+    return this.#base.workers(options);
   }
 
   pause(queue: string): Promise<void> {

@@ -23,7 +23,7 @@ import { uuidv7 } from './internal/uuid.js';
 import type { TaskFunction, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey, signMessage } from './signing.js';
 import { parseDuration, resolveBackoff, type SubmitOptions, validateTaskOptions } from './task-options.js';
-import type { ControlPlane, MessageHeaders, OutgoingMessage, Transport } from './transport.js';
+import type { ControlPlane, MessageHeaders, OutgoingMessage, Transport, WorkerHeartbeat } from './transport.js';
 
 /** Options of {@link createQueue}. */
 export interface QueueOptions {
@@ -244,6 +244,24 @@ class QueueCore {
     return changed;
   };
 
+  /** Asks every worker for a heartbeat and collects the answers for `waitMs`. */
+  async workers(waitMs: number): Promise<WorkerHeartbeat[]> {
+    if (!Number.isInteger(waitMs) || waitMs < 1 || waitMs > 60_000)
+      throw new InvalidOptionError('wait', `expected 1-60000 ms, got ${waitMs}`);
+    const control = this.controlPlane();
+    const heard = new Map<string, WorkerHeartbeat>();
+    const stop = await control.watchHeartbeats((beat) => heard.set(beat.id, beat));
+    try {
+      await control.publish({ kind: 'ping' });
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    } finally {
+      await stop();
+    }
+    return [...heard.values()].sort(
+      (a, b) => a.host.localeCompare(b.host) || a.pid - b.pid || a.id.localeCompare(b.id),
+    );
+  }
+
   async setPaused(queue: string, paused: boolean): Promise<void> {
     validateTaskOptions({ queue }, 'queue');
     await this.controlPlane().setPaused(queue, paused);
@@ -415,6 +433,10 @@ class Queue implements TaskQueue {
 
   cancel(id: string): Promise<boolean> {
     return this.#core.cancel(id);
+  }
+
+  workers(options: { readonly wait?: number } = {}): Promise<WorkerHeartbeat[]> {
+    return this.#core.workers(options.wait ?? 1_000);
   }
 
   pause(queue: string): Promise<void> {

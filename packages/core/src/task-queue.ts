@@ -9,7 +9,7 @@ import type { TaskFunction, TaskRegistry } from './registry.js';
 import type { ResultStore, TaskStatus } from './result-store.js';
 import type { TaskHandle } from './task-handle.js';
 import type { SubmitOptions } from './task-options.js';
-import type { Transport } from './transport.js';
+import type { Transport, WorkerHeartbeat } from './transport.js';
 import type { UnitOfWork, UnitOfWorkOptions } from './unit-of-work.js';
 
 /** What submit-side middleware sees: the task before it is encoded. */
@@ -75,6 +75,12 @@ export interface TaskQueue {
    * whether it ran. Inside a unit of work the cancel happens at commit.
    */
   cancel(id: string): Promise<boolean>;
+  /**
+   * The live workers of the transport's prefix: every worker is asked for a
+   * heartbeat and the answers heard within `wait` ms (default 1000) are
+   * returned. A worker that died (or is cut off) does not answer.
+   */
+  workers(options?: { readonly wait?: number }): Promise<WorkerHeartbeat[]>;
   /**
    * Pauses a logical queue for every worker of the transport's prefix: they
    * stop starting its tasks (within about 2 s) and finish what they run;

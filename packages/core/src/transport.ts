@@ -5,7 +5,26 @@
 export type ControlMessage =
   | { readonly kind: 'pause'; readonly queue: string }
   | { readonly kind: 'resume'; readonly queue: string }
-  | { readonly kind: 'cancel'; readonly id: string };
+  | { readonly kind: 'cancel'; readonly id: string }
+  /** Asks every worker for a heartbeat now (`queue.workers()`). */
+  | { readonly kind: 'ping' };
+
+/** What a worker announces about itself every heartbeat interval. */
+export interface WorkerHeartbeat {
+  /** Random id of the worker instance (the one its presence announcements carry). */
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly queues: readonly string[];
+  readonly concurrency: number;
+  /** Tasks running in it now. */
+  readonly running: number;
+  /** taskq's version in that process. */
+  readonly version: string;
+  readonly startedAt: Date;
+  /** Its heartbeat interval: it counts as gone when it stays silent for two. */
+  readonly intervalMs: number;
+}
 
 /** Header values a transport carries next to a message body. */
 export type MessageHeaders = Record<string, string | number | boolean | undefined>;
@@ -178,6 +197,10 @@ export interface ControlPlane {
   setPaused(queue: string, paused: boolean): Promise<void>;
   /** Whether the queue is paused now. */
   isPaused(queue: string): Promise<boolean>;
+  /** Sends a worker's heartbeat (heard by watchers, not by the other workers). */
+  heartbeat(beat: WorkerHeartbeat): Promise<void>;
+  /** Hears every heartbeat of the prefix until the returned function is called. */
+  watchHeartbeats(onBeat: (beat: WorkerHeartbeat) => void): Promise<() => Promise<void>>;
 }
 
 /**

@@ -22,7 +22,7 @@ import { longTimeout } from './internal/long-timeout.js';
 import { StatusRecorder } from './internal/status-recorder.js';
 import { TypedEmitter } from './internal/emitter.js';
 import { TaskRun } from './internal/task-run.js';
-import { WorkerControl } from './internal/worker-control.js';
+import { TASKQ_VERSION, WorkerControl } from './internal/worker-control.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey } from './signing.js';
@@ -53,6 +53,7 @@ export class Worker {
   // Made at start(): the registry may still gain tasks after the worker is built (Nest registers its @Task() methods then).
   #foreign: ForeignConsumers | undefined;
   readonly #ackLimitMs: number | undefined;
+  readonly #heartbeatMs: number;
   readonly #recorder: StatusRecorder | undefined;
   readonly #maxPayloadBytes: number;
   readonly #events: TypedEmitter<WorkerEvents>;
@@ -121,6 +122,9 @@ export class Worker {
     if (!Number.isInteger(maxPayload) || maxPayload < 1024)
       throw new InvalidOptionError('maxPayloadBytes', `expected an integer >= 1024, got ${maxPayload}`);
     this.#maxPayloadBytes = maxPayload;
+    this.#heartbeatMs = parseDuration(options.heartbeatInterval ?? 5_000, 'heartbeatInterval');
+    if (this.#heartbeatMs < 100 || this.#heartbeatMs > 3_600_000)
+      throw new InvalidOptionError('heartbeatInterval', `expected 100 ms to 1 hour, got ${this.#heartbeatMs} ms`);
     const deadline = options.ackDeadline ?? 1_800_000;
     if (deadline === false) this.#ackLimitMs = undefined;
     else {
@@ -198,6 +202,22 @@ export class Worker {
         this.#onDelivery,
       );
       control.attach(this.#subscription);
+      const card = this.#foreign.card;
+      const startedAt = new Date();
+      control.startHeartbeat(
+        () => ({
+          id: card.instance,
+          host: card.host,
+          pid: card.pid,
+          queues: this.queues,
+          concurrency: this.concurrency,
+          running: this.#running.size,
+          version: TASKQ_VERSION,
+          startedAt,
+          intervalMs: this.#heartbeatMs,
+        }),
+        this.#heartbeatMs,
+      );
       if (this.#ackLimitMs !== undefined) {
         // One sweep for all running tasks instead of a timer per task: the hot path stays timer-free.
         this.#ackGuard = setInterval(() => this.#enforceAckDeadline(), Math.min(1_000, this.#ackLimitMs / 4));

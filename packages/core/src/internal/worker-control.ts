@@ -1,5 +1,10 @@
+import { createRequire } from 'node:module';
 import type { Logger } from '../logger.js';
-import type { ControlMessage, ControlPlane, Subscription } from '../transport.js';
+import type { ControlMessage, ControlPlane, Subscription, WorkerHeartbeat } from '../transport.js';
+
+/** taskq's version, as heartbeats report it (src/ and dist/ sit at the same depth below package.json). */
+export const TASKQ_VERSION: string = (createRequire(import.meta.url)('../../package.json') as { version: string })
+  .version;
 
 /** How often a worker reads the paused markers again, for a broadcast it missed (a reconnect, a race at start). */
 export const PAUSE_RESYNC_MS = 1_500;
@@ -18,6 +23,8 @@ export class WorkerControl {
   readonly #onCancel: (id: string) => void;
   #subscription: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #beat: (() => WorkerHeartbeat) | undefined;
+  #beatTimer: NodeJS.Timeout | undefined;
 
   constructor(
     control: ControlPlane | undefined,
@@ -45,13 +52,32 @@ export class WorkerControl {
     this.#timer.unref();
   }
 
+  /** Sends `beat()` now and every `intervalMs`, and whenever a watcher asks (a ping). */
+  startHeartbeat(beat: () => WorkerHeartbeat, intervalMs: number): void {
+    if (!this.#control) return;
+    this.#beat = beat;
+    this.#sendBeat();
+    this.#beatTimer = setInterval(() => this.#sendBeat(), intervalMs);
+    this.#beatTimer.unref();
+  }
+
   detach(): void {
     clearInterval(this.#timer);
+    clearInterval(this.#beatTimer);
+    this.#beat = undefined;
     this.#subscription = undefined;
   }
 
+  #sendBeat(): void {
+    if (!this.#beat || !this.#control) return;
+    this.#control
+      .heartbeat(this.#beat())
+      .catch((error: unknown) => this.#logger.debug('a heartbeat could not be sent', { error }));
+  }
+
   readonly onControl = (message: ControlMessage): void => {
-    if (message.kind === 'cancel') this.#onCancel(message.id);
+    if (message.kind === 'ping') this.#sendBeat();
+    else if (message.kind === 'cancel') this.#onCancel(message.id);
     else if (this.#queues.includes(message.queue)) this.#apply(message.queue, message.kind === 'pause');
   };
 

@@ -375,6 +375,23 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       expect(dead).toEqual([]);
     });
 
+    it('lists its live workers from their heartbeats: queues, concurrency, running count, pid', async () => {
+      const release = gate();
+      async function busy() {
+        await release.promise;
+      }
+      const { queue, worker, queueName } = setup(new TaskRegistry().add('busy', busy), 'workers', { concurrency: 4 });
+      await worker.start();
+      await queue.submit(busy);
+      await waitFor(() => worker.active === 1, 'the task to start');
+      // On amqp the default prefix is shared with other tests: only this test's worker is looked at.
+      const mine = (await queue.workers({ wait: 300 })).filter((beat) => beat.queues.includes(queueName));
+      release.open();
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({ pid: process.pid, queues: [queueName], concurrency: 4, running: 1 });
+      expect(mine[0].intervalMs).toBe(5_000);
+    });
+
     it('holds a delayed task back until it is due', async () => {
       const startedAt: number[] = [];
       async function later() {

@@ -17,7 +17,10 @@ import { failPoint } from '../failpoint.js';
 import { ManagedConnection } from './connection.js';
 import { ConsumerSubscription } from './consumer.js';
 import { CONTROL_KEY, PresenceMember } from './presence.js';
-import { encodeControl } from '../../internal/control.js';
+import { encodeControl, encodeHeartbeat, parseHeartbeat } from '../../internal/control.js';
+
+/** Routing key of worker heartbeats: bound by watchers only, so workers do not hear each other's every beat. */
+const HEARTBEAT_KEY = 'heartbeat';
 import { AmqpDeadLetterStore } from './dead-letter-store.js';
 import { Publisher } from './publisher.js';
 import { DEFAULT_PREFIX, type QueueType, Topology } from './topology.js';
@@ -274,6 +277,39 @@ export class AmqpTransport implements Transport {
       });
       await this.control.publish(paused ? { kind: 'pause', queue } : { kind: 'resume', queue });
     },
+    heartbeat: async (beat) => {
+      if (this.#closed) throw new ClosedError('the AMQP transport');
+      await this.#publisher.publishControl(this.#topology.controlExchange, HEARTBEAT_KEY, encodeHeartbeat(beat));
+    },
+    watchHeartbeats: async (onBeat) => {
+      // A short-lived listener (`queue.workers()`, the CLI): its own channel and server-named exclusive queue, gone
+      // with the channel.
+      if (this.#closed) throw new ClosedError('the AMQP transport');
+      const channel = this.#publishConnection.track(await (await this.#connectedModel()).createChannel());
+      channel.on('error', () => {});
+      try {
+        await channel.assertExchange(this.#topology.controlExchange, 'topic', { durable: true });
+        const { queue } = await channel.assertQueue('', {
+          exclusive: true,
+          autoDelete: true,
+          durable: false,
+          arguments: { 'x-max-length': 10_000 },
+        });
+        await channel.bindQueue(queue, this.#topology.controlExchange, HEARTBEAT_KEY);
+        await channel.consume(
+          queue,
+          (message) => {
+            const beat = message && parseHeartbeat(message.content);
+            if (beat) onBeat(beat);
+          },
+          { noAck: true },
+        );
+      } catch (error) {
+        await channel.close().catch(() => {});
+        throw error;
+      }
+      return () => channel.close().catch(() => {});
+    },
     isPaused: (queue) =>
       this.#withControlChannel(async (channel) => {
         try {
@@ -286,14 +322,18 @@ export class AmqpTransport implements Transport {
       }),
   };
 
-  async #withControlChannel<T>(fn: (channel: import('amqplib').Channel) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new ClosedError('the AMQP transport');
-    const model = await withTimeout(this.#publishConnection.current(), this.#connectTimeoutMs, () =>
+  #connectedModel(): Promise<import('amqplib').ChannelModel> {
+    return withTimeout(this.#publishConnection.current(), this.#connectTimeoutMs, () =>
       this.#publishConnection.error(
         `could not connect within ${this.#connectTimeoutMs} ms to ${this.displayUrls.join(', ')}`,
         this.#publishConnection.lastError,
       ),
     );
+  }
+
+  async #withControlChannel<T>(fn: (channel: import('amqplib').Channel) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new ClosedError('the AMQP transport');
+    const model = await this.#connectedModel();
     const channel = this.#publishConnection.track(await model.createChannel());
     // A passive declare of a missing queue closes the channel with a 404: expected, and answered by the rejection.
     channel.on('error', () => {});

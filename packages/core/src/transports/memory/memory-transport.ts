@@ -13,6 +13,7 @@ import type {
   OutgoingMessage,
   Subscription,
   Transport,
+  WorkerHeartbeat,
 } from '../../transport.js';
 import { checkMessageLimits } from '../../task-options.js';
 import { canRetry, deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
@@ -129,7 +130,20 @@ export class MemoryTransport implements Transport {
       await this.control.publish(paused ? { kind: 'pause', queue } : { kind: 'resume', queue });
     },
     isPaused: async (queue) => this.#pausedQueues.has(queue),
+    heartbeat: async (beat) => {
+      setImmediate(() => {
+        for (const watcher of this.#watchers) watcher(beat);
+      });
+    },
+    watchHeartbeats: async (onBeat) => {
+      this.#watchers.add(onBeat);
+      return async () => {
+        this.#watchers.delete(onBeat);
+      };
+    },
   };
+
+  readonly #watchers = new Set<(beat: WorkerHeartbeat) => void>();
 
   async deadLetter(message: DeadLetter): Promise<void> {
     if (this.#closed) throw new ClosedError('the memory transport');
