@@ -23,6 +23,7 @@ interface Row {
   enqueuedAt: Date;
   startedAt?: Date;
   finishedAt?: Date;
+  workerId?: string;
 }
 
 /** Options of {@link memoryResultStore}. */
@@ -63,7 +64,7 @@ export class MemoryResultStore implements ResultStore {
     this.#maybePrune();
   }
 
-  async started(id: string, attempt: number, at: Date, deadRetries = 0): Promise<boolean> {
+  async started(id: string, attempt: number, at: Date, deadRetries = 0, workerId?: string): Promise<boolean> {
     const row = this.#rows.get(id);
     if (!row) return true;
     if (row.state === 'succeeded' || row.state === 'cancelled') return false;
@@ -75,6 +76,7 @@ export class MemoryResultStore implements ResultStore {
     row.deliveries++;
     row.deadRetries = Math.max(row.deadRetries, deadRetries);
     row.startedAt = at;
+    row.workerId = workerId;
     return true;
   }
 

@@ -20,6 +20,7 @@ import { TaskHandle } from './task-handle.js';
 export { TaskHandle, TaskFailedError, type ResultOptions } from './task-handle.js';
 export type { TaskQueue } from './task-queue.js';
 import { uuidv7 } from './internal/uuid.js';
+import { LiveWorkers } from './internal/live-workers.js';
 import type { TaskFunction, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey, signMessage } from './signing.js';
 import { parseDuration, resolveBackoff, type SubmitOptions, validateTaskOptions } from './task-options.js';
@@ -272,14 +273,32 @@ class QueueCore {
       throw new InvalidOptionError('store', 'queue.status() needs a result store: createQueue({ store })');
     const stored = await this.store.get(id);
     if (!stored) return null;
+    if (stored.state === 'active' && stored.workerId !== undefined && this.transport.control && !this.closed) {
+      const live = await this.#liveWorkers(this.transport.control)
+        .isLive(stored.workerId)
+        .catch(() => undefined);
+      if (live !== undefined) return { ...stored, lost: !live } as TaskStatus;
+    }
     if (stored.result === undefined) return stored as TaskStatus;
     const [result] = await decodeArgs(JSON.parse(stored.result), this.codecs);
     return { ...stored, result };
   }
 
+  #live: LiveWorkers | undefined;
+
+  #liveWorkers(control: ControlPlane): LiveWorkers {
+    if (this.#live) return this.#live;
+    const live = new LiveWorkers(control, () => {
+      if (this.#live === live) this.#live = undefined;
+    });
+    this.#live = live;
+    return live;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.#live?.close();
     await this.#release();
   }
 }

@@ -32,6 +32,13 @@ export interface TaskStatus<Result = unknown> {
   readonly enqueuedAt: Date;
   /** When the latest start (attempt or redelivery) began. */
   readonly startedAt?: Date;
+  /** Id of the worker that made the latest start (its heartbeat id), when the store records it. */
+  readonly workerId?: string;
+  /**
+   * Set by `queue.status()` on an `active` task whose worker stopped sending
+   * heartbeats: it died with the task, which waits for the broker to redeliver it.
+   */
+  readonly lost?: boolean;
   readonly finishedAt?: Date;
 }
 
@@ -64,10 +71,11 @@ export interface ResultStore {
    * replayed copy), or it is dead and `deadRetries` is not above the count
    * it died with (a replayed copy, not a dead letter sent back by `taskq
    * dead retry`). The worker then acks the message without running it.
+   * @param workerId The starting worker's id, for `lost` (a store may ignore it).
    * @param deadRetries How many times the message's dead letter was sent back (header `x-taskq-dead-retries`); 0 when
    * absent.
    */
-  started(id: string, attempt: number, at: Date, deadRetries?: number): Promise<boolean>;
+  started(id: string, attempt: number, at: Date, deadRetries?: number, workerId?: string): Promise<boolean>;
   /** The task succeeded; `result` is JSON text of `[encodedReturnValue]` (taskq's codec encoding). */
   succeeded(id: string, result: string, at: Date): Promise<void>;
   /** An attempt failed; `final` means no attempt follows (dead-lettered). */

@@ -199,8 +199,11 @@ export interface ControlPlane {
   isPaused(queue: string): Promise<boolean>;
   /** Sends a worker's heartbeat (heard by watchers, not by the other workers). */
   heartbeat(beat: WorkerHeartbeat): Promise<void>;
-  /** Hears every heartbeat of the prefix until the returned function is called. */
-  watchHeartbeats(onBeat: (beat: WorkerHeartbeat) => void): Promise<() => Promise<void>>;
+  /**
+   * Hears every heartbeat of the prefix until the returned function is called;
+   * `onEnd` is called if it stops hearing them before (its connection was lost).
+   */
+  watchHeartbeats(onBeat: (beat: WorkerHeartbeat) => void, onEnd?: () => void): Promise<() => Promise<void>>;
 }
 
 /**

@@ -384,7 +384,7 @@ export class Worker {
       redelivered: delivery.redelivered,
     });
     this.#running.set(delivery, run);
-    if (this.#recorder && !(await this.#recorder.start(run, fields.deadRetries))) {
+    if (this.#recorder && !(await this.#recorder.start(run, fields.deadRetries, this.#foreign?.card.instance))) {
       // Already finished: a redelivery after a crash between the run and its ack, or a replayed copy. Do not run it
       // twice.
       const skipped = { id: run.id, task: run.name, queue: run.queue };

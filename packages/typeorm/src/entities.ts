@@ -57,6 +57,8 @@ export interface StatusRow {
   /** The latest start. */
   startedAt: number | null;
   finishedAt: number | null;
+  /** Id of the worker that made the latest start (for `lost`). */
+  workerId: string | null;
 }
 
 /** A row of `taskq_keys`: a deduplication key held by a task. */
@@ -121,6 +123,7 @@ export const StatusEntity = new EntitySchema<StatusRow>({
     enqueuedAt: { name: 'enqueued_at', type: 'bigint', transformer: epochMs },
     startedAt: { name: 'started_at', type: 'bigint', nullable: true, transformer: epochMs },
     finishedAt: { name: 'finished_at', type: 'bigint', nullable: true, transformer: epochMs },
+    workerId: { name: 'worker_id', type: 'varchar', length: 36, nullable: true },
   },
   indices: [{ name: 'taskq_status_finished_at', columns: ['finishedAt'] }],
 });

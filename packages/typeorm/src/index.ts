@@ -10,7 +10,12 @@ export {
   type StatusRow,
   type KeyRow,
 } from './entities.js';
-export { taskqMigrations, TaskqTables1735689600000, TaskqOutboxPublishAttempts1767225600000 } from './migrations.js';
+export {
+  taskqMigrations,
+  TaskqTables1735689600000,
+  TaskqOutboxPublishAttempts1767225600000,
+  TaskqStatusWorkerId1780000000000,
+} from './migrations.js';
 export {
   entityCodec,
   type EntityCodecOptions,

@@ -27,7 +27,7 @@ export interface SqlResultStoreOptions {
 
 const FINISHED = `('succeeded', 'dead', 'cancelled')`;
 const COLUMNS =
-  '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at"';
+  '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at", "worker_id"';
 
 /**
  * A {@link ResultStore} in SQL tables (`taskq_status`, `taskq_keys`) through
@@ -90,7 +90,7 @@ export class SqlResultStore implements ResultStore {
     await execute(this.#dialect, manager, `DELETE FROM ${table} WHERE "id" IN (${placeholders(ids.length)})`, ids);
   }
 
-  async started(id: string, attempt: number, at: Date, deadRetries = 0): Promise<boolean> {
+  async started(id: string, attempt: number, at: Date, deadRetries = 0, workerId?: string): Promise<boolean> {
     const table = tableOf(this.dataSource, StatusEntity);
     return this.#run(async (manager) => {
       // A succeeded task never runs again; a dead one only when its dead letter was sent back (one more dead retry).
@@ -98,9 +98,9 @@ export class SqlResultStore implements ResultStore {
         this.#dialect,
         manager,
         `UPDATE ${table} SET "state" = 'active', "finished_at" = NULL, "attempts" = CASE WHEN "attempts" > ? THEN "attempts" ELSE ? END, ` +
-          `"deliveries" = "deliveries" + 1, "dead_retries" = CASE WHEN "dead_retries" > ? THEN "dead_retries" ELSE ? END, "started_at" = ? ` +
+          `"deliveries" = "deliveries" + 1, "dead_retries" = CASE WHEN "dead_retries" > ? THEN "dead_retries" ELSE ? END, "started_at" = ?, "worker_id" = ? ` +
           `WHERE "id" = ? AND "state" NOT IN ('succeeded', 'cancelled') AND ("state" NOT IN ${FINISHED} OR "dead_retries" < ?)`,
-        [attempt, attempt, deadRetries, deadRetries, at.getTime(), id, deadRetries],
+        [attempt, attempt, deadRetries, deadRetries, at.getTime(), workerId ?? null, id, deadRetries],
       );
       if (affected > 0) return true;
       // No row: a task submitted without this store (or pruned): run it.
@@ -284,6 +284,7 @@ function toStatus(row: Record<string, unknown>): StoredStatus {
   if (startedAt !== undefined) status.startedAt = new Date(startedAt);
   const finishedAt = toMs(row.finished_at);
   if (finishedAt !== undefined) status.finishedAt = new Date(finishedAt);
+  if (typeof row.worker_id === 'string') status.workerId = row.worker_id;
   return status;
 }
 

@@ -140,6 +140,17 @@ describe.each(kinds)('result store on %s', (kind) => {
     expect(await store.cancel?.(newId(), at(30))).toBe(false);
   });
 
+  it('records the worker of the latest start; a redelivery to another worker replaces it', async () => {
+    const id = newId();
+    await store.enqueued([{ id, name: 't', queue: 'q', enqueuedAt: at(0) }]);
+    const first = '0193a5b0-0000-7000-8000-00000000000a';
+    const second = '0193a5b0-0000-7000-8000-00000000000b';
+    expect(await store.started(id, 1, at(1), 0, first)).toBe(true);
+    expect(await store.get(id)).toMatchObject({ state: 'active', workerId: first, deliveries: 1 });
+    expect(await store.started(id, 1, at(2), 0, second)).toBe(true);
+    expect(await store.get(id)).toMatchObject({ workerId: second, deliveries: 2, startedAt: at(2) });
+  });
+
   it('an unknown id: started answers true (run it), transitions are ignored', async () => {
     const id = newId();
     expect(await store.started(id, 1, at(0))).toBe(true);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createQueue, createWorker, silentLogger, type Worker } from '../../src/index.js';
-import { hold, registry } from '../fixtures/fault/tasks.js';
+import { createQueue, createWorker, memoryResultStore, silentLogger, type Worker } from '../../src/index.js';
+import { serveResultStore } from '../fixtures/fault/ipc-result-store.js';
+import { hold, registry, work } from '../fixtures/fault/tasks.js';
 import { RABBIT_URL, testBroker } from '../support/rabbit.js';
 import { Child } from './children.js';
 import { eventually } from '../../../../test-support/wait.js';
@@ -62,6 +63,50 @@ describe('fault: live workers', () => {
     await idle.exited;
     const after = await queue.workers();
     expect(after.map((w) => w.pid).sort()).toEqual([busy.pid, process.pid].sort());
+    await queue.close();
+  });
+
+  it('a worker SIGKILLed mid-task: its task shows lost within two heartbeats, then the redelivered run as a new start', async () => {
+    const store = memoryResultStore();
+    const name = broker.queue('lost');
+    const queue = createQueue({ registry, transport: broker.amqp(), defaults: { queue: name }, store });
+    const child = new Child(
+      'worker-child.ts',
+      {
+        BROKER_URL: RABBIT_URL,
+        PREFIX: broker.prefix,
+        QUEUE: name,
+        WORK_MS: '60000',
+        HEARTBEAT_MS: '500',
+        STORE: 'ipc',
+      },
+      [],
+      serveResultStore(store),
+    );
+    children.push(child);
+    await child.waitFor((c) => c.of('ready').length === 1, 'the worker child');
+    const handle = await queue.submit(work, 5);
+    await eventually(async () => (await queue.status(handle.id))?.state === 'active', 'the start in the child');
+    const first = await queue.status(handle.id);
+    expect(first).toMatchObject({ state: 'active', lost: false, deliveries: 1 });
+
+    child.kill('SIGKILL');
+    await child.exited;
+    const killedAt = Date.now();
+    await eventually(async () => (await queue.status(handle.id))?.lost === true, 'the task shown lost', 3_000);
+    // Two 500 ms intervals, and the poll's own step.
+    expect(Date.now() - killedAt).toBeLessThan(1_500);
+    expect(await queue.status(handle.id)).toMatchObject({ state: 'active', deliveries: 1 });
+
+    const rescue = createWorker({ registry, transport: broker.amqp(), queues: [name], store, logger: silentLogger });
+    workers.push(rescue);
+    await rescue.start();
+    expect(await handle.result({ timeout: 10_000 })).toBe(5);
+    const rerun = await queue.status(handle.id);
+    expect(rerun).toMatchObject({ state: 'succeeded', deliveries: 2 });
+    expect(rerun?.lost).toBeUndefined();
+    expect(rerun?.startedAt?.getTime()).toBeGreaterThan(first?.startedAt?.getTime() ?? Infinity);
+    expect(rerun?.workerId).not.toBe(first?.workerId);
     await queue.close();
   });
 });

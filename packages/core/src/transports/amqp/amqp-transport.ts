@@ -281,7 +281,7 @@ export class AmqpTransport implements Transport {
       if (this.#closed) throw new ClosedError('the AMQP transport');
       await this.#publisher.publishControl(this.#topology.controlExchange, HEARTBEAT_KEY, encodeHeartbeat(beat));
     },
-    watchHeartbeats: async (onBeat) => {
+    watchHeartbeats: async (onBeat, onEnd) => {
       // A short-lived listener (`queue.workers()`, the CLI): its own channel and server-named exclusive queue, gone
       // with the channel.
       if (this.#closed) throw new ClosedError('the AMQP transport');
@@ -308,7 +308,14 @@ export class AmqpTransport implements Transport {
         await channel.close().catch(() => {});
         throw error;
       }
-      return () => channel.close().catch(() => {});
+      let closing = false;
+      channel.on('close', () => {
+        if (!closing) onEnd?.();
+      });
+      return async () => {
+        closing = true;
+        await channel.close().catch(() => {});
+      };
     },
     isPaused: (queue) =>
       this.#withControlChannel(async (channel) => {
