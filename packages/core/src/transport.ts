@@ -197,6 +197,8 @@ export interface ControlPlane {
   setPaused(queue: string, paused: boolean): Promise<void>;
   /** Whether the queue is paused now. */
   isPaused(queue: string): Promise<boolean>;
+  /** Messages ready in a logical queue and its consumers now (paused workers do not count); zeros when undeclared. */
+  queueInfo(queue: string): Promise<{ readonly depth: number; readonly consumers: number }>;
   /** Sends a worker's heartbeat (heard by watchers, not by the other workers). */
   heartbeat(beat: WorkerHeartbeat): Promise<void>;
   /**

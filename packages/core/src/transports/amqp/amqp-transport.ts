@@ -317,6 +317,16 @@ export class AmqpTransport implements Transport {
         await channel.close().catch(() => {});
       };
     },
+    queueInfo: (queue) =>
+      this.#withControlChannel(async (channel) => {
+        try {
+          const { messageCount, consumerCount } = await channel.checkQueue(this.#topology.physical(queue));
+          return { depth: messageCount, consumers: consumerCount };
+        } catch (error) {
+          if ((error as { code?: unknown }).code === 404) return { depth: 0, consumers: 0 };
+          throw error;
+        }
+      }),
     isPaused: (queue) =>
       this.#withControlChannel(async (channel) => {
         try {

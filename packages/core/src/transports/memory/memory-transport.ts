@@ -130,6 +130,10 @@ export class MemoryTransport implements Transport {
       await this.control.publish(paused ? { kind: 'pause', queue } : { kind: 'resume', queue });
     },
     isPaused: async (queue) => this.#pausedQueues.has(queue),
+    queueInfo: async (queue) => ({
+      depth: this.depth(queue),
+      consumers: this.#consumers.filter((c) => c.active && c.queues.includes(queue) && !c.paused.has(queue)).length,
+    }),
     heartbeat: async (beat) => {
       setImmediate(() => {
         for (const watcher of this.#watchers) watcher(beat);
