@@ -274,9 +274,13 @@ class QueueCore {
     const stored = await this.store.get(id);
     if (!stored) return null;
     if (stored.state === 'active' && stored.workerId !== undefined && this.transport.control && !this.closed) {
-      const live = await this.#liveWorkers(this.transport.control)
-        .isLive(stored.workerId)
-        .catch(() => undefined);
+      const registry = this.#liveWorkers(this.transport.control);
+      const live = await registry.isLive(stored.workerId).catch(() => {
+        // It could not listen (the broker was away): the next question makes a new one.
+        if (this.#live === registry) this.#live = undefined;
+        void registry.close();
+        return undefined;
+      });
       if (live !== undefined) return { ...stored, lost: !live } as TaskStatus;
     }
     if (stored.result === undefined) return stored as TaskStatus;
