@@ -47,7 +47,10 @@ export async function deleteQueues(logical: readonly string[], prefix = DEFAULT_
   if (logical.length === 0) return;
   const topology = topologyOf(prefix);
   await withChannel(async (channel) => {
-    for (const name of logical) await channel.deleteQueue(topology.physical(name));
+    for (const name of logical) {
+      await channel.deleteQueue(topology.physical(name));
+      await channel.deleteQueue(topology.pausedMarker(name));
+    }
   });
 }
 
@@ -82,7 +85,10 @@ export async function takeRawMessage(logical: string, prefix = DEFAULT_PREFIX): 
 export async function deletePrefix(prefix: string, logical: Iterable<string>, url = RABBIT_URL): Promise<void> {
   const topology = topologyOf(prefix);
   await withChannel(async (channel) => {
-    for (const name of logical) await channel.deleteQueue(topology.physical(name));
+    for (const name of logical) {
+      await channel.deleteQueue(topology.physical(name));
+      await channel.deleteQueue(topology.pausedMarker(name));
+    }
     await channel.deleteQueue(topology.deadQueue);
     for (let level = 0; level < DELAY_LEVELS; level++) {
       await channel.deleteQueue(topology.delayQueue(level));

@@ -5,7 +5,7 @@ import type { ResultStore, TaskStatus } from './result-store.js';
 import type { TaskHandle } from './task-handle.js';
 import type { BoundTaskQueue, SubmitMiddleware, TaskQueue } from './task-queue.js';
 import type { SubmitOptions } from './task-options.js';
-import type { Transport } from './transport.js';
+import type { Transport, WorkerHeartbeat } from './transport.js';
 import type { WatchOptions } from './watch.js';
 import type { UnitOfWork, UnitOfWorkOptions } from './unit-of-work.js';
 
@@ -96,6 +96,27 @@ class BoundQueue implements BoundTaskQueue {
 
   watch(id: string, options?: WatchOptions): AsyncIterable<TaskStatus> {
     return this.#base.watch(id, options);
+  }
+
+  cancel(id: string): Promise<boolean> {
+    // Staged in the bound unit of work, like a submit (where AsyncLocalStorage context is lost).
+    return this.uow.run(() => this.#base.cancel(id));
+  }
+
+  workers(options?: { readonly wait?: number }): Promise<WorkerHeartbeat[]> {
+    return this.#base.workers(options);
+  }
+
+  pause(queue: string): Promise<void> {
+    return this.#base.pause(queue);
+  }
+
+  resume(queue: string): Promise<void> {
+    return this.#base.resume(queue);
+  }
+
+  isPaused(queue: string): Promise<boolean> {
+    return this.#base.isPaused(queue);
   }
 
   close(): Promise<void> {

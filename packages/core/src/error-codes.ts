@@ -129,6 +129,16 @@ export const ERROR_CODES = {
     error: 'TaskTimeoutError',
     summary: "An attempt ran past its `timeout`; the task's signal was aborted.",
   },
+  TASKQ_TASK_CANCELLED: {
+    package: '@taskq/core',
+    error: 'TaskCancelledError',
+    summary: 'The task was cancelled while it ran; its signal was aborted and it is neither retried nor dead-lettered.',
+  },
+  TASKQ_NO_CONTROL_PLANE: {
+    package: '@taskq/core',
+    error: 'NoControlPlaneError',
+    summary: 'Pause, resume or cancel was asked of a transport without a control plane (a custom transport).',
+  },
   TASKQ_MESSAGE_EXPIRED: {
     package: '@taskq/core',
     error: 'MessageExpiredError',

@@ -161,6 +161,22 @@ export class TaskTimeoutError extends TaskqError {
   }
 }
 
+/** The task was cancelled (`queue.cancel(id)`) while it ran: `currentTask().signal` is aborted with this reason. */
+export class TaskCancelledError extends TaskqError {
+  readonly id: string;
+  constructor(id: string) {
+    super('TASKQ_TASK_CANCELLED', `task ${id} was cancelled`);
+    this.id = id;
+  }
+}
+
+/** Pause, resume or cancel on a transport that has no control plane. */
+export class NoControlPlaneError extends TaskqError {
+  constructor(kind: string) {
+    super('TASKQ_NO_CONTROL_PLANE', `the ${kind} transport has no control plane (pause, resume, cancel)`);
+  }
+}
+
 /**
  * A message older than the worker's `maxMessageAge` (counted from when it became due); it is dead-lettered, not run.
  */

@@ -57,7 +57,7 @@ export {
   type UrlHelpers,
   type TravellingHeader,
 } from './request/task-request.js';
-export type { Transport } from './transport.js';
+export type { ControlMessage, ControlPlane, Transport, WorkerHeartbeat } from './transport.js';
 export { memory, type MemoryTransport, type MemoryTransportOptions } from './transports/memory/memory-transport.js';
 export { amqp, type AmqpTransport, type AmqpTransportOptions } from './transports/amqp/amqp-transport.js';
 export type { QueueType } from './transports/amqp/topology.js';
@@ -82,6 +82,8 @@ export {
   WorkerStartedError,
   WorkerStoppingError,
   NonRetryableError,
+  NoControlPlaneError,
+  TaskCancelledError,
   TaskTimeoutError,
   MessageExpiredError,
   NoTaskContextError,

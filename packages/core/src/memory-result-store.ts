@@ -39,6 +39,7 @@ interface Row {
   progress?: ProgressValue;
   /** JSON text of the kept arguments. */
   args?: string;
+  workerId?: string;
 }
 
 /** Options of {@link memoryResultStore}. */
@@ -85,10 +86,10 @@ export class MemoryResultStore implements ResultStore {
     this.#maybePrune();
   }
 
-  async started(id: string, attempt: number, at: Date, deadRetries = 0): Promise<boolean> {
+  async started(id: string, attempt: number, at: Date, deadRetries = 0, workerId?: string): Promise<boolean> {
     const row = this.#rows.get(id);
     if (!row) return true;
-    if (row.state === 'succeeded') return false;
+    if (row.state === 'succeeded' || row.state === 'cancelled') return false;
     // A dead task runs again only when its dead letter was sent back, which counts one more dead retry.
     if (isFinished(row.state) && deadRetries <= row.deadRetries) return false;
     row.state = 'active';
@@ -97,6 +98,7 @@ export class MemoryResultStore implements ResultStore {
     row.deliveries++;
     row.deadRetries = Math.max(row.deadRetries, deadRetries);
     row.startedAt = at;
+    row.workerId = workerId;
     this.#changed(id);
     return true;
   }
@@ -118,6 +120,15 @@ export class MemoryResultStore implements ResultStore {
     row.error = error;
     if (final) row.finishedAt = at;
     this.#changed(id);
+  }
+
+  async cancel(id: string, at: Date): Promise<boolean> {
+    const row = this.#rows.get(id);
+    if (!row || isFinished(row.state)) return false;
+    row.state = 'cancelled';
+    row.finishedAt = at;
+    this.#changed(id);
+    return true;
   }
 
   async get(id: string): Promise<StoredStatus | null> {

@@ -3,7 +3,7 @@ import type { Codec } from './codecs/types.js';
 import { encodeArgs } from './codecs/encode.js';
 import { decodeArgs } from './codecs/decode.js';
 import { describeError } from './internal/dead-letter.js';
-import type { ResultStore, TaskStatus } from './result-store.js';
+import { isFinished, type ResultStore, type TaskStatus } from './result-store.js';
 import { type WatchOptions, watchStatus } from './watch.js';
 import { lazyArgs } from './internal/task-index.js';
 import { bindQueue } from './bound-queue.js';
@@ -16,16 +16,17 @@ import {
 } from './unit-of-work.js';
 import type { BoundTaskQueue, Submission, SubmitMiddleware, TaskQueue } from './task-queue.js';
 import { ENVELOPE_VERSION, type Envelope, type EnvelopeOptions, HEADER, type MetaValue } from './envelope.js';
-import { ClosedError, errorCode, InvalidOptionError, PayloadTooLargeError } from './errors.js';
+import { ClosedError, errorCode, InvalidOptionError, NoControlPlaneError, PayloadTooLargeError } from './errors.js';
 import { TaskHandle } from './task-handle.js';
 
 export { TaskHandle, TaskFailedError, type ResultOptions } from './task-handle.js';
 export type { TaskQueue } from './task-queue.js';
 import { uuidv7 } from './internal/uuid.js';
+import { LiveWorkers } from './internal/live-workers.js';
 import type { TaskFunction, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey, signMessage } from './signing.js';
 import { parseDuration, resolveBackoff, type SubmitOptions, validateTaskOptions } from './task-options.js';
-import type { MessageHeaders, OutgoingMessage, Transport } from './transport.js';
+import type { ControlPlane, MessageHeaders, OutgoingMessage, Transport, WorkerHeartbeat } from './transport.js';
 
 /** Options of {@link createQueue}. */
 export interface QueueOptions {
@@ -140,7 +141,7 @@ class QueueCore {
           : parseDuration(options.delay, 'delay')) || undefined;
     const headers = this.#headers(body, queue, ts, delayMs === undefined ? undefined : ts + delayMs);
     const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs };
-    return { handle: new TaskHandle(this.readStatus, id, task, queue), message };
+    return { handle: new TaskHandle(this.readStatus, id, task, queue, this.cancel), message };
   }
 
   /**
@@ -210,24 +211,106 @@ class QueueCore {
     const holder = await this.store.claimKey(key, prepared.handle.id, prepared.handle.name);
     return holder === prepared.handle.id
       ? undefined
-      : new TaskHandle(this.readStatus, holder, prepared.handle.name, prepared.handle.queue);
+      : new TaskHandle(this.readStatus, holder, prepared.handle.name, prepared.handle.queue, this.cancel);
   }
 
   readonly readStatus = (id: string): Promise<TaskStatus | null> => this.status(id);
+
+  controlPlane(): ControlPlane {
+    if (this.closed) throw new ClosedError('the queue');
+    const control = this.transport.control;
+    if (!control) throw new NoControlPlaneError(this.transport.kind);
+    return control;
+  }
+
+  /**
+   * With a store: marks the task cancelled unless it finished, then tells the
+   * workers (one running it aborts its signal). Without one, only the broadcast.
+   * In a unit of work both happen at its commit, and not at all on rollback.
+   */
+  readonly cancel = async (id: string): Promise<boolean> => {
+    if (typeof id !== 'string' || id === '' || id.length > 255)
+      throw new InvalidOptionError('id', 'expected a task id (a non-empty string up to 255 characters)');
+    const control = this.controlPlane();
+    const store = this.store;
+    const broadcast = () => control.publish({ kind: 'cancel', id });
+    const uow = currentUnitOfWork();
+    if (uow) {
+      // The answer is the status now; the cancel itself waits for the commit.
+      const status = store ? await store.get(id) : null;
+      uow.afterCommit(async () => {
+        if (store?.cancel) await store.cancel(id, new Date());
+        await broadcast();
+      });
+      return status !== null && !isFinished(status.state);
+    }
+    if (!store?.cancel) {
+      await broadcast();
+      return false;
+    }
+    const changed = await store.cancel(id, new Date());
+    if (changed) await broadcast();
+    return changed;
+  };
+
+  /** Asks every worker for a heartbeat and collects the answers for `waitMs`. */
+  async workers(waitMs: number): Promise<WorkerHeartbeat[]> {
+    if (!Number.isInteger(waitMs) || waitMs < 1 || waitMs > 60_000)
+      throw new InvalidOptionError('wait', `expected 1-60000 ms, got ${waitMs}`);
+    const control = this.controlPlane();
+    const heard = new Map<string, WorkerHeartbeat>();
+    const stop = await control.watchHeartbeats((beat) => heard.set(beat.id, beat));
+    try {
+      await control.publish({ kind: 'ping' });
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    } finally {
+      await stop();
+    }
+    return [...heard.values()].sort(
+      (a, b) => a.host.localeCompare(b.host) || a.pid - b.pid || a.id.localeCompare(b.id),
+    );
+  }
+
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    validateTaskOptions({ queue }, 'queue');
+    await this.controlPlane().setPaused(queue, paused);
+  }
 
   async status(id: string): Promise<TaskStatus | null> {
     if (!this.store)
       throw new InvalidOptionError('store', 'queue.status() needs a result store: createQueue({ store })');
     const stored = await this.store.get(id);
     if (!stored) return null;
+    if (stored.state === 'active' && stored.workerId !== undefined && this.transport.control && !this.closed) {
+      const registry = this.#liveWorkers(this.transport.control);
+      const live = await registry.isLive(stored.workerId).catch(() => {
+        // It could not listen (the broker was away): the next question makes a new one.
+        if (this.#live === registry) this.#live = undefined;
+        void registry.close();
+        return undefined;
+      });
+      if (live !== undefined) return { ...stored, lost: !live } as TaskStatus;
+    }
     if (stored.result === undefined) return stored as TaskStatus;
     const [result] = await decodeArgs(JSON.parse(stored.result), this.codecs);
     return { ...stored, result };
   }
 
+  #live: LiveWorkers | undefined;
+
+  #liveWorkers(control: ControlPlane): LiveWorkers {
+    if (this.#live) return this.#live;
+    const live = new LiveWorkers(control, () => {
+      if (this.#live === live) this.#live = undefined;
+    });
+    this.#live = live;
+    return live;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.#live?.close();
     await this.#release();
   }
 }
@@ -376,7 +459,28 @@ class Queue implements TaskQueue {
   }
 
   handle(id: string): TaskHandle {
-    return new TaskHandle(this.#core.readStatus, id, '', '');
+    return new TaskHandle(this.#core.readStatus, id, '', '', this.#core.cancel);
+  }
+
+  cancel(id: string): Promise<boolean> {
+    return this.#core.cancel(id);
+  }
+
+  workers(options: { readonly wait?: number } = {}): Promise<WorkerHeartbeat[]> {
+    return this.#core.workers(options.wait ?? 1_000);
+  }
+
+  pause(queue: string): Promise<void> {
+    return this.#core.setPaused(queue, true);
+  }
+
+  resume(queue: string): Promise<void> {
+    return this.#core.setPaused(queue, false);
+  }
+
+  async isPaused(queue: string): Promise<boolean> {
+    validateTaskOptions({ queue }, 'queue');
+    return this.#core.controlPlane().isPaused(queue);
   }
 
   watch(id: string, options?: WatchOptions): AsyncIterable<TaskStatus> {

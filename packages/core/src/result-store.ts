@@ -1,5 +1,8 @@
-/** Where a task is in its life. `retrying` waits for its next attempt; `dead` went to the dead-letter queue. */
-export type TaskState = 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead';
+/**
+ * Where a task is in its life. `retrying` waits for its next attempt; `dead` went to the dead-letter queue;
+ * `cancelled` was cancelled with `queue.cancel(id)` before it finished, and does not run (again).
+ */
+export type TaskState = 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
 
 /** A failure as stored: enough to show a user, no stack unless asked for. */
 export interface StoredError {
@@ -29,6 +32,13 @@ export interface TaskStatus<Result = unknown> {
   readonly enqueuedAt: Date;
   /** When the latest start (attempt or redelivery) began. */
   readonly startedAt?: Date;
+  /** Id of the worker that made the latest start (its heartbeat id), when the store records it. */
+  readonly workerId?: string;
+  /**
+   * Set by `queue.status()` on an `active` task whose worker stopped sending
+   * heartbeats: it died with the task, which waits for the broker to redeliver it.
+   */
+  readonly lost?: boolean;
   readonly finishedAt?: Date;
   /**
    * The latest value the task reported with `currentTask().progress(value)` (a number 0-100 or a JSON object); kept
@@ -106,10 +116,11 @@ export interface ResultStore {
    * replayed copy), or it is dead and `deadRetries` is not above the count
    * it died with (a replayed copy, not a dead letter sent back by `taskq
    * dead retry`). The worker then acks the message without running it.
+   * @param workerId The starting worker's id, for `lost` (a store may ignore it).
    * @param deadRetries How many times the message's dead letter was sent back (header `x-taskq-dead-retries`); 0 when
    * absent.
    */
-  started(id: string, attempt: number, at: Date, deadRetries?: number): Promise<boolean>;
+  started(id: string, attempt: number, at: Date, deadRetries?: number, workerId?: string): Promise<boolean>;
   /** The task succeeded; `result` is JSON text of `[encodedReturnValue]` (taskq's codec encoding). */
   succeeded(id: string, result: string, at: Date): Promise<void>;
   /** An attempt failed; `final` means no attempt follows (dead-lettered). */
@@ -123,6 +134,12 @@ export interface ResultStore {
   claimKey(key: string, id: string, name: string): Promise<string>;
   /** Gives a key back (the task that claimed it was rolled back). */
   releaseKey(key: string, id: string): Promise<void>;
+  /**
+   * Marks an unfinished task `cancelled` (finished at `at`); a later `started` resolves false for it, and a late
+   * `succeeded` or `failed` changes nothing. Resolves whether it changed the status: false when the task already
+   * finished or is unknown. Optional: without it `queue.cancel(id)` reaches running tasks only.
+   */
+  cancel?(id: string, at: Date): Promise<boolean>;
   /** Deletes finished tasks older than the store's retention; returns how many. */
   prune(now?: Date): Promise<number>;
   /** The task index: stored tasks newest first (by id, which sorts by time), a page at a time. */
@@ -146,5 +163,5 @@ export interface StoredStatus extends Omit<TaskStatus, 'result'> {
 
 /** True for states no attempt follows. */
 export function isFinished(state: TaskState): boolean {
-  return state === 'succeeded' || state === 'dead';
+  return state === 'succeeded' || state === 'dead' || state === 'cancelled';
 }

@@ -1,4 +1,4 @@
-import { ResultTimeoutError, TaskqError } from './errors.js';
+import { NoControlPlaneError, ResultTimeoutError, TaskCancelledError, TaskqError } from './errors.js';
 import type { TaskStatus } from './result-store.js';
 import { parseDuration } from './task-options.js';
 
@@ -35,12 +35,20 @@ export class TaskHandle<Result = unknown> {
   /** Logical queue it went to. */
   readonly queue: string;
   readonly #readStatus: (id: string) => Promise<TaskStatus | null>;
+  readonly #cancel: ((id: string) => Promise<boolean>) | undefined;
   /** Carries the result type for inference; never set at run time. */
   declare readonly __result?: Result;
 
   /** Made by the queue (`submit`, `queue.handle(id)`); not for application code. */
-  constructor(readStatus: (id: string) => Promise<TaskStatus | null>, id: string, name: string, queue: string) {
+  constructor(
+    readStatus: (id: string) => Promise<TaskStatus | null>,
+    id: string,
+    name: string,
+    queue: string,
+    cancel?: (id: string) => Promise<boolean>,
+  ) {
     this.#readStatus = readStatus;
+    this.#cancel = cancel;
     this.id = id;
     this.name = name;
     this.queue = queue;
@@ -49,6 +57,12 @@ export class TaskHandle<Result = unknown> {
   /** The task's status (needs a store), or null when unknown. */
   status(): Promise<TaskStatus<Result> | null> {
     return this.#readStatus(this.id) as Promise<TaskStatus<Result> | null>;
+  }
+
+  /** Cancels the task: see `queue.cancel(id)`. */
+  cancel(): Promise<boolean> {
+    if (!this.#cancel) return Promise.reject(new NoControlPlaneError('(unknown)'));
+    return this.#cancel(this.id);
   }
 
   /**
@@ -62,6 +76,7 @@ export class TaskHandle<Result = unknown> {
       const status = await this.status();
       if (status?.state === 'succeeded') return status.result as Result;
       if (status?.state === 'dead') throw new TaskFailedError(status);
+      if (status?.state === 'cancelled') throw new TaskCancelledError(this.id);
       if (Date.now() >= deadline) {
         throw new ResultTimeoutError(
           this.id,

@@ -9,7 +9,7 @@ import type { TaskFunction, TaskRegistry } from './registry.js';
 import type { ResultStore, TaskStatus } from './result-store.js';
 import type { TaskHandle } from './task-handle.js';
 import type { SubmitOptions } from './task-options.js';
-import type { Transport } from './transport.js';
+import type { Transport, WorkerHeartbeat } from './transport.js';
 import type { WatchOptions } from './watch.js';
 import type { UnitOfWork, UnitOfWorkOptions } from './unit-of-work.js';
 
@@ -67,10 +67,38 @@ export interface TaskQueue {
   handle(id: string): TaskHandle;
   /**
    * Status snapshots of task `id` as they change (state, attempts, progress), pushed by the result store: the
-   * current one first, the last one finished (`succeeded` or `dead`), then the iteration ends. Ends at once for an
+   * current one first, the last one finished (`succeeded`, `dead` or `cancelled`), then the iteration ends. Ends at once for an
    * unknown id. Needs a `store` with `subscribe()` (both of taskq's stores have it).
    */
   watch(id: string, options?: WatchOptions): AsyncIterable<TaskStatus>;
+  /**
+   * Cancels a task. With a result store (that has `cancel`): a queued,
+   * delayed or retrying task is marked `cancelled` and never runs; a running
+   * one has its `currentTask().signal` aborted (within about a second, in
+   * whichever process runs it) and is neither retried nor dead-lettered.
+   * Resolves true if the task will not run (again), false if it already
+   * finished (or is unknown). Without a store only a running task can be
+   * cancelled (its signal is aborted) and it resolves false: nothing says
+   * whether it ran. Inside a unit of work the cancel happens at commit.
+   */
+  cancel(id: string): Promise<boolean>;
+  /**
+   * The live workers of the transport's prefix: every worker is asked for a
+   * heartbeat and the answers heard within `wait` ms (default 1000) are
+   * returned. A worker that died (or is cut off) does not answer.
+   */
+  workers(options?: { readonly wait?: number }): Promise<WorkerHeartbeat[]>;
+  /**
+   * Pauses a logical queue for every worker of the transport's prefix: they
+   * stop starting its tasks (within about 2 s) and finish what they run;
+   * submits still succeed. It stays paused across worker restarts until
+   * {@link resume}. Needs a transport with a control plane (`amqp`, `memory`).
+   */
+  pause(queue: string): Promise<void>;
+  /** Lets the workers take tasks from a paused queue again. */
+  resume(queue: string): Promise<void>;
+  /** Whether the logical queue is paused now. */
+  isPaused(queue: string): Promise<boolean>;
   /** Stops accepting submits and releases the transport. */
   close(): Promise<void>;
   readonly registry: TaskRegistry;

@@ -1,3 +1,31 @@
+/**
+ * A message on a prefix's control plane, heard by every worker of the prefix:
+ * a logical queue was paused or resumed, a task was cancelled.
+ */
+export type ControlMessage =
+  | { readonly kind: 'pause'; readonly queue: string }
+  | { readonly kind: 'resume'; readonly queue: string }
+  | { readonly kind: 'cancel'; readonly id: string }
+  /** Asks every worker for a heartbeat now (`queue.workers()`). */
+  | { readonly kind: 'ping' };
+
+/** What a worker announces about itself every heartbeat interval. */
+export interface WorkerHeartbeat {
+  /** Random id of the worker instance (the one its presence announcements carry). */
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly queues: readonly string[];
+  readonly concurrency: number;
+  /** Tasks running in it now. */
+  readonly running: number;
+  /** taskq's version in that process. */
+  readonly version: string;
+  readonly startedAt: Date;
+  /** Its heartbeat interval: it counts as gone when it stays silent for two. */
+  readonly intervalMs: number;
+}
+
 /** Header values a transport carries next to a message body. */
 export type MessageHeaders = Record<string, string | number | boolean | undefined>;
 
@@ -106,6 +134,13 @@ export interface ConsumeOptions {
    * cannot (memory: one process) ignores it.
    */
   readonly presence?: PresenceOptions;
+  /**
+   * Queues not to consume when the subscription starts or restarts (they are
+   * paused); read at each (re)start, so the caller keeps it current.
+   */
+  readonly paused?: ReadonlySet<string>;
+  /** Hears the prefix's control messages (needs {@link presence} on amqp, whose queue carries them). */
+  readonly onControl?: (message: ControlMessage) => void;
 }
 
 /** What a worker tells the other workers of its prefix about itself. */
@@ -145,6 +180,32 @@ export interface PresenceOptions {
 export interface Subscription {
   /** Stops new deliveries; deliveries already handed out can still be acked. */
   cancel(): Promise<void>;
+  /** Stops consuming one of its queues; deliveries already handed out stay. */
+  pause?(queue: string): Promise<void>;
+  /** Consumes the queue again after {@link pause}. */
+  resume?(queue: string): Promise<void>;
+}
+
+/**
+ * The control plane of a transport: messages every worker of the prefix
+ * hears, and the paused state of logical queues, which outlives the workers.
+ */
+export interface ControlPlane {
+  /** Sends a control message to every worker of the prefix. */
+  publish(message: ControlMessage): Promise<void>;
+  /** Records the queue as paused (or not) and tells the workers. */
+  setPaused(queue: string, paused: boolean): Promise<void>;
+  /** Whether the queue is paused now. */
+  isPaused(queue: string): Promise<boolean>;
+  /** Messages ready in a logical queue and its consumers now (paused workers do not count); zeros when undeclared. */
+  queueInfo(queue: string): Promise<{ readonly depth: number; readonly consumers: number }>;
+  /** Sends a worker's heartbeat (heard by watchers, not by the other workers). */
+  heartbeat(beat: WorkerHeartbeat): Promise<void>;
+  /**
+   * Hears every heartbeat of the prefix until the returned function is called;
+   * `onEnd` is called if it stops hearing them before (its connection was lost).
+   */
+  watchHeartbeats(onBeat: (beat: WorkerHeartbeat) => void, onEnd?: () => void): Promise<() => Promise<void>>;
 }
 
 /**
@@ -172,6 +233,8 @@ export interface Transport {
   deadLetter(message: DeadLetter): Promise<void>;
   /** The dead-letter queue: list, retry, purge. */
   readonly dead: DeadLetterStore;
+  /** Pause, resume and cancel; absent on a transport that has no control plane. */
+  readonly control?: ControlPlane;
   /**
    * Registers a user (a queue or a worker). The transport closes itself when
    * the last user releases it, so a queue and a worker in one process can share it.

@@ -45,6 +45,8 @@ export class UnitOfWork {
   readonly #stage: StageTasks | undefined;
   readonly #handles: TaskHandle[] = [];
   readonly #releases: Array<() => Promise<void>> = [];
+  // Actions that must happen only if the unit of work commits (a cancel); dropped on rollback.
+  readonly #onCommit: Array<() => Promise<void>> = [];
   #state: UnitOfWorkState = 'open';
   #commitFailed = false;
 
@@ -79,6 +81,12 @@ export class UnitOfWork {
     for (const task of tasks) this.#handles.push(task.handle);
   }
 
+  /** @internal Runs `action` after the submitted tasks are published at commit; a rollback drops it. */
+  afterCommit(action: () => Promise<void>): void {
+    this.#assertOpen('add to');
+    this.#onCommit.push(action);
+  }
+
   /** Publishes everything submitted, in order; resolves once all are confirmed. */
   async commit(): Promise<void> {
     this.#assertOpen('commit');
@@ -94,6 +102,7 @@ export class UnitOfWork {
         await buffered[start].publish(buffered.slice(start, end).map((b) => b.task));
         start = end;
       }
+      for (const action of this.#onCommit.splice(0)) await action();
     } catch (error) {
       this.#commitFailed = true;
       throw error;
@@ -107,6 +116,7 @@ export class UnitOfWork {
   async rollback(): Promise<void> {
     if (this.#state === 'rolled-back' || (this.#state === 'committed' && !this.#commitFailed)) return;
     this.#state = 'rolled-back';
+    this.#onCommit.length = 0;
     const releases = [...this.#buffer.splice(0).map((entry) => entry.release), ...this.#releases.splice(0)];
     // Keys are given back in the background, not awaited: a store in the same database may be waiting for the very
     // transaction that is rolling back (SQLite's single writer) to finish. A key that cannot be given back is pruned

@@ -95,6 +95,14 @@ export interface WorkerOptions {
    * @defaultValue `'refuse'`
    */
   readonly onForeignConsumer?: 'refuse' | 'warn';
+  /**
+   * How often the worker announces itself on the transport's control plane
+   * (id, host, pid, queues, concurrency, running count, version, start time),
+   * for `queue.workers()` and `taskq workers`. A worker silent for two
+   * intervals counts as gone.
+   * @defaultValue `5_000`
+   */
+  readonly heartbeatInterval?: number | string;
   /** @defaultValue warnings and errors to stderr */
   readonly logger?: Logger;
 }

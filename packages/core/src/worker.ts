@@ -8,6 +8,7 @@ import {
   errorCode,
   InvalidOptionError,
   PayloadTooLargeError,
+  TaskCancelledError,
   TaskqError,
   TaskTimeoutError,
   WorkerStartedError,
@@ -21,6 +22,7 @@ import { longTimeout } from './internal/long-timeout.js';
 import { StatusRecorder } from './internal/status-recorder.js';
 import { TypedEmitter } from './internal/emitter.js';
 import { type ProgressSink, TaskRun } from './internal/task-run.js';
+import { TASKQ_VERSION, WorkerControl } from './internal/worker-control.js';
 import { consoleLogger, type Logger } from './logger.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey } from './signing.js';
@@ -51,6 +53,7 @@ export class Worker {
   // Made at start(): the registry may still gain tasks after the worker is built (Nest registers its @Task() methods then).
   #foreign: ForeignConsumers | undefined;
   readonly #ackLimitMs: number | undefined;
+  readonly #heartbeatMs: number;
   readonly #recorder: StatusRecorder | undefined;
   readonly #maxPayloadBytes: number;
   readonly #events: TypedEmitter<WorkerEvents>;
@@ -58,7 +61,9 @@ export class Worker {
   readonly #shutdown: LifecycleHook[] = [];
   readonly #middleware: TaskMiddleware[] = [];
   readonly #running = new Map<Delivery, TaskRun | undefined>();
+  readonly #cancelled = new WeakSet<TaskRun>();
   #state: State = 'idle';
+  #control: WorkerControl | undefined;
   #subscription: Subscription | undefined;
   #ackGuard: NodeJS.Timeout | undefined;
   #release: (() => Promise<void>) | undefined;
@@ -117,6 +122,9 @@ export class Worker {
     if (!Number.isInteger(maxPayload) || maxPayload < 1024)
       throw new InvalidOptionError('maxPayloadBytes', `expected an integer >= 1024, got ${maxPayload}`);
     this.#maxPayloadBytes = maxPayload;
+    this.#heartbeatMs = parseDuration(options.heartbeatInterval ?? 5_000, 'heartbeatInterval');
+    if (this.#heartbeatMs < 100 || this.#heartbeatMs > 3_600_000)
+      throw new InvalidOptionError('heartbeatInterval', `expected 100 ms to 1 hour, got ${this.#heartbeatMs} ms`);
     const deadline = options.ackDeadline ?? 1_800_000;
     if (deadline === false) this.#ackLimitMs = undefined;
     else {
@@ -180,9 +188,35 @@ export class Worker {
     try {
       for (const hook of this.#startup) await hook();
       this.#foreign = new ForeignConsumers(this.registry, this.queues, this.#onForeign, this.logger);
+      const control = new WorkerControl(this.transport.control, this.queues, this.logger, (id) => this.#cancelRun(id));
+      this.#control = control;
+      await control.load();
       this.#subscription = await this.transport.consume(
-        { queues: this.queues, prefetch: this.concurrency, presence: this.#foreign.presence() },
+        {
+          queues: this.queues,
+          prefetch: this.concurrency,
+          presence: this.#foreign.presence(),
+          paused: control.paused,
+          onControl: control.onControl,
+        },
         this.#onDelivery,
+      );
+      control.attach(this.#subscription);
+      const card = this.#foreign.card;
+      const startedAt = new Date();
+      control.startHeartbeat(
+        () => ({
+          id: card.instance,
+          host: card.host,
+          pid: card.pid,
+          queues: this.queues,
+          concurrency: this.concurrency,
+          running: this.#running.size,
+          version: TASKQ_VERSION,
+          startedAt,
+          intervalMs: this.#heartbeatMs,
+        }),
+        this.#heartbeatMs,
       );
       if (this.#ackLimitMs !== undefined) {
         // One sweep for all running tasks instead of a timer per task: the hot path stays timer-free.
@@ -223,6 +257,7 @@ export class Worker {
       return;
     }
     this.#state = 'stopping';
+    this.#control?.detach();
     try {
       await this.#subscription?.cancel();
     } catch (error) {
@@ -248,6 +283,32 @@ export class Worker {
     this.#state = 'stopped';
     clearInterval(this.#ackGuard);
     await this.#release?.();
+  }
+
+  /** A cancel broadcast: a task of this id running here has its signal aborted, and is not retried. */
+  #cancelRun(id: string): void {
+    for (const run of this.#running.values()) {
+      if (run?.id !== id || run.aborted) continue;
+      this.#cancelled.add(run);
+      run.abort(new TaskCancelledError(id));
+    }
+  }
+
+  /** A cancelled run that failed (most often from its aborted signal): acked, neither retried nor dead-lettered. */
+  #endCancelled(delivery: Delivery, run: TaskRun, durationMs: number): void {
+    this.#cancelled.delete(run);
+    if (!this.#settle(delivery)) return;
+    delivery.ack();
+    this.logger.info('task cancelled', { id: run.id, task: run.name, queue: run.queue });
+    this.#events.emit('failed', {
+      id: run.id,
+      name: run.name,
+      queue: run.queue,
+      attempt: run.attempt,
+      error: new TaskCancelledError(run.id),
+      durationMs,
+      willRetry: false,
+    });
   }
 
   #enforceAckDeadline(): void {
@@ -332,11 +393,12 @@ export class Worker {
       progress: this.#progressSink,
     });
     this.#running.set(delivery, run);
-    if (this.#recorder && !(await this.#recorder.start(run, fields.deadRetries))) {
+    if (this.#recorder && !(await this.#recorder.start(run, fields.deadRetries, this.#foreign?.card.instance))) {
       // Already finished: a redelivery after a crash between the run and its ack, or a replayed copy. Do not run it
       // twice.
       const skipped = { id: run.id, task: run.name, queue: run.queue };
-      if (delivery.redelivered)
+      if (await this.#recorder.isCancelled(run.id)) this.logger.debug('skipping a cancelled task', skipped);
+      else if (delivery.redelivered)
         this.logger.debug('skipping a redelivered task the result store knows as finished', skipped);
       else
         this.logger.warn(
@@ -409,6 +471,7 @@ export class Worker {
     durationMs: number,
   ): Promise<void> {
     if (run.expired || !this.#running.has(delivery)) return; // handled by the ack-deadline guard or a forced stop
+    if (this.#cancelled.has(run)) return this.#endCancelled(delivery, run, durationMs);
     const undecodable = typeof error === 'object' && error !== null && UNDECODABLE in error;
     const nonRetryable =
       undecodable ||

@@ -61,6 +61,8 @@ export interface StatusRow {
   progress: string | null;
   /** The task's encoded (or redacted) arguments as JSON text, with the store's `keepArgs`. */
   args: string | null;
+  /** Id of the worker that made the latest start (for `lost`). */
+  workerId: string | null;
 }
 
 /** A row of `taskq_keys`: a deduplication key held by a task. */
@@ -127,6 +129,7 @@ export const StatusEntity = new EntitySchema<StatusRow>({
     finishedAt: { name: 'finished_at', type: 'bigint', nullable: true, transformer: epochMs },
     progress: { type: 'text', nullable: true },
     args: { type: 'text', nullable: true },
+    workerId: { name: 'worker_id', type: 'varchar', length: 36, nullable: true },
   },
   // The task index (store.list()) pages newest first, whole or filtered by one of state, name, queue.
   indices: [

@@ -14,6 +14,7 @@ export {
   taskqMigrations,
   TaskqTables1735689600000,
   TaskqOutboxPublishAttempts1767225600000,
+  TaskqStatusWorkerId1780000000000,
   TaskqTaskIndex1780272000000,
 } from './migrations.js';
 export {

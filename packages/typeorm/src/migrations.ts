@@ -145,6 +145,25 @@ const INDEXES: readonly [string, string[]][] = [
   ['taskq_status_queue_enqueued', ['queue', 'enqueued_at', 'id']],
 ];
 
+/**
+ * Adds the status table's `worker_id`: the worker that made a task's latest
+ * start, so `queue.status()` can tell a task whose worker is gone (`lost`).
+ */
+export class TaskqStatusWorkerId1780000000000 implements MigrationInterface {
+  readonly name = 'TaskqStatusWorkerId1780000000000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.addColumn(
+      tablePath(queryRunner)(TABLES.status),
+      new TableColumn({ name: 'worker_id', type: 'varchar', length: '36', isNullable: true }),
+    );
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.dropColumn(tablePath(queryRunner)(TABLES.status), 'worker_id');
+  }
+}
+
 function tablePath(queryRunner: QueryRunner): (table: string) => string {
   const schema = (queryRunner.connection.options as { schema?: string }).schema;
   return (table) => (schema ? `${schema}.${table}` : table);
@@ -155,5 +174,6 @@ function tablePath(queryRunner: QueryRunner): (table: string) => string {
 export const taskqMigrations: (new () => MigrationInterface)[] = Object.freeze([
   TaskqTables1735689600000,
   TaskqOutboxPublishAttempts1767225600000,
+  TaskqStatusWorkerId1780000000000,
   TaskqTaskIndex1780272000000,
 ]) as (new () => MigrationInterface)[];

@@ -48,9 +48,9 @@ export interface SqlResultStoreOptions extends KeepArgsOptions {
   readonly logger?: Logger;
 }
 
-const FINISHED = `('succeeded', 'dead')`;
+const FINISHED = `('succeeded', 'dead', 'cancelled')`;
 const COLUMNS =
-  '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at", "progress", "args"';
+  '"id", "name", "queue", "state", "attempts", "deliveries", "result", "error", "enqueued_at", "started_at", "finished_at", "progress", "args", "worker_id"';
 
 /**
  * A {@link ResultStore} in SQL tables (`taskq_status`, `taskq_keys`) through
@@ -144,21 +144,34 @@ export class SqlResultStore implements ResultStore {
     await execute(this.#dialect, manager, `DELETE FROM ${table} WHERE "id" IN (${placeholders(ids.length)})`, ids);
   }
 
-  async started(id: string, attempt: number, at: Date, deadRetries = 0): Promise<boolean> {
+  async started(id: string, attempt: number, at: Date, deadRetries = 0, workerId?: string): Promise<boolean> {
     const table = tableOf(this.dataSource, StatusEntity);
     return this.#run(async (manager) => {
       // A succeeded task never runs again; a dead one only when its dead letter was sent back (one more dead retry).
       const affected = await this.#write(
         manager,
         `UPDATE ${table} SET "state" = 'active', "finished_at" = NULL, "attempts" = CASE WHEN "attempts" > ? THEN "attempts" ELSE ? END, ` +
-          `"deliveries" = "deliveries" + 1, "dead_retries" = CASE WHEN "dead_retries" > ? THEN "dead_retries" ELSE ? END, "started_at" = ? ` +
-          `WHERE "id" = ? AND "state" <> 'succeeded' AND ("state" NOT IN ${FINISHED} OR "dead_retries" < ?)`,
-        [attempt, attempt, deadRetries, deadRetries, at.getTime(), id, deadRetries],
+          `"deliveries" = "deliveries" + 1, "dead_retries" = CASE WHEN "dead_retries" > ? THEN "dead_retries" ELSE ? END, "started_at" = ?, "worker_id" = ? ` +
+          `WHERE "id" = ? AND "state" NOT IN ('succeeded', 'cancelled') AND ("state" NOT IN ${FINISHED} OR "dead_retries" < ?)`,
+        [attempt, attempt, deadRetries, deadRetries, at.getTime(), workerId ?? null, id, deadRetries],
       );
       if (affected > 0) return true;
       // No row: a task submitted without this store (or pruned): run it.
       const { rows } = await execute(this.#dialect, manager, `SELECT 1 FROM ${table} WHERE "id" = ?`, [id]);
       return rows.length === 0;
+    });
+  }
+
+  async cancel(id: string, at: Date): Promise<boolean> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    return this.#run(async (manager) => {
+      // Through #write, so a watcher of the task hears of the cancel as of any other status change.
+      const affected = await this.#write(
+        manager,
+        `UPDATE ${table} SET "state" = 'cancelled', "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
+        [at.getTime(), id],
+      );
+      return affected > 0;
     });
   }
 
@@ -414,6 +427,7 @@ function toStatus(row: Record<string, unknown>): StoredStatus {
   if (finishedAt !== undefined) status.finishedAt = new Date(finishedAt);
   if (row.progress !== null && row.progress !== undefined) status.progress = JSON.parse(String(row.progress));
   if (row.args !== null && row.args !== undefined) status.args = JSON.parse(String(row.args));
+  if (typeof row.worker_id === 'string') status.workerId = row.worker_id;
   return status;
 }
 

@@ -22,6 +22,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('taskqMigrations (%s)', (kind) => 
       expect(applied.map((m) => m.name)).toEqual([
         'TaskqTables1735689600000',
         'TaskqOutboxPublishAttempts1767225600000',
+        'TaskqStatusWorkerId1780000000000',
         'TaskqTaskIndex1780272000000',
       ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();

@@ -114,6 +114,43 @@ describe.each(kinds)('result store on %s', (kind) => {
     });
   });
 
+  it('cancel: an unfinished task becomes cancelled and never starts; a finished or unknown one is left alone', async () => {
+    const queued = newId();
+    const running = newId();
+    const done = newId();
+    await store.enqueued([queued, running, done].map((id) => ({ id, name: 't', queue: 'q', enqueuedAt: at(0) })));
+    expect(await store.cancel?.(queued, at(5))).toBe(true);
+    expect(await store.get(queued)).toMatchObject({ state: 'cancelled', finishedAt: at(5) });
+    expect(await store.started(queued, 1, at(6))).toBe(false);
+    expect(await store.cancel?.(queued, at(7))).toBe(false);
+
+    expect(await store.started(running, 1, at(10))).toBe(true);
+    expect(await store.cancel?.(running, at(11))).toBe(true);
+    // The run's late end changes nothing: it reads cancelled, never both.
+    await store.succeeded(running, '[1]', at(12));
+    await store.failed(running, { message: 'aborted' }, false, at(12));
+    expect(await store.get(running)).toMatchObject({ state: 'cancelled', finishedAt: at(11) });
+    expect((await store.get(running))?.result).toBeUndefined();
+    expect(await store.started(running, 2, at(13), 1)).toBe(false);
+
+    expect(await store.started(done, 1, at(20))).toBe(true);
+    await store.succeeded(done, '[1]', at(21));
+    expect(await store.cancel?.(done, at(22))).toBe(false);
+    expect(await store.get(done)).toMatchObject({ state: 'succeeded' });
+    expect(await store.cancel?.(newId(), at(30))).toBe(false);
+  });
+
+  it('records the worker of the latest start; a redelivery to another worker replaces it', async () => {
+    const id = newId();
+    await store.enqueued([{ id, name: 't', queue: 'q', enqueuedAt: at(0) }]);
+    const first = '0193a5b0-0000-7000-8000-00000000000a';
+    const second = '0193a5b0-0000-7000-8000-00000000000b';
+    expect(await store.started(id, 1, at(1), 0, first)).toBe(true);
+    expect(await store.get(id)).toMatchObject({ state: 'active', workerId: first, deliveries: 1 });
+    expect(await store.started(id, 1, at(2), 0, second)).toBe(true);
+    expect(await store.get(id)).toMatchObject({ workerId: second, deliveries: 2, startedAt: at(2) });
+  });
+
   it('an unknown id: started answers true (run it), transitions are ignored', async () => {
     const id = newId();
     expect(await store.started(id, 1, at(0))).toBe(true);

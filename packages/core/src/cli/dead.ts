@@ -122,7 +122,7 @@ function makeTransport(url: string | undefined, prefix: string | undefined, time
  * Dead letters hold whatever someone put on the queue: control characters
  * (terminal escape sequences) are shown escaped, never written raw.
  */
-function printable(text: string): string {
+export function printable(text: string): string {
   return text.replace(
     /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { errorCode } from '../errors.js';
 import { runDeadCommand } from './dead.js';
+import { CONTROL_COMMANDS, type ControlCommand, runControlCommand } from './control-commands.js';
 import { runWorkerCommand } from './worker-command.js';
 
 const HELP = `taskq — task queue for TypeScript web backends
@@ -13,6 +14,9 @@ Usage:
                                     or \`exports.default\`. A .ts module runs
                                     through tsx when it is installed.
   taskq dead list|retry|purge       The dead-letter queue (taskq dead --help).
+  taskq queues | workers            Queue depths, consumers, pauses; the live workers.
+  taskq pause|resume <queue>        Stop / restart starting a queue's tasks.
+  taskq cancel <id>                 Abort a running task (taskq queues --help).
   taskq --help | --version
 
 Worker options:
@@ -110,6 +114,8 @@ async function main(argv: string[]): Promise<number> {
     });
   }
   if (command === 'dead') return runDeadCommand(rest);
+  if ((CONTROL_COMMANDS as readonly string[]).includes(command))
+    return runControlCommand(command as ControlCommand, rest);
   throw new Error(`unknown command ${JSON.stringify(command)}; see taskq --help`);
 }
 

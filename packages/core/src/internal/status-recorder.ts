@@ -29,12 +29,21 @@ export class StatusRecorder {
    * False when the store knows the task as finished (a redelivery or a replayed copy): the caller acks without running
    * it.
    */
-  async start(run: TaskRun, deadRetries: number): Promise<boolean> {
+  async start(run: TaskRun, deadRetries: number, workerId?: string): Promise<boolean> {
     try {
-      return await this.#store.started(run.id, run.attempt, new Date(), deadRetries);
+      return await this.#store.started(run.id, run.attempt, new Date(), deadRetries, workerId);
     } catch (error) {
       this.#report(`recording the start of task ${run.id} failed`, error);
       return true;
+    }
+  }
+
+  /** Whether the store has the task as cancelled (asked only for a task it refused to start, to log why). */
+  async isCancelled(id: string): Promise<boolean> {
+    try {
+      return (await this.#store.get(id))?.state === 'cancelled';
+    } catch {
+      return false;
     }
   }
 

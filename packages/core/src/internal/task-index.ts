@@ -38,7 +38,7 @@ export function checkListQuery(query: TaskListQuery): ListPosition | undefined {
 
 /** Zero counts for every state. */
 export function emptyCounts(): Record<TaskState, number> {
-  return { queued: 0, active: 0, retrying: 0, succeeded: 0, dead: 0 };
+  return { queued: 0, active: 0, retrying: 0, succeeded: 0, dead: 0, cancelled: 0 };
 }
 
 /** Adds `n` tasks of `queue` in `state` to `counts`. */

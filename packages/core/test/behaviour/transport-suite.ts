@@ -4,6 +4,8 @@ import {
   createQueue,
   createWorker,
   currentTask,
+  errorCode,
+  memoryResultStore,
   type DeadEvent,
   NonRetryableError,
   TaskRegistry,
@@ -14,7 +16,7 @@ import {
 import { HEADER } from '../../src/adapter.js';
 import * as mailA from '../fixtures/mail-a.js';
 import * as mailB from '../fixtures/mail-b.js';
-import { sleep, waitFor } from '../../../../test-support/wait.js';
+import { gate, sleep, waitFor } from '../../../../test-support/wait.js';
 
 /** What a transport-specific test file provides to the shared behaviour suite. */
 export interface TransportHarness {
@@ -297,6 +299,97 @@ export function describeTransportBehaviour(name: string, harness: TransportHarne
       await sleep(500);
       await next.stop();
       expect(redelivered).toBe(0);
+    });
+
+    it('pauses a queue: the running task finishes, nothing new starts, a worker started later starts paused; resume drains it', async () => {
+      const started: string[] = [];
+      const release = gate();
+      async function step(label: string) {
+        started.push(label);
+        if (label === 'first') await release.promise;
+      }
+      const registry = new TaskRegistry().add('step', step);
+      const { transport, queue, worker, queueName } = setup(registry, 'pause');
+      const completed: string[] = [];
+      worker.on('completed', (event) => completed.push(event.id));
+      await worker.start();
+      const first = await queue.submit(step, 'first');
+      await waitFor(() => started.length === 1, 'the first task to start');
+      await queue.pause(queueName);
+      expect(await queue.isPaused(queueName)).toBe(true);
+      await sleep(300);
+      const handles = await Promise.all(['a', 'b', 'c'].map((label) => queue.submit(step, label)));
+      release.open();
+      await waitFor(() => completed.includes(first.id), 'the running task to finish after the pause');
+      const later = createWorker({ registry, transport, queues: [queueName], concurrency: 5 });
+      later.on('completed', (event) => completed.push(event.id));
+      toClose.push(() => later.stop({ timeout: 5_000 }));
+      await later.start();
+      await sleep(700);
+      expect(started).toEqual(['first']);
+      await queue.resume(queueName);
+      expect(await queue.isPaused(queueName)).toBe(false);
+      await waitFor(() => handles.every((handle) => completed.includes(handle.id)), 'the backlog after resume');
+      expect([...started].sort()).toEqual(['a', 'b', 'c', 'first']);
+    });
+
+    it('cancels a running task (signal aborted, not retried, status cancelled) and a queued one (never runs)', async () => {
+      const aborted: unknown[] = [];
+      const started: string[] = [];
+      async function held(label: string) {
+        started.push(label);
+        const { signal } = currentTask();
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+        aborted.push(signal.reason);
+        throw signal.reason;
+      }
+      const registry = new TaskRegistry().add('held', held);
+      const transport = harness.make();
+      const queueName = harness.queueName('cancel');
+      used.push(queueName);
+      const store = memoryResultStore();
+      const queue = createQueue({ registry, transport, store, defaults: { queue: queueName, attempts: 3 } });
+      const worker = createWorker({ registry, transport, store, queues: [queueName], concurrency: 1 });
+      toClose.push(
+        () => queue.close(),
+        () => worker.stop({ timeout: 5_000 }),
+      );
+      const failed: Array<{ willRetry: boolean; code: string | undefined }> = [];
+      worker.on('failed', (event) => failed.push({ willRetry: event.willRetry, code: errorCode(event.error) }));
+      // Not the dead-letter queue's count: on amqp it is the default prefix's, shared with other tests.
+      const dead: string[] = [];
+      worker.on('dead', (event) => dead.push(event.id));
+      await worker.start();
+      const running = await queue.submit(held, 'running');
+      const waiting = await queue.submit(held, 'waiting');
+      await waitFor(() => started.length === 1, 'the first task to start');
+      expect(await waiting.cancel()).toBe(true);
+      expect(await running.cancel()).toBe(true);
+      await waitFor(() => failed.length === 1, 'the cancelled run to end');
+      expect(failed).toEqual([{ willRetry: false, code: 'TASKQ_TASK_CANCELLED' }]);
+      expect(errorCode(aborted[0])).toBe('TASKQ_TASK_CANCELLED');
+      await sleep(500);
+      expect(started).toEqual(['running']);
+      expect((await queue.status(running.id))?.state).toBe('cancelled');
+      expect((await queue.status(waiting.id))?.state).toBe('cancelled');
+      expect(dead).toEqual([]);
+    });
+
+    it('lists its live workers from their heartbeats: queues, concurrency, running count, pid', async () => {
+      const release = gate();
+      async function busy() {
+        await release.promise;
+      }
+      const { queue, worker, queueName } = setup(new TaskRegistry().add('busy', busy), 'workers', { concurrency: 4 });
+      await worker.start();
+      await queue.submit(busy);
+      await waitFor(() => worker.active === 1, 'the task to start');
+      // On amqp the default prefix is shared with other tests: only this test's worker is looked at.
+      const mine = (await queue.workers({ wait: 300 })).filter((beat) => beat.queues.includes(queueName));
+      release.open();
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({ pid: process.pid, queues: [queueName], concurrency: 4, running: 1 });
+      expect(mine[0].intervalMs).toBe(5_000);
     });
 
     it('holds a delayed task back until it is due', async () => {

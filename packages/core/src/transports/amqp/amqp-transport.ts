@@ -4,6 +4,7 @@ import { consoleLogger, type Logger } from '../../logger.js';
 import { checkMessageLimits, MAX_PREFIX_LENGTH, parseDuration } from '../../task-options.js';
 import type {
   ConsumeOptions,
+  ControlPlane,
   DeadLetter,
   DeadLetterStore,
   Delivery,
@@ -15,7 +16,11 @@ import { deadLetterId } from '../dead-letters.js';
 import { failPoint } from '../failpoint.js';
 import { ManagedConnection } from './connection.js';
 import { ConsumerSubscription } from './consumer.js';
-import { PresenceMember } from './presence.js';
+import { CONTROL_KEY, PresenceMember } from './presence.js';
+import { encodeControl, encodeHeartbeat, parseHeartbeat } from '../../internal/control.js';
+
+/** Routing key of worker heartbeats: bound by watchers only, so workers do not hear each other's every beat. */
+const HEARTBEAT_KEY = 'heartbeat';
 import { AmqpDeadLetterStore } from './dead-letter-store.js';
 import { Publisher } from './publisher.js';
 import { DEFAULT_PREFIX, type QueueType, Topology } from './topology.js';
@@ -202,6 +207,7 @@ export class AmqpTransport implements Transport {
         options.presence,
         (exchange, key, body) => this.#publisher.publishControl(exchange, key, body),
         this.#logger,
+        options.onControl,
       );
     const subscription = new ConsumerSubscription(
       this.#consumeConnection,
@@ -230,6 +236,8 @@ export class AmqpTransport implements Transport {
         this.#subscriptions.delete(subscription);
         this.#cancelled.add(subscription);
       },
+      pause: (queue) => subscription.pause(queue),
+      resume: (queue) => subscription.resume(queue),
     };
   }
 
@@ -248,6 +256,109 @@ export class AmqpTransport implements Transport {
       undefined,
     );
     failPoint('amqp.dead-letter.after-confirm');
+  }
+
+  /**
+   * Control messages go out on the prefix's control exchange, which every
+   * worker's presence queue is bound to. A paused queue is a durable, empty
+   * marker queue `<prefix>.paused.<queue>`: it outlives every worker and needs
+   * no management plugin to read (a passive declare).
+   */
+  readonly control: ControlPlane = {
+    publish: async (message) => {
+      if (this.#closed) throw new ClosedError('the AMQP transport');
+      await this.#publisher.publishControl(this.#topology.controlExchange, CONTROL_KEY, encodeControl(message));
+    },
+    setPaused: async (queue, paused) => {
+      const marker = this.#topology.pausedMarker(queue);
+      await this.#withControlChannel(async (channel) => {
+        if (paused) await channel.assertQueue(marker, { durable: true, arguments: { 'x-max-length': 0 } });
+        else await channel.deleteQueue(marker);
+      });
+      await this.control.publish(paused ? { kind: 'pause', queue } : { kind: 'resume', queue });
+    },
+    heartbeat: async (beat) => {
+      if (this.#closed) throw new ClosedError('the AMQP transport');
+      await this.#publisher.publishControl(this.#topology.controlExchange, HEARTBEAT_KEY, encodeHeartbeat(beat));
+    },
+    watchHeartbeats: async (onBeat, onEnd) => {
+      // A short-lived listener (`queue.workers()`, the CLI): its own channel and server-named exclusive queue, gone
+      // with the channel.
+      if (this.#closed) throw new ClosedError('the AMQP transport');
+      const channel = this.#publishConnection.track(await (await this.#connectedModel()).createChannel());
+      channel.on('error', () => {});
+      try {
+        await channel.assertExchange(this.#topology.controlExchange, 'topic', { durable: true });
+        const { queue } = await channel.assertQueue('', {
+          exclusive: true,
+          autoDelete: true,
+          durable: false,
+          arguments: { 'x-max-length': 10_000 },
+        });
+        await channel.bindQueue(queue, this.#topology.controlExchange, HEARTBEAT_KEY);
+        await channel.consume(
+          queue,
+          (message) => {
+            const beat = message && parseHeartbeat(message.content);
+            if (beat) onBeat(beat);
+          },
+          { noAck: true },
+        );
+      } catch (error) {
+        await channel.close().catch(() => {});
+        throw error;
+      }
+      let closing = false;
+      channel.on('close', () => {
+        if (!closing) onEnd?.();
+      });
+      return async () => {
+        closing = true;
+        await channel.close().catch(() => {});
+      };
+    },
+    queueInfo: (queue) =>
+      this.#withControlChannel(async (channel) => {
+        try {
+          const { messageCount, consumerCount } = await channel.checkQueue(this.#topology.physical(queue));
+          return { depth: messageCount, consumers: consumerCount };
+        } catch (error) {
+          if ((error as { code?: unknown }).code === 404) return { depth: 0, consumers: 0 };
+          throw error;
+        }
+      }),
+    isPaused: (queue) =>
+      this.#withControlChannel(async (channel) => {
+        try {
+          await channel.checkQueue(this.#topology.pausedMarker(queue));
+          return true;
+        } catch (error) {
+          if ((error as { code?: unknown }).code === 404) return false;
+          throw error;
+        }
+      }),
+  };
+
+  #connectedModel(): Promise<import('amqplib').ChannelModel> {
+    return withTimeout(this.#publishConnection.current(), this.#connectTimeoutMs, () =>
+      this.#publishConnection.error(
+        `could not connect within ${this.#connectTimeoutMs} ms to ${this.displayUrls.join(', ')}`,
+        this.#publishConnection.lastError,
+      ),
+    );
+  }
+
+  async #withControlChannel<T>(fn: (channel: import('amqplib').Channel) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new ClosedError('the AMQP transport');
+    const model = await this.#connectedModel();
+    const channel = this.#publishConnection.track(await model.createChannel());
+    // A passive declare of a missing queue closes the channel with a 404: expected, and answered by the rejection.
+    channel.on('error', () => {});
+    try {
+      return await fn(channel);
+    } finally {
+      await channel.close().catch(() => {});
+    }
   }
 
   retain(): () => Promise<void> {

@@ -48,6 +48,8 @@ export class ConsumerSubscription implements Subscription {
   readonly #presence: PresenceMember | undefined;
   #channel: Channel | undefined;
   #tags: string[] = [];
+  /** Consumer tag of each work queue consumed now (not the paused ones). */
+  #queueTags = new Map<string, string>();
   #active = true;
   #started = false;
   #starting: Promise<void> | undefined;
@@ -94,6 +96,7 @@ export class ConsumerSubscription implements Subscription {
       if (this.#active && this.#connection.isOpen) this.restartSoon();
     });
     const tags: string[] = [];
+    const queueTags = new Map<string, string>();
     let joined = false;
     try {
       await channel.prefetch(this.#options.prefetch);
@@ -112,13 +115,10 @@ export class ConsumerSubscription implements Subscription {
         await channel.bindQueue(physical, t.deliveryExchange, t.deliveryBinding(physical));
       }
       await this.#presence?.options.beforeConsume(consumers, this.#started);
+      queueTags.clear();
       for (const queue of this.#options.queues) {
-        const { consumerTag } = await channel.consume(
-          t.physical(queue),
-          (message) => this.#deliver(channel, queue, message),
-          { noAck: false },
-        );
-        tags.push(consumerTag);
+        if (this.#options.paused?.has(queue)) continue;
+        queueTags.set(queue, await this.#consumeQueue(channel, queue));
       }
     } catch (error) {
       if (joined) void this.#presence?.leave();
@@ -129,7 +129,42 @@ export class ConsumerSubscription implements Subscription {
     this.#started = true;
     this.#channel = channel;
     this.#tags = tags;
+    this.#queueTags = queueTags;
     if (!this.#active) await this.cancel();
+  }
+
+  async #consumeQueue(channel: Channel, queue: string): Promise<string> {
+    const { consumerTag } = await channel.consume(
+      this.#topology.physical(queue),
+      (message) => this.#deliver(channel, queue, message),
+      { noAck: false },
+    );
+    return consumerTag;
+  }
+
+  /**
+   * Cancels the queue's consumer: its messages stay in the queue for when it
+   * is resumed, and its prefetch no longer holds any back from other consumers.
+   */
+  async pause(queue: string): Promise<void> {
+    const tag = this.#queueTags.get(queue);
+    const channel = this.#channel;
+    if (tag === undefined || !channel) return;
+    this.#queueTags.delete(queue);
+    await channel.cancel(tag).catch(() => {});
+  }
+
+  async resume(queue: string): Promise<void> {
+    const channel = this.#channel;
+    // Without a channel the next (re)start consumes it, unless it is paused again by then.
+    if (!channel || !this.#active || this.#queueTags.has(queue) || !this.#options.queues.includes(queue)) return;
+    this.#queueTags.set(queue, '');
+    try {
+      this.#queueTags.set(queue, await this.#consumeQueue(channel, queue));
+    } catch (error) {
+      this.#queueTags.delete(queue);
+      this.#logger.warn('AMQP consume after resume failed', { queue, error: this.#connection.describe(error) });
+    }
   }
 
   /** Retries `start()` with a short pause until it succeeds or the subscription is cancelled. */
@@ -195,7 +230,7 @@ export class ConsumerSubscription implements Subscription {
     const channel = this.#channel;
     if (!channel) return;
     if (this.#tags.length > 0) await this.#presence?.leave();
-    for (const tag of this.#tags) {
+    for (const tag of [...this.#tags, ...this.#queueTags.values()]) {
       try {
         await channel.cancel(tag);
       } catch {
@@ -203,6 +238,7 @@ export class ConsumerSubscription implements Subscription {
       }
     }
     this.#tags = [];
+    this.#queueTags.clear();
   }
 
   /** Closes the channel (after `cancel` and once in-flight messages are settled). */

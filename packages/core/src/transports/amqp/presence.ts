@@ -1,7 +1,11 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../../logger.js';
-import type { PresenceCard, PresenceNews, PresenceOptions } from '../../transport.js';
+import type { ControlMessage, PresenceCard, PresenceNews, PresenceOptions } from '../../transport.js';
 import type { Topology } from './topology.js';
+import { parseControl } from '../../internal/control.js';
+
+/** Routing key of control messages (pause, resume, cancel) on the control exchange. */
+export const CONTROL_KEY = 'control';
 
 /** Routing key of announcements on the control exchange. */
 const PRESENCE_KEY = 'presence';
@@ -36,8 +40,16 @@ export class PresenceMember {
   readonly #options: PresenceOptions;
   readonly #send: ControlSender;
   readonly #logger: Logger;
+  readonly #onControl: ((message: ControlMessage) => void) | undefined;
 
-  constructor(topology: Topology, options: PresenceOptions, send: ControlSender, logger: Logger) {
+  constructor(
+    topology: Topology,
+    options: PresenceOptions,
+    send: ControlSender,
+    logger: Logger,
+    onControl?: (message: ControlMessage) => void,
+  ) {
+    this.#onControl = onControl;
     this.#topology = topology;
     this.#options = options;
     this.#send = send;
@@ -60,6 +72,8 @@ export class PresenceMember {
       arguments: { 'x-max-length': MAX_BACKLOG },
     });
     await channel.bindQueue(queue, t.controlExchange, PRESENCE_KEY);
+    // The same queue carries control messages: one exclusive queue per worker, reconnected with its consumer.
+    if (this.#onControl) await channel.bindQueue(queue, t.controlExchange, CONTROL_KEY);
     const { consumerTag } = await channel.consume(queue, (message) => this.#hear(message), { noAck: true });
     void this.#say('hello', t.controlExchange, PRESENCE_KEY);
     return consumerTag;
@@ -90,6 +104,12 @@ export class PresenceMember {
 
   #hear(message: ConsumeMessage | null): void {
     if (message === null || message.content.length > MAX_ANNOUNCEMENT_BYTES) return;
+    if (message.fields.routingKey === CONTROL_KEY && message.fields.exchange === this.#topology.controlExchange) {
+      const control = parseControl(message.content);
+      if (control) this.#onControl?.(control);
+      else this.#logger.debug('ignoring a malformed control message', { bytes: message.content.length });
+      return;
+    }
     const news = parseNews(message.content);
     if (!news) {
       this.#logger.debug('ignoring a malformed presence announcement', { bytes: message.content.length });

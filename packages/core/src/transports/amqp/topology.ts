@@ -47,6 +47,11 @@ export class Topology {
     return `${this.options.prefix}.presence.${instance}`;
   }
 
+  /** Durable, always empty queue whose existence says the logical queue is paused. */
+  pausedMarker(queue: string): string {
+    return `${this.options.prefix}.paused.${queue}`;
+  }
+
   /** RabbitMQ queue for a logical queue name. */
   physical(queue: string): string {
     return `${this.options.prefix}.q.${queue}`;

@@ -3,6 +3,8 @@ import { headerTableBytes, MAX_HEADER_TABLE_BYTES } from '../../internal/bounded
 import { Deque } from '../../internal/deque.js';
 import type {
   ConsumeOptions,
+  ControlMessage,
+  ControlPlane,
   DeadLetter,
   DeadLetterRecord,
   DeadLetterStore,
@@ -11,6 +13,7 @@ import type {
   OutgoingMessage,
   Subscription,
   Transport,
+  WorkerHeartbeat,
 } from '../../transport.js';
 import { checkMessageLimits } from '../../task-options.js';
 import { canRetry, deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
@@ -29,6 +32,9 @@ interface Consumer {
   readonly queues: readonly string[];
   readonly prefetch: number;
   readonly onDelivery: (delivery: Delivery) => void;
+  readonly onControl: ((message: ControlMessage) => void) | undefined;
+  /** Queues this consumer does not take from (paused). */
+  readonly paused: Set<string>;
   unacked: number;
   active: boolean;
 }
@@ -84,6 +90,8 @@ export class MemoryTransport implements Transport {
       queues: [...options.queues],
       prefetch: options.prefetch,
       onDelivery,
+      onControl: options.onControl,
+      paused: new Set(options.paused),
       unacked: 0,
       active: true,
     };
@@ -95,8 +103,51 @@ export class MemoryTransport implements Transport {
         const i = this.#consumers.indexOf(consumer);
         if (i >= 0) this.#consumers.splice(i, 1);
       },
+      pause: async (queue) => {
+        consumer.paused.add(queue);
+      },
+      resume: async (queue) => {
+        consumer.paused.delete(queue);
+        this.#scheduleDispatch();
+      },
     };
   }
+
+  readonly #pausedQueues = new Set<string>();
+
+  /** Pause state and control messages, within this process. */
+  readonly control: ControlPlane = {
+    publish: async (message) => {
+      if (this.#closed) throw new ClosedError('the memory transport');
+      // Later, like a broker's broadcast: never inside the caller's stack.
+      setImmediate(() => {
+        for (const consumer of this.#consumers) if (consumer.active) consumer.onControl?.(message);
+      });
+    },
+    setPaused: async (queue, paused) => {
+      if (paused) this.#pausedQueues.add(queue);
+      else this.#pausedQueues.delete(queue);
+      await this.control.publish(paused ? { kind: 'pause', queue } : { kind: 'resume', queue });
+    },
+    isPaused: async (queue) => this.#pausedQueues.has(queue),
+    queueInfo: async (queue) => ({
+      depth: this.depth(queue),
+      consumers: this.#consumers.filter((c) => c.active && c.queues.includes(queue) && !c.paused.has(queue)).length,
+    }),
+    heartbeat: async (beat) => {
+      setImmediate(() => {
+        for (const watcher of this.#watchers) watcher(beat);
+      });
+    },
+    watchHeartbeats: async (onBeat) => {
+      this.#watchers.add(onBeat);
+      return async () => {
+        this.#watchers.delete(onBeat);
+      };
+    },
+  };
+
+  readonly #watchers = new Set<(beat: WorkerHeartbeat) => void>();
 
   async deadLetter(message: DeadLetter): Promise<void> {
     if (this.#closed) throw new ClosedError('the memory transport');
@@ -242,6 +293,7 @@ export class MemoryTransport implements Transport {
 
   #next(consumer: Consumer): StoredMessage | undefined {
     for (const name of consumer.queues) {
+      if (consumer.paused.has(name)) continue;
       const message = this.#queues.get(name)?.shift();
       if (message) return message;
     }
