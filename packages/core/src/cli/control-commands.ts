@@ -6,6 +6,7 @@ import { TaskRegistry } from '../registry.js';
 import type { Transport, WorkerHeartbeat } from '../transport.js';
 import { amqp } from '../transports/amqp/amqp-transport.js';
 import { printable } from './dead.js';
+import { table } from './table.js';
 
 /** The commands of this module. */
 export const CONTROL_COMMANDS = ['queues', 'workers', 'pause', 'resume', 'cancel'] as const;
@@ -145,16 +146,4 @@ function workerRow(w: WorkerHeartbeat): string[] {
     w.version,
     w.startedAt.toISOString(),
   ];
-}
-
-function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows.map((row) => row.map(printable))];
-  const widths = header.map((_, i) => Math.max(...all.map((row) => row[i].length)));
-  const lines = all.map((row) =>
-    row
-      .map((cell, i) => cell.padEnd(widths[i]))
-      .join('  ')
-      .trimEnd(),
-  );
-  return `${lines.join('\n')}\n`;
 }

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { errorCode } from '../errors.js';
 import { runDeadCommand } from './dead.js';
 import { CONTROL_COMMANDS, type ControlCommand, runControlCommand } from './control-commands.js';
+import { runTasksCommand } from './tasks-command.js';
 import { runWorkerCommand } from './worker-command.js';
 
 const HELP = `taskq — task queue for TypeScript web backends
@@ -17,6 +18,7 @@ Usage:
   taskq queues | workers            Queue depths, consumers, pauses; the live workers.
   taskq pause|resume <queue>        Stop / restart starting a queue's tasks.
   taskq cancel <id>                 Abort a running task (taskq queues --help).
+  taskq tasks list|show             The task index of your result store (taskq tasks --help).
   taskq --help | --version
 
 Worker options:
@@ -114,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
     });
   }
   if (command === 'dead') return runDeadCommand(rest);
+  if (command === 'tasks') return runTasksCommand(rest);
   if ((CONTROL_COMMANDS as readonly string[]).includes(command))
     return runControlCommand(command as ControlCommand, rest);
   throw new Error(`unknown command ${JSON.stringify(command)}; see taskq --help`);
