@@ -1,12 +1,9 @@
 import { parseArgs } from 'node:util';
 import { InvalidOptionError } from '../errors.js';
-import { consoleLogger } from '../logger.js';
 import { createQueue } from '../queue.js';
 import { TaskRegistry } from '../registry.js';
 import type { Transport, WorkerHeartbeat } from '../transport.js';
-import { amqp } from '../transports/amqp/amqp-transport.js';
-import { printable } from './dead.js';
-import { table } from './table.js';
+import { cliTransport, printable, table } from './terminal.js';
 
 /** The commands of this module. */
 export const CONTROL_COMMANDS = ['queues', 'workers', 'pause', 'resume', 'cancel'] as const;
@@ -76,7 +73,7 @@ export async function runControlCommand(
   const env = options.env ?? process.env;
   const transport =
     options.transport ??
-    makeTransport(values.url ?? env.TASKQ_URL, values.prefix ?? (env.TASKQ_PREFIX || undefined), timeout);
+    cliTransport(values.url ?? env.TASKQ_URL, values.prefix ?? (env.TASKQ_PREFIX || undefined), timeout);
   const queue = createQueue({ registry: new TaskRegistry(), transport });
   try {
     if (command === 'pause' || command === 'resume') {
@@ -125,11 +122,6 @@ function positiveInt(value: string | undefined, fallback: number, option: string
   if (!Number.isInteger(n) || n < 1)
     throw new InvalidOptionError(option, `expected a positive number of milliseconds, got ${JSON.stringify(value)}`);
   return n;
-}
-
-function makeTransport(url: string | undefined, prefix: string | undefined, timeoutMs: number): Transport {
-  if (!url) throw new InvalidOptionError('url', 'give the broker URL with --url or the TASKQ_URL environment variable');
-  return amqp({ url, prefix, logger: consoleLogger('error'), connectTimeout: timeoutMs, publishTimeout: timeoutMs });
 }
 
 function workerJson(w: WorkerHeartbeat): Record<string, unknown> {

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { InvalidOptionError } from '../errors.js';
-import { consoleLogger } from '../logger.js';
 import type { DeadLetterRecord, Transport } from '../transport.js';
 import { DEAD_BODY_PREFIX_BYTES } from '../internal/dead-letter.js';
-import { amqp } from '../transports/amqp/amqp-transport.js';
+import { cliTransport, printable } from './terminal.js';
 
 /** Help text of `taskq dead`. */
 export const DEAD_HELP = `taskq dead — the dead-letter queue
@@ -81,7 +80,7 @@ export async function runDeadCommand(argv: readonly string[], options: DeadComma
   const env = options.env ?? process.env;
   const transport =
     options.transport ??
-    makeTransport(values.url ?? env.TASKQ_URL, values.prefix ?? (env.TASKQ_PREFIX || undefined), timeout);
+    cliTransport(values.url ?? env.TASKQ_URL, values.prefix ?? (env.TASKQ_PREFIX || undefined), timeout);
   try {
     if (action === 'list') {
       const [records, total] = [await transport.dead.list(limit), await transport.dead.count()];
@@ -110,23 +109,6 @@ export async function runDeadCommand(argv: readonly string[], options: DeadComma
   } finally {
     if (!options.transport) await transport.close();
   }
-}
-
-function makeTransport(url: string | undefined, prefix: string | undefined, timeoutMs: number): Transport {
-  if (!url) throw new InvalidOptionError('url', 'give the broker URL with --url or the TASKQ_URL environment variable');
-  // Connection trouble is reported once, as the command's error; retry warnings would only repeat it.
-  return amqp({ url, prefix, logger: consoleLogger('error'), connectTimeout: timeoutMs, publishTimeout: timeoutMs });
-}
-
-/**
- * Dead letters hold whatever someone put on the queue: control characters
- * (terminal escape sequences) are shown escaped, never written raw.
- */
-export function printable(text: string): string {
-  return text.replace(
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
 }
 
 function formatLine(record: DeadLetterRecord): string {

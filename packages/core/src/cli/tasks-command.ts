@@ -3,9 +3,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InvalidOptionError } from '../errors.js';
 import type { ResultStore, StoredStatus, TaskListQuery, TaskState } from '../result-store.js';
-import { printable } from './dead.js';
 import { describeExports, pickExport } from './load-worker.js';
-import { table } from './table.js';
+import { printable, table } from './terminal.js';
 import { registerTypeScript, TYPESCRIPT_EXTENSIONS } from './typescript.js';
 
 /** Help text of `taskq tasks`. */
