@@ -215,6 +215,11 @@ class QueueCore {
   }
 
   readonly readStatus = (id: string): Promise<TaskStatus | null> => this.status(id);
+  /**
+   * Without asking the live workers whether an active task's worker is gone (`lost`): a stream reads on every
+   * change, and the first such question waits for the workers' answers, long enough to miss changes in between.
+   */
+  readonly readStoredStatus = (id: string): Promise<TaskStatus | null> => this.status(id, false);
 
   controlPlane(): ControlPlane {
     if (this.closed) throw new ClosedError('the queue');
@@ -276,12 +281,18 @@ class QueueCore {
     await this.controlPlane().setPaused(queue, paused);
   }
 
-  async status(id: string): Promise<TaskStatus | null> {
+  async status(id: string, liveness = true): Promise<TaskStatus | null> {
     if (!this.store)
       throw new InvalidOptionError('store', 'queue.status() needs a result store: createQueue({ store })');
     const stored = await this.store.get(id);
     if (!stored) return null;
-    if (stored.state === 'active' && stored.workerId !== undefined && this.transport.control && !this.closed) {
+    if (
+      liveness &&
+      stored.state === 'active' &&
+      stored.workerId !== undefined &&
+      this.transport.control &&
+      !this.closed
+    ) {
       const registry = this.#liveWorkers(this.transport.control);
       const live = await registry.isLive(stored.workerId).catch(() => {
         // It could not listen (the broker was away): the next question makes a new one.
@@ -484,7 +495,7 @@ class Queue implements TaskQueue {
   }
 
   watch(id: string, options?: WatchOptions): AsyncIterable<TaskStatus> {
-    return watchStatus(this.#core.store, this.#core.readStatus, id, options);
+    return watchStatus(this.#core.store, this.#core.readStoredStatus, id, options);
   }
 
   close(): Promise<void> {

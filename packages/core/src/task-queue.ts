@@ -68,7 +68,8 @@ export interface TaskQueue {
   /**
    * Status snapshots of task `id` as they change (state, attempts, progress), pushed by the result store: the
    * current one first, the last one finished (`succeeded`, `dead` or `cancelled`), then the iteration ends. Ends at once for an
-   * unknown id. Needs a `store` with `subscribe()` (both of taskq's stores have it).
+   * unknown id. Needs a `store` with `subscribe()` (both of taskq's stores have it). Snapshots do not say `lost`:
+   * `status(id)` does.
    */
   watch(id: string, options?: WatchOptions): AsyncIterable<TaskStatus>;
   /**

@@ -7,7 +7,7 @@ import { ERROR_CODES, TaskqError, type TaskqErrorCode } from '../src/index.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 /** `TASKQ_*` names that are environment variables, not error codes. */
-const ENVIRONMENT = new Set(['TASKQ_URL', 'TASKQ_PREFIX', 'TASKQ_FAILPOINT', 'TASKQ_TEST_URL']);
+const ENVIRONMENT = new Set(['TASKQ_URL', 'TASKQ_PREFIX', 'TASKQ_STORE', 'TASKQ_FAILPOINT', 'TASKQ_TEST_URL']);
 const CATALOGUE_FILE = 'packages/core/src/error-codes.ts';
 
 function sources(): Array<{ path: string; text: string }> {

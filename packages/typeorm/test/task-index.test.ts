@@ -79,10 +79,17 @@ describe.each(kinds)('task index on %s', (kind) => {
 
   it('counts tasks per state, overall and per queue', async () => {
     const counts = await store.counts?.();
-    expect(counts?.byState).toEqual({ queued: 17, active: 1, retrying: 0, succeeded: 5, dead: 2 });
+    expect(counts?.byState).toEqual({ queued: 17, active: 1, retrying: 0, succeeded: 5, dead: 2, cancelled: 0 });
     // Queue "mail" holds 3, 6, 9, ..., 24: 3 succeeded, 6 dead, the rest queued.
-    expect(counts?.byQueue.mail).toEqual({ queued: 6, active: 0, retrying: 0, succeeded: 1, dead: 1 });
-    expect(counts?.byQueue.default).toEqual({ queued: 11, active: 1, retrying: 0, succeeded: 4, dead: 1 });
+    expect(counts?.byQueue.mail).toEqual({ queued: 6, active: 0, retrying: 0, succeeded: 1, dead: 1, cancelled: 0 });
+    expect(counts?.byQueue.default).toEqual({
+      queued: 11,
+      active: 1,
+      retrying: 0,
+      succeeded: 4,
+      dead: 1,
+      cancelled: 0,
+    });
   });
 
   it('refuses a bad limit or a forged cursor, naming the option', async () => {
