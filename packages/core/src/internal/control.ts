@@ -14,20 +14,25 @@ export function encodeControl(message: ControlMessage): Buffer {
   return Buffer.from(JSON.stringify({ taskq: 'control', v: 1, ...message }));
 }
 
+/** A JSON object of at most `maxBytes`, or undefined for anything else: the first check of every control-plane message. */
+function jsonObject(content: Buffer, maxBytes: number): object | undefined {
+  if (content.length > maxBytes) return undefined;
+  try {
+    const raw: unknown = JSON.parse(content.toString('utf8'));
+    return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Parses a control message off the wire, strictly: anything oversized,
  * malformed or with unknown fields' values is refused (undefined). Control
  * messages only ever pause, resume or cancel, so nothing in one is run.
  */
 export function parseControl(content: Buffer): ControlMessage | undefined {
-  if (content.length > MAX_CONTROL_BYTES) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(content.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const raw = jsonObject(content, MAX_CONTROL_BYTES);
+  if (raw === undefined) return undefined;
   const { taskq, v, kind, queue, id } = raw as Record<string, unknown>;
   if (taskq !== 'control' || v !== 1) return undefined;
   if (kind === 'pause' || kind === 'resume')
@@ -51,14 +56,8 @@ const count = (value: unknown, max: number): value is number =>
 
 /** Parses a heartbeat strictly, like {@link parseControl}: what it shows reaches an operator's terminal. */
 export function parseHeartbeat(content: Buffer): WorkerHeartbeat | undefined {
-  if (content.length > MAX_HEARTBEAT_BYTES) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(content.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const raw = jsonObject(content, MAX_HEARTBEAT_BYTES);
+  if (raw === undefined) return undefined;
   const { taskq, v, id, host, pid, queues, concurrency, running, version, startedAt, intervalMs } = raw as Record<
     string,
     unknown
