@@ -50,3 +50,9 @@ export {
 
 // Options parsed the way core parses them.
 export { parseDuration } from './task-options.js';
+
+// Loggers: the option checked and pino adapted the way core does it.
+export { useLogger } from './logger.js';
+
+// Diagnostics: an outbox relay reports its publishes as core's unit of work does.
+export { publishWithDiagnostics } from './internal/traced-publish.js';

@@ -29,6 +29,11 @@ export interface Envelope {
   readonly opts?: EnvelopeOptions;
   /** Unix ms when submitted. */
   readonly ts: number;
+  /**
+   * Trace context of the submit (W3C `traceparent`, `tracestate`), when a tracer listened to it; signed with the rest
+   * of the body. Workers that predate it ignore it.
+   */
+  readonly trace?: Readonly<Record<string, string>>;
 }
 
 /** Header names on the wire. */

@@ -62,7 +62,7 @@ export { memory, type MemoryTransport, type MemoryTransportOptions } from './tra
 export { amqp, type AmqpTransport, type AmqpTransportOptions } from './transports/amqp/amqp-transport.js';
 export type { QueueType } from './transports/amqp/topology.js';
 export type { SigningKey } from './signing.js';
-export { consoleLogger, silentLogger, type Logger } from './logger.js';
+export { consoleLogger, fieldsFirstLogger, silentLogger, type FieldsFirstLogger, type Logger } from './logger.js';
 export {
   TaskqError,
   UnregisteredTaskError,

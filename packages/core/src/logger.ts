@@ -1,9 +1,73 @@
-/** Where taskq writes what it has to say. Compatible with pino, winston and console-like loggers. */
+import { InvalidOptionError } from './errors.js';
+
+/**
+ * Where taskq writes what it has to say: `(message, fields)` per level, as winston and console-like loggers take
+ * them. A pino logger (or a child of one, Fastify's `app.log`) can be passed as it is: taskq recognises it and calls it
+ * fields first, `(fields, message)`, as pino expects; wrap any other logger of that shape in
+ * {@link fieldsFirstLogger}. Records about one task carry `id`, `task`, `queue`, `attempt` and, when the submit was
+ * traced, `traceId`.
+ */
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** A logger whose methods take the fields first and the message second: pino's shape (also bunyan's). */
+export interface FieldsFirstLogger {
+  debug(fields: Record<string, unknown>, message: string): void;
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * Adapts a fields-first logger (pino's method shape) to taskq's {@link Logger}. An `error` field holding an Error is
+ * passed as `err`, the key pino's serializers expect.
+ */
+export function fieldsFirstLogger(logger: FieldsFirstLogger): Logger {
+  if (!logger || typeof logger.error !== 'function')
+    throw new InvalidOptionError('logger', 'expected a logger with debug, info, warn and error methods');
+  const call =
+    (level: keyof FieldsFirstLogger) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      if (!fields) {
+        logger[level]({}, message);
+        return;
+      }
+      if (fields.error instanceof Error) {
+        const { error, ...rest } = fields;
+        logger[level]({ ...rest, err: error }, message);
+        return;
+      }
+      logger[level](fields, message);
+    };
+  return { debug: call('debug'), info: call('info'), warn: call('warn'), error: call('error') };
+}
+
+/** pino loggers (and children) have `bindings()`, `child()` and a `levels.values` table; winston has none of these. */
+function isPino(logger: object): logger is FieldsFirstLogger {
+  const l = logger as { bindings?: unknown; child?: unknown; levels?: { values?: unknown } };
+  return typeof l.bindings === 'function' && typeof l.child === 'function' && typeof l.levels?.values === 'object';
+}
+
+/**
+ * The logger option as taskq uses it: checked, pino adapted, the console logger when there is none.
+ * `option` names the option in the error.
+ */
+export function useLogger(logger: Logger | undefined, option = 'logger'): Logger {
+  if (logger === undefined) return consoleLogger();
+  if (
+    typeof logger !== 'object' ||
+    logger === null ||
+    typeof logger.error !== 'function' ||
+    typeof logger.warn !== 'function' ||
+    typeof logger.info !== 'function' ||
+    typeof logger.debug !== 'function'
+  )
+    throw new InvalidOptionError(option, 'expected a logger with debug, info, warn and error methods (or pino)');
+  return isPino(logger) ? fieldsFirstLogger(logger) : logger;
 }
 
 /**

@@ -18,6 +18,18 @@ import type { BoundTaskQueue, Submission, SubmitMiddleware, TaskQueue } from './
 import { ENVELOPE_VERSION, type Envelope, type EnvelopeOptions, HEADER, type MetaValue } from './envelope.js';
 import { ClosedError, errorCode, InvalidOptionError, NoControlPlaneError, PayloadTooLargeError } from './errors.js';
 import { TaskHandle } from './task-handle.js';
+import {
+  boundCarrier,
+  describeTransport,
+  destinationOf,
+  EMPTY_CARRIER,
+  publishChannel,
+  type PublishEvent,
+  type SubmitEvent,
+  submitChannel,
+  type TaskDescription,
+  type TraceCarrier,
+} from './diagnostics.js';
 
 export { TaskHandle, TaskFailedError, type ResultOptions } from './task-handle.js';
 export type { TaskQueue } from './task-queue.js';
@@ -92,17 +104,18 @@ class QueueCore {
     fn: F,
     args: readonly unknown[],
     options: SubmitOptions,
+    id: string = uuidv7(),
+    trace?: TraceCarrier,
   ): PreparedTask | Promise<PreparedTask> {
     if (this.closed) throw new ClosedError('the queue');
     const definition = this.registry.require(fn);
     const merged = mergeOptions(definition.options, options);
-    const id = uuidv7();
     const meta: Record<string, MetaValue> = {};
-    if (this.middleware.length > 0) return this.#prepareWithMiddleware(id, definition.id, args, meta, merged);
+    if (this.middleware.length > 0) return this.#prepareWithMiddleware(id, definition.id, args, meta, merged, trace);
     const encoded = encodeArgs(args, this.codecs);
     return Array.isArray(encoded)
-      ? this.build(id, definition.id, encoded, meta, merged)
-      : encoded.then((e) => this.build(id, definition.id, e, meta, merged));
+      ? this.build(id, definition.id, encoded, meta, merged, trace)
+      : encoded.then((e) => this.build(id, definition.id, e, meta, merged, trace));
   }
 
   async #prepareWithMiddleware(
@@ -111,6 +124,7 @@ class QueueCore {
     args: readonly unknown[],
     meta: Record<string, MetaValue>,
     options: SubmitOptions,
+    trace: TraceCarrier | undefined,
   ): Promise<PreparedTask> {
     const submission: Submission = { id, task, args, options, meta };
     let encoded: unknown[] | undefined;
@@ -118,7 +132,7 @@ class QueueCore {
       encoded = await encodeArgs(args, this.codecs);
     });
     if (!encoded) throw new InvalidOptionError('use', 'a submit middleware did not call next()');
-    return this.build(id, task, encoded, meta, options);
+    return this.build(id, task, encoded, meta, options, trace);
   }
 
   build(
@@ -127,21 +141,35 @@ class QueueCore {
     args: unknown[],
     meta: Record<string, MetaValue>,
     options: SubmitOptions,
+    carrier?: TraceCarrier,
   ): PreparedTask {
     const ts = Date.now();
+    const trace = carrier && boundCarrier(carrier);
     const envelope: Envelope = { v: ENVELOPE_VERSION, id, task, args, meta, ts, opts: envelopeOptions(options) };
+    if (trace) (envelope as { trace?: TraceCarrier }).trace = trace;
     const body = Buffer.from(JSON.stringify(envelope), 'utf8');
     if (body.length > this.maxPayloadBytes) throw new PayloadTooLargeError(body.length, this.maxPayloadBytes);
     const queue = options.queue ?? 'default';
-    const delayMs =
-      (options.at
-        ? Math.max(0, options.at.getTime() - ts)
-        : options.delay === undefined
-          ? undefined
-          : parseDuration(options.delay, 'delay')) || undefined;
+    const delayMs = delayOf(options, ts);
     const headers = this.#headers(body, queue, ts, delayMs === undefined ? undefined : ts + delayMs);
     const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs };
-    return { handle: new TaskHandle(this.readStatus, id, task, queue, this.cancel), message };
+    const handle = new TaskHandle(this.readStatus, id, task, queue, this.cancel);
+    return trace ? { handle, message, trace } : { handle, message };
+  }
+
+  /** What a `submit` event says about one task, before it is encoded (its carrier is not written yet). */
+  describe(fn: TaskFunction, options: SubmitOptions, id: string): TaskDescription {
+    if (this.closed) throw new ClosedError('the queue');
+    const definition = this.registry.require(fn);
+    const merged = mergeOptions(definition.options, options);
+    const queue = merged.queue ?? 'default';
+    return {
+      id,
+      name: definition.id,
+      queue,
+      destination: destinationOf(this.transport, queue),
+      delayMs: delayOf(merged, Date.now()),
+    };
   }
 
   /**
@@ -188,6 +216,58 @@ class QueueCore {
     }
   };
 
+  /**
+   * A unit of work's commit publishes through this one: tasks created earlier go out now, which a tracer sees as a
+   * `publish` event (a direct submit's publish is part of its `submit` event).
+   */
+  readonly publishCreated = (tasks: readonly PreparedTask[]): Promise<void> => {
+    if (!publishChannel.hasSubscribers) return this.publish(tasks);
+    const event: PublishEvent = {
+      tasks: tasks.map((t) => ({
+        id: t.handle.id,
+        name: t.handle.name,
+        queue: t.handle.queue,
+        destination: destinationOf(this.transport, t.handle.queue),
+        delayMs: t.message.delayMs,
+        carrier: t.trace ?? EMPTY_CARRIER,
+      })),
+      transport: describeTransport(this.transport),
+    };
+    return publishChannel.tracePromise(
+      () => (event.enter ? event.enter(() => this.publish(tasks)) : this.publish(tasks)),
+      event,
+    );
+  };
+
+  /**
+   * A traced `submit()`/`submitMany()`: ids are allocated first so that the `start` subscribers see them, and write
+   * the carrier every envelope then carries.
+   */
+  traceSubmit<T>(
+    fn: TaskFunction,
+    count: number,
+    options: SubmitOptions,
+    run: (ids: readonly string[], carrier: TraceCarrier) => Promise<T>,
+  ): Promise<T> {
+    const ids: string[] = [];
+    const tasks: TaskDescription[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = uuidv7();
+      ids.push(id);
+      tasks.push(this.describe(fn, options, id));
+    }
+    const event: SubmitEvent = {
+      tasks,
+      carrier: {},
+      deferred: currentUnitOfWork() !== undefined,
+      transport: describeTransport(this.transport),
+    };
+    return submitChannel.tracePromise(
+      () => (event.enter ? event.enter(() => run(ids, event.carrier)) : run(ids, event.carrier)),
+      event,
+    );
+  }
+
   /** Publishes now, or hands the tasks to the open unit of work. */
   async dispatch(tasks: readonly PreparedTask[], keys: readonly string[]): Promise<void> {
     const release = async (): Promise<void> => {
@@ -195,7 +275,7 @@ class QueueCore {
       for (let i = 0; i < keys.length; i++) if (keys[i]) await this.store.releaseKey(keys[i], tasks[i].handle.id);
     };
     const uow = currentUnitOfWork();
-    if (uow) return uow.add(tasks, this.publish, release);
+    if (uow) return uow.add(tasks, this.publishCreated, release);
     try {
       await this.publish(tasks);
     } catch (error) {
@@ -338,6 +418,16 @@ function mergeOptions(task: SubmitOptions, submit: SubmitOptions): SubmitOptions
   return isEmpty(submit) ? task : { ...task, ...submit };
 }
 
+function delayOf(options: SubmitOptions, now: number): number | undefined {
+  return (
+    (options.at
+      ? Math.max(0, options.at.getTime() - now)
+      : options.delay === undefined
+        ? undefined
+        : parseDuration(options.delay, 'delay')) || undefined
+  );
+}
+
 function envelopeOptions(options: SubmitOptions): EnvelopeOptions | undefined {
   if (options.attempts === undefined && options.backoff === undefined && options.timeout === undefined)
     return undefined;
@@ -389,6 +479,10 @@ class Queue implements TaskQueue {
     if (this.#invalid !== undefined) return Promise.reject(this.#invalid);
     try {
       const core = this.#core;
+      if (submitChannel.hasSubscribers)
+        return core.traceSubmit(fn, 1, this.#options, (ids, carrier) =>
+          this.#submit(core.prepare(fn, args, this.#options, ids[0], carrier)),
+        ) as Promise<TaskHandle<Awaited<ReturnType<F>>>>;
       const prepared = core.prepare(fn, args, this.#options);
       if (
         !(prepared instanceof Promise) &&
@@ -425,10 +519,24 @@ class Queue implements TaskQueue {
   ): Promise<TaskHandle<Awaited<ReturnType<F>>>[]> {
     if (this.#invalid !== undefined) throw this.#invalid;
     if (!Array.isArray(argsList)) throw new InvalidOptionError('argsList', 'expected an array of argument arrays');
+    const core = this.#core;
+    if (argsList.length > 0 && submitChannel.hasSubscribers)
+      return core.traceSubmit(fn, argsList.length, this.#options, (ids, carrier) =>
+        this.#submitMany(fn, argsList, ids, carrier),
+      );
+    return this.#submitMany(fn, argsList);
+  }
+
+  async #submitMany<F extends TaskFunction>(
+    fn: F,
+    argsList: readonly Parameters<F>[],
+    ids?: readonly string[],
+    carrier?: TraceCarrier,
+  ): Promise<TaskHandle<Awaited<ReturnType<F>>>[]> {
     const prepared: PreparedTask[] = [];
     for (let i = 0; i < argsList.length; i++) {
       if (!Array.isArray(argsList[i])) throw new InvalidOptionError(`argsList[${i}]`, 'expected an array of arguments');
-      prepared.push(await this.#core.prepare(fn, argsList[i], this.#options));
+      prepared.push(await this.#core.prepare(fn, argsList[i], this.#options, ids?.[i], carrier));
     }
     if (this.#options.key !== undefined)
       throw new InvalidOptionError('key', 'a deduplication key names one task; use submit(), not submitMany()');

@@ -224,6 +224,8 @@ export interface Transport {
    * transport's is `(in-process)`.
    */
   readonly prefix?: string;
+  /** The transport's own name for a logical queue (RabbitMQ: the queue it routes to), for traces and metrics. */
+  destination?(queue: string): string;
   /** Resolves once the message is safely stored (for amqp: confirmed by the broker). */
   publish(message: OutgoingMessage): Promise<void>;
   /** Like `publish` for many messages, pipelined; resolves when all are confirmed. */

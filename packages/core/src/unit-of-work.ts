@@ -7,6 +7,8 @@ import type { OutgoingMessage } from './transport.js';
 export interface PreparedTask {
   readonly handle: TaskHandle;
   readonly message: OutgoingMessage;
+  /** The trace context its submit carried (in the body too); undefined when nobody traced the submit. */
+  readonly trace?: Readonly<Record<string, string>>;
 }
 
 /** Hands staged tasks somewhere durable right away (e.g. an outbox table in the same database transaction). */

@@ -23,6 +23,8 @@ interface TaskEventBase {
   readonly name: string;
   readonly queue: string;
   readonly attempt: number;
+  /** Trace id of the submit's trace context, when a tracer wrote one (see docs/observability.md). */
+  readonly traceId?: string;
 }
 
 /** A task attempt started. */

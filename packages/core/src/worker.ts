@@ -23,13 +23,24 @@ import { StatusRecorder } from './internal/status-recorder.js';
 import { TypedEmitter } from './internal/emitter.js';
 import { type ProgressSink, TaskRun } from './internal/task-run.js';
 import { TASKQ_VERSION, WorkerControl } from './internal/worker-control.js';
-import { consoleLogger, type Logger } from './logger.js';
+import { type Logger, useLogger } from './logger.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey } from './signing.js';
 import type { LifecycleHook, StopOptions, TaskMiddleware, WorkerOptions } from './worker-options.js';
 import { backoffDelay, parseDuration, resolveBackoff, type TaskOptions, validateTaskOptions } from './task-options.js';
 import type { Delivery, Subscription, Transport } from './transport.js';
 import type { DeadLetterReason, WorkerEvents } from './worker-events.js';
+import {
+  describeTransport,
+  destinationOf,
+  type ProcessEvent,
+  type ProcessOutcome,
+  processChannel,
+  type ReceiveEvent,
+  receiveChannel,
+  readCarrier,
+  traceIdOf,
+} from './diagnostics.js';
 
 export type { TaskContext } from './internal/task-run.js';
 export type { LifecycleHook, StopOptions, TaskMiddleware, WorkerOptions } from './worker-options.js';
@@ -62,6 +73,8 @@ export class Worker {
   readonly #middleware: TaskMiddleware[] = [];
   readonly #running = new Map<Delivery, TaskRun | undefined>();
   readonly #cancelled = new WeakSet<TaskRun>();
+  /** The `process` event of a traced attempt, by its delivery: its outcome is written where the message is settled. */
+  readonly #traced = new WeakMap<Delivery, ProcessEvent>();
   #state: State = 'idle';
   #control: WorkerControl | undefined;
   #subscription: Subscription | undefined;
@@ -89,7 +102,7 @@ export class Worker {
     this.transport = options.transport;
     this.concurrency = concurrency;
     this.queues = [...queues];
-    this.logger = options.logger ?? consoleLogger();
+    this.logger = useLogger(options.logger);
     this.#codecs = new CodecSet(options.codecs ?? []);
     this.#defaults = options.defaults ?? {};
     this.#retryIf = options.retryIf;
@@ -268,7 +281,10 @@ export class Worker {
       for (const run of this.#running.values()) run?.abort(reason);
       if (!(await this.#drain(STOP_GRACE_MS))) {
         // Unfinished messages go back to the queue for another worker; their late results are discarded.
-        for (const delivery of this.#running.keys()) delivery.requeue();
+        for (const delivery of this.#running.keys()) {
+          this.#outcome(delivery, 'requeued');
+          delivery.requeue();
+        }
         this.logger.warn(`worker stop: ${this.#running.size} task(s) did not finish and were returned to the queue`);
         this.#running.clear();
       }
@@ -299,7 +315,8 @@ export class Worker {
     this.#cancelled.delete(run);
     if (!this.#settle(delivery)) return;
     delivery.ack();
-    this.logger.info('task cancelled', { id: run.id, task: run.name, queue: run.queue });
+    this.#outcome(delivery, 'cancelled');
+    this.logger.info('task cancelled', this.#logFields(run));
     this.#events.emit('failed', {
       id: run.id,
       name: run.name,
@@ -308,6 +325,7 @@ export class Worker {
       error: new TaskCancelledError(run.id),
       durationMs,
       willRetry: false,
+      traceId: traceIdOf(run.trace),
     });
   }
 
@@ -329,6 +347,8 @@ export class Worker {
         durationMs: now - run.startedAt,
         willRetry: false,
       });
+      const event = this.#traced.get(delivery);
+      if (event) event.error = error;
       void this.#deadLetter(delivery, 'exceeded-ack-deadline', error, run.name, run.attempt);
     }
   }
@@ -362,41 +382,99 @@ export class Worker {
   };
 
   async #process(delivery: Delivery): Promise<void> {
+    const received = receiveChannel.hasSubscribers ? this.#traceReceive(delivery) : this.#receive(delivery);
+    if (received.kind === 'refused') return this.#deadLetter(delivery, received.reason, received.error, undefined);
+    const { envelope, verdict } = received;
+    if (verdict.kind === 'dead') return this.#refuse(delivery, envelope, verdict);
+    if (verdict.kind === 'later') return this.#postpone(delivery, verdict.delayMs);
+    const run = new TaskRun({
+      id: envelope.id,
+      attempt: verdict.fields.attempt,
+      maxAttempts: verdict.maxAttempts,
+      queue: delivery.queue,
+      meta: envelope.meta,
+      definition: verdict.definition,
+      enqueuedAt: envelope.ts,
+      redelivered: delivery.redelivered,
+      progress: this.#progressSink,
+      trace: envelope.trace,
+    });
+    this.#running.set(delivery, run);
+    if (!processChannel.hasSubscribers) return this.#run(delivery, envelope, verdict, run, undefined);
+    const event: ProcessEvent = {
+      task: {
+        id: run.id,
+        name: run.name,
+        queue: run.queue,
+        destination: destinationOf(this.transport, run.queue),
+        delayMs: undefined,
+        attempt: run.attempt,
+        maxAttempts: run.maxAttempts,
+        enqueuedAt: envelope.ts,
+        dueAt: verdict.fields.due,
+        redelivered: delivery.redelivered,
+      },
+      carrier: readCarrier(envelope.trace),
+      transport: describeTransport(this.transport),
+    };
+    this.#traced.set(delivery, event);
+    return processChannel.tracePromise(() => this.#run(delivery, envelope, verdict, run, event), event);
+  }
+
+  /** Reads and checks a message: what the worker does with it. */
+  #receive(delivery: Delivery): Received {
     if (delivery.body.length > this.#maxPayloadBytes) {
-      return this.#deadLetter(
-        delivery,
-        'payload-too-large',
-        new PayloadTooLargeError(delivery.body.length, this.#maxPayloadBytes),
-        undefined,
-      );
+      return {
+        kind: 'refused',
+        reason: 'payload-too-large',
+        error: new PayloadTooLargeError(delivery.body.length, this.#maxPayloadBytes),
+      };
     }
     let envelope: Envelope;
     try {
       envelope = parseEnvelope(delivery.body);
     } catch (error) {
-      return this.#deadLetter(delivery, 'malformed-message', error, undefined);
+      return { kind: 'refused', reason: 'malformed-message', error };
     }
-    const verdict = this.#intake.check(delivery, envelope);
-    if (verdict.kind === 'dead') return this.#refuse(delivery, envelope, verdict);
-    if (verdict.kind === 'later') return this.#postpone(delivery, verdict.delayMs);
+    return { kind: 'checked', envelope, verdict: this.#intake.check(delivery, envelope) };
+  }
+
+  #traceReceive(delivery: Delivery): Received {
+    const event: ReceiveEvent = {
+      id: delivery.id,
+      queue: delivery.queue,
+      transport: describeTransport(this.transport),
+      bodyBytes: delivery.body.length,
+      redelivered: delivery.redelivered,
+    };
+    return receiveChannel.traceSync(() => {
+      const received = this.#receive(delivery);
+      if (received.kind === 'refused') {
+        event.verdict = 'dead';
+        event.reason = received.reason;
+        return received;
+      }
+      event.name = received.envelope.task;
+      event.carrier = readCarrier(received.envelope.trace);
+      event.verdict = received.verdict.kind;
+      if (received.verdict.kind === 'dead') event.reason = received.verdict.reason;
+      return received;
+    }, event);
+  }
+
+  async #run(
+    delivery: Delivery,
+    envelope: Envelope,
+    verdict: Extract<Verdict, { kind: 'run' }>,
+    run: TaskRun,
+    event: ProcessEvent | undefined,
+  ): Promise<void> {
     const { definition, fields } = verdict;
     const attempt = fields.attempt;
-    const run = new TaskRun({
-      id: envelope.id,
-      attempt,
-      maxAttempts: verdict.maxAttempts,
-      queue: delivery.queue,
-      meta: envelope.meta,
-      definition,
-      enqueuedAt: envelope.ts,
-      redelivered: delivery.redelivered,
-      progress: this.#progressSink,
-    });
-    this.#running.set(delivery, run);
     if (this.#recorder && !(await this.#recorder.start(run, fields.deadRetries, this.#foreign?.card.instance))) {
       // Already finished: a redelivery after a crash between the run and its ack, or a replayed copy. Do not run it
       // twice.
-      const skipped = { id: run.id, task: run.name, queue: run.queue };
+      const skipped = this.#logFields(run);
       if (await this.#recorder.isCancelled(run.id)) this.logger.debug('skipping a cancelled task', skipped);
       else if (delivery.redelivered)
         this.logger.debug('skipping a redelivered task the result store knows as finished', skipped);
@@ -405,6 +483,7 @@ export class Worker {
           'skipping a task the result store knows as finished (a replayed or duplicated message)',
           skipped,
         );
+      if (event) event.outcome = 'skipped';
       if (this.#settle(delivery)) delivery.ack();
       return;
     }
@@ -415,20 +494,28 @@ export class Worker {
         queue: run.queue,
         attempt,
         enqueuedAt: run.enqueuedAt,
+        traceId: traceIdOf(run.trace),
       });
     const started = performance.now();
     try {
-      await this.#execute(run, envelope, definition);
+      await this.#execute(run, envelope, definition, event);
     } catch (error) {
+      const durationMs = performance.now() - started;
+      if (event) {
+        event.durationMs = durationMs;
+        event.error = error;
+      }
       await run.flushProgress();
-      return this.#failed(delivery, run, envelope, error, performance.now() - started);
+      return this.#failed(delivery, run, envelope, error, durationMs);
     }
+    if (event) event.durationMs = performance.now() - started;
     await run.flushProgress();
     if (run.expired || !this.#running.has(delivery)) return;
     // The result is stored before the ack: a crash in between redelivers a task the store knows succeeded.
     if (this.#recorder) await this.#recorder.success(run);
     if (!this.#settle(delivery)) return;
     delivery.ack();
+    if (event) event.outcome = 'completed';
     if (this.#events.has('completed')) {
       this.#events.emit('completed', {
         id: run.id,
@@ -437,11 +524,31 @@ export class Worker {
         attempt,
         result: run.result,
         durationMs: performance.now() - started,
+        traceId: traceIdOf(run.trace),
       });
     }
   }
 
-  #execute(run: TaskRun, envelope: Envelope, definition: TaskDefinition): Promise<void> {
+  /** Fields of a log record about one task: id, name, queue, attempt, and the trace id when its submit was traced. */
+  #logFields(run: TaskRun): Record<string, unknown> {
+    const fields: Record<string, unknown> = { id: run.id, task: run.name, queue: run.queue, attempt: run.attempt };
+    const traceId = traceIdOf(run.trace);
+    if (traceId) fields.traceId = traceId;
+    return fields;
+  }
+
+  /** Records what became of a traced attempt (no-op when it is not traced). */
+  #outcome(delivery: Delivery, outcome: ProcessOutcome): void {
+    const event = this.#traced.get(delivery);
+    if (event) event.outcome = outcome;
+  }
+
+  #execute(
+    run: TaskRun,
+    envelope: Envelope,
+    definition: TaskDefinition,
+    event: ProcessEvent | undefined,
+  ): Promise<void> {
     const invoke = async (): Promise<void> => {
       try {
         run.args = await decodeArgs(envelope.args, this.#codecs);
@@ -459,7 +566,8 @@ export class Worker {
     const chain = this.#middleware;
     const step = (i: number): Promise<void> => (i === chain.length ? invoke() : chain[i](run, () => step(i + 1)));
     const timeoutMs = envelope.opts?.timeoutMs ?? timeoutOf(definition.options) ?? timeoutOf(this.#defaults);
-    const execution = runInTask(run, () => step(0));
+    const enter = event?.enter;
+    const execution = enter ? enter(() => runInTask(run, () => step(0))) : runInTask(run, () => step(0));
     return timeoutMs === undefined ? execution : withTimeout(execution, run, timeoutMs);
   }
 
@@ -493,6 +601,7 @@ export class Worker {
       durationMs,
       willRetry,
       retryInMs,
+      traceId: traceIdOf(run.trace),
     });
     if (this.#recorder) await this.#recorder.failure(run.id, error, !willRetry);
     if (!willRetry) {
@@ -529,9 +638,11 @@ export class Worker {
         `scheduling attempt ${run.attempt + 1} of task ${run.id} failed; the message goes back to the queue`,
         publishError,
       );
+      this.#outcome(delivery, 'requeued');
       if (this.#settle(delivery)) delivery.requeue();
       return;
     }
+    this.#outcome(delivery, 'retried');
     if (this.#settle(delivery)) delivery.ack();
   }
 
@@ -551,14 +662,17 @@ export class Worker {
     name: string | undefined,
     attempt = 1,
   ): Promise<void> {
+    const run = this.#running.get(delivery);
     try {
       await this.#storeDeadLetter(delivery, reason, error, attempt);
     } catch (publishError) {
       // Nothing is dropped without a record: if the dead letter cannot be stored the message stays in its queue.
       this.#emitError(`dead-lettering message ${delivery.id} failed; it goes back to the queue`, publishError);
+      this.#outcome(delivery, 'requeued');
       if (this.#settle(delivery)) delivery.requeue();
       return;
     }
+    this.#outcome(delivery, 'dead');
     // Only for failures the worker itself decided on: an unsigned or malformed message must not be able to touch a real
     // task's status.
     if (
@@ -569,7 +683,10 @@ export class Worker {
       await this.#recorder.failure(delivery.id, error, true);
     }
     if (this.#settle(delivery)) delivery.ack();
-    this.logger.warn(`task dead-lettered (${reason})`, { id: delivery.id, task: name, queue: delivery.queue });
+    this.logger.warn(
+      `task dead-lettered (${reason})`,
+      run ? this.#logFields(run) : { id: delivery.id, task: name, queue: delivery.queue, attempt },
+    );
     this.#events.emit('dead', { id: delivery.id, name, queue: delivery.queue, reason, error });
   }
 
@@ -660,6 +777,11 @@ export class Worker {
     if (this.#state !== 'idle') throw new WorkerStartedError(`worker.${method}() must be called before worker.start()`);
   }
 }
+
+/** What reading and checking a message decided. */
+type Received =
+  | { readonly kind: 'refused'; readonly reason: DeadLetterReason; readonly error: unknown }
+  | { readonly kind: 'checked'; readonly envelope: Envelope; readonly verdict: Verdict };
 
 const UNDECODABLE = Symbol('taskq.undecodable');
 

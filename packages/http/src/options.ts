@@ -1,4 +1,5 @@
-import { consoleLogger, InvalidOptionError, type Logger, type TaskQueue } from '@taskq/core';
+import { useLogger } from '@taskq/core/adapter';
+import { InvalidOptionError, type Logger, type TaskQueue } from '@taskq/core';
 import { type AllowedHosts, resolveAllowedHosts } from './host-check.js';
 import type { RequestUnitOfWorkFactory } from './request-scope.js';
 
@@ -72,15 +73,12 @@ export function resolveHttpAdapterOptions<Request>(
     throw new InvalidOptionError('queue', 'expected a TaskQueue from createQueue(...)');
   }
   const scope = checkScopeOptions(options);
-  if (options.logger !== undefined && typeof options.logger?.error !== 'function') {
-    throw new InvalidOptionError('logger', 'expected a Logger with debug, info, warn and error methods');
-  }
   return {
     queue,
     routes: checkRoutes(options.routes),
     ...scope,
     basePath: checkBasePath(options.basePath),
-    logger: options.logger ?? consoleLogger(),
+    logger: useLogger(options.logger),
     allowedHosts: resolveAllowedHosts(options.allowedHosts),
   };
 }

@@ -1,3 +1,4 @@
+import { useLogger } from '@taskq/core/adapter';
 import {
   type BeforeApplicationShutdown,
   Inject,
@@ -217,7 +218,7 @@ export class TaskqRuntime
       ackDeadline: options.ackDeadline,
       store: this.options.store,
       maxPayloadBytes: this.options.maxPayloadBytes,
-      logger: options.logger ?? nestLogger('TaskqWorker'),
+      logger: options.logger === undefined ? nestLogger('TaskqWorker') : useLogger(options.logger),
     });
   }
 

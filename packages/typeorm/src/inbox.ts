@@ -1,5 +1,5 @@
-import { consoleLogger, InvalidOptionError, type Logger, type TaskMiddleware, type TaskQueue } from '@taskq/core';
-import { parseDuration } from '@taskq/core/adapter';
+import { InvalidOptionError, type Logger, type TaskMiddleware, type TaskQueue } from '@taskq/core';
+import { parseDuration, useLogger } from '@taskq/core/adapter';
 import type { DataSource } from 'typeorm';
 import { InboxEntity } from './entities.js';
 import { type Dialect, dialectOf, execute, tableOf } from './internal/dialect.js';
@@ -59,7 +59,7 @@ export function taskTransaction(dataSource: DataSource, options: TaskTransaction
   if (typeof inbox !== 'boolean') throw new InvalidOptionError('inbox', `expected true or false, got ${String(inbox)}`);
   const retentionMs = parseDuration(options.inboxRetention ?? '7d', 'inboxRetention');
   if (retentionMs <= 0) throw new InvalidOptionError('inboxRetention', 'expected a positive duration');
-  const logger = options.logger ?? consoleLogger();
+  const logger = useLogger(options.logger);
   const sqlite = isSqlite(dataSource);
   let lastPrune = Date.now();
 

@@ -1,5 +1,5 @@
-import { consoleLogger, InvalidOptionError, type Logger, type TaskQueue } from '@taskq/core';
-import { parseDuration } from '@taskq/core/adapter';
+import { InvalidOptionError, type Logger, type TaskQueue } from '@taskq/core';
+import { parseDuration, useLogger } from '@taskq/core/adapter';
 import { OutboxRelayStartedError } from './errors.js';
 import type { DataSource } from 'typeorm';
 import { OutboxEntity } from './entities.js';
@@ -81,7 +81,7 @@ export class OutboxRelay {
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1_000)
       throw new InvalidOptionError('maxPublishAttempts', `expected an integer 1-1000, got ${maxAttempts}`);
     this.#policy = { maxAttempts };
-    this.#logger = options.logger ?? consoleLogger();
+    this.#logger = useLogger(options.logger);
   }
 
   /** Checks the outbox table is known, sweeps once, then every `sweepInterval` until `stop()`. */

@@ -1,5 +1,4 @@
 import {
-  consoleLogger,
   InvalidOptionError,
   type Logger,
   type ProgressValue,
@@ -21,6 +20,7 @@ import {
   parseDuration,
   type StoredError,
   type StoredStatus,
+  useLogger,
 } from '@taskq/core/adapter';
 import type { DataSource, EntityManager } from 'typeorm';
 import { KeyEntity, StatusEntity } from './entities.js';
@@ -84,7 +84,7 @@ export class SqlResultStore implements ResultStore {
     if (this.#retentionMs <= 0) throw new InvalidOptionError('retention', 'expected a positive duration');
     this.#pruneEveryMs = parseDuration(options.pruneInterval ?? '1m', 'pruneInterval');
     if (this.#pruneEveryMs <= 0) throw new InvalidOptionError('pruneInterval', 'expected a positive duration');
-    this.#logger = options.logger ?? consoleLogger();
+    this.#logger = useLogger(options.logger);
     this.#keepArgs = argsKeeper(options);
     this.#feed = new StatusFeed(dataSource, this.#dialect, this.#logger, (id) => this.#fingerprint(id));
   }

@@ -1,5 +1,5 @@
-import { consoleLogger, InvalidOptionError, type Logger, type TaskQueue, type UnitOfWork } from '@taskq/core';
-import { currentUnitOfWork } from '@taskq/core/adapter';
+import { InvalidOptionError, type Logger, type TaskQueue, type UnitOfWork } from '@taskq/core';
+import { currentUnitOfWork, useLogger } from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import {
   NestedTransactionError,
@@ -200,7 +200,7 @@ function resolveTransactionOptions(options: TransactionOptions | undefined): Ope
       'isolation',
       `expected an isolation level such as 'READ COMMITTED', got ${String(isolation)}`,
     );
-  return { queue: undefined, isolation, logger: options?.logger ?? consoleLogger() };
+  return { queue: undefined, isolation, logger: useLogger(options?.logger) };
 }
 
 /**
@@ -291,7 +291,7 @@ export async function joinTransaction<T>(
   const dialect = dialectOf(dataSource, 'manager');
   checkQueue(queue, 'queue');
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'expected a function');
-  if (!ownedRunners.has(runner)) installCommitSubscriber(dataSource, options?.logger ?? consoleLogger());
+  if (!ownedRunners.has(runner)) installCommitSubscriber(dataSource, useLogger(options?.logger));
   return bindUnitOfWork(dataSource, dialect, manager, runner, queue, () => fn());
 }
 

@@ -39,6 +39,7 @@ export async function runWorkerCommand(options: WorkerCommandOptions): Promise<n
       task: event.name,
       attempt: event.attempt,
       durationMs: roundMs(event.durationMs),
+      traceId: event.traceId,
     });
   });
   worker.on('failed', (event) => {
@@ -50,6 +51,7 @@ export async function runWorkerCommand(options: WorkerCommandOptions): Promise<n
       durationMs: roundMs(event.durationMs),
       error: message,
       code: errorCode(event.error),
+      traceId: event.traceId,
     });
   });
   worker.on('error', (event) => logger.error(event.message, { error: event.error }));

@@ -36,6 +36,8 @@ export class TaskRun implements TaskContext {
   readonly definition: TaskDefinition;
   readonly enqueuedAt: Date;
   readonly redelivered: boolean;
+  /** Trace context from the envelope, for log records. */
+  readonly trace: Readonly<Record<string, string>> | undefined;
   args: readonly unknown[] | undefined = undefined;
   result: unknown = undefined;
   /** performance.now() when the attempt started. */
@@ -59,7 +61,9 @@ export class TaskRun implements TaskContext {
     enqueuedAt: number;
     redelivered: boolean;
     progress?: ProgressSink;
+    trace?: Readonly<Record<string, string>>;
   }) {
+    this.trace = fields.trace;
     this.#progressSink = fields.progress;
     this.id = fields.id;
     this.name = fields.definition.id;

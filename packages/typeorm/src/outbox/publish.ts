@@ -1,5 +1,11 @@
 import { type Logger, TaskqError, type TaskQueue } from '@taskq/core';
-import { type EnqueuedRecord, lazyArgs, type MessageHeaders, type OutgoingMessage } from '@taskq/core/adapter';
+import {
+  type EnqueuedRecord,
+  lazyArgs,
+  type MessageHeaders,
+  type OutgoingMessage,
+  publishWithDiagnostics,
+} from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { OutboxEntity } from '../entities.js';
 import { failpoint } from '../internal/failpoint.js';
@@ -102,7 +108,15 @@ async function claimAndPublish(
         await recordEnqueuedElsewhere(dataSource, queue, rows);
         const now = Date.now();
         // One publish per row, all in flight together (as publishMany would): one refusal must not fail the others.
-        const results = await Promise.allSettled(rows.map(async (row) => queue.transport.publish(toMessage(row, now))));
+        const transport = queue.transport;
+        const results = await Promise.allSettled(
+          rows.map(async (row) => {
+            const message = toMessage(row, now);
+            await publishWithDiagnostics(transport, [{ message, name: String(row.task) }], () =>
+              transport.publish(message),
+            );
+          }),
+        );
         const confirmed: string[] = [];
         const failures: Array<{ row: ClaimedRow; error: unknown }> = [];
         results.forEach((result, i) => {

@@ -1,6 +1,6 @@
 import { ClosedError, InvalidOptionError } from '../../errors.js';
 import { passwordsOf, redactUrl } from '../../internal/redact.js';
-import { consoleLogger, type Logger } from '../../logger.js';
+import { type Logger, useLogger } from '../../logger.js';
 import { checkMessageLimits, MAX_PREFIX_LENGTH, parseDuration } from '../../task-options.js';
 import type {
   ConsumeOptions,
@@ -132,7 +132,7 @@ export class AmqpTransport implements Transport {
       initialDelayMs: options.reconnect?.initialDelay ?? 100,
       maxDelayMs: options.reconnect?.maxDelay ?? 10_000,
     };
-    const logger = options.logger ?? consoleLogger();
+    const logger = useLogger(options.logger);
     this.#logger = logger;
     const fullUrls = urls.map((url) => withHeartbeat(url, heartbeat));
 
@@ -359,6 +359,11 @@ export class AmqpTransport implements Transport {
     } finally {
       await channel.close().catch(() => {});
     }
+  }
+
+  /** The RabbitMQ queue a logical queue's tasks are routed to (`<prefix>.q.<queue>`). */
+  destination(queue: string): string {
+    return this.#topology.physical(queue);
   }
 
   retain(): () => Promise<void> {
