@@ -96,5 +96,8 @@ export async function deletePrefix(prefix: string, logical: Iterable<string>, ur
     }
     await channel.deleteExchange(topology.deliveryExchange);
     await channel.deleteExchange(topology.controlExchange);
+    // The schedulers' leader election and its state.
+    await channel.deleteQueue(`${prefix}.schedules.leader`);
+    await channel.deleteQueue(`${prefix}.schedules.state`);
   }, url);
 }

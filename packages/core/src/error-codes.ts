@@ -155,6 +155,18 @@ export const ERROR_CODES = {
     summary:
       "A worker of another application (another task set) consumes this prefix's queues; give each application its own prefix or vhost.",
   },
+  // @taskq/core: schedules
+  TASKQ_DUPLICATE_SCHEDULE: {
+    package: '@taskq/core',
+    error: 'DuplicateScheduleError',
+    summary: "Two schedules given to one scheduler have the same id (their ticks' task ids derive from it).",
+  },
+  TASKQ_NO_LEADERSHIP: {
+    package: '@taskq/core',
+    error: 'NoLeadershipError',
+    summary:
+      'A scheduler has a transport that cannot elect a leader and no tick claims; use amqp() or memory(), or give it `claims`.',
+  },
   TASKQ_NO_TYPESCRIPT_LOADER: {
     package: '@taskq/core',
     error: 'TypeScriptLoaderMissingError',

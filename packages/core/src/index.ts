@@ -57,7 +57,27 @@ export {
   type UrlHelpers,
   type TravellingHeader,
 } from './request/task-request.js';
-export type { ControlMessage, ControlPlane, Transport, WorkerHeartbeat } from './transport.js';
+export type { ControlMessage, ControlPlane, Leadership, Transport, WorkerHeartbeat } from './transport.js';
+export {
+  schedule,
+  type Schedule,
+  type ScheduleSpec,
+  type ScheduleOptions,
+  type CronSpec,
+  type EverySpec,
+  type CatchUp,
+} from './schedules/spec.js';
+export {
+  createScheduler,
+  type Scheduler,
+  type SchedulerOptions,
+  type SchedulerEvents,
+  type FiredEvent,
+  type SkippedEvent,
+} from './schedules/scheduler.js';
+export type { TickClaims, TickClaim, ScheduleMark } from './schedules/claims.js';
+export { tickId } from './schedules/tick-id.js';
+export { DuplicateScheduleError, NoLeadershipError } from './schedules/errors.js';
 export { memory, type MemoryTransport, type MemoryTransportOptions } from './transports/memory/memory-transport.js';
 export { amqp, type AmqpTransport, type AmqpTransportOptions } from './transports/amqp/amqp-transport.js';
 export type { QueueType } from './transports/amqp/topology.js';

@@ -104,7 +104,7 @@ class QueueCore {
     fn: F,
     args: readonly unknown[],
     options: SubmitOptions,
-    id: string = uuidv7(),
+    id: string = options.id ?? uuidv7(),
     trace?: TraceCarrier,
   ): PreparedTask | Promise<PreparedTask> {
     if (this.closed) throw new ClosedError('the queue');
@@ -252,7 +252,7 @@ class QueueCore {
     const ids: string[] = [];
     const tasks: TaskDescription[] = [];
     for (let i = 0; i < count; i++) {
-      const id = uuidv7();
+      const id = (count === 1 && options.id) || uuidv7();
       ids.push(id);
       tasks.push(this.describe(fn, options, id));
     }
@@ -519,6 +519,8 @@ class Queue implements TaskQueue {
   ): Promise<TaskHandle<Awaited<ReturnType<F>>>[]> {
     if (this.#invalid !== undefined) throw this.#invalid;
     if (!Array.isArray(argsList)) throw new InvalidOptionError('argsList', 'expected an array of argument arrays');
+    if (this.#options.id !== undefined)
+      throw new InvalidOptionError('id', 'a task id names one task; use submit(), not submitMany()');
     const core = this.#core;
     if (argsList.length > 0 && submitChannel.hasSubscribers)
       return core.traceSubmit(fn, argsList.length, this.#options, (ids, carrier) =>
@@ -620,5 +622,7 @@ const NO_HEADERS: MessageHeaders = Object.freeze({});
  */
 export function createQueue(options: QueueOptions): TaskQueue {
   validateTaskOptions(options?.defaults ?? {}, 'defaults');
+  if (options?.defaults?.id !== undefined)
+    throw new InvalidOptionError('defaults.id', 'a task id names one task; give it with queue.with({ id })');
   return new Queue(new QueueCore(options), options.defaults ?? EMPTY);
 }

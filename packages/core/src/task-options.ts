@@ -46,6 +46,12 @@ export interface SubmitOptions extends TaskOptions {
    * second one. Needs a result store.
    */
   readonly key?: string;
+  /**
+   * The task's id instead of a fresh one: a lower-case UUID you derive yourself (a schedule's tick does), so that
+   * a second submit of the same work is recognisable. A worker with a result store does not run an id that already
+   * finished; a store keeps the first submit's record. One submit only: `submitMany` refuses it.
+   */
+  readonly id?: string;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -88,6 +94,9 @@ export const MAX_PREFIX_LENGTH = 50;
 export const MAX_QUEUE_NAME_LENGTH = 255 - 2 * DELAY_LEVELS - MAX_PREFIX_LENGTH - '.q.'.length;
 /** @internal Longest deduplication key (the SQL store's key column is 255 characters). */
 export const MAX_KEY_LENGTH = 250;
+
+// The shape the envelope check accepts (internal/uuid.ts), repeated here so this module imports no internals.
+const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const QUEUE_NAME = new RegExp(`^[A-Za-z0-9_.\\-:]{1,${MAX_QUEUE_NAME_LENGTH}}$`);
 
@@ -143,6 +152,8 @@ export function validateTaskOptions(options: SubmitOptions, where: string): void
     checkDelay(options.at.getTime() - Date.now(), `${where}.at`, options.at.toISOString());
   }
   if (options.backoff !== undefined) resolveBackoff(options.backoff, `${where}.backoff`);
+  if (options.id !== undefined && (typeof options.id !== 'string' || !TASK_ID.test(options.id)))
+    throw new InvalidOptionError(`${where}.id`, `expected a lower-case UUID, got ${JSON.stringify(options.id)}`);
   if (
     options.key !== undefined &&
     (typeof options.key !== 'string' || options.key.length === 0 || options.key.length > MAX_KEY_LENGTH)

@@ -209,6 +209,23 @@ export interface ControlPlane {
 }
 
 /**
+ * One member's place in a leader election of a transport ({@link Transport.leadership}): among the members of a
+ * group on one prefix at most one is the leader at a time, as far as the broker knows; when the leader's connection
+ * goes, another member takes over. The group also keeps a small shared state, the last value written, for the next
+ * leader to read.
+ */
+export interface Leadership {
+  /** Whether this member holds the leadership now. */
+  readonly leader: boolean;
+  /** The group's state as last written (by any leader), or undefined when none was written. */
+  readState(): Promise<Buffer | undefined>;
+  /** Replaces the group's state; resolves once it is stored (for amqp: confirmed). Meant for the leader. */
+  writeState(state: Buffer): Promise<void>;
+  /** Leaves the election; a leader hands the leadership to the next member. */
+  leave(): Promise<void>;
+}
+
+/**
  * What moves messages between queues and workers. `amqp()` (RabbitMQ) and
  * `memory()` (in-process) implement it. Creating a transport opens nothing;
  * the first publish or consume does.
@@ -237,6 +254,12 @@ export interface Transport {
   readonly dead: DeadLetterStore;
   /** Pause, resume and cancel; absent on a transport that has no control plane. */
   readonly control?: ControlPlane;
+  /**
+   * Joins the leader election of `group` (letters, digits, `_`, `-`; the scheduler's is `schedules`); `onChange` hears
+   * this member become the leader (true) and stop being it (false). Resolves once the member has joined. Absent on a
+   * transport that cannot elect.
+   */
+  leadership?(group: string, onChange: (leader: boolean) => void): Promise<Leadership>;
   /**
    * Registers a user (a queue or a worker). The transport closes itself when
    * the last user releases it, so a queue and a worker in one process can share it.

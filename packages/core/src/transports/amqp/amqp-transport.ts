@@ -8,6 +8,7 @@ import type {
   DeadLetter,
   DeadLetterStore,
   Delivery,
+  Leadership,
   OutgoingMessage,
   Subscription,
   Transport,
@@ -25,6 +26,8 @@ import { AmqpDeadLetterStore } from './dead-letter-store.js';
 import { Publisher } from './publisher.js';
 import { DEFAULT_PREFIX, type QueueType, Topology } from './topology.js';
 import { Users } from '../../internal/users.js';
+import { checkGroup } from '../../internal/leadership-group.js';
+import { AmqpLeadership } from './leadership.js';
 
 /** Options of {@link amqp}. */
 export interface AmqpTransportOptions {
@@ -101,6 +104,8 @@ export class AmqpTransport implements Transport {
   readonly #consumeConnection: ManagedConnection;
   readonly #subscriptions = new Set<ConsumerSubscription>();
   readonly #connectTimeoutMs: number;
+  readonly #publishTimeoutMs: number;
+  readonly #leaderships = new Set<AmqpLeadership>();
   readonly #logger: Logger;
   readonly #users = new Users(() => this.close());
   #closed = false;
@@ -127,6 +132,7 @@ export class AmqpTransport implements Transport {
     if (!Number.isInteger(heartbeat) || heartbeat < 0)
       throw new InvalidOptionError('heartbeat', `expected a whole number of seconds, got ${heartbeat}`);
     const publishTimeoutMs = parseDuration(options.publishTimeout ?? 30_000, 'publishTimeout');
+    this.#publishTimeoutMs = publishTimeoutMs;
     this.#connectTimeoutMs = parseDuration(options.connectTimeout ?? 30_000, 'connectTimeout');
     const policy = {
       initialDelayMs: options.reconnect?.initialDelay ?? 100,
@@ -238,6 +244,48 @@ export class AmqpTransport implements Transport {
       },
       pause: (queue) => subscription.pause(queue),
       resume: (queue) => subscription.resume(queue),
+    };
+  }
+
+  /**
+   * Leader election through the single-active-consumer queue `<prefix>.<group>.leader`, with the group's state in
+   * `<prefix>.<group>.state` (see AmqpLeadership). A member that loses its connection stops leading at once and
+   * joins again when the connection is back.
+   */
+  async leadership(group: string, onChange: (leader: boolean) => void): Promise<Leadership> {
+    checkGroup(group);
+    if (this.#closed) throw new ClosedError('the AMQP transport');
+    const member = new AmqpLeadership({
+      consume: this.#consumeConnection,
+      publish: this.#publishConnection,
+      queues: this.#topology.leadership(group),
+      onChange,
+      logger: this.#logger,
+      timeoutMs: this.#publishTimeoutMs,
+    });
+    try {
+      await withTimeout(member.join(), this.#connectTimeoutMs, () =>
+        this.#consumeConnection.error(
+          `could not join the leader election within ${this.#connectTimeoutMs} ms at ${this.displayUrls.join(', ')}`,
+          this.#consumeConnection.lastError,
+        ),
+      );
+    } catch (error) {
+      await member.leave();
+      throw error;
+    }
+    this.#leaderships.add(member);
+    const leaderships = this.#leaderships;
+    return {
+      get leader() {
+        return member.leader;
+      },
+      readState: () => member.readState(),
+      writeState: (state) => member.writeState(state),
+      leave: async () => {
+        leaderships.delete(member);
+        await member.leave();
+      },
     };
   }
 
@@ -381,6 +429,8 @@ export class AmqpTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const member of this.#leaderships) await member.leave();
+    this.#leaderships.clear();
     for (const subscription of [...this.#subscriptions, ...this.#cancelled]) await subscription.close();
     this.#subscriptions.clear();
     this.#cancelled.clear();

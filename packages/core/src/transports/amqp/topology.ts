@@ -52,6 +52,11 @@ export class Topology {
     return `${this.options.prefix}.paused.${queue}`;
   }
 
+  /** The election queue of a leadership group (`<prefix>.<group>.leader`) and the queue of its state. */
+  leadership(group: string): { readonly leader: string; readonly state: string } {
+    return { leader: `${this.options.prefix}.${group}.leader`, state: `${this.options.prefix}.${group}.state` };
+  }
+
   /** RabbitMQ queue for a logical queue name. */
   physical(queue: string): string {
     return `${this.options.prefix}.q.${queue}`;

@@ -9,6 +9,7 @@ import type {
   DeadLetterRecord,
   DeadLetterStore,
   Delivery,
+  Leadership,
   MessageHeaders,
   OutgoingMessage,
   Subscription,
@@ -18,6 +19,7 @@ import type {
 import { checkMessageLimits } from '../../task-options.js';
 import { canRetry, deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
 import { Users } from '../../internal/users.js';
+import { MemoryElections } from './leadership.js';
 
 interface StoredMessage {
   readonly id: string;
@@ -114,6 +116,12 @@ export class MemoryTransport implements Transport {
   }
 
   readonly #pausedQueues = new Set<string>();
+  readonly #elections = new MemoryElections();
+
+  /** Leader elections within this process: the first member to join leads until it leaves. */
+  leadership(group: string, onChange: (leader: boolean) => void): Promise<Leadership> {
+    return this.#elections.join(group, onChange);
+  }
 
   /** Pause state and control messages, within this process. */
   readonly control: ControlPlane = {
@@ -203,6 +211,7 @@ export class MemoryTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#elections.close();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     for (const consumer of this.#consumers) consumer.active = false;
