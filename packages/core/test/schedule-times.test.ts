@@ -169,7 +169,19 @@ describe('options are checked where they are given', () => {
     expect(() =>
       createScheduler({ queue, schedules: [schedule('o', { every: '1s', overlap: false }, report, 'a', 'b')] }),
     ).toThrow(/schedules\[0\]\.overlap.*result store/);
-    const bare: Transport = { ...memory(), kind: 'custom', leadership: undefined } as unknown as Transport;
+    const inner = memory();
+    // A custom transport without leader election.
+    const bare: Transport = {
+      kind: 'custom',
+      durable: false,
+      publish: (message) => inner.publish(message),
+      publishMany: (messages) => inner.publishMany(messages),
+      consume: (options, onDelivery) => inner.consume(options, onDelivery),
+      deadLetter: (message) => inner.deadLetter(message),
+      dead: inner.dead,
+      retain: () => inner.retain(),
+      close: () => inner.close(),
+    };
     expect(() => createScheduler({ queue: createQueue({ registry, transport: bare }), schedules: [one] })).toThrow(
       NoLeadershipError,
     );

@@ -84,6 +84,9 @@ const MAX_DUE = 100;
 /** The scheduler's group in the transport's leader election. */
 const GROUP = 'schedules';
 
+/** What became of a tick: its task submitted now, found submitted before (a duplicate), or skipped (overlap). */
+type Outcome = 'submitted' | 'duplicate' | 'skipped';
+
 interface Entry {
   readonly resolved: ResolvedSchedule;
   /** Last tick considered (fired, skipped or passed over), epoch ms. */
@@ -291,27 +294,26 @@ class TaskScheduler implements Scheduler {
       let previous = this.#marks.get(scheduleId)?.fired;
       // Another scheduler may have fired the previous tick: its claim, not this process's memory, says which.
       if (!resolved.overlap) previous = (await claims.marks([scheduleId])).get(scheduleId)?.fired;
-      let fired = false;
-      const claimed = await claims.claim(
-        { schedule: scheduleId, tick: new Date(tick), spec: resolved.fingerprint },
-        () =>
-          this.#decide(resolved, tick, id, previous, false).then((submitted) => {
-            fired = submitted;
-            return submitted ? id : undefined;
-          }),
-      );
+      let outcome = 'skipped' as Outcome;
+      const claim = { schedule: scheduleId, tick: new Date(tick), spec: resolved.fingerprint };
+      const claimed = await claims.claim(claim, async () => {
+        outcome = await this.#decide(resolved, tick, id, previous, false);
+        return outcome === 'skipped' ? undefined : id;
+      });
       if (!claimed) {
         this.#events.emit('skipped', { schedule: scheduleId, tick: new Date(tick), id, reason: 'claimed' });
         return;
       }
-      this.#mark(resolved, tick, fired);
-      if (fired) this.#events.emit('fired', { schedule: scheduleId, tick: new Date(tick), id, catchUp });
+      this.#mark(resolved, tick, outcome !== 'skipped');
+      if (outcome === 'submitted')
+        this.#events.emit('fired', { schedule: scheduleId, tick: new Date(tick), id, catchUp });
       return;
     }
     if (generation !== this.#generation || !this.#leadership?.leader) return;
-    const fired = await this.#decide(resolved, tick, id, this.#marks.get(scheduleId)?.fired, true);
-    this.#mark(resolved, tick, fired);
-    if (fired) this.#events.emit('fired', { schedule: scheduleId, tick: new Date(tick), id, catchUp });
+    const outcome = await this.#decide(resolved, tick, id, this.#marks.get(scheduleId)?.fired, true);
+    this.#mark(resolved, tick, outcome !== 'skipped');
+    if (outcome === 'submitted')
+      this.#events.emit('fired', { schedule: scheduleId, tick: new Date(tick), id, catchUp });
     await this.#writeMarks();
   }
 
@@ -322,7 +324,7 @@ class TaskScheduler implements Scheduler {
     id: string,
     previous: number | undefined,
     checkDuplicate: boolean,
-  ): Promise<boolean> {
+  ): Promise<Outcome> {
     const store = this.#queue.store;
     const { schedule } = resolved;
     const skipped = (reason: SkippedEvent['reason']) =>
@@ -330,17 +332,17 @@ class TaskScheduler implements Scheduler {
     if (store && checkDuplicate && (await store.get(id)) !== null) {
       // An earlier leader submitted it and could not record that: it counts as fired, once.
       skipped('duplicate');
-      return true;
+      return 'duplicate';
     }
     if (!resolved.overlap && store && previous !== undefined && previous !== tick) {
       const before = await store.get(tickId(schedule.id, previous));
       if (before && !isFinished(before.state)) {
         skipped('overlap');
-        return false;
+        return 'skipped';
       }
     }
     await this.#queue.with({ ...resolved.taskOptions, id }).submit(schedule.fn, ...schedule.args);
-    return true;
+    return 'submitted';
   }
 
   #mark(resolved: ResolvedSchedule, tick: number, fired: boolean): void {
