@@ -72,12 +72,26 @@ export interface KeyRow {
   claimedAt: number;
 }
 
+/** A row of `taskq_schedule_ticks`: one schedule's tick claimed by one scheduler (`sqlTickClaims()`). */
+export interface ScheduleTickRow {
+  scheduleId: string;
+  /** The tick time, epoch ms. */
+  tickAt: number;
+  /** The task submitted for the tick; null when the tick was skipped (`overlap: false`). */
+  taskId: string | null;
+  /** Fingerprint of the schedule's spec when it was claimed. */
+  spec: string;
+  /** Epoch ms of the claim, by the claiming host's clock. */
+  claimedAt: number;
+}
+
 /** Table names; a PostgreSQL DataSource's `schema` option applies to them. */
 export const TABLES = {
   outbox: 'taskq_outbox',
   inbox: 'taskq_inbox',
   status: 'taskq_status',
   keys: 'taskq_keys',
+  scheduleTicks: 'taskq_schedule_ticks',
 } as const;
 
 /** The transactional outbox: tasks submitted in a transaction, published after commit by the relay. */
@@ -152,6 +166,19 @@ export const KeyEntity = new EntitySchema<KeyRow>({
   },
 });
 
+/** Claimed schedule ticks for `sqlTickClaims()`: the primary key makes a second claim of a tick a no-op. */
+export const ScheduleTickEntity = new EntitySchema<ScheduleTickRow>({
+  name: 'TaskqScheduleTick',
+  tableName: TABLES.scheduleTicks,
+  columns: {
+    scheduleId: { name: 'schedule_id', type: 'varchar', length: 200, primary: true },
+    tickAt: { name: 'tick_at', type: 'bigint', primary: true, transformer: epochMs },
+    taskId: { name: 'task_id', type: 'varchar', length: 36, nullable: true },
+    spec: { type: 'varchar', length: 64 },
+    claimedAt: { name: 'claimed_at', type: 'bigint', transformer: epochMs },
+  },
+});
+
 /**
  * taskq's tables, to add to your DataSource:
  * `new DataSource({ ..., entities: [User, ...taskqEntities] })`. Create them
@@ -164,4 +191,5 @@ export const taskqEntities: EntitySchema[] = Object.freeze([
   InboxEntity,
   StatusEntity,
   KeyEntity,
+  ScheduleTickEntity,
 ] as EntitySchema[]) as EntitySchema[];

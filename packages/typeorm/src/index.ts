@@ -4,11 +4,13 @@ export {
   InboxEntity,
   StatusEntity,
   KeyEntity,
+  ScheduleTickEntity,
   TABLES,
   type OutboxRow,
   type InboxRow,
   type StatusRow,
   type KeyRow,
+  type ScheduleTickRow,
 } from './entities.js';
 export {
   taskqMigrations,
@@ -16,7 +18,9 @@ export {
   TaskqOutboxPublishAttempts1767225600000,
   TaskqStatusWorkerId1780000000000,
   TaskqTaskIndex1780272000000,
+  TaskqScheduleTicks1780358400000,
 } from './migrations.js';
+export { sqlTickClaims, type SqlTickClaimsOptions } from './tick-claims.js';
 export {
   entityCodec,
   type EntityCodecOptions,

@@ -164,6 +164,34 @@ export class TaskqStatusWorkerId1780000000000 implements MigrationInterface {
   }
 }
 
+/**
+ * Adds `taskq_schedule_ticks`, where `sqlTickClaims()` records each schedule's claimed ticks: its primary key
+ * (schedule id, tick time) lets one scheduler claim a tick and every other one see the conflict.
+ */
+export class TaskqScheduleTicks1780358400000 implements MigrationInterface {
+  readonly name = 'TaskqScheduleTicks1780358400000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.createTable(
+      new Table({
+        name: tablePath(queryRunner)(TABLES.scheduleTicks),
+        columns: [
+          { name: 'schedule_id', type: 'varchar', length: '200', isPrimary: true },
+          { name: 'tick_at', type: 'bigint', isPrimary: true },
+          { name: 'task_id', type: 'varchar', length: '36', isNullable: true },
+          varchar('spec', '64'),
+          epochMs('claimed_at'),
+        ],
+      }),
+      true,
+    );
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.dropTable(tablePath(queryRunner)(TABLES.scheduleTicks), true);
+  }
+}
+
 function tablePath(queryRunner: QueryRunner): (table: string) => string {
   const schema = (queryRunner.connection.options as { schema?: string }).schema;
   return (table) => (schema ? `${schema}.${table}` : table);
@@ -176,4 +204,5 @@ export const taskqMigrations: (new () => MigrationInterface)[] = Object.freeze([
   TaskqOutboxPublishAttempts1767225600000,
   TaskqStatusWorkerId1780000000000,
   TaskqTaskIndex1780272000000,
+  TaskqScheduleTicks1780358400000,
 ]) as (new () => MigrationInterface)[];

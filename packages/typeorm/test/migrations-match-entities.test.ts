@@ -24,6 +24,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('taskqMigrations (%s)', (kind) => 
         'TaskqOutboxPublishAttempts1767225600000',
         'TaskqStatusWorkerId1780000000000',
         'TaskqTaskIndex1780272000000',
+        'TaskqScheduleTicks1780358400000',
       ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
       console.log(
@@ -38,7 +39,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('taskqMigrations (%s)', (kind) => 
       for (const _ of applied) await dataSource.undoLastMigration();
       const runner = dataSource.createQueryRunner();
       const tables = await runner.getTables(
-        ['taskq_outbox', 'taskq_inbox', 'taskq_status', 'taskq_keys'].map((t) =>
+        ['taskq_outbox', 'taskq_inbox', 'taskq_status', 'taskq_keys', 'taskq_schedule_ticks'].map((t) =>
           kind === 'postgres' ? `${db.location}.${t}` : t,
         ),
       );
