@@ -233,3 +233,41 @@ describe('schedules on the memory transport', () => {
     await transport.close();
   });
 });
+
+describe('schedules: a tick whose submit fails', () => {
+  it('is tried again until it is submitted, not dropped: every tick fires once though the first submits failed', async () => {
+    const transport = memory();
+    let refusals = 3;
+    const publish = transport.publish.bind(transport);
+    // The broker refuses the first submits (it was away): the scheduler must keep the tick, not move past it.
+    transport.publish = async (message) => {
+      if (refusals > 0) {
+        refusals--;
+        throw new Error('broker away');
+      }
+      return publish(message);
+    };
+    const queue = createQueue({ registry, transport });
+    const scheduler = createScheduler({
+      queue,
+      schedules: [schedule('retried', { every: '1s' }, tick, 'r')],
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const fired: FiredEvent[] = [];
+    const errors: string[] = [];
+    scheduler.on('fired', (e) => fired.push(e));
+    scheduler.on('error', (e) => errors.push(e.message));
+    const started = Date.now();
+    await scheduler.start();
+    await eventually(() => fired.length >= 3, 'three ticks fired');
+    await scheduler.stop();
+    await queue.close();
+    const ticks = fired.map((f) => f.tick.getTime());
+    // The first tick after the start is among them: it was retried (250 + 500 + 1000 ms), not lost.
+    expect(ticks[0]).toBe(Math.ceil(started / 1000) * 1000);
+    expect(errors).toHaveLength(3);
+    expect(errors[0]).toMatch(/failed; trying again in 250 ms/);
+    // Contiguous, each once.
+    for (let i = 1; i < ticks.length; i++) expect(ticks[i] - ticks[i - 1]).toBe(1000);
+  });
+});

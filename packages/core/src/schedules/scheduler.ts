@@ -81,6 +81,9 @@ export interface Scheduler extends AsyncDisposable {
 
 /** Ticks later than this many behind are dropped (with a warning) rather than submitted in a burst. */
 const MAX_DUE = 100;
+/** Waits between tries of a tick whose submit failed: doubling from the first, up to the last. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 10_000;
 /** The scheduler's group in the transport's leader election. */
 const GROUP = 'schedules';
 
@@ -114,6 +117,8 @@ class TaskScheduler implements Scheduler {
   #state: 'new' | 'started' | 'stopped' = 'new';
   #starting: Promise<void> | undefined;
   #writing: Promise<void> = Promise.resolve();
+  /** Ends the waits between tries of a failed tick (on stop or loss of the leadership). */
+  readonly #wakers = new Set<() => void>();
 
   constructor(options: SchedulerOptions) {
     if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'expected an object');
@@ -201,6 +206,7 @@ class TaskScheduler implements Scheduler {
       entry.cancel?.();
       entry.cancel = undefined;
     }
+    for (const wake of [...this.#wakers]) wake();
     this.#events.emit('leadership', { leader: false });
   }
 
@@ -274,16 +280,37 @@ class TaskScheduler implements Scheduler {
     ticks: readonly { tick: number; catchUp: boolean }[],
   ): Promise<void> {
     for (const { tick, catchUp } of ticks) {
-      if (generation !== this.#generation) return;
-      try {
-        await this.#handle(entry.resolved, tick, catchUp, generation);
-      } catch (error) {
-        this.#report(
-          `schedule ${entry.resolved.schedule.id}: the tick of ${new Date(tick).toISOString()} failed`,
-          error,
-        );
+      // A tick whose submit (or claim) failed is tried again while this scheduler leads: the broker or the database
+      // being away for a while must not lose a tick. Its id is the same each time, so a submit that did reach the
+      // broker before its confirm was lost is a recognisable duplicate, not a second tick.
+      for (let failures = 0; ; failures++) {
+        if (generation !== this.#generation) return;
+        try {
+          await this.#handle(entry.resolved, tick, catchUp, generation);
+          break;
+        } catch (error) {
+          const waitMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** failures);
+          this.#report(
+            `schedule ${entry.resolved.schedule.id}: the tick of ${new Date(tick).toISOString()} failed; trying again in ${waitMs} ms`,
+            error,
+          );
+          await this.#pause(waitMs);
+        }
       }
     }
+  }
+
+  /** Waits `ms`, or less when the scheduler stops or loses the leadership meanwhile. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wakers.add(done);
+    });
   }
 
   async #handle(resolved: ResolvedSchedule, tick: number, catchUp: boolean, generation: number): Promise<void> {
