@@ -1,0 +1,148 @@
+import type { FinishedMinute, TaskQueue, TaskState, WorkerHeartbeat } from '@taskq/core';
+import type { DeadLetterRecord, StoredStatus } from '@taskq/core/adapter';
+import type { WorkerRoster } from './roster.js';
+
+/** The states in the order the dashboard shows them. */
+export const STATES: readonly TaskState[] = ['queued', 'active', 'retrying', 'succeeded', 'dead', 'cancelled'];
+
+/** Minutes on the overview's chart. */
+export const CHART_MINUTES = 60;
+
+/** One logical queue on the overview. */
+export interface QueueSummary {
+  readonly name: string;
+  readonly depth: number;
+  readonly consumers: number;
+  readonly paused: boolean;
+  /** Tasks running in the live workers that consume it. */
+  readonly running: number;
+  /** Live workers that consume it (paused or not). */
+  readonly workers: number;
+  /** Oldest minute first, {@link CHART_MINUTES} of them, the last one the current minute. */
+  readonly minutes: readonly { readonly at: number; readonly succeeded: number; readonly dead: number }[];
+}
+
+export interface Overview {
+  readonly queues: readonly QueueSummary[];
+  readonly deadLetters: number;
+  readonly workers: number;
+  /** False when the store keeps no per-minute counts (no chart). */
+  readonly history: boolean;
+}
+
+/** What the overview shows: one store query (the last hour), one broker question per queue. */
+export async function loadOverview(
+  queue: TaskQueue,
+  roster: WorkerRoster,
+  configured: readonly string[],
+): Promise<Overview> {
+  const now = Date.now();
+  const firstMinute = now - (now % 60_000) - (CHART_MINUTES - 1) * 60_000;
+  const store = queue.store;
+  const [workers, finished, deadLetters, waiting] = await Promise.all([
+    roster.list(),
+    store?.finishedPerMinute ? store.finishedPerMinute(new Date(firstMinute)) : Promise.resolve(undefined),
+    queue.transport.dead.count(),
+    // The newest queued tasks name the queues that wait for a worker, which no heartbeat or finished task names.
+    store?.list ? store.list({ state: 'queued', limit: 100 }) : Promise.resolve({ items: [] }),
+  ]);
+  const names = new Set(configured);
+  for (const task of waiting.items) names.add(task.queue);
+  for (const worker of workers) for (const name of worker.queues) names.add(name);
+  for (const minute of finished ?? []) names.add(minute.queue);
+  if (names.size === 0) names.add('default');
+  const control = queue.transport.control;
+  const queues = await Promise.all(
+    [...names].sort().map(async (name): Promise<QueueSummary> => {
+      const [info, paused] = control
+        ? await Promise.all([control.queueInfo(name), control.isPaused(name)])
+        : [{ depth: 0, consumers: 0 }, false];
+      const consuming = workers.filter((w) => w.queues.includes(name));
+      return {
+        name,
+        depth: info.depth,
+        consumers: info.consumers,
+        paused,
+        running: consuming.reduce((sum, w) => sum + w.running, 0),
+        workers: consuming.length,
+        minutes: minutesOf(finished ?? [], name, firstMinute),
+      };
+    }),
+  );
+  return { queues, deadLetters, workers: workers.length, history: finished !== undefined };
+}
+
+function minutesOf(finished: readonly FinishedMinute[], queue: string, firstMinute: number): QueueSummary['minutes'] {
+  const minutes = Array.from({ length: CHART_MINUTES }, (_, i) => ({
+    at: firstMinute + i * 60_000,
+    succeeded: 0,
+    dead: 0,
+  }));
+  for (const m of finished) {
+    if (m.queue !== queue) continue;
+    const index = Math.round((m.minute.getTime() - firstMinute) / 60_000);
+    if (index < 0 || index >= CHART_MINUTES) continue;
+    minutes[index].succeeded += m.succeeded;
+    minutes[index].dead += m.dead;
+  }
+  return minutes;
+}
+
+/** The filters of the tasks page, from its query string. */
+export interface TaskFilters {
+  readonly state?: TaskState;
+  readonly name?: string;
+  readonly queue?: string;
+  readonly id?: string;
+  readonly cursor?: string;
+}
+
+export function taskFilters(query: URLSearchParams): TaskFilters {
+  const text = (key: string): string | undefined => {
+    const value = query.get(key)?.trim();
+    return value ? value.slice(0, 300) : undefined;
+  };
+  const state = text('state');
+  return {
+    state: STATES.includes(state as TaskState) ? (state as TaskState) : undefined,
+    name: text('name'),
+    queue: text('queue'),
+    id: text('id'),
+    cursor: text('cursor'),
+  };
+}
+
+export const PAGE_SIZE = 50;
+
+/** The workers page: live workers and the active tasks each runs (as the store knows them). */
+export interface WorkersModel {
+  readonly workers: readonly WorkerHeartbeat[];
+  readonly running: ReadonlyMap<string, readonly StoredStatus[]>;
+}
+
+export async function loadWorkers(queue: TaskQueue, roster: WorkerRoster): Promise<WorkersModel> {
+  const [workers, active] = await Promise.all([
+    roster.list(),
+    queue.store?.list ? queue.store.list({ state: 'active', limit: 500 }) : Promise.resolve({ items: [] }),
+  ]);
+  const running = new Map<string, StoredStatus[]>();
+  for (const task of active.items) {
+    if (task.workerId === undefined) continue;
+    const list = running.get(task.workerId) ?? [];
+    list.push(task);
+    running.set(task.workerId, list);
+  }
+  return { workers, running };
+}
+
+export interface DeadModel {
+  readonly letters: readonly DeadLetterRecord[];
+  readonly total: number;
+}
+
+export const DEAD_PAGE = 100;
+
+export async function loadDead(queue: TaskQueue): Promise<DeadModel> {
+  const [letters, total] = await Promise.all([queue.transport.dead.list(DEAD_PAGE), queue.transport.dead.count()]);
+  return { letters, total };
+}
