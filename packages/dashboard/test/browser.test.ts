@@ -171,15 +171,19 @@ describe('the dashboard in Chromium', () => {
     await page.goto(admin(`/tasks/${handle.id}`));
     await expect.poll(() => page.textContent('.task-head .state')).toBe('queued');
     await page.evaluate(() => {
-      (window as unknown as { marker: number }).marker = 42;
+      (globalThis as unknown as { marker: number }).marker = 42;
     });
     await page.locator('.task-head .state-succeeded').waitFor({ timeout: 15_000 });
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42);
     expect(await page.locator('.live-state').textContent()).toBe('Live');
     // The argument and the result show the markup as text; no script ran from them.
     const values = await page.locator('pre.value').allTextContents();
     expect(values.join('\n')).toContain(xss);
-    expect(await page.evaluate(() => document.scripts.length)).toBe(1);
+    expect(
+      await page.evaluate(
+        () => (globalThis as unknown as { document: { scripts: { length: number } } }).document.scripts.length,
+      ),
+    ).toBe(1);
     expect(dialogs).toBe(0);
     page.off('dialog', onDialog);
     await page.screenshot({ path: `${OUT}task.png` });
