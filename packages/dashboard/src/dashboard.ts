@@ -18,7 +18,15 @@ import {
 } from './internal/http.js';
 import { errorPage, noticeOf, page, type Section, type View } from './internal/layout.js';
 import { liveStream, waiter } from './internal/live.js';
-import { loadDead, loadOverview, loadWorkers, PAGE_SIZE, taskFilters } from './internal/model.js';
+import {
+  BrokerAnswers,
+  FinishedHistory,
+  loadDead,
+  loadOverview,
+  loadWorkers,
+  PAGE_SIZE,
+  taskFilters,
+} from './internal/model.js';
 import {
   deadLive,
   overviewLive,
@@ -64,13 +72,27 @@ interface Rendered {
   readonly liveView?: false;
 }
 
+/** What one handler keeps between requests. */
+interface HandlerState {
+  readonly roster: WorkerRoster;
+  /** The queues the last overview showed. */
+  readonly lastQueues: Set<string>;
+  readonly broker: BrokerAnswers;
+  readonly history: FinishedHistory;
+}
+
 /** Creates the dashboard's request handler; the options are checked here, once. */
 export function dashboard(options: DashboardOptions): DashboardHandler {
   const resolved = resolveDashboardOptions(options);
   const assets = loadAssets();
-  const roster = new WorkerRoster(resolved.queue.transport, resolved.logger);
+  const state: HandlerState = {
+    roster: new WorkerRoster(resolved.queue.transport, resolved.logger),
+    lastQueues: new Set(),
+    broker: new BrokerAnswers(Math.min(1_000, resolved.refreshMs / 2)),
+    history: new FinishedHistory(),
+  };
   const handle = (request: IncomingMessage, response: ServerResponse, mount: string, path: string): Promise<void> =>
-    serve(resolved, assets, roster, request, response, mount.replace(/\/$/, ''), path || '/');
+    serve(resolved, assets, state, request, response, mount.replace(/\/$/, ''), path || '/');
   const handler = ((request: IncomingMessage, response: ServerResponse, next?: (error?: unknown) => void): void => {
     const { mount, path } = whereMounted(request);
     handle(request, response, mount, path).catch((error: unknown) => {
@@ -80,7 +102,7 @@ export function dashboard(options: DashboardOptions): DashboardHandler {
     });
   }) as DashboardHandler;
   handler.handle = handle;
-  handler.close = () => roster.close();
+  handler.close = () => state.roster.close();
   return handler;
 }
 
@@ -116,7 +138,7 @@ async function authorize(
 async function serve(
   options: ResolvedDashboardOptions,
   assets: ReturnType<typeof loadAssets>,
-  roster: WorkerRoster,
+  state: HandlerState,
   request: IncomingMessage,
   response: ServerResponse,
   mount: string,
@@ -142,7 +164,7 @@ async function serve(
   const base = options.basePath ?? mount;
   const cookieToken = csrfCookie(request);
   if (method === 'POST') {
-    await post(options, request, response, base, route, principal, cookieToken);
+    await post(options, state, request, response, base, route, principal, cookieToken);
     return;
   }
   if (method !== 'GET' && method !== 'HEAD') {
@@ -177,7 +199,7 @@ async function serve(
     try {
       await liveStream(
         response,
-        async () => (await renderView(options, roster, liveView, targetUrl))?.live,
+        async () => (await renderView(options, state, liveView, targetUrl))?.live,
         wait,
         (error) => options.logger.warn('taskq dashboard: a live update failed', { error }),
       );
@@ -195,7 +217,7 @@ async function serve(
   }
   let rendered: Rendered | undefined;
   try {
-    rendered = await renderView(options, roster, view, url);
+    rendered = await renderView(options, state, view, url);
   } catch (error) {
     if (errorCode(error) === 'TASKQ_INVALID_OPTION') {
       sendHtml(response, 400, errorPage(400, 'TASKQ_INVALID_OPTION', (error as Error).message));
@@ -245,14 +267,15 @@ function safeDecode(text: string): string {
 /** Renders the page at `url` (a dashboard path), or undefined for no such page. */
 async function renderView(
   options: ResolvedDashboardOptions,
-  roster: WorkerRoster,
+  state: HandlerState,
   view: View,
   url: URL,
 ): Promise<Rendered | undefined> {
   const { queue } = options;
+  const { roster } = state;
   const route = url.pathname.replace(/\/+$/, '') || '/';
   if (route === '/') {
-    const model = await loadOverview(queue, roster, options.queues);
+    const model = await loadOverview(queue, roster, options.queues, state.lastQueues, state.broker, state.history);
     return {
       section: 'overview',
       heading: 'Overview',
@@ -343,6 +366,7 @@ function sendAsset(
 
 async function post(
   options: ResolvedDashboardOptions,
+  state: HandlerState,
   request: IncomingMessage,
   response: ServerResponse,
   base: string,
@@ -375,6 +399,7 @@ async function post(
     return;
   }
   const outcome = await runAction(options, action, fields, principal);
+  state.broker.clear();
   if (outcome.status !== 303) {
     sendHtml(response, outcome.status, errorPage(outcome.status, undefined, outcome.message));
     return;

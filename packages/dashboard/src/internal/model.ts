@@ -1,4 +1,4 @@
-import type { FinishedMinute, TaskQueue, TaskState, WorkerHeartbeat } from '@taskq/core';
+import type { FinishedMinute, ResultStore, TaskQueue, TaskState, WorkerHeartbeat } from '@taskq/core';
 import type { DeadLetterRecord, StoredStatus } from '@taskq/core/adapter';
 import type { WorkerRoster } from './roster.js';
 
@@ -30,19 +30,95 @@ export interface Overview {
   readonly history: boolean;
 }
 
-/** What the overview shows: one store query (the last hour), one broker question per queue. */
+/**
+ * The per-minute counts of the chart, kept between overviews: a minute more than one minute old is settled (its
+ * tasks were written), so each overview reads only the last two minutes from the store, not the hour.
+ */
+export class FinishedHistory {
+  readonly #minutes = new Map<number, FinishedMinute[]>();
+  #settledBefore: number | undefined;
+
+  async read(store: ResultStore, firstMinute: number, now: number): Promise<FinishedMinute[] | undefined> {
+    if (!store.finishedPerMinute) return undefined;
+    const currentMinute = now - (now % 60_000);
+    const since =
+      this.#settledBefore !== undefined && this.#settledBefore > firstMinute ? this.#settledBefore : firstMinute;
+    const fresh = await store.finishedPerMinute(new Date(since));
+    for (const minute of [...this.#minutes.keys()])
+      if (minute >= since || minute < firstMinute) this.#minutes.delete(minute);
+    for (const entry of fresh) {
+      const minute = entry.minute.getTime();
+      if (minute < firstMinute) continue;
+      const list = this.#minutes.get(minute) ?? [];
+      list.push(entry);
+      this.#minutes.set(minute, list);
+    }
+    this.#settledBefore = currentMinute - 60_000;
+    return [...this.#minutes.values()].flat();
+  }
+}
+
+/** Depth, consumers and paused state of one queue, from the broker. */
+type QueueState = { readonly depth: number; readonly consumers: number; readonly paused: boolean };
+
+/**
+ * The broker's answers about queues, each kept for a short while: every open page re-reads the overview on its
+ * refresh, and a question to the broker costs a channel; pages open at the same moment share one answer.
+ */
+export class BrokerAnswers {
+  readonly #ttlMs: number;
+  readonly #answers = new Map<string, { at: number; answer: Promise<unknown> }>();
+
+  constructor(ttlMs: number) {
+    this.#ttlMs = ttlMs;
+  }
+
+  get<T>(key: string, ask: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const kept = this.#answers.get(key);
+    if (kept && now - kept.at < this.#ttlMs) return kept.answer as Promise<T>;
+    const answer = ask();
+    // Asked ahead: an answer nobody awaits must not leave a rejection unhandled, nor be kept.
+    answer.catch(() => this.#answers.delete(key));
+    this.#answers.set(key, { at: now, answer });
+    if (this.#answers.size > 1_000) this.#answers.delete(this.#answers.keys().next().value as string);
+    return answer;
+  }
+
+  /** Forgets everything (after an action changed what the broker would say). */
+  clear(): void {
+    this.#answers.clear();
+  }
+}
+
+/**
+ * What the overview shows: one store query (the last hour), the newest queued tasks, two broker questions per
+ * queue. The queues of the previous overview are asked about at once, beside the store query, so a page costs the
+ * slower of the two rather than their sum; a queue first seen in the store's answer is asked about after it.
+ */
 export async function loadOverview(
   queue: TaskQueue,
   roster: WorkerRoster,
   configured: readonly string[],
+  lastSeen: Set<string>,
+  broker: BrokerAnswers,
+  history: FinishedHistory,
 ): Promise<Overview> {
   const now = Date.now();
   const firstMinute = now - (now % 60_000) - (CHART_MINUTES - 1) * 60_000;
   const store = queue.store;
-  const [workers, finished, deadLetters, waiting] = await Promise.all([
-    roster.list(),
-    store?.finishedPerMinute ? store.finishedPerMinute(new Date(firstMinute)) : Promise.resolve(undefined),
-    queue.transport.dead.count(),
+  const control = queue.transport.control;
+  const ask = (name: string): Promise<QueueState> =>
+    broker.get(`queue ${name}`, async () => {
+      if (!control) return { depth: 0, consumers: 0, paused: false };
+      const [info, paused] = await Promise.all([control.queueInfo(name), control.isPaused(name)]);
+      return { ...info, paused };
+    });
+  const workers = await roster.list();
+  for (const name of [...configured, ...lastSeen, ...workers.flatMap((w) => w.queues)]) ask(name);
+  const [finished, deadLetters, waiting] = await Promise.all([
+    store ? history.read(store, firstMinute, now) : Promise.resolve(undefined),
+    broker.get('dead letters', () => queue.transport.dead.count()),
     // The newest queued tasks name the queues that wait for a worker, which no heartbeat or finished task names.
     store?.list ? store.list({ state: 'queued', limit: 100 }) : Promise.resolve({ items: [] }),
   ]);
@@ -51,18 +127,15 @@ export async function loadOverview(
   for (const worker of workers) for (const name of worker.queues) names.add(name);
   for (const minute of finished ?? []) names.add(minute.queue);
   if (names.size === 0) names.add('default');
-  const control = queue.transport.control;
+  lastSeen.clear();
+  for (const name of names) lastSeen.add(name);
   const queues = await Promise.all(
     [...names].sort().map(async (name): Promise<QueueSummary> => {
-      const [info, paused] = control
-        ? await Promise.all([control.queueInfo(name), control.isPaused(name)])
-        : [{ depth: 0, consumers: 0 }, false];
+      const state = await ask(name);
       const consuming = workers.filter((w) => w.queues.includes(name));
       return {
         name,
-        depth: info.depth,
-        consumers: info.consumers,
-        paused,
+        ...state,
         running: consuming.reduce((sum, w) => sum + w.running, 0),
         workers: consuming.length,
         minutes: minutesOf(finished ?? [], name, firstMinute),
