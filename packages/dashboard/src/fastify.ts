@@ -8,6 +8,8 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { dashboard } from './dashboard.js';
 import type { DashboardOptions } from './options.js';
 
+export type { DashboardOptions, DashboardPrincipal, RedactContext } from './options.js';
+
 /** Options of {@link taskqDashboard}: the dashboard's, and Fastify's `prefix` (where it is mounted). */
 export interface TaskqDashboardPluginOptions extends DashboardOptions {
   readonly prefix?: string;

@@ -19,6 +19,8 @@ import { InvalidOptionError } from '@taskq/core';
 import { type DashboardHandler, dashboard } from './dashboard.js';
 import type { DashboardOptions } from './options.js';
 
+export type { DashboardOptions, DashboardPrincipal, RedactContext } from './options.js';
+
 /** Options of {@link TaskqDashboardModule.forRoot}: the dashboard's, and the path it is served under. */
 export interface TaskqDashboardModuleOptions extends DashboardOptions {
   /** Where the dashboard is served, e.g. `'/admin/taskq'` (below Nest's global prefix, if any, it is not). */
@@ -42,6 +44,7 @@ export interface TaskqDashboardModuleAsyncOptions {
         ...args: never[]
       ) => unknown)
   )[];
+  /** Makes the dashboard's options from the values of `inject`, in order. */
   readonly useFactory: (...args: never[]) => DashboardOptions | Promise<DashboardOptions>;
 }
 
