@@ -195,13 +195,7 @@ describe('the dashboard in Chromium', () => {
     await page.goto(admin('/'));
     const card = page.locator(`section.queue:has(h2:text-is("${queueName}"))`);
     await card.waitFor();
-    expect(await card.locator('dt').allTextContents()).toEqual([
-      'Depth',
-      'Consumers',
-      'Running',
-      'Done 1 h',
-      'Failed 1 h',
-    ]);
+    expect(await card.locator('dt').allTextContents()).toEqual(['Depth', 'Consumers', 'Running', 'Done/h', 'Failed/h']);
     expect(await card.locator('svg[role="img"]').getAttribute('aria-label')).toMatch(/Last hour in .*: \d+ completed/);
     await page.screenshot({ path: `${OUT}overview.png` });
     await page.goto(admin('/tasks'));
@@ -216,6 +210,55 @@ describe('the dashboard in Chromium', () => {
     expect(await page.locator('tbody').textContent()).toContain(queueName);
     await page.screenshot({ path: `${OUT}workers.png` });
     expect(seen).toEqual({ foreign: [], errors: [] });
+  });
+
+  it('is keyboard navigable, fits a phone, and follows a dark color scheme', async () => {
+    await page.goto(admin('/'));
+    await page.keyboard.press('Tab');
+    expect(
+      await page.evaluate(
+        () =>
+          (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement
+            .textContent,
+      ),
+    ).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(
+      await page.evaluate(
+        () => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id,
+      ),
+    ).toBe('main');
+    // Every form control has a label, every button a name.
+    await page.goto(admin('/tasks'));
+    for (const label of ['Task name', 'Queue', 'Task id']) await page.getByLabel(label).waitFor();
+    const phone = await context.newPage();
+    try {
+      await phone.setViewportSize({ width: 390, height: 844 });
+      await phone.emulateMedia({ colorScheme: 'dark' });
+      for (const path of ['/', '/tasks', '/dead', '/workers']) {
+        await phone.goto(admin(path));
+        const width = await phone.evaluate(
+          () =>
+            (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document
+              .documentElement.scrollWidth,
+        );
+        expect(width, path).toBeLessThanOrEqual(390);
+      }
+      await phone.goto(admin('/'));
+      const background = await phone.evaluate(
+        () =>
+          (
+            globalThis as unknown as {
+              getComputedStyle(e: unknown): { backgroundColor: string };
+              document: { body: unknown };
+            }
+          ).getComputedStyle((globalThis as unknown as { document: { body: unknown } }).document.body).backgroundColor,
+      );
+      expect(background).toBe('rgb(18, 21, 28)');
+      await phone.screenshot({ path: `${OUT}overview-phone-dark.png` });
+    } finally {
+      await phone.close();
+    }
   });
 
   it('pauses and resumes a queue from the overview', async () => {

@@ -191,6 +191,8 @@ export const PAGE_SIZE = 50;
 export interface WorkersModel {
   readonly workers: readonly WorkerHeartbeat[];
   readonly running: ReadonlyMap<string, readonly StoredStatus[]>;
+  /** When each worker's latest heartbeat was heard (ms since the epoch). */
+  readonly lastHeard: ReadonlyMap<string, number>;
 }
 
 export async function loadWorkers(queue: TaskQueue, roster: WorkerRoster): Promise<WorkersModel> {
@@ -205,7 +207,7 @@ export async function loadWorkers(queue: TaskQueue, roster: WorkerRoster): Promi
     list.push(task);
     running.set(task.workerId, list);
   }
-  return { workers, running };
+  return { workers, running, lastHeard: new Map(workers.map((w) => [w.id, roster.lastHeard(w.id) ?? Date.now()])) };
 }
 
 export interface DeadModel {

@@ -40,8 +40,8 @@ ${noWorkers ? html`<p class="warning" role="alert">No workers: nothing consumes 
 <div><dt>Depth</dt><dd>${count(q.depth)}</dd></div>
 <div><dt>Consumers</dt><dd>${count(q.consumers)}</dd></div>
 <div><dt>Running</dt><dd>${count(q.running)}</dd></div>
-<div><dt>Done 1 h</dt><dd>${count(q.minutes.reduce((s, m) => s + m.succeeded, 0))}</dd></div>
-<div><dt>Failed 1 h</dt><dd>${count(q.minutes.reduce((s, m) => s + m.dead, 0))}</dd></div>
+<div><dt>Done/h</dt><dd>${count(q.minutes.reduce((s, m) => s + m.succeeded, 0))}</dd></div>
+<div><dt>Failed/h</dt><dd>${count(q.minutes.reduce((s, m) => s + m.dead, 0))}</dd></div>
 </dl>
 ${model.history ? minuteChart(q) : html`<p class="empty">This result store keeps no per-minute counts.</p>`}
 <p class="links"><a href="${view.base}/tasks?queue=${encodeURIComponent(q.name)}">Tasks of ${q.name}</a></p>
@@ -211,7 +211,8 @@ export function workersLive(view: View, model: WorkersModel): Html {
   const rows = model.workers.map((w) => {
     const tasks = model.running.get(w.id) ?? [];
     return html`<tr><td><code>${w.id}</code></td><td>${w.host}</td><td class="num">${w.pid}</td><td>${w.queues.join(', ')}</td>
-<td class="num">${w.running} / ${w.concurrency}</td><td>${w.version}</td><td>${time(w.startedAt)}</td><td>every ${durationText(w.intervalMs)}</td>
+<td class="num">${w.running} / ${w.concurrency}</td><td>${w.version}</td><td>${time(w.startedAt)}</td>
+<td>${time(model.lastHeard.get(w.id))}<br><span class="muted small">every ${durationText(w.intervalMs)}</span></td>
 <td>${tasks.length === 0 ? '' : html`<ul class="plain">${tasks.slice(0, 10).map((t) => html`<li>${taskLink(view, t.id)} ${t.name}</li>`)}</ul>`}</td></tr>`;
   });
   return tableOf(

@@ -35,6 +35,11 @@ export class WorkerRoster {
     return live.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || (a.id < b.id ? -1 : 1));
   }
 
+  /** When the worker's latest heartbeat was heard (ms since the epoch). */
+  lastHeard(id: string): number | undefined {
+    return this.#beats.get(id)?.seen;
+  }
+
   async #start(): Promise<void> {
     const control = this.#transport.control;
     if (!control) return;
