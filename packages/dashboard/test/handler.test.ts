@@ -167,6 +167,36 @@ describe('pages', () => {
   });
 });
 
+describe('live updates', () => {
+  it('stream a page’s live part as server-sent events, again when the task changes', async () => {
+    const queue = memoryQueue();
+    const handle = await queue.with({ queue: 'later' }).submit(greet, 'eve');
+    const client = await serveDashboard({ queue, authorize: () => 'ada' });
+    const controller = new AbortController();
+    cleanup.add(() => controller.abort());
+    const response = await fetch(`${client.origin}/live?view=${encodeURIComponent(`/tasks/${handle.id}`)}`, {
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const until = async (pattern: RegExp): Promise<void> => {
+      while (!pattern.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${pattern}: ${text}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await until(/event: fragment\n(data: .*\n)+\n/);
+    expect(text).toContain('state-queued');
+    await queue.cancel(handle.id);
+    await until(/state-cancelled/);
+    expect(text.match(/event: fragment/g)?.length).toBe(2);
+  });
+});
+
 describe('actions', () => {
   it('need the CSRF token of the cookie, refuse another site, and log who did them', async () => {
     const queue = memoryQueue();
