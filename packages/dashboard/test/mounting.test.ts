@@ -42,6 +42,8 @@ async function visit(origin: string, mount: string, queue: TaskQueue, links = mo
   expect(css.status).toBe(200);
   expect(css.headers.get('content-type')).toContain('text/css');
   expect((await client.get(`${mount}/tasks?state=queued`)).status).toBe(200);
+  expect((await client.get(mount)).status).toBe(200);
+  expect((await client.get(`${mount}/no-such-page`)).status).toBe(404);
   const posted = await client.post(`${mount}/actions/pause`, { queue: 'mail', back: '/tasks?state=queued' });
   expect(posted.status).toBe(303);
   expect(posted.location).toBe(`${links}/tasks?state=queued&done=paused`);
