@@ -8,7 +8,8 @@
  *   --scale X      multiply every N by X (0.1 for a quick smoke run)
  *   --only A,B     rows by id or prefix (raw, taskq, bullmq, taskq-memory, ...), or "soak"
  *   --no-soak      skip the soak
- *                  ("store-list" in --only runs the task index measurement, which a full run also does)
+ *                  ("store-list" in --only runs the task index measurement, which a full run also does;
+ *                  "dashboard" the dashboard's pages over 1,000,000 status rows, likewise)
  *   --cpu-prof R   run the broker scenarios' R child (worker|producer) and the memory
  *                  scenario under node --cpu-prof; profiles go to results/profiles/
  *   --out FILE     where to write the JSON (default: results/latest.json for a full
@@ -48,6 +49,7 @@ import {
 import { type Figure, RATIOS, ROWS, type Row } from './rows.js';
 import { type Summary, summarize } from './stats.js';
 import { cell, renderTable } from './table.js';
+import { DASHBOARD_ROWS, type DashboardResult, measureDashboard, renderDashboard } from './measure-dashboard.js';
 import { measureStoreList, renderStoreList, STORE_LIST_ROWS, type StoreListResult } from './measure-store-list.js';
 
 interface Options {
@@ -57,6 +59,7 @@ interface Options {
   readonly soak: boolean;
   /** Run the task index measurement (store.list() on a large PostgreSQL status table). */
   readonly storeList: boolean;
+  readonly dashboard: boolean;
   readonly profiling?: Profiling;
   readonly out: string;
   readonly full: boolean;
@@ -102,6 +105,7 @@ function parseOptions(): Options {
     only,
     soak: !values['no-soak'] && (only.length === 0 || only.includes('soak')),
     storeList: only.length === 0 || only.includes('store-list'),
+    dashboard: only.length === 0 || only.includes('dashboard'),
     ...(profiling ? { profiling } : {}),
     out: values.out ?? `${resultsDir}${full ? 'latest.json' : 'partial.tmp.json'}`,
     full,
@@ -437,12 +441,19 @@ async function main(): Promise<void> {
     log(`store-list: store.list() pages over ${rows} PostgreSQL status rows`);
     storeList = await measureStoreList(rows, log);
   }
+  let dashboardResult: DashboardResult | undefined;
+  if (options.dashboard) {
+    const rows = scaled(DASHBOARD_ROWS, options.scale);
+    log(`dashboard: pages over ${rows} PostgreSQL status rows`);
+    dashboardResult = await measureDashboard(rows, log);
+  }
   await admins.closeAll();
   const load = { before: loadBefore, after: os.loadavg() };
 
   const ratioResults = ratios(results, options.runs);
   process.stdout.write(`${render(options, machine, load, results, ratioResults, soak)}\n`);
   if (storeList) process.stdout.write(`\n${renderStoreList(storeList)}\n`);
+  if (dashboardResult) process.stdout.write(`\n${renderDashboard(dashboardResult)}\n`);
 
   mkdirSync(resultsDir, { recursive: true });
   const json = {
@@ -473,6 +484,7 @@ async function main(): Promise<void> {
     ratios: ratioResults,
     soak,
     storeList,
+    dashboard: dashboardResult,
   };
   writeFileSync(options.out, `${JSON.stringify(json, null, 2)}\n`);
   log(`figures written to ${options.out}`);

@@ -87,6 +87,14 @@ export function describeRegisterUserStory(example: ExampleLayout): void {
       expect(states.slice(0, -1).every((state) => state === 'queued' || state === 'active')).toBe(true);
       expect(done.result).toEqual({ month: '2026-01', users: 1 });
 
+      // The dashboard the example mounts, at the URL the web process printed, lists the report's task.
+      expect(output()).toContain(`[web] dashboard: ${url}/admin/taskq/`);
+      const dashboard = await fetch(`${url}/admin/taskq/tasks?name=reports.buildMonthlyReport`);
+      expect(dashboard.status).toBe(200);
+      expect(await dashboard.text()).toContain(location.slice(location.lastIndexOf('/') + 1));
+      // The overview listens to worker heartbeats from then on: the process still exits 0 on SIGTERM below.
+      expect((await fetch(`${url}/admin/taskq/`)).status).toBe(200);
+
       // The typo's user was never created and its mail never went out (the mail of ada arrived, so the worker was
       // running).
       expect((await fetch(`${url}/users/${user.id + 1}`)).status).toBe(404);

@@ -1,14 +1,17 @@
 import type { TaskQueue } from '@taskq/core';
+import { dashboard } from '@taskq/dashboard';
 import { accepted, requestUnitOfWork, taskq, taskqErrors, taskStatusHandler } from '@taskq/express';
 import { databaseUnitOfWork, type TypeormRequestUnitOfWork } from '@taskq/typeorm';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { mail, push, reports, User } from '@taskq/example-story';
+import { DASHBOARD_PATH, localDeveloper, mail, push, reports, User } from '@taskq/example-story';
 import type { DataSource } from 'typeorm';
 
 /** The essay's views on Express. Every request that writes runs in a database transaction its tasks join. */
 export function createApp(queue: TaskQueue, dataSource: DataSource): express.Express {
   const app = express();
   app.set('trust proxy', 'loopback'); // behind a local reverse proxy, links follow X-Forwarded-Proto/Host
+  // The dashboard first: its pages and actions need neither the JSON parser nor a request unit of work.
+  app.use(DASHBOARD_PATH, dashboard({ queue, authorize: localDeveloper }));
   app.use(express.json());
   app.use(
     taskq({

@@ -1,8 +1,9 @@
 import type { TaskQueue } from '@taskq/core';
+import { taskqDashboard } from '@taskq/dashboard/fastify';
 import { accepted, requestUnitOfWork, taskqPlugin } from '@taskq/fastify';
 import { databaseUnitOfWork, type TypeormRequestUnitOfWork } from '@taskq/typeorm';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { mail, push, reports, User } from '@taskq/example-story';
+import { DASHBOARD_PATH, localDeveloper, mail, push, reports, User } from '@taskq/example-story';
 import type { DataSource } from 'typeorm';
 
 type Body<T> = FastifyRequest<{ Body: T }>;
@@ -21,6 +22,8 @@ export async function createApp(queue: TaskQueue, dataSource: DataSource): Promi
     // relay.
     statusRoute: '/tasks/:id',
   });
+
+  await app.register(taskqDashboard, { prefix: DASHBOARD_PATH, queue, authorize: localDeveloper });
 
   const saveUser = async (request: Registration): Promise<User> => {
     const { manager } = requestUnitOfWork<TypeormRequestUnitOfWork>(request);

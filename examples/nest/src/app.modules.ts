@@ -1,6 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { User } from '@taskq/example-story';
-import { TaskqModule } from '@taskq/nest';
+import type { TaskQueue } from '@taskq/core';
+import { TaskqDashboardModule } from '@taskq/dashboard/nest';
+import { DASHBOARD_PATH, localDeveloper, User } from '@taskq/example-story';
+import { getQueueToken, TaskqModule } from '@taskq/nest';
 import { TaskqTypeormModule } from '@taskq/nest/typeorm';
 import { DataSource } from 'typeorm';
 import { AppController } from './app.controller.js';
@@ -41,7 +43,15 @@ export class WebModule {
   static forRoot(config: Config, options: { worker: boolean }): DynamicModule {
     return {
       module: WebModule,
-      imports: [...shared(config, true, options.worker), TaskqTypeormModule.forFeature([User])],
+      imports: [
+        ...shared(config, true, options.worker),
+        TaskqTypeormModule.forFeature([User]),
+        TaskqDashboardModule.forRootAsync({
+          path: DASHBOARD_PATH,
+          inject: [getQueueToken()],
+          useFactory: (queue: TaskQueue) => ({ queue, authorize: localDeveloper }),
+        }),
+      ],
       controllers: [AppController],
       providers: [WorkerLog],
     };

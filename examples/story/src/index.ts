@@ -7,5 +7,12 @@ export { updateNotice, welcomeMail } from './messages.js';
 export { createAppQueue, createAppWorker, createTransport, logWorkerEvents } from './taskq.js';
 export { mail, push, registry, reports } from './tasks/index.js';
 export { User } from './user.js';
-export { announce, shutdownOnSignals, startWebServices, type WebServices } from './web.js';
+export {
+  announce,
+  DASHBOARD_PATH,
+  localDeveloper,
+  shutdownOnSignals,
+  startWebServices,
+  type WebServices,
+} from './web.js';
 export { createExampleWorker } from './worker.js';

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { type OutboxRelay, outboxRelay } from '@taskq/typeorm';
 import type { DataSource } from 'typeorm';
 import type { TaskQueue, Worker } from '@taskq/core';
@@ -48,6 +49,7 @@ export function announce(config: Config, url: string): void {
   console.log(
     `[web] transport: ${config.brokerUrl ? 'RabbitMQ' : 'in-memory (not durable), worker in this process'}; database: ${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.sqliteFile}`}`,
   );
+  console.log(`[web] dashboard: ${url}${DASHBOARD_PATH}/ (from this machine)`);
   console.log(
     `[web] try: curl -X POST ${url}/register -H 'content-type: application/json' -d '{"email":"ada@example.com","name":"Ada"}'`,
   );
@@ -64,4 +66,18 @@ export function shutdownOnSignals(shutdown: () => Promise<void>): void {
   };
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
+}
+
+/** Where the examples mount the dashboard (`@taskq/dashboard`). */
+export const DASHBOARD_PATH = '/admin/taskq';
+
+/**
+ * The examples' `authorize` for the dashboard: requests from this machine that no proxy forwarded, as the developer
+ * running the example. An application checks its own session or role here instead (docs/dashboard.md).
+ */
+export function localDeveloper(request: IncomingMessage): string | null {
+  const address = request.socket.remoteAddress ?? '';
+  const local = address === '::1' || /^(::ffff:)?127\./.test(address);
+  const forwarded = request.headers['x-forwarded-for'] !== undefined || request.headers.forwarded !== undefined;
+  return local && !forwarded ? 'developer on localhost' : null;
 }

@@ -16,7 +16,8 @@ export interface ErrorCodeInfo {
     | '@taskq/typeorm'
     | '@taskq/express'
     | '@taskq/fastify'
-    | '@taskq/nest';
+    | '@taskq/nest'
+    | '@taskq/dashboard';
   /** The error class that carries it, or null for a code that is only sent in an HTTP body. */
   readonly error: string | null;
   /** One line: what happened (and, where short, what to do). */
@@ -330,6 +331,24 @@ export const ERROR_CODES = {
     error: 'TypeormIntegrationError',
     summary:
       '`TaskqTypeormModule` cannot be wired as configured (a second request unit of work next to `http.unitOfWork`).',
+  },
+  // @taskq/dashboard
+  TASKQ_DASHBOARD_FORBIDDEN: {
+    package: '@taskq/dashboard',
+    error: 'DashboardForbiddenError',
+    summary:
+      "The dashboard's `authorize` refused the request, or none is set and the request is not a read-only one from loopback (answered 403).",
+  },
+  TASKQ_DASHBOARD_CSRF: {
+    package: '@taskq/dashboard',
+    error: 'DashboardCsrfError',
+    summary:
+      "A dashboard action came without the page's CSRF token, or from another site (answered 403); reload the page.",
+  },
+  TASKQ_DASHBOARD_READ_ONLY: {
+    package: '@taskq/dashboard',
+    error: 'DashboardReadOnlyError',
+    summary: 'A dashboard action (retry, cancel, pause, resume, purge) was refused: the dashboard is `readOnly` (403).',
   },
 } as const satisfies Record<`TASKQ_${string}`, ErrorCodeInfo>;
 

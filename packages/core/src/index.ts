@@ -41,6 +41,7 @@ export type {
   TaskListQuery,
   TaskPage,
   TaskCounts,
+  FinishedMinute,
   Unsubscribe,
 } from './result-store.js';
 export type { WatchOptions } from './watch.js';

@@ -9,6 +9,7 @@ import {
 } from './internal/task-index.js';
 import {
   type EnqueuedRecord,
+  type FinishedMinute,
   isFinished,
   type ProgressValue,
   type ResultStore,
@@ -197,6 +198,25 @@ export class MemoryResultStore implements ResultStore {
     const counts: TaskCounts = { byState: emptyCounts(), byQueue: {} };
     for (const row of this.#rows.values()) addCount(counts, row.queue, row.state, 1);
     return counts;
+  }
+
+  async finishedPerMinute(since: Date): Promise<FinishedMinute[]> {
+    const buckets = new Map<
+      string,
+      { queue: string; minute: number; succeeded: number; dead: number; cancelled: number }
+    >();
+    for (const row of this.#rows.values()) {
+      const at = row.finishedAt?.getTime();
+      if (at === undefined || at < since.getTime() || !isFinished(row.state)) continue;
+      const minute = at - (at % 60_000);
+      const key = `${minute} ${row.queue}`;
+      let bucket = buckets.get(key);
+      if (!bucket) buckets.set(key, (bucket = { queue: row.queue, minute, succeeded: 0, dead: 0, cancelled: 0 }));
+      bucket[row.state as 'succeeded' | 'dead' | 'cancelled']++;
+    }
+    return [...buckets.values()]
+      .sort((a, b) => a.minute - b.minute || (a.queue < b.queue ? -1 : 1))
+      .map((b) => ({ ...b, minute: new Date(b.minute) }));
   }
 
   async subscribe(id: string, listener: () => void): Promise<Unsubscribe> {

@@ -82,6 +82,17 @@ export interface TaskCounts {
   readonly byQueue: Readonly<Record<string, Readonly<Record<TaskState, number>>>>;
 }
 
+/** How many tasks of one queue finished in one minute, by outcome: what `store.finishedPerMinute()` answers. */
+export interface FinishedMinute {
+  readonly queue: string;
+  /** Start of the minute (UTC, on a whole minute). */
+  readonly minute: Date;
+  readonly succeeded: number;
+  /** Failed for good (dead-lettered). */
+  readonly dead: number;
+  readonly cancelled: number;
+}
+
 /** Stops a {@link ResultStore.subscribe} subscription. */
 export type Unsubscribe = () => Promise<void>;
 
@@ -146,6 +157,11 @@ export interface ResultStore {
   list?(query: TaskListQuery): Promise<TaskPage>;
   /** How many stored tasks are in each state, overall and per queue. */
   counts?(): Promise<TaskCounts>;
+  /**
+   * Tasks finished since `since` (by `finishedAt`), counted per queue, minute and outcome; minutes with none are left
+   * out. For a dashboard's chart: it reads the recent rows only, whatever the size of the store.
+   */
+  finishedPerMinute?(since: Date): Promise<FinishedMinute[]>;
   /** Records a running task's progress (ignored once the task finished). */
   progress?(id: string, value: ProgressValue, at: Date): Promise<void>;
   /**

@@ -1,4 +1,5 @@
 import {
+  type FinishedMinute,
   InvalidOptionError,
   type Logger,
   type ProgressValue,
@@ -283,6 +284,36 @@ export class SqlResultStore implements ResultStore {
     const counts: TaskCounts = { byState: emptyCounts(), byQueue: {} };
     for (const row of rows) addCount(counts, String(row.queue), String(row.state) as TaskState, Number(row.n));
     return counts;
+  }
+
+  /**
+   * Finished tasks per queue, minute and outcome since `since`: one range scan of the `finished_at` index, so it costs
+   * what the recent rows cost, not the table.
+   */
+  async finishedPerMinute(since: Date): Promise<FinishedMinute[]> {
+    const table = tableOf(this.dataSource, StatusEntity);
+    const { rows } = await withManager(this.dataSource, 'never', (manager) =>
+      execute(
+        this.#dialect,
+        manager,
+        `SELECT "queue", "state", ("finished_at" / 60000) AS "m", COUNT(*) AS "n" FROM ${table} ` +
+          `WHERE "finished_at" >= ? AND "state" IN ${FINISHED} GROUP BY "queue", "state", ("finished_at" / 60000)`,
+        [since.getTime()],
+      ),
+    );
+    const buckets = new Map<string, { -readonly [K in keyof FinishedMinute]: FinishedMinute[K] }>();
+    for (const row of rows) {
+      const minute = Number(row.m) * 60_000;
+      const queue = String(row.queue);
+      const key = `${minute} ${queue}`;
+      let bucket = buckets.get(key);
+      if (!bucket)
+        buckets.set(key, (bucket = { queue, minute: new Date(minute), succeeded: 0, dead: 0, cancelled: 0 }));
+      bucket[String(row.state) as 'succeeded' | 'dead' | 'cancelled'] += Number(row.n);
+    }
+    return [...buckets.values()].sort(
+      (a, b) => a.minute.getTime() - b.minute.getTime() || (a.queue < b.queue ? -1 : 1),
+    );
   }
 
   /**
