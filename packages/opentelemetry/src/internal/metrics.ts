@@ -1,0 +1,121 @@
+import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
+import type { ProcessEvent, PublishEvent, ReceiveEvent, SubmitEvent } from '@taskq/core/diagnostics';
+import { ATTR, METRICS } from '../semconv.js';
+import { destinationAttributes } from './attributes.js';
+
+/** Buckets in seconds: from a quick task (5 ms) to a long one (10 min); the API's default ones are for milliseconds. */
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/** Attempts under way, by event, with what their end needs: the start attributes (running is added and taken back). */
+const running = new WeakMap<ProcessEvent, Attributes>();
+
+/**
+ * The task instruments of one meter. Attributes are the queue, the task name and the outcome, never a task id or an
+ * argument: every value is bounded by the registry and the queues.
+ */
+export class TaskMetrics {
+  readonly #submitted: Counter;
+  readonly #completed: Counter;
+  readonly #failed: Counter;
+  readonly #retried: Counter;
+  readonly #deadLettered: Counter;
+  readonly #cancelled: Counter;
+  readonly #duration: Histogram;
+  readonly #queueWait: Histogram;
+  readonly #running: UpDownCounter;
+
+  constructor(meter: Meter) {
+    this.#submitted = meter.createCounter(METRICS.submitted, {
+      description: 'Tasks handed to the broker and confirmed (a submit, a unit of work commit, the outbox relay)',
+      unit: '{task}',
+    });
+    this.#completed = meter.createCounter(METRICS.completed, {
+      description: 'Attempts that completed (the task returned)',
+      unit: '{task}',
+    });
+    this.#failed = meter.createCounter(METRICS.failed, {
+      description: 'Attempts that failed (every failed attempt, retried or not; cancellations excluded)',
+      unit: '{attempt}',
+    });
+    this.#retried = meter.createCounter(METRICS.retried, {
+      description: 'Failed attempts whose next attempt was scheduled',
+      unit: '{attempt}',
+    });
+    this.#deadLettered = meter.createCounter(METRICS.deadLettered, {
+      description: 'Messages dead-lettered by a worker: attempts exhausted, non-retryable, malformed, unknown task...',
+      unit: '{task}',
+    });
+    this.#cancelled = meter.createCounter(METRICS.cancelled, {
+      description: 'Attempts cancelled while they ran',
+      unit: '{task}',
+    });
+    this.#duration = meter.createHistogram(METRICS.duration, {
+      description: 'Time the task (its middleware and function) ran, per attempt',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+    });
+    this.#queueWait = meter.createHistogram(METRICS.queueWait, {
+      description: 'Time from when an attempt could run (submit plus delay, or its retry due time) until it started',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+    });
+    this.#running = meter.createUpDownCounter(METRICS.running, {
+      description: 'Attempts running now in this process',
+      unit: '{task}',
+    });
+  }
+
+  /** A direct submit confirmed: its tasks were published. A deferred one counts at its publish. */
+  submitted(event: SubmitEvent): void {
+    if (event.deferred || event.error !== undefined) return;
+    const task = event.tasks[0];
+    if (!task) return;
+    this.#submitted.add(event.tasks.length, this.#taskAttributes(event.transport, task));
+  }
+
+  published(event: PublishEvent): void {
+    if (event.error !== undefined) return;
+    for (const task of event.tasks) this.#submitted.add(1, this.#taskAttributes(event.transport, task));
+  }
+
+  started(event: ProcessEvent): void {
+    const attributes = this.#taskAttributes(event.transport, event.task);
+    running.set(event, attributes);
+    this.#running.add(1, attributes);
+    this.#queueWait.record(Math.max(0, Date.now() - event.task.dueAt) / 1000, attributes);
+  }
+
+  ended(event: ProcessEvent): void {
+    const attributes = running.get(event);
+    if (!attributes) return;
+    running.delete(event);
+    this.#running.add(-1, attributes);
+    const outcome = event.outcome;
+    if (!outcome) return;
+    const withOutcome = { ...attributes, [ATTR.outcome]: outcome };
+    if (event.durationMs !== undefined) this.#duration.record(event.durationMs / 1000, withOutcome);
+    if (outcome === 'completed') this.#completed.add(1, attributes);
+    else if (outcome === 'cancelled') this.#cancelled.add(1, attributes);
+    else if (event.error !== undefined) this.#failed.add(1, attributes);
+    if (outcome === 'retried') this.#retried.add(1, attributes);
+    if (outcome === 'dead')
+      this.#deadLettered.add(1, { ...attributes, [ATTR.deadLetterReason]: event.reason ?? 'unknown' });
+  }
+
+  /** A message refused before it could run (malformed, bad signature, unknown task...): dead-lettered. */
+  received(event: ReceiveEvent): void {
+    if (event.verdict !== 'dead') return;
+    // No task name: a refused message's name is unverified (unknown, unsigned) and would be an unbounded label.
+    this.#deadLettered.add(1, {
+      ...destinationAttributes(event.transport, event),
+      [ATTR.deadLetterReason]: event.reason ?? 'unknown',
+    });
+  }
+
+  #taskAttributes(
+    transport: SubmitEvent['transport'],
+    task: { queue: string; destination: string; name: string },
+  ): Attributes {
+    return { ...destinationAttributes(transport, task), [ATTR.taskName]: task.name };
+  }
+}
