@@ -6,7 +6,7 @@ import { createQueue, createWorker, silentLogger, TaskRegistry } from '@taskq/co
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { withChannel } from '../../../test-support/rabbit.js';
 import { testBroker } from '../../../test-support/taskq-amqp.js';
-import { sleep, waitFor } from '../../../test-support/wait.js';
+import { sleep } from '../../../test-support/wait.js';
 import { points, setupTelemetry, sumOf } from './support/telemetry.js';
 
 const telemetry = setupTelemetry();

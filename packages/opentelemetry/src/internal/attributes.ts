@@ -9,17 +9,19 @@ export function messagingSystem(transport: TransportDescription): string {
   return transport.kind;
 }
 
-/** Where a task goes: the attributes spans and metrics share (never the task id, which only spans carry). */
+/** Where a task goes: what spans (`span`) and metrics say of it (never the task id, which only spans carry). */
 export function destinationAttributes(
   transport: TransportDescription,
   task: Pick<TaskDescription, 'queue' | 'destination'>,
+  span = false,
 ): Attributes {
   const attributes: Attributes = {
     [ATTR.messagingSystem]: messagingSystem(transport),
     [ATTR.messagingDestinationName]: task.destination,
     [ATTR.queue]: task.queue,
   };
-  if (transport.kind === 'amqp') attributes[ATTR.rabbitmqRoutingKey] = task.destination;
+  // A span attribute only: on a metric it would repeat the destination in every series.
+  if (span && transport.kind === 'amqp') attributes[ATTR.rabbitmqRoutingKey] = task.destination;
   return attributes;
 }
 
