@@ -54,6 +54,7 @@ export class TaskqInstrumentation extends InstrumentationBase<TaskqInstrumentati
   /** No module to patch: taskq reports through `node:diagnostics_channel`. */
   protected override init(): void {}
 
+  /** Makes the instruments on the current meter (at construction and after `setMeterProvider`). */
   protected override _updateMetricInstruments(): void {
     // Called by the base constructor too, before the private fields exist.
     if (!(#gauges in this)) return;
@@ -61,6 +62,7 @@ export class TaskqInstrumentation extends InstrumentationBase<TaskqInstrumentati
     this.#gauges.register(this.meter);
   }
 
+  /** Subscribes to taskq's diagnostics channels (idempotent). */
   override enable(): void {
     super.enable();
     if (this.#subscriptions.length > 0) return;
@@ -108,6 +110,7 @@ export class TaskqInstrumentation extends InstrumentationBase<TaskqInstrumentati
     });
   }
 
+  /** Unsubscribes from every channel: taskq then builds no event at all. */
   override disable(): void {
     super.disable();
     for (const unsubscribe of this.#subscriptions.splice(0)) unsubscribe();

@@ -60,7 +60,7 @@ describe('the outbox path across processes', () => {
     const registry = new TaskRegistry().add('mail.sendWelcomeMail', sendWelcomeMail);
     // The broker "is down" for this process: the commit's publish fails and the row stays for the relay.
     const refusing = faulty(broker.amqp(), { fail: () => new Error('broker unreachable') });
-    const queue = createQueue({ registry, transport: refusing, defaults: { queue: queueName }, logger: silentLogger });
+    const queue = createQueue({ registry, transport: refusing, defaults: { queue: queueName } });
     const transport = broker.amqp();
     const worker = createWorker({ registry, transport, queues: [queueName], logger: silentLogger });
     await worker.start();
