@@ -18,7 +18,7 @@ const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$/;
 const LABEL = /\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(?:,|$)/y;
 const SUFFIXES = ['_bucket', '_count', '_sum', '_total', '_created'];
 
-function unescape(value: string): string {
+function unescapeLabel(value: string): string {
   return value.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
 }
 
@@ -29,7 +29,7 @@ function parseLabels(text: string | undefined, line: string): Record<string, str
   while (LABEL.lastIndex < text.length) {
     const match = LABEL.exec(text);
     if (!match) throw new Error(`bad labels in: ${line}`);
-    labels[match[1]] = unescape(match[2]);
+    labels[match[1]] = unescapeLabel(match[2]);
   }
   return labels;
 }
