@@ -103,7 +103,6 @@ function expectTaskMetrics(families: Map<string, MetricFamily>): void {
   ).toEqual([
     'le',
     'messaging_destination_name',
-    'messaging_system',
     'taskq_dead_letter_reason',
     'taskq_queue',
     'taskq_task_name',

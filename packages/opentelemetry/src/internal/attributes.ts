@@ -9,20 +9,23 @@ export function messagingSystem(transport: TransportDescription): string {
   return transport.kind;
 }
 
-/** Where a task goes: what spans (`span`) and metrics say of it (never the task id, which only spans carry). */
+/** Where a task goes, as a span says it. */
 export function destinationAttributes(
   transport: TransportDescription,
   task: Pick<TaskDescription, 'queue' | 'destination'>,
-  span = false,
 ): Attributes {
   const attributes: Attributes = {
     [ATTR.messagingSystem]: messagingSystem(transport),
     [ATTR.messagingDestinationName]: task.destination,
     [ATTR.queue]: task.queue,
   };
-  // A span attribute only: on a metric it would repeat the destination in every series.
-  if (span && transport.kind === 'amqp') attributes[ATTR.rabbitmqRoutingKey] = task.destination;
+  if (transport.kind === 'amqp') attributes[ATTR.rabbitmqRoutingKey] = task.destination;
   return attributes;
+}
+
+/** What a metric series says of a queue: its name and the transport's (a few keys: the SDK hashes them per record). */
+export function metricAttributes(task: Pick<TaskDescription, 'queue' | 'destination'>): Attributes {
+  return { [ATTR.messagingDestinationName]: task.destination, [ATTR.queue]: task.queue };
 }
 
 /** `error.type`: the error's string `code` (taskq's and most Node errors have one), else its class name. */

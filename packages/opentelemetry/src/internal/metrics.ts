@@ -1,17 +1,27 @@
-import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import type { ProcessEvent, PublishEvent, ReceiveEvent, SubmitEvent } from '@taskq/core/diagnostics';
 import { ATTR, METRICS } from '../semconv.js';
-import { destinationAttributes } from './attributes.js';
+import { metricAttributes } from './attributes.js';
 
 /** Buckets in seconds: from a quick task (5 ms) to a long one (10 min); the API's default ones are for milliseconds. */
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-/** Attempts under way, by event, with what their end needs: the start attributes (running is added and taken back). */
-const running = new WeakMap<ProcessEvent, Attributes>();
+/** Attempts under way, by event: the series their end counts in. */
+const started = new WeakMap<ProcessEvent, Series>();
+
+/** One task series (queue × task name): its attributes, made once, and the attempts running in it now. */
+interface Series {
+  readonly attributes: Attributes;
+  /** `attributes` plus each outcome (and dead-letter reason), made once each. */
+  readonly variants: Map<string, Attributes>;
+  running: number;
+}
 
 /**
  * The task instruments of one meter. Attributes are the queue, the task name and the outcome, never a task id or an
- * argument: every value is bounded by the registry and the queues.
+ * argument: every value is bounded by the registry and the queues. Attribute objects are made once per series (the
+ * SDK hashes them on every record), and the running count is kept here and observed at collection: per attempt, the
+ * cost is three records.
  */
 export class TaskMetrics {
   readonly #submitted: Counter;
@@ -22,7 +32,7 @@ export class TaskMetrics {
   readonly #cancelled: Counter;
   readonly #duration: Histogram;
   readonly #queueWait: Histogram;
-  readonly #running: UpDownCounter;
+  readonly #series = new Map<string, Series>();
 
   constructor(meter: Meter) {
     this.#submitted = meter.createCounter(METRICS.submitted, {
@@ -59,10 +69,15 @@ export class TaskMetrics {
       unit: 's',
       advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
     });
-    this.#running = meter.createUpDownCounter(METRICS.running, {
-      description: 'Attempts running now in this process',
-      unit: '{task}',
-    });
+    meter
+      .createObservableUpDownCounter(METRICS.running, {
+        description: 'Attempts running now in this process',
+        unit: '{task}',
+      })
+      .addCallback((result) => {
+        for (const series of this.#series.values())
+          if (series.attributes[ATTR.taskName] !== undefined) result.observe(series.running, series.attributes);
+      });
   }
 
   /** A direct submit confirmed: its tasks were published. A deferred one counts at its publish. */
@@ -70,52 +85,66 @@ export class TaskMetrics {
     if (event.deferred || event.error !== undefined) return;
     const task = event.tasks[0];
     if (!task) return;
-    this.#submitted.add(event.tasks.length, this.#taskAttributes(event.transport, task));
+    this.#submitted.add(event.tasks.length, this.#of(task).attributes);
   }
 
   published(event: PublishEvent): void {
     if (event.error !== undefined) return;
-    for (const task of event.tasks) this.#submitted.add(1, this.#taskAttributes(event.transport, task));
+    for (const task of event.tasks) this.#submitted.add(1, this.#of(task).attributes);
   }
 
   started(event: ProcessEvent): void {
-    const attributes = this.#taskAttributes(event.transport, event.task);
-    running.set(event, attributes);
-    this.#running.add(1, attributes);
-    this.#queueWait.record(Math.max(0, Date.now() - event.task.dueAt) / 1000, attributes);
+    const series = this.#of(event.task);
+    started.set(event, series);
+    series.running++;
+    this.#queueWait.record(Math.max(0, Date.now() - event.task.dueAt) / 1000, series.attributes);
   }
 
   ended(event: ProcessEvent): void {
-    const attributes = running.get(event);
-    if (!attributes) return;
-    running.delete(event);
-    this.#running.add(-1, attributes);
+    const series = started.get(event);
+    if (!series) return;
+    started.delete(event);
+    series.running--;
     const outcome = event.outcome;
     if (!outcome) return;
-    const withOutcome = { ...attributes, [ATTR.outcome]: outcome };
-    if (event.durationMs !== undefined) this.#duration.record(event.durationMs / 1000, withOutcome);
+    const { attributes } = series;
+    if (event.durationMs !== undefined)
+      this.#duration.record(event.durationMs / 1000, variant(series, ATTR.outcome, outcome));
     if (outcome === 'completed') this.#completed.add(1, attributes);
     else if (outcome === 'cancelled') this.#cancelled.add(1, attributes);
     else if (event.error !== undefined) this.#failed.add(1, attributes);
     if (outcome === 'retried') this.#retried.add(1, attributes);
     if (outcome === 'dead')
-      this.#deadLettered.add(1, { ...attributes, [ATTR.deadLetterReason]: event.reason ?? 'unknown' });
+      this.#deadLettered.add(1, variant(series, ATTR.deadLetterReason, event.reason ?? 'unknown'));
   }
 
   /** A message refused before it could run (malformed, bad signature, unknown task...): dead-lettered. */
   received(event: ReceiveEvent): void {
     if (event.verdict !== 'dead') return;
     // No task name: a refused message's name is unverified (unknown, unsigned) and would be an unbounded label.
-    this.#deadLettered.add(1, {
-      ...destinationAttributes(event.transport, event),
-      [ATTR.deadLetterReason]: event.reason ?? 'unknown',
-    });
+    const series = this.#of({ queue: event.queue, destination: event.destination, name: undefined });
+    this.#deadLettered.add(1, variant(series, ATTR.deadLetterReason, event.reason ?? 'unknown'));
   }
 
-  #taskAttributes(
-    transport: SubmitEvent['transport'],
-    task: { queue: string; destination: string; name: string },
-  ): Attributes {
-    return { ...destinationAttributes(transport, task), [ATTR.taskName]: task.name };
+  #of(task: { queue: string; destination: string; name: string | undefined }): Series {
+    const key = `${task.destination}\0${task.queue}\0${task.name ?? ''}`;
+    let series = this.#series.get(key);
+    if (!series) {
+      const attributes: Attributes = metricAttributes(task);
+      if (task.name !== undefined) attributes[ATTR.taskName] = task.name;
+      series = { attributes, variants: new Map(), running: 0 };
+      this.#series.set(key, series);
+    }
+    return series;
   }
+}
+
+function variant(series: Series, key: string, value: string): Attributes {
+  const id = `${key}=${value}`;
+  let attributes = series.variants.get(id);
+  if (!attributes) {
+    attributes = { ...series.attributes, [key]: value };
+    series.variants.set(id, attributes);
+  }
+  return attributes;
 }

@@ -1,7 +1,7 @@
 import type { Attributes, BatchObservableResult, DiagLogger, Meter, Observable } from '@opentelemetry/api';
 import type { Transport } from '@taskq/core';
 import { ATTR, METRICS } from '../semconv.js';
-import { destinationAttributes, messagingSystem } from './attributes.js';
+import { metricAttributes } from './attributes.js';
 
 /** What one `observeQueues()` call reads, and what it read last. */
 interface Source {
@@ -57,18 +57,13 @@ export class QueueGauges {
       const reads = [...this.#sources].map(async (source) => ({ source, snapshot: await this.#read(source) }));
       for (const { source, snapshot } of await Promise.all(reads)) {
         const { transport } = source;
-        const described = { kind: transport.kind, prefix: transport.prefix };
         for (const [queue, info] of snapshot.queues) {
-          const attributes = destinationAttributes(described, {
-            queue,
-            destination: transport.destination?.(queue) ?? queue,
-          });
+          const attributes = metricAttributes({ queue, destination: transport.destination?.(queue) ?? queue });
           result.observe(depth, info.depth, attributes);
           result.observe(consumers, info.consumers, attributes);
         }
         if (snapshot.deadLetters !== undefined) {
-          const attributes: Attributes = { [ATTR.messagingSystem]: messagingSystem(described) };
-          if (transport.prefix !== undefined) attributes[ATTR.prefix] = transport.prefix;
+          const attributes: Attributes = { [ATTR.prefix]: transport.prefix ?? transport.kind };
           result.observe(deadLetters, snapshot.deadLetters, attributes);
         }
       }

@@ -43,7 +43,7 @@ function producerAttributes(
 ): { name: string; attributes: Attributes } {
   const one = commonQueue(tasks);
   const attributes: Attributes = one
-    ? destinationAttributes(transport, one, true)
+    ? destinationAttributes(transport, one)
     : { [ATTR.messagingSystem]: messagingSystem(transport) };
   attributes[ATTR.messagingOperationType] = operation;
   attributes[ATTR.messagingOperationName] = operation;
@@ -95,7 +95,7 @@ export function startPublish(tracer: Tracer, event: PublishEvent): void {
  */
 export function startProcess(tracer: Tracer, event: ProcessEvent): void {
   const { task } = event;
-  const attributes = destinationAttributes(event.transport, task, true);
+  const attributes = destinationAttributes(event.transport, task);
   attributes[ATTR.messagingOperationType] = 'process';
   attributes[ATTR.messagingOperationName] = 'process';
   attributes[ATTR.messagingMessageId] = task.id;
