@@ -59,6 +59,17 @@ describe('task metrics', () => {
         if (done === 95 + 5 + 1 && sumOf(metrics, 'taskq.tasks.running') === 0) break;
         await sleep(50);
       }
+      // submitMany: one send span for the batch.
+      const batch = telemetry
+        .spans()
+        .filter((s) => s.name === `send ${queueName}` && s.attributes['messaging.batch.message_count']);
+      expect(batch).toHaveLength(1);
+      expect(batch[0].attributes).toMatchObject({
+        'messaging.batch.message_count': 90,
+        'taskq.task.name': 'mail.welcome',
+      });
+      expect(batch[0].attributes).not.toHaveProperty('messaging.message.id');
+      expect(telemetry.spans().filter((s) => s.name === `send ${queueName}`)).toHaveLength(11);
       const count = (name: string, match = {}) => sumOf(metrics, name, match);
       const counts = {
         submitted: count('taskq.tasks.submitted'),
