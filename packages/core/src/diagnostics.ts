@@ -98,6 +98,8 @@ export interface ReceiveEvent {
   readonly id: string;
   /** Logical queue it came from. */
   readonly queue: string;
+  /** The transport's own name for that queue. */
+  readonly destination: string;
   readonly transport: TransportDescription;
   readonly bodyBytes: number;
   readonly redelivered: boolean;
@@ -147,6 +149,8 @@ export interface ProcessEvent {
   outcome?: ProcessOutcome;
   /** The error of a failed attempt (outcomes `retried`, `dead`, `cancelled`). */
   error?: unknown;
+  /** With outcome `dead`: why it was dead-lettered (`attempts-exhausted`, `non-retryable`, ...). */
+  reason?: string;
   /** Milliseconds the task's middleware and function ran. */
   durationMs?: number;
 }

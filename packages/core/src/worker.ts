@@ -16,7 +16,7 @@ import {
 } from './errors.js';
 import { boundHeaders } from './internal/bounded-headers.js';
 import { deadLetterOf, minimalDeadLetterOf } from './internal/dead-letter.js';
-import { ForeignConsumers } from './internal/foreign-consumers.js';
+import { ForeignConsumers, type ForeignRoute } from './internal/foreign-consumers.js';
 import { Intake, type Verdict } from './internal/intake.js';
 import { longTimeout } from './internal/long-timeout.js';
 import { StatusRecorder } from './internal/status-recorder.js';
@@ -443,6 +443,7 @@ export class Worker {
     const event: ReceiveEvent = {
       id: delivery.id,
       queue: delivery.queue,
+      destination: destinationOf(this.transport, delivery.queue),
       transport: describeTransport(this.transport),
       bodyBytes: delivery.body.length,
       redelivered: delivery.redelivered,
@@ -457,7 +458,12 @@ export class Worker {
       event.name = received.envelope.task;
       event.carrier = readCarrier(received.envelope.trace);
       event.verdict = received.verdict.kind;
-      if (received.verdict.kind === 'dead') event.reason = received.verdict.reason;
+      if (received.verdict.kind === 'dead') {
+        // What #refuse will do: a message passed back for a worker with another task set is not dead-lettered.
+        const route = this.#foreignRoute(delivery, received.envelope, received.verdict);
+        if (route?.kind === 'pass') event.verdict = 'later';
+        else event.reason = route?.kind === 'dead' ? 'prefix-clash' : received.verdict.reason;
+      }
       return received;
     }, event);
   }
@@ -538,9 +544,11 @@ export class Worker {
   }
 
   /** Records what became of a traced attempt (no-op when it is not traced). */
-  #outcome(delivery: Delivery, outcome: ProcessOutcome): void {
+  #outcome(delivery: Delivery, outcome: ProcessOutcome, reason?: DeadLetterReason): void {
     const event = this.#traced.get(delivery);
-    if (event) event.outcome = outcome;
+    if (!event) return;
+    event.outcome = outcome;
+    if (reason) event.reason = reason;
   }
 
   #execute(
@@ -672,7 +680,7 @@ export class Worker {
       if (this.#settle(delivery)) delivery.requeue();
       return;
     }
-    this.#outcome(delivery, 'dead');
+    this.#outcome(delivery, 'dead', reason);
     // Only for failures the worker itself decided on: an unsigned or malformed message must not be able to touch a real
     // task's status.
     if (
@@ -697,9 +705,7 @@ export class Worker {
    * back for that worker, a bounded number of times, not dead-lettered.
    */
   #refuse(delivery: Delivery, envelope: Envelope, verdict: Extract<Verdict, { kind: 'dead' }>): Promise<void> {
-    const lacking =
-      verdict.reason === 'unknown-task' || (verdict.reason === 'bad-signature' && !this.registry.get(envelope.task));
-    const route = lacking ? this.#foreign?.route(envelope.task, delivery) : undefined;
+    const route = this.#foreignRoute(delivery, envelope, verdict);
     if (route?.kind === 'pass') {
       this.logger.debug('task passed back to its queue for a worker with another task set', {
         id: delivery.id,
@@ -711,6 +717,17 @@ export class Worker {
     if (route?.kind === 'dead')
       return this.#deadLetter(delivery, 'prefix-clash', route.error, envelope.task, verdict.attempt);
     return this.#deadLetter(delivery, verdict.reason, verdict.error, envelope.task, verdict.attempt);
+  }
+
+  /** Where a refused message whose task this worker lacks goes when a worker with another task set serves it. */
+  #foreignRoute(
+    delivery: Delivery,
+    envelope: Envelope,
+    verdict: Extract<Verdict, { kind: 'dead' }>,
+  ): ForeignRoute | undefined {
+    const lacking =
+      verdict.reason === 'unknown-task' || (verdict.reason === 'bad-signature' && !this.registry.get(envelope.task));
+    return lacking ? this.#foreign?.route(envelope.task, delivery) : undefined;
   }
 
   /**

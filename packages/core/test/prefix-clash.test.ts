@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { tracingChannel } from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
+import type { ReceiveEvent } from '../src/diagnostics.js';
 import {
   createQueue,
   createWorker,
@@ -141,6 +143,11 @@ describe('one prefix per application: a worker notices another application on it
       () => mailQueue.close(),
       () => billingQueue.close(),
     );
+    // What a tracer sees at receive: a task passed back for the other application is 'later', never 'dead'.
+    const received: ReceiveEvent[] = [];
+    const receiving = { end: (event: unknown) => void received.push(event as ReceiveEvent) };
+    tracingChannel('taskq:receive').subscribe(receiving as never);
+    stops.push(async () => tracingChannel('taskq:receive').unsubscribe(receiving as never));
     await billingQueue.submit(chargeCardHeld, 0);
     await waitFor(() => !holding, 'the billing worker to hold its one slot');
     await billingQueue.submitMany(
@@ -169,6 +176,9 @@ describe('one prefix per application: a worker notices another application on it
     );
     expect(dead).toEqual([]);
     expect(deadLetters).toBe(0);
+    expect(received.filter((event) => event.verdict === 'dead')).toEqual([]);
+    expect(received.filter((event) => event.verdict === 'later').length).toBe(passes);
+    expect(new Set(received.map((event) => event.destination))).toEqual(new Set([broker.physical(queue)]));
     expect(mailLog.lines.some((line) => line.level === 'error' && line.message.includes('PREFIX CLASH'))).toBe(true);
   });
 

@@ -1,0 +1,150 @@
+import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
+import type { ProcessEvent, PublishEvent, ReceiveEvent, SubmitEvent } from '@taskq/core/diagnostics';
+import { ATTR, METRICS } from '../semconv.js';
+import { metricAttributes } from './attributes.js';
+
+/** Buckets in seconds: from a quick task (5 ms) to a long one (10 min); the API's default ones are for milliseconds. */
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/** Attempts under way, by event: the series their end counts in. */
+const started = new WeakMap<ProcessEvent, Series>();
+
+/** One task series (queue × task name): its attributes, made once, and the attempts running in it now. */
+interface Series {
+  readonly attributes: Attributes;
+  /** `attributes` plus each outcome (and dead-letter reason), made once each. */
+  readonly variants: Map<string, Attributes>;
+  running: number;
+}
+
+/**
+ * The task instruments of one meter. Attributes are the queue, the task name and the outcome, never a task id or an
+ * argument: every value is bounded by the registry and the queues. Attribute objects are made once per series (the
+ * SDK hashes them on every record), and the running count is kept here and observed at collection: per attempt, the
+ * cost is three records.
+ */
+export class TaskMetrics {
+  readonly #submitted: Counter;
+  readonly #completed: Counter;
+  readonly #failed: Counter;
+  readonly #retried: Counter;
+  readonly #deadLettered: Counter;
+  readonly #cancelled: Counter;
+  readonly #duration: Histogram;
+  readonly #queueWait: Histogram;
+  readonly #series = new Map<string, Series>();
+
+  constructor(meter: Meter) {
+    this.#submitted = meter.createCounter(METRICS.submitted, {
+      description: 'Tasks handed to the broker and confirmed (a submit, a unit of work commit, the outbox relay)',
+      unit: '{task}',
+    });
+    this.#completed = meter.createCounter(METRICS.completed, {
+      description: 'Attempts that completed (the task returned)',
+      unit: '{task}',
+    });
+    this.#failed = meter.createCounter(METRICS.failed, {
+      description: 'Attempts that failed (every failed attempt, retried or not; cancellations excluded)',
+      unit: '{attempt}',
+    });
+    this.#retried = meter.createCounter(METRICS.retried, {
+      description: 'Failed attempts whose next attempt was scheduled',
+      unit: '{attempt}',
+    });
+    this.#deadLettered = meter.createCounter(METRICS.deadLettered, {
+      description: 'Messages dead-lettered by a worker: attempts exhausted, non-retryable, malformed, unknown task...',
+      unit: '{task}',
+    });
+    this.#cancelled = meter.createCounter(METRICS.cancelled, {
+      description: 'Attempts cancelled while they ran',
+      unit: '{task}',
+    });
+    this.#duration = meter.createHistogram(METRICS.duration, {
+      description: 'Time the task (its middleware and function) ran, per attempt',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+    });
+    this.#queueWait = meter.createHistogram(METRICS.queueWait, {
+      description: 'Time from when an attempt could run (submit plus delay, or its retry due time) until it started',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+    });
+    meter
+      .createObservableUpDownCounter(METRICS.running, {
+        description: 'Attempts running now in this process',
+        unit: '{task}',
+      })
+      .addCallback((result) => {
+        for (const series of this.#series.values())
+          if (series.attributes[ATTR.taskName] !== undefined) result.observe(series.running, series.attributes);
+      });
+  }
+
+  /** A direct submit confirmed: its tasks were published. A deferred one counts at its publish. */
+  submitted(event: SubmitEvent): void {
+    if (event.deferred || event.error !== undefined) return;
+    const task = event.tasks[0];
+    if (!task) return;
+    this.#submitted.add(event.tasks.length, this.#of(task).attributes);
+  }
+
+  published(event: PublishEvent): void {
+    if (event.error !== undefined) return;
+    for (const task of event.tasks) this.#submitted.add(1, this.#of(task).attributes);
+  }
+
+  started(event: ProcessEvent): void {
+    const series = this.#of(event.task);
+    started.set(event, series);
+    series.running++;
+    this.#queueWait.record(Math.max(0, Date.now() - event.task.dueAt) / 1000, series.attributes);
+  }
+
+  ended(event: ProcessEvent): void {
+    const series = started.get(event);
+    if (!series) return;
+    started.delete(event);
+    series.running--;
+    const outcome = event.outcome;
+    if (!outcome) return;
+    const { attributes } = series;
+    if (event.durationMs !== undefined)
+      this.#duration.record(event.durationMs / 1000, variant(series, ATTR.outcome, outcome));
+    if (outcome === 'completed') this.#completed.add(1, attributes);
+    else if (outcome === 'cancelled') this.#cancelled.add(1, attributes);
+    else if (event.error !== undefined) this.#failed.add(1, attributes);
+    if (outcome === 'retried') this.#retried.add(1, attributes);
+    if (outcome === 'dead')
+      this.#deadLettered.add(1, variant(series, ATTR.deadLetterReason, event.reason ?? 'unknown'));
+  }
+
+  /** A message refused before it could run (malformed, bad signature, unknown task...): dead-lettered. */
+  received(event: ReceiveEvent): void {
+    if (event.verdict !== 'dead') return;
+    // No task name: a refused message's name is unverified (unknown, unsigned) and would be an unbounded label.
+    const series = this.#of({ queue: event.queue, destination: event.destination, name: undefined });
+    this.#deadLettered.add(1, variant(series, ATTR.deadLetterReason, event.reason ?? 'unknown'));
+  }
+
+  #of(task: { queue: string; destination: string; name: string | undefined }): Series {
+    const key = `${task.destination}\0${task.queue}\0${task.name ?? ''}`;
+    let series = this.#series.get(key);
+    if (!series) {
+      const attributes: Attributes = metricAttributes(task);
+      if (task.name !== undefined) attributes[ATTR.taskName] = task.name;
+      series = { attributes, variants: new Map(), running: 0 };
+      this.#series.set(key, series);
+    }
+    return series;
+  }
+}
+
+function variant(series: Series, key: string, value: string): Attributes {
+  const id = `${key}=${value}`;
+  let attributes = series.variants.get(id);
+  if (!attributes) {
+    attributes = { ...series.attributes, [key]: value };
+    series.variants.set(id, attributes);
+  }
+  return attributes;
+}
