@@ -6,7 +6,7 @@
  */
 import type { LoadShape } from './load.js';
 
-export type SystemName = 'raw' | 'raw-taskq-format' | 'taskq-amqp' | 'bullmq';
+export type SystemName = 'raw' | 'raw-taskq-format' | 'taskq-amqp' | 'taskq-traced' | 'bullmq';
 
 /**
  * CPU figures are `process.cpuUsage()` user + system in microseconds, a

@@ -85,6 +85,17 @@ export const ROWS: readonly Row[] = [
     latency: true,
   },
   {
+    // The same load with @taskq/opentelemetry registered (spans, metrics, trace context): the cost of tracing.
+    id: 'taskq-traced',
+    label: `taskq amqp + OpenTelemetry (spans and metrics), submit x${IN_FLIGHT} in flight`,
+    system: 'taskq-traced',
+    shape: { kind: 'concurrent', inFlight: IN_FLIGHT },
+    tasks: 100_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
     id: 'taskq-serial',
     label: 'taskq amqp, await each submit',
     system: 'taskq-amqp',
@@ -205,6 +216,12 @@ export const RATIOS: readonly Ratio[] = [
     numerator: { row: 'taskq-many', figure: 'submit' },
     denominator: { row: 'raw-window', figure: 'submit' },
     target: 0.9,
+  },
+  {
+    label: 'taskq amqp + OpenTelemetry e2e / taskq amqp e2e (cost of tracing)',
+    numerator: { row: 'taskq-traced', figure: 'e2e' },
+    denominator: { row: 'taskq-concurrent', figure: 'e2e' },
+    target: 0.85,
   },
   {
     label: 'raw with taskq wire format e2e / raw e2e (format cost)',

@@ -40,6 +40,8 @@ export async function loadDriver(system: SystemName): Promise<Driver> {
       return (await import('./raw-amqplib.js')).rawTaskqFormatDriver;
     case 'taskq-amqp':
       return (await import('./taskq-amqp.js')).taskqAmqpDriver;
+    case 'taskq-traced':
+      return (await import('./taskq-traced.js')).taskqTracedDriver;
     case 'bullmq':
       return (await import('./bullmq.js')).bullmqDriver;
   }
@@ -51,6 +53,7 @@ export async function openAdmin(system: SystemName): Promise<Admin> {
     case 'raw-taskq-format':
       return (await import('./raw-amqplib.js')).openRawAdmin();
     case 'taskq-amqp':
+    case 'taskq-traced':
       return (await import('./taskq-amqp.js')).openTaskqAdmin();
     case 'bullmq':
       return (await import('./bullmq.js')).openBullmqAdmin();
