@@ -10,6 +10,7 @@ import type {
   Delivery,
   Leadership,
   OutgoingMessage,
+  RateLimitTokens,
   Subscription,
   Transport,
 } from '../../transport.js';
@@ -28,6 +29,8 @@ import { DEFAULT_PREFIX, type QueueType, Topology } from './topology.js';
 import { Users } from '../../internal/users.js';
 import { checkGroup } from '../../internal/leadership-group.js';
 import { AmqpLeadership } from './leadership.js';
+import { AmqpRateLimit } from './rate-limit.js';
+import { LIMIT_NAME } from '../../internal/control.js';
 
 /** Options of {@link amqp}. */
 export interface AmqpTransportOptions {
@@ -206,6 +209,7 @@ export class AmqpTransport implements Transport {
 
   async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('the AMQP transport');
+    const onControl = options.onControl;
     const presence =
       options.presence &&
       new PresenceMember(
@@ -213,7 +217,13 @@ export class AmqpTransport implements Transport {
         options.presence,
         (exchange, key, body) => this.#publisher.publishControl(exchange, key, body),
         this.#logger,
-        options.onControl,
+        onControl &&
+          ((message) => {
+            // A "slow down" of a rate limit is the limit's business: every member of it in this process holds.
+            if (message.kind === 'rate-hold')
+              for (const limit of this.#rateLimits) if (limit.name === message.limit) limit.tokens.held(message.ms);
+            onControl(message);
+          }),
       );
     const subscription = new ConsumerSubscription(
       this.#consumeConnection,
@@ -285,6 +295,49 @@ export class AmqpTransport implements Transport {
       leave: async () => {
         leaderships.delete(member);
         await member.leave();
+      },
+    };
+  }
+
+  readonly #rateLimits = new Set<{ readonly name: string; readonly tokens: AmqpRateLimit }>();
+
+  /**
+   * A rate limit by token circulation through `<prefix>.rate.<name>` (see AmqpRateLimit); the leader of its election
+   * (`<prefix>.rate-<hash>.leader`) seeds the tokens. A worker's control queue carries the limit's holds.
+   */
+  async rateLimit(name: string, limit: { readonly max: number; readonly perMs: number }): Promise<RateLimitTokens> {
+    if (typeof name !== 'string' || !LIMIT_NAME.test(name))
+      throw new InvalidOptionError(
+        'name',
+        `expected letters, digits and _ $ . - : (1-220), got ${JSON.stringify(name)}`,
+      );
+    if (this.#closed) throw new ClosedError('the AMQP transport');
+    const tokens = new AmqpRateLimit({
+      name,
+      max: limit.max,
+      perMs: limit.perMs,
+      consume: this.#consumeConnection,
+      publisher: this.#publisher,
+      topology: this.#topology,
+      logger: this.#logger,
+      elect: (onChange) => this.leadership(this.#topology.rateGroup(name), onChange),
+    });
+    const entry = { name, tokens };
+    try {
+      await tokens.open();
+    } catch (error) {
+      await tokens.close();
+      throw error;
+    }
+    this.#rateLimits.add(entry);
+    const limits = this.#rateLimits;
+    return {
+      take: (signal) => tokens.take(signal),
+      hold: (ms) => tokens.hold(ms),
+      held: (ms) => tokens.held(ms),
+      close: async () => {
+        limits.delete(entry);
+        await tokens.close();
       },
     };
   }
@@ -429,6 +482,8 @@ export class AmqpTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const limit of this.#rateLimits) await limit.tokens.close();
+    this.#rateLimits.clear();
     for (const member of this.#leaderships) await member.leave();
     this.#leaderships.clear();
     for (const subscription of [...this.#subscriptions, ...this.#cancelled]) await subscription.close();

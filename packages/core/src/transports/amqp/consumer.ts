@@ -2,6 +2,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { uuidv7 } from '../../internal/uuid.js';
 import { failPoint } from '../failpoint.js';
 import type { Logger } from '../../logger.js';
+import { baseQueue } from '../../task-options.js';
 import type { ConsumeOptions, Delivery, MessageHeaders, Subscription } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
 import type { PresenceMember } from './presence.js';
@@ -111,13 +112,13 @@ export class ConsumerSubscription implements Subscription {
       const consumers = new Map<string, number>();
       for (const queue of this.#options.queues) {
         const physical = t.physical(queue);
-        consumers.set(queue, (await channel.assertQueue(physical, t.workQueueOptions())).consumerCount);
+        consumers.set(queue, (await channel.assertQueue(physical, t.workQueueOptions(physical))).consumerCount);
         await channel.bindQueue(physical, t.deliveryExchange, t.deliveryBinding(physical));
       }
       await this.#presence?.options.beforeConsume(consumers, this.#started);
       queueTags.clear();
       for (const queue of this.#options.queues) {
-        if (this.#options.paused?.has(queue)) continue;
+        if (this.#options.paused?.has(baseQueue(queue))) continue;
         queueTags.set(queue, await this.#consumeQueue(channel, queue));
       }
     } catch (error) {
@@ -134,6 +135,8 @@ export class ConsumerSubscription implements Subscription {
   }
 
   async #consumeQueue(channel: Channel, queue: string): Promise<string> {
+    // Per-consumer prefetch: set before each consume, it holds for that queue's consumer (key partitions: maxPerKey).
+    await channel.prefetch(this.#options.prefetchOf?.get(queue) ?? this.#options.prefetch);
     const { consumerTag } = await channel.consume(
       this.#topology.physical(queue),
       (message) => this.#deliver(channel, queue, message),
@@ -147,6 +150,16 @@ export class ConsumerSubscription implements Subscription {
    * is resumed, and its prefetch no longer holds any back from other consumers.
    */
   async pause(queue: string): Promise<void> {
+    // A queue's key partitions pause and resume with it.
+    for (const partition of this.#partitionsOf(queue)) await this.#pauseOne(partition);
+    await this.#pauseOne(queue);
+  }
+
+  #partitionsOf(queue: string): string[] {
+    return this.#options.queues.filter((q) => q !== queue && baseQueue(q) === queue);
+  }
+
+  async #pauseOne(queue: string): Promise<void> {
     const tag = this.#queueTags.get(queue);
     const channel = this.#channel;
     if (tag === undefined || !channel) return;
@@ -155,6 +168,11 @@ export class ConsumerSubscription implements Subscription {
   }
 
   async resume(queue: string): Promise<void> {
+    await this.#resumeOne(queue);
+    for (const partition of this.#partitionsOf(queue)) await this.#resumeOne(partition);
+  }
+
+  async #resumeOne(queue: string): Promise<void> {
     const channel = this.#channel;
     // Without a channel the next (re)start consumes it, unless it is paused again by then.
     if (!channel || !this.#active || this.#queueTags.has(queue) || !this.#options.queues.includes(queue)) return;
