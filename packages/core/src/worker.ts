@@ -251,6 +251,8 @@ export class Worker {
         this.#onDelivery,
       );
       control.attach(this.#subscription);
+      // Joined now rather than on the first task: the limit is seeded before work arrives, and holds are heard.
+      for (const { name, limit } of this.#startLimits()) await this.#limiter(name, limit);
       const card = this.#foreign.card;
       const startedAt = new Date();
       control.startHeartbeat(
@@ -353,6 +355,17 @@ export class Worker {
         partitions.set(partitionQueue(queue, n), options.maxPerKey ?? 1);
     }
     return partitions;
+  }
+
+  /** The limits of this worker's queues and of the tasks registered on them. */
+  #startLimits(): { name: string; limit: ResolvedRateLimit }[] {
+    const limits = [...this.#queueLimits].map(([queue, limit]) => ({ name: `queue.${queue}`, limit }));
+    for (const id of this.registry.ids()) {
+      const options = (this.registry.get(id) as TaskDefinition).options;
+      if (options.rateLimit && this.queues.includes(options.queue ?? 'default'))
+        limits.push({ name: `task.${id}`, limit: resolveRateLimit(options.rateLimit, `tasks["${id}"].rateLimit`) });
+    }
+    return limits;
   }
 
   #limited(): boolean {

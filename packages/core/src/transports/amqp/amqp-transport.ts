@@ -220,8 +220,7 @@ export class AmqpTransport implements Transport {
         onControl &&
           ((message) => {
             // A "slow down" of a rate limit is the limit's business: every member of it in this process holds.
-            if (message.kind === 'rate-hold')
-              for (const limit of this.#rateLimits) if (limit.name === message.limit) limit.tokens.held(message.ms);
+            if (message.kind === 'rate-hold') this.#held(message.limit, message.ms);
             onControl(message);
           }),
       );
@@ -300,6 +299,15 @@ export class AmqpTransport implements Transport {
   }
 
   readonly #rateLimits = new Set<{ readonly name: string; readonly tokens: AmqpRateLimit }>();
+  /** Holds heard, by limit: a limit joined later in this process (on its first task) still honours them. */
+  readonly #holds = new Map<string, number>();
+
+  #held(name: string, ms: number): void {
+    const until = Date.now() + ms;
+    for (const [limit, end] of this.#holds) if (end <= Date.now()) this.#holds.delete(limit);
+    if (until > (this.#holds.get(name) ?? 0)) this.#holds.set(name, until);
+    for (const limit of this.#rateLimits) if (limit.name === name) limit.tokens.held(ms);
+  }
 
   /**
    * A rate limit by token circulation through `<prefix>.rate.<name>` (see AmqpRateLimit); the leader of its election
@@ -330,11 +338,13 @@ export class AmqpTransport implements Transport {
       throw error;
     }
     this.#rateLimits.add(entry);
+    const holdUntil = this.#holds.get(name);
+    if (holdUntil !== undefined && holdUntil > Date.now()) tokens.held(holdUntil - Date.now());
     const limits = this.#rateLimits;
     return {
       take: (signal) => tokens.take(signal),
       hold: (ms) => tokens.hold(ms),
-      held: (ms) => tokens.held(ms),
+      held: (ms) => this.#held(name, ms),
       close: async () => {
         limits.delete(entry);
         await tokens.close();
