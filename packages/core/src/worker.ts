@@ -5,7 +5,7 @@ import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
 import {
   ClosedError,
   DecodeError,
-  RateLimitedError,
+  type RateLimitedError,
   errorCode,
   InvalidOptionError,
   PayloadTooLargeError,
