@@ -143,6 +143,24 @@ describe('rate limits and per-key concurrency on the memory transport', () => {
     await queue.close();
   });
 
+  it('a signed keyed task runs from its partition; pausing the queue pauses its partitions', async () => {
+    const key = 'k'.repeat(40);
+    const registry = new TaskRegistry().add('tenant.sync', keyed, { concurrencyKey: ([k]) => k, partitions: 2 });
+    const transport = memory();
+    await startWorkers(registry, transport, 1, { signingKeys: key });
+    const queue = createQueue({ registry, transport, signingKey: key });
+    await queue.pause('default');
+    await sleep(20);
+    await queue.submit(keyed, 'a', 0);
+    await queue.submit(keyed, 'b', 0);
+    await sleep(100);
+    expect(runs).toHaveLength(0);
+    await queue.resume('default');
+    await eventually(() => runs.length === 2, 'both keyed runs');
+    expect(transport.deadLetters()).toHaveLength(0);
+    await queue.close();
+  });
+
   it('refuses bad limits and keys at the edge, naming the option', async () => {
     const bad = (options: object) => () => new TaskRegistry().add('t', call, options);
     expect(bad({ rateLimit: { max: 0, per: '1s' } })).toThrow(/tasks\["t"\]\.rateLimit\.max/);
