@@ -304,6 +304,8 @@ export class AmqpRateLimit implements RateLimitTokens {
       if (state?.complete && state.max === max && state.perMs === perMs) return;
       const gen = Math.max(state?.gen ?? 0, this.#gen) + 1;
       await member.writeState(encodeState({ gen, max, perMs, complete: false }));
+      // From here this member drops the replaced generation's tokens (the others do when they see the new one).
+      this.#gen = Math.max(this.#gen, gen);
       // A replaced generation's tokens may have been used within the last window: the new ones start one window on.
       const delayMs = state ? Math.ceil(perMs / DELAY_TICK_MS) * DELAY_TICK_MS + DELAY_TICK_MS : undefined;
       await Promise.all(
