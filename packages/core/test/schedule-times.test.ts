@@ -194,3 +194,17 @@ describe('options are checked where they are given', () => {
     schedule('typed2', { every: '1s' }, report, 'a');
   });
 });
+
+describe('submit with({ id })', () => {
+  it('uses the given id; refuses an id that is no lower-case UUID, in submitMany and in the queue defaults', async () => {
+    const registry = new TaskRegistry().add('report', report);
+    const transport = memory();
+    const queue = createQueue({ registry, transport });
+    const id = tickId('s', 1_700_000_000_000);
+    expect((await queue.with({ id }).submit(report, 'a', 'b')).id).toBe(id);
+    await expect(queue.with({ id: 'ABC' }).submit(report, 'a', 'b')).rejects.toThrow(/option "with\.id"/);
+    await expect(queue.with({ id }).submitMany(report, [['a', 'b']])).rejects.toThrow(/option "id"/);
+    expect(() => createQueue({ registry, transport, defaults: { id } })).toThrow(/option "defaults\.id"/);
+    await queue.close();
+  });
+});

@@ -4,6 +4,8 @@ import {
   InvalidOptionError,
   type Logger,
   type ResultStore,
+  type Schedule,
+  type TickClaims,
   type SigningKey,
   type SubmitOptions,
   type TaskContext,
@@ -138,6 +140,25 @@ export interface TaskqModuleOptions {
   /** Run a worker in this application context. Omit it in a web-only process. */
   readonly worker?: TaskqWorkerOptions;
   readonly http?: TaskqHttpOptions;
+  /**
+   * Run these schedules in this application context: a scheduler (`createScheduler` of @taskq/core, on the module's
+   * queue) starts at bootstrap and stops first at shutdown. Any number of contexts may run the same schedules: each
+   * tick is submitted once.
+   */
+  readonly scheduler?: TaskqSchedulerOptions;
+}
+
+/** The schedules an application context runs (see {@link TaskqModuleOptions.scheduler}). */
+export interface TaskqSchedulerOptions {
+  /**
+   * `schedule(id, spec, fn, ...args)` of @taskq/core; `fn` is a function of the module's `registry`, or the method of
+   * a `@Task()` provider (`ReportsService.prototype.build`).
+   */
+  readonly schedules: readonly Schedule[];
+  /** Tick claims in the database instead of a leader (`sqlTickClaims()` of @taskq/typeorm). */
+  readonly claims?: TickClaims;
+  /** Start at bootstrap; `false` creates it stopped. @defaultValue `true` */
+  readonly autoStart?: boolean;
 }
 
 /**
@@ -297,6 +318,11 @@ export function resolveTaskqOptions(
     'http.',
   );
   const queueNames = [DEFAULT_QUEUE_NAME, ...queues.map((q) => q.name)];
+  if (
+    options.scheduler !== undefined &&
+    (typeof options.scheduler !== 'object' || options.scheduler === null || !Array.isArray(options.scheduler.schedules))
+  )
+    throw new InvalidOptionError('scheduler', 'expected { schedules: [schedule(...), ...], claims? }');
   return {
     ...options,
     worker: options.worker === undefined ? undefined : resolveWorkerOptions(options.worker),

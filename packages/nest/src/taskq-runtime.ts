@@ -12,7 +12,9 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import {
   createQueue,
+  createScheduler,
   createWorker,
+  type Scheduler,
   DuplicateTaskError,
   InvalidOptionError,
   type SigningKey,
@@ -160,7 +162,20 @@ export class TaskqRuntime
     }
   }
 
+  /** The scheduler of `forRoot({ scheduler })`, created at bootstrap (its functions must be registered by then). */
+  scheduler: Scheduler | undefined;
+
   async onApplicationBootstrap(): Promise<void> {
+    const scheduling = this.options.scheduler;
+    if (scheduling) {
+      this.scheduler = createScheduler({
+        queue: this.queue,
+        schedules: scheduling.schedules,
+        claims: scheduling.claims,
+        logger: nestLogger('TaskqScheduler'),
+      });
+      if (scheduling.autoStart !== false) await this.scheduler.start();
+    }
     const worker = this.worker;
     const options = this.#workerOptions;
     if (!worker || !options) return;
@@ -177,6 +192,8 @@ export class TaskqRuntime
    * have them.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    // First: a context on its way out submits no tick; another scheduler takes over.
+    await this.scheduler?.stop();
     // Under `taskq worker` the CLI stopped the main worker before closing the context; the others may still run.
     const workers = this.#closingFromCli ? this.workers.slice(1) : this.workers;
     await Promise.all(workers.map((worker) => worker.stop({ timeout: this.#workerOptions?.shutdownTimeoutMs })));

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { errorCode } from '../errors.js';
 import { runDeadCommand } from './dead.js';
 import { CONTROL_COMMANDS, type ControlCommand, runControlCommand } from './control-commands.js';
+import { runSchedulesCommand } from './schedules-command.js';
 import { runTasksCommand } from './tasks-command.js';
 import { runWorkerCommand } from './worker-command.js';
 
@@ -19,6 +20,8 @@ Usage:
   taskq pause|resume <queue>        Stop / restart starting a queue's tasks.
   taskq cancel <id>                 Abort a running task (taskq queues --help).
   taskq tasks list|show             The task index of your result store (taskq tasks --help).
+  taskq schedules <module>[#export] The schedules a module exports and their next
+                                    run times (taskq schedules --help).
   taskq --help | --version
 
 Worker options:
@@ -29,6 +32,10 @@ Worker options:
   --prefix <prefix>         Prefix the module's transport must use (default:
                             $TASKQ_PREFIX); set as TASKQ_PREFIX for the module.
   --log-level <level>       debug, info (default: every task), warn or error.
+  --schedules <module>[#export]
+                            Also run the scheduler that module exports (or a
+                            function returning one) in this process; it stops
+                            before the worker drains.
 
 --concurrency and --queues are passed to the module's factory function:
   export default (options) => createWorker({ registry, transport, ...options });
@@ -97,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
         'shutdown-timeout': { type: 'string' },
         prefix: { type: 'string' },
         'log-level': { type: 'string' },
+        schedules: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -113,10 +121,12 @@ async function main(argv: string[]): Promise<number> {
       shutdownTimeout: parsePositiveInt(values['shutdown-timeout'], '--shutdown-timeout') ?? 30_000,
       prefix: values.prefix ?? (process.env.TASKQ_PREFIX || undefined),
       logLevel: parseLogLevel(values['log-level']),
+      schedules: values.schedules,
     });
   }
   if (command === 'dead') return runDeadCommand(rest);
   if (command === 'tasks') return runTasksCommand(rest);
+  if (command === 'schedules') return runSchedulesCommand(rest);
   if ((CONTROL_COMMANDS as readonly string[]).includes(command))
     return runControlCommand(command as ControlCommand, rest);
   throw new Error(`unknown command ${JSON.stringify(command)}; see taskq --help`);

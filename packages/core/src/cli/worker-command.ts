@@ -2,6 +2,8 @@ import { consoleLogger } from '../logger.js';
 import { errorCode, InvalidOptionError } from '../errors.js';
 import type { Worker } from '../worker.js';
 import { loadWorker, type WorkerFactoryOptions } from './load-worker.js';
+import type { Scheduler } from '../schedules/scheduler.js';
+import { loadSchedules } from './schedules-command.js';
 
 export interface WorkerCommandOptions extends WorkerFactoryOptions {
   readonly module: string;
@@ -11,6 +13,8 @@ export interface WorkerCommandOptions extends WorkerFactoryOptions {
   readonly prefix?: string;
   /** @defaultValue `'info'` */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** `<module>[#export]` of a scheduler to run beside the worker (`--schedules`). */
+  readonly schedules?: string;
 }
 
 /**
@@ -33,6 +37,7 @@ export async function runWorkerCommand(options: WorkerCommandOptions): Promise<n
   if (options.prefix !== undefined) process.env.TASKQ_PREFIX = options.prefix;
   const worker = await loadWorker(options.module, { concurrency: options.concurrency, queues: options.queues });
   checkPrefix(worker, options.prefix);
+  const scheduler = options.schedules === undefined ? undefined : await loadScheduler(options.schedules);
   worker.on('completed', (event) => {
     logger.info('task completed', {
       id: event.id,
@@ -70,18 +75,29 @@ export async function runWorkerCommand(options: WorkerCommandOptions): Promise<n
     logger.info(
       `${signal}: stopping, draining ${worker.active} task(s) (up to ${options.shutdownTimeout} ms; send the signal again to exit at once)`,
     );
-    worker.stop({ timeout: options.shutdownTimeout }).then(
-      () => resolveStopped(0),
-      (error: unknown) => {
-        logger.error('stopping the worker failed', { error });
-        resolveStopped(1);
-      },
-    );
+    // The scheduler first: no tick is submitted by a process on its way out; another scheduler takes over.
+    (scheduler ? scheduler.stop() : Promise.resolve())
+      .then(() => worker.stop({ timeout: options.shutdownTimeout }))
+      .then(
+        () => resolveStopped(0),
+        (error: unknown) => {
+          logger.error('stopping the worker failed', { error });
+          resolveStopped(1);
+        },
+      );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
   await worker.start();
+  if (scheduler) {
+    scheduler.on('error', (event) => logger.error(event.message, { error: event.error }));
+    scheduler.on('leadership', ({ leader }) =>
+      logger.info(leader ? 'this scheduler fires the ticks' : 'this scheduler stands by'),
+    );
+    await scheduler.start();
+    logger.info('scheduler started', { schedules: scheduler.schedules.map((s) => s.id).join(',') });
+  }
   logger.info('worker started', {
     queues: worker.queues.join(','),
     concurrency: worker.concurrency,
@@ -109,4 +125,15 @@ function checkPrefix(worker: Worker, expected: string | undefined): void {
     'prefix',
     `TASKQ_PREFIX (or --prefix) is ${JSON.stringify(expected)} but the module's transport uses prefix ${JSON.stringify(actual)}; create it with amqp({ url: process.env.TASKQ_URL, prefix: process.env.TASKQ_PREFIX })`,
   );
+}
+
+/** `--schedules`: the module's scheduler (an array of schedules needs the module's queue, so it is refused). */
+async function loadScheduler(reference: string): Promise<Scheduler> {
+  const loaded = await loadSchedules(reference);
+  if (Array.isArray(loaded))
+    throw new InvalidOptionError(
+      '--schedules',
+      `${reference} exports schedules, not a scheduler: export createScheduler({ queue, schedules }) (or a function returning it) so the schedules have a queue`,
+    );
+  return loaded as Scheduler;
 }
