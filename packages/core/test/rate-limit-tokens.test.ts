@@ -1,6 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createQueue, createWorker, silentLogger, TaskRegistry, type TaskQueue, type Worker } from '../src/index.js';
-import { eventually } from '../../../test-support/wait.js';
+import {
+  createQueue,
+  createWorker,
+  currentTask,
+  RateLimitedError,
+  silentLogger,
+  TaskRegistry,
+  type TaskQueue,
+  type Worker,
+} from '../src/index.js';
+import { eventually, sleep } from '../../../test-support/wait.js';
 import { topologyOf, withChannel } from '../../../test-support/rabbit.js';
 import { maxInWindow } from './support/limits.js';
 import { testBroker } from './support/rabbit.js';
@@ -10,7 +19,22 @@ async function call(_n: number): Promise<void> {
   starts.push(Date.now());
 }
 
-describe('rate-limit tokens on RabbitMQ: generations and duplicates', () => {
+const attempts: number[] = [];
+const fast: number[] = [];
+let refusals = 0;
+async function limited(): Promise<void> {
+  starts.push(Date.now());
+  attempts.push(currentTask().attempt);
+  if (refusals > 0) {
+    refusals--;
+    throw new RateLimitedError({ retryAfter: '1s' });
+  }
+}
+async function quick(): Promise<void> {
+  fast.push(Date.now());
+}
+
+describe('rate-limit tokens on RabbitMQ: generations, duplicates, holds, waiting', () => {
   const broker = testBroker('tqtokens');
   const workers: Worker[] = [];
   const queues: TaskQueue[] = [];
@@ -20,6 +44,8 @@ describe('rate-limit tokens on RabbitMQ: generations and duplicates', () => {
     for (const queue of queues.splice(0)) await queue.close();
     await broker.cleanup();
     starts.length = 0;
+    attempts.length = 0;
+    fast.length = 0;
   });
 
   /** Starts a worker (one, so that it sees every token) and a queue. */
@@ -58,13 +84,70 @@ describe('rate-limit tokens on RabbitMQ: generations and duplicates', () => {
     const registry = new TaskRegistry().add('api.call', call, { rateLimit: { max: 3, per: '1s' } });
     const queue = await start(registry);
     await run(queue, 3);
-    // Two copies of slot 0 of the current generation, as a crash between a token's re-publish and its ack leaves.
+    // Two copies of slot 0 of the current generation (read from the leader's seed record), as a crash between a
+    // token's re-publish and its ack leaves.
     await withChannel(async (channel) => {
-      const token = Buffer.from(JSON.stringify({ taskq: 'rate-token', v: 1, gen: 1, slot: 0, perMs: 1_000 }));
-      for (let i = 0; i < 2; i++) channel.sendToQueue(topologyOf(broker.prefix).rateQueue('task.api.call'), token);
+      const topology = topologyOf(broker.prefix);
+      const record = await channel.get(topology.leadership(topology.rateGroup('task.api.call')).state);
+      if (record === false) throw new Error('no seed record');
+      channel.nack(record, false, true);
+      const { gen } = JSON.parse(record.content.toString('utf8')) as { gen: number };
+      const token = Buffer.from(JSON.stringify({ taskq: 'rate-token', v: 1, gen, slot: 0, perMs: 1_000 }));
+      for (let i = 0; i < 2; i++) channel.sendToQueue(topology.rateQueue('task.api.call'), token);
     });
     const from = starts.length;
     await run(queue, 12);
     expect(maxInWindow(starts.slice(from), 1_000)).toBeLessThanOrEqual(3);
   }, 25_000);
+
+  it('waiting for a queue limit blocks neither the worker’s other queues nor uses attempts', async () => {
+    const slow = broker.queue('slow');
+    const quickQueue = broker.queue('fast');
+    broker.adoptRateLimit(`queue.${slow}`);
+    const registry = new TaskRegistry()
+      .add('limited', limited, { queue: slow, attempts: 1 })
+      .add('quick', quick, { queue: quickQueue });
+    const worker = createWorker({
+      registry,
+      transport: broker.amqp(),
+      queues: [slow, quickQueue],
+      concurrency: 5,
+      logger: silentLogger,
+      rateLimits: { [slow]: { max: 2, per: '10s' } },
+    });
+    await worker.start();
+    workers.push(worker);
+    const queue = createQueue({ registry, transport: broker.amqp() });
+    queues.push(queue);
+    for (let i = 0; i < 6; i++) await queue.submit(limited);
+    await eventually(() => starts.length === 2, 'two limited starts', 10_000);
+    for (let i = 0; i < 20; i++) await queue.submit(quick);
+    await eventually(() => fast.length === 20, 'the other queue’s tasks', 10_000);
+    expect(starts).toHaveLength(2);
+    expect(attempts).toEqual([1, 1]);
+  }, 30_000);
+
+  it('"slow down" from one worker holds the limit on every worker, and the task runs again as the same attempt', async () => {
+    refusals = 1;
+    const name = 'api.remote';
+    broker.adoptRateLimit(`task.${name}`);
+    const registry = new TaskRegistry().add(name, limited, { rateLimit: { max: 50, per: '1s' }, attempts: 1 });
+    for (let i = 0; i < 2; i++) {
+      const worker = createWorker({ registry, transport: broker.amqp(), logger: silentLogger });
+      await worker.start();
+      workers.push(worker);
+    }
+    const queue = createQueue({ registry, transport: broker.amqp() });
+    queues.push(queue);
+    await queue.submit(limited);
+    await eventually(() => starts.length === 1, 'the refused start', 10_000);
+    const refusedAt = starts[0];
+    await sleep(200);
+    for (let i = 0; i < 6; i++) await queue.submit(limited);
+    await eventually(() => starts.length === 8, 'every task ran', 15_000);
+    // The refused one again plus six others, none before the hold of 1 s ended (on either worker).
+    expect(Math.min(...starts.slice(1)) - refusedAt).toBeGreaterThanOrEqual(990);
+    expect(attempts.every((a) => a === 1)).toBe(true);
+    expect(await broker.drainDead()).toHaveLength(0);
+  }, 30_000);
 });

@@ -80,13 +80,15 @@ export class AmqpRateLimit implements RateLimitTokens {
     this.#queue = fields.topology.rateQueue(fields.name);
   }
 
-  /** Joins the limit's election (the leader seeds) and learns the current generation. */
+  /**
+   * Joins the limit's election; its leader seeds. Members learn the current generation from the tokens they take: only
+   * a leader reads the seed record (a read takes the record's message for a moment, so two readers at once could
+   * miss it).
+   */
   async open(): Promise<void> {
     this.#leadership = await this.#f.elect((leader) => {
       if (leader) void this.#seed();
     });
-    const state = parseState(await this.#leadership.readState().catch(() => undefined));
-    if (state) this.#gen = Math.max(this.#gen, state.gen);
   }
 
   take(signal: AbortSignal): Promise<RateToken> {
@@ -299,10 +301,11 @@ export class AmqpRateLimit implements RateLimitTokens {
       for (let i = 0; !this.#leadership && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 10));
       const member = this.#leadership ?? leadership;
       if (!member?.leader) return;
-      const state = parseState(await member.readState());
+      const state = await this.#readSeed(member);
       const { max, perMs } = this.#f;
       if (state?.complete && state.max === max && state.perMs === perMs) return;
-      const gen = Math.max(state?.gen ?? 0, this.#gen) + 1;
+      // Without a record (a new limit) the generation is the time: above any counter a lost record may have held.
+      const gen = state ? Math.max(state.gen, this.#gen) + 1 : Math.max(this.#gen + 1, Date.now());
       await member.writeState(encodeState({ gen, max, perMs, complete: false }));
       // From here this member drops the replaced generation's tokens (the others do when they see the new one).
       this.#gen = Math.max(this.#gen, gen);
@@ -332,6 +335,18 @@ export class AmqpRateLimit implements RateLimitTokens {
       setTimeout(() => void this.#seed(), 1_000).unref();
     } finally {
       this.#seeding = false;
+    }
+  }
+
+  /**
+   * The seed record, read up to three times when it seems missing: a read of another member (a leader handing over)
+   * holds the record's message for a moment, and a missed record would seed a second set of tokens at once.
+   */
+  async #readSeed(member: Leadership): Promise<SeedState | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const state = parseState(await member.readState());
+      if (state || attempt === 2) return state;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 

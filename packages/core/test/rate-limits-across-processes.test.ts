@@ -4,16 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createQueue,
-  createWorker,
-  currentTask,
-  RateLimitedError,
-  silentLogger,
-  TaskRegistry,
-  type TaskQueue,
-  type Worker,
-} from '../src/index.js';
+import { createQueue, TaskRegistry, type TaskQueue } from '../src/index.js';
 import { eventually, sleep } from '../../../test-support/wait.js';
 import { type KeyedRun, maxInWindow, maxOverlapPerKey, startOrderPerKey } from './support/limits.js';
 import { RABBIT_URL, testBroker } from './support/rabbit.js';
@@ -38,26 +29,9 @@ interface Line {
   readonly end?: number;
 }
 
-const starts: number[] = [];
-const attempts: number[] = [];
-const fast: number[] = [];
-let refusals = 0;
-async function limited(): Promise<void> {
-  starts.push(Date.now());
-  attempts.push(currentTask().attempt);
-  if (refusals > 0) {
-    refusals--;
-    throw new RateLimitedError({ retryAfter: '1s' });
-  }
-}
-async function quick(): Promise<void> {
-  fast.push(Date.now());
-}
-
-describe('rate limits and per-key concurrency on RabbitMQ', () => {
+describe('rate limits and per-key concurrency across worker processes on RabbitMQ', () => {
   const broker = testBroker('tqrate');
   const children: ChildProcess[] = [];
-  const workers: Worker[] = [];
   const queues: TaskQueue[] = [];
   let dir: string | undefined;
 
@@ -69,18 +43,17 @@ describe('rate limits and per-key concurrency on RabbitMQ', () => {
       await Promise.race([exited, sleep(5_000)]);
       child.kill('SIGKILL');
     }
-    for (const worker of workers.splice(0)) await worker.stop({ timeout: 2_000 });
     for (const queue of queues.splice(0)) await queue.close();
     await broker.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
     dir = undefined;
-    starts.length = 0;
-    attempts.length = 0;
-    fast.length = 0;
   });
 
   /** Three worker processes, each with its own connections; resolves once all are consuming. */
   async function startChildren(): Promise<() => Line[]> {
+    // The fixture's registry: its limit (joined at start) and its key partitions.
+    broker.adoptRateLimit('task.api.call');
+    broker.adoptPartitions('default', 3);
     dir = mkdtempSync(join(tmpdir(), 'taskq-rate-'));
     const file = join(dir, 'out.jsonl');
     writeFileSync(file, '');
@@ -101,7 +74,6 @@ describe('rate limits and per-key concurrency on RabbitMQ', () => {
   }
 
   it('holds 10 starts per second across three worker processes, 100 tasks, no attempt used by waiting', async () => {
-    broker.adoptRateLimit('task.api.call');
     const read = await startChildren();
     const queue = createQueue({ registry: childRegistry, transport: broker.amqp() });
     queues.push(queue);
@@ -126,7 +98,6 @@ describe('rate limits and per-key concurrency on RabbitMQ', () => {
   }, 40_000);
 
   it('at most one task per key at once across three worker processes, in submit order per key', async () => {
-    broker.adoptPartitions('default', 3);
     const read = await startChildren();
     const queue = createQueue({ registry: childRegistry, transport: broker.amqp() });
     queues.push(queue);
@@ -144,56 +115,5 @@ describe('rate limits and per-key concurrency on RabbitMQ', () => {
     expect(runs).toHaveLength(50);
     expect(maxOverlapPerKey(runs)).toBe(1);
     for (const order of startOrderPerKey(runs).values()) expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  }, 30_000);
-
-  it('waiting for a queue limit blocks neither the worker’s other queues nor uses attempts', async () => {
-    const slow = broker.queue('slow');
-    const quickQueue = broker.queue('fast');
-    broker.adoptRateLimit(`queue.${slow}`);
-    const registry = new TaskRegistry()
-      .add('limited', limited, { queue: slow, attempts: 1 })
-      .add('quick', quick, { queue: quickQueue });
-    const worker = createWorker({
-      registry,
-      transport: broker.amqp(),
-      queues: [slow, quickQueue],
-      concurrency: 5,
-      logger: silentLogger,
-      rateLimits: { [slow]: { max: 2, per: '10s' } },
-    });
-    await worker.start();
-    workers.push(worker);
-    const queue = createQueue({ registry, transport: broker.amqp() });
-    queues.push(queue);
-    for (let i = 0; i < 6; i++) await queue.submit(limited);
-    await eventually(() => starts.length === 2, 'two limited starts', 10_000);
-    for (let i = 0; i < 20; i++) await queue.submit(quick);
-    await eventually(() => fast.length === 20, 'the other queue’s tasks', 10_000);
-    expect(starts).toHaveLength(2);
-    expect(attempts).toEqual([1, 1]);
-  }, 30_000);
-
-  it('"slow down" from one worker holds the limit on every worker, and the task runs again as the same attempt', async () => {
-    refusals = 1;
-    const name = 'api.remote';
-    broker.adoptRateLimit(`task.${name}`);
-    const registry = new TaskRegistry().add(name, limited, { rateLimit: { max: 50, per: '1s' }, attempts: 1 });
-    for (let i = 0; i < 2; i++) {
-      const worker = createWorker({ registry, transport: broker.amqp(), logger: silentLogger });
-      await worker.start();
-      workers.push(worker);
-    }
-    const queue = createQueue({ registry, transport: broker.amqp() });
-    queues.push(queue);
-    await queue.submit(limited);
-    await eventually(() => starts.length === 1, 'the refused start', 10_000);
-    const refusedAt = starts[0];
-    await sleep(200);
-    for (let i = 0; i < 6; i++) await queue.submit(limited);
-    await eventually(() => starts.length === 8, 'every task ran', 15_000);
-    // The refused one again plus six others, none before the hold of 1 s ended (on either worker).
-    expect(Math.min(...starts.slice(1)) - refusedAt).toBeGreaterThanOrEqual(990);
-    expect(attempts.every((a) => a === 1)).toBe(true);
-    expect(await broker.drainDead()).toHaveLength(0);
   }, 30_000);
 });
