@@ -10,6 +10,7 @@ import {
   TaskRegistry,
   type Worker,
 } from '../src/index.js';
+import { encodeControl, parseControl } from '../src/internal/control.js';
 import { eventually, sleep } from '../../../test-support/wait.js';
 import { type KeyedRun, maxInWindow, maxOverlapPerKey, startOrderPerKey } from './support/limits.js';
 
@@ -159,6 +160,17 @@ describe('rate limits and per-key concurrency on the memory transport', () => {
     await eventually(() => runs.length === 2, 'both keyed runs');
     expect(transport.deadLetters()).toHaveLength(0);
     await queue.close();
+  });
+
+  it('reads a "slow down" control message strictly', () => {
+    const hold = { kind: 'rate-hold', limit: 'task.api.call', ms: 1_500 } as const;
+    expect(parseControl(encodeControl(hold))).toEqual(hold);
+    const raw = (fields: object) =>
+      Buffer.from(JSON.stringify({ taskq: 'control', v: 1, kind: 'rate-hold', ...fields }));
+    expect(parseControl(raw({ limit: 'task.api.call', ms: -1 }))).toBeUndefined();
+    expect(parseControl(raw({ limit: 'task.api.call', ms: 3_600_001 }))).toBeUndefined();
+    expect(parseControl(raw({ limit: 'a b', ms: 10 }))).toBeUndefined();
+    expect(parseControl(raw({ ms: 10 }))).toBeUndefined();
   });
 
   it('refuses bad limits and keys at the edge, naming the option', async () => {

@@ -74,6 +74,8 @@ export class AmqpRateLimit implements RateLimitTokens {
   #reopen: NodeJS.Timeout | undefined;
   #seeding = false;
   #closed = false;
+  /** Returns of used tokens not yet acked: closing waits for them, or the broker would requeue a used token at once. */
+  readonly #returning = new Set<Promise<void>>();
 
   constructor(fields: AmqpRateLimitFields) {
     this.#f = fields;
@@ -258,7 +260,7 @@ export class AmqpRateLimit implements RateLimitTokens {
         // Back one window (rounded up to the delay ladder's tick, plus one) after this use; acked once it is stored,
         // so a crash in between can duplicate the token but never lose it.
         const delayMs = Math.ceil(token.perMs / DELAY_TICK_MS) * DELAY_TICK_MS + DELAY_TICK_MS;
-        this.#f.publisher
+        const returning = this.#f.publisher
           .publishRaw(
             this.#queue,
             message.properties.messageId ?? 'rate-token',
@@ -281,7 +283,9 @@ export class AmqpRateLimit implements RateLimitTokens {
                 if (this.#channel === channel) channel.nack(message, false, true);
               }, token.perMs).unref();
             },
-          );
+          )
+          .finally(() => this.#returning.delete(returning));
+        this.#returning.add(returning);
       },
       giveBack: () => {
         if (!live()) return;
@@ -359,9 +363,10 @@ export class AmqpRateLimit implements RateLimitTokens {
       waiter.signal.removeEventListener('abort', waiter.onAbort);
       waiter.reject(new ClosedError('the rate limit'));
     }
+    await Promise.allSettled([...this.#returning]);
     const channel = this.#channel;
     this.#channel = undefined;
-    // Tokens still unacknowledged go back with the channel.
+    // Tokens still unacknowledged (unused ones) go back with the channel.
     await channel?.close().catch(() => {});
     await this.#leadership?.leave().catch(() => {});
   }
