@@ -210,8 +210,14 @@ export interface PresenceOptions {
 
 /** A running consumer. */
 export interface Subscription {
-  /** Stops new deliveries; deliveries already handed out can still be acked. */
+  /**
+   * Stops new deliveries; deliveries already handed out can still be acked. Key partitions stay owned (a single active
+   * consumer) without handing out more, so that no other worker starts a key's next task while one still runs here;
+   * {@link close} lets them go.
+   */
   cancel(): Promise<void>;
+  /** After `cancel` and once every delivery is settled: releases what the subscription still holds (its channel). */
+  close?(): Promise<void>;
   /** Stops consuming one of its queues; deliveries already handed out stay. */
   pause?(queue: string): Promise<void>;
   /** Consumes the queue again after {@link pause}. */

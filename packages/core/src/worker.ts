@@ -328,6 +328,12 @@ export class Worker {
         this.#running.clear();
       }
     }
+    try {
+      // Every delivery is settled: what the subscription still holds (key partitions it owns) can go to other workers.
+      await this.#subscription?.close?.();
+    } catch (error) {
+      this.#emitError('closing the consumer failed', error);
+    }
     for (const hook of [...this.#shutdown].reverse()) {
       try {
         await hook();

@@ -11,7 +11,7 @@ import {
 } from '../src/index.js';
 import { eventually, sleep } from '../../../test-support/wait.js';
 import { topologyOf, withChannel } from '../../../test-support/rabbit.js';
-import { maxInWindow } from './support/limits.js';
+import { type KeyedRun, maxInWindow, maxOverlapPerKey } from './support/limits.js';
 import { testBroker } from './support/rabbit.js';
 
 const starts: number[] = [];
@@ -34,6 +34,14 @@ async function quick(): Promise<void> {
   fast.push(Date.now());
 }
 
+const runs: KeyedRun[] = [];
+let release: (() => void) | undefined;
+async function blocking(key: string, seq: number): Promise<void> {
+  const start = Date.now();
+  if (seq === 0) await new Promise<void>((resolve) => (release = resolve));
+  runs.push({ key, seq, start, end: Date.now() });
+}
+
 describe('rate-limit tokens on RabbitMQ: generations, duplicates, holds, waiting', () => {
   const broker = testBroker('tqtokens');
   const workers: Worker[] = [];
@@ -46,6 +54,8 @@ describe('rate-limit tokens on RabbitMQ: generations, duplicates, holds, waiting
     starts.length = 0;
     attempts.length = 0;
     fast.length = 0;
+    runs.length = 0;
+    release = undefined;
   });
 
   /** Starts a worker (one, so that it sees every token) and a queue. */
@@ -150,4 +160,32 @@ describe('rate-limit tokens on RabbitMQ: generations, duplicates, holds, waiting
     expect(attempts.every((a) => a === 1)).toBe(true);
     expect(await broker.drainDead()).toHaveLength(0);
   }, 30_000);
+
+  it('a stopping worker keeps its key partition until the running task of the key ends', async () => {
+    const keyedQueue = broker.queue('keyed');
+    broker.adoptPartitions(keyedQueue, 1);
+    const registry = new TaskRegistry().add('tenant.block', blocking, {
+      queue: keyedQueue,
+      concurrencyKey: ([k]) => k,
+      partitions: 1,
+    });
+    for (let i = 0; i < 2; i++) {
+      const worker = createWorker({ registry, transport: broker.amqp(), queues: [keyedQueue], logger: silentLogger });
+      await worker.start();
+      workers.push(worker);
+    }
+    const queue = createQueue({ registry, transport: broker.amqp() });
+    queues.push(queue);
+    for (let seq = 0; seq < 4; seq++) await queue.submit(blocking, 'a', seq);
+    await eventually(() => release !== undefined, 'the first task running', 10_000);
+    // The first worker (the partition's active consumer) stops while the key's first task runs.
+    const stopping = workers[0].stop({ timeout: 5_000 });
+    await sleep(300);
+    expect(runs).toHaveLength(0);
+    (release as () => void)();
+    await stopping;
+    await eventually(() => runs.length === 4, 'all four runs', 10_000);
+    expect(maxOverlapPerKey(runs)).toBe(1);
+    expect(runs.map((r) => r.seq)).toEqual([0, 1, 2, 3]);
+  }, 20_000);
 });

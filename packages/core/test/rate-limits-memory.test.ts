@@ -37,6 +37,12 @@ async function flaky(): Promise<void> {
 }
 
 const runs: KeyedRun[] = [];
+let release: (() => void) | undefined;
+async function blocking(key: string, seq: number): Promise<void> {
+  const start = Date.now();
+  if (seq === 0) await new Promise<void>((resolve) => (release = resolve));
+  runs.push({ key, seq, start, end: Date.now() });
+}
 async function keyed(key: string, seq: number): Promise<void> {
   const start = Date.now();
   await sleep(5 + (seq % 3) * 5);
@@ -159,6 +165,25 @@ describe('rate limits and per-key concurrency on the memory transport', () => {
     await queue.resume('default');
     await eventually(() => runs.length === 2, 'both keyed runs');
     expect(transport.deadLetters()).toHaveLength(0);
+    await queue.close();
+  });
+
+  it('a stopping worker keeps its partition until the key’s running task ends: no second task of the key starts', async () => {
+    const registry = new TaskRegistry().add('tenant.block', blocking, { concurrencyKey: ([k]) => k, partitions: 1 });
+    const transport = memory();
+    await startWorkers(registry, transport, 2);
+    const queue = createQueue({ registry, transport });
+    for (let seq = 0; seq < 4; seq++) await queue.submit(blocking, 'a', seq);
+    await eventually(() => release !== undefined, 'the first task running');
+    const stopping = workers[0].stop({ timeout: 5_000 });
+    await sleep(150);
+    expect(runs).toHaveLength(0);
+    (release as () => void)();
+    await stopping;
+    await eventually(() => runs.length === 4, 'all four runs');
+    expect(maxOverlapPerKey(runs)).toBe(1);
+    expect(runs.map((r) => r.seq)).toEqual([0, 1, 2, 3]);
+    release = undefined;
     await queue.close();
   });
 

@@ -251,6 +251,11 @@ export class AmqpTransport implements Transport {
         this.#subscriptions.delete(subscription);
         this.#cancelled.add(subscription);
       },
+      close: async () => {
+        this.#subscriptions.delete(subscription);
+        this.#cancelled.delete(subscription);
+        await subscription.close();
+      },
       pause: (queue) => subscription.pause(queue),
       resume: (queue) => subscription.resume(queue),
     };

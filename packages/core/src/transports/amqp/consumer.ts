@@ -2,7 +2,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { uuidv7 } from '../../internal/uuid.js';
 import { failPoint } from '../failpoint.js';
 import type { Logger } from '../../logger.js';
-import { baseQueue } from '../../task-options.js';
+import { baseQueue, isPartition } from '../../task-options.js';
 import type { ConsumeOptions, Delivery, MessageHeaders, Subscription } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
 import type { PresenceMember } from './presence.js';
@@ -222,6 +222,11 @@ export class ConsumerSubscription implements Subscription {
         this.#logger.warn('AMQP ack failed', { error: this.#connection.describe(error) });
       }
     };
+    if (!this.#active && isPartition(queue)) {
+      // Cancelled, but a key partition is still owned until close(): the message stays unacknowledged here and goes
+      // back, in its place, when the channel closes.
+      return;
+    }
     const delivery: Delivery = {
       // A message published without an id (by hand, by another client) still gets one: its dead letter must be
       // nameable.
@@ -248,7 +253,8 @@ export class ConsumerSubscription implements Subscription {
     const channel = this.#channel;
     if (!channel) return;
     if (this.#tags.length > 0) await this.#presence?.leave();
-    for (const tag of [...this.#tags, ...this.#queueTags.values()]) {
+    const tags = [...this.#queueTags].filter(([queue]) => !isPartition(queue)).map(([, tag]) => tag);
+    for (const tag of [...this.#tags, ...tags]) {
       try {
         await channel.cancel(tag);
       } catch {
@@ -256,7 +262,9 @@ export class ConsumerSubscription implements Subscription {
       }
     }
     this.#tags = [];
-    this.#queueTags.clear();
+    // Key partitions keep their consumer until close(): cancelling now would make another worker the active consumer
+    // while tasks of the partition still run here (two of a key at once).
+    for (const queue of [...this.#queueTags.keys()]) if (!isPartition(queue)) this.#queueTags.delete(queue);
   }
 
   /** Closes the channel (after `cancel` and once in-flight messages are settled). */

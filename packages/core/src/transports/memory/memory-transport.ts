@@ -43,6 +43,8 @@ interface Consumer {
   /** Unacknowledged deliveries by queue: prefetch holds per queue, as RabbitMQ's per-consumer prefetch does. */
   readonly unacked: Map<string, number>;
   active: boolean;
+  /** Cancelled: takes nothing more, but still owns the key partitions it was the active consumer of, until closed. */
+  cancelled: boolean;
 }
 
 /** Options of {@link memory}. */
@@ -101,15 +103,23 @@ export class MemoryTransport implements Transport {
       paused: new Set(options.paused),
       unacked: new Map(),
       active: true,
+      cancelled: false,
     };
     this.#consumers.push(consumer);
     this.#scheduleDispatch();
+    const remove = (): void => {
+      consumer.active = false;
+      const i = this.#consumers.indexOf(consumer);
+      if (i >= 0) this.#consumers.splice(i, 1);
+      this.#scheduleDispatch();
+    };
     return {
       cancel: async () => {
-        consumer.active = false;
-        const i = this.#consumers.indexOf(consumer);
-        if (i >= 0) this.#consumers.splice(i, 1);
+        // Owning a key partition, it keeps it (taking nothing) until close(), as on amqp.
+        if (consumer.queues.some(isPartition)) consumer.cancelled = true;
+        else remove();
       },
+      close: async () => remove(),
       pause: async (queue) => {
         consumer.paused.add(queue);
       },
@@ -141,7 +151,8 @@ export class MemoryTransport implements Transport {
       if (this.#closed) throw new ClosedError('the memory transport');
       // Later, like a broker's broadcast: never inside the caller's stack.
       setImmediate(() => {
-        for (const consumer of this.#consumers) if (consumer.active) consumer.onControl?.(message);
+        for (const consumer of this.#consumers)
+          if (consumer.active && !consumer.cancelled) consumer.onControl?.(message);
       });
     },
     setPaused: async (queue, paused) => {
@@ -152,7 +163,9 @@ export class MemoryTransport implements Transport {
     isPaused: async (queue) => this.#pausedQueues.has(queue),
     queueInfo: async (queue) => ({
       depth: this.depth(queue),
-      consumers: this.#consumers.filter((c) => c.active && c.queues.includes(queue) && !c.paused.has(queue)).length,
+      consumers: this.#consumers.filter(
+        (c) => c.active && !c.cancelled && c.queues.includes(queue) && !c.paused.has(queue),
+      ).length,
     }),
     heartbeat: async (beat) => {
       setImmediate(() => {
@@ -313,6 +326,7 @@ export class MemoryTransport implements Transport {
   }
 
   #next(consumer: Consumer): StoredMessage | undefined {
+    if (consumer.cancelled) return undefined;
     for (const name of consumer.queues) {
       if (this.#isPaused(consumer, name)) continue;
       if ((consumer.unacked.get(name) ?? 0) >= (consumer.prefetchOf?.get(name) ?? consumer.prefetch)) continue;
