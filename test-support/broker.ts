@@ -32,6 +32,7 @@ export class TestBroker<A extends Closable, O extends { prefix?: string } = { pr
   // Queues with the default name are declared by tests that set none; deleting a missing queue is harmless.
   readonly #queues = new Set<string>(['default']);
   readonly #closables: Closable[] = [];
+  readonly #rateLimits = new Set<string>();
 
   /** `label` starts the prefix, to tell a package's leftovers apart. */
   constructor(amqp: AmqpFactory<A, O>, label = 'tq') {
@@ -54,6 +55,17 @@ export class TestBroker<A extends Closable, O extends { prefix?: string } = { pr
   adopt(name: string): string {
     this.#queues.add(name);
     return name;
+  }
+
+  /** Notes a rate limit (`task.<id>`, `queue.<name>`) whose token queue and election `cleanup()` deletes. */
+  adoptRateLimit(name: string): string {
+    this.#rateLimits.add(name);
+    return name;
+  }
+
+  /** Notes the key partitions of a logical queue (`<queue>~p0` ...) for `cleanup()`. */
+  adoptPartitions(queue: string, partitions: number): void {
+    for (let n = 0; n < partitions; n++) this.#queues.add(`${queue}~p${n}`);
   }
 
   /** An amqp transport under this prefix; closed by `cleanup()` (closing it earlier is fine). */
@@ -126,8 +138,9 @@ export class TestBroker<A extends Closable, O extends { prefix?: string } = { pr
   /** Closes the transports, deletes what the prefix declared on the broker at `url`, then takes a fresh prefix. */
   async cleanup(url = RABBIT_URL): Promise<void> {
     for (const closable of this.#closables.splice(0)) await closable.close();
-    await deletePrefix(this.prefix, this.#queues, url);
+    await deletePrefix(this.prefix, this.#queues, url, this.#rateLimits);
     this.#queues.clear();
+    this.#rateLimits.clear();
     this.#queues.add('default');
     this.#prefix = this.#newPrefix();
   }

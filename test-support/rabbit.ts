@@ -82,9 +82,21 @@ export async function takeRawMessage(logical: string, prefix = DEFAULT_PREFIX): 
  * Deletes everything a prefix declared: these logical queues, the dead-letter queue, the delay levels, the delivery and
  * control exchanges.
  */
-export async function deletePrefix(prefix: string, logical: Iterable<string>, url = RABBIT_URL): Promise<void> {
+export async function deletePrefix(
+  prefix: string,
+  logical: Iterable<string>,
+  url = RABBIT_URL,
+  rateLimits: Iterable<string> = [],
+): Promise<void> {
   const topology = topologyOf(prefix);
   await withChannel(async (channel) => {
+    // Rate limits: the token queue and the election (and seed state) of the limit's leader.
+    for (const name of rateLimits) {
+      await channel.deleteQueue(topology.rateQueue(name));
+      const group = topology.leadership(topology.rateGroup(name));
+      await channel.deleteQueue(group.leader);
+      await channel.deleteQueue(group.state);
+    }
     for (const name of logical) {
       await channel.deleteQueue(topology.physical(name));
       await channel.deleteQueue(topology.pausedMarker(name));

@@ -130,6 +130,12 @@ export const ERROR_CODES = {
     error: 'TaskTimeoutError',
     summary: "An attempt ran past its `timeout`; the task's signal was aborted.",
   },
+  TASKQ_RATE_LIMITED: {
+    package: '@taskq/core',
+    error: 'RateLimitedError',
+    summary:
+      'Thrown by a task when the remote side said "slow down": its rate limits hold for retryAfter on every worker and it runs again without using up an attempt.',
+  },
   TASKQ_TASK_CANCELLED: {
     package: '@taskq/core',
     error: 'TaskCancelledError',

@@ -152,6 +152,38 @@ export class NonRetryableError extends TaskqError {
   }
 }
 
+/**
+ * Thrown by a task when the remote side said "slow down" (an HTTP 429 with Retry-After): every rate limit of the task
+ * holds its starts for `retryAfter` across all workers, and the task runs again after it without using up an attempt.
+ */
+export class RateLimitedError extends TaskqError {
+  /** How long the limits hold, in milliseconds. */
+  readonly retryAfterMs: number;
+  constructor(options: { readonly retryAfter: number | string; readonly message?: string; readonly cause?: unknown }) {
+    const ms = retryAfterOf(options?.retryAfter);
+    super('TASKQ_RATE_LIMITED', options.message ?? `rate limited by the remote side; retry after ${ms} ms`, {
+      cause: options.cause,
+    });
+    this.retryAfterMs = ms;
+  }
+}
+
+/** Most a "slow down" may hold a limit: one hour (a longer Retry-After is taken as an hour). */
+const MAX_RETRY_AFTER_MS = 3_600_000;
+
+function retryAfterOf(value: unknown): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0)
+    return Math.min(Math.round(value), MAX_RETRY_AFTER_MS);
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value) : null;
+  if (!match)
+    throw new InvalidOptionError(
+      'retryAfter',
+      `expected milliseconds or a duration like '30s', got ${JSON.stringify(value)}`,
+    );
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] ?? 'ms'] ?? 1;
+  return Math.min(Math.round(Number(match[1]) * unit), MAX_RETRY_AFTER_MS);
+}
+
 /** An attempt ran past its timeout; `currentTask().signal` was aborted. */
 export class TaskTimeoutError extends TaskqError {
   readonly timeoutMs: number;

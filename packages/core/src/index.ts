@@ -48,7 +48,7 @@ export type { WatchOptions } from './watch.js';
 export type { KeepArgsOptions } from './internal/task-index.js';
 export { memoryResultStore, type MemoryResultStore, type MemoryResultStoreOptions } from './memory-result-store.js';
 export { currentTask, maybeCurrentTask, type CurrentTask } from './context.js';
-export type { TaskOptions, SubmitOptions, Backoff } from './task-options.js';
+export type { TaskOptions, SubmitOptions, Backoff, RateLimit, RegistrationOptions } from './task-options.js';
 export type { MetaValue } from './envelope.js';
 export type { Codec, EncodeContext, DecodeContext } from './codecs/types.js';
 export {
@@ -58,7 +58,15 @@ export {
   type UrlHelpers,
   type TravellingHeader,
 } from './request/task-request.js';
-export type { ControlMessage, ControlPlane, Leadership, Transport, WorkerHeartbeat } from './transport.js';
+export type {
+  ControlMessage,
+  ControlPlane,
+  Leadership,
+  RateLimitTokens,
+  RateToken,
+  Transport,
+  WorkerHeartbeat,
+} from './transport.js';
 export {
   schedule,
   type Schedule,
@@ -103,6 +111,7 @@ export {
   WorkerStartedError,
   WorkerStoppingError,
   NonRetryableError,
+  RateLimitedError,
   NoControlPlaneError,
   TaskCancelledError,
   TaskTimeoutError,

@@ -35,9 +35,18 @@ export { TaskHandle, TaskFailedError, type ResultOptions } from './task-handle.j
 export type { TaskQueue } from './task-queue.js';
 import { uuidv7 } from './internal/uuid.js';
 import { LiveWorkers } from './internal/live-workers.js';
-import type { TaskFunction, TaskRegistry } from './registry.js';
+import type { TaskDefinition, TaskFunction, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey, signMessage } from './signing.js';
-import { parseDuration, resolveBackoff, type SubmitOptions, validateTaskOptions } from './task-options.js';
+import {
+  DEFAULT_PARTITIONS,
+  MAX_KEY_LENGTH,
+  parseDuration,
+  partitionOf,
+  partitionQueue,
+  resolveBackoff,
+  type SubmitOptions,
+  validateTaskOptions,
+} from './task-options.js';
 import type { ControlPlane, MessageHeaders, OutgoingMessage, Transport, WorkerHeartbeat } from './transport.js';
 
 /** Options of {@link createQueue}. */
@@ -109,7 +118,9 @@ class QueueCore {
   ): PreparedTask | Promise<PreparedTask> {
     if (this.closed) throw new ClosedError('the queue');
     const definition = this.registry.require(fn);
-    const merged = mergeOptions(definition.options, options);
+    const merged = definition.options.concurrencyKey
+      ? keyedOptions(definition, args, options)
+      : mergeOptions(definition.options, options);
     const meta: Record<string, MetaValue> = {};
     if (this.middleware.length > 0) return this.#prepareWithMiddleware(id, definition.id, args, meta, merged, trace);
     const encoded = encodeArgs(args, this.codecs);
@@ -416,6 +427,33 @@ function isEmpty(options: object): boolean {
 function mergeOptions(task: SubmitOptions, submit: SubmitOptions): SubmitOptions {
   if (isEmpty(task)) return submit;
   return isEmpty(submit) ? task : { ...task, ...submit };
+}
+
+/**
+ * A keyed task goes to the partition of its key: the key is computed here, from the arguments as given, and only the
+ * partition travels (in the queue name, which the signature covers), so a key never appears in a message.
+ */
+function keyedOptions(definition: TaskDefinition, args: readonly unknown[], options: SubmitOptions): SubmitOptions {
+  const own = definition.options;
+  const queue = own.queue ?? 'default';
+  if (options.queue !== undefined && options.queue !== queue)
+    throw new InvalidOptionError(
+      'queue',
+      `task "${definition.id}" has a concurrencyKey: it runs on its registered queue "${queue}" (whose partitions hold the per-key limit), not on "${options.queue}"`,
+    );
+  let key: unknown;
+  try {
+    key = (own.concurrencyKey as (args: readonly unknown[]) => unknown)(args);
+  } catch (error) {
+    throw new InvalidOptionError('concurrencyKey', `task "${definition.id}": the key function threw: ${String(error)}`);
+  }
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH)
+    throw new InvalidOptionError(
+      'concurrencyKey',
+      `task "${definition.id}": expected a non-empty string of at most ${MAX_KEY_LENGTH} characters, got ${typeof key === 'string' ? `${key.length} characters` : typeof key}`,
+    );
+  const partition = partitionOf(key, own.partitions ?? DEFAULT_PARTITIONS);
+  return { ...own, ...options, queue: partitionQueue(queue, partition) };
 }
 
 function delayOf(options: SubmitOptions, now: number): number | undefined {

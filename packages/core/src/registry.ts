@@ -1,5 +1,11 @@
 import { DuplicateTaskError, InvalidOptionError, UnregisteredTaskError } from './errors.js';
-import { type TaskOptions, validateTaskOptions } from './task-options.js';
+import {
+  DEFAULT_PARTITIONS,
+  type RegistrationOptions,
+  type TaskOptions,
+  validateRegistrationOptions,
+  validateTaskOptions,
+} from './task-options.js';
 
 /** Any function can be a task; its parameters become the typed arguments of `submit`. */
 export type TaskFunction = (...args: never[]) => unknown;
@@ -8,7 +14,7 @@ export type TaskFunction = (...args: never[]) => unknown;
 export interface TaskDefinition {
   readonly id: string;
   readonly fn: TaskFunction;
-  readonly options: TaskOptions;
+  readonly options: RegistrationOptions<readonly unknown[]>;
 }
 
 const TASK_ID = /^[A-Za-z0-9_$][A-Za-z0-9_$.\-:]{0,199}$/;
@@ -54,7 +60,7 @@ export class TaskRegistry {
   }
 
   /** Registers one function under an explicit id. */
-  add(id: string, fn: TaskFunction, options: TaskOptions = {}): this {
+  add<F extends TaskFunction>(id: string, fn: F, options: RegistrationOptions<Parameters<F>> = {}): this {
     if (typeof id !== 'string' || !TASK_ID.test(id)) {
       throw new InvalidOptionError(
         'id',
@@ -64,6 +70,9 @@ export class TaskRegistry {
     if (typeof fn !== 'function')
       throw new InvalidOptionError('fn', `task "${id}" must be a function, got ${typeof fn}`);
     validateTaskOptions(options, `tasks["${id}"]`);
+    const general = options as RegistrationOptions<readonly unknown[]>;
+    validateRegistrationOptions(general, `tasks["${id}"]`);
+    if (general.concurrencyKey) this.#checkPartitions(id, general);
     const existing = this.#byId.get(id);
     if (existing) {
       if (existing.fn === fn) return this;
@@ -77,10 +86,29 @@ export class TaskRegistry {
         `${describeFunction(fn)} is already registered as "${other.id}"; registering it again as "${id}" would make the function ambiguous. Register it once.`,
       );
     }
-    const definition: TaskDefinition = { id, fn, options };
+    const definition: TaskDefinition = { id, fn, options: general };
     this.#byId.set(id, definition);
     this.#byFn.set(fn, definition);
     return this;
+  }
+
+  /** Keyed tasks of one queue share its partitions: they must agree on their number and their slots. */
+  #checkPartitions(id: string, options: RegistrationOptions<readonly unknown[]>): void {
+    const queue = options.queue ?? 'default';
+    for (const other of this.#byId.values()) {
+      const theirs = other.options;
+      if (!theirs.concurrencyKey || (theirs.queue ?? 'default') !== queue || other.id === id) continue;
+      for (const [name, fallback] of [
+        ['partitions', DEFAULT_PARTITIONS],
+        ['maxPerKey', 1],
+      ] as const) {
+        if ((theirs[name] ?? fallback) !== (options[name] ?? fallback))
+          throw new InvalidOptionError(
+            `tasks["${id}"].${name}`,
+            `keyed tasks of queue "${queue}" share its partitions: "${other.id}" has ${name} ${theirs[name] ?? fallback}, this one ${options[name] ?? fallback}`,
+          );
+      }
+    }
   }
 
   /** The definition registered for `fn`, or undefined. */

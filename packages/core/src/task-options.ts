@@ -34,6 +34,43 @@ export interface TaskOptions {
   readonly priority?: number;
 }
 
+/**
+ * A rate limit: at most `max` task starts in any window of `per`, across every worker of the prefix (see
+ * docs/rate-limits.md).
+ */
+export interface RateLimit {
+  /** Starts allowed per window: an integer 1-10000. */
+  readonly max: number;
+  /** The window (ms or `'1s'`, `'1m'`): at least 10 ms. */
+  readonly per: number | string;
+}
+
+/**
+ * Options given when a task is registered (`registry.add(id, fn, options)`): the task options plus limits that hold
+ * across all workers. `A` is the task's parameter list, so `concurrencyKey` sees typed arguments.
+ */
+export interface RegistrationOptions<A extends readonly unknown[] = never> extends TaskOptions {
+  /** At most `max` starts of this task in any window of `per`, across all workers (see docs/rate-limits.md). */
+  readonly rateLimit?: RateLimit;
+  /**
+   * Computes the task's concurrency key (a tenant, a user) from its arguments at submit: at most
+   * {@link maxPerKey} tasks with one key run at once across all workers, started in submit order per key.
+   */
+  readonly concurrencyKey?: (args: A) => string;
+  /**
+   * Most tasks of one concurrency key running at once (needs {@link concurrencyKey}).
+   * @defaultValue `1`
+   */
+  readonly maxPerKey?: number;
+  /**
+   * Partition queues the keys are spread over by hash (needs {@link concurrencyKey}). Keys that share a partition
+   * share its `maxPerKey` slots: more partitions, less waiting behind another key. Every keyed task of one queue
+   * must use the same `partitions` and `maxPerKey`.
+   * @defaultValue `16`
+   */
+  readonly partitions?: number;
+}
+
 /** Options for one submission: task options plus scheduling. */
 export interface SubmitOptions extends TaskOptions {
   /** Hold the task back for this long (ms or `'10s'`, `'5m'`, `'2h'`, `'1d'`). */
@@ -99,6 +136,94 @@ export const MAX_KEY_LENGTH = 250;
 const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const QUEUE_NAME = new RegExp(`^[A-Za-z0-9_.\\-:]{1,${MAX_QUEUE_NAME_LENGTH}}$`);
+
+/**
+ * @internal Suffix of a key partition's logical queue: `<queue>~p<n>`. `~` is refused in the names users give, so a
+ * partition can never be mistaken for a user's queue; transports give these queues a single active consumer.
+ */
+export const PARTITION_MARK = '~p';
+/** @internal Room a partition suffix takes (`~p` and up to 4 digits): a keyed task's queue name is that much shorter. */
+export const PARTITION_SUFFIX_LENGTH = 6;
+const PARTITION_NAME = new RegExp(`^[A-Za-z0-9_.\\-:]{1,${MAX_QUEUE_NAME_LENGTH - 6}}~p\\d{1,4}$`);
+
+/** @internal The logical queue of partition `n` of `queue`. */
+export function partitionQueue(queue: string, n: number): string {
+  return `${queue}${PARTITION_MARK}${n}`;
+}
+
+/** @internal The queue a partition belongs to (the name itself for any other queue). */
+export function baseQueue(queue: string): string {
+  const at = queue.lastIndexOf(PARTITION_MARK);
+  return at > 0 && PARTITION_NAME.test(queue) ? queue.slice(0, at) : queue;
+}
+
+/** @internal Whether a logical queue is a key partition (single active consumer). */
+export function isPartition(queue: string): boolean {
+  return PARTITION_NAME.test(queue);
+}
+
+/** @internal Partition of a concurrency key: FNV-1a, the same in every process and version. */
+export function partitionOf(key: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
+}
+
+/** Resolved {@link RateLimit}. */
+export interface ResolvedRateLimit {
+  readonly max: number;
+  readonly perMs: number;
+}
+
+/** @internal Most tokens a limit may have: each is a message in the limit's queue. */
+export const MAX_RATE_TOKENS = 10_000;
+
+/** Checks a {@link RateLimit} and resolves its window to milliseconds, naming `option` when it is wrong. */
+export function resolveRateLimit(limit: RateLimit, option: string): ResolvedRateLimit {
+  if (typeof limit !== 'object' || limit === null)
+    throw new InvalidOptionError(option, `expected { max, per }, got ${limit === null ? 'null' : typeof limit}`);
+  if (!Number.isSafeInteger(limit.max) || limit.max < 1 || limit.max > MAX_RATE_TOKENS)
+    throw new InvalidOptionError(`${option}.max`, `expected an integer 1-${MAX_RATE_TOKENS}, got ${String(limit.max)}`);
+  if (limit.per === undefined) throw new InvalidOptionError(`${option}.per`, "expected a duration such as '1s'");
+  const perMs = parseDuration(limit.per, `${option}.per`);
+  if (perMs < DELAY_TICK_MS || perMs > MAX_DELAY_MS)
+    throw new InvalidOptionError(
+      `${option}.per`,
+      `expected ${DELAY_TICK_MS} ms to about 31 days, got ${JSON.stringify(limit.per)} (${perMs} ms)`,
+    );
+  return { max: limit.max, perMs };
+}
+
+/** @internal Most partitions of a keyed queue (the suffix has room for 4 digits). */
+export const MAX_PARTITIONS = 1_000;
+/** @internal Default number of key partitions. */
+export const DEFAULT_PARTITIONS = 16;
+
+/** @internal Checks the registration-only options (limits and keys) of task `id`. */
+export function validateRegistrationOptions(options: RegistrationOptions<readonly unknown[]>, where: string): void {
+  if (options.rateLimit !== undefined) resolveRateLimit(options.rateLimit, `${where}.rateLimit`);
+  const keyed = options.concurrencyKey !== undefined;
+  if (keyed && typeof options.concurrencyKey !== 'function')
+    throw new InvalidOptionError(`${where}.concurrencyKey`, 'expected a function (args) => string');
+  for (const [name, max] of [
+    ['maxPerKey', 65_535],
+    ['partitions', MAX_PARTITIONS],
+  ] as const) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (!keyed) throw new InvalidOptionError(`${where}.${name}`, 'needs a concurrencyKey');
+    if (!Number.isSafeInteger(value) || value < 1 || value > max)
+      throw new InvalidOptionError(`${where}.${name}`, `expected an integer 1-${max}, got ${String(value)}`);
+  }
+  if (keyed && (options.queue ?? 'default').length > MAX_QUEUE_NAME_LENGTH - PARTITION_SUFFIX_LENGTH)
+    throw new InvalidOptionError(
+      `${where}.queue`,
+      `a keyed task's queue name has at most ${MAX_QUEUE_NAME_LENGTH - PARTITION_SUFFIX_LENGTH} characters (its partitions add a suffix)`,
+    );
+}
 
 /** Fully resolved execution options carried in the envelope. */
 export interface ResolvedTaskOptions {
@@ -166,8 +291,8 @@ export function validateTaskOptions(options: SubmitOptions, where: string): void
   }
 }
 
-function checkQueueName(queue: unknown, option: string): void {
-  if (typeof queue === 'string' && QUEUE_NAME.test(queue)) return;
+function checkQueueName(queue: unknown, option: string, partitions = false): void {
+  if (typeof queue === 'string' && (QUEUE_NAME.test(queue) || (partitions && PARTITION_NAME.test(queue)))) return;
   const shown =
     typeof queue === 'string' ? JSON.stringify(queue.length > 60 ? `${queue.slice(0, 60)}…` : queue) : typeof queue;
   const length = typeof queue === 'string' ? ` (${queue.length} characters)` : '';
@@ -197,7 +322,7 @@ function checkDelay(ms: number, option: string, given: unknown): void {
  * never half-published or retried forever.
  */
 export function checkMessageLimits(message: OutgoingMessage): void {
-  checkQueueName(message.queue, 'queue');
+  checkQueueName(message.queue, 'queue', true);
   if (message.priority !== undefined) checkPriority(message.priority, 'priority');
   if (message.delayMs !== undefined) {
     if (typeof message.delayMs !== 'number' || Number.isNaN(message.delayMs))

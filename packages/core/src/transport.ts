@@ -7,7 +7,9 @@ export type ControlMessage =
   | { readonly kind: 'resume'; readonly queue: string }
   | { readonly kind: 'cancel'; readonly id: string }
   /** Asks every worker for a heartbeat now (`queue.workers()`). */
-  | { readonly kind: 'ping' };
+  | { readonly kind: 'ping' }
+  /** The remote side of a rate limit said "slow down": every worker holds the limit's starts for `ms`. */
+  | { readonly kind: 'rate-hold'; readonly limit: string; readonly ms: number };
 
 /** What a worker announces about itself every heartbeat interval. */
 export interface WorkerHeartbeat {
@@ -141,6 +143,36 @@ export interface ConsumeOptions {
   readonly paused?: ReadonlySet<string>;
   /** Hears the prefix's control messages (needs {@link presence} on amqp, whose queue carries them). */
   readonly onControl?: (message: ControlMessage) => void;
+  /** Queues consumed with another prefetch than {@link prefetch} (key partitions: `maxPerKey`). */
+  readonly prefetchOf?: ReadonlyMap<string, number>;
+}
+
+/**
+ * A token of a rate limit, taken by {@link RateLimitTokens.take}: the holder may start one task. It must be used or
+ * given back.
+ */
+export interface RateToken {
+  /** False when the token is no longer this member's (its connection was lost): take another. */
+  readonly valid: boolean;
+  /** A task starts now: the token comes back to the pool one window later. */
+  use(): void;
+  /** Not used: back to the pool at once. */
+  giveBack(): void;
+}
+
+/**
+ * One member's access to a rate limit shared by every worker of the prefix ({@link Transport.rateLimit}): `max`
+ * tokens circulate, each used at most once per window, so there are at most `max` starts in any window.
+ */
+export interface RateLimitTokens {
+  /** Resolves with a token when one is free (never while the limit is held); rejects with the signal's reason. */
+  take(signal: AbortSignal): Promise<RateToken>;
+  /** Holds the limit for `ms` on every member (the remote side said "slow down"). */
+  hold(ms: number): Promise<void>;
+  /** Applies a hold another member announced (amqp: heard on the control plane). */
+  held(ms: number): void;
+  /** Leaves the limit: waiting takes reject, tokens in hand go back. */
+  close(): Promise<void>;
 }
 
 /** What a worker tells the other workers of its prefix about itself. */
@@ -178,8 +210,14 @@ export interface PresenceOptions {
 
 /** A running consumer. */
 export interface Subscription {
-  /** Stops new deliveries; deliveries already handed out can still be acked. */
+  /**
+   * Stops new deliveries; deliveries already handed out can still be acked. Key partitions stay owned (a single active
+   * consumer) without handing out more, so that no other worker starts a key's next task while one still runs here;
+   * {@link close} lets them go.
+   */
   cancel(): Promise<void>;
+  /** After `cancel` and once every delivery is settled: releases what the subscription still holds (its channel). */
+  close?(): Promise<void>;
   /** Stops consuming one of its queues; deliveries already handed out stay. */
   pause?(queue: string): Promise<void>;
   /** Consumes the queue again after {@link pause}. */
@@ -260,6 +298,11 @@ export interface Transport {
    * transport that cannot elect.
    */
   leadership?(group: string, onChange: (leader: boolean) => void): Promise<Leadership>;
+  /**
+   * Joins the rate limit `name` (letters, digits and `_ $ . - :`): at most `max` tokens used per `perMs` across every
+   * member of the prefix. Absent on a transport that cannot share a limit.
+   */
+  rateLimit?(name: string, limit: { readonly max: number; readonly perMs: number }): Promise<RateLimitTokens>;
   /**
    * Registers a user (a queue or a worker). The transport closes itself when
    * the last user releases it, so a queue and a worker in one process can share it.

@@ -4,7 +4,7 @@ import type { Logger } from './logger.js';
 import type { TaskRegistry } from './registry.js';
 import type { ResultStore } from './result-store.js';
 import type { SigningKey } from './signing.js';
-import type { TaskOptions } from './task-options.js';
+import type { RateLimit, TaskOptions } from './task-options.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -103,6 +103,12 @@ export interface WorkerOptions {
    * @defaultValue `5_000`
    */
   readonly heartbeatInterval?: number | string;
+  /**
+   * Rate limits of whole queues, by queue (one of {@link queues}): at most `max` task starts in any window of `per`
+   * across every worker that sets the same limit (give it to every worker of the queue). A task of a limited queue
+   * waits for a token without using up an attempt; see docs/rate-limits.md.
+   */
+  readonly rateLimits?: Readonly<Record<string, RateLimit>>;
   /** @defaultValue warnings and errors to stderr */
   readonly logger?: Logger;
 }

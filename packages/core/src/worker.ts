@@ -5,6 +5,7 @@ import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
 import {
   ClosedError,
   DecodeError,
+  type RateLimitedError,
   errorCode,
   InvalidOptionError,
   PayloadTooLargeError,
@@ -27,8 +28,19 @@ import { type Logger, useLogger } from './logger.js';
 import type { TaskDefinition, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey } from './signing.js';
 import type { LifecycleHook, StopOptions, TaskMiddleware, WorkerOptions } from './worker-options.js';
-import { backoffDelay, parseDuration, resolveBackoff, type TaskOptions, validateTaskOptions } from './task-options.js';
-import type { Delivery, Subscription, Transport } from './transport.js';
+import {
+  backoffDelay,
+  baseQueue,
+  DEFAULT_PARTITIONS,
+  parseDuration,
+  partitionQueue,
+  type ResolvedRateLimit,
+  resolveBackoff,
+  resolveRateLimit,
+  type TaskOptions,
+  validateTaskOptions,
+} from './task-options.js';
+import type { Delivery, RateLimitTokens, RateToken, Subscription, Transport } from './transport.js';
 import type { DeadLetterReason, WorkerEvents } from './worker-events.js';
 import {
   describeTransport,
@@ -75,6 +87,12 @@ export class Worker {
   readonly #cancelled = new WeakSet<TaskRun>();
   /** The `process` event of a traced attempt, by its delivery: its outcome is written where the message is settled. */
   readonly #traced = new WeakMap<Delivery, ProcessEvent>();
+  /** Queue-level rate limits (option rateLimits), by queue. */
+  readonly #queueLimits = new Map<string, ResolvedRateLimit>();
+  /** The rate limits joined so far, by name (`task.<id>`, `queue.<name>`); joined on first use. */
+  readonly #limiters = new Map<string, Promise<RateLimitTokens>>();
+  /** Aborted on stop: tasks waiting for a rate-limit token go back to their queue. */
+  readonly #stopWaiting = new AbortController();
   #state: State = 'idle';
   #control: WorkerControl | undefined;
   #subscription: Subscription | undefined;
@@ -117,6 +135,17 @@ export class Worker {
         `expected 'refuse' or 'warn', got ${JSON.stringify(onForeign)}`,
       );
     this.#onForeign = onForeign;
+    const rateLimits = options.rateLimits ?? {};
+    if (typeof rateLimits !== 'object' || rateLimits === null)
+      throw new InvalidOptionError('rateLimits', 'expected an object { [queue]: { max, per } }');
+    for (const [queue, limit] of Object.entries(rateLimits)) {
+      if (!this.queues.includes(queue))
+        throw new InvalidOptionError(
+          `rateLimits["${queue}"]`,
+          `"${queue}" is not one of this worker's queues (${this.queues.join(', ')})`,
+        );
+      this.#queueLimits.set(queue, resolveRateLimit(limit, `rateLimits["${queue}"]`));
+    }
     this.#intake = new Intake(
       this.registry,
       this.#defaults,
@@ -200,14 +229,21 @@ export class Worker {
     this.#release = this.transport.retain();
     try {
       for (const hook of this.#startup) await hook();
+      const partitions = this.#partitions();
+      if (this.transport.rateLimit === undefined && this.#limited())
+        throw new InvalidOptionError(
+          'transport',
+          `rate limits need a transport that shares them between workers (amqp() or memory()); ${this.transport.kind} cannot`,
+        );
       this.#foreign = new ForeignConsumers(this.registry, this.queues, this.#onForeign, this.logger);
       const control = new WorkerControl(this.transport.control, this.queues, this.logger, (id) => this.#cancelRun(id));
       this.#control = control;
       await control.load();
       this.#subscription = await this.transport.consume(
         {
-          queues: this.queues,
+          queues: [...this.queues, ...partitions.keys()],
           prefetch: this.concurrency,
+          prefetchOf: partitions,
           presence: this.#foreign.presence(),
           paused: control.paused,
           onControl: control.onControl,
@@ -215,6 +251,8 @@ export class Worker {
         this.#onDelivery,
       );
       control.attach(this.#subscription);
+      // Joined now rather than on the first task: the limit is seeded before work arrives, and holds are heard.
+      for (const { name, limit } of this.#startLimits()) await this.#limiter(name, limit);
       const card = this.#foreign.card;
       const startedAt = new Date();
       control.startHeartbeat(
@@ -271,6 +309,7 @@ export class Worker {
     }
     this.#state = 'stopping';
     this.#control?.detach();
+    this.#stopWaiting.abort(new WorkerStoppingError('worker stopped'));
     try {
       await this.#subscription?.cancel();
     } catch (error) {
@@ -289,6 +328,12 @@ export class Worker {
         this.#running.clear();
       }
     }
+    try {
+      // Every delivery is settled: what the subscription still holds (key partitions it owns) can go to other workers.
+      await this.#subscription?.close?.();
+    } catch (error) {
+      this.#emitError('closing the consumer failed', error);
+    }
     for (const hook of [...this.#shutdown].reverse()) {
       try {
         await hook();
@@ -298,7 +343,108 @@ export class Worker {
     }
     this.#state = 'stopped';
     clearInterval(this.#ackGuard);
+    for (const limiter of this.#limiters.values()) await limiter.then((l) => l.close()).catch(() => {});
     await this.#release?.();
+  }
+
+  /**
+   * The key partitions this worker consumes, with their prefetch (`maxPerKey`): those of every keyed task registered
+   * on one of its queues.
+   */
+  #partitions(): Map<string, number> {
+    const partitions = new Map<string, number>();
+    for (const id of this.registry.ids()) {
+      const options = (this.registry.get(id) as TaskDefinition).options;
+      const queue = options.queue ?? 'default';
+      if (!options.concurrencyKey || !this.queues.includes(queue)) continue;
+      for (let n = 0; n < (options.partitions ?? DEFAULT_PARTITIONS); n++)
+        partitions.set(partitionQueue(queue, n), options.maxPerKey ?? 1);
+    }
+    return partitions;
+  }
+
+  /** The limits of this worker's queues and of the tasks registered on them. */
+  #startLimits(): { name: string; limit: ResolvedRateLimit }[] {
+    const limits = [...this.#queueLimits].map(([queue, limit]) => ({ name: `queue.${queue}`, limit }));
+    for (const id of this.registry.ids()) {
+      const options = (this.registry.get(id) as TaskDefinition).options;
+      if (options.rateLimit && this.queues.includes(options.queue ?? 'default'))
+        limits.push({ name: `task.${id}`, limit: resolveRateLimit(options.rateLimit, `tasks["${id}"].rateLimit`) });
+    }
+    return limits;
+  }
+
+  #limited(): boolean {
+    return this.#queueLimits.size > 0 || this.registry.ids().some((id) => this.registry.get(id)?.options.rateLimit);
+  }
+
+  /** The rate limits a task run needs tokens of: its own, then its queue's. */
+  #limitsOf(definition: TaskDefinition, queue: string): { name: string; limit: ResolvedRateLimit }[] {
+    const limits: { name: string; limit: ResolvedRateLimit }[] = [];
+    const own = definition.options.rateLimit;
+    if (own) limits.push({ name: `task.${definition.id}`, limit: resolveRateLimit(own, 'rateLimit') });
+    const base = baseQueue(queue);
+    const ofQueue = this.#queueLimits.get(base);
+    if (ofQueue) limits.push({ name: `queue.${base}`, limit: ofQueue });
+    return limits;
+  }
+
+  #limiter(name: string, limit: ResolvedRateLimit): Promise<RateLimitTokens> {
+    let limiter = this.#limiters.get(name);
+    if (!limiter) {
+      limiter = (this.transport.rateLimit as NonNullable<Transport['rateLimit']>).call(this.transport, name, limit);
+      // A failed join is tried again by the next task that needs the limit.
+      limiter.catch(() => this.#limiters.delete(name));
+      this.#limiters.set(name, limiter);
+    }
+    return limiter;
+  }
+
+  /**
+   * Takes one token of each limit, in order. The message stays unacknowledged meanwhile (it uses no attempt and holds
+   * only its own queue's prefetch). Undefined when the message was settled instead: the worker stops (back to the
+   * queue), or the wait grew long enough to near the broker's ack timeout (sent back for later).
+   */
+  async #acquire(
+    delivery: Delivery,
+    limits: readonly { name: string; limit: ResolvedRateLimit }[],
+  ): Promise<RateToken[] | undefined> {
+    const tokens: RateToken[] = [];
+    const waitMs = Math.min(
+      this.#ackLimitMs === undefined ? MAX_TOKEN_WAIT_MS : this.#ackLimitMs / 2,
+      MAX_TOKEN_WAIT_MS,
+    );
+    const signal = AbortSignal.any([this.#stopWaiting.signal, AbortSignal.timeout(waitMs)]);
+    try {
+      for (const { name, limit } of limits) {
+        const limiter = await this.#limiter(name, limit);
+        for (;;) {
+          const token = await limiter.take(signal);
+          if (token.valid) {
+            tokens.push(token);
+            break;
+          }
+        }
+      }
+      return tokens;
+    } catch (error) {
+      for (const token of tokens) token.giveBack();
+      if (this.#stopWaiting.signal.aborted) {
+        this.#outcome(delivery, 'requeued');
+        if (this.#settle(delivery)) delivery.requeue();
+      } else if (signal.aborted) {
+        this.logger.debug('waited long for a rate-limit token; the task goes back to its queue for later', {
+          id: delivery.id,
+          queue: delivery.queue,
+        });
+        await this.#postpone(delivery, Math.max(...limits.map((l) => l.limit.perMs)));
+      } else {
+        this.#emitError(`joining a rate limit failed; task ${delivery.id} goes back to its queue`, error);
+        await sleep(1_000);
+        if (this.#settle(delivery)) delivery.requeue();
+      }
+      return undefined;
+    }
   }
 
   /** A cancel broadcast: a task of this id running here has its signal aborted, and is not retried. */
@@ -387,6 +533,12 @@ export class Worker {
     const { envelope, verdict } = received;
     if (verdict.kind === 'dead') return this.#refuse(delivery, envelope, verdict);
     if (verdict.kind === 'later') return this.#postpone(delivery, verdict.delayMs);
+    const limits = this.#limitsOf(verdict.definition, delivery.queue);
+    let tokens: RateToken[] | undefined;
+    if (limits.length > 0) {
+      tokens = await this.#acquire(delivery, limits);
+      if (!tokens) return;
+    }
     const run = new TaskRun({
       id: envelope.id,
       attempt: verdict.fields.attempt,
@@ -400,7 +552,7 @@ export class Worker {
       trace: envelope.trace,
     });
     this.#running.set(delivery, run);
-    if (!processChannel.hasSubscribers) return this.#run(delivery, envelope, verdict, run, undefined);
+    if (!processChannel.hasSubscribers) return this.#run(delivery, envelope, verdict, run, undefined, tokens);
     const event: ProcessEvent = {
       task: {
         id: run.id,
@@ -418,7 +570,7 @@ export class Worker {
       transport: describeTransport(this.transport),
     };
     this.#traced.set(delivery, event);
-    return processChannel.tracePromise(() => this.#run(delivery, envelope, verdict, run, event), event);
+    return processChannel.tracePromise(() => this.#run(delivery, envelope, verdict, run, event, tokens), event);
   }
 
   /** Reads and checks a message: what the worker does with it. */
@@ -474,6 +626,23 @@ export class Worker {
     verdict: Extract<Verdict, { kind: 'run' }>,
     run: TaskRun,
     event: ProcessEvent | undefined,
+    tokens?: RateToken[],
+  ): Promise<void> {
+    try {
+      return await this.#runTask(delivery, envelope, verdict, run, event, tokens);
+    } finally {
+      // Tokens the run did not use (it was skipped, or failed before the task function was called) go back at once.
+      if (tokens) for (const token of tokens) if (token.valid) token.giveBack();
+    }
+  }
+
+  async #runTask(
+    delivery: Delivery,
+    envelope: Envelope,
+    verdict: Extract<Verdict, { kind: 'run' }>,
+    run: TaskRun,
+    event: ProcessEvent | undefined,
+    tokens: RateToken[] | undefined,
   ): Promise<void> {
     const { definition, fields } = verdict;
     const attempt = fields.attempt;
@@ -504,7 +673,7 @@ export class Worker {
       });
     const started = performance.now();
     try {
-      await this.#execute(run, envelope, definition, event);
+      await this.#execute(run, envelope, definition, event, tokens);
     } catch (error) {
       const durationMs = performance.now() - started;
       if (event) {
@@ -556,6 +725,7 @@ export class Worker {
     envelope: Envelope,
     definition: TaskDefinition,
     event: ProcessEvent | undefined,
+    tokens: RateToken[] | undefined,
   ): Promise<void> {
     const invoke = async (): Promise<void> => {
       try {
@@ -569,6 +739,9 @@ export class Worker {
           { [UNDECODABLE]: true },
         );
       }
+      // Used at the last moment, right before the call: a token comes back one window after this, so the window is
+      // counted from (no earlier than) the task's start.
+      if (tokens) for (const token of tokens) token.use();
       run.result = await (definition.fn as (...args: unknown[]) => unknown)(...run.args);
     };
     const chain = this.#middleware;
@@ -588,6 +761,7 @@ export class Worker {
   ): Promise<void> {
     if (run.expired || !this.#running.has(delivery)) return; // handled by the ack-deadline guard or a forced stop
     if (this.#cancelled.has(run)) return this.#endCancelled(delivery, run, durationMs);
+    if (errorCode(error) === 'TASKQ_RATE_LIMITED') return this.#slowDown(delivery, run, error as RateLimitedError);
     const undecodable = typeof error === 'object' && error !== null && UNDECODABLE in error;
     const nonRetryable =
       undecodable ||
@@ -652,6 +826,28 @@ export class Worker {
     }
     this.#outcome(delivery, 'retried');
     if (this.#settle(delivery)) delivery.ack();
+  }
+
+  /**
+   * The remote side said "slow down": every limit of the task holds for the time it asked, on every worker, and the
+   * task goes back for after it, as the same attempt.
+   */
+  async #slowDown(delivery: Delivery, run: TaskRun, error: RateLimitedError): Promise<void> {
+    const ms = typeof error.retryAfterMs === 'number' ? error.retryAfterMs : 1_000;
+    for (const { name, limit } of this.#limitsOf(run.definition, delivery.queue)) {
+      try {
+        await (await this.#limiter(name, limit)).hold(ms);
+      } catch (holdError) {
+        this.#emitError(`telling the workers to hold rate limit ${name} failed`, holdError);
+      }
+    }
+    this.logger.info(`task rate limited by the remote side; it runs again in ${ms} ms, as the same attempt`, {
+      ...this.#logFields(run),
+      retryAfterMs: ms,
+    });
+    if (this.#recorder) await this.#recorder.failure(run.id, error, false);
+    this.#outcome(delivery, 'retried');
+    await this.#postpone(delivery, ms);
   }
 
   #safeRetryIf(error: unknown, run: TaskRun): boolean {
@@ -819,6 +1015,13 @@ function isRetryable(error: unknown): boolean {
 
 function isUuidLike(id: string): boolean {
   return id.length === 36;
+}
+
+/** Longest a message waits for a rate-limit token before it is sent back to its queue for later. */
+const MAX_TOKEN_WAIT_MS = 600_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Room left before the broker's consumer timeout to fail, dead-letter and ack the message. */

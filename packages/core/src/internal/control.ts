@@ -39,8 +39,17 @@ export function parseControl(content: Buffer): ControlMessage | undefined {
     return typeof queue === 'string' && QUEUE_NAME.test(queue) ? { kind, queue } : undefined;
   if (kind === 'ping') return { kind };
   if (kind === 'cancel') return typeof id === 'string' && TASK_ID.test(id) ? { kind, id } : undefined;
+  if (kind === 'rate-hold') {
+    const { limit, ms } = raw as Record<string, unknown>;
+    return typeof limit === 'string' && LIMIT_NAME.test(limit) && count(ms, 3_600_000)
+      ? { kind, limit, ms: ms as number }
+      : undefined;
+  }
   return undefined;
 }
+
+/** A rate limit's name: `task.<task id>` or `queue.<queue>`. */
+export const LIMIT_NAME = /^[A-Za-z0-9_$.\-:]{1,220}$/;
 
 const ID = /^[0-9a-f-]{36}$/;
 const HOST = /^[A-Za-z0-9_.\-:]{1,255}$/;

@@ -78,6 +78,7 @@ export class WorkerControl {
   readonly onControl = (message: ControlMessage): void => {
     if (message.kind === 'ping') this.#sendBeat();
     else if (message.kind === 'cancel') this.#onCancel(message.id);
+    else if (message.kind === 'rate-hold') return;
     else if (this.#queues.includes(message.queue)) this.#apply(message.queue, message.kind === 'pause');
   };
 

@@ -10,6 +10,7 @@ import type {
   Delivery,
   Leadership,
   OutgoingMessage,
+  RateLimitTokens,
   Subscription,
   Transport,
 } from '../../transport.js';
@@ -28,6 +29,8 @@ import { DEFAULT_PREFIX, type QueueType, Topology } from './topology.js';
 import { Users } from '../../internal/users.js';
 import { checkGroup } from '../../internal/leadership-group.js';
 import { AmqpLeadership } from './leadership.js';
+import { AmqpRateLimit } from './rate-limit.js';
+import { LIMIT_NAME } from '../../internal/control.js';
 
 /** Options of {@link amqp}. */
 export interface AmqpTransportOptions {
@@ -206,6 +209,7 @@ export class AmqpTransport implements Transport {
 
   async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {
     if (this.#closed) throw new ClosedError('the AMQP transport');
+    const onControl = options.onControl;
     const presence =
       options.presence &&
       new PresenceMember(
@@ -213,7 +217,12 @@ export class AmqpTransport implements Transport {
         options.presence,
         (exchange, key, body) => this.#publisher.publishControl(exchange, key, body),
         this.#logger,
-        options.onControl,
+        onControl &&
+          ((message) => {
+            // A "slow down" of a rate limit is the limit's business: every member of it in this process holds.
+            if (message.kind === 'rate-hold') this.#held(message.limit, message.ms);
+            onControl(message);
+          }),
       );
     const subscription = new ConsumerSubscription(
       this.#consumeConnection,
@@ -241,6 +250,11 @@ export class AmqpTransport implements Transport {
         await subscription.cancel();
         this.#subscriptions.delete(subscription);
         this.#cancelled.add(subscription);
+      },
+      close: async () => {
+        this.#subscriptions.delete(subscription);
+        this.#cancelled.delete(subscription);
+        await subscription.close();
       },
       pause: (queue) => subscription.pause(queue),
       resume: (queue) => subscription.resume(queue),
@@ -285,6 +299,60 @@ export class AmqpTransport implements Transport {
       leave: async () => {
         leaderships.delete(member);
         await member.leave();
+      },
+    };
+  }
+
+  readonly #rateLimits = new Set<{ readonly name: string; readonly tokens: AmqpRateLimit }>();
+  /** Holds heard, by limit: a limit joined later in this process (on its first task) still honours them. */
+  readonly #holds = new Map<string, number>();
+
+  #held(name: string, ms: number): void {
+    const until = Date.now() + ms;
+    for (const [limit, end] of this.#holds) if (end <= Date.now()) this.#holds.delete(limit);
+    if (until > (this.#holds.get(name) ?? 0)) this.#holds.set(name, until);
+    for (const limit of this.#rateLimits) if (limit.name === name) limit.tokens.held(ms);
+  }
+
+  /**
+   * A rate limit by token circulation through `<prefix>.rate.<name>` (see AmqpRateLimit); the leader of its election
+   * (`<prefix>.rate-<hash>.leader`) seeds the tokens. A worker's control queue carries the limit's holds.
+   */
+  async rateLimit(name: string, limit: { readonly max: number; readonly perMs: number }): Promise<RateLimitTokens> {
+    if (typeof name !== 'string' || !LIMIT_NAME.test(name))
+      throw new InvalidOptionError(
+        'name',
+        `expected letters, digits and _ $ . - : (1-220), got ${JSON.stringify(name)}`,
+      );
+    if (this.#closed) throw new ClosedError('the AMQP transport');
+    const tokens = new AmqpRateLimit({
+      name,
+      max: limit.max,
+      perMs: limit.perMs,
+      consume: this.#consumeConnection,
+      publisher: this.#publisher,
+      topology: this.#topology,
+      logger: this.#logger,
+      elect: (onChange) => this.leadership(this.#topology.rateGroup(name), onChange),
+    });
+    const entry = { name, tokens };
+    try {
+      await tokens.open();
+    } catch (error) {
+      await tokens.close();
+      throw error;
+    }
+    this.#rateLimits.add(entry);
+    const holdUntil = this.#holds.get(name);
+    if (holdUntil !== undefined && holdUntil > Date.now()) tokens.held(holdUntil - Date.now());
+    const limits = this.#rateLimits;
+    return {
+      take: (signal) => tokens.take(signal),
+      hold: (ms) => tokens.hold(ms),
+      held: (ms) => this.#held(name, ms),
+      close: async () => {
+        limits.delete(entry);
+        await tokens.close();
       },
     };
   }
@@ -429,6 +497,8 @@ export class AmqpTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const limit of this.#rateLimits) await limit.tokens.close();
+    this.#rateLimits.clear();
     for (const member of this.#leaderships) await member.leave();
     this.#leaderships.clear();
     for (const subscription of [...this.#subscriptions, ...this.#cancelled]) await subscription.close();

@@ -2,6 +2,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { uuidv7 } from '../../internal/uuid.js';
 import { failPoint } from '../failpoint.js';
 import type { Logger } from '../../logger.js';
+import { baseQueue, isPartition } from '../../task-options.js';
 import type { ConsumeOptions, Delivery, MessageHeaders, Subscription } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
 import type { PresenceMember } from './presence.js';
@@ -111,13 +112,13 @@ export class ConsumerSubscription implements Subscription {
       const consumers = new Map<string, number>();
       for (const queue of this.#options.queues) {
         const physical = t.physical(queue);
-        consumers.set(queue, (await channel.assertQueue(physical, t.workQueueOptions())).consumerCount);
+        consumers.set(queue, (await channel.assertQueue(physical, t.workQueueOptions(physical))).consumerCount);
         await channel.bindQueue(physical, t.deliveryExchange, t.deliveryBinding(physical));
       }
       await this.#presence?.options.beforeConsume(consumers, this.#started);
       queueTags.clear();
       for (const queue of this.#options.queues) {
-        if (this.#options.paused?.has(queue)) continue;
+        if (this.#options.paused?.has(baseQueue(queue))) continue;
         queueTags.set(queue, await this.#consumeQueue(channel, queue));
       }
     } catch (error) {
@@ -134,6 +135,8 @@ export class ConsumerSubscription implements Subscription {
   }
 
   async #consumeQueue(channel: Channel, queue: string): Promise<string> {
+    // Per-consumer prefetch: set before each consume, it holds for that queue's consumer (key partitions: maxPerKey).
+    await channel.prefetch(this.#options.prefetchOf?.get(queue) ?? this.#options.prefetch);
     const { consumerTag } = await channel.consume(
       this.#topology.physical(queue),
       (message) => this.#deliver(channel, queue, message),
@@ -147,6 +150,16 @@ export class ConsumerSubscription implements Subscription {
    * is resumed, and its prefetch no longer holds any back from other consumers.
    */
   async pause(queue: string): Promise<void> {
+    // A queue's key partitions pause and resume with it.
+    for (const partition of this.#partitionsOf(queue)) await this.#pauseOne(partition);
+    await this.#pauseOne(queue);
+  }
+
+  #partitionsOf(queue: string): string[] {
+    return this.#options.queues.filter((q) => q !== queue && baseQueue(q) === queue);
+  }
+
+  async #pauseOne(queue: string): Promise<void> {
     const tag = this.#queueTags.get(queue);
     const channel = this.#channel;
     if (tag === undefined || !channel) return;
@@ -155,6 +168,11 @@ export class ConsumerSubscription implements Subscription {
   }
 
   async resume(queue: string): Promise<void> {
+    await this.#resumeOne(queue);
+    for (const partition of this.#partitionsOf(queue)) await this.#resumeOne(partition);
+  }
+
+  async #resumeOne(queue: string): Promise<void> {
     const channel = this.#channel;
     // Without a channel the next (re)start consumes it, unless it is paused again by then.
     if (!channel || !this.#active || this.#queueTags.has(queue) || !this.#options.queues.includes(queue)) return;
@@ -204,6 +222,11 @@ export class ConsumerSubscription implements Subscription {
         this.#logger.warn('AMQP ack failed', { error: this.#connection.describe(error) });
       }
     };
+    if (!this.#active && isPartition(queue)) {
+      // Cancelled, but a key partition is still owned until close(): the message stays unacknowledged here and goes
+      // back, in its place, when the channel closes.
+      return;
+    }
     const delivery: Delivery = {
       // A message published without an id (by hand, by another client) still gets one: its dead letter must be
       // nameable.
@@ -230,7 +253,8 @@ export class ConsumerSubscription implements Subscription {
     const channel = this.#channel;
     if (!channel) return;
     if (this.#tags.length > 0) await this.#presence?.leave();
-    for (const tag of [...this.#tags, ...this.#queueTags.values()]) {
+    const tags = [...this.#queueTags].filter(([queue]) => !isPartition(queue)).map(([, tag]) => tag);
+    for (const tag of [...this.#tags, ...tags]) {
       try {
         await channel.cancel(tag);
       } catch {
@@ -238,7 +262,9 @@ export class ConsumerSubscription implements Subscription {
       }
     }
     this.#tags = [];
-    this.#queueTags.clear();
+    // Key partitions keep their consumer until close(): cancelling now would make another worker the active consumer
+    // while tasks of the partition still run here (two of a key at once).
+    for (const queue of [...this.#queueTags.keys()]) if (!isPartition(queue)) this.#queueTags.delete(queue);
   }
 
   /** Closes the channel (after `cancel` and once in-flight messages are settled). */

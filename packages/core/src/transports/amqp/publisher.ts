@@ -395,7 +395,7 @@ export class Publisher {
         await channel.assertQueue(this.#topology.deadQueue, { durable: true });
         this.#declared.add(this.#topology.deadQueue);
       }
-      await channel.assertQueue(physical, this.#topology.workQueueOptions());
+      await channel.assertQueue(physical, this.#topology.workQueueOptions(physical));
       await channel.assertExchange(this.#topology.deliveryExchange, 'topic', { durable: true });
       await channel.bindQueue(physical, this.#topology.deliveryExchange, this.#topology.deliveryBinding(physical));
     }

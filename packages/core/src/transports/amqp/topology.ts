@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { Channel, ChannelModel, Options } from 'amqplib';
-import { DELAY_LEVELS, DELAY_TICK_MS, MAX_DELAY_MS } from '../../task-options.js';
+import { DELAY_LEVELS, DELAY_TICK_MS, isPartition, MAX_DELAY_MS } from '../../task-options.js';
 
 /** The prefix of everything an amqp transport declares when it is given none. */
 export const DEFAULT_PREFIX = 'taskq';
@@ -57,13 +58,25 @@ export class Topology {
     return { leader: `${this.options.prefix}.${group}.leader`, state: `${this.options.prefix}.${group}.state` };
   }
 
+  /** The queue holding the tokens of rate limit `name` (`task.<id>`, `queue.<name>`). */
+  rateQueue(name: string): string {
+    return `${this.options.prefix}.rate.${name}`;
+  }
+
+  /** The leadership group of rate limit `name` (its leader seeds the tokens): a hash, since group names are short. */
+  rateGroup(name: string): string {
+    return `rate-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
+  }
+
   /** RabbitMQ queue for a logical queue name. */
   physical(queue: string): string {
     return `${this.options.prefix}.q.${queue}`;
   }
 
-  workQueueOptions(): Options.AssertQueue {
+  /** Arguments of a work queue; a key partition (`<queue>~p<n>`) has a single active consumer. */
+  workQueueOptions(physical?: string): Options.AssertQueue {
     const args: Record<string, unknown> = {};
+    if (physical !== undefined && isPartition(physical)) args['x-single-active-consumer'] = true;
     if (this.options.queueType === 'quorum') {
       args['x-queue-type'] = 'quorum';
       args['x-delivery-limit'] = this.options.deliveryLimit;

@@ -11,12 +11,14 @@ import type {
   Delivery,
   Leadership,
   MessageHeaders,
+  RateLimitTokens,
   OutgoingMessage,
   Subscription,
   Transport,
   WorkerHeartbeat,
 } from '../../transport.js';
-import { checkMessageLimits } from '../../task-options.js';
+import { baseQueue, checkMessageLimits, isPartition } from '../../task-options.js';
+import { MemoryRateLimits } from './rate-limit.js';
 import { canRetry, deadLetterId, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
 import { Users } from '../../internal/users.js';
 import { MemoryElections } from './leadership.js';
@@ -33,12 +35,16 @@ interface StoredMessage {
 interface Consumer {
   readonly queues: readonly string[];
   readonly prefetch: number;
+  readonly prefetchOf: ReadonlyMap<string, number> | undefined;
   readonly onDelivery: (delivery: Delivery) => void;
   readonly onControl: ((message: ControlMessage) => void) | undefined;
-  /** Queues this consumer does not take from (paused). */
+  /** Queues this consumer does not take from (paused); a queue's key partitions pause with it. */
   readonly paused: Set<string>;
-  unacked: number;
+  /** Unacknowledged deliveries by queue: prefetch holds per queue, as RabbitMQ's per-consumer prefetch does. */
+  readonly unacked: Map<string, number>;
   active: boolean;
+  /** Cancelled: takes nothing more, but still owns the key partitions it was the active consumer of, until closed. */
+  cancelled: boolean;
 }
 
 /** Options of {@link memory}. */
@@ -91,20 +97,29 @@ export class MemoryTransport implements Transport {
     const consumer: Consumer = {
       queues: [...options.queues],
       prefetch: options.prefetch,
+      prefetchOf: options.prefetchOf,
       onDelivery,
       onControl: options.onControl,
       paused: new Set(options.paused),
-      unacked: 0,
+      unacked: new Map(),
       active: true,
+      cancelled: false,
     };
     this.#consumers.push(consumer);
     this.#scheduleDispatch();
+    const remove = (): void => {
+      consumer.active = false;
+      const i = this.#consumers.indexOf(consumer);
+      if (i >= 0) this.#consumers.splice(i, 1);
+      this.#scheduleDispatch();
+    };
     return {
       cancel: async () => {
-        consumer.active = false;
-        const i = this.#consumers.indexOf(consumer);
-        if (i >= 0) this.#consumers.splice(i, 1);
+        // Owning a key partition, it keeps it (taking nothing) until close(), as on amqp.
+        if (consumer.queues.some(isPartition)) consumer.cancelled = true;
+        else remove();
       },
+      close: async () => remove(),
       pause: async (queue) => {
         consumer.paused.add(queue);
       },
@@ -117,6 +132,13 @@ export class MemoryTransport implements Transport {
 
   readonly #pausedQueues = new Set<string>();
   readonly #elections = new MemoryElections();
+  readonly #rateLimits = new MemoryRateLimits();
+
+  /** A rate limit shared by the workers of this process (see MemoryRateLimits). */
+  async rateLimit(name: string, limit: { readonly max: number; readonly perMs: number }): Promise<RateLimitTokens> {
+    if (this.#closed) throw new ClosedError('the memory transport');
+    return this.#rateLimits.join(name, limit);
+  }
 
   /** Leader elections within this process: the first member to join leads until it leaves. */
   leadership(group: string, onChange: (leader: boolean) => void): Promise<Leadership> {
@@ -129,7 +151,8 @@ export class MemoryTransport implements Transport {
       if (this.#closed) throw new ClosedError('the memory transport');
       // Later, like a broker's broadcast: never inside the caller's stack.
       setImmediate(() => {
-        for (const consumer of this.#consumers) if (consumer.active) consumer.onControl?.(message);
+        for (const consumer of this.#consumers)
+          if (consumer.active && !consumer.cancelled) consumer.onControl?.(message);
       });
     },
     setPaused: async (queue, paused) => {
@@ -140,7 +163,9 @@ export class MemoryTransport implements Transport {
     isPaused: async (queue) => this.#pausedQueues.has(queue),
     queueInfo: async (queue) => ({
       depth: this.depth(queue),
-      consumers: this.#consumers.filter((c) => c.active && c.queues.includes(queue) && !c.paused.has(queue)).length,
+      consumers: this.#consumers.filter(
+        (c) => c.active && !c.cancelled && c.queues.includes(queue) && !c.paused.has(queue),
+      ).length,
     }),
     heartbeat: async (beat) => {
       setImmediate(() => {
@@ -212,6 +237,7 @@ export class MemoryTransport implements Transport {
   async close(): Promise<void> {
     this.#closed = true;
     this.#elections.close();
+    this.#rateLimits.close();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     for (const consumer of this.#consumers) consumer.active = false;
@@ -289,7 +315,6 @@ export class MemoryTransport implements Transport {
       delivered = false;
       for (let n = 0; n < consumers.length; n++) {
         const consumer = consumers[(this.#roundRobin + n) % consumers.length];
-        if (consumer.unacked >= consumer.prefetch) continue;
         const message = this.#next(consumer);
         if (!message) continue;
         this.#roundRobin = (this.#roundRobin + n + 1) % consumers.length;
@@ -301,21 +326,34 @@ export class MemoryTransport implements Transport {
   }
 
   #next(consumer: Consumer): StoredMessage | undefined {
+    if (consumer.cancelled) return undefined;
     for (const name of consumer.queues) {
-      if (consumer.paused.has(name)) continue;
+      if (this.#isPaused(consumer, name)) continue;
+      if ((consumer.unacked.get(name) ?? 0) >= (consumer.prefetchOf?.get(name) ?? consumer.prefetch)) continue;
+      // A key partition has one active consumer, as on RabbitMQ: the first that consumes it.
+      if (isPartition(name) && this.#activeOf(name) !== consumer) continue;
       const message = this.#queues.get(name)?.shift();
       if (message) return message;
     }
     return undefined;
   }
 
+  #isPaused(consumer: Consumer, queue: string): boolean {
+    return consumer.paused.has(queue) || consumer.paused.has(baseQueue(queue));
+  }
+
+  #activeOf(queue: string): Consumer | undefined {
+    return this.#consumers.find((c) => c.active && c.queues.includes(queue) && !this.#isPaused(c, queue));
+  }
+
   #deliver(consumer: Consumer, message: StoredMessage): void {
-    consumer.unacked++;
+    const queue = message.queue;
+    consumer.unacked.set(queue, (consumer.unacked.get(queue) ?? 0) + 1);
     let settled = false;
     const settle = (): boolean => {
       if (settled) return false;
       settled = true;
-      consumer.unacked--;
+      consumer.unacked.set(queue, (consumer.unacked.get(queue) as number) - 1);
       this.#scheduleDispatch();
       return true;
     };
