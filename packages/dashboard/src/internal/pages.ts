@@ -176,31 +176,34 @@ function timeline(task: StoredStatus): Html[] {
   return steps;
 }
 
-const OUTCOMES: Record<AttemptOutcome, { readonly text: string; readonly tone: string }> = {
-  running: { text: 'running', tone: 'running' },
-  succeeded: { text: 'succeeded', tone: 'ok' },
-  failed: { text: 'failed, retried', tone: 'bad' },
-  dead: { text: 'failed, dead-lettered', tone: 'bad' },
-  cancelled: { text: 'cancelled', tone: 'bad' },
-  lost: { text: 'no outcome recorded (its worker stopped)', tone: 'lost' },
+/** The dot's colour of each outcome in the timeline. */
+const TONES: Record<AttemptOutcome, string> = {
+  running: 'running',
+  succeeded: 'ok',
+  failed: 'bad',
+  dead: 'bad',
+  cancelled: 'bad',
+  lost: 'lost',
 };
 
-/** One start in the timeline: when, how long, where, how it ended, and its error with the stack on demand. */
+/** One start in the timeline: when, how it ended after how long, where, and its error with the stack on demand. */
 function attemptStep(attempt: AttemptRecord, waitedMs: number | undefined, workerLost: boolean): Html {
   const outcome = attempt.outcome === 'running' && workerLost ? 'lost' : attempt.outcome;
-  const { text, tone } = OUTCOMES[outcome];
+  const after = attempt.durationMs === undefined ? '' : ` after ${durationText(attempt.durationMs)}`;
+  const text: Record<AttemptOutcome, string> = {
+    running: `running for ${durationText(Date.now() - attempt.startedAt.getTime())} so far`,
+    succeeded: `succeeded${after}`,
+    failed: `failed${after}, retried`,
+    dead: `failed${after}, dead-lettered`,
+    cancelled: `cancelled${after}`,
+    lost: 'no outcome recorded (its worker stopped)',
+  };
   const where = attempt.worker;
   const place =
     where?.host !== undefined ? html` on ${where.host}${where.pid === undefined ? '' : ` pid ${where.pid}`}` : '';
-  const ran =
-    attempt.durationMs !== undefined
-      ? ` in ${durationText(attempt.durationMs)}`
-      : attempt.outcome === 'running'
-        ? ` for ${durationText(Date.now() - attempt.startedAt.getTime())} so far`
-        : '';
   const error = attempt.error;
-  return html`<li class="attempt ${tone}" data-outcome="${outcome}"><span class="when">${time(attempt.startedAt)}</span>
-<strong>Attempt ${attempt.attempt}</strong> ${text}${ran}${place}${waitedMs === undefined ? '' : html` <span class="muted">(waited ${durationText(waitedMs)} in the queue)</span>`}
+  return html`<li class="attempt ${TONES[outcome]}" data-outcome="${outcome}"><span class="when">${time(attempt.startedAt)}</span>
+<strong>Attempt ${attempt.attempt}</strong> ${text[outcome]}${place}${waitedMs === undefined ? '' : html` <span class="muted">(waited ${durationText(waitedMs)} in the queue)</span>`}
 ${
   error
     ? html`<p class="error-message">${error.code ?? error.name ?? 'Error'}: ${error.message}</p>${error.stack ? html`<details><summary>Stack</summary><pre class="stack">${error.stack}</pre></details>` : ''}`
