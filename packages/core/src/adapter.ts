@@ -37,6 +37,14 @@ export type {
 // Result stores.
 export { isFinished, type StoredStatus, type StoredError, type EnqueuedRecord } from './result-store.js';
 export {
+  historyStart,
+  historyEnd,
+  appendHistory,
+  endHistory,
+  readHistory,
+  type HistoryEntry,
+} from './internal/attempt-history.js';
+export {
   checkListQuery,
   checkProgress,
   encodeCursor,

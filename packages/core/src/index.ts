@@ -43,7 +43,12 @@ export type {
   TaskCounts,
   FinishedMinute,
   Unsubscribe,
+  AttemptRecord,
+  AttemptOutcome,
+  AttemptWorker,
+  WorkerPlace,
 } from './result-store.js';
+export { MAX_ATTEMPT_HISTORY, MAX_HISTORY_STACK_CHARS } from './result-store.js';
 export type { WatchOptions } from './watch.js';
 export type { KeepArgsOptions } from './internal/task-index.js';
 export { memoryResultStore, type MemoryResultStore, type MemoryResultStoreOptions } from './memory-result-store.js';

@@ -1,5 +1,13 @@
 import { InvalidOptionError } from './errors.js';
 import {
+  appendHistory,
+  endHistory,
+  type HistoryEntry,
+  historyEnd,
+  historyStart,
+  readHistory,
+} from './internal/attempt-history.js';
+import {
   addCount,
   argsKeeper,
   checkListQuery,
@@ -20,6 +28,7 @@ import {
   type TaskPage,
   type TaskState,
   type Unsubscribe,
+  type WorkerPlace,
 } from './result-store.js';
 import { parseDuration } from './task-options.js';
 
@@ -41,6 +50,7 @@ interface Row {
   /** JSON text of the kept arguments. */
   args?: string;
   workerId?: string;
+  history?: readonly HistoryEntry[];
 }
 
 /** Options of {@link memoryResultStore}. */
@@ -87,7 +97,14 @@ export class MemoryResultStore implements ResultStore {
     this.#maybePrune();
   }
 
-  async started(id: string, attempt: number, at: Date, deadRetries = 0, workerId?: string): Promise<boolean> {
+  async started(
+    id: string,
+    attempt: number,
+    at: Date,
+    deadRetries = 0,
+    workerId?: string,
+    where?: WorkerPlace,
+  ): Promise<boolean> {
     const row = this.#rows.get(id);
     if (!row) return true;
     if (row.state === 'succeeded' || row.state === 'cancelled') return false;
@@ -100,6 +117,7 @@ export class MemoryResultStore implements ResultStore {
     row.deadRetries = Math.max(row.deadRetries, deadRetries);
     row.startedAt = at;
     row.workerId = workerId;
+    row.history = appendHistory(row.history, historyStart(attempt, at, workerId, where));
     this.#changed(id);
     return true;
   }
@@ -111,6 +129,7 @@ export class MemoryResultStore implements ResultStore {
     row.result = result;
     row.error = undefined;
     row.finishedAt = at;
+    row.history = endHistory(row.history, historyEnd('succeeded', at));
     this.#changed(id);
   }
 
@@ -120,6 +139,7 @@ export class MemoryResultStore implements ResultStore {
     row.state = final ? 'dead' : 'retrying';
     row.error = error;
     if (final) row.finishedAt = at;
+    row.history = endHistory(row.history, historyEnd(final ? 'dead' : 'failed', at, error));
     this.#changed(id);
   }
 
@@ -135,7 +155,10 @@ export class MemoryResultStore implements ResultStore {
   async get(id: string): Promise<StoredStatus | null> {
     const row = this.#rows.get(id);
     if (!row) return null;
-    return this.#snapshot(row);
+    const status = this.#snapshot(row);
+    return row.history === undefined
+      ? status
+      : { ...status, history: readHistory(row.history, row.state, row.finishedAt) };
   }
 
   async claimKey(key: string, id: string): Promise<string> {
@@ -230,7 +253,7 @@ export class MemoryResultStore implements ResultStore {
   }
 
   #snapshot(row: Row): StoredStatus {
-    const { deadRetries: _, args, ...status } = row;
+    const { deadRetries: _, args, history: __, ...status } = row;
     return {
       ...status,
       ...(status.progress === undefined ? {} : { progress: structuredClone(status.progress) }),

@@ -50,7 +50,56 @@ export interface TaskStatus<Result = unknown> {
    * created with `keepArgs: true`.
    */
   readonly args?: unknown;
+  /**
+   * The task's latest starts, oldest first (at most {@link MAX_ATTEMPT_HISTORY}, the older ones dropped): each
+   * attempt, and each redelivery of an attempt whose worker died, with when and where it ran and how it ended. From
+   * `get()` of a store that records it (both of taskq's stores); `list()` leaves it out.
+   */
+  readonly history?: readonly AttemptRecord[];
 }
+
+/** How many starts {@link TaskStatus.history} keeps. */
+export const MAX_ATTEMPT_HISTORY = 20;
+
+/**
+ * How one start of a task ended: `succeeded`; `failed` and another attempt follows; `dead`, failed with no attempt
+ * following (dead-lettered); `cancelled` while it ran; `lost`, no outcome was recorded (its worker died, or could not
+ * reach the store) and the task went on; `running`, not ended yet.
+ */
+export type AttemptOutcome = 'running' | 'succeeded' | 'failed' | 'dead' | 'cancelled' | 'lost';
+
+/** One start of a task in {@link TaskStatus.history}. */
+export interface AttemptRecord {
+  /** The attempt number (a redelivered attempt keeps its number, so two records may share one). */
+  readonly attempt: number;
+  readonly startedAt: Date;
+  /** When it ended, when known (not for `running` and `lost`). */
+  readonly finishedAt?: Date;
+  readonly outcome: AttemptOutcome;
+  /** `finishedAt - startedAt`, when it ended. */
+  readonly durationMs?: number;
+  /** Why it failed (`failed`, `dead`); the stack is cut to {@link MAX_HISTORY_STACK_CHARS} characters. */
+  readonly error?: StoredError;
+  /** The worker that ran it: its heartbeat id (when it has one), host name and process id. */
+  readonly worker?: AttemptWorker;
+}
+
+/** Where a start ran, as far as the worker told the store. */
+export interface AttemptWorker {
+  /** The worker's heartbeat id, as in {@link TaskStatus.workerId}. */
+  readonly id?: string;
+  readonly host?: string;
+  readonly pid?: number;
+}
+
+/** Where a worker process runs: what {@link ResultStore.started} is told for the history. */
+export interface WorkerPlace {
+  readonly host: string;
+  readonly pid: number;
+}
+
+/** Stacks in {@link TaskStatus.history} are cut to this many characters (the latest `error` keeps more). */
+export const MAX_HISTORY_STACK_CHARS = 4_000;
 
 /** What a task reports with `currentTask().progress(value)`: a percentage (0-100) or a JSON object. */
 export type ProgressValue = number | { readonly [key: string]: unknown };
@@ -127,14 +176,29 @@ export interface ResultStore {
    * replayed copy), or it is dead and `deadRetries` is not above the count
    * it died with (a replayed copy, not a dead letter sent back by `taskq
    * dead retry`). The worker then acks the message without running it.
+   * A store that keeps {@link TaskStatus.history} appends the start there, in the same write.
    * @param workerId The starting worker's id, for `lost` (a store may ignore it).
    * @param deadRetries How many times the message's dead letter was sent back (header `x-taskq-dead-retries`); 0 when
    * absent.
+   * @param where The starting worker's host and process id, for the history (a store may ignore it).
    */
-  started(id: string, attempt: number, at: Date, deadRetries?: number, workerId?: string): Promise<boolean>;
-  /** The task succeeded; `result` is JSON text of `[encodedReturnValue]` (taskq's codec encoding). */
+  started(
+    id: string,
+    attempt: number,
+    at: Date,
+    deadRetries?: number,
+    workerId?: string,
+    where?: WorkerPlace,
+  ): Promise<boolean>;
+  /**
+   * The task succeeded; `result` is JSON text of `[encodedReturnValue]` (taskq's codec encoding). The history's open
+   * start, if any, ends `succeeded`.
+   */
   succeeded(id: string, result: string, at: Date): Promise<void>;
-  /** An attempt failed; `final` means no attempt follows (dead-lettered). */
+  /**
+   * An attempt failed; `final` means no attempt follows (dead-lettered). The history's open start, if any, ends
+   * `failed` (or `dead` when final) with the error.
+   */
   failed(id: string, error: StoredError, final: boolean, at: Date): Promise<void>;
   /** The stored status with the encoded result, or null for an unknown id. */
   get(id: string): Promise<StoredStatus | null>;

@@ -646,7 +646,7 @@ export class Worker {
   ): Promise<void> {
     const { definition, fields } = verdict;
     const attempt = fields.attempt;
-    if (this.#recorder && !(await this.#recorder.start(run, fields.deadRetries, this.#foreign?.card.instance))) {
+    if (this.#recorder && !(await this.#recorder.start(run, fields.deadRetries, this.#foreign?.card))) {
       // Already finished: a redelivery after a crash between the run and its ack, or a replayed copy. Do not run it
       // twice.
       const skipped = this.#logFields(run);

@@ -98,6 +98,21 @@ describe('every: anchored intervals', () => {
   });
 });
 
+describe('the last tick', () => {
+  it('is the latest tick at or before the given time, by the spec, across a daylight saving gap and for every', () => {
+    const daily = schedule('berlin-0230-last', { cron: '30 2 * * *', tz: 'Europe/Berlin' }, report, 'daily', 'x');
+    expect(daily.last(new Date('2026-03-29T12:00:00Z'))?.toISOString()).toBe('2026-03-29T01:00:00.000Z');
+    expect(daily.last(new Date('2026-03-29T01:00:00Z'))?.toISOString()).toBe('2026-03-29T01:00:00.000Z');
+    expect(daily.last(new Date('2026-03-29T00:59:59Z'))?.toISOString()).toBe('2026-03-28T01:30:00.000Z');
+    const quarter = schedule('quarter-last', { every: '15m' }, report, 'q', 'x');
+    expect(quarter.last(new Date('2026-05-01T10:44:59Z'))?.toISOString()).toBe('2026-05-01T10:30:00.000Z');
+    const perSecond = schedule('second-last', { cron: '* * * * * *' }, report, 's', 'x');
+    expect(perSecond.last(new Date('2026-05-01T10:44:59.500Z'))?.toISOString()).toBe('2026-05-01T10:44:59.000Z');
+    const yearly = schedule('yearly-last', { cron: '0 0 1 1 *' }, report, 'y', 'x');
+    expect(yearly.last(new Date('2026-05-01T00:00:00Z'))?.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+});
+
 describe('tick ids', () => {
   it('are the same for every scheduler, differ by schedule and tick, sort by tick time and pass the envelope check', () => {
     const a = tickId('nightly', Date.parse('2026-03-29T01:00:00Z'));

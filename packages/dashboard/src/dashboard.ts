@@ -38,6 +38,7 @@ import {
   workersLive,
 } from './internal/pages.js';
 import { WorkerRoster } from './internal/roster.js';
+import { loadSchedules, schedulesLive } from './internal/schedules.js';
 import {
   type DashboardOptions,
   type DashboardPrincipal,
@@ -182,6 +183,7 @@ async function serve(
     readOnly: options.readOnly,
     title: options.title,
     assetVersion: assets.version,
+    schedules: options.schedules !== undefined,
   };
   if (route === '/live') {
     const target = url.searchParams.get('view') ?? '/';
@@ -339,6 +341,12 @@ async function renderView(
     return { section: 'dead', heading: 'Dead letters', live: deadLive(view, await loadDead(queue)) };
   if (route === '/workers')
     return { section: 'workers', heading: 'Workers', live: workersLive(view, await loadWorkers(queue, roster)) };
+  if (route === '/schedules' && options.schedules)
+    return {
+      section: 'schedules',
+      heading: 'Schedules',
+      live: schedulesLive(view, await loadSchedules(options.schedules, queue), queue.store !== undefined),
+    };
   return undefined;
 }
 

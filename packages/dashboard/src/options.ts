@@ -1,5 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import { consoleLogger, InvalidOptionError, type Logger, type TaskQueue } from '@taskq/core';
+import {
+  consoleLogger,
+  InvalidOptionError,
+  type Logger,
+  type Schedule,
+  type Scheduler,
+  type TaskQueue,
+} from '@taskq/core';
 import { parseDuration } from '@taskq/core/adapter';
 
 /**
@@ -68,6 +75,12 @@ export interface DashboardOptions {
   readonly logger?: Logger;
   /** The name in the page title and header. @defaultValue `'taskq'` */
   readonly title?: string;
+  /**
+   * The application's schedules (the list given to `createScheduler`, or the scheduler itself): a Schedules page shows
+   * each one's spec, overlap setting, next runs and the task of its latest tick. Without it there is no such page.
+   * @defaultValue no schedules page
+   */
+  readonly schedules?: readonly Schedule[] | Scheduler;
 }
 
 /** @internal {@link DashboardOptions} after validation. */
@@ -81,6 +94,8 @@ export interface ResolvedDashboardOptions {
   readonly refreshMs: number;
   readonly logger: Logger;
   readonly title: string;
+  /** Undefined: no schedules page. */
+  readonly schedules: readonly Schedule[] | undefined;
 }
 
 const KNOWN = new Set([
@@ -93,6 +108,7 @@ const KNOWN = new Set([
   'refreshInterval',
   'logger',
   'title',
+  'schedules',
 ]);
 
 /** @internal Checks the options once, naming the option and the bad value. */
@@ -130,6 +146,7 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
   if (typeof title !== 'string' || title === '') throw new InvalidOptionError('title', 'expected a non-empty string');
   return {
     queue,
+    schedules: resolveSchedules(options.schedules),
     authorize: options.authorize,
     readOnly: options.readOnly ?? false,
     redact: options.redact ?? ((value) => value),
@@ -139,6 +156,18 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
     logger: options.logger ?? consoleLogger('info'),
     title,
   };
+}
+
+function resolveSchedules(value: DashboardOptions['schedules']): readonly Schedule[] | undefined {
+  if (value === undefined) return undefined;
+  const list = Array.isArray(value) ? value : (value as Scheduler | null)?.schedules;
+  const expected = 'expected the schedules given to createScheduler (schedule(...) values), or the scheduler';
+  if (!Array.isArray(list)) throw new InvalidOptionError('schedules', expected);
+  list.forEach((item: Schedule, i) => {
+    if (typeof item !== 'object' || item === null || typeof item.id !== 'string' || typeof item.last !== 'function')
+      throw new InvalidOptionError(`schedules[${i}]`, expected);
+  });
+  return [...list];
 }
 
 /** @internal True for a request from this machine that came through no proxy. */

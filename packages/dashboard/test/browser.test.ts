@@ -6,8 +6,11 @@ import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import {
   createQueue,
+  createScheduler,
   createWorker,
   currentTask,
+  type FiredEvent,
+  schedule,
   silentLogger,
   type TaskQueue,
   TaskRegistry,
@@ -45,10 +48,19 @@ async function chargeCard(order: string): Promise<string> {
   if (flaky.fail) throw new Error(`card declined for ${order}`);
   return `charged ${order}`;
 }
+const declines = new Map<string, number>();
+/** Declined twice for an order, charged on the third attempt. */
+async function chargeTwiceDeclined(order: string): Promise<string> {
+  const call = (declines.get(order) ?? 0) + 1;
+  declines.set(order, call);
+  if (call < 3) throw new Error(`declined: try ${call} for ${order}`);
+  return `charged ${order} on try ${call}`;
+}
 const registry = new TaskRegistry()
   .add('demo.echo', echo)
   .add('reports.longReport', longReport)
-  .add('billing.chargeCard', chargeCard);
+  .add('billing.chargeCard', chargeCard)
+  .add('billing.chargeTwiceDeclined', chargeTwiceDeclined);
 
 const broker = testBroker('tqdash');
 let schema: string;
@@ -63,6 +75,7 @@ let page: Page;
 const closers: Array<() => Promise<unknown>> = [];
 const actions: unknown[] = [];
 const queueName = broker.queue('web');
+const everyTwoSeconds = schedule('dash-every-2s', { every: '2s', queue: queueName }, echo, 'scheduled');
 
 beforeAll(async () => {
   mkdirSync(OUT, { recursive: true });
@@ -95,6 +108,7 @@ beforeAll(async () => {
   const full = dashboard({
     queue,
     logger,
+    schedules: [everyTwoSeconds],
     authorize: (request) => (request.headers['x-user'] === 'ada' ? { user: 'ada' } : null),
   });
   const readOnly = dashboard({
@@ -188,6 +202,63 @@ describe('the dashboard in Chromium', () => {
     page.off('dialog', onDialog);
     await page.screenshot({ path: `${OUT}task.png` });
     expect(seen).toEqual({ foreign: [], errors: [] });
+  });
+
+  it('shows each attempt of a retried task in the timeline, with its error and the stack on demand', async () => {
+    const seen = watchPage(page);
+    const handle = await queue
+      .with({ attempts: 3, backoff: { type: 'fixed', delay: 200 } })
+      .submit(chargeTwiceDeclined, 'order-9');
+    await page.goto(admin(`/tasks/${handle.id}`));
+    await page.locator('.task-head .state-succeeded').waitFor({ timeout: 20_000 });
+    const attempts = page.locator('.timeline li.attempt');
+    await expect.poll(() => attempts.count()).toBe(3);
+    const outcomes: Array<string | null> = [];
+    for (let i = 0; i < 3; i++) outcomes.push(await attempts.nth(i).getAttribute('data-outcome'));
+    expect(outcomes).toEqual(['failed', 'failed', 'succeeded']);
+    expect(await attempts.nth(0).locator('.error-message').textContent()).toBe('Error: declined: try 1 for order-9');
+    expect(await attempts.nth(1).locator('.error-message').textContent()).toBe('Error: declined: try 2 for order-9');
+    expect(await attempts.nth(2).locator('.error-message').count()).toBe(0);
+    expect(await attempts.nth(2).textContent()).toMatch(/Attempt 3 succeeded after \d+ ms on \S+ pid \d+/);
+    const stack = attempts.nth(0).locator('pre.stack');
+    expect(await stack.isVisible()).toBe(false);
+    await attempts.nth(0).locator('summary').click();
+    expect(await stack.isVisible()).toBe(true);
+    expect(await stack.textContent()).toContain('declined: try 1 for order-9');
+    await page.screenshot({ path: `${OUT}task-retried.png` });
+    expect(seen).toEqual({ foreign: [], errors: [] });
+  });
+
+  it('lists the schedules: spec, next runs, and the task of the latest tick with its state', async () => {
+    const seen = watchPage(page);
+    const scheduler = createScheduler({ queue, schedules: [everyTwoSeconds] });
+    const fired: FiredEvent[] = [];
+    scheduler.on('fired', (event) => fired.push(event));
+    await scheduler.start();
+    try {
+      await expect.poll(() => fired.length, { timeout: 15_000 }).toBeGreaterThan(0);
+      await page.goto(admin('/'));
+      await page.getByRole('link', { name: 'Schedules' }).click();
+      await page.waitForURL(/\/schedules$/);
+      const row = page.locator('tr[data-schedule="dash-every-2s"]');
+      expect(await row.locator('th').textContent()).toBe('dash-every-2s');
+      expect(await row.locator('code').textContent()).toBe('every 2s');
+      expect(await row.textContent()).toContain('demo.echo');
+      const next = row.locator('.next-runs time');
+      expect(await next.count()).toBe(3);
+      const firstNext = Date.parse((await next.first().getAttribute('datetime')) ?? '');
+      expect(firstNext % 2_000).toBe(0);
+      expect(firstNext).toBeGreaterThan(Date.now() - 4_000);
+      // The latest tick's task ran in the worker; the page follows the ticks live.
+      await row.locator('.last-tick .state-succeeded').waitFor({ timeout: 15_000 });
+      await page.screenshot({ path: `${OUT}schedules.png` });
+      await row.locator('.last-tick a').click();
+      await page.locator('.task-head .state-succeeded').waitFor();
+      expect(await page.locator('h1').textContent()).toBe('Task demo.echo');
+      expect(seen).toEqual({ foreign: [], errors: [] });
+    } finally {
+      await scheduler.stop();
+    }
   });
 
   it('opens the overview, tasks, workers and dead-letter pages', async () => {

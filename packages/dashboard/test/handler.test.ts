@@ -2,12 +2,15 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import {
   createQueue,
+  createScheduler,
   createWorker,
   memory,
   memoryResultStore,
+  schedule,
   silentLogger,
   type TaskQueue,
   TaskRegistry,
+  tickId,
 } from '@taskq/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cleanup } from '../../../test-support/cleanup.js';
@@ -20,7 +23,15 @@ async function greet(name: string): Promise<string> {
 async function fail(): Promise<void> {
   throw new Error('it broke <b>badly</b>');
 }
-const registry = new TaskRegistry().add('demo.greet', greet).add('demo.fail', fail);
+const flakyCalls = new Map<string, number>();
+/** Fails its first two attempts (with markup in the message), succeeds on the third. */
+async function flaky(key: string): Promise<string> {
+  const call = (flakyCalls.get(key) ?? 0) + 1;
+  flakyCalls.set(key, call);
+  if (call < 3) throw new Error(`<i>try ${call}</i> failed`);
+  return 'third time lucky';
+}
+const registry = new TaskRegistry().add('demo.greet', greet).add('demo.fail', fail).add('demo.flaky', flaky);
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -63,6 +74,8 @@ describe('dashboard options', () => {
       [{ queue, queues: [1] }, 'queues'],
       [{ queue, refreshInterval: 10 }, 'refreshInterval'],
       [{ queue, autorize: () => true }, 'autorize'],
+      [{ queue, schedules: 'nightly' }, 'schedules'],
+      [{ queue, schedules: [{ id: 'x' }] }, 'schedules[0]'],
     ];
     for (const [options, option] of bad) {
       let error: unknown;
@@ -146,6 +159,66 @@ describe('pages', () => {
     expect(page.text).not.toContain('secret-name');
     expect(page.text).toContain('[redacted]');
     expect(page.text).toContain('&quot;17 characters&quot;');
+  });
+
+  it('show each attempt of a retried task in the timeline: outcome, duration, worker, and the error with its stack', async () => {
+    const queue = memoryQueue();
+    const worker = createWorker({ registry, transport: queue.transport, store: queue.store, logger: silentLogger });
+    await worker.start();
+    cleanup.add(() => worker.stop());
+    const handle = await queue.with({ attempts: 3, backoff: { type: 'fixed', delay: 10 } }).submit(flaky, 'handler');
+    expect(await handle.result()).toBe('third time lucky');
+    const client = await serveDashboard({ queue, authorize: () => 'ada' });
+    const page = await client.get(`/tasks/${handle.id}`);
+    const steps = [...page.text.matchAll(/<li class="attempt (\w+)" data-outcome="(\w+)">([\s\S]*?)<\/li>/g)];
+    expect(steps.map((m) => [m[1], m[2]])).toEqual([
+      ['bad', 'failed'],
+      ['bad', 'failed'],
+      ['ok', 'succeeded'],
+    ]);
+    expect(steps[0][3]).toMatch(/Attempt 1<\/strong> failed after \d+ ms, retried on /);
+    expect(steps[0][3]).toContain('Error: &lt;i&gt;try 1&lt;/i&gt; failed');
+    expect(steps[0][3]).toMatch(/<details><summary>Stack<\/summary><pre class="stack">Error: &lt;i&gt;try 1/);
+    expect(steps[1][3]).toContain('&lt;i&gt;try 2&lt;/i&gt; failed');
+    expect(steps[2][3]).toMatch(/Attempt 3<\/strong> succeeded after \d+ ms on /);
+    expect(steps[2][3]).not.toContain('error-message');
+    expect(steps[2][3]).toContain(` pid ${process.pid}`);
+    expect(page.text).not.toContain('<i>try');
+  });
+
+  it('list the schedules when given: spec, overlap, next runs, and the task of the latest tick; no page without them', async () => {
+    const queue = memoryQueue();
+    const yearly = schedule('yearly-report', { cron: '0 0 1 1 *', tz: 'Europe/Berlin' }, greet, 'year');
+    const quarter = schedule('quarter-sync', { every: '15m', overlap: false, queue: 'sync' }, greet, 'sync');
+    const last = yearly.last() as Date;
+    const fired = await queue.with({ id: tickId(yearly.id, last.getTime()) }).submit(greet, 'year');
+    const client = await serveDashboard({ queue, authorize: () => 'ada', schedules: [yearly, quarter] });
+    const page = await client.get('/schedules');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('href="/schedules" aria-current="page">Schedules</a>');
+    const rows = Object.fromEntries(
+      [...page.text.matchAll(/<tr data-schedule="([^"]+)">([\s\S]*?)<\/tr>/g)].map((m) => [m[1], m[2]]),
+    );
+    expect(Object.keys(rows)).toEqual(['yearly-report', 'quarter-sync']);
+    expect(rows['yearly-report']).toContain('<code>0 0 1 1 * (Europe/Berlin)</code>');
+    expect(rows['yearly-report']).toContain('demo.greet');
+    expect(rows['yearly-report']).toContain('<td>allowed</td>');
+    const nextRuns = [...rows['yearly-report'].matchAll(/<li><time datetime="([^"]+)"/g)].map((m) => m[1]);
+    expect(nextRuns).toEqual(yearly.next(new Date(), 3).map((d) => d.toISOString()));
+    expect(rows['yearly-report']).toContain(`datetime="${last.toISOString()}"`);
+    expect(rows['yearly-report']).toContain(`<span class="state state-queued">queued</span>`);
+    expect(rows['yearly-report']).toContain(`href="/tasks/${fired.id}"`);
+    expect(rows['quarter-sync']).toContain('<code>every 15m</code>');
+    expect(rows['quarter-sync']).toContain('queue sync');
+    expect(rows['quarter-sync']).toContain('skipped while the last runs');
+    expect(rows['quarter-sync']).toContain('not in the store');
+    // A Scheduler works as well as its list; without schedules there is neither a link nor a page.
+    const scheduler = createScheduler({ queue, schedules: [yearly] });
+    const viaScheduler = await serveDashboard({ queue, authorize: () => 'ada', schedules: scheduler });
+    expect((await viaScheduler.get('/schedules')).text).toContain('<tr data-schedule="yearly-report">');
+    const plain = await serveDashboard({ queue, authorize: () => 'ada' });
+    expect((await plain.get('/')).text).not.toContain('/schedules');
+    expect((await plain.get('/schedules')).status).toBe(404);
   });
 
   it('serve assets small enough: all of them gzipped under 150 KB', async () => {

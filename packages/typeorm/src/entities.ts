@@ -63,6 +63,8 @@ export interface StatusRow {
   args: string | null;
   /** Id of the worker that made the latest start (for `lost`). */
   workerId: string | null;
+  /** The latest starts as a JSON array (at most 20), each with its attempt, times, worker and outcome. */
+  history: string | null;
 }
 
 /** A row of `taskq_keys`: a deduplication key held by a task. */
@@ -144,6 +146,7 @@ export const StatusEntity = new EntitySchema<StatusRow>({
     progress: { type: 'text', nullable: true },
     args: { type: 'text', nullable: true },
     workerId: { name: 'worker_id', type: 'varchar', length: 36, nullable: true },
+    history: { type: 'text', nullable: true },
   },
   // The task index (store.list()) pages newest first, whole or filtered by one of state, name, queue.
   indices: [

@@ -19,6 +19,7 @@ export {
   TaskqStatusWorkerId1780000000000,
   TaskqTaskIndex1780272000000,
   TaskqScheduleTicks1780358400000,
+  TaskqStatusHistory1780444800000,
 } from './migrations.js';
 export { sqlTickClaims, type SqlTickClaimsOptions } from './tick-claims.js';
 export {

@@ -192,6 +192,22 @@ export class TaskqScheduleTicks1780358400000 implements MigrationInterface {
   }
 }
 
+/**
+ * Adds the status table's `history`: each task's latest starts (attempt, times, worker, outcome, error) as a JSON
+ * array, for `get()`'s `history` and the dashboard's timeline.
+ */
+export class TaskqStatusHistory1780444800000 implements MigrationInterface {
+  readonly name = 'TaskqStatusHistory1780444800000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.addColumn(tablePath(queryRunner)(TABLES.status), new TableColumn(text('history', true)));
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.dropColumn(tablePath(queryRunner)(TABLES.status), 'history');
+  }
+}
+
 function tablePath(queryRunner: QueryRunner): (table: string) => string {
   const schema = (queryRunner.connection.options as { schema?: string }).schema;
   return (table) => (schema ? `${schema}.${table}` : table);
@@ -205,4 +221,5 @@ export const taskqMigrations: (new () => MigrationInterface)[] = Object.freeze([
   TaskqStatusWorkerId1780000000000,
   TaskqTaskIndex1780272000000,
   TaskqScheduleTicks1780358400000,
+  TaskqStatusHistory1780444800000,
 ]) as (new () => MigrationInterface)[];

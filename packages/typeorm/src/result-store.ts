@@ -9,6 +9,7 @@ import {
   type TaskPage,
   type TaskState,
   type Unsubscribe,
+  type WorkerPlace,
 } from '@taskq/core';
 import {
   addCount,
@@ -17,8 +18,11 @@ import {
   emptyCounts,
   type EnqueuedRecord,
   encodeCursor,
+  historyEnd,
+  historyStart,
   type KeepArgsOptions,
   parseDuration,
+  readHistory,
   type StoredError,
   type StoredStatus,
   useLogger,
@@ -27,6 +31,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { KeyEntity, StatusEntity } from './entities.js';
 import { type Dialect, dialectOf, execute, placeholders, tableOf, toMs } from './internal/dialect.js';
 import { detached } from './internal/detached.js';
+import { appendHistorySql, endHistorySql } from './internal/history-sql.js';
 import { withManager } from './internal/scope.js';
 import { StatusFeed } from './internal/status-feed.js';
 
@@ -145,16 +150,25 @@ export class SqlResultStore implements ResultStore {
     await execute(this.#dialect, manager, `DELETE FROM ${table} WHERE "id" IN (${placeholders(ids.length)})`, ids);
   }
 
-  async started(id: string, attempt: number, at: Date, deadRetries = 0, workerId?: string): Promise<boolean> {
+  async started(
+    id: string,
+    attempt: number,
+    at: Date,
+    deadRetries = 0,
+    workerId?: string,
+    where?: WorkerPlace,
+  ): Promise<boolean> {
     const table = tableOf(this.dataSource, StatusEntity);
+    const entry = JSON.stringify(historyStart(attempt, at, workerId, where));
     return this.#run(async (manager) => {
       // A succeeded task never runs again; a dead one only when its dead letter was sent back (one more dead retry).
       const affected = await this.#write(
         manager,
         `UPDATE ${table} SET "state" = 'active', "finished_at" = NULL, "attempts" = CASE WHEN "attempts" > ? THEN "attempts" ELSE ? END, ` +
-          `"deliveries" = "deliveries" + 1, "dead_retries" = CASE WHEN "dead_retries" > ? THEN "dead_retries" ELSE ? END, "started_at" = ?, "worker_id" = ? ` +
+          `"deliveries" = "deliveries" + 1, "dead_retries" = CASE WHEN "dead_retries" > ? THEN "dead_retries" ELSE ? END, "started_at" = ?, "worker_id" = ?, ` +
+          `"history" = ${appendHistorySql(this.#dialect)} ` +
           `WHERE "id" = ? AND "state" NOT IN ('succeeded', 'cancelled') AND ("state" NOT IN ${FINISHED} OR "dead_retries" < ?)`,
-        [attempt, attempt, deadRetries, deadRetries, at.getTime(), workerId ?? null, id, deadRetries],
+        [attempt, attempt, deadRetries, deadRetries, at.getTime(), workerId ?? null, entry, id, deadRetries],
       );
       if (affected > 0) return true;
       // No row: a task submitted without this store (or pruned): run it.
@@ -181,8 +195,9 @@ export class SqlResultStore implements ResultStore {
     await this.#run((manager) =>
       this.#write(
         manager,
-        `UPDATE ${table} SET "state" = 'succeeded', "result" = ?, "error" = NULL, "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
-        [result, at.getTime(), id],
+        `UPDATE ${table} SET "state" = 'succeeded', "result" = ?, "error" = NULL, "finished_at" = ?, "history" = ${endHistorySql(this.#dialect)} ` +
+          `WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
+        [result, at.getTime(), JSON.stringify(historyEnd('succeeded', at)), id],
       ),
     );
     this.#maybePrune();
@@ -191,17 +206,19 @@ export class SqlResultStore implements ResultStore {
   async failed(id: string, error: StoredError, final: boolean, at: Date): Promise<void> {
     const table = tableOf(this.dataSource, StatusEntity);
     const text = JSON.stringify({ message: error.message, code: error.code, name: error.name, stack: error.stack });
+    const end = JSON.stringify(historyEnd(final ? 'dead' : 'failed', at, error));
+    const history = `"history" = ${endHistorySql(this.#dialect)}`;
     await this.#run((manager) =>
       final
         ? this.#write(
             manager,
-            `UPDATE ${table} SET "state" = 'dead', "error" = ?, "finished_at" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
-            [text, at.getTime(), id],
+            `UPDATE ${table} SET "state" = 'dead', "error" = ?, "finished_at" = ?, ${history} WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
+            [text, at.getTime(), end, id],
           )
         : this.#write(
             manager,
-            `UPDATE ${table} SET "state" = 'retrying', "error" = ? WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
-            [text, id],
+            `UPDATE ${table} SET "state" = 'retrying', "error" = ?, ${history} WHERE "id" = ? AND "state" NOT IN ${FINISHED}`,
+            [text, end, id],
           ),
     );
     if (final) this.#maybePrune();
@@ -211,7 +228,7 @@ export class SqlResultStore implements ResultStore {
     const table = tableOf(this.dataSource, StatusEntity);
     // Inside a transaction, read through it: a task submitted in it reads as queued there.
     const { rows } = await withManager(this.dataSource, 'always', (manager) =>
-      execute(this.#dialect, manager, `SELECT ${COLUMNS} FROM ${table} WHERE "id" = ?`, [id]),
+      execute(this.#dialect, manager, `SELECT ${COLUMNS}, "history" FROM ${table} WHERE "id" = ?`, [id]),
     );
     if (rows.length === 0) return null;
     const status = toStatus(rows[0]);
@@ -459,6 +476,7 @@ function toStatus(row: Record<string, unknown>): StoredStatus {
   if (row.progress !== null && row.progress !== undefined) status.progress = JSON.parse(String(row.progress));
   if (row.args !== null && row.args !== undefined) status.args = JSON.parse(String(row.args));
   if (typeof row.worker_id === 'string') status.workerId = row.worker_id;
+  if (typeof row.history === 'string') status.history = readHistory(row.history, status.state, status.finishedAt);
   return status;
 }
 

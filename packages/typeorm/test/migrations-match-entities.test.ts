@@ -25,6 +25,7 @@ describe.each<DbKind>(['postgres', 'sqlite'])('taskqMigrations (%s)', (kind) => 
         'TaskqStatusWorkerId1780000000000',
         'TaskqTaskIndex1780272000000',
         'TaskqScheduleTicks1780358400000',
+        'TaskqStatusHistory1780444800000',
       ]);
       const pending = await dataSource.driver.createSchemaBuilder().log();
       console.log(

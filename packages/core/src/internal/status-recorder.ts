@@ -1,9 +1,10 @@
+import { hostname } from 'node:os';
 import type { CodecSet } from '../codecs/codec-set.js';
 import { encodeArgs } from '../codecs/encode.js';
 import { errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isPublicError } from './public-error.js';
-import type { ProgressValue, ResultStore, StoredError } from '../result-store.js';
+import type { ProgressValue, ResultStore, StoredError, WorkerPlace } from '../result-store.js';
 import { describeError } from './dead-letter.js';
 import type { TaskRun } from './task-run.js';
 
@@ -17,6 +18,8 @@ export class StatusRecorder {
   readonly #codecs: CodecSet;
   readonly #logger: Logger;
   readonly #report: (message: string, error: unknown) => void;
+  /** This process, for the history of a worker that has no presence card (a transport without heartbeats). */
+  readonly #here: WorkerPlace = { host: hostname(), pid: process.pid };
 
   constructor(store: ResultStore, codecs: CodecSet, logger: Logger, report: (message: string, error: unknown) => void) {
     this.#store = store;
@@ -29,9 +32,14 @@ export class StatusRecorder {
    * False when the store knows the task as finished (a redelivery or a replayed copy): the caller acks without running
    * it.
    */
-  async start(run: TaskRun, deadRetries: number, workerId?: string): Promise<boolean> {
+  async start(
+    run: TaskRun,
+    deadRetries: number,
+    worker?: { readonly instance: string; readonly host: string; readonly pid: number },
+  ): Promise<boolean> {
     try {
-      return await this.#store.started(run.id, run.attempt, new Date(), deadRetries, workerId);
+      const where = worker ? { host: worker.host, pid: worker.pid } : this.#here;
+      return await this.#store.started(run.id, run.attempt, new Date(), deadRetries, worker?.instance, where);
     } catch (error) {
       this.#report(`recording the start of task ${run.id} failed`, error);
       return true;

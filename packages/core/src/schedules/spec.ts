@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { InvalidOptionError } from '../errors.js';
 import type { TaskFunction } from '../registry.js';
 import { parseDuration, type TaskOptions, validateTaskOptions } from '../task-options.js';
+import { lastTick } from './ticks.js';
 
 /** A cron schedule: five fields (minute hour day month weekday) or six with seconds first, in a time zone. */
 export interface CronSpec {
@@ -58,6 +59,11 @@ export interface Schedule<F extends TaskFunction = TaskFunction> {
   readonly args: Parameters<F>;
   /** The next `count` tick times after `from` (default: now). */
   next(from?: Date, count?: number): Date[];
+  /**
+   * The latest tick time at or before `at` (default: now), by the spec alone (whether it fired is the scheduler's
+   * business), or undefined when there was none in the eleven years before it.
+   */
+  last(at?: Date): Date | undefined;
 }
 
 /** @internal A schedule with its spec resolved. */
@@ -106,6 +112,11 @@ export function schedule<F extends TaskFunction>(
     fn,
     args: Object.freeze([...args]) as unknown as Parameters<F>,
     next: (from: Date = new Date(), count = 5) => nextTicks(resolution.nextAfter, from, count),
+    last: (at: Date = new Date()) => {
+      if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new InvalidOptionError('at', 'expected a Date');
+      const tick = lastTick(resolution.nextAfter, at.getTime());
+      return tick === undefined ? undefined : new Date(tick);
+    },
   });
   resolved.set(made, { ...resolution, schedule: made });
   return made;

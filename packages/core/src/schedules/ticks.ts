@@ -1,5 +1,3 @@
-import type { ResolvedSchedule } from './spec.js';
-
 /** Windows looked through, newest first, for the latest ticks of a range: a long outage costs few steps. */
 const WINDOWS_MS = [60_000, 3_600_000, 86_400_000, 35 * 86_400_000, 400 * 86_400_000, 11 * 366 * 86_400_000];
 
@@ -30,6 +28,14 @@ export function latestTicks(
   return { ticks: [], passed: 0 };
 }
 
+/** How far {@link lastTick} looks back. */
+const LAST_TICK_LOOKBACK_MS = 11 * 366 * 86_400_000;
+
+/** The latest tick at or before `at`, or undefined when there is none in the eleven years before it. */
+export function lastTick(nextAfter: (after: number) => number | undefined, at: number): number | undefined {
+  return latestTicks(nextAfter, at - LAST_TICK_LOOKBACK_MS, at, 1).ticks[0];
+}
+
 /**
  * The ticks to handle when a scheduler becomes active (or wakes), split by whether a scheduler was known to run
  * then. `mark`: the last tick handled (undefined: none known, nothing is caught up). Ticks before `aliveSince`
@@ -38,7 +44,10 @@ export function latestTicks(
  * up to `maxDue` (the latest).
  */
 export function dueTicks(
-  resolved: ResolvedSchedule,
+  resolved: {
+    readonly nextAfter: (after: number) => number | undefined;
+    readonly catchUp: { readonly withinMs: number; readonly max: number };
+  },
   mark: number | undefined,
   aliveSince: number,
   now: number,

@@ -76,5 +76,16 @@ describe('fault: the status of a task whose worker was SIGKILLed', () => {
     expect(last).toMatchObject({ state: 'succeeded', attempts: 1, deliveries: 2, result: 7 });
     expect(last?.startedAt?.getTime()).toBeGreaterThanOrEqual(killedAt);
     expect(last?.startedAt?.getTime()).toBeGreaterThan(first?.startedAt?.getTime() ?? Number.POSITIVE_INFINITY);
+    // The history keeps both starts: the killed one with no outcome (lost), then the rerun that succeeded.
+    console.log(
+      '[worker SIGKILL, history]',
+      last?.history?.map((a) => `${a.attempt}:${a.outcome}:pid ${a.worker?.pid}`),
+    );
+    expect(last?.history?.map((a) => [a.attempt, a.outcome])).toEqual([
+      [1, 'lost'],
+      [1, 'succeeded'],
+    ]);
+    expect(last?.history?.[0].worker?.pid).toBe(child.of('ready')[0].pid);
+    expect(last?.history?.[0].finishedAt).toBeUndefined();
   });
 });

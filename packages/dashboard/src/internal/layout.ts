@@ -11,15 +11,18 @@ export interface View {
   readonly title: string;
   /** Version of the assets, for their URLs (cached for a year). */
   readonly assetVersion: string;
+  /** Whether the navigation links the schedules page (it exists only when schedules were given). */
+  readonly schedules?: boolean;
 }
 
-export type Section = 'overview' | 'tasks' | 'dead' | 'workers';
+export type Section = 'overview' | 'tasks' | 'dead' | 'workers' | 'schedules';
 
 const SECTIONS: readonly [Section, string, string][] = [
   ['overview', 'Overview', '/'],
   ['tasks', 'Tasks', '/tasks'],
   ['dead', 'Dead letters', '/dead'],
   ['workers', 'Workers', '/workers'],
+  ['schedules', 'Schedules', '/schedules'],
 ];
 
 /** The notice an action leaves in the URL it redirects to: fixed texts only, never text from the URL. */
@@ -61,7 +64,7 @@ export function page(
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
 <a class="brand" href="${base}/"><img src="${base}/assets/icon.svg?v=${assetVersion}" alt="" width="22" height="22"> ${view.title}</a>
-<nav aria-label="Sections"><ul class="nav-list">${SECTIONS.map(
+<nav aria-label="Sections"><ul class="nav-list">${SECTIONS.filter(([id]) => id !== 'schedules' || view.schedules).map(
     ([id, label, path]) =>
       html`<li><a href="${base}${path}"${id === options.section ? html` aria-current="page"` : ''}>${label}</a></li>`,
   )}</ul></nav>

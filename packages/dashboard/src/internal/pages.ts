@@ -1,4 +1,5 @@
 import type { TaskQueue } from '@taskq/core';
+import type { AttemptOutcome, AttemptRecord } from '@taskq/core';
 import type { DeadLetterRecord, StoredStatus } from '@taskq/core/adapter';
 import type { RedactContext } from '../options.js';
 import { minuteChart } from './chart.js';
@@ -157,9 +158,65 @@ ${result}`;
 
 function timeline(task: StoredStatus): Html[] {
   const steps: Html[] = [html`<li><span class="when">${time(task.enqueuedAt)}</span> Enqueued</li>`];
+  const history = task.history;
+  if (!history || history.length === 0) return [...steps, ...latestAttempt(task)];
+  const dropped = task.deliveries - history.length;
+  if (dropped > 0)
+    steps.push(
+      html`<li class="muted">${dropped} earlier start${dropped === 1 ? ' is' : 's are'} not kept (the store keeps the latest ${history.length})</li>`,
+    );
+  history.forEach((attempt, i) => {
+    const waited = i === 0 && dropped <= 0 ? attempt.startedAt.getTime() - task.enqueuedAt.getTime() : undefined;
+    steps.push(attemptStep(attempt, waited, task.state === 'active' && task.lost === true));
+  });
+  if (task.state === 'retrying') steps.push(html`<li class="muted">Waiting for attempt ${task.attempts + 1}</li>`);
+  // Cancelled while it waited (a cancel during a run ends that run's step instead).
+  if (task.state === 'cancelled' && history.at(-1)?.outcome !== 'cancelled')
+    steps.push(html`<li class="bad"><span class="when">${time(task.finishedAt)}</span> Cancelled</li>`);
+  return steps;
+}
+
+/** The dot's colour of each outcome in the timeline. */
+const TONES: Record<AttemptOutcome, string> = {
+  running: 'running',
+  succeeded: 'ok',
+  failed: 'bad',
+  dead: 'bad',
+  cancelled: 'bad',
+  lost: 'lost',
+};
+
+/** One start in the timeline: when, how it ended after how long, where, and its error with the stack on demand. */
+function attemptStep(attempt: AttemptRecord, waitedMs: number | undefined, workerLost: boolean): Html {
+  const outcome = attempt.outcome === 'running' && workerLost ? 'lost' : attempt.outcome;
+  const after = attempt.durationMs === undefined ? '' : ` after ${durationText(attempt.durationMs)}`;
+  const text: Record<AttemptOutcome, string> = {
+    running: `running for ${durationText(Date.now() - attempt.startedAt.getTime())} so far`,
+    succeeded: `succeeded${after}`,
+    failed: `failed${after}, retried`,
+    dead: `failed${after}, dead-lettered`,
+    cancelled: `cancelled${after}`,
+    lost: 'no outcome recorded (its worker stopped)',
+  };
+  const where = attempt.worker;
+  const place =
+    where?.host !== undefined ? html` on ${where.host}${where.pid === undefined ? '' : ` pid ${where.pid}`}` : '';
+  const error = attempt.error;
+  return html`<li class="attempt ${TONES[outcome]}" data-outcome="${outcome}"><span class="when">${time(attempt.startedAt)}</span>
+<strong>Attempt ${attempt.attempt}</strong> ${text[outcome]}${place}${waitedMs === undefined ? '' : html` <span class="muted">(waited ${durationText(waitedMs)} in the queue)</span>`}
+${
+  error
+    ? html`<p class="error-message">${error.code ?? error.name ?? 'Error'}: ${error.message}</p>${error.stack ? html`<details><summary>Stack</summary><pre class="stack">${error.stack}</pre></details>` : ''}`
+    : ''
+}</li>`;
+}
+
+/** The timeline of a store that keeps no history: the latest start and its end. */
+function latestAttempt(task: StoredStatus): Html[] {
+  const steps: Html[] = [];
   if (task.attempts > 1)
     steps.push(
-      html`<li class="muted">Attempts 1–${task.attempts - 1} failed${task.deliveries > task.attempts ? '; some were redelivered' : ''} (the store keeps the latest attempt only)</li>`,
+      html`<li class="muted">Attempts 1–${task.attempts - 1} failed${task.deliveries > task.attempts ? '; some were redelivered' : ''} (this store keeps the latest attempt only)</li>`,
     );
   if (task.startedAt) {
     const waited = task.attempts <= 1 ? task.startedAt.getTime() - task.enqueuedAt.getTime() : undefined;
