@@ -19,7 +19,7 @@ const run = promisify(execFile);
 const WORKSPACES = ['packages/core', 'packages/http', 'packages/express'];
 // Third-party packages the tarballs and the app import, linked from the repository (their own dependencies resolve
 // from there, through the link's real path).
-const LINKED = ['amqplib', 'express', '@types/express', '@types/node'];
+const LINKED = ['amqplib', 'croner', 'express', '@types/express', '@types/node'];
 const COMPILERS = ['typescript-5.8', 'typescript-6', 'typescript-7'] as const;
 const FORMATS = ['commonjs', 'module'] as const;
 const APP_FILES = ['tasks.ts', 'worker.ts', 'submit.ts'];

@@ -177,7 +177,10 @@ describe('one prefix per application: a worker notices another application on it
     expect(dead).toEqual([]);
     expect(deadLetters).toBe(0);
     expect(received.filter((event) => event.verdict === 'dead')).toEqual([]);
-    expect(received.filter((event) => event.verdict === 'later').length).toBe(passes);
+    // The mail worker's passes are the billing tasks it saw (the billing worker may pass a mail task back too).
+    expect(received.filter((event) => event.verdict === 'later' && event.name === 'billing.charge').length).toBe(
+      passes,
+    );
     expect(new Set(received.map((event) => event.destination))).toEqual(new Set([broker.physical(queue)]));
     expect(mailLog.lines.some((line) => line.level === 'error' && line.message.includes('PREFIX CLASH'))).toBe(true);
   });
