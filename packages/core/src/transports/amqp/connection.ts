@@ -131,9 +131,14 @@ export class ManagedConnection {
       if (this.#closed) throw new ClosedError('the AMQP transport');
       const url = this.#urls[this.#urlIndex % this.#urls.length];
       try {
-        // TCP_NODELAY: a small frame (a control-plane question, a lone publish, an ack) is sent now rather than held
-        // back until the previous segment is acknowledged, which with delayed ACKs cost ~40 ms a round trip.
-        const model = await connect(url, { noDelay: true, clientProperties: { connection_name: this.#name } });
+        // TCP_NODELAY on the publishing connection: a small frame (a control-plane question, a lone publish) goes out
+        // now rather than after the previous segment's ACK, which with delayed ACKs cost ~40 ms a round trip. Not on
+        // the consuming one: there Nagle's algorithm coalesces the acks of a busy worker (measured: with it off, worker
+        // and broker CPU per task rose ~10 % and end-to-end throughput fell).
+        const model = await connect(url, {
+          noDelay: this.#role === 'publish',
+          clientProperties: { connection_name: this.#name },
+        });
         if (this.#closed) {
           await model.close().catch(() => {});
           throw new ClosedError('the AMQP transport');
