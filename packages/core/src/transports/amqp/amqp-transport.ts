@@ -1,4 +1,5 @@
 import { ClosedError, InvalidOptionError } from '../../errors.js';
+import { withTimeout } from '../../internal/with-timeout.js';
 import { passwordsOf, redactUrl } from '../../internal/redact.js';
 import { type Logger, useLogger } from '../../logger.js';
 import { checkMessageLimits, MAX_PREFIX_LENGTH, parseDuration } from '../../task-options.js';
@@ -548,22 +549,6 @@ function resolveUrls(options: AmqpTransportOptions): string[] {
     }
   });
   return urls;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** Creates the RabbitMQ transport. Opens nothing until first use. */

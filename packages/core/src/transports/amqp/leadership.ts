@@ -1,4 +1,5 @@
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { withTimeout } from '../../internal/with-timeout.js';
 import { ClosedError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Leadership } from '../../transport.js';
@@ -180,22 +181,9 @@ export class AmqpLeadership implements Leadership {
   }
 
   #bounded<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(this.#publish.error(`${what} took over ${this.#timeoutMs} ms`, this.#publish.lastError)),
-        this.#timeoutMs,
-      );
-      fn().then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    return withTimeout(fn(), this.#timeoutMs, () =>
+      this.#publish.error(`${what} took over ${this.#timeoutMs} ms`, this.#publish.lastError),
+    );
   }
 
   async leave(): Promise<void> {
