@@ -1,7 +1,8 @@
 import { connect } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { createQueue, createWorker, TaskRegistry } from '../src/index.js';
+import { amqp, createQueue, createWorker, errorCode, TaskRegistry } from '../src/index.js';
 import { eventually, waitFor } from '../../../test-support/wait.js';
+import { topologyOf, withChannel } from '../../../test-support/rabbit.js';
 import { isolatedPerTest } from './support/isolated.js';
 import { RABBIT_URL } from './support/rabbit.js';
 
@@ -52,6 +53,62 @@ describe('amqp: quorum queues and failover URLs', () => {
     expect(await transport.dead.retry('all')).toBe(3);
     await waitFor(() => done.length === 3, 'the three retried tasks');
     expect(done.sort()).toEqual([1, 2, 3]);
+  });
+
+  it("queueType 'quorum': rate-limit tokens handed back again and again stay in circulation (no delivery limit on the token queue)", async () => {
+    const started: number[] = [];
+    async function limited(n: number) {
+      started.push(n);
+    }
+    const registry = new TaskRegistry().add('quorum.limited', limited, { rateLimit: { max: 3, per: '1m' } });
+    const limit = broker.adoptRateLimit('task.quorum.limited');
+    const options = { queueType: 'quorum' as const, deliveryLimit: 2 };
+    const worker = createWorker({ registry, transport: broker.amqp(options) });
+    const queue = createQueue({ registry, transport: broker.amqp(options) });
+    stops.push(
+      () => queue.close(),
+      () => worker.stop({ timeout: 2_000 }),
+    );
+    await worker.start();
+    await queue.submit(limited, 1);
+    await waitFor(() => started.length === 1, 'the limited task');
+    const tokens = topologyOf(broker.prefix).rateQueue(limit);
+    // The two unused tokens wait in their queue; a worker that gets one while nobody waits hands it back (nack), as
+    // does a channel closing with a token in hand. Here: handed back ten times each.
+    await eventually(
+      () => withChannel(async (channel) => (await channel.checkQueue(tokens)).messageCount === 2),
+      'two tokens ready',
+    );
+    await worker.stop({ timeout: 2_000 });
+    const handedBack = await withChannel(async (channel) => {
+      let count = 0;
+      for (let i = 0; i < 20; i++) {
+        const token = await channel.get(tokens, { noAck: false });
+        if (token === false) break;
+        channel.nack(token, false, true);
+        count++;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return { count, ready: (await channel.checkQueue(tokens)).messageCount };
+    });
+    const dead = await broker.amqp(options).dead.count();
+    console.log(`[quorum] rate-limit tokens handed back ${handedBack.count} times: ready=${handedBack.ready} dead=${dead}`);
+    expect(handedBack.count).toBe(20);
+    expect(handedBack.ready).toBe(2);
+    expect(dead).toBe(0);
+  });
+
+  it("maxPriority with queueType 'quorum' is refused at construction, naming both options", () => {
+    let error: unknown;
+    try {
+      amqp({ url: 'amqp://127.0.0.1', queueType: 'quorum', maxPriority: 5 });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(errorCode(error)).toBe('TASKQ_INVALID_OPTION');
+    expect((error as Error).message).toMatch(/maxPriority/);
+    expect((error as Error).message).toMatch(/queueType 'classic'/);
+    expect(() => amqp({ url: 'amqp://127.0.0.1', queueType: 'classic', maxPriority: 5 })).not.toThrow();
   });
 
   it('with several URLs, a dead first broker fails over to the next one', async () => {

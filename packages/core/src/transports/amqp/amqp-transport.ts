@@ -132,6 +132,12 @@ export class AmqpTransport implements Transport {
     const maxPriority = options.maxPriority ?? 0;
     if (!Number.isInteger(maxPriority) || maxPriority < 0 || maxPriority > 9)
       throw new InvalidOptionError('maxPriority', `expected an integer 0-9, got ${maxPriority}`);
+    // RabbitMQ 3.x quorum queues refuse x-max-priority at declare: said now, not as a channel error at the first submit.
+    if (maxPriority > 0 && queueType === 'quorum')
+      throw new InvalidOptionError(
+        'maxPriority',
+        `quorum queues have no message priorities: maxPriority ${maxPriority} needs queueType 'classic' (or drop maxPriority to use queueType 'quorum')`,
+      );
     const heartbeat = options.heartbeat ?? 10;
     if (!Number.isInteger(heartbeat) || heartbeat < 0)
       throw new InvalidOptionError('heartbeat', `expected a whole number of seconds, got ${heartbeat}`);
@@ -389,7 +395,7 @@ export class AmqpTransport implements Transport {
     setPaused: async (queue, paused) => {
       const marker = this.#topology.pausedMarker(queue);
       await this.#withControlChannel(async (channel) => {
-        if (paused) await channel.assertQueue(marker, { durable: true, arguments: { 'x-max-length': 0 } });
+        if (paused) await channel.assertQueue(marker, this.#topology.pausedMarkerOptions());
         else await channel.deleteQueue(marker);
       });
       await this.control.publish(paused ? { kind: 'pause', queue } : { kind: 'resume', queue });

@@ -102,7 +102,7 @@ export class ConsumerSubscription implements Subscription {
     try {
       await channel.prefetch(this.#options.prefetch);
       const t = this.#topology;
-      await channel.assertQueue(t.deadQueue, { durable: true });
+      await channel.assertQueue(t.deadQueue, t.deadQueueOptions());
       await channel.assertExchange(t.deliveryExchange, 'topic', { durable: true });
       if (this.#presence) {
         tags.push(await this.#presence.join(channel));

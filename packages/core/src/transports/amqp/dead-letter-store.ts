@@ -120,7 +120,7 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
     const channel = this.#connection.track(await model.createChannel());
     channel.on('error', () => {});
     try {
-      const { messageCount } = await channel.assertQueue(this.#topology.deadQueue, { durable: true });
+      const { messageCount } = await channel.assertQueue(this.#topology.deadQueue, this.#topology.deadQueueOptions());
       return await fn(channel, messageCount);
     } finally {
       // Unacked letters (listed, or not the one asked for) go back where they were.

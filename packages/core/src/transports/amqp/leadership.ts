@@ -4,19 +4,13 @@ import { ClosedError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Leadership } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
+import type { LeadershipQueues } from './topology.js';
 
 /** How long a member waits before joining again after its channel closed under it (its connection came back). */
 const REJOIN_DELAY_MS = 250;
 
 /** The token every member puts into the election queue when it joins; whoever holds one unacknowledged leads. */
 const TOKEN = Buffer.from('{"taskq":"leader-token","v":1}');
-
-export interface LeadershipQueues {
-  /** `<prefix>.<group>.leader`: single active consumer; holds the token. */
-  readonly leader: string;
-  /** `<prefix>.<group>.state`: the last state written, kept as the only message. */
-  readonly state: string;
-}
 
 /**
  * Leadership through a single-active-consumer queue. Every member consumes the election queue with prefetch 1 and
@@ -73,10 +67,7 @@ export class AmqpLeadership implements Leadership {
     );
     channel.on('close', () => this.#closed(channel));
     try {
-      await channel.assertQueue(this.#queues.leader, {
-        durable: true,
-        arguments: { 'x-single-active-consumer': true, 'x-max-length': 1, 'x-overflow': 'drop-head' },
-      });
+      await channel.assertQueue(this.#queues.leader, this.#queues.leaderOptions);
       await channel.prefetch(1);
       this.#channel = channel;
       await channel.consume(this.#queues.leader, (message) => this.#delivered(channel, message), { noAck: false });
@@ -142,14 +133,8 @@ export class AmqpLeadership implements Leadership {
       channel.on('close', () => {
         this.#stateChannel = undefined;
       });
-      await channel.assertQueue(this.#queues.leader, {
-        durable: true,
-        arguments: { 'x-single-active-consumer': true, 'x-max-length': 1, 'x-overflow': 'drop-head' },
-      });
-      await channel.assertQueue(this.#queues.state, {
-        durable: true,
-        arguments: { 'x-max-length': 1, 'x-overflow': 'drop-head' },
-      });
+      await channel.assertQueue(this.#queues.leader, this.#queues.leaderOptions);
+      await channel.assertQueue(this.#queues.state, this.#queues.stateOptions);
       return channel;
     })().catch((error: unknown) => {
       this.#stateChannel = undefined;

@@ -387,15 +387,15 @@ export class Publisher {
     // Declared by the publisher too: a message published before any worker declared
     // its queue would otherwise be unroutable and silently dropped (while still confirmed).
     if (physical === this.#topology.deadQueue) {
-      await channel.assertQueue(physical, { durable: true });
+      await channel.assertQueue(physical, this.#topology.deadQueueOptions());
     } else {
       // The dead-letter queue first: a quorum work queue dead-letters into it on its own
       // (delivery limit), possibly before any worker has declared it.
       if (!this.#declared.has(this.#topology.deadQueue)) {
-        await channel.assertQueue(this.#topology.deadQueue, { durable: true });
+        await channel.assertQueue(this.#topology.deadQueue, this.#topology.deadQueueOptions());
         this.#declared.add(this.#topology.deadQueue);
       }
-      await channel.assertQueue(physical, this.#topology.workQueueOptions(physical));
+      await channel.assertQueue(physical, this.#topology.publishTargetOptions(physical));
       await channel.assertExchange(this.#topology.deliveryExchange, 'topic', { durable: true });
       await channel.bindQueue(physical, this.#topology.deliveryExchange, this.#topology.deliveryBinding(physical));
     }

@@ -187,7 +187,7 @@ export class AmqpRateLimit implements RateLimitTokens {
       try {
         const t = this.#f.topology;
         await channel.assertExchange(t.deliveryExchange, 'topic', { durable: true });
-        await channel.assertQueue(this.#queue, t.workQueueOptions(this.#queue));
+        await channel.assertQueue(this.#queue, t.rateQueueOptions(this.#queue));
         await channel.bindQueue(this.#queue, t.deliveryExchange, t.deliveryBinding(this.#queue));
         await channel.prefetch(1);
       } catch (error) {

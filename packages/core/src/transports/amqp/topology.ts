@@ -29,6 +29,16 @@ export interface TopologyOptions {
 // The ladder's size is defined with the other limits in task-options.ts: submit refuses what it cannot hold.
 export { DELAY_LEVELS, DELAY_TICK_MS, MAX_DELAY_MS };
 
+/** The two queues of a leadership group, with the arguments they are declared with. */
+export interface LeadershipQueues {
+  /** `<prefix>.<group>.leader`: single active consumer; holds the token. */
+  readonly leader: string;
+  /** `<prefix>.<group>.state`: the last state written, kept as the only message. */
+  readonly state: string;
+  readonly leaderOptions: Options.AssertQueue;
+  readonly stateOptions: Options.AssertQueue;
+}
+
 export class Topology {
   readonly options: TopologyOptions;
   readonly deadQueue: string;
@@ -53,9 +63,79 @@ export class Topology {
     return `${this.options.prefix}.paused.${queue}`;
   }
 
-  /** The election queue of a leadership group (`<prefix>.<group>.leader`) and the queue of its state. */
-  leadership(group: string): { readonly leader: string; readonly state: string } {
-    return { leader: `${this.options.prefix}.${group}.leader`, state: `${this.options.prefix}.${group}.state` };
+  /**
+   * The election queue of a leadership group (`<prefix>.<group>.leader`) and the queue of its state, with their
+   * arguments. No delivery limit on either: the token is handed back (channel close, nack) every time a leader goes,
+   * and the state is read by taking it and putting it back, so both are returned again and again by design.
+   */
+  leadership(group: string): LeadershipQueues {
+    const oneMessage = { 'x-max-length': 1, 'x-overflow': 'drop-head' };
+    return {
+      leader: `${this.options.prefix}.${group}.leader`,
+      state: `${this.options.prefix}.${group}.state`,
+      leaderOptions: this.#durable({ 'x-single-active-consumer': true, ...oneMessage }),
+      stateOptions: this.#durable({ ...oneMessage }),
+    };
+  }
+
+  /**
+   * A durable queue with `args`, of the prefix's queue type. Every durable queue taskq declares goes through here, so
+   * `queueType: 'quorum'` replicates all of them (a classic queue lives on one node: the node's loss takes it, and
+   * what it held, away until the node is back). Only the queues that die with their connection stay classic: a
+   * worker's presence queue and a listener's heartbeat queue are exclusive (and server-named or auto-deleted), which
+   * quorum queues cannot be, and they hold nothing worth replicating.
+   */
+  #durable(args: Record<string, unknown> = {}): Options.AssertQueue {
+    if (this.options.queueType === 'quorum') args['x-queue-type'] = 'quorum';
+    return { durable: true, arguments: args };
+  }
+
+  /**
+   * The dead-letter queue: no delivery limit (listing letters takes them and puts them back) and nowhere further to
+   * dead-letter to.
+   */
+  deadQueueOptions(): Options.AssertQueue {
+    return this.#durable();
+  }
+
+  /** A paused marker: never holds a message, only its existence counts. Quorum too, so a node's loss cannot hide it. */
+  pausedMarkerOptions(): Options.AssertQueue {
+    return this.#durable({ 'x-max-length': 0 });
+  }
+
+  /**
+   * The token queue of a rate limit. Quorum: no delivery limit and no dead-lettering, since tokens circulate by being
+   * handed back (nack, channel close) to whichever worker waits; a limit would count those returns and move tokens
+   * into the dead-letter queue, shrinking the limit. Classic: as before, the work queue's arguments.
+   */
+  rateQueueOptions(physical: string): Options.AssertQueue {
+    if (this.options.queueType === 'quorum') return this.#durable();
+    return this.workQueueOptions(physical);
+  }
+
+  /**
+   * The arguments of a queue the publisher declares before its first publish to it (a work queue, a rate limit's
+   * token queue), told apart by name: a declare with other arguments than the consumer's is refused (406).
+   */
+  publishTargetOptions(physical: string): Options.AssertQueue {
+    if (physical.startsWith(`${this.options.prefix}.rate.`)) return this.rateQueueOptions(physical);
+    return this.workQueueOptions(physical);
+  }
+
+  /**
+   * Level `level` of the delay ladder: every message lives 2^level ticks, then is dead-lettered to the level below.
+   * Quorum: at-least-once dead-lettering, so a delayed task is handed to the next level with the broker's own
+   * confirms and kept until the next queue has it (at-most-once, the default, drops it when that queue's leader is
+   * moving, e.g. during a node's loss). It needs `reject-publish` overflow; the ladder has no length limit anyway.
+   */
+  delayQueueOptions(level: number): Options.AssertQueue {
+    const next = level === 0 ? this.deliveryExchange : this.delayExchange(level - 1);
+    const args: Record<string, unknown> = { 'x-message-ttl': 2 ** level * DELAY_TICK_MS, 'x-dead-letter-exchange': next };
+    if (this.options.queueType === 'quorum') {
+      args['x-dead-letter-strategy'] = 'at-least-once';
+      args['x-overflow'] = 'reject-publish';
+    }
+    return this.#durable(args);
   }
 
   /** The queue holding the tokens of rate limit `name` (`task.<id>`, `queue.<name>`). */
@@ -78,7 +158,6 @@ export class Topology {
     const args: Record<string, unknown> = {};
     if (physical !== undefined && isPartition(physical)) args['x-single-active-consumer'] = true;
     if (this.options.queueType === 'quorum') {
-      args['x-queue-type'] = 'quorum';
       args['x-delivery-limit'] = this.options.deliveryLimit;
       // Past the limit the broker drops the message unless it has somewhere to send it: our
       // dead-letter queue (x-death says why). At-least-once dead-lettering needs reject-publish.
@@ -89,7 +168,7 @@ export class Topology {
     } else if (this.options.maxPriority > 0) {
       args['x-max-priority'] = this.options.maxPriority;
     }
-    return { durable: true, arguments: args };
+    return this.#durable(args);
   }
 
   /** Routing key pattern binding a work queue to the delivery exchange: every level word, then its name. */
@@ -151,10 +230,7 @@ export async function declareDelayLevels(
       levels.map(async (level) => {
         const channel = on(level);
         const next = level === 0 ? t.deliveryExchange : t.delayExchange(level - 1);
-        await channel.assertQueue(t.delayQueue(level), {
-          durable: true,
-          arguments: { 'x-message-ttl': 2 ** level * DELAY_TICK_MS, 'x-dead-letter-exchange': next },
-        });
+        await channel.assertQueue(t.delayQueue(level), t.delayQueueOptions(level));
         await channel.bindQueue(t.delayQueue(level), t.delayExchange(level), t.levelPattern(level, '1'));
         await channel.bindExchange(next, t.delayExchange(level), t.levelPattern(level, '0'));
       }),
