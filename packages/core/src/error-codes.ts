@@ -102,7 +102,7 @@ export const ERROR_CODES = {
   TASKQ_PUBLISH_REFUSED: {
     package: '@taskq/core',
     error: 'PublishRefusedError',
-    summary: 'The broker refused a message (nack).',
+    summary: 'The broker refused a message (nack) on every try until `publishTimeout` was up.',
   },
   TASKQ_UNPUBLISHABLE_MESSAGE: {
     package: '@taskq/core',

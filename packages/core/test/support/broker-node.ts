@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,16 @@ const RABBITMQ_BIN = '/usr/lib/rabbitmq/bin';
 export interface BrokerNodeOptions {
   /** Extra rabbitmq.conf lines, e.g. `consumer_timeout = 60000`. */
   readonly config?: readonly string[];
+  /** advanced.config (Erlang terms, e.g. `[{rabbit, [{key, value}]}].`), for settings rabbitmq.conf has no key for. */
+  readonly advancedConfig?: string;
+  /** Node name (`name@localhost`). @defaultValue a random `taskq-fault-<hex>@localhost` */
+  readonly name?: string;
+  /**
+   * Erlang cookie, written to the node's HOME: nodes of one cluster must share it. @defaultValue one Erlang makes up
+   */
+  readonly cookie?: string;
+  /** Folder the node's own temp folder is made in (a cluster keeps its nodes together). @defaultValue the OS temp dir */
+  readonly baseDir?: string;
 }
 
 /**
@@ -39,12 +49,19 @@ export class BrokerNode {
 
   /** Creates the folder and config and starts the node; resolves once it accepts AMQP connections. */
   static async start(options: BrokerNodeOptions = {}): Promise<BrokerNode> {
-    const dir = mkdtempSync(join(tmpdir(), 'taskq-fault-'));
+    const dir = mkdtempSync(join(options.baseDir ?? tmpdir(), 'taskq-fault-'));
     const port = await freePort(30_000, 39_999);
     const distPort = await freePort(40_000, 49_999);
-    const node = new BrokerNode(`taskq-fault-${randomBytes(4).toString('hex')}@localhost`, port, distPort, dir);
+    const name = options.name ?? `taskq-fault-${randomBytes(4).toString('hex')}@localhost`;
+    const node = new BrokerNode(name, port, distPort, dir);
+    if (options.cookie !== undefined) {
+      // Erlang refuses a cookie file others can read.
+      writeFileSync(join(dir, '.erlang.cookie'), options.cookie);
+      chmodSync(join(dir, '.erlang.cookie'), 0o400);
+    }
     writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
     writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
+    if (options.advancedConfig !== undefined) writeFileSync(join(dir, 'advanced.config'), options.advancedConfig);
     writeFileSync(
       join(dir, 'rabbitmq.conf'),
       [
@@ -141,6 +158,23 @@ export class BrokerNode {
   /** `0` raises the memory alarm at once (publishers blocked); `0.4` clears it. */
   setMemoryWatermark(fraction: number): Promise<string> {
     return this.ctl(['set_vm_memory_high_watermark', String(fraction)]);
+  }
+
+  /** True while the node's process runs (it may still be booting, or paused by pause_minority). */
+  get running(): boolean {
+    return this.#process !== undefined;
+  }
+
+  /**
+   * Clean shutdown (`rabbitmqctl stop`, as an upgrade does): connections are closed, queues hand over leadership;
+   * resolves once the process is gone. {@link restart} starts it again on the same data.
+   */
+  async stop(timeoutMs = 60_000): Promise<void> {
+    if (!this.#process) return;
+    const exited = this.#exited;
+    await this.ctl(['stop'], timeoutMs);
+    await exited;
+    this.#process = undefined;
   }
 
   /** SIGKILL to the node's process group (no clean shutdown); resolves once it is gone. */

@@ -32,6 +32,7 @@ export class ManagedConnection {
   #model: ChannelModel | undefined;
   #connecting: Promise<ChannelModel> | undefined;
   #urlIndex = 0;
+  #everConnected = false;
   #closed = false;
   #blocked = false;
   #sleep: { timer: NodeJS.Timeout; wake: () => void } | undefined;
@@ -143,8 +144,12 @@ export class ManagedConnection {
           await model.close().catch(() => {});
           throw new ClosedError('the AMQP transport');
         }
+        // Said for every connection after a loss too (not only after failed attempts): with several URLs, where a
+        // client went after its node left is worth a line even when the first URL tried answered.
+        const restored = attempt > 1 || this.#everConnected;
+        this.#everConnected = true;
         this.#attach(model);
-        if (attempt > 1) this.#logger.info(`AMQP ${this.#role} connection restored`, { url: redactUrl(url), attempt });
+        if (restored) this.#logger.info(`AMQP ${this.#role} connection restored`, { url: redactUrl(url), attempt });
         return model;
       } catch (error) {
         if (this.#closed) throw new ClosedError('the AMQP transport');

@@ -38,6 +38,9 @@ interface Pending {
 
 const SWEEP_MS = 100;
 
+/** Pause before a nacked message is published again: a quorum queue elects a new leader within a few hundred ms. */
+const NACK_RETRY_MS = 250;
+
 /** Room in a content header frame for everything but the header table (message id, content type, ...). */
 const PROPERTIES_OVERHEAD_BYTES = 1_024;
 
@@ -57,6 +60,8 @@ export class Publisher {
   readonly #logger: Logger;
   readonly #waiting: Pending[] = [];
   readonly #inflight = new Set<Pending>();
+  /** Nacked, waiting out the pause before they are published again. */
+  readonly #pausing = new Set<Pending>();
   #channel: ConfirmChannel | undefined;
   #opening: Promise<void> | undefined;
   #declared = new Set<string>();
@@ -165,9 +170,10 @@ export class Publisher {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     const error = new TransportError('the AMQP transport was closed before the broker confirmed the message');
-    for (const pending of [...this.#waiting, ...this.#inflight]) this.#settle(pending, error);
+    for (const pending of [...this.#waiting, ...this.#inflight, ...this.#pausing]) this.#settle(pending, error);
     this.#waiting.length = 0;
     this.#inflight.clear();
+    this.#pausing.clear();
     const channel = this.#channel;
     this.#channel = undefined;
     await channel?.close().catch(() => {});
@@ -271,8 +277,26 @@ export class Publisher {
     }
     const message = error instanceof Error ? error.message : String(error);
     if (message === 'message nacked') {
-      // A nack is the broker's final word (e.g. the queue refused it): retrying would not change it.
-      this.#settle(pending, new PublishRefusedError('the broker refused the message (nack)'));
+      // RabbitMQ nacks what it did not enqueue, and says so for passing states: a quorum queue between two leaders
+      // (a node lost or restarting) refuses a channel's first publish to it when no member answers; a queue over a
+      // length limit with reject-publish refuses until it drains. So a nack is tried again, after a pause, within
+      // the publish's deadline; only a refusal that lasts until then rejects the submit.
+      if (Date.now() + NACK_RETRY_MS >= pending.deadline) {
+        const triedMs = Date.now() - (pending.deadline - this.#timeoutMs);
+        this.#settle(
+          pending,
+          new PublishRefusedError(`the broker refused the message (nack) on every try for ${triedMs} ms`),
+        );
+        return;
+      }
+      this.#pausing.add(pending);
+      setTimeout(() => {
+        this.#pausing.delete(pending);
+        if (pending.settled || this.#closed) return;
+        this.#ensureSweeper();
+        this.#waiting.push(pending);
+        void this.#pump();
+      }, NACK_RETRY_MS).unref();
       return;
     }
     // The channel closed before the confirm: the broker may or may not have it. Publish again
@@ -442,7 +466,7 @@ export class Publisher {
         );
       }
     }
-    if (this.#inflight.size === 0 && this.#waiting.length === 0 && this.#sweeper) {
+    if (this.#inflight.size === 0 && this.#waiting.length === 0 && this.#pausing.size === 0 && this.#sweeper) {
       clearInterval(this.#sweeper);
       this.#sweeper = undefined;
     }
