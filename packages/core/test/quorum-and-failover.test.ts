@@ -92,7 +92,9 @@ describe('amqp: quorum queues and failover URLs', () => {
       return { count, ready: (await channel.checkQueue(tokens)).messageCount };
     });
     const dead = await broker.amqp(options).dead.count();
-    console.log(`[quorum] rate-limit tokens handed back ${handedBack.count} times: ready=${handedBack.ready} dead=${dead}`);
+    console.log(
+      `[quorum] rate-limit tokens handed back ${handedBack.count} times: ready=${handedBack.ready} dead=${dead}`,
+    );
     expect(handedBack.count).toBe(20);
     expect(handedBack.ready).toBe(2);
     expect(dead).toBe(0);

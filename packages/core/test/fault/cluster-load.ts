@@ -143,11 +143,11 @@ export interface Failover {
 /** Reads a {@link CapturingLogger}'s lines from `since` on: the first connection loss per role and its restore. */
 export function failoversOf(logger: CapturingLogger, since: number): Failover[] {
   return (['publish', 'consume'] as const).flatMap((role) => {
-    const lost = logger.lines.find((line) => line.at >= since && line.message === `AMQP ${role} connection lost; reconnecting`);
-    if (!lost) return [];
-    const back = logger.lines.find(
-      (line) => line.at >= lost.at && line.message === `AMQP ${role} connection restored`,
+    const lost = logger.lines.find(
+      (line) => line.at >= since && line.message === `AMQP ${role} connection lost; reconnecting`,
     );
+    if (!lost) return [];
+    const back = logger.lines.find((line) => line.at >= lost.at && line.message === `AMQP ${role} connection restored`);
     const url = back?.fields?.url;
     return [
       {

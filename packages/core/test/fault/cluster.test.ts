@@ -85,9 +85,20 @@ describe('fault: a three-node cluster with quorum queues', () => {
   }
 
   /** `rabbitmqctl list_queues` on a running node: the prefix's queues with their type, durability, exclusivity. */
-  async function queuesOf(prefix: string): Promise<Array<{ name: string; type: string; durable: boolean; exclusive: boolean; leader: string }>> {
+  async function queuesOf(
+    prefix: string,
+  ): Promise<Array<{ name: string; type: string; durable: boolean; exclusive: boolean; leader: string }>> {
     const node = cluster.nodes.find((n) => n.running) as BrokerNode;
-    const out = await node.ctl(['list_queues', '-q', '--no-table-headers', 'name', 'type', 'durable', 'exclusive', 'leader']);
+    const out = await node.ctl([
+      'list_queues',
+      '-q',
+      '--no-table-headers',
+      'name',
+      'type',
+      'durable',
+      'exclusive',
+      'leader',
+    ]);
     return out
       .split('\n')
       .map((line) => line.split('\t'))
@@ -181,7 +192,12 @@ describe('fault: a three-node cluster with quorum queues', () => {
     );
     for (const q of durable) expect({ name: q.name, type: q.type }).toEqual({ name: q.name, type: 'quorum' });
     // The presence queue (a worker's) is exclusive: quorum queues cannot be, and it dies with its connection anyway.
-    for (const q of transient) expect({ name: q.name, exclusive: q.exclusive, type: q.type }).toEqual({ name: q.name, exclusive: true, type: 'classic' });
+    for (const q of transient)
+      expect({ name: q.name, exclusive: q.exclusive, type: q.type }).toEqual({
+        name: q.name,
+        exclusive: true,
+        type: 'classic',
+      });
     await queue.resume(queueName);
   });
 
@@ -276,11 +292,22 @@ describe('fault: a three-node cluster with quorum queues', () => {
     const node = cluster.nodes[0];
     // A policy on the throw-away cluster only: the work queue holds one message and refuses (nacks) the next ones.
     const policy = `${broker.prefix}-one`;
-    await node.ctl(['set_policy', policy, `^${broker.prefix}\\.q\\.`, '{"max-length":1,"overflow":"reject-publish"}', '--apply-to', 'queues']);
+    await node.ctl([
+      'set_policy',
+      policy,
+      `^${broker.prefix}\\.q\\.`,
+      '{"max-length":1,"overflow":"reject-publish"}',
+      '--apply-to',
+      'queues',
+    ]);
     stops.push(async () => {
       await node.ctl(['clear_policy', policy]);
     });
-    const producer = createQueue({ registry, transport: transport(0, undefined, 2_000), defaults: { queue: queueName } });
+    const producer = createQueue({
+      registry,
+      transport: transport(0, undefined, 2_000),
+      defaults: { queue: queueName },
+    });
     stops.push(() => producer.close());
     // A quorum queue takes the message that reaches its limit and refuses from the next one on.
     let refused: Error | undefined;
@@ -336,8 +363,16 @@ describe('fault: a three-node cluster with quorum queues', () => {
     ]);
     const publishTimeout = 15_000;
     const producers: TaskQueue[] = [
-      createQueue({ registry, transport: transport(0, loggers.producerA, publishTimeout), defaults: { queue: queueName } }),
-      createQueue({ registry, transport: transport(1, loggers.producerB, publishTimeout), defaults: { queue: queueName } }),
+      createQueue({
+        registry,
+        transport: transport(0, loggers.producerA, publishTimeout),
+        defaults: { queue: queueName },
+      }),
+      createQueue({
+        registry,
+        transport: transport(1, loggers.producerB, publishTimeout),
+        defaults: { queue: queueName },
+      }),
     ];
     stops.push(...producers.map((producer) => () => producer.close()));
     const steps: string[] = [];
@@ -365,7 +400,11 @@ describe('fault: a three-node cluster with quorum queues', () => {
     // After the last restart: a batch that only live connections can carry.
     const after = Array.from({ length: 300 }, (_, i) => 3_000_000 + i);
     await Promise.all(after.map((n, i) => producers[i % 2].submit(work, n)));
-    await eventually(() => after.every((n) => workers.runs.has(n)), 'the tasks submitted after the rolling restart', 30_000);
+    await eventually(
+      () => after.every((n) => workers.runs.has(n)),
+      'the tasks submitted after the rolling restart',
+      30_000,
+    );
     const consumers = await cluster.nodes[0].ctl(['list_queues', '-q', '--no-table-headers', 'name', 'consumers']);
     const consumerCount = Number(
       consumers
@@ -373,7 +412,9 @@ describe('fault: a three-node cluster with quorum queues', () => {
         .map((line) => line.split('\t'))
         .find(([name]) => name === b.physical(queueName))?.[1],
     );
-    console.log(`${formatClusterCounts('cluster: rolling restart', counts)} steps: ${steps.join(', ')}; after: ${after.length} submitted, all ran; consumers at the end=${consumerCount}`);
+    console.log(
+      `${formatClusterCounts('cluster: rolling restart', counts)} steps: ${steps.join(', ')}; after: ${after.length} submitted, all ran; consumers at the end=${consumerCount}`,
+    );
     console.log(`[cluster: rolling restart] failover: ${describeFailovers(cluster, loggers, faultAt)}`);
     expect(steps).toHaveLength(3);
     expect(counts.confirmedAtFault[1]).toBeLessThan(counts.submitted);

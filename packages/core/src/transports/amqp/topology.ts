@@ -130,7 +130,10 @@ export class Topology {
    */
   delayQueueOptions(level: number): Options.AssertQueue {
     const next = level === 0 ? this.deliveryExchange : this.delayExchange(level - 1);
-    const args: Record<string, unknown> = { 'x-message-ttl': 2 ** level * DELAY_TICK_MS, 'x-dead-letter-exchange': next };
+    const args: Record<string, unknown> = {
+      'x-message-ttl': 2 ** level * DELAY_TICK_MS,
+      'x-dead-letter-exchange': next,
+    };
     if (this.options.queueType === 'quorum') {
       args['x-dead-letter-strategy'] = 'at-least-once';
       args['x-overflow'] = 'reject-publish';
