@@ -138,6 +138,8 @@ export interface Failover {
   readonly lostAfterMs: number | undefined;
   readonly backAfterMs: number | undefined;
   readonly port: string | undefined;
+  /** What the client was told when its connection went (the connection error, if one came with the close). */
+  readonly reason: string;
 }
 
 /** Reads a {@link CapturingLogger}'s lines from `since` on: the first connection loss per role and its restore. */
@@ -149,12 +151,16 @@ export function failoversOf(logger: CapturingLogger, since: number): Failover[] 
     if (!lost) return [];
     const back = logger.lines.find((line) => line.at >= lost.at && line.message === `AMQP ${role} connection restored`);
     const url = back?.fields?.url;
+    const error = logger.lines.find(
+      (line) => line.at >= since && line.at <= lost.at && line.message === `AMQP ${role} connection error`,
+    )?.fields?.error;
     return [
       {
         role,
         lostAfterMs: lost.at - since,
         backAfterMs: back ? back.at - since : undefined,
         port: typeof url === 'string' ? /:(\d+)/.exec(url.replace(/^amqps?:\/\//, ''))?.[1] : undefined,
+        reason: typeof error === 'string' ? error : 'closed without an error',
       },
     ];
   });

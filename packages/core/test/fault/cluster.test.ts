@@ -32,7 +32,8 @@ function describeFailovers(cluster: BrokerCluster, loggers: Record<string, Captu
   return Object.entries(loggers)
     .flatMap(([client, logger]) =>
       failoversOf(logger, since).map(
-        (f) => `${client}/${f.role}: lost +${f.lostAfterMs} ms, back +${f.backAfterMs ?? '-'} ms on ${nodeOf(f.port)}`,
+        (f) =>
+          `${client}/${f.role}: lost +${f.lostAfterMs} ms (${f.reason}), back +${f.backAfterMs ?? '-'} ms on ${nodeOf(f.port)}`,
       ),
     )
     .join('; ');
@@ -459,7 +460,16 @@ describe('fault: a three-node cluster with quorum queues', () => {
     // reach all three (the inter-node network fails, not the client network). It is done inside Erlang, without
     // touching the network: node 3 is given another cookie for nodes 1 and 2 and disconnected from them, so neither
     // side can connect to the other again (the handshake fails), while rabbitmqctl, a node of its own, still reaches
-    // node 3 with the real cookie. Healing gives the real cookie back; node 3 then reconnects by itself.
+    // node 3 with the real cookie. Healing gives the real cookie back; node 3 then reconnects by itself. (Cutting the
+    // distribution port with tc or a network namespace would also cut rabbitmqctl off, and would only be noticed
+    // after net_ticktime, 60 s.)
+    //
+    // What the clients of node 3 see (measured here): pause_minority stops the broker on node 3 about a second after
+    // the cut; their connections are closed (no error, as at a clean shutdown) and each reconnects, within ~0.1-0.3 s,
+    // to the next URL of its list, a node of the majority. Submits in flight wait, none fails: unconfirmed ones are
+    // published again on the new connection (a few duplicates), and the work queue, whose leader was on node 3, gets
+    // a new leader in the majority. Node 3 answers nothing while paused (no listener), so nobody stays attached to a
+    // node that cannot reach the others; it starts again by itself once it sees them.
     const cut = `[erlang:set_cookie(N, taskq_partitioned) || N <- [${others}]], [erlang:disconnect_node(N) || N <- [${others}]], ok.`;
     const heal = `[erlang:set_cookie(N, '${cluster.cookie}') || N <- [${others}]], ok.`;
     const counts = await runClusterLoad({
