@@ -406,7 +406,7 @@ export class AmqpTransport implements Transport {
     },
     watchHeartbeats: async (onBeat, onEnd) => {
       // A short-lived listener (`queue.workers()`, the CLI): its own channel and server-named exclusive queue, gone
-      // with the channel.
+      // with the channel. Classic whatever the queueType: quorum queues can be neither server-named nor exclusive.
       if (this.#closed) throw new ClosedError('the AMQP transport');
       const channel = this.#publishConnection.track(await (await this.#connectedModel()).createChannel());
       channel.on('error', () => {});

@@ -65,6 +65,7 @@ export class PresenceMember {
     const t = this.#topology;
     const queue = t.presenceQueue(this.#options.card.instance);
     await channel.assertExchange(t.controlExchange, 'topic', { durable: true });
+    // Classic whatever the queueType: a quorum queue cannot be exclusive, and this one dies with its connection anyway.
     await channel.assertQueue(queue, {
       exclusive: true,
       autoDelete: true,
