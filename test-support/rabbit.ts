@@ -107,6 +107,8 @@ export async function deletePrefix(
       await channel.deleteExchange(topology.delayExchange(level));
     }
     await channel.deleteExchange(topology.deliveryExchange);
+    // Quorum prefixes: the delivery exchange's alternate exchange.
+    await channel.deleteExchange(topology.unroutableExchange);
     await channel.deleteExchange(topology.controlExchange);
     // The schedulers' leader election and its state.
     await channel.deleteQueue(`${prefix}.schedules.leader`);

@@ -77,7 +77,7 @@ export interface DeadLetterRecord {
   readonly task: string | undefined;
   /**
    * Why it was dead-lettered: a worker reason (`attempts-exhausted`, `bad-signature`, ...) or the broker's
-   * (`delivery-limit`).
+   * (`delivery-limit`; `unroutable`: a delayed task whose queue was gone when it came due, with quorum queues).
    */
   readonly reason: string;
   /** Message of the last error. */

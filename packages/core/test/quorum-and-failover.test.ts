@@ -100,6 +100,44 @@ describe('amqp: quorum queues and failover URLs', () => {
     expect(dead).toBe(0);
   });
 
+  it("queueType 'quorum': delayed tasks whose queue was deleted meanwhile go to the dead-letter queue (unroutable) and hold up no other delayed task", async () => {
+    const done: string[] = [];
+    async function later(label: string) {
+      done.push(label);
+    }
+    const registry = new TaskRegistry().add('quorum.later', later);
+    const gone = broker.queue('gone');
+    const live = broker.queue('live');
+    const options = { queueType: 'quorum' as const };
+    const queue = createQueue({ registry, transport: broker.amqp(options) });
+    const worker = createWorker({ registry, transport: broker.amqp(options), queues: [live] });
+    stops.push(
+      () => queue.close(),
+      () => worker.stop({ timeout: 2_000 }),
+    );
+    await worker.start();
+    // The delay ladder declared first, so that the tasks below wait in it.
+    await queue.with({ queue: live, delay: 20 }).submit(later, 'warm-up');
+    // 40: more than the broker's at-least-once dead-letter worker holds unconfirmed per queue (32). Without an
+    // alternate route they would be retried every few minutes, and every delayed task behind them would wait.
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => queue.with({ queue: gone, delay: 1_500 }).submit(later, `gone-${i}`)),
+    );
+    await withChannel((channel) => channel.deleteQueue(broker.physical(gone)));
+    await queue.with({ queue: live, delay: 2_000 }).submit(later, 'live');
+    await waitFor(() => done.includes('live'), 'the delayed task of the live queue', 15_000);
+    const store = broker.amqp(options).dead;
+    await eventually(async () => (await store.count()) === 40, 'the 40 unroutable delayed tasks dead-lettered');
+    const letters = await store.list(40);
+    console.log(
+      `[quorum] 40 delayed tasks for a deleted queue: dead-lettered=${letters.length} (${letters[0].reason}, queue ${letters[0].queue === gone ? 'named' : 'unknown'}); the live queue's delayed task ran`,
+    );
+    expect(letters.every((letter) => letter.reason === 'unroutable' && letter.queue === gone)).toBe(true);
+    // Sent back, one lands in its queue again (declared anew).
+    expect(await store.retry(letters[0].id)).toBe(1);
+    await eventually(async () => (await broker.depth(gone)) === 1, 'the retried letter in its queue');
+  });
+
   it("maxPriority with queueType 'quorum' is refused at construction, naming both options", () => {
     let error: unknown;
     try {

@@ -6,7 +6,7 @@ import { baseQueue, isPartition } from '../../task-options.js';
 import type { ConsumeOptions, Delivery, MessageHeaders, Subscription } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
 import type { PresenceMember } from './presence.js';
-import type { Topology } from './topology.js';
+import { declareDeliveryExchange, type Topology } from './topology.js';
 
 /**
  * Headers RabbitMQ adds (dead-lettering through the delay levels, quorum redeliveries); they must not grow or travel
@@ -103,7 +103,7 @@ export class ConsumerSubscription implements Subscription {
       await channel.prefetch(this.#options.prefetch);
       const t = this.#topology;
       await channel.assertQueue(t.deadQueue, t.deadQueueOptions());
-      await channel.assertExchange(t.deliveryExchange, 'topic', { durable: true });
+      await declareDeliveryExchange(channel, t);
       if (this.#presence) {
         tags.push(await this.#presence.join(channel));
         joined = true;

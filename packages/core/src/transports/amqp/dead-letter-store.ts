@@ -96,17 +96,33 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
   #record(message: GetMessage): DeadLetterRecord {
     const raw = (message.properties.headers ?? {}) as Record<string, unknown>;
     const id = typeof message.properties.messageId === 'string' ? message.properties.messageId : '';
-    return toDeadLetterRecord(id, message.content, plainHeaders(raw), this.#brokerDeath(raw));
+    return toDeadLetterRecord(
+      id,
+      message.content,
+      plainHeaders(raw),
+      this.#brokerDeath(raw, message.fields.routingKey),
+    );
   }
 
-  /** For letters the broker dead-lettered itself (a quorum queue's delivery limit): why and from where. */
-  #brokerDeath(raw: Record<string, unknown>): BrokerDeath | undefined {
+  /**
+   * For letters the broker dead-lettered itself (a quorum queue's delivery limit; a delayed task whose queue was gone,
+   * sent here by the delivery exchange's alternate exchange): why and from where.
+   */
+  #brokerDeath(raw: Record<string, unknown>, routingKey: string): BrokerDeath | undefined {
     const deaths = raw['x-death'];
     if (!Array.isArray(deaths) || deaths.length === 0) return undefined;
     const first = deaths[0] as { reason?: unknown; queue?: unknown; time?: unknown };
     const physical = typeof first.queue === 'string' ? first.queue : undefined;
     const prefix = this.#topology.physical('');
     const time = first.time as { value?: unknown } | undefined;
+    // Its last death is the ladder's last hop (expired); it is here because its queue was gone when it came due.
+    const unroutable = this.#topology.unroutableTarget(first.queue, routingKey);
+    if (unroutable !== undefined)
+      return {
+        reason: 'unroutable',
+        queue: unroutable,
+        time: typeof time?.value === 'number' ? new Date(time.value * 1000) : undefined,
+      };
     return {
       // The broker writes delivery_limit; our reasons are kebab-case.
       reason: typeof first.reason === 'string' ? first.reason.replaceAll('_', '-') : 'unknown',

@@ -11,7 +11,7 @@ import type { Logger } from '../../logger.js';
 import type { MessageHeaders } from '../../transport.js';
 import { failPoint } from '../failpoint.js';
 import type { ManagedConnection } from './connection.js';
-import { DELAY_TICK_MS, declareDelayLevels, type Topology } from './topology.js';
+import { DELAY_TICK_MS, declareDelayLevels, declareDeliveryExchange, type Topology } from './topology.js';
 
 /** One publish waiting for its broker confirm. */
 interface Pending {
@@ -420,7 +420,7 @@ export class Publisher {
         this.#declared.add(this.#topology.deadQueue);
       }
       await channel.assertQueue(physical, this.#topology.publishTargetOptions(physical));
-      await channel.assertExchange(this.#topology.deliveryExchange, 'topic', { durable: true });
+      await declareDeliveryExchange(channel, this.#topology);
       await channel.bindQueue(physical, this.#topology.deliveryExchange, this.#topology.deliveryBinding(physical));
     }
     this.#declared.add(physical);

@@ -7,7 +7,7 @@ import type { Leadership, RateLimitTokens, RateToken } from '../../transport.js'
 import type { ManagedConnection } from './connection.js';
 import { CONTROL_KEY } from './presence.js';
 import type { Publisher } from './publisher.js';
-import type { Topology } from './topology.js';
+import { declareDeliveryExchange, type Topology } from './topology.js';
 
 /** How long a member waits before consuming tokens again after its channel closed under it. */
 const REOPEN_DELAY_MS = 250;
@@ -186,7 +186,7 @@ export class AmqpRateLimit implements RateLimitTokens {
       });
       try {
         const t = this.#f.topology;
-        await channel.assertExchange(t.deliveryExchange, 'topic', { durable: true });
+        await declareDeliveryExchange(channel, t);
         await channel.assertQueue(this.#queue, t.rateQueueOptions(this.#queue));
         await channel.bindQueue(this.#queue, t.deliveryExchange, t.deliveryBinding(this.#queue));
         await channel.prefetch(1);

@@ -43,6 +43,12 @@ export class Topology {
   readonly options: TopologyOptions;
   readonly deadQueue: string;
   readonly deliveryExchange: string;
+  /**
+   * Quorum: the delivery exchange's alternate exchange, bound to the dead-letter queue. A delayed task whose work queue
+   * is gone (deleted while the task waited in the ladder) lands there instead of going round forever: at-least-once
+   * dead-lettering keeps a hop it cannot route and retries it, and 32 such hops stall their whole delay level.
+   */
+  readonly unroutableExchange: string;
   /** Announcements between the workers of the prefix (who consumes what). */
   readonly controlExchange: string;
 
@@ -50,6 +56,7 @@ export class Topology {
     this.options = options;
     this.deadQueue = `${options.prefix}.dead`;
     this.deliveryExchange = `${options.prefix}.delivery`;
+    this.unroutableExchange = `${options.prefix}.unroutable`;
     this.controlExchange = `${options.prefix}.control`;
   }
 
@@ -174,6 +181,20 @@ export class Topology {
     return this.#durable(args);
   }
 
+  /** The delivery exchange: with quorum queues, what it cannot route goes to the dead-letter queue. */
+  deliveryExchangeOptions(): Options.AssertExchange {
+    if (this.options.queueType === 'quorum') return { durable: true, alternateExchange: this.unroutableExchange };
+    return { durable: true };
+  }
+
+  /** The queue of a delayed task that reached the dead-letter queue unroutable (see unroutableExchange), if it is one. */
+  unroutableTarget(deathQueue: unknown, routingKey: string): string | undefined {
+    if (typeof deathQueue !== 'string' || !deathQueue.startsWith(`${this.options.prefix}.delay.`)) return undefined;
+    const physical = this.physical('');
+    const at = routingKey.indexOf(`.${physical}`);
+    return at < 0 ? undefined : routingKey.slice(at + 1 + physical.length);
+  }
+
   /** Routing key pattern binding a work queue to the delivery exchange: every level word, then its name. */
   deliveryBinding(physicalQueue: string): string {
     return `${'*.'.repeat(DELAY_LEVELS)}${physicalQueue}`;
@@ -225,7 +246,7 @@ export async function declareDelayLevels(
   const on = (level: number) => channels[level % DECLARE_CHANNELS];
   try {
     // Exchanges first: each level binds to the exchange of the level below.
-    await channels[0].assertExchange(t.deliveryExchange, 'topic', { durable: true });
+    await declareDeliveryExchange(channels[0], t);
     await Promise.all(
       levels.map((level) => on(level).assertExchange(t.delayExchange(level), 'topic', { durable: true })),
     );
@@ -241,4 +262,17 @@ export async function declareDelayLevels(
   } finally {
     await Promise.all(channels.map((channel) => channel.close().catch(() => {})));
   }
+}
+
+/**
+ * Declares the delivery exchange; with quorum queues first its alternate exchange and the dead-letter queue bound to it,
+ * so nothing is ever routed to an alternate exchange that does not exist yet.
+ */
+export async function declareDeliveryExchange(channel: Channel, t: Topology): Promise<void> {
+  if (t.options.queueType === 'quorum') {
+    await channel.assertExchange(t.unroutableExchange, 'fanout', { durable: true });
+    await channel.assertQueue(t.deadQueue, t.deadQueueOptions());
+    await channel.bindQueue(t.deadQueue, t.unroutableExchange, '');
+  }
+  await channel.assertExchange(t.deliveryExchange, 'topic', t.deliveryExchangeOptions());
 }
