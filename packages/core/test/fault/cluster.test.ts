@@ -268,7 +268,7 @@ describe('fault: a three-node cluster with quorum queues', () => {
         downMs = Date.now() - faultAt;
       },
     });
-    await eventually(() => delayed.every((n) => workers.runs.has(n)), 'the delayed tasks', 30_000, 100).catch(() => {});
+    await eventually(() => delayed.every((n) => workers.runs.has(n)), 'the delayed tasks', 60_000, 100).catch(() => {});
     const delayedRan = delayed.filter((n) => workers.runs.has(n)).length;
     const lastDelayedMs = Math.max(...delayed.map((n) => workers.firstAt.get(n) ?? 0)) - faultAt;
     await eventually(() => workers.runs.has(2_000_000), 'the warm-up delayed task');
