@@ -111,6 +111,8 @@ export type ChildMessage =
       readonly transactions: number;
       readonly tasks: number;
       readonly commitToPublish: readonly number[];
+      /** Per transaction, ms from its COMMIT resolving to its first publish being called (taskq's part). */
+      readonly commitToSend: readonly number[];
       readonly unconfirmed: number;
     }
   | { readonly type: 'error'; readonly message: string };

@@ -37,6 +37,7 @@ interface Outcome {
   readonly transactions: number;
   readonly tasks: number;
   readonly commitToPublish: readonly number[];
+  readonly commitToSend: readonly number[];
   readonly unconfirmed: number;
   readonly producerCpuUs: number;
   readonly workerCpuUs?: number;
@@ -139,6 +140,7 @@ async function once(
       transactions: done.transactions,
       tasks: done.tasks,
       commitToPublish: done.commitToPublish,
+      commitToSend: done.commitToSend,
       unconfirmed: done.unconfirmed,
       producerCpuUs: done.cpuUs - started.cpuUs,
       ...(workerCpuUs !== undefined ? { workerCpuUs } : {}),
@@ -196,6 +198,8 @@ export async function measureOutbox(row: Row, context: MeasureContext, figures: 
       figures.dbCpuSubmit = perTask(r.dbCpuUs, n);
       figures.commitPublishP50 = percentile(r.commitToPublish, 50);
       figures.commitPublishP99 = percentile(r.commitToPublish, 99);
+      figures.commitSendP50 = percentile(r.commitToSend, 50);
+      figures.commitSendP99 = percentile(r.commitToSend, 99);
     });
   }
   if (row.e2e) {

@@ -46,6 +46,9 @@ export interface Figures {
   /** Outbox rows: ms from a transaction's COMMIT resolving to the broker confirm of its tasks (submit-only). */
   commitPublishP50?: number;
   commitPublishP99?: number;
+  /** Outbox rows: the part of it from the COMMIT to the publish being called (taskq's; the rest is the broker's). */
+  commitSendP50?: number;
+  commitSendP99?: number;
   /**
    * Outbox rows: PostgreSQL CPU microseconds per task (the baseline row: per transaction), during submit-only and
    * end-to-end: the measurement's own connections plus PostgreSQL's background processes (see outbox-db.ts).

@@ -14,8 +14,9 @@
  * Commit → publish latency: the COMMIT's end is taken from TypeORM's
  * `afterTransactionCommit` event of the transaction's query runner (fired
  * right after the COMMIT query resolved); the publish from the transport's
- * `publish` resolving (the broker confirmed the message). Both hooks only
- * read the clock.
+ * `publish` resolving (the broker confirmed the message); the time it was
+ * called splits that into taskq's part (COMMIT → publish called) and the
+ * broker's (publish → confirm). The hooks only read the clock.
  *
  * `relay`: a process committed N tasks and could not publish them (its
  * transport fails, as with the broker down: `transactional()` logs it and
@@ -49,6 +50,8 @@ export interface OutboxResult {
   readonly transactions: number;
   readonly tasks: number;
   readonly commitToPublish: number[];
+  /** Per transaction: COMMIT resolved → its first publish called (what taskq does in between). */
+  readonly commitToSend: number[];
   readonly unconfirmed: number;
 }
 
@@ -65,16 +68,22 @@ class CommitClock implements EntitySubscriberInterface {
  * Wraps `publish` to note when the broker confirmed each message id, and to count published messages. The amqp
  * transport's `publishMany` publishes through `this.publish`, so it is counted once, here.
  */
-function confirmClock(transport: Transport): { confirmedAt: Map<string, number>; published: () => number } {
+function confirmClock(transport: Transport): {
+  sentAt: Map<string, number>;
+  confirmedAt: Map<string, number>;
+  published: () => number;
+} {
+  const sentAt = new Map<string, number>();
   const confirmedAt = new Map<string, number>();
   let published = 0;
   const original = transport.publish.bind(transport);
   transport.publish = async (message: OutgoingMessage): Promise<void> => {
+    sentAt.set(message.id, now());
     await original(message);
     confirmedAt.set(message.id, now());
     published++;
   };
-  return { confirmedAt, published: () => published };
+  return { sentAt, confirmedAt, published: () => published };
 }
 
 async function openDataSource(config: OutboxConfig): Promise<DataSource> {
@@ -138,7 +147,15 @@ async function openBaseline(config: OutboxConfig, cpuUs: () => number): Promise<
         }
       };
       await Promise.all(Array.from({ length: Math.min(config.inFlight, total) }, lane));
-      return { startedAt, startedCpuUs, transactions: total, tasks: 0, commitToPublish: [], unconfirmed: 0 };
+      return {
+        startedAt,
+        startedCpuUs,
+        transactions: total,
+        tasks: 0,
+        commitToPublish: [],
+        commitToSend: [],
+        unconfirmed: 0,
+      };
     },
     async close() {
       await dataSource.destroy();
@@ -167,6 +184,7 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
     ),
   );
   confirms.confirmedAt.clear();
+  confirms.sentAt.clear();
 
   const per = config.perTransaction;
   const total = Math.ceil(config.count / per);
@@ -174,6 +192,7 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
     progress: () => confirms.published() - config.inFlight,
     async run(started) {
       const commitToPublish: number[] = [];
+      const commitToSend: number[] = [];
       let unconfirmed = 0;
       let begun = 0;
       const startedCpuUs = cpuUs();
@@ -197,17 +216,31 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
           const committedAt = runner ? commits.at.get(runner) : undefined;
           // The transaction's tasks are published when the last of them is confirmed.
           let confirmedAt: number | undefined = 0;
+          let publishedAt = Number.POSITIVE_INFINITY;
           for (const id of ids) {
             const at = confirms.confirmedAt.get(id);
             confirmedAt = at === undefined || confirmedAt === undefined ? undefined : Math.max(confirmedAt, at);
+            publishedAt = Math.min(publishedAt, confirms.sentAt.get(id) ?? Number.POSITIVE_INFINITY);
             confirms.confirmedAt.delete(id);
+            confirms.sentAt.delete(id);
           }
           if (committedAt === undefined || confirmedAt === undefined) unconfirmed++;
-          else commitToPublish.push(confirmedAt - committedAt);
+          else {
+            commitToPublish.push(confirmedAt - committedAt);
+            commitToSend.push(publishedAt - committedAt);
+          }
         }
       };
       await Promise.all(Array.from({ length: Math.min(config.inFlight, total) }, lane));
-      return { startedAt, startedCpuUs, transactions: total, tasks: total * per, commitToPublish, unconfirmed };
+      return {
+        startedAt,
+        startedCpuUs,
+        transactions: total,
+        tasks: total * per,
+        commitToPublish,
+        commitToSend,
+        unconfirmed,
+      };
     },
     async close() {
       await root.close();
@@ -266,6 +299,7 @@ async function openRelay(config: OutboxConfig, cpuUs: () => number): Promise<Out
         transactions: Math.ceil(published / config.batchSize),
         tasks: published,
         commitToPublish: [],
+        commitToSend: [],
         unconfirmed: 0,
       };
     },

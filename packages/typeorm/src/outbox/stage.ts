@@ -38,6 +38,8 @@ export interface Staged {
    * that PostgreSQL answered with ROLLBACK. The rows are then published only as far as they exist in the table.
    */
   verify: boolean;
+  /** Every staged id, once asked for (cleared when rows are added or dropped). */
+  ids?: string[];
 }
 
 // Keyed by the QueryRunner, which is the transaction: whoever sees that
@@ -126,6 +128,7 @@ function addPending(runner: QueryRunner, queue: TaskQueue, rows: readonly Staged
     staged = { batches: [], verify: false };
     pending.set(runner, staged);
   }
+  staged.ids = undefined;
   let batch = staged.batches.find((b) => b.queue === queue);
   if (!batch) {
     batch = { queue, rows: [] };
@@ -153,7 +156,9 @@ export function dropPending(runner: QueryRunner, ids?: readonly string[]): void 
     return;
   }
   const drop = new Set(ids);
-  for (const batch of pending.get(runner)?.batches ?? []) {
+  const staged = pending.get(runner);
+  if (staged) staged.ids = undefined;
+  for (const batch of staged?.batches ?? []) {
     const kept = batch.rows.filter((row) => !drop.has(row.message.id));
     batch.rows.splice(0, batch.rows.length, ...kept);
   }
@@ -178,7 +183,8 @@ export function noteStatement(runner: QueryRunner, query: string, success: boole
 
 /** Every id of a transaction's staged rows. */
 export function stagedIds(staged: Staged): string[] {
-  return staged.batches.flatMap((b) => b.rows.map((row) => row.message.id));
+  staged.ids ??= staged.batches.flatMap((b) => b.rows.map((row) => row.message.id));
+  return staged.ids;
 }
 
 /**
