@@ -16,6 +16,8 @@ import { type PendingBatch, type Staged, type StagedRow, stagedIds } from './sta
  * row written by a live process is left to that process.
  */
 export const FRESH_MS = 1_000;
+/** Rows claimed by id per claim transaction. */
+const CLAIM_IDS = 500;
 /** How long a hold taken before a COMMIT lasts if the COMMIT's answer never comes (the connection died). */
 const COMMIT_HOLD_MS = 60_000;
 
@@ -83,9 +85,11 @@ async function publishBatch(
     if (!verify && now - row.createdAt <= FRESH_MS) fresh.push(row);
     else claimFirst.push(row.message.id);
   }
-  if (claimFirst.length > 0) {
+  // In claims of CLAIM_IDS: one IN list per claim, and a database takes only so many parameters.
+  for (let start = 0; start < claimFirst.length; start += CLAIM_IDS) {
+    const ids = claimFirst.slice(start, start + CLAIM_IDS);
     // No failure policy: counting tries and dead-lettering is the sweep's (with the relay's options).
-    const { failed, firstError } = await publishOutbox(dataSource, dialect, batch.queue, { ids: claimFirst });
+    const { failed, firstError } = await publishOutbox(dataSource, dialect, batch.queue, { ids });
     if (failed > 0) warnLeft(logger, failed, firstError);
   }
   if (fresh.length > 0) await publishFromMemory(dataSource, dialect, batch.queue, fresh, logger);
