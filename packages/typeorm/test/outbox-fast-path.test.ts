@@ -212,12 +212,9 @@ describe.each<DbKind>(['postgres', 'sqlite'])('publishing after the commit, from
       const logger = collecting();
       const down = faulty(broker.amqp(), { fail: () => new TransportError('the broker is down (test)') });
       const queue = createQueue({ registry, transport: down, store, defaults: { queue: queueName } });
-      const handles = await transactional(
-        dataSource,
-        queue,
-        () => queue.submitMany(deliverParcel, [['p1'], ['p2']]),
-        { logger },
-      );
+      const handles = await transactional(dataSource, queue, () => queue.submitMany(deliverParcel, [['p1'], ['p2']]), {
+        logger,
+      });
       const rowsLeft = await count(db, outside);
       const states = await Promise.all(handles.map(async (h) => (await queue.status(h.id))?.state));
       const depthWhileDown = await broker.depth(queueName);
@@ -254,15 +251,11 @@ describe('publishing after the commit: PostgreSQL only', () => {
       const queueName = broker.queue('pg-aborted');
       const queue = createQueue({ registry, transport: broker.amqp(), defaults: { queue: queueName } });
       let id = '';
-      await transactional(
-        dataSource,
-        queue,
-        async (manager) => {
-          id = (await queue.submit(deliverParcel, 'never committed')).id;
-          // The failure is swallowed, but PostgreSQL has aborted the transaction: its COMMIT rolls back.
-          await manager.query('SELECT * FROM taskq_no_such_table').catch(() => undefined);
-        },
-      );
+      await transactional(dataSource, queue, async (manager) => {
+        id = (await queue.submit(deliverParcel, 'never committed')).id;
+        // The failure is swallowed, but PostgreSQL has aborted the transaction: its COMMIT rolls back.
+        await manager.query('SELECT * FROM taskq_no_such_table').catch(() => undefined);
+      });
       const rows = Number((await dataSource.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n);
       // Never published, so never declared: depth reads 0 either way.
       const depth = await broker.depth(queueName);

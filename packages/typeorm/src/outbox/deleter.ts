@@ -98,7 +98,12 @@ class OutboxDeleter {
     await sqliteLock(this.#dataSource).run(async () => {
       for (let start = 0; start < ids.length; start += SQLITE_CHUNK) {
         const chunk = ids.slice(start, start + SQLITE_CHUNK);
-        await execute(this.#dialect, manager, `DELETE FROM ${table} WHERE "id" IN (${placeholders(chunk.length)})`, chunk);
+        await execute(
+          this.#dialect,
+          manager,
+          `DELETE FROM ${table} WHERE "id" IN (${placeholders(chunk.length)})`,
+          chunk,
+        );
       }
     });
   }

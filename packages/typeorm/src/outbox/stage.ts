@@ -146,7 +146,7 @@ export function peekPending(runner: QueryRunner): Staged | undefined {
 export function takePending(runner: QueryRunner): Staged | undefined {
   const staged = pending.get(runner);
   pending.delete(runner);
-  return staged && staged.batches.some((b) => b.rows.length > 0) ? staged : undefined;
+  return staged?.batches.some((b) => b.rows.length > 0) ? staged : undefined;
 }
 
 /** Forgets some staged ids (their rows were deleted), or all of them. */
@@ -178,7 +178,8 @@ export function noteStatement(runner: QueryRunner, query: string, success: boole
   if (!staged || staged.verify) return;
   if (!success || UNDOING.test(query)) staged.verify = true;
   // PostgreSQL answers the COMMIT of a transaction that had failed with ROLLBACK, not an error.
-  else if (COMMIT.test(query) && (raw as { command?: unknown } | undefined)?.command === 'ROLLBACK') staged.verify = true;
+  else if (COMMIT.test(query) && (raw as { command?: unknown } | undefined)?.command === 'ROLLBACK')
+    staged.verify = true;
 }
 
 /** Every id of a transaction's staged rows. */
