@@ -18,10 +18,11 @@ export interface OutboxRelayOptions {
   /**
    * Rows younger than this are left to the process that committed them,
    * which publishes at once; the sweep is for leftovers. The committing
-   * process publishes rows up to 1 s old from memory, without locking them:
-   * below about 1 s plus the broker's confirm time, this relay may publish
-   * such a row of another process too (a duplicate). The rows the committing
-   * code of this relay's own process holds are skipped whatever this is.
+   * process publishes rows up to 1 s old from memory without locking them
+   * (it locks those still unpublished at 1 s): under 1 s, this relay may
+   * publish such a row of another process too (a duplicate). The rows the
+   * committing code of this relay's own process holds are skipped whatever
+   * this is.
    * @defaultValue `'2s'`
    */
   readonly minAge?: number | string;

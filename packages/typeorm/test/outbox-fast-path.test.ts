@@ -306,6 +306,45 @@ describe('publishing after the commit: PostgreSQL only', () => {
     }
   });
 
+  it('a publish still unconfirmed when its row turns 1 s old locks the row: a relay of another process, which counts it as left behind at 2 s, skips it', async () => {
+    const db = await TestDatabase.create('postgres');
+    try {
+      const dataSource = await db.dataSource();
+      const other = await db.dataSource([], { synchronize: false });
+      const queueName = broker.queue('pg-slow-confirm');
+      const transport = gated(broker.amqp());
+      const queue = createQueue({ registry, transport, defaults: { queue: queueName } });
+      const otherQueue = createQueue({ registry, transport: broker.amqp(), defaults: { queue: queueName } });
+      const relay = outboxRelay(other, otherQueue, { logger: silentLogger });
+      const committed = transactional(dataSource, queue, () => queue.submit(deliverParcel, 'slow broker'));
+      await waitFor(() => transport.waiting() === 1, 'the publish after the commit');
+      await sleep(2_300); // the broker has not confirmed yet; the row is past the relay's minAge
+      const rowsWhilePublishing = Number(
+        (await other.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n,
+      );
+      const sweptWhilePublishing = await relay.sweep();
+      transport.open();
+      const handle = await committed;
+      const sweptAfter = await relay.sweep();
+      const received = perId(await broker.drainQueue(queueName));
+      const left = Number((await other.query(`SELECT COUNT(*) AS n FROM ${db.table('taskq_outbox')}`))[0].n);
+      console.log(
+        `slow confirm: row still there=${rowsWhilePublishing}, other relay swept ${sweptWhilePublishing} while the confirm was awaited, ${sweptAfter} after; deliveries=${received.get(handle.id) ?? 0}; rows left=${left}`,
+      );
+      expect(rowsWhilePublishing).toBe(1);
+      expect(sweptWhilePublishing).toBe(0);
+      expect(sweptAfter).toBe(0);
+      expect(received.get(handle.id)).toBe(1);
+      expect(received.size).toBe(1);
+      expect(left).toBe(0);
+      await relay.stop();
+      await queue.close();
+      await otherQueue.close();
+    } finally {
+      await db.cleanup();
+    }
+  });
+
   it('a process killed after its COMMIT leaves rows that the relay here publishes exactly once each, while this process keeps publishing its own commits from memory', async () => {
     const db = await TestDatabase.create('postgres');
     try {

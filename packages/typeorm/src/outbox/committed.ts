@@ -5,15 +5,18 @@ import { failpoint } from '../internal/failpoint.js';
 import type { Dialect } from '../internal/dialect.js';
 import { outboxDeleter } from './deleter.js';
 import { hold, release } from './holds.js';
+import { guardSlowPublish } from './slow-publish.js';
 import { publishOutbox, recordEnqueuedElsewhere } from './publish.js';
 import { type PendingBatch, type Staged, type StagedRow, stagedIds } from './stage.js';
 
 /**
- * Rows at most this old when their transaction has committed are published
- * from memory; an older row (a long transaction) is claimed first, as a
- * sweep claims it, because a relay's sweep may already count it as left
- * behind. Well under the relay's default `minAge` (2 s), which is the time a
- * row written by a live process is left to that process.
+ * How long a row is the committing process's alone, unlocked, counted from
+ * its INSERT: rows at most this old when their transaction has committed are
+ * published from memory, and those whose publish or DELETE is not done by
+ * then are locked (see guardSlowPublish); an older row (a long transaction)
+ * is claimed first, as a sweep claims it. Well under the relay's default
+ * `minAge` (2 s), the age at which a relay elsewhere takes a row as left
+ * behind.
  */
 export const FRESH_MS = 1_000;
 /** Rows claimed by id per claim transaction. */
@@ -115,31 +118,45 @@ async function publishFromMemory(
   );
   const transport = queue.transport;
   const now = Date.now();
+  let failed = 0;
+  let firstError: unknown;
   // One publish per row, all in flight together: one refusal must not fail the others.
-  const results = await Promise.allSettled(
+  const confirmed = Promise.allSettled(
     rows.map(async (row) => {
       const message = messageAt(row, now);
       await publishWithDiagnostics(transport, [{ message, name: row.name }], () => transport.publish(message));
     }),
-  );
-  const confirmed: string[] = [];
-  let failed = 0;
-  let firstError: unknown;
-  results.forEach((result, i) => {
-    if (result.status === 'fulfilled') confirmed.push(rows[i].message.id);
-    else {
+  ).then((results) =>
+    results.flatMap((result, i) => {
+      if (result.status === 'fulfilled') return [rows[i].message.id];
       failed++;
       firstError ??= result.reason;
-    }
-  });
-  // Deleted only once the broker confirmed them: a crash before this publishes them again (at-least-once).
+      return [];
+    }),
+  );
+  const oldest = rows.reduce((min, row) => Math.min(min, row.createdAt), Number.POSITIVE_INFINITY);
+  const guard =
+    dialect === 'postgres'
+      ? guardSlowPublish(
+          dataSource,
+          dialect,
+          rows.map((row) => row.message.id),
+          oldest + FRESH_MS,
+          confirmed,
+          logger,
+        )
+      : undefined;
   try {
-    await outboxDeleter(dataSource, dialect).delete(confirmed);
+    const ids = await confirmed;
+    // Deleted only once the broker confirmed them: a crash before this publishes them again (at-least-once).
+    await outboxDeleter(dataSource, dialect).delete(ids);
   } catch (error) {
     logger.warn(
-      `${confirmed.length} committed task(s) were published but their outbox rows could not be deleted; the relay's sweep will publish them again`,
+      "committed task(s) were published but their outbox rows could not be deleted; the relay's sweep will publish them again",
       { error },
     );
+  } finally {
+    await guard?.stop();
   }
   if (failed > 0) warnLeft(logger, failed, firstError);
 }
