@@ -58,9 +58,10 @@ export interface InProcessConfig {
 export interface OutboxConfig {
   readonly role: 'outbox';
   /**
-   * `transactions`: submit `count` tasks in transactions; `relay`: leave `count` rows in the outbox, then sweep them.
+   * `transactions`: submit `count` tasks in transactions; `baseline`: `count` transactions with the same INSERT and no
+   * taskq; `relay`: leave `count` rows in the outbox, then sweep them.
    */
-  readonly measure: 'transactions' | 'relay';
+  readonly measure: 'transactions' | 'baseline' | 'relay';
   readonly schema: string;
   readonly queue: string;
   readonly count: number;
@@ -68,6 +69,8 @@ export interface OutboxConfig {
   readonly inFlight: number;
   readonly poolSize: number;
   readonly batchSize: number;
+  /** The pool's `application_name`: the parent counts these PostgreSQL backends' CPU (and not other clients'). */
+  readonly applicationName: string;
 }
 
 export type ChildConfig = WorkerConfig | ProducerConfig | InProcessConfig | OutboxConfig;
@@ -108,6 +111,8 @@ export type ChildMessage =
       readonly transactions: number;
       readonly tasks: number;
       readonly commitToPublish: readonly number[];
+      /** Per transaction, ms from its COMMIT resolving to its first publish being called (taskq's part). */
+      readonly commitToSend: readonly number[];
       readonly unconfirmed: number;
     }
   | { readonly type: 'error'; readonly message: string };

@@ -19,7 +19,14 @@ import {
   rowTasks,
   step,
 } from './measure.js';
-import { createBenchSchema, dropBenchSchema, outboxRows } from './outbox-db.js';
+import {
+  applicationNameOf,
+  benchRows,
+  createBenchSchema,
+  dropBenchSchema,
+  foreignBackends,
+  outboxRows,
+} from './outbox-db.js';
 import type { Row } from './rows.js';
 import { startServerCpu } from './server-cpu.js';
 import { percentile, rate } from './stats.js';
@@ -30,6 +37,7 @@ interface Outcome {
   readonly transactions: number;
   readonly tasks: number;
   readonly commitToPublish: readonly number[];
+  readonly commitToSend: readonly number[];
   readonly unconfirmed: number;
   readonly producerCpuUs: number;
   readonly workerCpuUs?: number;
@@ -56,10 +64,11 @@ async function once(
   let producer: Child | undefined;
   try {
     schema = await withTimeout(createBenchSchema(), CLEANUP_MS, 'create schema');
-    const inFlight = shape.kind === 'transactions' ? shape.inFlight : 1;
+    const inFlight = shape.kind === 'relay' ? 1 : shape.inFlight;
     const config: OutboxConfig = {
       role: 'outbox',
       measure: shape.kind,
+      applicationName: applicationNameOf(schema),
       schema,
       queue,
       count: n,
@@ -107,13 +116,21 @@ async function once(
       rssAfter = finished.memory.rss / (1024 * 1024);
     }
     const brokerCpuUs = brokerCpu();
-    const dbCpuUs = dbCpu();
-    const left = await withTimeout(outboxRows(schema), CLEANUP_MS, 'outbox count');
-    if (left !== 0) figures.warnings.push(`${what}: ${left} rows still in the outbox afterwards`);
-    if (done.tasks !== n) figures.warnings.push(`${what}: ${done.tasks} tasks published, expected ${n}`);
+    const foreign = await withTimeout(foreignBackends(config.applicationName), CLEANUP_MS, 'backend list');
+    const dbCpuUs = dbCpu(foreign);
+    if (shape.kind === 'baseline') {
+      // The warm-up's transactions are in the table too.
+      const rows = await withTimeout(benchRows(schema), CLEANUP_MS, 'bench row count');
+      if (rows !== n + inFlight)
+        figures.warnings.push(`${what}: ${rows} bench rows committed, expected ${n} (+ ${inFlight} warm-up)`);
+    } else {
+      const left = await withTimeout(outboxRows(schema), CLEANUP_MS, 'outbox count');
+      if (left !== 0) figures.warnings.push(`${what}: ${left} rows still in the outbox afterwards`);
+      if (done.tasks !== n) figures.warnings.push(`${what}: ${done.tasks} tasks published, expected ${n}`);
+    }
     if (done.unconfirmed > 0)
       figures.warnings.push(`${what}: ${done.unconfirmed} transaction(s) not published right after their commit`);
-    if (what === 'submit') {
+    if (what === 'submit' && shape.kind !== 'baseline') {
       const backlog = await withTimeout(admin.backlog(queue), CLEANUP_MS, 'backlog check');
       if (backlog !== n) figures.warnings.push(`submit-only: ${n} published but ${backlog} waiting in the queue`);
     }
@@ -123,6 +140,7 @@ async function once(
       transactions: done.transactions,
       tasks: done.tasks,
       commitToPublish: done.commitToPublish,
+      commitToSend: done.commitToSend,
       unconfirmed: done.unconfirmed,
       producerCpuUs: done.cpuUs - started.cpuUs,
       ...(workerCpuUs !== undefined ? { workerCpuUs } : {}),
@@ -159,6 +177,16 @@ export async function measureOutbox(row: Row, context: MeasureContext, figures: 
     });
     return;
   }
+  if (shape?.kind === 'baseline') {
+    context.log(`  ${row.id}: ${n} transactions without taskq`);
+    await step(figures, 'submit', async () => {
+      const r = await once(row, 'submit', n, context, figures);
+      figures.transactions = rate(r.transactions, r.startedAt, r.doneAt);
+      figures.producerCpu = r.producerCpuUs / n;
+      figures.dbCpuSubmit = perTask(r.dbCpuUs, n);
+    });
+    return;
+  }
   if (row.submit) {
     context.log(`  ${row.id}: submit-only, ${n} tasks in transactions`);
     await step(figures, 'submit', async () => {
@@ -170,6 +198,8 @@ export async function measureOutbox(row: Row, context: MeasureContext, figures: 
       figures.dbCpuSubmit = perTask(r.dbCpuUs, n);
       figures.commitPublishP50 = percentile(r.commitToPublish, 50);
       figures.commitPublishP99 = percentile(r.commitToPublish, 99);
+      figures.commitSendP50 = percentile(r.commitToSend, 50);
+      figures.commitSendP99 = percentile(r.commitToSend, 99);
     });
   }
   if (row.e2e) {

@@ -46,8 +46,12 @@ export interface Figures {
   /** Outbox rows: ms from a transaction's COMMIT resolving to the broker confirm of its tasks (submit-only). */
   commitPublishP50?: number;
   commitPublishP99?: number;
+  /** Outbox rows: the part of it from the COMMIT to the publish being called (taskq's; the rest is the broker's). */
+  commitSendP50?: number;
+  commitSendP99?: number;
   /**
-   * Outbox rows: PostgreSQL CPU (all `postgres` processes) microseconds per task, during submit-only and end-to-end.
+   * Outbox rows: PostgreSQL CPU microseconds per task (the baseline row: per transaction), during submit-only and
+   * end-to-end: the measurement's own connections plus PostgreSQL's background processes (see outbox-db.ts).
    */
   dbCpuSubmit?: number;
   dbCpuE2e?: number;
@@ -335,7 +339,7 @@ export async function measureRow(row: Row, context: MeasureContext): Promise<Fig
     }
     return figures;
   }
-  if (row.system === 'taskq-outbox') {
+  if (row.system === 'taskq-outbox' || row.system === 'typeorm') {
     // Loaded only here, so the other rows never load TypeORM or pg.
     await (await import('./measure-outbox.js')).measureOutbox(row, context, figures);
     return figures;

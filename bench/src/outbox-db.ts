@@ -55,6 +55,29 @@ export async function outboxRows(schema: string): Promise<number> {
   return Number((result.rows[0] as { n: string }).n);
 }
 
+/** The `application_name` the measurement's pool gives its PostgreSQL connections. */
+export function applicationNameOf(schema: string): string {
+  return `taskq-${schema}`;
+}
+
+/**
+ * Pids of the client backends that are not the measurement's (other clients of the shared server, this query's own
+ * connection): their CPU is left out of the measurement's PostgreSQL CPU. Background processes (WAL writer,
+ * checkpointer, autovacuum) are kept: they do the measurement's work too.
+ */
+export async function foreignBackends(applicationName: string): Promise<Set<number>> {
+  const result = await sql(
+    `SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> '${applicationName.replace(/'/g, "''")}'`,
+  );
+  return new Set(result.rows.map((row: { pid: number }) => Number(row.pid)));
+}
+
+/** Rows in the schema's bench table (the baseline's check that every transaction committed). */
+export async function benchRows(schema: string): Promise<number> {
+  const result = await sql(`SELECT COUNT(*) AS n FROM "${schema}"."${BENCH_TABLE}"`);
+  return Number((result.rows[0] as { n: string }).n);
+}
+
 /** Drops only this schema (the database is shared with other suites). */
 export async function dropBenchSchema(schema: string, timeoutMs: number): Promise<void> {
   await withTimeout(sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`), timeoutMs, `drop schema ${schema}`);

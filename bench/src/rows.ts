@@ -14,16 +14,26 @@ import {
 import type { SystemName } from './ipc.js';
 import type { LoadShape } from './load.js';
 
-export type RowSystem = SystemName | 'taskq-memory' | 'taskq-outbox';
+/** `typeorm`: the outbox rows' baseline, the same transactions through TypeORM with no taskq at all. */
+export type RowSystem = SystemName | 'taskq-memory' | 'taskq-outbox' | 'typeorm';
 
 /**
  * Outbox rows: `transactions` submits inside `transactional()` (`perTransaction`
- * tasks each, `inFlight` transactions at once); `relay` leaves N rows in the
- * outbox and times one relay sweep over them.
+ * tasks each, `inFlight` transactions at once); `baseline` runs the same
+ * transactions (one bench_orders INSERT, COMMIT) through `dataSource.transaction()`
+ * with no task and no taskq; `relay` leaves N rows in the outbox and times one
+ * relay sweep over them.
  */
 export type OutboxShape =
   | { readonly kind: 'transactions'; readonly perTransaction: number; readonly inFlight: number }
+  | { readonly kind: 'baseline'; readonly inFlight: number }
   | { readonly kind: 'relay'; readonly batchSize: number };
+
+/** Targets of an outbox row's commit → confirm latency, ms. */
+export interface ConfirmTarget {
+  readonly p50: number;
+  readonly p99: number;
+}
 
 export interface Row {
   readonly id: string;
@@ -38,8 +48,10 @@ export interface Row {
   readonly latency: boolean;
   /** Set for a scenario that is listed but cannot be measured yet, with the reason. */
   readonly pending?: string;
-  /** The outbox rows' load (system `taskq-outbox`). */
+  /** The outbox rows' load (systems `taskq-outbox` and `typeorm`). */
   readonly outbox?: OutboxShape;
+  /** Outbox rows: the commit → confirm latency this row should meet. */
+  readonly confirmTarget?: ConfirmTarget;
 }
 
 export const ROWS: readonly Row[] = [
@@ -151,9 +163,22 @@ export const ROWS: readonly Row[] = [
     system: 'taskq-outbox',
     shape: { kind: 'concurrent', inFlight: OUTBOX_IN_FLIGHT },
     outbox: { kind: 'transactions', perTransaction: 1, inFlight: OUTBOX_IN_FLIGHT },
+    confirmTarget: { p50: 5, p99: 25 },
     tasks: 10_000,
     submit: true,
     e2e: true,
+    latency: false,
+  },
+  {
+    // The row above without taskq: what the application's own transaction costs. N is transactions.
+    id: 'typeorm-baseline',
+    label: `TypeORM/PG transaction without taskq (baseline), ${OUTBOX_IN_FLIGHT} tx in flight`,
+    system: 'typeorm',
+    shape: { kind: 'concurrent', inFlight: OUTBOX_IN_FLIGHT },
+    outbox: { kind: 'baseline', inFlight: OUTBOX_IN_FLIGHT },
+    tasks: 10_000,
+    submit: true,
+    e2e: false,
     latency: false,
   },
   {
@@ -181,7 +206,8 @@ export const ROWS: readonly Row[] = [
   },
 ];
 
-export type Figure = 'submit' | 'e2e';
+/** `transactions`: the outbox rows' transactions per second (submit-only). */
+export type Figure = 'submit' | 'e2e' | 'transactions';
 
 export interface Ratio {
   readonly label: string;
@@ -261,6 +287,12 @@ export const RATIOS: readonly Ratio[] = [
     numerator: { row: 'taskq-serial', figure: 'e2e' },
     denominator: { row: 'bullmq-single', figure: 'e2e' },
     target: 2,
+  },
+  {
+    label: 'taskq outbox 1 task/tx tx/s / the same TypeORM transaction without taskq tx/s (cost of the outbox)',
+    numerator: { row: 'taskq-outbox', figure: 'transactions' },
+    denominator: { row: 'typeorm-baseline', figure: 'transactions' },
+    target: 0.7,
   },
   {
     label: 'taskq outbox 1 task/tx submit-only / taskq amqp submit-only (cost of the transaction)',

@@ -42,19 +42,23 @@ function cpuMicros(pid: number): number | undefined {
   }
 }
 
-/** Starts counting; the returned function gives the server CPU used since, in microseconds. */
-export function startServerCpu(name: ServerName): () => number | undefined {
+/**
+ * Starts counting; the returned function gives the server CPU used since, in microseconds, leaving out the processes
+ * in `exclude` (PostgreSQL backends of other clients of a shared server).
+ */
+export function startServerCpu(name: ServerName): (exclude?: ReadonlySet<number>) => number | undefined {
   const start = new Map<number, number>();
   for (const pid of findPids(name)) {
     const cpu = cpuMicros(pid);
     if (cpu !== undefined) start.set(pid, cpu);
   }
   if (start.size === 0) return () => undefined;
-  return () => {
+  return (exclude) => {
     // A process that started meanwhile (a new PostgreSQL backend) counts whole; one that ended is lost.
     let total = 0;
     let seen = false;
     for (const pid of findPids(name)) {
+      if (exclude?.has(pid)) continue;
       const end = cpuMicros(pid);
       if (end === undefined) continue;
       total += end - (start.get(pid) ?? 0);

@@ -31,6 +31,7 @@ runChild(async () => {
     transactions: result.transactions,
     tasks: result.tasks,
     commitToPublish: result.commitToPublish,
+    commitToSend: result.commitToSend,
     unconfirmed: result.unconfirmed,
   });
   await stop;

@@ -5,14 +5,18 @@
  * queue, fn)` next to one small INSERT of the application's own (the bench
  * table), `inFlight` transactions at once, as from that many web requests.
  * `transactional()` INSERTs the task into `taskq_outbox` in the transaction,
- * COMMITs, then publishes it (claim the rows FOR UPDATE SKIP LOCKED, publish
- * with confirms, DELETE, COMMIT) and only then resolves.
+ * COMMITs, publishes it from memory, deletes its outbox row (in a DELETE
+ * shared with the other transactions committed meanwhile) and only then resolves.
+ *
+ * `baseline`: the same transactions, `dataSource.transaction()` with the same
+ * INSERT and nothing else, no taskq loaded: what the outbox is compared with.
  *
  * Commit → publish latency: the COMMIT's end is taken from TypeORM's
  * `afterTransactionCommit` event of the transaction's query runner (fired
  * right after the COMMIT query resolved); the publish from the transport's
- * `publishMany` resolving (the broker confirmed the batch). Both hooks only
- * read the clock.
+ * `publish` resolving (the broker confirmed the message); the time it was
+ * called splits that into taskq's part (COMMIT → publish called) and the
+ * broker's (publish → confirm). The hooks only read the clock.
  *
  * `relay`: a process committed N tasks and could not publish them (its
  * transport fails, as with the broker down: `transactional()` logs it and
@@ -46,6 +50,8 @@ export interface OutboxResult {
   readonly transactions: number;
   readonly tasks: number;
   readonly commitToPublish: number[];
+  /** Per transaction: COMMIT resolved → its first publish called (what taskq does in between). */
+  readonly commitToSend: number[];
   readonly unconfirmed: number;
 }
 
@@ -58,18 +64,26 @@ class CommitClock implements EntitySubscriberInterface {
   }
 }
 
-/** Wraps `publishMany` to note when the broker confirmed each message id, and to count published messages. */
-function confirmClock(transport: Transport): { confirmedAt: Map<string, number>; published: () => number } {
+/**
+ * Wraps `publish` to note when the broker confirmed each message id, and to count published messages. The amqp
+ * transport's `publishMany` publishes through `this.publish`, so it is counted once, here.
+ */
+function confirmClock(transport: Transport): {
+  sentAt: Map<string, number>;
+  confirmedAt: Map<string, number>;
+  published: () => number;
+} {
+  const sentAt = new Map<string, number>();
   const confirmedAt = new Map<string, number>();
   let published = 0;
-  const original = transport.publishMany.bind(transport);
-  transport.publishMany = async (messages: readonly OutgoingMessage[]): Promise<void> => {
-    await original(messages);
-    const at = now();
-    for (const message of messages) confirmedAt.set(message.id, at);
-    published += messages.length;
+  const original = transport.publish.bind(transport);
+  transport.publish = async (message: OutgoingMessage): Promise<void> => {
+    sentAt.set(message.id, now());
+    await original(message);
+    confirmedAt.set(message.id, now());
+    published++;
   };
-  return { confirmedAt, published: () => published };
+  return { sentAt, confirmedAt, published: () => published };
 }
 
 async function openDataSource(config: OutboxConfig): Promise<DataSource> {
@@ -79,6 +93,7 @@ async function openDataSource(config: OutboxConfig): Promise<DataSource> {
     schema: config.schema,
     entities: taskqEntities,
     poolSize: config.poolSize,
+    applicationName: config.applicationName,
     logging: false,
   });
   await dataSource.initialize();
@@ -102,7 +117,52 @@ export interface OutboxSession {
 
 /** Connects, sets up and warms up (untimed); the returned session runs the measurement. */
 export async function openOutboxSession(config: OutboxConfig, cpuUs: () => number): Promise<OutboxSession> {
-  return config.measure === 'relay' ? openRelay(config, cpuUs) : openTransactions(config, cpuUs);
+  if (config.measure === 'relay') return openRelay(config, cpuUs);
+  return config.measure === 'baseline' ? openBaseline(config, cpuUs) : openTransactions(config, cpuUs);
+}
+
+async function openBaseline(config: OutboxConfig, cpuUs: () => number): Promise<OutboxSession> {
+  const dataSource = await openDataSource(config);
+  // The outbox row's commit clock, unread here: both rows pay for the same TypeORM subscriber.
+  dataSource.subscribers.push(new CommitClock());
+  // Warm-up, untimed, as the outbox row does: every pool connection and the JIT.
+  await Promise.all(
+    Array.from({ length: config.inFlight }, () =>
+      dataSource.transaction((manager) => insertRow(manager, config.schema, now())),
+    ),
+  );
+  const total = config.count;
+  let committed = 0;
+  return {
+    progress: () => committed,
+    async run(started) {
+      let begun = 0;
+      const startedCpuUs = cpuUs();
+      const startedAt = now();
+      started(startedAt);
+      const lane = async (): Promise<void> => {
+        while (begun < total) {
+          begun++;
+          const sentAt = now();
+          await dataSource.transaction((manager) => insertRow(manager, config.schema, sentAt));
+          committed++;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(config.inFlight, total) }, lane));
+      return {
+        startedAt,
+        startedCpuUs,
+        transactions: total,
+        tasks: 0,
+        commitToPublish: [],
+        commitToSend: [],
+        unconfirmed: 0,
+      };
+    },
+    async close() {
+      await dataSource.destroy();
+    },
+  };
 }
 
 async function openTransactions(config: OutboxConfig, cpuUs: () => number): Promise<OutboxSession> {
@@ -126,6 +186,7 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
     ),
   );
   confirms.confirmedAt.clear();
+  confirms.sentAt.clear();
 
   const per = config.perTransaction;
   const total = Math.ceil(config.count / per);
@@ -133,6 +194,7 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
     progress: () => confirms.published() - config.inFlight,
     async run(started) {
       const commitToPublish: number[] = [];
+      const commitToSend: number[] = [];
       let unconfirmed = 0;
       let begun = 0;
       const startedCpuUs = cpuUs();
@@ -154,14 +216,33 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
             return handles.map((h) => h.id);
           });
           const committedAt = runner ? commits.at.get(runner) : undefined;
-          const confirmedAt = ids[0] === undefined ? undefined : confirms.confirmedAt.get(ids[0]);
-          for (const id of ids) confirms.confirmedAt.delete(id);
+          // The transaction's tasks are published when the last of them is confirmed.
+          let confirmedAt: number | undefined = 0;
+          let publishedAt = Number.POSITIVE_INFINITY;
+          for (const id of ids) {
+            const at = confirms.confirmedAt.get(id);
+            confirmedAt = at === undefined || confirmedAt === undefined ? undefined : Math.max(confirmedAt, at);
+            publishedAt = Math.min(publishedAt, confirms.sentAt.get(id) ?? Number.POSITIVE_INFINITY);
+            confirms.confirmedAt.delete(id);
+            confirms.sentAt.delete(id);
+          }
           if (committedAt === undefined || confirmedAt === undefined) unconfirmed++;
-          else commitToPublish.push(confirmedAt - committedAt);
+          else {
+            commitToPublish.push(confirmedAt - committedAt);
+            commitToSend.push(publishedAt - committedAt);
+          }
         }
       };
       await Promise.all(Array.from({ length: Math.min(config.inFlight, total) }, lane));
-      return { startedAt, startedCpuUs, transactions: total, tasks: total * per, commitToPublish, unconfirmed };
+      return {
+        startedAt,
+        startedCpuUs,
+        transactions: total,
+        tasks: total * per,
+        commitToPublish,
+        commitToSend,
+        unconfirmed,
+      };
     },
     async close() {
       await root.close();
@@ -220,6 +301,7 @@ async function openRelay(config: OutboxConfig, cpuUs: () => number): Promise<Out
         transactions: Math.ceil(published / config.batchSize),
         tasks: published,
         commitToPublish: [],
+        commitToSend: [],
         unconfirmed: 0,
       };
     },

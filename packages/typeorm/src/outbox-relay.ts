@@ -17,7 +17,12 @@ export interface OutboxRelayOptions {
   readonly sweepInterval?: number | string;
   /**
    * Rows younger than this are left to the process that committed them,
-   * which publishes at once; the sweep is for leftovers.
+   * which publishes at once; the sweep is for leftovers. The committing
+   * process publishes rows up to 1 s old from memory without locking them
+   * (it locks those still unpublished at 1 s): under 1 s, this relay may
+   * publish such a row of another process too (a duplicate). The rows the
+   * committing code of this relay's own process holds are skipped whatever
+   * this is.
    * @defaultValue `'2s'`
    */
   readonly minAge?: number | string;
@@ -42,7 +47,7 @@ export interface OutboxRelayOptions {
 /**
  * The outbox relay of one process. Tasks committed through `transactional()`
  * or a request transaction are published right after their commit by the
- * committing code; the relay sweeps what was left behind. A row it cannot
+ * committing code, from memory; the relay sweeps what was left behind. A row it cannot
  * publish fails alone: the rows confirmed around it are deleted, the rows
  * after it are published, and after `maxPublishAttempts` it is dead-lettered. Run one in every
  * process that submits (or in a few of them): on PostgreSQL any number of

@@ -11,9 +11,10 @@ import {
 } from './errors.js';
 import { type Dialect, dialectOf } from './internal/dialect.js';
 import { currentScopeStack, findScope, isSqlite, runInScope, type Scope, sqliteLock } from './internal/scope.js';
-import { ownedRunners, publishCommitted } from './outbox/publish.js';
-import { outboxStage, takePending, unstage } from './outbox/stage.js';
-import { installCommitSubscriber } from './outbox/subscriber.js';
+import { holdForCommit, publishCommitted, releaseStaged } from './outbox/committed.js';
+import { ownedRunners } from './outbox/publish.js';
+import { outboxStage, peekPending, takePending, unstage } from './outbox/stage.js';
+import { installCommitSubscriber, setRunnerLogger } from './outbox/subscriber.js';
 
 /** A transaction isolation level as TypeORM names it (`'READ COMMITTED'`, `'SERIALIZABLE'`, ...). */
 export type IsolationLevel = NonNullable<Parameters<QueryRunner['startTransaction']>[0]>;
@@ -106,6 +107,8 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
         'a taskq transaction on this SQLite DataSource is already open here, and SQLite has one connection: use transactional(), which joins it',
       );
     }
+    // Watches the transaction's statements for anything that may undo staged rows.
+    installCommitSubscriber(dataSource, options.logger);
     const unlock = isSqlite(dataSource) ? await sqliteLock(dataSource).acquire() : undefined;
     const runner = dataSource.createQueryRunner();
     try {
@@ -147,6 +150,7 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
         `cannot commit a transaction that is already ${this.#committing ? 'committing' : this.#state}`,
       );
     this.#committing = true;
+    holdForCommit(this.dataSource, peekPending(this.runner));
     try {
       await this.runner.commitTransaction();
     } catch (error) {
@@ -157,10 +161,10 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
     this.scope.closed = true;
     // Taken before the connection (and on SQLite the lock) is given up: the runner may serve the next transaction at
     // once.
-    const batches = takePending(this.runner);
+    const staged = takePending(this.runner);
     await this.scope.uow?.commit();
     await this.#close();
-    await publishCommitted(this.dataSource, this.dialect, batches, this.#logger);
+    await publishCommitted(this.dataSource, this.dialect, staged, this.#logger);
   }
 
   async rollback(): Promise<void> {
@@ -170,7 +174,7 @@ export class OwnTransaction implements TypeormRequestUnitOfWork {
     try {
       if (this.runner.isTransactionActive) await this.runner.rollbackTransaction();
     } finally {
-      takePending(this.runner);
+      releaseStaged(this.dataSource, takePending(this.runner));
       await this.scope.uow?.rollback();
       await this.#close();
     }
@@ -291,7 +295,11 @@ export async function joinTransaction<T>(
   const dialect = dialectOf(dataSource, 'manager');
   checkQueue(queue, 'queue');
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'expected a function');
-  if (!ownedRunners.has(runner)) installCommitSubscriber(dataSource, useLogger(options?.logger));
+  if (!ownedRunners.has(runner)) {
+    const logger = useLogger(options?.logger);
+    installCommitSubscriber(dataSource, logger);
+    setRunnerLogger(runner, logger);
+  }
   return bindUnitOfWork(dataSource, dialect, manager, runner, queue, () => fn());
 }
 

@@ -1,4 +1,4 @@
-import { type Logger, TaskqError, type TaskQueue } from '@taskq/core';
+import { TaskqError, type TaskQueue } from '@taskq/core';
 import {
   type EnqueuedRecord,
   lazyArgs,
@@ -8,11 +8,10 @@ import {
 } from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { OutboxEntity } from '../entities.js';
-import { failpoint } from '../internal/failpoint.js';
 import { type Dialect, execute, placeholders, tableOf } from '../internal/dialect.js';
 import { isSqlite, sqliteLock } from '../internal/scope.js';
 import { SqlResultStore } from '../result-store.js';
-import type { PendingBatch } from './stage.js';
+import { isHeld } from './holds.js';
 import { type ClaimedRow, type DeadRow, type FailurePolicy, recordDead, settleFailures } from './unpublishable.js';
 
 /** Where a sweep has got to: the last row it claimed, in the order it claims them. */
@@ -105,12 +104,15 @@ async function claimAndPublish(
         last: undefined,
       };
       if (rows.length > 0) {
-        await recordEnqueuedElsewhere(dataSource, queue, rows);
+        // A sweep leaves alone the rows this process's committing code is publishing itself (they stay locked until
+        // this claim ends, which only delays that code's DELETE). Claimed by id, the rows are that code's own.
         const now = Date.now();
+        const toPublish = 'ids' in selection ? rows : rows.filter((row) => !isHeld(dataSource, String(row.id), now));
+        await recordEnqueuedElsewhere(dataSource, queue, toPublish.map(enqueuedRecordOf));
         // One publish per row, all in flight together (as publishMany would): one refusal must not fail the others.
         const transport = queue.transport;
         const results = await Promise.allSettled(
-          rows.map(async (row) => {
+          toPublish.map(async (row) => {
             const message = toMessage(row, now);
             await publishWithDiagnostics(transport, [{ message, name: String(row.task) }], () =>
               transport.publish(message),
@@ -120,8 +122,8 @@ async function claimAndPublish(
         const confirmed: string[] = [];
         const failures: Array<{ row: ClaimedRow; error: unknown }> = [];
         results.forEach((result, i) => {
-          if (result.status === 'fulfilled') confirmed.push(String(rows[i].id));
-          else failures.push({ row: rows[i], error: result.reason });
+          if (result.status === 'fulfilled') confirmed.push(String(toPublish[i].id));
+          else failures.push({ row: toPublish[i], error: result.reason });
         });
         if (confirmed.length > 0)
           await execute(
@@ -193,21 +195,24 @@ async function claim(
  * `queued` row inside the transaction: write it now, before the publish,
  * so the worker's `active` can never come first. Idempotent (insert if absent).
  */
-async function recordEnqueuedElsewhere(
+export async function recordEnqueuedElsewhere(
   dataSource: DataSource,
   queue: TaskQueue,
-  rows: readonly ClaimedRow[],
+  records: readonly EnqueuedRecord[],
 ): Promise<void> {
   const store = queue.store;
-  if (!store || (store instanceof SqlResultStore && store.dataSource === dataSource)) return;
-  const records: EnqueuedRecord[] = rows.map((row) => ({
+  if (!store || records.length === 0 || (store instanceof SqlResultStore && store.dataSource === dataSource)) return;
+  await store.enqueued(records);
+}
+
+function enqueuedRecordOf(row: ClaimedRow): EnqueuedRecord {
+  return {
     id: String(row.id),
     name: String(row.task),
     queue: String(row.queue),
     enqueuedAt: new Date(Number(row.created_at)),
     args: lazyArgs(String(row.body)),
-  }));
-  await store.enqueued(records);
+  };
 }
 
 /** An outbox row that cannot even be turned into a message (written by hand, or damaged). */
@@ -236,38 +241,6 @@ function toMessage(row: ClaimedRow, now: number): OutgoingMessage {
     priority: row.priority === null || row.priority === undefined ? undefined : Number(row.priority),
     delayMs: remaining > 0 ? remaining : undefined,
   };
-}
-
-/**
- * Publishes what a transaction staged, right after it committed. A failure
- * is logged, not thrown: the transaction did commit, the rows are safe in
- * the outbox, and the relay's sweep publishes them later.
- */
-export async function publishCommitted(
-  dataSource: DataSource,
-  dialect: Dialect,
-  batches: readonly PendingBatch[] | undefined,
-  logger: Logger,
-): Promise<void> {
-  if (!batches) return;
-  // The crash window the outbox exists for: committed, not yet published.
-  failpoint('after-commit-before-publish');
-  for (const batch of batches) {
-    try {
-      // No failure policy: counting tries and dead-lettering is the sweep's (with the relay's options).
-      const { failed, firstError } = await publishOutbox(dataSource, dialect, batch.queue, { ids: batch.ids });
-      if (failed > 0)
-        logger.warn(
-          `publishing ${failed} committed task(s) failed; they stay in the outbox and the relay's sweep publishes them`,
-          { error: firstError },
-        );
-    } catch (error) {
-      logger.warn(
-        `publishing ${batch.ids.length} committed task(s) failed; they stay in the outbox and the relay's sweep publishes them`,
-        { error },
-      );
-    }
-  }
 }
 
 /** Runners whose commit taskq drives itself (the subscriber leaves them alone). */

@@ -1,20 +1,51 @@
 import type { TaskQueue } from '@taskq/core';
-import { type EnqueuedRecord, lazyArgs, type PreparedTask, type StageTasks } from '@taskq/core/adapter';
+import {
+  type EnqueuedRecord,
+  lazyArgs,
+  type OutgoingMessage,
+  type PreparedTask,
+  type StageTasks,
+} from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { OutboxEntity } from '../entities.js';
 import { type Dialect, execute, placeholders, tableOf } from '../internal/dialect.js';
 import { SqlResultStore } from '../result-store.js';
 
-/** Tasks staged into one transaction's outbox, to publish once it commits. */
+/** One task written to the outbox, kept in memory so the committing process can publish it without reading it back. */
+export interface StagedRow {
+  /** The message as submitted; its delay is recomputed from `availableAt` when it is published. */
+  readonly message: OutgoingMessage;
+  /** Registry id of the task. */
+  readonly name: string;
+  /** Epoch ms before which the task must not run (the row's `available_at`). */
+  readonly availableAt: number;
+  /** Epoch ms the row was written (its `created_at`, which a relay's `minAge` counts from). */
+  readonly createdAt: number;
+}
+
+/** Tasks staged into one transaction's outbox for one queue, to publish once it commits. */
 export interface PendingBatch {
   readonly queue: TaskQueue;
-  readonly ids: string[];
+  readonly rows: StagedRow[];
+}
+
+/** What a transaction staged, as its commit hands it over. */
+export interface Staged {
+  readonly batches: PendingBatch[];
+  /**
+   * Set when something after the first stage may have undone rows the memory still lists: a statement that rolled
+   * back (to a savepoint, or all of it), a statement that failed (PostgreSQL then aborts the transaction), a COMMIT
+   * that PostgreSQL answered with ROLLBACK. The rows are then published only as far as they exist in the table.
+   */
+  verify: boolean;
+  /** Every staged id, once asked for (cleared when rows are added or dropped). */
+  ids?: string[];
 }
 
 // Keyed by the QueryRunner, which is the transaction: whoever sees that
 // runner commit (our helpers, or the afterTransactionCommit subscriber)
-// takes the ids and publishes them.
-const pending = new WeakMap<QueryRunner, PendingBatch[]>();
+// takes the rows and publishes them.
+const pending = new WeakMap<QueryRunner, Staged>();
 
 const ROWS_PER_INSERT = 100;
 
@@ -22,7 +53,7 @@ const ROWS_PER_INSERT = 100;
  * A unit-of-work stage that INSERTs each submitted task into the outbox
  * through `manager` (so it commits or rolls back with the caller's writes),
  * writes its `queued` status row in the same transaction when the queue's
- * store is the SQL store of this DataSource, and remembers the ids for the
+ * store is the SQL store of this DataSource, and remembers the rows for the
  * publish after commit.
  */
 export function outboxStage(
@@ -35,7 +66,7 @@ export function outboxStage(
 ): StageTasks {
   return async (tasks: readonly PreparedTask[]): Promise<void> => {
     if (tasks.length === 0) return;
-    await insertOutboxRows(dataSource, dialect, manager, tasks);
+    const rows = await insertOutboxRows(dataSource, dialect, manager, tasks);
     const store = queue.store;
     if (store instanceof SqlResultStore && store.dataSource === dataSource) {
       const enqueuedAt = new Date();
@@ -48,9 +79,8 @@ export function outboxStage(
       }));
       await store.recordEnqueued(manager, records);
     }
-    const ids = tasks.map((t) => t.handle.id);
-    staged?.push(...ids);
-    addPending(runner, queue, ids);
+    staged?.push(...tasks.map((t) => t.handle.id));
+    addPending(runner, queue, rows);
   };
 }
 
@@ -59,14 +89,16 @@ async function insertOutboxRows(
   dialect: Dialect,
   manager: EntityManager,
   tasks: readonly PreparedTask[],
-): Promise<void> {
+): Promise<StagedRow[]> {
   const table = tableOf(dataSource, OutboxEntity);
   const now = Date.now();
+  const rows: StagedRow[] = [];
   for (let start = 0; start < tasks.length; start += ROWS_PER_INSERT) {
     const chunk = tasks.slice(start, start + ROWS_PER_INSERT);
     const params: unknown[] = [];
     for (const { handle, message } of chunk) {
-      // The delay counts from submit: the relay publishes with what is left of it.
+      // The delay counts from submit: the publish gives the message what is left of it.
+      const availableAt = now + (message.delayMs ?? 0);
       params.push(
         message.id,
         message.queue,
@@ -74,9 +106,10 @@ async function insertOutboxRows(
         message.body.toString('utf8'),
         JSON.stringify(message.headers),
         message.priority ?? null,
-        now + (message.delayMs ?? 0),
+        availableAt,
         now,
       );
+      rows.push({ message, name: handle.name, availableAt, createdAt: now });
     }
     const values = chunk.map(() => `(${placeholders(8)})`).join(', ');
     await execute(
@@ -86,27 +119,34 @@ async function insertOutboxRows(
       params,
     );
   }
+  return rows;
 }
 
-function addPending(runner: QueryRunner, queue: TaskQueue, ids: readonly string[]): void {
-  let batches = pending.get(runner);
-  if (!batches) {
-    batches = [];
-    pending.set(runner, batches);
+function addPending(runner: QueryRunner, queue: TaskQueue, rows: readonly StagedRow[]): void {
+  let staged = pending.get(runner);
+  if (!staged) {
+    staged = { batches: [], verify: false };
+    pending.set(runner, staged);
   }
-  let batch = batches.find((b) => b.queue === queue);
+  staged.ids = undefined;
+  let batch = staged.batches.find((b) => b.queue === queue);
   if (!batch) {
-    batch = { queue, ids: [] };
-    batches.push(batch);
+    batch = { queue, rows: [] };
+    staged.batches.push(batch);
   }
-  batch.ids.push(...ids);
+  batch.rows.push(...rows);
+}
+
+/** What is staged in `runner`'s transaction so far (still open), if anything. */
+export function peekPending(runner: QueryRunner): Staged | undefined {
+  return pending.get(runner);
 }
 
 /** Takes (and forgets) what was staged into `runner`'s transaction. */
-export function takePending(runner: QueryRunner): PendingBatch[] | undefined {
-  const batches = pending.get(runner);
+export function takePending(runner: QueryRunner): Staged | undefined {
+  const staged = pending.get(runner);
   pending.delete(runner);
-  return batches && batches.length > 0 ? batches : undefined;
+  return staged?.batches.some((b) => b.rows.length > 0) ? staged : undefined;
 }
 
 /** Forgets some staged ids (their rows were deleted), or all of them. */
@@ -116,10 +156,36 @@ export function dropPending(runner: QueryRunner, ids?: readonly string[]): void 
     return;
   }
   const drop = new Set(ids);
-  for (const batch of pending.get(runner) ?? []) {
-    const kept = batch.ids.filter((id) => !drop.has(id));
-    batch.ids.splice(0, batch.ids.length, ...kept);
+  const staged = pending.get(runner);
+  if (staged) staged.ids = undefined;
+  for (const batch of staged?.batches ?? []) {
+    const kept = batch.rows.filter((row) => !drop.has(row.message.id));
+    batch.rows.splice(0, batch.rows.length, ...kept);
   }
+}
+
+// Any statement that may undo earlier work of the transaction: ROLLBACK [TO SAVEPOINT], ABORT. Matched loosely (a
+// false match only costs the careful publish).
+const UNDOING = /rollback|abort/i;
+const COMMIT = /^\s*(commit|end)\b/i;
+
+/**
+ * Watches the statements of a transaction that staged tasks (TypeORM's `afterQuery`): after one that may have undone
+ * staged rows, the commit publishes only the rows that are really in the table.
+ */
+export function noteStatement(runner: QueryRunner, query: string, success: boolean, raw: unknown): void {
+  const staged = pending.get(runner);
+  if (!staged || staged.verify) return;
+  if (!success || UNDOING.test(query)) staged.verify = true;
+  // PostgreSQL answers the COMMIT of a transaction that had failed with ROLLBACK, not an error.
+  else if (COMMIT.test(query) && (raw as { command?: unknown } | undefined)?.command === 'ROLLBACK')
+    staged.verify = true;
+}
+
+/** Every id of a transaction's staged rows. */
+export function stagedIds(staged: Staged): string[] {
+  staged.ids ??= staged.batches.flatMap((b) => b.rows.map((row) => row.message.id));
+  return staged.ids;
 }
 
 /**

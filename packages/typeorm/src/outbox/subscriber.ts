@@ -1,16 +1,39 @@
 import type { Logger } from '@taskq/core';
-import type { DataSource, EntitySubscriberInterface, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
+import type {
+  DataSource,
+  EntitySubscriberInterface,
+  QueryRunner,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+} from 'typeorm';
 import { dialectOf } from '../internal/dialect.js';
-import { ownedRunners, publishCommitted } from './publish.js';
-import { dropPending, takePending } from './stage.js';
+import { holdForCommit, publishCommitted, releaseStaged } from './committed.js';
+import { ownedRunners } from './publish.js';
+import { noteStatement, peekPending, takePending } from './stage.js';
+
+/** TypeORM's `afterQuery` event (its type is not exported from the package root). */
+type AfterQueryEvent = Parameters<NonNullable<EntitySubscriberInterface['afterQuery']>>[0];
+
+/** The logger `joinTransaction()` was given for a runner's publish. */
+const runnerLoggers = new WeakMap<QueryRunner, Logger>();
+
+export function setRunnerLogger(runner: QueryRunner, logger: Logger): void {
+  runnerLoggers.set(runner, logger);
+}
 
 /**
- * TypeORM's "publish now" signal for transactions taskq did not open
- * (`joinTransaction(manager, ...)` inside `dataSource.transaction()`,
- * typeorm-transactional, ...): after the outermost COMMIT of a runner that
- * has staged tasks, they are published; after its ROLLBACK they are
- * forgotten (the rows went with it). A savepoint release fires the same
- * event with the transaction still active, and is ignored.
+ * taskq's view of TypeORM's transaction events.
+ *
+ * For every transaction that staged tasks, taskq's own or not, it watches
+ * the statements that follow (see `noteStatement`): one that may have undone
+ * staged rows makes the commit publish only the rows that are in the table.
+ *
+ * For transactions taskq did not open (`joinTransaction(manager, ...)` inside
+ * `dataSource.transaction()`, typeorm-transactional, ...) it is also the
+ * "publish now" signal: after the outermost COMMIT of a runner that has
+ * staged tasks, they are published; after its ROLLBACK they are forgotten
+ * (the rows went with it). A savepoint release or rollback fires the same
+ * events with the transaction still active, and is left to the outer one.
  */
 class OutboxCommitSubscriber implements EntitySubscriberInterface {
   readonly #dataSource: DataSource;
@@ -21,20 +44,35 @@ class OutboxCommitSubscriber implements EntitySubscriberInterface {
     this.#logger = logger;
   }
 
+  afterQuery(event: AfterQueryEvent): void {
+    noteStatement(event.queryRunner, event.query, event.success, event.rawResults);
+  }
+
+  beforeTransactionCommit(event: TransactionCommitEvent): void {
+    const runner = event.queryRunner;
+    if (ownedRunners.has(runner)) return;
+    holdForCommit(this.#dataSource, peekPending(runner));
+  }
+
   afterTransactionCommit(event: TransactionCommitEvent): void {
     const runner = event.queryRunner;
     if (runner.isTransactionActive || ownedRunners.has(runner)) return;
-    const batches = takePending(runner);
-    if (!batches) return;
+    const staged = takePending(runner);
+    if (!staged) return;
     // Not awaited: the committing connection is still checked out here, and with a pool of
     // one the publish could never get a connection of its own. It never rejects.
-    void publishCommitted(this.#dataSource, dialectOf(this.#dataSource, 'dataSource'), batches, this.#logger);
+    void publishCommitted(
+      this.#dataSource,
+      dialectOf(this.#dataSource, 'dataSource'),
+      staged,
+      runnerLoggers.get(runner) ?? this.#logger,
+    );
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
     const runner = event.queryRunner;
     if (runner.isTransactionActive || ownedRunners.has(runner)) return;
-    dropPending(runner);
+    releaseStaged(this.#dataSource, takePending(runner));
   }
 }
 
