@@ -94,6 +94,14 @@ export function brokerPids(ports: readonly number[]): number[] {
   return found.length > 0 ? found : all;
 }
 
+/**
+ * Every node of the measured broker when it is a cluster (BENCH_BROKER_PORTS=5672,5673,5674, set by
+ * tools/own-broker.js --nodes 3): their CPU is counted together, as replication work lands on all of them.
+ */
+const BROKER_PORTS = process.env.BENCH_BROKER_PORTS?.split(',')
+  .map(Number)
+  .filter((port) => port > 0);
+
 /** The AMQP port of a URL (5672 when it names none). */
 export function amqpPort(url: string): number {
   const port = Number(new URL(url).port);
@@ -102,12 +110,12 @@ export function amqpPort(url: string): number {
 
 /**
  * Starts counting; the returned function gives the server CPU used since, in microseconds.
- * `beam.smp` means the broker of BENCH_AMQP_URL unless `pids` names the processes to count.
+ * `beam.smp` means the broker of BENCH_AMQP_URL (every node in BENCH_BROKER_PORTS) unless `pids` names the processes.
  */
 export function startServerCpu(name: ServerName, pids?: readonly number[]): () => number | undefined {
   const chosen = (): number[] => {
     if (pids) return [...pids];
-    if (name === 'beam.smp') return brokerPids([amqpPort(AMQP_URL)]);
+    if (name === 'beam.smp') return brokerPids(BROKER_PORTS ?? [amqpPort(AMQP_URL)]);
     return findPids(name);
   };
   const start = new Map<number, number>();
