@@ -88,11 +88,11 @@ export class BenchCluster {
       if (!first) throw new Error('a cluster needs at least one node');
       for (const node of others) {
         log(`  cluster: ${node.name} joins ${first.name}`);
-        await cluster.ctl(node, ['stop_app']);
-        await cluster.ctl(node, ['join_cluster', first.name]);
-        await cluster.ctl(node, ['start_app']);
+        await cluster.#ctl(node, ['stop_app']);
+        await cluster.#ctl(node, ['join_cluster', first.name]);
+        await cluster.#ctl(node, ['start_app']);
       }
-      const status = await cluster.ctl(first, ['cluster_status', '--formatter', 'json']);
+      const status = await cluster.#ctl(first, ['cluster_status', '--formatter', 'json']);
       const running = (JSON.parse(status) as { running_nodes?: string[] }).running_nodes ?? [];
       if (running.length !== size) throw new Error(`cluster_status lists ${running.length} running nodes of ${size}`);
     } catch (error) {
@@ -153,7 +153,7 @@ export class BenchCluster {
     for (;;) {
       if (exited) throw new Error(`cluster node ${node.name} exited while starting:\n${this.#logTail(node)}`);
       try {
-        await this.ctl(node, ['await_startup', '--timeout', '10']);
+        await this.#ctl(node, ['await_startup', '--timeout', '10']);
         return;
       } catch (error) {
         if (Date.now() > deadline)
@@ -165,8 +165,14 @@ export class BenchCluster {
     }
   }
 
-  /** Runs rabbitmqctl against `node`. */
-  async ctl(node: Node, args: readonly string[], timeoutMs = 60_000): Promise<string> {
+  /** Runs rabbitmqctl against node `index` (0 = the first). */
+  ctl(index: number, args: readonly string[]): Promise<string> {
+    const node = this.#nodes[index];
+    if (!node) return Promise.reject(new Error(`no node ${index} in a cluster of ${this.#nodes.length}`));
+    return this.#ctl(node, args);
+  }
+
+  async #ctl(node: Node, args: readonly string[], timeoutMs = 60_000): Promise<string> {
     const { stdout } = await run(join(RABBITMQ_BIN, 'rabbitmqctl'), ['-n', node.name, ...args], {
       env: this.#env(node),
       timeout: timeoutMs,
