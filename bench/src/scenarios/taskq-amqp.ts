@@ -92,7 +92,12 @@ function taskqDriver(system: 'taskq-amqp' | 'taskq-quorum', queueType: QueueType
 export const taskqAmqpDriver = taskqDriver('taskq-amqp', 'classic');
 export const taskqQuorumDriver = taskqDriver('taskq-quorum', 'quorum');
 
-/** The admin of the classic rows (prefix `taskq`) or of the quorum rows; `url` is the broker to ask. */
+/**
+ * The admin of the classic rows (prefix `taskq`) or of the quorum rows; `url` is the broker to ask. The quorum
+ * rows' prefix is the bench's own, so its dead-letter queue goes with each measurement too: none is left on a
+ * shared broker whose arguments a later taskq might declare differently.
+ */
 export function openTaskqAdmin(prefix = DEFAULT_PREFIX, url = AMQP_URL): Promise<Admin> {
-  return openAmqpAdmin((queue) => [physical(prefix, queue), physical(prefix, warmupQueue(queue))], url);
+  const own = prefix === DEFAULT_PREFIX ? [] : [`${prefix}.dead`];
+  return openAmqpAdmin((queue) => [physical(prefix, queue), physical(prefix, warmupQueue(queue)), ...own], url);
 }
