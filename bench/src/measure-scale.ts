@@ -62,6 +62,8 @@ export interface ScaleFigures {
   brokerCpu?: number;
   /** Broker CPU time over wall time: how many of the machine's cores the broker kept busy. */
   brokerCores?: number;
+  /** All workers' CPU time over the run's wall time: the cores they used together (a process uses at most one). */
+  workerCores?: number;
   /** Share of the whole machine's CPU time that was busy (everything on it, not only the bench). */
   machineBusy?: number;
   /** 1-minute load average when the measurement started. */
@@ -183,7 +185,9 @@ export async function measureScalePoint(point: ScalePoint, target: ScaleTarget):
     if (total !== point.tasks) figures.errors.push(`${total} tasks completed for ${point.tasks} submitted`);
     const lastAt = Math.max(...done.filter((d) => d.count > 0).map((d) => d.lastAt));
     figures.rate = (point.tasks / (lastAt - started.at)) * 1000;
-    figures.workerCpu = done.reduce((sum, d, i) => sum + d.cpuUs - (ready[i]?.cpuUs ?? d.cpuUs), 0) / point.tasks;
+    const workerUs = done.reduce((sum, d, i) => sum + d.cpuUs - (ready[i]?.cpuUs ?? d.cpuUs), 0);
+    figures.workerCpu = workerUs / point.tasks;
+    figures.workerCores = workerUs / ((lastAt - started.at) * 1000);
     figures.producerCpu = (confirmed.cpuUs - started.cpuUs) / point.tasks;
     if (brokerUs !== undefined) {
       figures.brokerCpu = brokerUs / point.tasks;
@@ -251,11 +255,16 @@ function limit(result: ScaleResult): string {
   const busy = med(result, 'machineBusy');
   const broker = med(result, 'brokerCores');
   const ceiling = ioCeiling(result.point);
+  const workers = med(result, 'workerCores');
   if (rate === undefined) return 'failed';
   if (ceiling !== undefined && rate >= 0.85 * ceiling) return 'concurrency';
+  // A process runs its JavaScript on one core: CPU-bound workers that each keep one busy are at their limit.
+  if (workers !== undefined && workers >= 0.85 * result.point.workers) return 'worker processes (1 core each)';
   if (busy !== undefined && busy >= 0.9)
     return broker !== undefined && broker >= 0.9 ? 'machine (broker ~1 core)' : 'machine';
   if (broker !== undefined && broker >= 0.9) return 'broker';
+  // Each of the `concurrency` slots waits for the task, then for the ack and the next delivery: below the ceiling.
+  if (ceiling !== undefined) return 'concurrency + round trip';
   return 'none reached';
 }
 
@@ -283,6 +292,7 @@ export function renderScale(results: readonly ScaleResult[], cpus: number): stri
         : '–',
       ceiling !== undefined ? Math.round(ceiling).toLocaleString('en-US') : '–',
       cpu,
+      fixed(med(result, 'workerCores'), 2),
       fixed(med(result, 'brokerCores'), 2),
       `${fixed((med(result, 'machineBusy') ?? Number.NaN) * 100)} %`,
       fixed(med(result, 'load1'), 2),
@@ -299,6 +309,7 @@ export function renderScale(results: readonly ScaleResult[], cpus: number): stri
         'x 1 worker',
         'I/O ceiling',
         'CPU µs/task W / P / S',
+        'worker cores',
         'broker cores',
         `machine busy (${cpus} cores)`,
         'load 1m',
@@ -307,9 +318,10 @@ export function renderScale(results: readonly ScaleResult[], cpus: number): stri
       ],
       rows,
     ),
-    `W = all workers, P = the producer, S = the broker (every node of a cluster), each per task; broker cores = broker CPU time / wall time; ` +
+    `W = all workers, P = the producer, S = the broker (every node of a cluster), each per task; worker cores, broker cores = their CPU time / wall time; ` +
       `machine busy = all CPU time used on the machine (anything running) / (wall time x ${cpus} cores); ` +
-      `I/O ceiling = workers x concurrency / ${IO_WAIT_MS} ms; limit: concurrency = within 15 % of that ceiling, machine = over 90 % busy, broker = over 0.9 cores.`,
+      `I/O ceiling = workers x concurrency / ${IO_WAIT_MS} ms; limit: concurrency = within 15 % of that ceiling, worker processes = each near one core, ` +
+      `machine = over 90 % busy, broker = over 0.9 cores, concurrency + round trip = none of these (each slot also waits for the ack and the next delivery).`,
   ];
   const series = results.filter((r) => r.point.workers === 1 && r.point.concurrency === SCALE_CONCURRENCY);
   for (const first of series) {
