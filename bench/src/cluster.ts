@@ -47,7 +47,7 @@ export class BenchCluster {
   readonly #nodes: Node[];
   readonly #onExit = (): void => {
     this.#killAll();
-    rmSync(this.#home, { recursive: true, force: true });
+    rmSync(this.#home, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   };
 
   private constructor(home: string, nodes: Node[]) {
@@ -213,6 +213,6 @@ export class BenchCluster {
     this.#killAll();
     await Promise.race([Promise.all(exits), sleep(10_000)]);
     process.removeListener('exit', this.#onExit);
-    rmSync(this.#home, { recursive: true, force: true });
+    rmSync(this.#home, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }
