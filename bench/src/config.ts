@@ -12,6 +12,12 @@ export const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1
 /** The row each outbox transaction inserts besides its task(s): a stand-in for the application's own write. */
 export const BENCH_TABLE = 'bench_orders';
 
+/**
+ * The prefix of the quorum rows: a quorum work queue dead-letters into `<prefix>.dead`, whose arguments may
+ * differ from the classic rows' `taskq.dead`, so the two never share one.
+ */
+export const QUORUM_PREFIX = 'bench-quorum';
+
 /** Consumer prefetch for raw amqplib, and worker concurrency for taskq and BullMQ. */
 export const CONCURRENCY = 100;
 /** Raw amqplib publishes this many messages, then awaits `waitForConfirms()`. */
@@ -54,6 +60,22 @@ export const PROGRESS_EVERY_MS = 250;
 export const SOAK_TASKS = 200_000;
 /** Heap/RSS samples the soak worker takes along the way (to show a trend, not only two points). */
 export const SOAK_SAMPLES = 10;
+
+/**
+ * Scale rows (`--only scale`): N worker processes on one queue, each with the worker's default concurrency
+ * (createWorker's `concurrency`, 10), fed by one producer with `submitMany` batches of BATCH.
+ */
+export const SCALE_WORKERS: readonly number[] = [1, 2, 4, 8];
+export const SCALE_CONCURRENCY = 10;
+/** The I/O-bound row also runs one worker with this concurrency: the same tasks in flight as 8 x 10, in one process. */
+export const SCALE_IO_WIDE_CONCURRENCY = 80;
+/** Tasks per scale measurement (scaled by --scale): a few seconds each at the rates this machine reaches. */
+export const SCALE_IO_TASKS = 12_000;
+export const SCALE_CPU_TASKS = 4_000;
+/** Scale workers report their counts this often, so the end of a run is seen within a few ms of its last task. */
+export const SCALE_PROGRESS_MS = 50;
+/** Nodes of the throw-away cluster of `--only scale --cluster`. */
+export const CLUSTER_SIZE = 3;
 
 /** Smallest N a scaled scenario may get, so `--scale 0.01` still measures something. */
 export const MIN_TASKS = 200;

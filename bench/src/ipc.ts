@@ -6,7 +6,17 @@
  */
 import type { LoadShape } from './load.js';
 
-export type SystemName = 'raw' | 'raw-taskq-format' | 'taskq-amqp' | 'taskq-traced' | 'bullmq';
+export type SystemName = 'raw' | 'raw-taskq-format' | 'taskq-amqp' | 'taskq-quorum' | 'taskq-traced' | 'bullmq';
+
+/** The task a taskq child submits or runs: the no-op `add`, the scale rows' I/O-bound `wait` or CPU-bound `hash`. */
+export type BenchTask = 'add' | 'wait' | 'hash';
+
+/** What the scale rows change in a taskq child (the other systems take none of it). */
+export interface DriverSetup {
+  /** Broker URLs, first tried first (a cluster: each worker starts on another node); default BENCH_AMQP_URL. */
+  readonly urls?: readonly string[];
+  readonly task?: BenchTask;
+}
 
 /**
  * CPU figures are `process.cpuUsage()` user + system in microseconds, a
@@ -34,6 +44,14 @@ export interface WorkerConfig {
   readonly latency: boolean;
   /** Take this many evenly spaced memory samples along the way (soak). */
   readonly samples: number;
+  /**
+   * Several workers share one queue (scale rows): none knows when the whole run is done, so the worker
+   * reports `done` when the parent sends `report`, whatever its count; `expected` is then ignored.
+   */
+  readonly reportOnRequest?: boolean;
+  /** How often the worker reports its count; default PROGRESS_EVERY_MS. */
+  readonly progressEveryMs?: number;
+  readonly setup?: DriverSetup;
 }
 
 /** argv[2] of a producer child, as JSON. */
@@ -43,6 +61,7 @@ export interface ProducerConfig {
   readonly queue: string;
   readonly count: number;
   readonly shape: LoadShape;
+  readonly setup?: DriverSetup;
 }
 
 /** argv[2] of the in-process (memory transport) child, as JSON. */
@@ -117,7 +136,7 @@ export type ChildMessage =
     }
   | { readonly type: 'error'; readonly message: string };
 
-export type ParentMessage = { readonly type: 'go' } | { readonly type: 'stop' };
+export type ParentMessage = { readonly type: 'go' } | { readonly type: 'stop' } | { readonly type: 'report' };
 
 /** What the in-process (memory transport) child measures. */
 export interface InProcessResult {

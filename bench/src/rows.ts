@@ -97,6 +97,17 @@ export const ROWS: readonly Row[] = [
     latency: true,
   },
   {
+    // The same load on a quorum queue (`queueType: 'quorum'`): what replication's machinery costs on one node.
+    id: 'taskq-quorum',
+    label: `taskq amqp, quorum queue, submit x${IN_FLIGHT} in flight`,
+    system: 'taskq-quorum',
+    shape: { kind: 'concurrent', inFlight: IN_FLIGHT },
+    tasks: 100_000,
+    submit: true,
+    e2e: true,
+    latency: true,
+  },
+  {
     // The same load with @taskq/opentelemetry registered (spans, metrics, trace context): the cost of tracing.
     id: 'taskq-traced',
     label: `taskq amqp + OpenTelemetry (spans and metrics), submit x${IN_FLIGHT} in flight`,
@@ -248,6 +259,16 @@ export const RATIOS: readonly Ratio[] = [
     numerator: { row: 'taskq-traced', figure: 'e2e' },
     denominator: { row: 'taskq-concurrent', figure: 'e2e' },
     target: 0.85,
+  },
+  {
+    label: 'taskq quorum queue e2e / taskq classic queue e2e (cost of quorum)',
+    numerator: { row: 'taskq-quorum', figure: 'e2e' },
+    denominator: { row: 'taskq-concurrent', figure: 'e2e' },
+  },
+  {
+    label: 'taskq quorum queue submit-only / taskq classic queue submit-only',
+    numerator: { row: 'taskq-quorum', figure: 'submit' },
+    denominator: { row: 'taskq-concurrent', figure: 'submit' },
   },
   {
     label: 'raw with taskq wire format e2e / raw e2e (format cost)',

@@ -8,6 +8,8 @@
  *   --scale X      multiply every N by X (0.1 for a quick smoke run)
  *   --only A,B     rows by id or prefix (raw, taskq, bullmq, taskq-memory, ...), or "soak"
  *   --no-soak      skip the soak
+ *   --cluster      with --only scale: run the scale rows on a throw-away three-node cluster
+ *                  (quorum queues, workers spread over the nodes) instead of the shared broker
  *                  ("store-list" in --only runs the task index measurement, which a full run also does;
  *                  "dashboard" the dashboard's pages over 1,000,000 status rows, likewise)
  *   --cpu-prof R   run the broker scenarios' R child (worker|producer) and the memory
@@ -51,6 +53,8 @@ import { type Summary, summarize } from './stats.js';
 import { cell, renderTable } from './table.js';
 import { DASHBOARD_ROWS, type DashboardResult, measureDashboard, renderDashboard } from './measure-dashboard.js';
 import { measureStoreList, renderStoreList, STORE_LIST_ROWS, type StoreListResult } from './measure-store-list.js';
+import { type ScaleKind, type ScaleResult, scaleKinds, renderScale } from './measure-scale.js';
+import { runScale } from './scale.js';
 
 interface Options {
   readonly runs: number;
@@ -60,6 +64,9 @@ interface Options {
   /** Run the task index measurement (store.list() on a large PostgreSQL status table). */
   readonly storeList: boolean;
   readonly dashboard: boolean;
+  /** Scale rows to run (`--only scale`, `scale-io`, `scale-cpu`), on the shared broker or a throw-away cluster. */
+  readonly scaleRows: readonly ScaleKind[];
+  readonly cluster: boolean;
   readonly profiling?: Profiling;
   readonly out: string;
   readonly full: boolean;
@@ -78,6 +85,7 @@ function parseOptions(): Options {
       scale: { type: 'string', default: '1' },
       only: { type: 'string' },
       'no-soak': { type: 'boolean', default: false },
+      cluster: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       out: { type: 'string' },
     },
@@ -98,7 +106,10 @@ function parseOptions(): Options {
     : [];
   const profiling: Profiling | undefined =
     role !== undefined && isProfiledRole(role) ? { role, dir: `${resultsDir}profiles` } : undefined;
-  const full = only.length === 0 && scale === 1 && !profiling && !values['no-soak'];
+  const full = only.length === 0 && scale === 1 && !profiling && !values['no-soak'] && !values.cluster;
+  const kinds = scaleKinds(only);
+  if (values.cluster && kinds.length === 0)
+    throw new Error('--cluster goes with --only scale (or scale-io, scale-cpu)');
   return {
     runs,
     scale,
@@ -106,6 +117,8 @@ function parseOptions(): Options {
     soak: !values['no-soak'] && (only.length === 0 || only.includes('soak')),
     storeList: only.length === 0 || only.includes('store-list'),
     dashboard: only.length === 0 || only.includes('dashboard'),
+    scaleRows: kinds,
+    cluster: values.cluster,
     ...(profiling ? { profiling } : {}),
     out: values.out ?? `${resultsDir}${full ? 'latest.json' : 'partial.tmp.json'}`,
     full,
@@ -482,11 +495,26 @@ async function main(): Promise<void> {
     log(`dashboard: pages over ${rows} PostgreSQL status rows`);
     dashboardResult = await measureDashboard(rows, log);
   }
+  let scale: ScaleResult[] | undefined;
+  if (options.scaleRows.length > 0) {
+    scale = await runScale(
+      options.scaleRows,
+      options.cluster,
+      { scale: options.scale, run: 1, admins, log },
+      options.runs,
+    );
+  }
   await admins.closeAll();
   const load = { before: loadBefore, after: os.loadavg() };
 
   const ratioResults = ratios(results, options.runs);
-  process.stdout.write(`${render(options, machine, load, results, ratioResults, soak)}\n`);
+  if (results.length > 0 || soak)
+    process.stdout.write(`${render(options, machine, load, results, ratioResults, soak)}\n`);
+  else
+    process.stdout.write(
+      `${machineLine(machine)}\nload average (1/5/15 min): ${load.before.map((x) => x.toFixed(2)).join(' ')} at start, ${load.after.map((x) => x.toFixed(2)).join(' ')} at end\n`,
+    );
+  if (scale) process.stdout.write(`\n${renderScale(scale, os.cpus().length)}\n`);
   if (storeList) process.stdout.write(`\n${renderStoreList(storeList)}\n`);
   if (dashboardResult) process.stdout.write(`\n${renderDashboard(dashboardResult)}\n`);
 
@@ -518,6 +546,7 @@ async function main(): Promise<void> {
     })),
     ratios: ratioResults,
     soak,
+    scale,
     storeList,
     dashboard: dashboardResult,
   };

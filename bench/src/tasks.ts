@@ -7,7 +7,8 @@
  * Recording is switched on only in the latency measurement, so throughput
  * runs pay for one `undefined` check.
  */
-import { now } from './clock.js';
+import { createHash } from 'node:crypto';
+import { now, sleep } from './clock.js';
 
 let samples: Float64Array | undefined;
 let recorded = 0;
@@ -28,4 +29,28 @@ export function add(a: number, b: number, sentAt?: number): number {
     samples[recorded++] = now() - sentAt;
   }
   return a + b;
+}
+
+/** How long the I/O-bound task of the scale rows waits: a short database or HTTP call. */
+export const IO_WAIT_MS = 5;
+
+/** The I/O-bound task: waits IO_WAIT_MS on a timer and uses almost no CPU, as a task awaiting a remote call. */
+export async function wait(a: number, b: number, _sentAt?: number): Promise<number> {
+  await sleep(IO_WAIT_MS);
+  return a + b;
+}
+
+/**
+ * The CPU-bound task's fixed work: SHA-256 over HASH_ROUNDS x 64 KiB (1 MiB),
+ * each round chained to the previous digest so none can be skipped. About
+ * 1 ms on the bench machine when it is idle (see bench/README.md).
+ */
+export const HASH_ROUNDS = 16;
+const HASH_INPUT = Buffer.alloc(64 * 1024, 7);
+
+export function hash(a: number, b: number, _sentAt?: number): number {
+  let digest = Buffer.alloc(32);
+  for (let i = 0; i < HASH_ROUNDS; i++) digest = createHash('sha256').update(HASH_INPUT).update(digest).digest();
+  // The digest is native work V8 cannot drop; the result stays the same as add's.
+  return digest.length > 0 ? a + b : 0;
 }

@@ -14,7 +14,7 @@ runChild(async () => {
   const config = readConfig<ProducerConfig>('producer');
   const go = fromParent('go');
   const driver = await loadDriver(config.system);
-  const producer = await driver.openProducer(config.queue);
+  const producer = await driver.openProducer(config.queue, config.setup);
   send({ type: 'ready', memory: memorySample(), cpuUs: cpuMicros() });
   await go;
 

@@ -1,7 +1,9 @@
 /**
  * Worker child: consumes one queue with one system's consumer and tells the
  * parent when the expected number of tasks completed (and when it started,
- * how much memory it used, and the latencies the task recorded).
+ * how much memory it used, and the latencies the task recorded). A worker of
+ * the scale rows shares its queue with others: it reports whatever it did when
+ * the parent asks.
  */
 import { now } from '../clock.js';
 import { PROGRESS_EVERY_MS } from '../config.js';
@@ -13,6 +15,7 @@ import { cpuMicros, fromParent, memorySample, readConfig, reportProgress, runChi
 runChild(async () => {
   const config = readConfig<WorkerConfig>('worker');
   const stop = fromParent('stop');
+  const asked = config.reportOnRequest ? fromParent('report') : undefined;
   if (config.latency) recordLatencies(config.expected);
   const driver = await loadDriver(config.system);
 
@@ -28,7 +31,9 @@ runChild(async () => {
   const onCompleted = (): void => {
     count++;
     if (count === 1) firstAt = now();
-    if (count === config.expected) {
+    if (asked) {
+      lastAt = now();
+    } else if (count === config.expected) {
       lastAt = now();
       finish();
     } else if (sampleEvery > 0 && count % sampleEvery === 0) {
@@ -37,13 +42,13 @@ runChild(async () => {
     }
   };
 
-  const consumer = await driver.startConsumer(config.queue, config.concurrency, onCompleted);
+  const consumer = await driver.startConsumer(config.queue, config.concurrency, onCompleted, config.setup);
   send({ type: 'ready', memory: memorySample(), cpuUs: cpuMicros() });
-  const stopProgress = reportProgress(() => count, PROGRESS_EVERY_MS);
+  const stopProgress = reportProgress(() => count, config.progressEveryMs ?? PROGRESS_EVERY_MS);
 
-  await Promise.race([finished, stop]);
+  await Promise.race([asked ?? finished, stop]);
   stopProgress();
-  if (count >= config.expected) {
+  if (asked || count >= config.expected) {
     const cpuUs = cpuMicros();
     send({ type: 'done', count, firstAt, lastAt, cpuUs, memory: memorySample(), latencies: latencies() });
   }

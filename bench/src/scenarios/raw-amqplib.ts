@@ -130,8 +130,11 @@ async function startConsumer(queue: string, concurrency: number, onCompleted: ()
 }
 
 /** Parent-side checks and cleanup over one connection; a channel per call, since a 404 closes a channel. */
-export async function openAmqpAdmin(physicalName: (queue: string) => readonly string[]): Promise<Admin> {
-  const connection = await amqp.connect(AMQP_URL);
+export async function openAmqpAdmin(
+  physicalName: (queue: string) => readonly string[],
+  url = AMQP_URL,
+): Promise<Admin> {
+  const connection = await amqp.connect(url);
   const openChannel = async () => {
     const created = await connection.createChannel();
     // A failed check (404) closes the channel with an 'error' event; the call's rejection reports it.

@@ -1,4 +1,5 @@
-import type { SystemName } from '../ipc.js';
+import { QUORUM_PREFIX } from '../config.js';
+import type { DriverSetup, SystemName } from '../ipc.js';
 import type { Producer } from '../load.js';
 
 export type { Producer };
@@ -16,10 +17,10 @@ export interface Consumer {
  */
 export interface Driver {
   readonly system: SystemName;
-  /** Connects and declares what a producer needs; opening is not timed. */
-  openProducer(queue: string): Promise<Producer>;
+  /** Connects and declares what a producer needs; opening is not timed. `setup` is for taskq drivers only. */
+  openProducer(queue: string, setup?: DriverSetup): Promise<Producer>;
   /** Starts consuming; `onCompleted` is called once per finished task. */
-  startConsumer(queue: string, concurrency: number, onCompleted: () => void): Promise<Consumer>;
+  startConsumer(queue: string, concurrency: number, onCompleted: () => void, setup?: DriverSetup): Promise<Consumer>;
 }
 
 /** What the parent does around a measurement: check the backlog, remove the queue. */
@@ -40,6 +41,8 @@ export async function loadDriver(system: SystemName): Promise<Driver> {
       return (await import('./raw-amqplib.js')).rawTaskqFormatDriver;
     case 'taskq-amqp':
       return (await import('./taskq-amqp.js')).taskqAmqpDriver;
+    case 'taskq-quorum':
+      return (await import('./taskq-amqp.js')).taskqQuorumDriver;
     case 'taskq-traced':
       return (await import('./taskq-traced.js')).taskqTracedDriver;
     case 'bullmq':
@@ -55,6 +58,8 @@ export async function openAdmin(system: SystemName): Promise<Admin> {
     case 'taskq-amqp':
     case 'taskq-traced':
       return (await import('./taskq-amqp.js')).openTaskqAdmin();
+    case 'taskq-quorum':
+      return (await import('./taskq-amqp.js')).openTaskqAdmin(QUORUM_PREFIX);
     case 'bullmq':
       return (await import('./bullmq.js')).openBullmqAdmin();
   }
