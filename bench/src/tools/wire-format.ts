@@ -1,8 +1,9 @@
 /**
  * Isolates what taskq's wire format costs, with plain amqplib and nothing of
  * taskq: the same publish loop (window of 1,000, then waitForConfirms) sends
- * four message shapes, minimal or taskq's envelope, with or without the two
- * `x-taskq-*` headers, and reports the rate, the producer's CPU per message
+ * several message shapes (the raw bench's minimal body, taskq's envelope
+ * versions 1 and 2, with or without `mandatory` and the two `x-taskq-*`
+ * headers taskq 0.1 sent), and reports the rate, the producer's CPU per message
  * and the broker's (beam.smp) CPU per message. Rounds alternate the shapes so
  * that drift of a shared machine hits them alike.
  *
@@ -17,33 +18,47 @@ import { AMQP_URL } from '../config.js';
 import { startServerCpu } from '../server-cpu.js';
 import { renderTable } from '../table.js';
 
+type Body = (id: string, sentAt: number) => unknown;
+
 interface Shape {
   readonly name: string;
-  readonly envelope: boolean;
+  readonly body: Body;
   readonly headers: boolean;
+  /** Published `mandatory`, as taskq does: an unroutable message comes back instead of being confirmed. */
+  readonly mandatory: boolean;
 }
 
+/** The raw bench's body: the task name and its arguments. */
+const minimal: Body = (_id, sentAt) => ({ task: 'bench.add', args: [1, 2, sentAt] });
+/** taskq's envelope version 1 (the id in the body and in `messageId`, an empty `meta`). */
+const envelopeV1: Body = (id, sentAt) => ({ v: 1, id, task: 'bench.add', args: [1, 2, sentAt], meta: {}, ts: Date.now() });
+/** taskq's envelope version 2: no empty `meta`. */
+const envelopeV2: Body = (id, sentAt) => ({ v: 2, id, task: 'bench.add', args: [1, 2, sentAt], ts: Date.now() });
+/** A version 2 without the id (it would travel as `messageId` alone). */
+const envelopeNoId: Body = (_id, sentAt) => ({ v: 2, task: 'bench.add', args: [1, 2, sentAt], ts: Date.now() });
+
 const SHAPES: readonly Shape[] = [
-  { name: 'minimal body', envelope: false, headers: false },
-  { name: 'taskq envelope', envelope: true, headers: false },
-  { name: 'minimal body + x-taskq headers', envelope: false, headers: true },
-  { name: 'taskq envelope + x-taskq headers', envelope: true, headers: true },
+  { name: 'minimal body', body: minimal, headers: false, mandatory: false },
+  { name: 'minimal body, mandatory', body: minimal, headers: false, mandatory: true },
+  { name: 'envelope v1', body: envelopeV1, headers: false, mandatory: false },
+  { name: 'envelope v1, mandatory', body: envelopeV1, headers: false, mandatory: true },
+  { name: 'envelope v1 + x-taskq headers, mandatory', body: envelopeV1, headers: true, mandatory: true },
+  { name: 'envelope v2', body: envelopeV2, headers: false, mandatory: false },
+  { name: 'envelope v2, mandatory', body: envelopeV2, headers: false, mandatory: true },
+  { name: 'envelope v2 without id, mandatory', body: envelopeNoId, headers: false, mandatory: true },
 ];
 
 const WINDOW = 1_000;
 
 function message(shape: Shape): { body: Buffer; options: Options.Publish } {
   const id = randomUUID();
-  const sentAt = now();
-  const body = shape.envelope
-    ? { v: 1, id, task: 'bench.add', args: [1, 2, sentAt], meta: {}, ts: Date.now() }
-    : { task: 'bench.add', args: [1, 2, sentAt] };
   return {
-    body: Buffer.from(JSON.stringify(body)),
+    body: Buffer.from(JSON.stringify(shape.body(id, now()))),
     options: {
       persistent: true,
       contentType: 'application/json',
       messageId: id,
+      ...(shape.mandatory ? { mandatory: true } : {}),
       ...(shape.headers ? { headers: { 'x-taskq-task': 'bench.add', 'x-taskq-attempt': 1 } } : {}),
     },
   };

@@ -123,6 +123,7 @@ export {
   MessageExpiredError,
   NoTaskContextError,
   PrefixClashError,
+  UnsupportedVersionError,
   errorCode,
 } from './errors.js';
 export { ERROR_CODES, type TaskqErrorCode, type ErrorCodeInfo } from './error-codes.js';
