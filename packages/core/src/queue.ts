@@ -601,7 +601,9 @@ class Queue implements TaskQueue {
     const prepared: PreparedTask[] = [];
     for (let i = 0; i < argsList.length; i++) {
       if (!Array.isArray(argsList[i])) throw new InvalidOptionError(`argsList[${i}]`, 'expected an array of arguments');
-      prepared.push(await this.#core.prepare(fn, argsList[i], this.#options, ids?.[i], carrier));
+      const one = this.#core.prepare(fn, argsList[i], this.#options, ids?.[i], carrier);
+      // Awaited only when a middleware or an async codec made it a promise: a thousand tasks, a thousand turns less.
+      prepared.push(one instanceof Promise ? await one : one);
     }
     if (this.#options.key !== undefined)
       throw new InvalidOptionError('key', 'a deduplication key names one task; use submit(), not submitMany()');

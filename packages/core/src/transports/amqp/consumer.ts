@@ -82,6 +82,11 @@ export class ConsumerSubscription implements Subscription {
   readonly #logger: Logger;
   readonly #presence: PresenceMember | undefined;
   #channel: Channel | undefined;
+  /**
+   * The channel being set up by `start()`: it delivers as soon as it consumes, before `start()` makes it the current
+   * channel, and a task that finishes at once acks on it then.
+   */
+  #startingChannel: Channel | undefined;
   #tags: string[] = [];
   /** Consumer tag of each work queue consumed now (not the paused ones). */
   #queueTags = new Map<string, string>();
@@ -121,10 +126,12 @@ export class ConsumerSubscription implements Subscription {
     const model: ChannelModel = await this.#connection.current();
     if (!this.#active) return;
     const channel = this.#connection.track(await model.createChannel());
+    this.#startingChannel = channel;
     channel.on('error', (error: Error) =>
       this.#logger.warn('AMQP consume channel error', { error: this.#connection.describe(error) }),
     );
     channel.on('close', () => {
+      if (this.#startingChannel === channel) this.#startingChannel = undefined;
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       // A channel-level failure on a live connection: consume again on a fresh channel.
@@ -156,6 +163,7 @@ export class ConsumerSubscription implements Subscription {
         queueTags.set(queue, await this.#consumeQueue(channel, queue));
       }
     } catch (error) {
+      if (this.#startingChannel === channel) this.#startingChannel = undefined;
       if (joined) void this.#presence?.leave();
       // The retry opens a fresh channel: this one must not stay open beside it (its presence queue goes with it).
       channel.close().catch(() => {});
@@ -163,6 +171,7 @@ export class ConsumerSubscription implements Subscription {
     }
     this.#started = true;
     this.#channel = channel;
+    if (this.#startingChannel === channel) this.#startingChannel = undefined;
     this.#tags = tags;
     this.#queueTags = queueTags;
     if (!this.#active) await this.cancel();
@@ -234,6 +243,7 @@ export class ConsumerSubscription implements Subscription {
   /** The connection went away; its channel with it. */
   lost(): void {
     this.#channel = undefined;
+    this.#startingChannel = undefined;
   }
 
   #deliver(channel: Channel, queue: string, message: ConsumeMessage | null): void {
@@ -258,7 +268,7 @@ export class ConsumerSubscription implements Subscription {
 
   /** Acks and requeues belong to the channel that delivered; on a dead channel the broker redelivers anyway. */
   settle(channel: Channel, message: ConsumeMessage, ack: boolean): void {
-    if (this.#channel !== channel) return;
+    if (this.#channel !== channel && this.#startingChannel !== channel) return;
     try {
       if (ack) {
         failPoint('amqp.before-ack');
