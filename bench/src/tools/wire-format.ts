@@ -31,7 +31,14 @@ interface Shape {
 /** The raw bench's body: the task name and its arguments. */
 const minimal: Body = (_id, sentAt) => ({ task: 'bench.add', args: [1, 2, sentAt] });
 /** taskq's envelope version 1 (the id in the body and in `messageId`, an empty `meta`). */
-const envelopeV1: Body = (id, sentAt) => ({ v: 1, id, task: 'bench.add', args: [1, 2, sentAt], meta: {}, ts: Date.now() });
+const envelopeV1: Body = (id, sentAt) => ({
+  v: 1,
+  id,
+  task: 'bench.add',
+  args: [1, 2, sentAt],
+  meta: {},
+  ts: Date.now(),
+});
 /** taskq's envelope version 2: no empty `meta`. */
 const envelopeV2: Body = (id, sentAt) => ({ v: 2, id, task: 'bench.add', args: [1, 2, sentAt], ts: Date.now() });
 /** A version 2 without the id (it would travel as `messageId` alone). */

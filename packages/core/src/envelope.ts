@@ -156,7 +156,9 @@ export function parseEnvelope(body: Buffer): Envelope {
   if (!isPlainRecord(data)) fail('expected a JSON object');
   const v = data.v;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < OLDEST_ENVELOPE_VERSION)
-    fail(`unsupported version ${JSON.stringify(v)} (this worker reads versions ${OLDEST_ENVELOPE_VERSION} to ${newestReadable})`);
+    fail(
+      `unsupported version ${JSON.stringify(v)} (this worker reads versions ${OLDEST_ENVELOPE_VERSION} to ${newestReadable})`,
+    );
   if (v > newestReadable) throw new UnsupportedVersionError(v, newestReadable);
   if (!isUuid(data.id)) fail('"id" is not a UUID');
   if (typeof data.task !== 'string' || data.task.length === 0 || data.task.length > 200)

@@ -608,7 +608,11 @@ export class Worker {
     const waited = typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0 ? raw : 0;
     if (waited >= this.#versionWaitMs)
       return { kind: 'dead', error: new UnsupportedVersionError(error.version, error.newest, waited) };
-    const delayMs = Math.min(this.#versionWaitMs - waited, MAX_VERSION_PAUSE_MS, Math.max(MIN_VERSION_PAUSE_MS, waited));
+    const delayMs = Math.min(
+      this.#versionWaitMs - waited,
+      MAX_VERSION_PAUSE_MS,
+      Math.max(MIN_VERSION_PAUSE_MS, waited),
+    );
     return { kind: 'wait', delayMs, headers: { ...delivery.headers, [HEADER.versionWait]: waited + delayMs } };
   }
 

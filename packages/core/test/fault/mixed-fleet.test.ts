@@ -71,7 +71,9 @@ describe('fault: a fleet of mixed taskq releases during a rolling deploy', () =>
     expect(workers.flatMap((w) => w.of('dead'))).toEqual([]);
     // Both workers took part, and the arguments arrived whole.
     expect(workers.every((w) => w.of('completed').length > 0)).toBe(true);
-    expect(new Set(workers.flatMap((w) => w.of('ran').map((e) => `${String(e.label)}:${String(e.n)}`)))).toHaveLength(60);
+    expect(new Set(workers.flatMap((w) => w.of('ran').map((e) => `${String(e.label)}:${String(e.n)}`)))).toHaveLength(
+      60,
+    );
   });
 
   it('new producer, old workers: version-2 tasks wait, then are dead-lettered unsupported-version; after the upgrade a dead retry runs each once', async () => {
