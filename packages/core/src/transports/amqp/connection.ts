@@ -163,7 +163,7 @@ export class ManagedConnection {
   }
 
   #attach(model: ChannelModel): void {
-    if (process.env.TASKQ_NO_COALESCE !== '1') coalesceWrites(model);
+    coalesceWrites(model);
     this.#model = model;
     this.#blocked = false;
     model.on('error', (error: Error) => {
