@@ -145,12 +145,11 @@ class QueueCore {
     const merged = definition.options.concurrencyKey
       ? keyedOptions(definition, args, options)
       : mergeOptions(definition.options, options);
-    const meta: Record<string, MetaValue> = {};
-    if (this.middleware.length > 0) return this.#prepareWithMiddleware(id, definition.id, args, meta, merged, trace);
+    if (this.middleware.length > 0) return this.#prepareWithMiddleware(id, definition.id, args, {}, merged, trace);
     const encoded = encodeArgs(args, this.codecs);
     return Array.isArray(encoded)
-      ? this.build(id, definition.id, encoded, meta, merged, trace)
-      : encoded.then((e) => this.build(id, definition.id, e, meta, merged, trace));
+      ? this.build(id, definition.id, encoded, NO_META, merged, trace)
+      : encoded.then((e) => this.build(id, definition.id, e, NO_META, merged, trace));
   }
 
   async #prepareWithMiddleware(
@@ -679,6 +678,8 @@ class Queue implements TaskQueue {
 }
 
 const NO_KEYS: readonly string[] = [];
+/** The meta of a submit no middleware saw: shared, since nothing writes to it. */
+const NO_META: Record<string, MetaValue> = Object.freeze({});
 const NO_HEADERS: MessageHeaders = Object.freeze({});
 
 /**
