@@ -370,7 +370,7 @@ function render(
               (soak.start.heapUsed / MB).toFixed(1),
               (soak.end.heapUsed / MB).toFixed(1),
               heapGrowth.toFixed(1),
-              `< 20 ${verdict(heapGrowth < 20)}`,
+              `< 5 ${verdict(heapGrowth < 5)}`,
             ],
             [
               'external (Buffers)',
