@@ -13,7 +13,17 @@ const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, 100 on Linux (`getconf CLK_TCK`)
 /** PostgreSQL runs one process per connection, all named `postgres`: their CPU is summed. */
 export type ServerName = 'beam.smp' | 'redis-server' | 'postgres';
 
+/**
+ * `BENCH_SERVER_PIDS` (comma-separated) narrows the count to those processes: a broker node of the bench's own
+ * (`BENCH_AMQP_URL` pointing at it) on a machine where other RabbitMQ nodes run too.
+ */
+const ONLY_PIDS = (process.env.BENCH_SERVER_PIDS ?? '')
+  .split(',')
+  .filter((pid) => /^\d+$/.test(pid))
+  .map(Number);
+
 function findPids(name: ServerName): number[] {
+  if (name === 'beam.smp' && ONLY_PIDS.length > 0) return ONLY_PIDS;
   const pids: number[] = [];
   try {
     for (const entry of readdirSync('/proc')) {

@@ -1,8 +1,9 @@
 /**
  * Isolates what taskq's wire format costs, with plain amqplib and nothing of
  * taskq: the same publish loop (window of 1,000, then waitForConfirms) sends
- * four message shapes, minimal or taskq's envelope, with or without the two
- * `x-taskq-*` headers, and reports the rate, the producer's CPU per message
+ * several message shapes (the raw bench's minimal body, taskq's envelope
+ * versions 1 and 2, with or without `mandatory` and the two `x-taskq-*`
+ * headers taskq 0.1 sent), and reports the rate, the producer's CPU per message
  * and the broker's (beam.smp) CPU per message. Rounds alternate the shapes so
  * that drift of a shared machine hits them alike.
  *
@@ -17,33 +18,58 @@ import { AMQP_URL } from '../config.js';
 import { startServerCpu } from '../server-cpu.js';
 import { renderTable } from '../table.js';
 
+type Body = (id: string, sentAt: number) => unknown;
 interface Shape {
   readonly name: string;
-  readonly envelope: boolean;
+  readonly body: Body;
   readonly headers: boolean;
+  /** Published `mandatory`, as taskq does: an unroutable message comes back instead of being confirmed. */
+  readonly mandatory: boolean;
+  /** `content_type: application/json`, as the raw bench and taskq before envelope version 2 send. */
+  readonly contentType: boolean;
 }
 
+/** The raw bench's body: the task name and its arguments. */
+const minimal: Body = (_id, sentAt) => ({ task: 'bench.add', args: [1, 2, sentAt] });
+/** taskq's envelope version 1 (an empty `meta` always written). */
+const envelopeV1: Body = (id, sentAt) => ({
+  v: 1,
+  id,
+  task: 'bench.add',
+  args: [1, 2, sentAt],
+  meta: {},
+  ts: Date.now(),
+});
+/** taskq's envelope version 2: no empty `meta`. */
+const envelopeV2: Body = (id, sentAt) => ({ v: 2, id, task: 'bench.add', args: [1, 2, sentAt], ts: Date.now() });
+
 const SHAPES: readonly Shape[] = [
-  { name: 'minimal body', envelope: false, headers: false },
-  { name: 'taskq envelope', envelope: true, headers: false },
-  { name: 'minimal body + x-taskq headers', envelope: false, headers: true },
-  { name: 'taskq envelope + x-taskq headers', envelope: true, headers: true },
+  { name: 'minimal body (the raw row)', body: minimal, headers: false, mandatory: false, contentType: true },
+  { name: 'minimal body, mandatory', body: minimal, headers: false, mandatory: true, contentType: true },
+  {
+    name: 'v1 + x-taskq headers, mandatory (taskq 0.1)',
+    body: envelopeV1,
+    headers: true,
+    mandatory: true,
+    contentType: true,
+  },
+  { name: 'v1, mandatory (taskq before v2)', body: envelopeV1, headers: false, mandatory: true, contentType: true },
+  { name: 'v2, mandatory, content type', body: envelopeV2, headers: false, mandatory: true, contentType: true },
+  { name: 'v2 (not mandatory)', body: envelopeV2, headers: false, mandatory: false, contentType: false },
+  { name: 'v2, mandatory (taskq now)', body: envelopeV2, headers: false, mandatory: true, contentType: false },
 ];
 
 const WINDOW = 1_000;
 
 function message(shape: Shape): { body: Buffer; options: Options.Publish } {
   const id = randomUUID();
-  const sentAt = now();
-  const body = shape.envelope
-    ? { v: 1, id, task: 'bench.add', args: [1, 2, sentAt], meta: {}, ts: Date.now() }
-    : { task: 'bench.add', args: [1, 2, sentAt] };
   return {
-    body: Buffer.from(JSON.stringify(body)),
+    body: Buffer.from(JSON.stringify(shape.body(id, now()))),
     options: {
       persistent: true,
-      contentType: 'application/json',
       messageId: id,
+      ...(shape.contentType ? { contentType: 'application/json' } : {}),
+      ...(shape.mandatory ? { mandatory: true } : {}),
       ...(shape.headers ? { headers: { 'x-taskq-task': 'bench.add', 'x-taskq-attempt': 1 } } : {}),
     },
   };

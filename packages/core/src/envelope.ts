@@ -1,8 +1,34 @@
-import { DecodeError } from './errors.js';
+import { DecodeError, UnsupportedVersionError } from './errors.js';
 import { isUuid } from './internal/uuid.js';
 
-/** Current wire format version. */
-export const ENVELOPE_VERSION = 1;
+/**
+ * The wire format version this release writes unless a queue is pinned to an older one (`createQueue({
+ * envelopeVersion })`). Version 2 leaves an empty `meta` out; otherwise it is version 1.
+ */
+export const ENVELOPE_VERSION = 2;
+
+/** The oldest version this release reads and can write: every version from it to {@link ENVELOPE_VERSION} is read. */
+export const OLDEST_ENVELOPE_VERSION = 1;
+
+/** A wire format version this release can write. */
+export type EnvelopeVersion = 1 | 2;
+
+let newestReadable: number = ENVELOPE_VERSION;
+
+/**
+ * @internal Makes this process read envelope versions up to `version` only, as a worker of an earlier release does:
+ * the fleet tests run such a worker beside current ones. Never called outside tests.
+ */
+export function limitReadableVersion(version: number): void {
+  if (!Number.isInteger(version) || version < OLDEST_ENVELOPE_VERSION || version > ENVELOPE_VERSION)
+    throw new RangeError(`expected a version from ${OLDEST_ENVELOPE_VERSION} to ${ENVELOPE_VERSION}`);
+  newestReadable = version;
+}
+
+/** The newest envelope version this process reads. */
+export function newestReadableVersion(): number {
+  return newestReadable;
+}
 
 /** Values that context middleware may put in `meta`: plain JSON. */
 export type MetaValue = string | number | boolean | null | readonly MetaValue[] | { readonly [key: string]: MetaValue };
@@ -14,7 +40,10 @@ export interface EnvelopeOptions {
   timeoutMs?: number;
 }
 
-/** What travels on the wire for one task: `{ v, id, task, args, meta }`. */
+/**
+ * One task as the worker reads it: `{ v, id, task, args, meta, ts }` and the optional `opts` and `trace`. On the wire,
+ * version 2 leaves `meta` out when it is empty; parsing puts an empty one back.
+ */
 export interface Envelope {
   readonly v: number;
   /** Task id (UUIDv7), allocated at submit. */
@@ -53,6 +82,11 @@ export const HEADER = {
    * absent means the body's `ts`.
    */
   due: 'x-taskq-due',
+  /**
+   * Milliseconds a message of a newer envelope version has waited so far for a worker that reads it. Unsigned: a
+   * forged value can only make the message's wait shorter.
+   */
+  versionWait: 'x-taskq-version-wait',
   /**
    * On a dead letter of a signed task: the signature `taskq dead retry` puts in place (attempt 1, one more dead retry).
    */
@@ -107,29 +141,63 @@ function isPlainRecord(value: unknown): value is Record<string, unknown> {
 /**
  * Parses and checks a message body. Anything that is not a well-formed
  * envelope is refused with a reason, so it can be dead-lettered instead of
- * crashing the worker.
+ * crashing the worker. A body of a version newer than this process reads
+ * throws {@link UnsupportedVersionError} (it waits for a newer worker);
+ * anything else refused throws {@link DecodeError}.
  */
 export function parseEnvelope(body: Buffer): Envelope {
+  const text = body.toString('utf8');
   let data: unknown;
   try {
-    data = JSON.parse(body.toString('utf8'));
+    data = JSON.parse(text);
   } catch (error) {
     throw new DecodeError(`message body is not JSON (${(error as Error).message})`);
   }
   if (!isPlainRecord(data)) fail('expected a JSON object');
-  if (data.v !== ENVELOPE_VERSION)
-    fail(`unsupported version ${JSON.stringify(data.v)} (this worker reads version ${ENVELOPE_VERSION})`);
+  const v = data.v;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < OLDEST_ENVELOPE_VERSION)
+    fail(
+      `unsupported version ${JSON.stringify(v)} (this worker reads versions ${OLDEST_ENVELOPE_VERSION} to ${newestReadable})`,
+    );
+  if (v > newestReadable) throw new UnsupportedVersionError(v, newestReadable);
   if (!isUuid(data.id)) fail('"id" is not a UUID');
   if (typeof data.task !== 'string' || data.task.length === 0 || data.task.length > 200)
     fail('"task" is not a task id');
   if (!Array.isArray(data.args)) fail('"args" is not an array');
-  if (!isPlainRecord(data.meta)) fail('"meta" is not an object');
-  const hostile = findHostileKey(data);
-  if (hostile !== undefined)
-    fail(`refused the key ${hostile} (a prototype-pollution pattern; no task argument or context may use it)`);
+  // Version 2 leaves an empty meta out; version 1 always writes it.
+  if (v === 1 || data.meta !== undefined) {
+    if (!isPlainRecord(data.meta)) fail('"meta" is not an object');
+  } else data.meta = {};
+  // JSON.parse makes a key of `__proto__` or `constructor` only from text that spells it, or spells it with \u
+  // escapes: a body with neither cannot hold one, and the walk over every value is skipped.
+  if (text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) {
+    const hostile = findHostileKey(data);
+    if (hostile !== undefined)
+      fail(`refused the key ${hostile} (a prototype-pollution pattern; no task argument or context may use it)`);
+  }
   if (typeof data.ts !== 'number') fail('"ts" is not a number');
   if (data.opts !== undefined) checkOptions(data.opts);
   return data as unknown as Envelope;
+}
+
+/**
+ * The body of one task in `version` (see {@link ENVELOPE_VERSION}): version 2 leaves an empty `meta` out; both leave
+ * out `opts` and `trace` when they are undefined.
+ */
+export function encodeEnvelope(envelope: Envelope, version: EnvelopeVersion): Buffer {
+  if (version === 1) return Buffer.from(JSON.stringify(envelope), 'utf8');
+  const { id, task, args, meta, ts, opts, trace } = envelope;
+  // Only the keys that are there: JSON.stringify is quickest on an object without undefined values.
+  const body: Record<string, unknown> = { v: 2, id, task, args, ts };
+  if (hasKeys(meta)) body.meta = meta;
+  if (opts !== undefined) body.opts = opts;
+  if (trace !== undefined) body.trace = trace;
+  return Buffer.from(JSON.stringify(body), 'utf8');
+}
+
+function hasKeys(record: object): boolean {
+  for (const _ in record) return true;
+  return false;
 }
 
 /**

@@ -162,6 +162,12 @@ export const ERROR_CODES = {
     summary:
       "A worker of another application (another task set) consumes this prefix's queues; give each application its own prefix or vhost.",
   },
+  TASKQ_UNSUPPORTED_VERSION: {
+    package: '@taskq/core',
+    error: 'UnsupportedVersionError',
+    summary:
+      'A message is written in an envelope version newer than the worker reads: it waits for an upgraded worker, then is dead-lettered `unsupported-version` (upgrade the workers, then `taskq dead retry`).',
+  },
   // @taskq/core: schedules
   TASKQ_DUPLICATE_SCHEDULE: {
     package: '@taskq/core',

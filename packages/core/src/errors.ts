@@ -243,6 +243,29 @@ export class PrefixClashError extends TaskqError {
   }
 }
 
+/**
+ * A message is written in an envelope version newer than this worker reads (a producer upgraded before its workers).
+ * The worker passes it back for a newer worker; after its `versionWait` it is dead-lettered `unsupported-version`,
+ * which `taskq dead retry` sends back once the workers are upgraded.
+ */
+export class UnsupportedVersionError extends TaskqError {
+  /** The version the message is written in. */
+  readonly version: number;
+  /** The newest version this worker reads. */
+  readonly newest: number;
+  constructor(version: number, newest: number, waitedMs?: number) {
+    super(
+      'TASKQ_UNSUPPORTED_VERSION',
+      `the message is written in envelope version ${version}; this worker reads versions up to ${newest}` +
+        (waitedMs === undefined
+          ? ''
+          : `. It waited ${waitedMs} ms for a worker that reads it (option versionWait); upgrade the workers, then \`taskq dead retry\` it`),
+    );
+    this.version = version;
+    this.newest = newest;
+  }
+}
+
 /** Reads the `code` of a taskq error, also across two installed copies. */
 export function errorCode(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {

@@ -321,8 +321,15 @@ function checkDelay(ms: number, option: string, given: unknown): void {
  * version, written by hand into an outbox, or re-published by a worker is refused at once, naming the option,
  * never half-published or retried forever.
  */
+/** Queue names already checked by {@link checkMessageLimits}: a busy producer publishes to a few, over and over. */
+const checkedQueues = new Set<string>();
+const MAX_CHECKED_QUEUES = 1_024;
+
 export function checkMessageLimits(message: OutgoingMessage): void {
-  checkQueueName(message.queue, 'queue', true);
+  if (!checkedQueues.has(message.queue)) {
+    checkQueueName(message.queue, 'queue', true);
+    if (checkedQueues.size < MAX_CHECKED_QUEUES) checkedQueues.add(message.queue);
+  }
   if (message.priority !== undefined) checkPriority(message.priority, 'priority');
   if (message.delayMs !== undefined) {
     if (typeof message.delayMs !== 'number' || Number.isNaN(message.delayMs))

@@ -16,7 +16,12 @@ export type DeadLetterReason =
    * Not in this worker's registry, and passed back many times for a worker with another task set on its queue that
    * never took it.
    */
-  | 'prefix-clash';
+  | 'prefix-clash'
+  /**
+   * Written in an envelope version newer than this worker reads, and no upgraded worker took it within the worker's
+   * `versionWait`: upgrade the workers, then `taskq dead retry` it.
+   */
+  | 'unsupported-version';
 
 interface TaskEventBase {
   readonly id: string;

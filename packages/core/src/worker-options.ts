@@ -96,6 +96,14 @@ export interface WorkerOptions {
    */
   readonly onForeignConsumer?: 'refuse' | 'warn';
   /**
+   * How long a message written in an envelope version newer than this worker reads (its producer was upgraded
+   * first) is passed back to its queue for an upgraded worker, without using an attempt, before it is dead-lettered
+   * with reason `unsupported-version` (`taskq dead retry` sends it back once the workers are upgraded). See
+   * "Upgrading a mixed fleet" in docs/operations.md. From 1 second to 7 days.
+   * @defaultValue `3_600_000` (1 hour)
+   */
+  readonly versionWait?: number | string;
+  /**
    * How often the worker announces itself on the transport's control plane
    * (id, host, pid, queues, concurrency, running count, version, start time),
    * for `queue.workers()` and `taskq workers`. A worker silent for two

@@ -1,5 +1,5 @@
 import { CodecSet } from './codecs/codec-set.js';
-import { decodeArgs } from './codecs/decode.js';
+import { decodeArgsNow } from './codecs/decode.js';
 import { runInTask } from './context.js';
 import { type Envelope, HEADER, parseEnvelope } from './envelope.js';
 import {
@@ -12,6 +12,7 @@ import {
   TaskCancelledError,
   TaskqError,
   TaskTimeoutError,
+  UnsupportedVersionError,
   WorkerStartedError,
   WorkerStoppingError,
 } from './errors.js';
@@ -40,7 +41,7 @@ import {
   type TaskOptions,
   validateTaskOptions,
 } from './task-options.js';
-import type { Delivery, RateLimitTokens, RateToken, Subscription, Transport } from './transport.js';
+import type { Delivery, MessageHeaders, RateLimitTokens, RateToken, Subscription, Transport } from './transport.js';
 import type { DeadLetterReason, WorkerEvents } from './worker-events.js';
 import {
   describeTransport,
@@ -79,6 +80,7 @@ export class Worker {
   readonly #heartbeatMs: number;
   readonly #recorder: StatusRecorder | undefined;
   readonly #maxPayloadBytes: number;
+  readonly #versionWaitMs: number;
   readonly #events: TypedEmitter<WorkerEvents>;
   readonly #startup: LifecycleHook[] = [];
   readonly #shutdown: LifecycleHook[] = [];
@@ -164,6 +166,9 @@ export class Worker {
     if (!Number.isInteger(maxPayload) || maxPayload < 1024)
       throw new InvalidOptionError('maxPayloadBytes', `expected an integer >= 1024, got ${maxPayload}`);
     this.#maxPayloadBytes = maxPayload;
+    this.#versionWaitMs = parseDuration(options.versionWait ?? 3_600_000, 'versionWait');
+    if (this.#versionWaitMs < 1_000 || this.#versionWaitMs > MAX_VERSION_WAIT_MS)
+      throw new InvalidOptionError('versionWait', `expected 1 second to 7 days, got ${this.#versionWaitMs} ms`);
     this.#heartbeatMs = parseDuration(options.heartbeatInterval ?? 5_000, 'heartbeatInterval');
     if (this.#heartbeatMs < 100 || this.#heartbeatMs > 3_600_000)
       throw new InvalidOptionError('heartbeatInterval', `expected 100 ms to 1 hour, got ${this.#heartbeatMs} ms`);
@@ -380,6 +385,7 @@ export class Worker {
 
   /** The rate limits a task run needs tokens of: its own, then its queue's. */
   #limitsOf(definition: TaskDefinition, queue: string): { name: string; limit: ResolvedRateLimit }[] {
+    if (this.#queueLimits.size === 0 && !definition.options.rateLimit) return NO_LIMITS;
     const limits: { name: string; limit: ResolvedRateLimit }[] = [];
     const own = definition.options.rateLimit;
     if (own) limits.push({ name: `task.${definition.id}`, limit: resolveRateLimit(own, 'rateLimit') });
@@ -530,6 +536,7 @@ export class Worker {
   async #process(delivery: Delivery): Promise<void> {
     const received = receiveChannel.hasSubscribers ? this.#traceReceive(delivery) : this.#receive(delivery);
     if (received.kind === 'refused') return this.#deadLetter(delivery, received.reason, received.error, undefined);
+    if (received.kind === 'newer') return this.#awaitNewer(delivery, received.route);
     const { envelope, verdict } = received;
     if (verdict.kind === 'dead') return this.#refuse(delivery, envelope, verdict);
     if (verdict.kind === 'later') return this.#postpone(delivery, verdict.delayMs);
@@ -586,9 +593,38 @@ export class Worker {
     try {
       envelope = parseEnvelope(delivery.body);
     } catch (error) {
+      if (error instanceof UnsupportedVersionError) return { kind: 'newer', route: this.#newerRoute(delivery, error) };
       return { kind: 'refused', reason: 'malformed-message', error };
     }
     return { kind: 'checked', envelope, verdict: this.#intake.check(delivery, envelope) };
+  }
+
+  /**
+   * A message of a newer envelope version than this worker reads: back to its queue for a worker that reads it, after
+   * a pause that doubles from 1 second up to a minute, until it has waited `versionWait`; then dead.
+   */
+  #newerRoute(delivery: Delivery, error: UnsupportedVersionError): NewerRoute {
+    const raw = delivery.headers[HEADER.versionWait];
+    const waited = typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0 ? raw : 0;
+    if (waited >= this.#versionWaitMs)
+      return { kind: 'dead', error: new UnsupportedVersionError(error.version, error.newest, waited) };
+    const delayMs = Math.min(
+      this.#versionWaitMs - waited,
+      MAX_VERSION_PAUSE_MS,
+      Math.max(MIN_VERSION_PAUSE_MS, waited),
+    );
+    return { kind: 'wait', delayMs, headers: { ...delivery.headers, [HEADER.versionWait]: waited + delayMs } };
+  }
+
+  /** Passes a newer-version message back (its attempt unchanged), or dead-letters it once it has waited enough. */
+  #awaitNewer(delivery: Delivery, route: NewerRoute): Promise<void> {
+    if (route.kind === 'dead') return this.#deadLetter(delivery, 'unsupported-version', route.error, undefined);
+    this.logger.debug('message of a newer envelope version passed back to its queue for an upgraded worker', {
+      id: delivery.id,
+      queue: delivery.queue,
+      retryInMs: route.delayMs,
+    });
+    return this.#postpone(delivery, route.delayMs, route.headers);
   }
 
   #traceReceive(delivery: Delivery): Received {
@@ -607,6 +643,11 @@ export class Worker {
         event.reason = received.reason;
         return received;
       }
+      if (received.kind === 'newer') {
+        event.verdict = received.route.kind === 'wait' ? 'later' : 'dead';
+        if (received.route.kind === 'dead') event.reason = 'unsupported-version';
+        return received;
+      }
       event.name = received.envelope.task;
       event.carrier = readCarrier(received.envelope.trace);
       event.verdict = received.verdict.kind;
@@ -620,7 +661,7 @@ export class Worker {
     }, event);
   }
 
-  async #run(
+  #run(
     delivery: Delivery,
     envelope: Envelope,
     verdict: Extract<Verdict, { kind: 'run' }>,
@@ -628,12 +669,12 @@ export class Worker {
     event: ProcessEvent | undefined,
     tokens?: RateToken[],
   ): Promise<void> {
-    try {
-      return await this.#runTask(delivery, envelope, verdict, run, event, tokens);
-    } finally {
-      // Tokens the run did not use (it was skipped, or failed before the task function was called) go back at once.
-      if (tokens) for (const token of tokens) if (token.valid) token.giveBack();
-    }
+    const running = this.#runTask(delivery, envelope, verdict, run, event, tokens);
+    if (!tokens) return running;
+    // Tokens the run did not use (it was skipped, or failed before the task function was called) go back at once.
+    return running.finally(() => {
+      for (const token of tokens) if (token.valid) token.giveBack();
+    });
   }
 
   async #runTask(
@@ -673,7 +714,9 @@ export class Worker {
       });
     const started = performance.now();
     try {
-      await this.#execute(run, envelope, definition, event, tokens);
+      // Awaited only when it is a promise: a task that finishes synchronously costs no extra turn of the loop.
+      const execution = this.#execute(run, envelope, definition, event, tokens);
+      if (execution !== undefined) await execution;
     } catch (error) {
       const durationMs = performance.now() - started;
       if (event) {
@@ -684,7 +727,8 @@ export class Worker {
       return this.#failed(delivery, run, envelope, error, durationMs);
     }
     if (event) event.durationMs = performance.now() - started;
-    await run.flushProgress();
+    const flushing = run.flushProgress();
+    if (flushing) await flushing;
     if (run.expired || !this.#running.has(delivery)) return;
     // The result is stored before the ack: a crash in between redelivers a task the store knows succeeded.
     if (this.#recorder) await this.#recorder.success(run);
@@ -720,36 +764,52 @@ export class Worker {
     if (reason) event.reason = reason;
   }
 
+  /**
+   * Decodes the arguments and calls the task function inside the task context, through the middleware and the timeout.
+   * Without middleware, timeout or tracer it makes no promise of its own: undefined when the task finished
+   * synchronously (it throws what the task threw), else the promise of its end.
+   */
   #execute(
     run: TaskRun,
     envelope: Envelope,
     definition: TaskDefinition,
     event: ProcessEvent | undefined,
     tokens: RateToken[] | undefined,
-  ): Promise<void> {
-    const invoke = async (): Promise<void> => {
-      try {
-        run.args = await decodeArgs(envelope.args, this.#codecs);
-      } catch (error) {
-        // A codec may flag a failure as transient (e.g. the database was briefly unreachable while loading an entity):
-        // then the attempt is retried.
-        if (isRetryable(error)) throw error;
-        throw Object.assign(
-          error instanceof TaskqError ? error : new DecodeError('arguments could not be decoded', { cause: error }),
-          { [UNDECODABLE]: true },
-        );
-      }
-      // Used at the last moment, right before the call: a token comes back one window after this, so the window is
-      // counted from (no earlier than) the task's start.
-      if (tokens) for (const token of tokens) token.use();
-      run.result = await (definition.fn as (...args: unknown[]) => unknown)(...run.args);
-    };
+  ): Promise<void> | undefined {
     const chain = this.#middleware;
-    const step = (i: number): Promise<void> => (i === chain.length ? invoke() : chain[i](run, () => step(i + 1)));
     const timeoutMs = envelope.opts?.timeoutMs ?? timeoutOf(definition.options) ?? timeoutOf(this.#defaults);
     const enter = event?.enter;
+    if (chain.length === 0 && timeoutMs === undefined && !enter)
+      return runInTask(run, () => this.#invoke(run, envelope.args, definition, tokens));
+    const invoke = async (): Promise<void> => {
+      await this.#invoke(run, envelope.args, definition, tokens);
+    };
+    const step = (i: number): Promise<void> => (i === chain.length ? invoke() : chain[i](run, () => step(i + 1)));
     const execution = enter ? enter(() => runInTask(run, () => step(0))) : runInTask(run, () => step(0));
     return timeoutMs === undefined ? execution : withTimeout(execution, run, timeoutMs);
+  }
+
+  /** Decodes the arguments, then calls the task function: synchronously as far as both allow. */
+  #invoke(
+    run: TaskRun,
+    encoded: unknown[],
+    definition: TaskDefinition,
+    tokens: RateToken[] | undefined,
+  ): Promise<void> | undefined {
+    let args: unknown[] | Promise<unknown[]>;
+    try {
+      args = decodeArgsNow(encoded, this.#codecs);
+    } catch (error) {
+      throw undecodable(error);
+    }
+    if (!Array.isArray(args))
+      return args.then(
+        (decoded) => callTask(run, definition, tokens, decoded),
+        (error: unknown) => {
+          throw undecodable(error);
+        },
+      );
+    return callTask(run, definition, tokens, args);
   }
 
   async #failed(
@@ -994,12 +1054,67 @@ export class Worker {
 /** What reading and checking a message decided. */
 type Received =
   | { readonly kind: 'refused'; readonly reason: DeadLetterReason; readonly error: unknown }
+  /** Written in an envelope version newer than this worker reads. */
+  | { readonly kind: 'newer'; readonly route: NewerRoute }
   | { readonly kind: 'checked'; readonly envelope: Envelope; readonly verdict: Verdict };
+
+/** Where a message of a newer envelope version goes: back to its queue for a while, or, after `versionWait`, dead. */
+type NewerRoute =
+  | { readonly kind: 'wait'; readonly delayMs: number; readonly headers: MessageHeaders }
+  | { readonly kind: 'dead'; readonly error: UnsupportedVersionError };
+
+/** The pauses of a newer-version message between two passes: doubling from the first to the last. */
+const MIN_VERSION_PAUSE_MS = 1_000;
+const MAX_VERSION_PAUSE_MS = 60_000;
+const MAX_VERSION_WAIT_MS = 7 * 24 * 3_600_000;
 
 const UNDECODABLE = Symbol('taskq.undecodable');
 
+const NO_LIMITS: { name: string; limit: ResolvedRateLimit }[] = [];
+
 /** Code of a publish refused for what the message is: trying it again as it is cannot help. */
 const UNPUBLISHABLE = 'TASKQ_UNPUBLISHABLE_MESSAGE';
+
+/**
+ * Why the arguments could not be decoded, marked so the attempt is not retried. A codec may flag a failure as
+ * transient (e.g. the database was briefly unreachable while loading an entity): then it is retried, unmarked.
+ */
+function undecodable(error: unknown): unknown {
+  if (isRetryable(error)) return error;
+  return Object.assign(
+    error instanceof TaskqError ? error : new DecodeError('arguments could not be decoded', { cause: error }),
+    { [UNDECODABLE]: true },
+  );
+}
+
+/**
+ * Calls the task function with its decoded arguments. Its tokens are used at the last moment, right before the call:
+ * a token comes back one window after this, so the window is counted from (no earlier than) the task's start.
+ */
+function callTask(
+  run: TaskRun,
+  definition: TaskDefinition,
+  tokens: RateToken[] | undefined,
+  args: unknown[],
+): Promise<void> | undefined {
+  run.args = args;
+  if (tokens) for (const token of tokens) token.use();
+  const result = (definition.fn as (...args: unknown[]) => unknown)(...args);
+  if (isThenable(result))
+    return Promise.resolve(result).then((value) => {
+      run.result = value;
+    });
+  run.result = result;
+  return undefined;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
 
 /** True when the error, or an error in its `cause` chain, says `retryable: true`. */
 function isRetryable(error: unknown): boolean {

@@ -48,18 +48,37 @@ interface DecodeState {
  *   than 100, or a codec `decode` that threw or rejected (as `cause`).
  */
 export async function decodeArgs(data: unknown, codecs: CodecSet): Promise<unknown[]> {
+  return decodeArgsNow(data, codecs);
+}
+
+/**
+ * @internal {@link decodeArgs} without a promise when no codec's `decode` is async (the common case, and the worker's
+ * hot path): the arguments, or a promise of them; it throws what `decodeArgs` rejects with.
+ */
+export function decodeArgsNow(data: unknown, codecs: CodecSet): unknown[] | Promise<unknown[]> {
   if (!Array.isArray(data)) {
     throw new DecodeError(`args: expected an array of arguments, got ${describeValue(data)}`);
   }
   const state: DecodeState = { codecs, segments: [] };
+  let result: unknown;
   try {
-    const result = decodeArray(data, state, 0);
-    return (result instanceof Deferred ? await result.promise : result) as unknown[];
+    result = decodeArray(data, state, 0);
   } catch (error) {
-    if (error instanceof TaskqError) throw error;
-    // Only exotic in-memory input (a throwing getter, a Proxy) gets here.
-    throw new DecodeError(`${formatPath(state.segments)}: ${errorMessage(error)}`, { cause: error });
+    throw wrapError(error, state);
   }
+  if (!(result instanceof Deferred)) return result as unknown[];
+  return result.promise.then(
+    (value) => value as unknown[],
+    (error: unknown) => {
+      throw wrapError(error, state);
+    },
+  );
+}
+
+function wrapError(error: unknown, state: DecodeState): unknown {
+  if (error instanceof TaskqError) return error;
+  // Only exotic in-memory input (a throwing getter, a Proxy) gets here.
+  return new DecodeError(`${formatPath(state.segments)}: ${errorMessage(error)}`, { cause: error });
 }
 
 function decodeValue(input: unknown, state: DecodeState, depth: number): unknown {

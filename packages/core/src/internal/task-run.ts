@@ -102,9 +102,12 @@ export class TaskRun implements TaskContext {
     (this.#progress ??= new ProgressThrottle((v, at) => sink.write(this, v, at))).push(checked);
   }
 
-  /** Writes the last progress report: called before the outcome is recorded, so it lands first. */
-  flushProgress(): Promise<void> {
-    return this.#progress?.flush() ?? Promise.resolve();
+  /**
+   * Writes the last progress report: called before the outcome is recorded, so it lands first. Undefined when the task
+   * reported none (most do not: nothing to wait for).
+   */
+  flushProgress(): Promise<void> | undefined {
+    return this.#progress?.flush();
   }
 
   get<T = unknown>(key: string | symbol): T | undefined {

@@ -11,6 +11,8 @@ const DEAD_ONLY = [
   HEADER.deadAt,
   HEADER.originalQueue,
   BOUND_HEADER.bodyBytes,
+  // A retried letter of a newer envelope version waits its full time again.
+  HEADER.versionWait,
 ];
 
 /**

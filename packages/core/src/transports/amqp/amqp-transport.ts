@@ -210,8 +210,9 @@ export class AmqpTransport implements Transport {
     );
   }
 
-  async publishMany(messages: readonly OutgoingMessage[]): Promise<void> {
-    await Promise.all(messages.map((message) => this.publish(message)));
+  publishMany(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('the AMQP transport'));
+    return this.#publisher.publishMany(messages);
   }
 
   async consume(options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Subscription> {

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { type ChannelModel, connect } from 'amqplib';
 import { ClosedError, TransportError } from '../../errors.js';
+import { coalesceWrites } from './coalesce-writes.js';
 import { redactUrl, scrub } from '../../internal/redact.js';
 import type { Logger } from '../../logger.js';
 
@@ -167,6 +168,7 @@ export class ManagedConnection {
   }
 
   #attach(model: ChannelModel): void {
+    coalesceWrites(model);
     this.#model = model;
     this.#blocked = false;
     model.on('error', (error: Error) => {

@@ -26,13 +26,47 @@ const BROKER_HEADERS = new Set([
 function cleanHeaders(raw: Record<string, unknown> | undefined): MessageHeaders {
   const headers: MessageHeaders = {};
   if (!raw) return headers;
-  for (const key of Object.keys(raw)) {
+  for (const key in raw) {
+    if (!Object.hasOwn(raw, key)) continue;
     if (BROKER_HEADERS.has(key)) continue;
     const value = raw[key];
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') headers[key] = value;
     else if (Buffer.isBuffer(value)) headers[key] = value.toString('utf8');
   }
   return headers;
+}
+
+/** One message as the worker gets it: a class, not an object of closures, since one is made per message. */
+class AmqpDelivery implements Delivery {
+  readonly id: string;
+  readonly queue: string;
+  readonly body: Buffer;
+  readonly headers: MessageHeaders;
+  readonly redelivered: boolean;
+  readonly #subscription: ConsumerSubscription;
+  readonly #channel: Channel;
+  readonly #message: ConsumeMessage;
+
+  constructor(subscription: ConsumerSubscription, channel: Channel, message: ConsumeMessage, queue: string) {
+    const messageId: unknown = message.properties.messageId;
+    // A message published without an id (by hand, by another client) still gets one: its dead letter must be nameable.
+    this.id = typeof messageId === 'string' && messageId !== '' ? messageId : uuidv7();
+    this.queue = queue;
+    this.body = message.content;
+    this.headers = cleanHeaders(message.properties.headers);
+    this.redelivered = message.fields.redelivered;
+    this.#subscription = subscription;
+    this.#channel = channel;
+    this.#message = message;
+  }
+
+  ack(): void {
+    this.#subscription.settle(this.#channel, this.#message, true);
+  }
+
+  requeue(): void {
+    this.#subscription.settle(this.#channel, this.#message, false);
+  }
 }
 
 /**
@@ -48,6 +82,11 @@ export class ConsumerSubscription implements Subscription {
   readonly #logger: Logger;
   readonly #presence: PresenceMember | undefined;
   #channel: Channel | undefined;
+  /**
+   * The channel being set up by `start()`: it delivers as soon as it consumes, before `start()` makes it the current
+   * channel, and a task that finishes at once acks on it then.
+   */
+  #startingChannel: Channel | undefined;
   #tags: string[] = [];
   /** Consumer tag of each work queue consumed now (not the paused ones). */
   #queueTags = new Map<string, string>();
@@ -87,10 +126,12 @@ export class ConsumerSubscription implements Subscription {
     const model: ChannelModel = await this.#connection.current();
     if (!this.#active) return;
     const channel = this.#connection.track(await model.createChannel());
+    this.#startingChannel = channel;
     channel.on('error', (error: Error) =>
       this.#logger.warn('AMQP consume channel error', { error: this.#connection.describe(error) }),
     );
     channel.on('close', () => {
+      if (this.#startingChannel === channel) this.#startingChannel = undefined;
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       // A channel-level failure on a live connection: consume again on a fresh channel.
@@ -122,6 +163,7 @@ export class ConsumerSubscription implements Subscription {
         queueTags.set(queue, await this.#consumeQueue(channel, queue));
       }
     } catch (error) {
+      if (this.#startingChannel === channel) this.#startingChannel = undefined;
       if (joined) void this.#presence?.leave();
       // The retry opens a fresh channel: this one must not stay open beside it (its presence queue goes with it).
       channel.close().catch(() => {});
@@ -129,6 +171,7 @@ export class ConsumerSubscription implements Subscription {
     }
     this.#started = true;
     this.#channel = channel;
+    if (this.#startingChannel === channel) this.#startingChannel = undefined;
     this.#tags = tags;
     this.#queueTags = queueTags;
     if (!this.#active) await this.cancel();
@@ -200,6 +243,7 @@ export class ConsumerSubscription implements Subscription {
   /** The connection went away; its channel with it. */
   lost(): void {
     this.#channel = undefined;
+    this.#startingChannel = undefined;
   }
 
   #deliver(channel: Channel, queue: string, message: ConsumeMessage | null): void {
@@ -213,39 +257,26 @@ export class ConsumerSubscription implements Subscription {
       this.restartSoon();
       return;
     }
-    const settle = (fn: () => void): void => {
-      // Acks belong to the channel that delivered; on a dead channel the broker redelivers anyway.
-      if (this.#channel !== channel) return;
-      try {
-        fn();
-      } catch (error) {
-        this.#logger.warn('AMQP ack failed', { error: this.#connection.describe(error) });
-      }
-    };
     if (!this.#active && isPartition(queue)) {
       // Cancelled, but a key partition is still owned until close(): the message stays unacknowledged here and goes
       // back, in its place, when the channel closes.
       return;
     }
-    const delivery: Delivery = {
-      // A message published without an id (by hand, by another client) still gets one: its dead letter must be
-      // nameable.
-      id:
-        typeof message.properties.messageId === 'string' && message.properties.messageId !== ''
-          ? message.properties.messageId
-          : uuidv7(),
-      queue,
-      body: message.content,
-      headers: cleanHeaders(message.properties.headers),
-      redelivered: message.fields.redelivered,
-      ack: () =>
-        settle(() => {
-          failPoint('amqp.before-ack');
-          channel.ack(message);
-        }),
-      requeue: () => settle(() => channel.nack(message, false, true)),
-    };
+    const delivery = new AmqpDelivery(this, channel, message, queue);
     this.#onDelivery(delivery);
+  }
+
+  /** Acks and requeues belong to the channel that delivered; on a dead channel the broker redelivers anyway. */
+  settle(channel: Channel, message: ConsumeMessage, ack: boolean): void {
+    if (this.#channel !== channel && this.#startingChannel !== channel) return;
+    try {
+      if (ack) {
+        failPoint('amqp.before-ack');
+        channel.ack(message);
+      } else channel.nack(message, false, true);
+    } catch (error) {
+      this.#logger.warn('AMQP ack failed', { error: this.#connection.describe(error) });
+    }
   }
 
   async cancel(): Promise<void> {

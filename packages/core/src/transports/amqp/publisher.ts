@@ -8,7 +8,8 @@ import {
 } from '../../errors.js';
 import { headerTableBytes, MAX_HEADER_TABLE_BYTES } from '../../internal/bounded-headers.js';
 import type { Logger } from '../../logger.js';
-import type { MessageHeaders } from '../../transport.js';
+import { checkMessageLimits } from '../../task-options.js';
+import type { MessageHeaders, OutgoingMessage } from '../../transport.js';
 import { failPoint } from '../failpoint.js';
 import type { ManagedConnection } from './connection.js';
 import { DELAY_TICK_MS, declareDelayLevels, declareDeliveryExchange, type Topology } from './topology.js';
@@ -103,6 +104,47 @@ export class Publisher {
     return this.publishRaw(physical, id, body, headers, priority, delayMs);
   }
 
+  /**
+   * Publishes several messages; resolves when the broker confirmed them all, rejects with the first failure (the others
+   * are published all the same). One promise for the lot, not one per message.
+   */
+  publishMany(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let left = messages.length;
+      let failed = false;
+      const confirmed = (): void => {
+        if (--left === 0 && !failed) resolve();
+      };
+      const refused = (error: Error): void => {
+        if (failed) return;
+        failed = true;
+        reject(error);
+      };
+      for (const message of messages) {
+        let physical: string;
+        try {
+          // The limits submit enforces, checked again for messages that did not come through submit.
+          checkMessageLimits(message);
+          physical = this.#topology.physical(message.queue);
+        } catch (error) {
+          refused(error as Error);
+          continue;
+        }
+        this.#enqueue(
+          physical,
+          message.id,
+          message.body,
+          message.headers,
+          message.priority,
+          message.delayMs,
+          confirmed,
+          refused,
+        );
+      }
+    });
+  }
+
   /** Publishes to a physical queue name (also the dead-letter queue). */
   publishRaw(
     physical: string,
@@ -112,41 +154,56 @@ export class Publisher {
     priority: number | undefined,
     delayMs: number | undefined,
   ): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.#enqueue(physical, id, body, headers, priority, delayMs, resolve, reject),
+    );
+  }
+
+  #enqueue(
+    physical: string,
+    id: string,
+    body: Buffer,
+    headers: MessageHeaders,
+    priority: number | undefined,
+    delayMs: number | undefined,
+    resolve: () => void,
+    reject: (error: Error) => void,
+  ): void {
     const headerBytes = headerTableBytes(headers);
     if (headerBytes > MAX_HEADER_TABLE_BYTES) {
-      return Promise.reject(
+      reject(
         new UnpublishableMessageError(
           `the message's headers take about ${headerBytes} bytes encoded, over the limit of ${MAX_HEADER_TABLE_BYTES}`,
         ),
       );
+      return;
     }
-    return new Promise<void>((resolve, reject) => {
-      const pending: Pending = {
-        queue: physical,
-        dueAt: delayMs !== undefined && delayMs >= DELAY_TICK_MS / 2 ? Date.now() + delayMs : undefined,
-        body,
-        // mandatory: a message no queue takes comes back (basic.return) instead of being confirmed and dropped.
-        properties: {
-          persistent: true,
-          mandatory: true,
-          messageId: id,
-          contentType: 'application/json',
-          headers: hasAny(headers) ? headers : undefined,
-          priority,
-        },
-        headerBytes,
-        deadline: Date.now() + this.#timeoutMs,
-        resolve,
-        reject,
-        settled: false,
-        returned: false,
-      };
-      this.#ensureSweeper();
-      if (!this.#trySend(pending)) {
-        this.#waiting.push(pending);
-        void this.#pump();
-      }
-    });
+    const pending: Pending = {
+      queue: physical,
+      dueAt: delayMs !== undefined && delayMs >= DELAY_TICK_MS / 2 ? Date.now() + delayMs : undefined,
+      body,
+      // mandatory: a message no queue takes comes back (basic.return) instead of being confirmed and dropped.
+      // No content type: every task message is a JSON envelope, and each property costs encoding here and
+      // decoding in the broker, per message.
+      properties: {
+        persistent: true,
+        mandatory: true,
+        messageId: id,
+        headers: hasAny(headers) ? headers : undefined,
+        priority,
+      },
+      headerBytes,
+      deadline: Date.now() + this.#timeoutMs,
+      resolve,
+      reject,
+      settled: false,
+      returned: false,
+    };
+    this.#ensureSweeper();
+    if (!this.#trySend(pending)) {
+      this.#waiting.push(pending);
+      void this.#pump();
+    }
   }
 
   /**
@@ -200,14 +257,15 @@ export class Publisher {
       return true;
     }
     const remaining = pending.dueAt === undefined ? 0 : pending.dueAt - Date.now();
-    const route =
-      remaining >= DELAY_TICK_MS / 2
-        ? this.#topology.delayedRoute(pending.queue, remaining)
-        : { exchange: '', routingKey: pending.queue };
+    const route = remaining >= DELAY_TICK_MS / 2 ? this.#topology.delayedRoute(pending.queue, remaining) : undefined;
     try {
       this.#inflight.add(pending);
-      const ok = channel.publish(route.exchange, route.routingKey, pending.body, pending.properties, (error) =>
-        this.#confirmed(pending, error),
+      const ok = channel.publish(
+        route ? route.exchange : '',
+        route ? route.routingKey : pending.queue,
+        pending.body,
+        pending.properties,
+        (error) => this.#confirmed(pending, error),
       );
       if (!ok) this.#writable = false;
       return true;

@@ -39,6 +39,9 @@ export interface LeadershipQueues {
   readonly stateOptions: Options.AssertQueue;
 }
 
+/** Physical names kept per topology: a process publishes to a handful of queues (key partitions add a few hundred). */
+const MAX_KEPT_NAMES = 4_096;
+
 export class Topology {
   readonly options: TopologyOptions;
   readonly deadQueue: string;
@@ -51,6 +54,7 @@ export class Topology {
   readonly unroutableExchange: string;
   /** Announcements between the workers of the prefix (who consumes what). */
   readonly controlExchange: string;
+  readonly #physical = new Map<string, string>();
 
   constructor(options: TopologyOptions) {
     this.options = options;
@@ -161,7 +165,13 @@ export class Topology {
 
   /** RabbitMQ queue for a logical queue name. */
   physical(queue: string): string {
-    return `${this.options.prefix}.q.${queue}`;
+    // Kept: every publish asks, and the same string each time is hashed once (the publisher's sets look it up).
+    let name = this.#physical.get(queue);
+    if (name === undefined) {
+      name = `${this.options.prefix}.q.${queue}`;
+      if (this.#physical.size < MAX_KEPT_NAMES) this.#physical.set(queue, name);
+    }
+    return name;
   }
 
   /** Arguments of a work queue; a key partition (`<queue>~p<n>`) has a single active consumer. */
