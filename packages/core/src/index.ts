@@ -54,7 +54,7 @@ export type { KeepArgsOptions } from './internal/task-index.js';
 export { memoryResultStore, type MemoryResultStore, type MemoryResultStoreOptions } from './memory-result-store.js';
 export { currentTask, maybeCurrentTask, type CurrentTask } from './context.js';
 export type { TaskOptions, SubmitOptions, Backoff, RateLimit, RegistrationOptions } from './task-options.js';
-export { ENVELOPE_VERSION, type EnvelopeVersion, type MetaValue } from './envelope.js';
+export type { EnvelopeVersion, MetaValue } from './envelope.js';
 export type { Codec, EncodeContext, DecodeContext } from './codecs/types.js';
 export {
   TaskRequest,
