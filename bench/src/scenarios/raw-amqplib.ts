@@ -128,6 +128,7 @@ async function startConsumer(queue: string, concurrency: number, onCompleted: ()
 export async function openAmqpAdmin(
   physicalName: (queue: string) => readonly string[],
   url = AMQP_URL,
+  exchanges: readonly string[] = [],
 ): Promise<Admin> {
   const connection = await amqp.connect(url);
   const openChannel = async () => {
@@ -152,6 +153,7 @@ export async function openAmqpAdmin(
       try {
         // Only the names this bench generated for this run; deleting a missing queue is a no-op.
         for (const name of physicalName(queue)) await ch.deleteQueue(name);
+        for (const name of exchanges) await ch.deleteExchange(name);
       } finally {
         await ch.close().catch(() => undefined);
       }

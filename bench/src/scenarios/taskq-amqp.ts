@@ -94,10 +94,21 @@ export const taskqQuorumDriver = taskqDriver('taskq-quorum', 'quorum');
 
 /**
  * The admin of the classic rows (prefix `taskq`) or of the quorum rows; `url` is the broker to ask. The quorum
- * rows' prefix is the bench's own, so its dead-letter queue goes with each measurement too: none is left on a
- * shared broker whose arguments a later taskq might declare differently.
+ * rows' prefix is the bench's own, so everything it declared goes with each measurement (dead-letter queue, delay
+ * levels, exchanges): nothing is left on a shared broker whose arguments a later taskq might declare differently
+ * (an exchange or queue redeclared with other arguments is refused with 406).
  */
+/** Levels of taskq's delay ladder (core's DELAY_LEVELS): their queues and exchanges are named `<prefix>.delay.<n>`. */
+const DELAY_LEVELS = 28;
+
 export function openTaskqAdmin(prefix = DEFAULT_PREFIX, url = AMQP_URL): Promise<Admin> {
-  const own = prefix === DEFAULT_PREFIX ? [] : [`${prefix}.dead`];
-  return openAmqpAdmin((queue) => [physical(prefix, queue), physical(prefix, warmupQueue(queue)), ...own], url);
+  const own = prefix === DEFAULT_PREFIX;
+  const levels = Array.from({ length: DELAY_LEVELS }, (_, level) => `${prefix}.delay.${level}`);
+  const queues = own ? [] : [`${prefix}.dead`, ...levels];
+  const exchanges = own ? [] : [`${prefix}.delivery`, `${prefix}.unroutable`, `${prefix}.control`, ...levels];
+  return openAmqpAdmin(
+    (queue) => [physical(prefix, queue), physical(prefix, warmupQueue(queue)), ...queues],
+    url,
+    exchanges,
+  );
 }
