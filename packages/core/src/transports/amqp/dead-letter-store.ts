@@ -1,5 +1,6 @@
 import type { Channel, GetMessage } from 'amqplib';
 import { InvalidOptionError, TransportError } from '../../errors.js';
+import { withTimeout } from '../../internal/with-timeout.js';
 import type { DeadLetterRecord, DeadLetterStore, MessageHeaders } from '../../transport.js';
 import { type BrokerDeath, canRetry, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
 import type { ManagedConnection } from './connection.js';
@@ -145,30 +146,17 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
   }
 
   #within<T>(promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          this.#connection.error(
-            `the broker could not be reached within ${this.#timeoutMs} ms`,
-            this.#connection.lastError,
-          ),
-        );
-      }, this.#timeoutMs);
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(
-            error instanceof TransportError
-              ? error
-              : this.#connection.error('the dead-letter queue could not be opened', error),
-          );
-        },
-      );
+    const opened = promise.catch((error: unknown) => {
+      throw error instanceof TransportError
+        ? error
+        : this.#connection.error('the dead-letter queue could not be opened', error);
     });
+    return withTimeout(opened, this.#timeoutMs, () =>
+      this.#connection.error(
+        `the broker could not be reached within ${this.#timeoutMs} ms`,
+        this.#connection.lastError,
+      ),
+    );
   }
 }
 
