@@ -2,7 +2,6 @@ import type { TaskQueue } from '@taskq/core';
 import {
   type EnqueuedRecord,
   lazyArgs,
-  type OutgoingMessage,
   type PreparedTask,
   type StageTasks,
 } from '@taskq/core/adapter';
@@ -10,18 +9,9 @@ import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { OutboxEntity } from '../entities.js';
 import { type Dialect, execute, placeholders, tableOf } from '../internal/dialect.js';
 import { SqlResultStore } from '../result-store.js';
+import { inlineInsert, insertRows, type StagedRow, stagedRows } from './rows.js';
 
-/** One task written to the outbox, kept in memory so the committing process can publish it without reading it back. */
-export interface StagedRow {
-  /** The message as submitted; its delay is recomputed from `availableAt` when it is published. */
-  readonly message: OutgoingMessage;
-  /** Registry id of the task. */
-  readonly name: string;
-  /** Epoch ms before which the task must not run (the row's `available_at`). */
-  readonly availableAt: number;
-  /** Epoch ms the row was written (its `created_at`, which a relay's `minAge` counts from). */
-  readonly createdAt: number;
-}
+export type { StagedRow } from './rows.js';
 
 /** Tasks staged into one transaction's outbox for one queue, to publish once it commits. */
 export interface PendingBatch {
@@ -40,14 +30,21 @@ export interface Staged {
   verify: boolean;
   /** Every staged id, once asked for (cleared when rows are added or dropped). */
   ids?: string[];
+  /**
+   * PostgreSQL: the outbox table (quoted) and the staged rows not INSERTed yet. They go into the table in the COMMIT's
+   * own round trip (see pipelineCommit), or just before a statement that could end or divide the transaction (see
+   * beforeStatement), so a task costs the request no statement of its own.
+   */
+  readonly table: string | undefined;
+  unwritten: StagedRow[];
+  /** A statement failed and no ROLLBACK TO has recovered the transaction since: nothing can be written any more. */
+  aborted: boolean;
 }
 
 // Keyed by the QueryRunner, which is the transaction: whoever sees that
 // runner commit (our helpers, or the afterTransactionCommit subscriber)
 // takes the rows and publishes them.
 const pending = new WeakMap<QueryRunner, Staged>();
-
-const ROWS_PER_INSERT = 100;
 
 /**
  * A unit-of-work stage that INSERTs each submitted task into the outbox
@@ -66,7 +63,12 @@ export function outboxStage(
 ): StageTasks {
   return async (tasks: readonly PreparedTask[]): Promise<void> => {
     if (tasks.length === 0) return;
-    const rows = await insertOutboxRows(dataSource, dialect, manager, tasks);
+    // Resolved now, so a DataSource without taskq's entities fails the submit, not the commit.
+    const table = tableOf(dataSource, OutboxEntity);
+    const rows = stagedRows(tasks, Date.now());
+    // PostgreSQL: written with the COMMIT (see Staged.unwritten). SQLite: one connection, no round trip to save.
+    const deferred = dialect === 'postgres';
+    if (!deferred) await insertRows(dialect, manager, table, rows);
     const store = queue.store;
     if (store instanceof SqlResultStore && store.dataSource === dataSource) {
       const enqueuedAt = new Date();
@@ -80,55 +82,23 @@ export function outboxStage(
       await store.recordEnqueued(manager, records);
     }
     staged?.push(...tasks.map((t) => t.handle.id));
-    addPending(runner, queue, rows);
+    addPending(runner, queue, rows, deferred ? table : undefined);
   };
 }
 
-async function insertOutboxRows(
-  dataSource: DataSource,
-  dialect: Dialect,
-  manager: EntityManager,
-  tasks: readonly PreparedTask[],
-): Promise<StagedRow[]> {
-  const table = tableOf(dataSource, OutboxEntity);
-  const now = Date.now();
-  const rows: StagedRow[] = [];
-  for (let start = 0; start < tasks.length; start += ROWS_PER_INSERT) {
-    const chunk = tasks.slice(start, start + ROWS_PER_INSERT);
-    const params: unknown[] = [];
-    for (const { handle, message } of chunk) {
-      // The delay counts from submit: the publish gives the message what is left of it.
-      const availableAt = now + (message.delayMs ?? 0);
-      params.push(
-        message.id,
-        message.queue,
-        handle.name,
-        message.body.toString('utf8'),
-        JSON.stringify(message.headers),
-        message.priority ?? null,
-        availableAt,
-        now,
-      );
-      rows.push({ message, name: handle.name, availableAt, createdAt: now });
-    }
-    const values = chunk.map(() => `(${placeholders(8)})`).join(', ');
-    await execute(
-      dialect,
-      manager,
-      `INSERT INTO ${table} ("id", "queue", "task", "body", "headers", "priority", "available_at", "created_at") VALUES ${values}`,
-      params,
-    );
-  }
-  return rows;
-}
-
-function addPending(runner: QueryRunner, queue: TaskQueue, rows: readonly StagedRow[]): void {
+function addPending(
+  runner: QueryRunner,
+  queue: TaskQueue,
+  rows: readonly StagedRow[],
+  unwrittenIn: string | undefined,
+): void {
   let staged = pending.get(runner);
   if (!staged) {
-    staged = { batches: [], verify: false };
+    staged = { batches: [], verify: false, table: unwrittenIn, unwritten: [], aborted: false };
     pending.set(runner, staged);
   }
   staged.ids = undefined;
+  if (unwrittenIn !== undefined) staged.unwritten.push(...rows);
   let batch = staged.batches.find((b) => b.queue === queue);
   if (!batch) {
     batch = { queue, rows: [] };
@@ -162,12 +132,22 @@ export function dropPending(runner: QueryRunner, ids?: readonly string[]): void 
     const kept = batch.rows.filter((row) => !drop.has(row.message.id));
     batch.rows.splice(0, batch.rows.length, ...kept);
   }
+  if (staged) staged.unwritten = staged.unwritten.filter((row) => !drop.has(row.message.id));
 }
 
 // Any statement that may undo earlier work of the transaction: ROLLBACK [TO SAVEPOINT], ABORT. Matched loosely (a
 // false match only costs the careful publish).
 const UNDOING = /rollback|abort/i;
-const COMMIT = /^\s*(commit|end)\b/i;
+// A text whose last statement is a COMMIT (or END): PostgreSQL answers a failed transaction's with ROLLBACK.
+const COMMIT = /(^|;)\s*(commit|end)\b[^;]*;?\s*$/i;
+// A statement that could end, divide or undo the transaction: written rows must be in the table before it runs.
+// Matched loosely: a false match (a column named "start", a CASE ... END) only costs the rows their own round trip.
+const CONTROL = /\b(savepoint|rollback|release|commit|abort|end|begin|start|prepare)\b/i;
+// A text that starts by rolling back: what was staged since the last savepoint (all unwritten rows) is undone.
+const ROLLS_BACK = /^\s*(rollback|abort)\b/i;
+const ROLLS_BACK_TO = /^\s*rollback\s+to\b/i;
+// Exactly TypeORM's COMMIT of the outermost transaction.
+const COMMIT_ONLY = /^\s*commit\s*;?\s*$/i;
 
 /**
  * Watches the statements of a transaction that staged tasks (TypeORM's `afterQuery`): after one that may have undone
@@ -175,11 +155,72 @@ const COMMIT = /^\s*(commit|end)\b/i;
  */
 export function noteStatement(runner: QueryRunner, query: string, success: boolean, raw: unknown): void {
   const staged = pending.get(runner);
-  if (!staged || staged.verify) return;
+  if (!staged) return;
+  if (!success) staged.aborted = true;
+  else if (ROLLS_BACK_TO.test(query)) staged.aborted = false;
+  if (staged.verify) return;
   if (!success || UNDOING.test(query)) staged.verify = true;
   // PostgreSQL answers the COMMIT of a transaction that had failed with ROLLBACK, not an error.
-  else if (COMMIT.test(query) && (raw as { command?: unknown } | undefined)?.command === 'ROLLBACK')
-    staged.verify = true;
+  else if (COMMIT.test(query) && lastCommand(raw) === 'ROLLBACK') staged.verify = true;
+}
+
+/** The command tag of a statement's result (of its last statement when the text held several). */
+function lastCommand(raw: unknown): unknown {
+  const last: unknown = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+  return (last as { command?: unknown } | undefined)?.command;
+}
+
+/**
+ * Before a statement of a transaction with unwritten rows (TypeORM's `beforeQuery`, which it awaits): one that could
+ * end or divide the transaction gets the rows written first, so that a savepoint, a release or a COMMIT issued by
+ * hand finds them in the table exactly as if they had been INSERTed at submit. One that rolls back drops them
+ * instead: every unwritten row was staged after the latest savepoint (a SAVEPOINT writes the rows before it), so any
+ * ROLLBACK [TO] undoes them. In an aborted transaction nothing can be written: the rows stay unwritten, and its COMMIT
+ * (answered with ROLLBACK) publishes none of them. Returns a promise only when it has work to do.
+ */
+export function beforeStatement(dialect: Dialect, runner: QueryRunner, query: string): Promise<void> | undefined {
+  const staged = pending.get(runner);
+  if (!staged || staged.unwritten.length === 0 || !CONTROL.test(query)) return undefined;
+  if (ROLLS_BACK.test(query)) {
+    const undone = staged.unwritten.map((row) => row.message.id);
+    staged.unwritten = [];
+    dropPending(runner, undone);
+    return undefined;
+  }
+  if (staged.aborted || staged.table === undefined) return undefined;
+  const rows = staged.unwritten;
+  staged.unwritten = [];
+  return insertRows(dialect, runner.manager, staged.table, rows);
+}
+
+/**
+ * Before a transaction's COMMIT (TypeORM's `beforeTransactionCommit`): its unwritten rows ride in the COMMIT's own
+ * round trip, `INSERT ...; COMMIT` as one simple-protocol text, so the outbox adds no statement of its own to the
+ * request. Only for TypeORM's plain COMMIT of a healthy transaction: a savepoint's RELEASE or a COMMIT that differs
+ * goes through beforeStatement, which writes the rows first.
+ */
+export function pipelineCommit(runner: QueryRunner): void {
+  const staged = pending.get(runner);
+  if (!staged || staged.unwritten.length === 0 || staged.table === undefined) return;
+  // Someone else's wrapper is there: leave it; the rows are written before the COMMIT by beforeStatement.
+  if (Object.hasOwn(runner, 'query')) return;
+  const table = staged.table;
+  const query = runner.query as (sql: string, parameters?: unknown[], structured?: boolean) => Promise<unknown>;
+  const once = function (this: QueryRunner, sql: string, parameters?: unknown[], structured?: boolean) {
+    delete (runner as { query?: unknown }).query;
+    const current = pending.get(runner);
+    const combine =
+      current !== undefined &&
+      current.unwritten.length > 0 &&
+      !current.aborted &&
+      COMMIT_ONLY.test(sql) &&
+      (parameters === undefined || parameters.length === 0);
+    if (!combine) return query.call(this, sql, parameters, structured);
+    const rows = current.unwritten;
+    current.unwritten = [];
+    return query.call(this, `${inlineInsert(table, rows)}; ${sql}`, parameters, structured);
+  };
+  runner.query = once as QueryRunner['query'];
 }
 
 /** Every id of a transaction's staged rows. */

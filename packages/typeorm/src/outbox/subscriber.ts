@@ -6,13 +6,15 @@ import type {
   TransactionCommitEvent,
   TransactionRollbackEvent,
 } from 'typeorm';
-import { dialectOf } from '../internal/dialect.js';
+import { type Dialect, dialectOf } from '../internal/dialect.js';
 import { holdForCommit, publishCommitted, releaseStaged } from './committed.js';
 import { ownedRunners } from './publish.js';
-import { noteStatement, peekPending, takePending } from './stage.js';
+import { beforeStatement, noteStatement, peekPending, pipelineCommit, takePending } from './stage.js';
 
 /** TypeORM's `afterQuery` event (its type is not exported from the package root). */
 type AfterQueryEvent = Parameters<NonNullable<EntitySubscriberInterface['afterQuery']>>[0];
+/** TypeORM's `beforeQuery` event. */
+type BeforeQueryEvent = Parameters<NonNullable<EntitySubscriberInterface['beforeQuery']>>[0];
 
 /** The logger `joinTransaction()` was given for a runner's publish. */
 const runnerLoggers = new WeakMap<QueryRunner, Logger>();
@@ -27,6 +29,9 @@ export function setRunnerLogger(runner: QueryRunner, logger: Logger): void {
  * For every transaction that staged tasks, taskq's own or not, it watches
  * the statements that follow (see `noteStatement`): one that may have undone
  * staged rows makes the commit publish only the rows that are in the table.
+ * On PostgreSQL it also writes the staged rows: with the COMMIT, in its round
+ * trip (`pipelineCommit`), or before a statement that could end or divide
+ * the transaction (`beforeStatement`).
  *
  * For transactions taskq did not open (`joinTransaction(manager, ...)` inside
  * `dataSource.transaction()`, typeorm-transactional, ...) it is also the
@@ -38,10 +43,16 @@ export function setRunnerLogger(runner: QueryRunner, logger: Logger): void {
 class OutboxCommitSubscriber implements EntitySubscriberInterface {
   readonly #dataSource: DataSource;
   readonly #logger: Logger;
+  readonly #dialect: Dialect;
 
   constructor(dataSource: DataSource, logger: Logger) {
     this.#dataSource = dataSource;
     this.#logger = logger;
+    this.#dialect = dialectOf(dataSource, 'dataSource');
+  }
+
+  beforeQuery(event: BeforeQueryEvent): Promise<void> | undefined {
+    return beforeStatement(this.#dialect, event.queryRunner, event.query);
   }
 
   afterQuery(event: AfterQueryEvent): void {
@@ -50,6 +61,7 @@ class OutboxCommitSubscriber implements EntitySubscriberInterface {
 
   beforeTransactionCommit(event: TransactionCommitEvent): void {
     const runner = event.queryRunner;
+    pipelineCommit(runner);
     if (ownedRunners.has(runner)) return;
     holdForCommit(this.#dataSource, peekPending(runner));
   }
@@ -61,12 +73,7 @@ class OutboxCommitSubscriber implements EntitySubscriberInterface {
     if (!staged) return;
     // Not awaited: the committing connection is still checked out here, and with a pool of
     // one the publish could never get a connection of its own. It never rejects.
-    void publishCommitted(
-      this.#dataSource,
-      dialectOf(this.#dataSource, 'dataSource'),
-      staged,
-      runnerLoggers.get(runner) ?? this.#logger,
-    );
+    void publishCommitted(this.#dataSource, this.#dialect, staged, runnerLoggers.get(runner) ?? this.#logger);
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
