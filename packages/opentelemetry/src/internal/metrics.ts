@@ -6,8 +6,9 @@ import { metricAttributes } from './attributes.js';
 /** Buckets in seconds: from a quick task (5 ms) to a long one (10 min); the API's default ones are for milliseconds. */
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-/** Attempts under way, by event: the series their end counts in. */
-const started = new WeakMap<ProcessEvent, Series>();
+/** An attempt under way keeps, on its event, the series its end counts in (a property: no ephemeron per task). */
+const SERIES: unique symbol = Symbol('taskq.opentelemetry.series');
+type Counted = ProcessEvent & { [SERIES]?: Series | undefined };
 
 /** One task series (queue × task name): its attributes, made once, and the attempts running in it now. */
 interface Series {
@@ -111,15 +112,15 @@ export class TaskMetrics {
 
   started(event: ProcessEvent): void {
     const series = this.#of(event.task);
-    started.set(event, series);
+    (event as Counted)[SERIES] = series;
     series.running++;
     this.#queueWait.record(Math.max(0, Date.now() - event.task.dueAt) / 1000, series.attributes);
   }
 
   ended(event: ProcessEvent): void {
-    const series = started.get(event);
+    const series = (event as Counted)[SERIES];
     if (!series) return;
-    started.delete(event);
+    (event as Counted)[SERIES] = undefined;
     series.running--;
     const outcome = event.outcome;
     if (!outcome) return;

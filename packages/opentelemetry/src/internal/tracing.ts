@@ -16,8 +16,23 @@ import type { ProcessEvent, PublishEvent, SubmitEvent, TraceCarrier } from '@tas
 import { ATTR } from '../semconv.js';
 import { commonQueue, destinationAttributes, errorType, messagingSystem } from './attributes.js';
 
-/** Spans of the operations still under way, by their event object (each event is one operation). */
-const open = new WeakMap<object, Span>();
+/**
+ * The span of an operation still under way, kept on its event object (each event is one operation): a property, not a
+ * WeakMap entry, which the garbage collector would have to trace as an ephemeron for every task in flight.
+ */
+const SPAN: unique symbol = Symbol('taskq.opentelemetry.span');
+type Carrying = { [SPAN]?: Span | undefined };
+
+function keep(event: object, span: Span): void {
+  (event as Carrying)[SPAN] = span;
+}
+
+/** The event's span, once: the second call (an operation that both threw and rejected) gets nothing. */
+function take(event: object): Span | undefined {
+  const span = (event as Carrying)[SPAN];
+  if (span) (event as Carrying)[SPAN] = undefined;
+  return span;
+}
 
 function enterer(ctx: Context): <T>(fn: () => T) => T {
   return (fn) => context.with(ctx, fn);
@@ -71,7 +86,7 @@ export function startSubmit(tracer: Tracer, event: SubmitEvent): void {
   const ctx = trace.setSpan(parent, span);
   propagation.inject(ctx, event.carrier);
   event.enter = enterer(ctx);
-  open.set(event, span);
+  keep(event, span);
 }
 
 /**
@@ -85,7 +100,7 @@ export function startPublish(tracer: Tracer, event: PublishEvent): void {
   const parent = context.active();
   const span = tracer.startSpan(name, { kind: SpanKind.PRODUCER, attributes, links }, parent);
   event.enter = enterer(trace.setSpan(parent, span));
-  open.set(event, span);
+  keep(event, span);
 }
 
 /**
@@ -111,7 +126,7 @@ export function startProcess(tracer: Tracer, event: ProcessEvent): void {
     parent,
   );
   event.enter = enterer(trace.setSpan(parent, span));
-  open.set(event, span);
+  keep(event, span);
 }
 
 function fail(span: Span, error: unknown): void {
@@ -126,18 +141,16 @@ function fail(span: Span, error: unknown): void {
 
 /** Ends a submit's or publish's span (once): with its error when the operation rejected. */
 export function endProducer(event: SubmitEvent | PublishEvent): void {
-  const span = open.get(event);
+  const span = take(event);
   if (!span) return;
-  open.delete(event);
   if (event.error !== undefined) fail(span, event.error);
   span.end();
 }
 
 /** Ends an attempt's span with its outcome; a failed attempt (one with an error) has status ERROR. */
 export function endProcess(event: ProcessEvent): void {
-  const span = open.get(event);
+  const span = take(event);
   if (!span) return;
-  open.delete(event);
   if (event.outcome) span.setAttribute(ATTR.outcome, event.outcome);
   if (event.reason) span.setAttribute(ATTR.deadLetterReason, event.reason);
   if (event.error !== undefined) fail(span, event.error);
