@@ -22,8 +22,9 @@ export function stagedRows(tasks: readonly PreparedTask[], now: number): StagedR
   return tasks.map(({ handle, message }) => ({
     message,
     name: handle.name,
-    // The delay counts from submit: the publish gives the message what is left of it.
-    availableAt: now + (message.delayMs ?? 0),
+    // The delay counts from submit: the publish gives the message what is left of it. A delay given as a fraction
+    // of a millisecond rounds up: the column holds whole milliseconds.
+    availableAt: now + Math.ceil(message.delayMs ?? 0),
     createdAt: now,
   }));
 }

@@ -1,10 +1,5 @@
 import type { TaskQueue } from '@taskq/core';
-import {
-  type EnqueuedRecord,
-  lazyArgs,
-  type PreparedTask,
-  type StageTasks,
-} from '@taskq/core/adapter';
+import { type EnqueuedRecord, lazyArgs, type PreparedTask, type StageTasks } from '@taskq/core/adapter';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { OutboxEntity } from '../entities.js';
 import { type Dialect, execute, placeholders, tableOf } from '../internal/dialect.js';
