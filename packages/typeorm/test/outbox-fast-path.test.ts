@@ -1,55 +1,17 @@
-import { createQueue, type Logger, silentLogger, type TaskQueue, type Transport, TransportError } from '@taskq/core';
-import type { OutgoingMessage } from '@taskq/core/adapter';
+import { createQueue, type Logger, silentLogger, type TaskQueue, TransportError } from '@taskq/core';
 import type { DataSource, EntitySubscriberInterface } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { joinTransaction, outboxRelay, sqlResultStore, transactional } from '../src/index.js';
 import { deliverParcel, registry } from './fixtures/crash-tasks.js';
 import { commitAndCrash } from './support/child.js';
 import { type DbKind, TestDatabase } from './support/db.js';
+import { gated } from './support/gated-transport.js';
 import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { faulty } from '../../../test-support/faulty-transport.js';
 import { sleep, waitFor } from '../../../test-support/wait.js';
 
 const broker = testBroker('tqorm');
 afterAll(() => broker.cleanup());
-
-/** A real transport whose publishes wait until `open()`: the test looks at the database in between. */
-function gated(inner: Transport): Transport & { waiting: () => number; open: () => void } {
-  let opened = false;
-  let waiting = 0;
-  const waiters: Array<() => void> = [];
-  const publish = async (message: OutgoingMessage): Promise<void> => {
-    if (!opened) {
-      waiting++;
-      await new Promise<void>((resolve) => waiters.push(resolve));
-    }
-    await inner.publish(message);
-  };
-  return {
-    get kind() {
-      return inner.kind;
-    },
-    get durable() {
-      return inner.durable;
-    },
-    get dead() {
-      return inner.dead;
-    },
-    publish,
-    publishMany: async (messages) => {
-      await Promise.all(messages.map(publish));
-    },
-    consume: (options, onDelivery) => inner.consume(options, onDelivery),
-    deadLetter: (message) => inner.deadLetter(message),
-    retain: () => inner.retain(),
-    close: () => inner.close(),
-    waiting: () => waiting,
-    open: () => {
-      opened = true;
-      for (const resolve of waiters.splice(0)) resolve();
-    },
-  };
-}
 
 /** Every statement TypeORM ran on `dataSource` that names the outbox table, in order. */
 function outboxStatements(dataSource: DataSource): string[] {

@@ -1,10 +1,10 @@
-import { createQueue, type Transport } from '@taskq/core';
-import type { OutgoingMessage } from '@taskq/core/adapter';
+import { createQueue } from '@taskq/core';
 import type { DataSource, EntitySubscriberInterface } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { joinTransaction, transactional } from '../src/index.js';
 import { deliverParcel, registry } from './fixtures/crash-tasks.js';
 import { TestDatabase } from './support/db.js';
+import { gated } from './support/gated-transport.js';
 import { testBroker } from '../../../test-support/taskq-amqp.js';
 import { waitFor } from '../../../test-support/wait.js';
 
@@ -32,36 +32,6 @@ function shape(statements: readonly string[]): string[] {
       const tail = sql.split(';').map((part) => part.trim().split(/\s+/)[0].toUpperCase());
       return `${tail.join('; ')} (outbox)`;
     });
-}
-
-/** A transport whose publishes wait until `open()`, keeping each message it was given. */
-function gated(inner: Transport): Transport & { messages: OutgoingMessage[]; open: () => void } {
-  const waiters: Array<() => void> = [];
-  const messages: OutgoingMessage[] = [];
-  let opened = false;
-  const publish = async (message: OutgoingMessage): Promise<void> => {
-    messages.push(message);
-    if (!opened) await new Promise<void>((resolve) => waiters.push(resolve));
-    await inner.publish(message);
-  };
-  return Object.assign(Object.create(inner) as Transport, {
-    kind: inner.kind,
-    durable: inner.durable,
-    dead: inner.dead,
-    publish,
-    publishMany: async (batch: readonly OutgoingMessage[]) => {
-      await Promise.all(batch.map(publish));
-    },
-    consume: inner.consume.bind(inner),
-    deadLetter: inner.deadLetter.bind(inner),
-    retain: inner.retain.bind(inner),
-    close: inner.close.bind(inner),
-    messages,
-    open: () => {
-      opened = true;
-      for (const resolve of waiters.splice(0)) resolve();
-    },
-  });
 }
 
 describe('PostgreSQL: the outbox INSERT rides in the COMMIT', () => {
@@ -122,6 +92,7 @@ describe('PostgreSQL: the outbox INSERT rides in the COMMIT', () => {
       ];
       for (const conforming of ['on', 'off']) {
         transport.messages.length = 0;
+        transport.shut();
         const committed = transactional(dataSource, queue, async (manager) => {
           await manager.query(`SET LOCAL standard_conforming_strings = ${conforming}`);
           // A delay with a fraction of a millisecond: the bigint column takes it rounded up.
