@@ -27,6 +27,8 @@ interface Shape {
   readonly mandatory: boolean;
   /** `content_type: application/json`, as the raw bench and taskq before envelope version 2 send. */
   readonly contentType: boolean;
+  /** The task name in `type` and the submit time in `timestamp` (ms), as a body without them would need. */
+  readonly properties?: boolean;
 }
 
 /** The raw bench's body: the task name and its arguments. */
@@ -43,6 +45,11 @@ const envelopeV1: Body = (id, sentAt) => ({
 /** taskq's envelope version 2: no empty `meta`. */
 const envelopeV2: Body = (id, sentAt) => ({ v: 2, id, task: 'bench.add', args: [1, 2, sentAt], ts: Date.now() });
 
+/** A body of the task's arguments and the version alone: id, name and time in the message's properties. */
+const argsOnly: Body = (_id, sentAt) => ({ v: 3, args: [1, 2, sentAt] });
+/** The raw bench's body padded past 64 bytes. */
+const padded: Body = (_id, sentAt) => ({ task: 'bench.add', args: [1, 2, sentAt], pad: 'x'.repeat(20) });
+
 const SHAPES: readonly Shape[] = [
   { name: 'minimal body (the raw row)', body: minimal, headers: false, mandatory: false, contentType: true },
   { name: 'minimal body, mandatory', body: minimal, headers: false, mandatory: true, contentType: true },
@@ -57,6 +64,23 @@ const SHAPES: readonly Shape[] = [
   { name: 'v2, mandatory, content type', body: envelopeV2, headers: false, mandatory: true, contentType: true },
   { name: 'v2 (not mandatory)', body: envelopeV2, headers: false, mandatory: false, contentType: false },
   { name: 'v2, mandatory (taskq now)', body: envelopeV2, headers: false, mandatory: true, contentType: false },
+  { name: 'minimal body padded past 64 bytes', body: padded, headers: false, mandatory: false, contentType: true },
+  {
+    name: 'args only, type + timestamp, mandatory',
+    body: argsOnly,
+    headers: false,
+    mandatory: true,
+    contentType: false,
+    properties: true,
+  },
+  {
+    name: 'args only, type + timestamp',
+    body: argsOnly,
+    headers: false,
+    mandatory: false,
+    contentType: false,
+    properties: true,
+  },
 ];
 
 const WINDOW = 1_000;
@@ -70,6 +94,7 @@ function message(shape: Shape): { body: Buffer; options: Options.Publish } {
       messageId: id,
       ...(shape.contentType ? { contentType: 'application/json' } : {}),
       ...(shape.mandatory ? { mandatory: true } : {}),
+      ...(shape.properties ? { type: 'bench.add', timestamp: Date.now() } : {}),
       ...(shape.headers ? { headers: { 'x-taskq-task': 'bench.add', 'x-taskq-attempt': 1 } } : {}),
     },
   };
