@@ -17,9 +17,10 @@ const QUEUE_OPTIONS = { durable: true } as const;
 
 /**
  * What goes on the wire. `minimal` is the limit: the task name and its
- * arguments. `taskq` copies taskq's wire format (envelope version 2
- * `{ v, id, task, args, ts }`, published `mandatory`, no headers and no content
- * type on a first attempt; see core's envelope.ts and publisher.ts) without
+ * arguments. `taskq` copies taskq's wire format (envelope version 3
+ * `{ v, task, args }`, the task id as the message id and the submit time in
+ * that UUIDv7, published `mandatory`, no headers and no content type on a
+ * first attempt; see core's envelope.ts and publisher.ts) without
  * taskq's code: the row that uses it shows how much of the gap to the limit is
  * the format (broker and codec work) and how much is the engine.
  */
@@ -40,7 +41,7 @@ function outgoing(format: WireFormat, sentAt: number): Outgoing {
     };
   }
   return {
-    body: Buffer.from(JSON.stringify({ v: 2, id, task: 'bench.add', args: [1, 2, sentAt], ts: Date.now() })),
+    body: Buffer.from(JSON.stringify({ v: 3, task: 'bench.add', args: [1, 2, sentAt] })),
     options: { persistent: true, mandatory: true, messageId: id },
   };
 }

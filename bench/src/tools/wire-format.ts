@@ -2,7 +2,7 @@
  * Isolates what taskq's wire format costs, with plain amqplib and nothing of
  * taskq: the same publish loop (window of 1,000, then waitForConfirms) sends
  * several message shapes (the raw bench's minimal body, taskq's envelope
- * versions 1 and 2, with or without `mandatory` and the two `x-taskq-*`
+ * versions 1 to 3, with or without `mandatory` and the two `x-taskq-*`
  * headers taskq 0.1 sent), and reports the rate, the producer's CPU per message
  * and the broker's (beam.smp) CPU per message. Rounds alternate the shapes so
  * that drift of a shared machine hits them alike.
@@ -27,8 +27,6 @@ interface Shape {
   readonly mandatory: boolean;
   /** `content_type: application/json`, as the raw bench and taskq before envelope version 2 send. */
   readonly contentType: boolean;
-  /** The task name in `type` and the submit time in `timestamp` (ms), as a body without them would need. */
-  readonly properties?: boolean;
 }
 
 /** The raw bench's body: the task name and its arguments. */
@@ -45,8 +43,8 @@ const envelopeV1: Body = (id, sentAt) => ({
 /** taskq's envelope version 2: no empty `meta`. */
 const envelopeV2: Body = (id, sentAt) => ({ v: 2, id, task: 'bench.add', args: [1, 2, sentAt], ts: Date.now() });
 
-/** A body of the task's arguments and the version alone: id, name and time in the message's properties. */
-const argsOnly: Body = (_id, sentAt) => ({ v: 3, args: [1, 2, sentAt] });
+/** taskq's envelope version 3: the id is the message id, the submit time the id's UUIDv7 time. */
+const envelopeV3: Body = (_id, sentAt) => ({ v: 3, task: 'bench.add', args: [1, 2, sentAt] });
 /** The raw bench's body padded past 64 bytes. */
 const padded: Body = (_id, sentAt) => ({ task: 'bench.add', args: [1, 2, sentAt], pad: 'x'.repeat(20) });
 
@@ -63,24 +61,10 @@ const SHAPES: readonly Shape[] = [
   { name: 'v1, mandatory (taskq before v2)', body: envelopeV1, headers: false, mandatory: true, contentType: true },
   { name: 'v2, mandatory, content type', body: envelopeV2, headers: false, mandatory: true, contentType: true },
   { name: 'v2 (not mandatory)', body: envelopeV2, headers: false, mandatory: false, contentType: false },
-  { name: 'v2, mandatory (taskq now)', body: envelopeV2, headers: false, mandatory: true, contentType: false },
+  { name: 'v2, mandatory (taskq before v3)', body: envelopeV2, headers: false, mandatory: true, contentType: false },
   { name: 'minimal body padded past 64 bytes', body: padded, headers: false, mandatory: false, contentType: true },
-  {
-    name: 'args only, type + timestamp, mandatory',
-    body: argsOnly,
-    headers: false,
-    mandatory: true,
-    contentType: false,
-    properties: true,
-  },
-  {
-    name: 'args only, type + timestamp',
-    body: argsOnly,
-    headers: false,
-    mandatory: false,
-    contentType: false,
-    properties: true,
-  },
+  { name: 'v3 (not mandatory)', body: envelopeV3, headers: false, mandatory: false, contentType: false },
+  { name: 'v3, mandatory (taskq now)', body: envelopeV3, headers: false, mandatory: true, contentType: false },
 ];
 
 const WINDOW = 1_000;
@@ -94,7 +78,6 @@ function message(shape: Shape): { body: Buffer; options: Options.Publish } {
       messageId: id,
       ...(shape.contentType ? { contentType: 'application/json' } : {}),
       ...(shape.mandatory ? { mandatory: true } : {}),
-      ...(shape.properties ? { type: 'bench.add', timestamp: Date.now() } : {}),
       ...(shape.headers ? { headers: { 'x-taskq-task': 'bench.add', 'x-taskq-attempt': 1 } } : {}),
     },
   };

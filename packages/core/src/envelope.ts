@@ -1,17 +1,20 @@
 import { DecodeError, UnsupportedVersionError } from './errors.js';
-import { isUuid } from './internal/uuid.js';
+import { isUuid, uuidv7Time } from './internal/uuid.js';
 
 /**
  * The wire format version this release writes unless a queue is pinned to an older one (`createQueue({
- * envelopeVersion })`). Version 2 leaves an empty `meta` out; otherwise it is version 1.
+ * envelopeVersion })`). Version 2 leaves an empty `meta` out; otherwise it is version 1. Version 3 also leaves the
+ * task id out of the body (it is the message id, which the signature then covers) and the submit time when the id,
+ * a UUIDv7, already tells it: a small task's body stays under 64 bytes, which RabbitMQ handles at a lower cost per
+ * message than a larger one.
  */
-export const ENVELOPE_VERSION = 2;
+export const ENVELOPE_VERSION = 3;
 
 /** The oldest version this release reads and can write: every version from it to {@link ENVELOPE_VERSION} is read. */
 export const OLDEST_ENVELOPE_VERSION = 1;
 
 /** A wire format version this release can write. */
-export type EnvelopeVersion = 1 | 2;
+export type EnvelopeVersion = 1 | 2 | 3;
 
 let newestReadable: number = ENVELOPE_VERSION;
 
@@ -42,7 +45,8 @@ export interface EnvelopeOptions {
 
 /**
  * One task as the worker reads it: `{ v, id, task, args, meta, ts }` and the optional `opts` and `trace`. On the wire,
- * version 2 leaves `meta` out when it is empty; parsing puts an empty one back.
+ * version 2 leaves `meta` out when it is empty; version 3 also leaves `id` out (the message id carries it) and `ts`
+ * when it equals the id's UUIDv7 time; parsing puts them back.
  */
 export interface Envelope {
   readonly v: number;
@@ -143,9 +147,10 @@ function isPlainRecord(value: unknown): value is Record<string, unknown> {
  * envelope is refused with a reason, so it can be dead-lettered instead of
  * crashing the worker. A body of a version newer than this process reads
  * throws {@link UnsupportedVersionError} (it waits for a newer worker);
- * anything else refused throws {@link DecodeError}.
+ * anything else refused throws {@link DecodeError}. `messageId` is the id the
+ * message came with: from version 3 on it is the task's id.
  */
-export function parseEnvelope(body: Buffer): Envelope {
+export function parseEnvelope(body: Buffer, messageId: string): Envelope {
   const text = body.toString('utf8');
   let data: unknown;
   try {
@@ -160,7 +165,12 @@ export function parseEnvelope(body: Buffer): Envelope {
       `unsupported version ${JSON.stringify(v)} (this worker reads versions ${OLDEST_ENVELOPE_VERSION} to ${newestReadable})`,
     );
   if (v > newestReadable) throw new UnsupportedVersionError(v, newestReadable);
-  if (!isUuid(data.id)) fail('"id" is not a UUID');
+  if (v >= 3) {
+    // One id only: a body that names one of its own could disagree with the message id the signature covers.
+    if (data.id !== undefined) fail('version 3 carries the task id as the message id, not in the body');
+    if (!isUuid(messageId)) fail('the message id is not a UUID');
+    data.id = messageId;
+  } else if (!isUuid(data.id)) fail('"id" is not a UUID');
   if (typeof data.task !== 'string' || data.task.length === 0 || data.task.length > 200)
     fail('"task" is not a task id');
   if (!Array.isArray(data.args)) fail('"args" is not an array');
@@ -175,20 +185,30 @@ export function parseEnvelope(body: Buffer): Envelope {
     if (hostile !== undefined)
       fail(`refused the key ${hostile} (a prototype-pollution pattern; no task argument or context may use it)`);
   }
-  if (typeof data.ts !== 'number') fail('"ts" is not a number');
+  if (v >= 3 && data.ts === undefined) {
+    const ts = uuidv7Time(messageId);
+    if (ts === undefined) fail('"ts" is missing and the message id is not a UUIDv7 that would tell it');
+    data.ts = ts;
+  } else if (typeof data.ts !== 'number') fail('"ts" is not a number');
   if (data.opts !== undefined) checkOptions(data.opts);
   return data as unknown as Envelope;
 }
 
 /**
- * The body of one task in `version` (see {@link ENVELOPE_VERSION}): version 2 leaves an empty `meta` out; both leave
- * out `opts` and `trace` when they are undefined.
+ * The body of one task in `version` (see {@link ENVELOPE_VERSION}): version 2 leaves an empty `meta` out; version 3
+ * also the id, and the submit time when it is the id's UUIDv7 time; all leave out `opts` and `trace` when they are
+ * undefined.
  */
 export function encodeEnvelope(envelope: Envelope, version: EnvelopeVersion): Buffer {
   if (version === 1) return Buffer.from(JSON.stringify(envelope), 'utf8');
   const { id, task, args, meta, ts, opts, trace } = envelope;
   // Only the keys that are there: JSON.stringify is quickest on an object without undefined values.
-  const body: Record<string, unknown> = { v: 2, id, task, args, ts };
+  let body: Record<string, unknown>;
+  if (version === 2) body = { v: 2, id, task, args, ts };
+  else {
+    body = { v: 3, task, args };
+    if (ts !== uuidv7Time(id)) body.ts = ts;
+  }
   if (hasKeys(meta)) body.meta = meta;
   if (opts !== undefined) body.opts = opts;
   if (trace !== undefined) body.trace = trace;

@@ -42,7 +42,7 @@ import {
 
 export { TaskHandle, TaskFailedError, type ResultOptions } from './task-handle.js';
 export type { TaskQueue } from './task-queue.js';
-import { uuidv7 } from './internal/uuid.js';
+import { uuidv7, uuidv7Time } from './internal/uuid.js';
 import { LiveWorkers } from './internal/live-workers.js';
 import type { TaskDefinition, TaskFunction, TaskRegistry } from './registry.js';
 import { checkSigningKeys, type SigningKey, signMessage } from './signing.js';
@@ -81,9 +81,9 @@ export interface QueueOptions {
   readonly store?: ResultStore;
   /**
    * The envelope version tasks are written in. Pin it to the oldest version the workers of the fleet read while a
-   * deploy has workers of an earlier release running (see "Upgrading a mixed fleet" in docs/operations.md): `1` is
-   * read by every taskq release.
-   * @defaultValue `2` (the current version)
+   * deploy has workers of an earlier release running (see "Upgrading a mixed fleet" in docs/operations.md): `2` is
+   * read by the release before version 3, `1` by every taskq release.
+   * @defaultValue `3` (the current version)
    */
   readonly envelopeVersion?: EnvelopeVersion;
 }
@@ -177,16 +177,22 @@ class QueueCore {
     options: SubmitOptions,
     carrier?: TraceCarrier,
   ): PreparedTask {
-    const ts = Date.now();
-    const trace = carrier && boundCarrier(carrier);
     const version = this.envelopeVersion;
+    const ts = submitTime(id, version);
+    const trace = carrier && boundCarrier(carrier);
     const envelope: Envelope = { v: version, id, task, args, meta, ts, opts: envelopeOptions(options) };
     if (trace) (envelope as { trace?: TraceCarrier }).trace = trace;
     const body = encodeEnvelope(envelope, version);
     if (body.length > this.maxPayloadBytes) throw new PayloadTooLargeError(body.length, this.maxPayloadBytes);
     const queue = options.queue ?? 'default';
     const delayMs = delayOf(options, ts);
-    const headers = this.#headers(body, queue, ts, delayMs === undefined ? undefined : ts + delayMs);
+    const headers = this.#headers(
+      body,
+      version >= 3 ? id : undefined,
+      queue,
+      ts,
+      delayMs === undefined ? undefined : ts + delayMs,
+    );
     const message: OutgoingMessage = { id, queue, body, headers, priority: options.priority, delayMs };
     const handle = new TaskHandle(this.readStatus, id, task, queue, this.cancel);
     return trace ? { handle, message, trace } : { handle, message };
@@ -211,9 +217,9 @@ class QueueCore {
    * A first attempt carries no headers unless it is delayed or signed (the task id and name are in the body, attempt 1
    * is the default): every header costs encoding in the client and parsing in the broker, per message.
    */
-  #headers(body: Buffer, queue: string, ts: number, due: number | undefined): MessageHeaders {
+  #headers(body: Buffer, id: string | undefined, queue: string, ts: number, due: number | undefined): MessageHeaders {
     if (!this.signingKey) return due === undefined ? NO_HEADERS : { [HEADER.due]: due };
-    const signature = signMessage(body, { queue, attempt: 1, deadRetries: 0, due: due ?? ts }, this.signingKey);
+    const signature = signMessage(body, { id, queue, attempt: 1, deadRetries: 0, due: due ?? ts }, this.signingKey);
     return due === undefined ? { [HEADER.signature]: signature } : { [HEADER.due]: due, [HEADER.signature]: signature };
   }
 
@@ -478,6 +484,20 @@ function keyedOptions(definition: TaskDefinition, args: readonly unknown[], opti
     );
   const partition = partitionOf(key, own.partitions ?? DEFAULT_PARTITIONS);
   return { ...own, ...options, queue: partitionQueue(queue, partition) };
+}
+
+/**
+ * How far the clock may have moved between a task id made by this submit and its envelope, for the id's time to count
+ * as the submit time (a version-3 body then leaves `ts` out). Submit's own work takes microseconds; an id given by
+ * the caller, or made long before, gets the time of now, written out.
+ */
+const SAME_SUBMIT_MS = 10;
+
+function submitTime(id: string, version: EnvelopeVersion): number {
+  const now = Date.now();
+  if (version < 3) return now;
+  const idTime = uuidv7Time(id);
+  return idTime !== undefined && now >= idTime && now - idTime <= SAME_SUBMIT_MS ? idTime : now;
 }
 
 function delayOf(options: SubmitOptions, now: number): number | undefined {

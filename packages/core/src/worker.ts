@@ -591,7 +591,7 @@ export class Worker {
     }
     let envelope: Envelope;
     try {
-      envelope = parseEnvelope(delivery.body);
+      envelope = parseEnvelope(delivery.body, delivery.id);
     } catch (error) {
       if (error instanceof UnsupportedVersionError) return { kind: 'newer', route: this.#newerRoute(delivery, error) };
       return { kind: 'refused', reason: 'malformed-message', error };

@@ -13,7 +13,7 @@ import {
   type Transport,
   UnsupportedVersionError,
 } from '../src/index.js';
-import { limitReadableVersion } from '../src/envelope.js';
+import { ENVELOPE_VERSION, limitReadableVersion } from '../src/envelope.js';
 import { uuidv7 } from '../src/internal/uuid.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { isolatedPerTest } from './support/isolated.js';
@@ -106,7 +106,7 @@ for (const [kind, make] of Object.entries(transports)) {
     afterEach(() => {
       ran.length = 0;
       failFirst = true;
-      limitReadableVersion(2);
+      limitReadableVersion(ENVELOPE_VERSION);
     });
 
     function worker(env: Env, versionWait?: number, transport = env.consumer) {
@@ -150,7 +150,7 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(byId.get(retried)).toEqual({ args: ['again'], id: retried, meta: {}, attempt: 2 });
     });
 
-    it('a version-2 message leaves an empty meta out and runs; a meta from middleware travels', async () => {
+    it('createQueue({ envelopeVersion: 2 }) leaves an empty meta out and runs; a meta from middleware travels', async () => {
       const env = make(broker);
       const bodies: string[] = [];
       const publish = env.submitter.publish.bind(env.submitter);
@@ -158,7 +158,12 @@ for (const [kind, make] of Object.entries(transports)) {
         bodies.push(message.body.toString('utf8'));
         return publish(message);
       };
-      const queue = createQueue({ registry, transport: env.submitter, defaults: { queue: env.queueName } });
+      const queue = createQueue({
+        registry,
+        transport: env.submitter,
+        defaults: { queue: env.queueName },
+        envelopeVersion: 2,
+      });
       stops.push(() => queue.close());
       const { worker: w } = worker(env);
       await w.start();
@@ -187,6 +192,65 @@ for (const [kind, make] of Object.entries(transports)) {
         { args: [1, 'two'], id: bare.id, meta: {}, attempt: 1 },
         { args: [3], id: traced.id, meta: { requestId: 'r-2' }, attempt: 1 },
       ]);
+    });
+
+    it('a version-3 message carries its id as the message id and its submit time in the id: a small task is under 64 bytes; meta, options and a given id travel', async () => {
+      const env = make(broker);
+      const sent: Array<{ id: string; body: string }> = [];
+      const publish = env.submitter.publish.bind(env.submitter);
+      env.submitter.publish = (message) => {
+        sent.push({ id: message.id, body: message.body.toString('utf8') });
+        return publish(message);
+      };
+      const queue = createQueue({ registry, transport: env.submitter, defaults: { queue: env.queueName } });
+      stops.push(() => queue.close());
+      const { worker: w } = worker(env);
+      await w.start();
+      const before = Date.now();
+      const small = await queue.submit(record, 1, 2);
+      const after = Date.now();
+      queue.use(async (submission, next) => {
+        submission.meta.requestId = 'r-3';
+        await next();
+      });
+      const withMeta = await queue.with({ attempts: 2 }).submit(record, 'three');
+      // An id given by the caller that is no UUIDv7 does not tell the submit time: the body says it.
+      const givenId = randomUUID();
+      const given = await queue.with({ id: givenId }).submit(record, 4);
+      expect(given.id).toBe(givenId);
+      await waitFor(() => ran.length === 3, 'the three version-3 tasks');
+
+      expect(sent.map((m) => m.id)).toEqual([small.id, withMeta.id, givenId]);
+      expect(sent[0].body).toBe('{"v":3,"task":"versions.record","args":[1,2]}');
+      expect(Buffer.byteLength(sent[0].body)).toBeLessThan(64);
+      const idTime = Number.parseInt(small.id.slice(0, 8) + small.id.slice(9, 13), 16);
+      expect(idTime).toBeGreaterThanOrEqual(before);
+      expect(idTime).toBeLessThanOrEqual(after);
+      expect(JSON.parse(sent[1].body)).toEqual({
+        v: 3,
+        task: 'versions.record',
+        args: ['three'],
+        meta: { requestId: 'r-3' },
+        opts: { attempts: 2 },
+      });
+      const third = JSON.parse(sent[2].body) as { ts: number };
+      expect(third).toEqual({
+        v: 3,
+        task: 'versions.record',
+        args: [4],
+        ts: expect.any(Number),
+        meta: { requestId: 'r-3' },
+      });
+      expect(third.ts).toBeGreaterThanOrEqual(after);
+      const byId = new Map(ran.map((r) => [r.id, r]));
+      expect(byId.get(small.id)).toEqual({ args: [1, 2], id: small.id, meta: {}, attempt: 1 });
+      expect(byId.get(withMeta.id)).toEqual({
+        args: ['three'],
+        id: withMeta.id,
+        meta: { requestId: 'r-3' },
+        attempt: 1,
+      });
+      expect(byId.get(givenId)).toEqual({ args: [4], id: givenId, meta: { requestId: 'r-3' }, attempt: 1 });
     });
 
     it('createQueue({ envelopeVersion: 1 }) writes what the previous release wrote, byte for byte', async () => {
@@ -223,22 +287,20 @@ for (const [kind, make] of Object.entries(transports)) {
       const sent = Date.now();
       await env.publishRaw(
         id,
-        Buffer.from(
-          `{"v":3,"id":"${id}","task":"versions.record","args":[1],"shape":"of a later release","ts":${sent}}`,
-        ),
+        Buffer.from(`{"v":4,"task":"versions.record","args":[1],"shape":"of a later release","ts":${sent}}`),
       );
       await waitFor(() => dead.length === 1, 'the dead letter', 15_000);
       expect(dead[0]).toMatchObject({ id, reason: 'unsupported-version', queue: env.queueName });
       expect(dead[0].at - sent).toBeGreaterThanOrEqual(900);
       expect(dead[0].error).toBeInstanceOf(UnsupportedVersionError);
       expect(errorCode(dead[0].error)).toBe('TASKQ_UNSUPPORTED_VERSION');
-      expect(dead[0].error).toMatchObject({ version: 3, newest: 2 });
+      expect(dead[0].error).toMatchObject({ version: 4, newest: 3 });
       expect(events).toEqual([]);
       expect(ran).toEqual([]);
 
       const [letter] = await env.consumer.dead.list();
       expect(letter).toMatchObject({ id, reason: 'unsupported-version', attempts: 1, task: 'versions.record' });
-      expect(letter.error).toMatch(/envelope version 3; this worker reads versions up to 2\. It waited \d+ ms/);
+      expect(letter.error).toMatch(/envelope version 4; this worker reads versions up to 3\. It waited \d+ ms/);
       expect(letter.headers['x-taskq-version-wait']).toBeGreaterThanOrEqual(1_000);
 
       // Sent back, it waits its whole time again (the count of the wait does not travel back).
@@ -249,11 +311,11 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(ran).toEqual([]);
     });
 
-    it('a worker that reads version 1 only passes a version-2 task back; once upgraded, a dead retry runs it once', async () => {
+    it('a worker that reads up to version 2 (the previous release) passes a version-3 task back; once upgraded, a dead retry runs it once', async () => {
       const env = make(broker);
       const queue = createQueue({ registry, transport: env.submitter, defaults: { queue: env.queueName } });
       stops.push(() => queue.close());
-      limitReadableVersion(1);
+      limitReadableVersion(2);
       const old = worker(env, 1_000);
       await old.worker.start();
       const handle = await queue.submit(record, 'late');
@@ -262,7 +324,7 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(old.events).toEqual([]);
       await old.worker.stop();
 
-      limitReadableVersion(2);
+      limitReadableVersion(ENVELOPE_VERSION);
       const upgraded = worker(env, undefined, env.another());
       await upgraded.worker.start();
       expect(await env.submitter.dead.retry('all')).toBe(1);
@@ -270,7 +332,7 @@ for (const [kind, make] of Object.entries(transports)) {
       expect(ran).toEqual([{ args: ['late'], id: handle.id, meta: {}, attempt: 1 }]);
     });
 
-    it('a version that is no version, and a version-2 body that is malformed, are dead-lettered malformed-message at once', async () => {
+    it('a version that is no version, and version-2 and version-3 bodies that are malformed, are dead-lettered malformed-message at once', async () => {
       const env = make(broker);
       const { worker: w, dead } = worker(env, 60_000);
       await w.start();
@@ -281,9 +343,13 @@ for (const [kind, make] of Object.entries(transports)) {
         '{"v":2,"id":"%ID%","task":"versions.record","args":[],"meta":5,"ts":1}',
         '{"v":2,"id":"%ID%","task":"versions.record","args":[{"\\u005f_proto__":{"polluted":"v2"}}],"ts":1}',
         '{"v":2,"id":"%ID%","task":"versions.record","args":[{"constructor":{"prototype":{"polluted":"v2"}}}],"ts":1}',
+        // Version 3: an id of its own in the body; no ts while the message id (a v4 UUID) tells none; no UUID at all.
+        '{"v":3,"id":"%ID%","task":"versions.record","args":[],"ts":1}',
+        '{"v":3,"task":"versions.record","args":[]}',
+        '{"v":3,"task":"versions.record","args":[],"ts":1}',
       ];
-      for (const body of bodies) {
-        const id = randomUUID();
+      for (const [n, body] of bodies.entries()) {
+        const id = n === bodies.length - 1 ? `not-a-uuid-${n}` : randomUUID();
         await env.publishRaw(id, Buffer.from(body.replace('%ID%', id)));
       }
       await waitFor(() => dead.length === bodies.length, 'every malformed message dead-lettered', 15_000);
@@ -295,6 +361,9 @@ for (const [kind, make] of Object.entries(transports)) {
         expect.stringContaining('"meta" is not an object'),
         expect.stringContaining('"__proto__" at args[0].__proto__'),
         expect.stringContaining('"constructor.prototype" at args[0].constructor.prototype'),
+        expect.stringContaining('version 3 carries the task id as the message id, not in the body'),
+        expect.stringContaining('"ts" is missing and the message id is not a UUIDv7'),
+        expect.stringContaining('the message id is not a UUID'),
       ]);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       expect(ran).toEqual([]);
@@ -303,11 +372,11 @@ for (const [kind, make] of Object.entries(transports)) {
 }
 
 describe('envelope version options', () => {
-  it('envelopeVersion takes 1 or 2 and names itself otherwise', () => {
-    for (const bad of [0, 3, 1.5, '1']) {
+  it('envelopeVersion takes 1, 2 or 3 and names itself otherwise', () => {
+    for (const bad of [0, 4, 1.5, '1']) {
       const attempt = () => createQueue({ registry, transport: memory(), envelopeVersion: bad as unknown as 1 });
       expect(attempt).toThrow(InvalidOptionError);
-      expect(attempt).toThrow(/option "envelopeVersion": expected an envelope version from 1 to 2/);
+      expect(attempt).toThrow(/option "envelopeVersion": expected an envelope version from 1 to 3/);
     }
     expect(() => createQueue({ registry, transport: memory(), envelopeVersion: 1 })).not.toThrow();
   });

@@ -348,6 +348,7 @@ describe('header poison on RabbitMQ', () => {
     worker.on('completed', (event) => completed.push(event.id));
     await worker.start();
 
+    const submittedAt = Date.now();
     const failing = await queue.submit(fails);
     await waitFor(() => dead.length === 1, 'the dead letter', 15_000);
     const after = await queue.submit(ok);
@@ -363,7 +364,11 @@ describe('header poison on RabbitMQ', () => {
     });
     expect(Buffer.byteLength(letter.error ?? '')).toBeLessThanOrEqual(512);
     expect(letter.error).toMatch(/^refused: é+…$/);
-    expect(JSON.parse(letter.body.toString()).id).toBe(failing.id);
+    // The body whole, as submitted (envelope version 3: the id is the message id, the letter's id above).
+    expect(JSON.parse(letter.body.toString())).toEqual({ v: 3, task: 'poison.fails', args: [] });
+    // The submit time the list shows comes from the id, a UUIDv7, as the body left it out.
+    expect(letter.submittedAt?.getTime()).toBeGreaterThanOrEqual(submittedAt);
+    expect(letter.submittedAt?.getTime()).toBeLessThanOrEqual(Date.now());
     await expectOneChannelEach(transport);
   });
 

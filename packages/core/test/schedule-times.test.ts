@@ -123,7 +123,7 @@ describe('tick ids', () => {
     expect(a[14]).toBe('7');
     expect(tickId('z', 1_000) < tickId('a', 2_000)).toBe(true);
     const body = Buffer.from(JSON.stringify({ v: 1, id: a, task: 't', args: [], meta: {}, ts: 1 }));
-    expect(parseEnvelope(body).id).toBe(a);
+    expect(parseEnvelope(body, a).id).toBe(a);
   });
 });
 

@@ -121,6 +121,7 @@ describe('signed messages are bound to their attempt, queue, due time and result
       completed,
       start,
       drained,
+      capturingQueue: capturing,
       capturing: broker.physical(capturing),
       other: broker.physical(other),
     };
@@ -167,6 +168,35 @@ describe('signed messages are bound to their attempt, queue, due time and result
       `[signed queue] copies=2 (own queue, other queue) runs=${env.runs.length} refused=${env.dead.map((e) => e.reason).join(',')}`,
     );
     expect(env.runs).toEqual(['for queue capture']);
+  });
+
+  it('version 3: a signed message published again under another message id is refused (its id is out of the body, the signature covers it); a version-2 signed message still runs', async () => {
+    const env = setup();
+    const handle = await env.queue.submit(env.transfer, 'bound to its id');
+    const captured = await capture(env.capturing);
+    expect(JSON.parse(captured.body.toString('utf8'))).not.toHaveProperty('id');
+    expect(String(captured.headers[HEADER.signature])).toMatch(/^v3=[0-9a-f]{64}$/);
+    const pinned = createQueue({
+      registry: new TaskRegistry().add('bank.transfer', env.transfer),
+      transport: broker.amqp(),
+      defaults: { queue: env.capturingQueue },
+      signingKey: KEY,
+      envelopeVersion: 2,
+    });
+    stops.push(() => pinned.close());
+    const previous = await pinned.submit(env.transfer, 'signed as the previous release signs');
+    const capturedPrevious = await capture(env.capturing);
+    expect(String(capturedPrevious.headers[HEADER.signature])).toMatch(/^v2=[0-9a-f]{64}$/);
+    await env.start();
+    const otherId = '01900000-0000-7000-8000-000000000001';
+    await inject(env.capturing, { ...captured, messageId: otherId });
+    await waitFor(() => env.dead.length === 1, 'the copy under another id refused');
+    expect(env.dead[0]).toMatchObject({ id: otherId, reason: 'bad-signature' });
+    await inject(env.capturing, captured);
+    await inject(env.capturing, capturedPrevious);
+    await env.drained('after the copies');
+    expect(env.completed.slice(0, 2).sort()).toEqual([handle.id, previous.id].sort());
+    expect(env.runs).toEqual(['bound to its id', 'signed as the previous release signs', 'after the copies']);
   });
 
   it('maxMessageAge: an old message is dead-lettered as expired, a fresh due header is a bad signature, a delay longer than the age still runs', async () => {

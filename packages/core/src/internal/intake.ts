@@ -42,7 +42,7 @@ export class Intake {
   readonly #defaults: TaskOptions;
   readonly #keys: Buffer[] | undefined;
   readonly #maxAgeMs: number | undefined;
-  readonly #verified = new WeakMap<Delivery, DeliveryFields>();
+  readonly #verified = new WeakMap<Delivery, DeliveryFields & { readonly id: string | undefined }>();
 
   constructor(registry: TaskRegistry, defaults: TaskOptions, keys: Buffer[] | undefined, maxAgeMs: number | undefined) {
     this.#registry = registry;
@@ -65,7 +65,7 @@ export class Intake {
       if (
         !verifyMessage(
           delivery.body,
-          { queue: delivery.queue, ...fields },
+          { id: signedId(envelope), queue: delivery.queue, ...fields },
           delivery.headers[HEADER.signature],
           this.#keys,
         )
@@ -77,7 +77,7 @@ export class Intake {
           attempt,
         };
       }
-      this.#verified.set(delivery, fields);
+      this.#verified.set(delivery, { ...fields, id: signedId(envelope) });
     }
     const definition = this.#registry.get(envelope.task);
     if (!definition)
@@ -122,7 +122,7 @@ export class Intake {
     const due = Date.now() + (delayMs ?? 0);
     const verified = this.#verified.get(delivery);
     if (!verified || !this.#keys) return { ...headers, [HEADER.due]: due };
-    const fields = { queue: delivery.queue, attempt, deadRetries: verified.deadRetries, due };
+    const fields = { id: verified.id, queue: delivery.queue, attempt, deadRetries: verified.deadRetries, due };
     return { ...headers, [HEADER.due]: due, [HEADER.signature]: signMessage(delivery.body, fields, this.#keys[0]) };
   }
 
@@ -134,7 +134,18 @@ export class Intake {
   deadLetterHeaders(delivery: Delivery, headers: MessageHeaders): MessageHeaders {
     const verified = this.#verified.get(delivery);
     if (!verified || !this.#keys) return headers;
-    const fields = { queue: delivery.queue, attempt: 1, deadRetries: verified.deadRetries + 1, due: verified.due };
+    const fields = {
+      id: verified.id,
+      queue: delivery.queue,
+      attempt: 1,
+      deadRetries: verified.deadRetries + 1,
+      due: verified.due,
+    };
     return { ...headers, [HEADER.retrySignature]: signMessage(delivery.body, fields, this.#keys[0]) };
   }
+}
+
+/** The id a signature covers: from envelope version 3 on, whose body leaves the id to the message id. */
+function signedId(envelope: Envelope): string | undefined {
+  return envelope.v >= 3 ? envelope.id : undefined;
 }

@@ -66,6 +66,15 @@ export function uuidv7(): string {
   );
 }
 
+/**
+ * The Unix milliseconds a UUIDv7 was made at (its first 48 bits), or undefined for any other string: an id of
+ * another version, or no UUID at all.
+ */
+export function uuidv7Time(id: string): number | undefined {
+  if (id.length !== 36 || id.charCodeAt(14) !== 55 /* '7' */ || !isUuid(id)) return undefined;
+  return Number.parseInt(id.slice(0, 8), 16) * 0x10000 + Number.parseInt(id.slice(9, 13), 16);
+}
+
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** True for a lower-case UUID string (any version). */

@@ -1,6 +1,6 @@
 import { HEADER } from '../envelope.js';
 import { BOUND_HEADER, boundHeaders } from '../internal/bounded-headers.js';
-import { uuidv7 } from '../internal/uuid.js';
+import { uuidv7, uuidv7Time } from '../internal/uuid.js';
 import type { DeadLetterRecord, MessageHeaders } from '../transport.js';
 
 /** Headers a dead letter gets that a retried message must not carry back to its queue. */
@@ -37,7 +37,7 @@ export function toDeadLetterRecord(
   headers: MessageHeaders,
   brokerDeath?: BrokerDeath,
 ): DeadLetterRecord {
-  const submitted = peekEnvelope(body);
+  const submitted = peekEnvelope(body, id);
   const text = (key: string): string | undefined =>
     typeof headers[key] === 'string' && headers[key] !== '' ? (headers[key] as string) : undefined;
   const attempt = Number(headers[HEADER.attempt]);
@@ -97,15 +97,18 @@ function validDate(date: Date): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-/** Task id and submit time from a body that may be anything (a dead letter is often not an envelope). */
-function peekEnvelope(body: Buffer): { task: string | undefined; ts: number | undefined } {
+/**
+ * Task id and submit time from a body that may be anything (a dead letter is often not an envelope). A version-3
+ * body leaves the submit time to its id's UUIDv7 time when they are the same.
+ */
+function peekEnvelope(body: Buffer, id: string): { task: string | undefined; ts: number | undefined } {
   try {
     const data: unknown = JSON.parse(body.toString('utf8'));
     if (typeof data !== 'object' || data === null || Array.isArray(data)) return { task: undefined, ts: undefined };
-    const { task, ts } = data as { task?: unknown; ts?: unknown };
+    const { v, task, ts } = data as { v?: unknown; task?: unknown; ts?: unknown };
     return {
       task: typeof task === 'string' ? task.slice(0, 200) : undefined,
-      ts: typeof ts === 'number' ? ts : undefined,
+      ts: typeof ts === 'number' ? ts : typeof v === 'number' && v >= 3 ? uuidv7Time(id) : undefined,
     };
   } catch {
     return { task: undefined, ts: undefined };
