@@ -1,3 +1,4 @@
+import { AckCoalescer } from './ack-coalescer.js';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { uuidv7 } from '../../internal/uuid.js';
 import { failPoint } from '../failpoint.js';
@@ -78,6 +79,7 @@ export class ConsumerSubscription implements Subscription {
   readonly #connection: ManagedConnection;
   readonly #topology: Topology;
   readonly #options: ConsumeOptions;
+  readonly #acks = new WeakMap<Channel, AckCoalescer>();
   readonly #onDelivery: (delivery: Delivery) => void;
   readonly #logger: Logger;
   readonly #presence: PresenceMember | undefined;
@@ -126,11 +128,16 @@ export class ConsumerSubscription implements Subscription {
     const model: ChannelModel = await this.#connection.current();
     if (!this.#active) return;
     const channel = this.#connection.track(await model.createChannel());
+    const acks = new AckCoalescer(channel, (error) =>
+      this.#logger.warn('AMQP ack failed', { error: this.#connection.describe(error) }),
+    );
+    this.#acks.set(channel, acks);
     this.#startingChannel = channel;
     channel.on('error', (error: Error) =>
       this.#logger.warn('AMQP consume channel error', { error: this.#connection.describe(error) }),
     );
     channel.on('close', () => {
+      acks.discard();
       if (this.#startingChannel === channel) this.#startingChannel = undefined;
       if (this.#channel !== channel) return;
       this.#channel = undefined;
@@ -252,11 +259,14 @@ export class ConsumerSubscription implements Subscription {
       this.#logger.warn('AMQP consumer cancelled by the broker; consuming again', { queue });
       if (this.#channel === channel) {
         this.#channel = undefined;
+        this.#acks.get(channel)?.flush();
         channel.close().catch(() => {});
       }
       this.restartSoon();
       return;
     }
+    // Registered before anything else: an ack sent with `multiple` must never cover a message still held here.
+    this.#acks.get(channel)?.delivered(message);
     if (!this.#active && isPartition(queue)) {
       // Cancelled, but a key partition is still owned until close(): the message stays unacknowledged here and goes
       // back, in its place, when the channel closes.
@@ -266,17 +276,18 @@ export class ConsumerSubscription implements Subscription {
     this.#onDelivery(delivery);
   }
 
-  /** Acks and requeues belong to the channel that delivered; on a dead channel the broker redelivers anyway. */
+  /**
+   * Acks and requeues belong to the channel that delivered; on a dead channel the broker redelivers anyway. Acks go
+   * out coalesced at the end of the event loop's turn ({@link AckCoalescer}).
+   */
   settle(channel: Channel, message: ConsumeMessage, ack: boolean): void {
     if (this.#channel !== channel && this.#startingChannel !== channel) return;
-    try {
-      if (ack) {
-        failPoint('amqp.before-ack');
-        channel.ack(message);
-      } else channel.nack(message, false, true);
-    } catch (error) {
-      this.#logger.warn('AMQP ack failed', { error: this.#connection.describe(error) });
-    }
+    const acks = this.#acks.get(channel);
+    if (!acks) return;
+    if (ack) {
+      failPoint('amqp.before-ack');
+      acks.ack(message);
+    } else acks.requeue(message);
   }
 
   async cancel(): Promise<void> {
@@ -303,6 +314,7 @@ export class ConsumerSubscription implements Subscription {
     this.#active = false;
     const channel = this.#channel;
     this.#channel = undefined;
+    if (channel) this.#acks.get(channel)?.flush();
     await channel?.close().catch(() => {});
   }
 }
