@@ -27,6 +27,11 @@ interface Shape {
   readonly mandatory: boolean;
   /** `content_type: application/json`, as the raw bench and taskq before envelope version 2 send. */
   readonly contentType: boolean;
+  /**
+   * Published through a direct exchange whose alternate exchange keeps what it cannot route (instead of through the
+   * default exchange): the other way RabbitMQ offers to keep a message a deleted queue would otherwise lose.
+   */
+  readonly viaExchange?: boolean;
 }
 
 /** The raw bench's body: the task name and its arguments. */
@@ -65,6 +70,14 @@ const SHAPES: readonly Shape[] = [
   { name: 'minimal body padded past 64 bytes', body: padded, headers: false, mandatory: false, contentType: true },
   { name: 'v3 (not mandatory)', body: envelopeV3, headers: false, mandatory: false, contentType: false },
   { name: 'v3, mandatory (taskq now)', body: envelopeV3, headers: false, mandatory: true, contentType: false },
+  {
+    name: 'v3, direct exchange + alternate exchange',
+    body: envelopeV3,
+    headers: false,
+    mandatory: false,
+    contentType: false,
+    viaExchange: true,
+  },
 ];
 
 const WINDOW = 1_000;
@@ -96,13 +109,19 @@ async function measure(shape: Shape, count: number): Promise<Sample> {
   try {
     const channel = await connection.createConfirmChannel();
     await channel.assertQueue(queue, { durable: true });
+    const exchange = shape.viaExchange ? `${queue}.x` : '';
+    if (shape.viaExchange) {
+      await channel.assertExchange(`${queue}.ae`, 'fanout', { durable: true });
+      await channel.assertExchange(exchange, 'direct', { durable: true, alternateExchange: `${queue}.ae` });
+      await channel.bindQueue(queue, exchange, queue);
+    }
     const broker = startServerCpu('beam.smp');
     const cpu = process.cpuUsage();
     const start = now();
     for (let sent = 0; sent < count; sent += WINDOW) {
       for (let i = 0; i < Math.min(WINDOW, count - sent); i++) {
         const { body, options } = message(shape);
-        channel.sendToQueue(queue, body, options);
+        channel.publish(exchange, queue, body, options);
       }
       await withTimeout(channel.waitForConfirms(), 60_000, 'confirms');
     }
@@ -110,6 +129,10 @@ async function measure(shape: Shape, count: number): Promise<Sample> {
     const used = process.cpuUsage(cpu);
     const brokerUs = broker();
     await channel.deleteQueue(queue);
+    if (shape.viaExchange) {
+      await channel.deleteExchange(exchange);
+      await channel.deleteExchange(`${queue}.ae`);
+    }
     return {
       rate: count / seconds,
       producerUs: (used.user + used.system) / count,
