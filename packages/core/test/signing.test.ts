@@ -10,6 +10,7 @@ import {
   type Transport,
 } from '../src/index.js';
 import { HEADER } from '../src/adapter.js';
+import { signMessage, verifyMessage } from '../src/signing.js';
 import { eventually, waitFor } from '../../../test-support/wait.js';
 import { isolatedPerTest } from './support/isolated.js';
 import type { AmqpTestBroker } from './support/rabbit.js';
@@ -143,3 +144,25 @@ for (const [kind, make] of Object.entries(transports)) {
     });
   });
 }
+
+describe('signature schemes', () => {
+  const key = Buffer.from(NEW_KEY);
+  const body = Buffer.from('{"v":3,"task":"bank.transfer","args":[1]}');
+  const id = '01900000-0000-7000-8000-000000000001';
+  const fields = { queue: 'payments', attempt: 1, deadRetries: 0, due: 1_700_000_000_000 };
+
+  it('a v3= signature binds the id and verifies only with it; a v2= one never verifies a message whose id is out of its body, and the reverse', () => {
+    const v3 = signMessage(body, { id, ...fields }, key);
+    const v2 = signMessage(body, fields, key);
+    expect(v3).toMatch(/^v3=[0-9a-f]{64}$/);
+    expect(v2).toMatch(/^v2=[0-9a-f]{64}$/);
+    expect(verifyMessage(body, { id, ...fields }, v3, [key])).toBe(true);
+    expect(verifyMessage(body, { id: '01900000-0000-7000-8000-000000000002', ...fields }, v3, [key])).toBe(false);
+    // The scheme is the one the message's version calls for, whatever the signature says.
+    expect(verifyMessage(body, { id, ...fields }, v2, [key])).toBe(false);
+    expect(verifyMessage(body, fields, v3, [key])).toBe(false);
+    expect(verifyMessage(body, fields, v2, [key])).toBe(true);
+    // Relabelled: the same MAC under the other prefix does not verify either.
+    expect(verifyMessage(body, fields, `v2=${v3.slice(3)}`, [key])).toBe(false);
+  });
+});
