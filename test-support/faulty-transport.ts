@@ -1,5 +1,5 @@
 import type { Transport } from '@taskq/core';
-import type { OutgoingMessage } from '@taskq/core/adapter';
+import { withPublishSide } from './wrapped-transport.js';
 
 /**
  * Wraps a real transport to inject what the broker cannot do on demand: a
@@ -18,22 +18,11 @@ export function faulty(
     await publish();
     for (let i = 0; i < count; i++) confirmedAt.push(Date.now());
   };
-  return {
-    confirmedAt,
-    get kind() {
-      return inner.kind;
-    },
-    get durable() {
-      return inner.durable;
-    },
-    get dead() {
-      return inner.dead;
-    },
-    publish: (message: OutgoingMessage) => around(() => inner.publish(message), 1),
-    publishMany: (messages: readonly OutgoingMessage[]) => around(() => inner.publishMany(messages), messages.length),
-    consume: (options, onDelivery) => inner.consume(options, onDelivery),
-    deadLetter: (message) => inner.deadLetter(message),
-    retain: () => inner.retain(),
-    close: () => inner.close(),
-  };
+  return Object.assign(
+    withPublishSide(inner, {
+      publish: (message) => around(() => inner.publish(message), 1),
+      publishMany: (messages) => around(() => inner.publishMany(messages), messages.length),
+    }),
+    { confirmedAt },
+  );
 }

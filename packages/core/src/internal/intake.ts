@@ -62,10 +62,11 @@ export class Intake {
     if (this.#keys) {
       // The queue is the one the message came from, not one it names: a signed message copied to another queue does not
       // verify.
+      const id = signedId(envelope);
       if (
         !verifyMessage(
           delivery.body,
-          { id: signedId(envelope), queue: delivery.queue, ...fields },
+          { id, queue: delivery.queue, ...fields },
           delivery.headers[HEADER.signature],
           this.#keys,
         )
@@ -77,7 +78,7 @@ export class Intake {
           attempt,
         };
       }
-      this.#verified.set(delivery, { ...fields, id: signedId(envelope) });
+      this.#verified.set(delivery, { ...fields, id });
     }
     const definition = this.#registry.get(envelope.task);
     if (!definition)

@@ -1,5 +1,6 @@
 import type { Transport } from '@taskq/core';
 import type { OutgoingMessage } from '@taskq/core/adapter';
+import { withPublishSide } from '../../../../test-support/wrapped-transport.js';
 
 /** A real transport whose publishes wait while it is shut: the test looks at the database in between. */
 export interface GatedTransport extends Transport {
@@ -27,32 +28,23 @@ export function gated(inner: Transport): GatedTransport {
     }
     await inner.publish(message);
   };
-  return {
-    get kind() {
-      return inner.kind;
+  return Object.assign(
+    withPublishSide(inner, {
+      publish,
+      publishMany: async (batch) => {
+        await Promise.all(batch.map(publish));
+      },
+    }),
+    {
+      messages,
+      waiting: () => waiting,
+      open: () => {
+        opened = true;
+        for (const resolve of waiters.splice(0)) resolve();
+      },
+      shut: () => {
+        opened = false;
+      },
     },
-    get durable() {
-      return inner.durable;
-    },
-    get dead() {
-      return inner.dead;
-    },
-    publish,
-    publishMany: async (batch) => {
-      await Promise.all(batch.map(publish));
-    },
-    consume: (options, onDelivery) => inner.consume(options, onDelivery),
-    deadLetter: (message) => inner.deadLetter(message),
-    retain: () => inner.retain(),
-    close: () => inner.close(),
-    messages,
-    waiting: () => waiting,
-    open: () => {
-      opened = true;
-      for (const resolve of waiters.splice(0)) resolve();
-    },
-    shut: () => {
-      opened = false;
-    },
-  };
+  );
 }
