@@ -138,6 +138,32 @@ describe('amqp: quorum queues and failover URLs', () => {
     await eventually(async () => (await broker.depth(gone)) === 1, 'the retried letter in its queue');
   });
 
+  it("queueType 'quorum': a retry right after a list finds the letter the list showed (list waits until its letters are back)", async () => {
+    const transport = broker.amqp({ queueType: 'quorum' });
+    const store = transport.dead;
+    const target = broker.queue('handed-back');
+    const letters = 30;
+    expect(await store.count()).toBe(0); // declares the (quorum) dead-letter queue
+    await withChannel(async (channel) => {
+      for (let i = 0; i < letters; i++)
+        channel.sendToQueue(broker.deadQueue, Buffer.from(`letter ${i}`), {
+          messageId: `letter-${i}`,
+          headers: { 'x-taskq-queue': target, 'x-taskq-dead-reason': 'test' },
+        });
+    });
+    await eventually(async () => (await store.count()) === letters, 'the letters in the dead-letter queue');
+    // A quorum queue takes back what a closed channel held through its log, after the close: without the wait, the
+    // retry below could find the queue empty.
+    for (let round = 0; round < 5; round++) {
+      const listed = await store.list(letters);
+      expect(listed).toHaveLength(letters - round);
+      expect(await store.count()).toBe(letters - round);
+      expect(await store.retry(listed[listed.length - 1 - round].id)).toBe(1);
+    }
+    expect(await store.count()).toBe(letters - 5);
+    await eventually(async () => (await broker.depth(target)) === 5, 'the five retried letters in their queue');
+  });
+
   it("maxPriority with queueType 'quorum' is refused at construction, naming both options", () => {
     let error: unknown;
     try {

@@ -9,6 +9,9 @@ import type { Topology } from './topology.js';
 
 /** Dead letters sent back per round trip by `retry('all')`. */
 const RETRY_BATCH = 100;
+/** How long `list`/`retry` wait at most for the letters they looked at to be back in the queue. */
+const HAND_BACK_WAIT_MS = 2_000;
+const HAND_BACK_POLL_MS = 10;
 
 /**
  * The dead-letter queue read through basic.get. AMQP has no "peek": `list`
@@ -18,6 +21,11 @@ const RETRY_BATCH = 100;
  * failure in between leaves a duplicate, never a loss. It looks at most at the
  * letters present when it started: letters that die again meanwhile wait for
  * the next retry instead of looping.
+ *
+ * Both hand back what they took before they return and wait (bounded) until
+ * the broker counts those letters as ready again: a quorum queue applies the
+ * return through its log after the channel is gone, so without the wait a
+ * `retry(id)` right after a `list` could find the queue empty and send nothing.
  */
 export class AmqpDeadLetterStore implements DeadLetterStore {
   readonly #connection: ManagedConnection;
@@ -46,6 +54,7 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
         if (message === false) break;
         records.push(this.#record(message));
       }
+      await this.#handBack(channel, messageCount);
       return records;
     });
   }
@@ -86,6 +95,7 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
         );
         sent += batch.length;
       }
+      await this.#handBack(channel, messageCount - sent);
       return sent;
     });
   }
@@ -130,6 +140,20 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
       queue: physical?.startsWith(prefix) ? physical.slice(prefix.length) : undefined,
       time: typeof time?.value === 'number' ? new Date(time.value * 1000) : undefined,
     };
+  }
+
+  /**
+   * Returns the unacked letters this channel holds and waits until the queue holds at least `expected` ready ones
+   * again, or HAND_BACK_WAIT_MS passed (another reader holding letters meanwhile): a bounded courtesy, not a lock.
+   */
+  async #handBack(channel: Channel, expected: number): Promise<void> {
+    channel.nackAll(true);
+    const deadline = Date.now() + Math.min(HAND_BACK_WAIT_MS, this.#timeoutMs);
+    for (;;) {
+      const { messageCount } = await channel.checkQueue(this.#topology.deadQueue);
+      if (messageCount >= expected || Date.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, HAND_BACK_POLL_MS));
+    }
   }
 
   async #withChannel<T>(fn: (channel: Channel, messageCount: number) => Promise<T>): Promise<T> {
