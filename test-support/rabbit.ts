@@ -79,8 +79,8 @@ export async function takeRawMessage(logical: string, prefix = DEFAULT_PREFIX): 
 }
 
 /**
- * Deletes everything a prefix declared: these logical queues, the dead-letter queue, the delay levels, the delivery and
- * control exchanges.
+ * Deletes everything a prefix declared: these logical queues, the dead-letter and held queues, the delay levels, the
+ * delivery, submit and control exchanges.
  */
 export async function deletePrefix(
   prefix: string,
@@ -110,6 +110,10 @@ export async function deletePrefix(
     // Quorum prefixes: the delivery exchange's alternate exchange.
     await channel.deleteExchange(topology.unroutableExchange);
     await channel.deleteExchange(topology.controlExchange);
+    // The submit exchange, its alternate exchange and the queue of held tasks.
+    await channel.deleteExchange(topology.submitExchange);
+    await channel.deleteExchange(topology.heldExchange);
+    await channel.deleteQueue(topology.heldQueue);
     // The schedulers' leader election and its state.
     await channel.deleteQueue(`${prefix}.schedules.leader`);
     await channel.deleteQueue(`${prefix}.schedules.state`);

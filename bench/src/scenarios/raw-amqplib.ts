@@ -19,8 +19,9 @@ const QUEUE_OPTIONS = { durable: true } as const;
  * What goes on the wire. `minimal` is the limit: the task name and its
  * arguments. `taskq` copies taskq's wire format (envelope version 3
  * `{ v, task, args }`, the task id as the message id and the submit time in
- * that UUIDv7, published `mandatory`, no headers and no content type on a
- * first attempt; see core's envelope.ts and publisher.ts) without
+ * that UUIDv7, published to a direct exchange with an alternate exchange and
+ * a held queue, not `mandatory`, no headers and no content type on a first
+ * attempt; see core's envelope.ts, publisher.ts and topology.ts) without
  * taskq's code: the row that uses it shows how much of the gap to the limit is
  * the format (broker and codec work) and how much is the engine.
  */
@@ -42,8 +43,13 @@ function outgoing(format: WireFormat, sentAt: number): Outgoing {
   }
   return {
     body: Buffer.from(JSON.stringify({ v: 3, task: 'bench.add', args: [1, 2, sentAt] })),
-    options: { persistent: true, mandatory: true, messageId: id },
+    options: { persistent: true, messageId: id },
   };
+}
+
+/** taskq's route for a work queue: a direct exchange whose alternate exchange keeps, in a held queue, what no queue took. */
+function submitExchangeOf(queue: string): { exchange: string; alternate: string; held: string } {
+  return { exchange: `${queue}.submit`, alternate: `${queue}.ae`, held: `${queue}.held` };
 }
 
 class RawProducer implements Producer {
@@ -52,13 +58,20 @@ class RawProducer implements Producer {
     private readonly channel: ConfirmChannel,
     private readonly queue: string,
     private readonly format: WireFormat,
+    private readonly exchange: string,
   ) {}
+
+  #send(body: Buffer, options: Options.Publish, confirmed?: (error: unknown) => void): boolean {
+    return this.exchange === ''
+      ? this.channel.sendToQueue(this.queue, body, options, confirmed)
+      : this.channel.publish(this.exchange, this.queue, body, options, confirmed);
+  }
 
   /** Publishes and waits for this message's own confirm (the naive producer awaits this each time). */
   one(sentAt: number): Promise<void> {
     const { body, options } = outgoing(this.format, sentAt);
     return new Promise((resolve, reject) => {
-      this.channel.sendToQueue(this.queue, body, options, (error: unknown) =>
+      this.#send(body, options, (error: unknown) =>
         error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
       );
     });
@@ -69,7 +82,7 @@ class RawProducer implements Producer {
     for (let i = 0; i < count; i++) {
       // amqplib buffers anyway; waiting for 'drain' keeps the socket buffer bounded.
       const { body, options } = outgoing(this.format, now());
-      if (!this.channel.sendToQueue(this.queue, body, options)) {
+      if (!this.#send(body, options)) {
         await once(this.channel, 'drain');
       }
     }
@@ -89,7 +102,14 @@ function rawDriverFor(system: 'raw' | 'raw-taskq-format', format: WireFormat): D
       const connection = await amqp.connect(AMQP_URL);
       const channel = await connection.createConfirmChannel();
       await channel.assertQueue(queue, QUEUE_OPTIONS);
-      return new RawProducer(connection, channel, queue, format);
+      if (format === 'minimal') return new RawProducer(connection, channel, queue, format, '');
+      const { exchange, alternate, held } = submitExchangeOf(queue);
+      await channel.assertExchange(alternate, 'fanout', { durable: true });
+      await channel.assertQueue(held, QUEUE_OPTIONS);
+      await channel.bindQueue(held, alternate, '');
+      await channel.assertExchange(exchange, 'direct', { durable: true, alternateExchange: alternate });
+      await channel.bindQueue(queue, exchange, queue);
+      return new RawProducer(connection, channel, queue, format, exchange);
     },
     startConsumer,
   };
@@ -129,7 +149,7 @@ async function startConsumer(queue: string, concurrency: number, onCompleted: ()
 export async function openAmqpAdmin(
   physicalName: (queue: string) => readonly string[],
   url = AMQP_URL,
-  exchanges: readonly string[] = [],
+  exchanges: readonly string[] | ((queue: string) => readonly string[]) = [],
 ): Promise<Admin> {
   const connection = await amqp.connect(url);
   const openChannel = async () => {
@@ -154,7 +174,8 @@ export async function openAmqpAdmin(
       try {
         // Only the names this bench generated for this run; deleting a missing queue is a no-op.
         for (const name of physicalName(queue)) await ch.deleteQueue(name);
-        for (const name of exchanges) await ch.deleteExchange(name);
+        for (const name of typeof exchanges === 'function' ? exchanges(queue) : exchanges)
+          await ch.deleteExchange(name);
       } finally {
         await ch.close().catch(() => undefined);
       }
@@ -164,7 +185,12 @@ export async function openAmqpAdmin(
 }
 
 export function openRawAdmin(): Promise<Admin> {
-  return openAmqpAdmin((queue) => [queue]);
+  // The raw-taskq-format rows' exchanges and held queue too (deleting what does not exist is a no-op).
+  return openAmqpAdmin(
+    (queue) => [queue, submitExchangeOf(queue).held],
+    AMQP_URL,
+    (queue) => [submitExchangeOf(queue).exchange, submitExchangeOf(queue).alternate],
+  );
 }
 
 /** The broker's version, from the connection's server properties. */

@@ -104,8 +104,17 @@ const DELAY_LEVELS = 28;
 export function openTaskqAdmin(prefix = DEFAULT_PREFIX, url = AMQP_URL): Promise<Admin> {
   const own = prefix === DEFAULT_PREFIX;
   const levels = Array.from({ length: DELAY_LEVELS }, (_, level) => `${prefix}.delay.${level}`);
-  const queues = own ? [] : [`${prefix}.dead`, ...levels];
-  const exchanges = own ? [] : [`${prefix}.delivery`, `${prefix}.unroutable`, `${prefix}.control`, ...levels];
+  const queues = own ? [] : [`${prefix}.dead`, `${prefix}.held`, ...levels];
+  const exchanges = own
+    ? []
+    : [
+        `${prefix}.delivery`,
+        `${prefix}.unroutable`,
+        `${prefix}.control`,
+        `${prefix}.submit`,
+        `${prefix}.held`,
+        ...levels,
+      ];
   return openAmqpAdmin(
     (queue) => [physical(prefix, queue), physical(prefix, warmupQueue(queue)), ...queues],
     url,

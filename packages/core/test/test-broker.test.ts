@@ -34,6 +34,7 @@ function everythingOf(prefix: string, queues: readonly string[]): Array<['queue'
   const topology = topologyOf(prefix);
   const names: Array<['queue' | 'exchange', string]> = queues.map((queue) => ['queue', topology.physical(queue)]);
   names.push(['queue', topology.deadQueue], ['exchange', topology.deliveryExchange]);
+  names.push(['queue', topology.heldQueue], ['exchange', topology.submitExchange], ['exchange', topology.heldExchange]);
   for (let level = 0; level < DELAY_LEVELS; level++)
     names.push(['queue', topology.delayQueue(level)], ['exchange', topology.delayExchange(level)]);
   return names;

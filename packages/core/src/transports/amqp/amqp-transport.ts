@@ -18,7 +18,8 @@ import type {
 import { deadLetterId } from '../dead-letters.js';
 import { failPoint } from '../failpoint.js';
 import { ManagedConnection } from './connection.js';
-import { ConsumerSubscription } from './consumer.js';
+import { ConsumerSubscription, type HeldMover } from './consumer.js';
+import { heldTaskMover } from './held-tasks.js';
 import { CONTROL_KEY, PresenceMember } from './presence.js';
 import { encodeControl, encodeHeartbeat, parseHeartbeat } from '../../internal/control.js';
 
@@ -104,6 +105,7 @@ export class AmqpTransport implements Transport {
   readonly dead: DeadLetterStore;
   readonly #topology: Topology;
   readonly #publisher: Publisher;
+  readonly #moveHeld: HeldMover;
   readonly #publishConnection: ManagedConnection;
   readonly #consumeConnection: ManagedConnection;
   readonly #subscriptions = new Set<ConsumerSubscription>();
@@ -156,6 +158,7 @@ export class AmqpTransport implements Transport {
     this.displayUrls = urls.map(redactUrl);
     this.#topology = new Topology({ prefix, queueType, deliveryLimit, maxPriority });
     this.#publisher = new Publisher(() => this.#publishConnection, this.#topology, publishTimeoutMs, logger);
+    this.#moveHeld = heldTaskMover(this.#topology, this.#publisher, logger);
     this.#publishConnection = new ManagedConnection({
       urls: fullUrls,
       secrets,
@@ -239,6 +242,7 @@ export class AmqpTransport implements Transport {
       onDelivery,
       this.#logger,
       presence,
+      this.#moveHeld,
     );
     this.#subscriptions.add(subscription);
     try {

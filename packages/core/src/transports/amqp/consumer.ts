@@ -7,7 +7,19 @@ import { baseQueue, isPartition } from '../../task-options.js';
 import type { ConsumeOptions, Delivery, MessageHeaders, Subscription } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
 import type { PresenceMember } from './presence.js';
-import { declareDeliveryExchange, type Topology } from './topology.js';
+import { declareDeliveryExchange, declareSubmitExchange, type Topology } from './topology.js';
+
+/** Held tasks (see Topology.heldQueue) one worker moves back at a time. */
+const HELD_PREFETCH = 32;
+
+/** Pause before a held task whose move failed is tried again (its queue cannot be declared, the broker refused). */
+const HELD_RETRY_MS = 1_000;
+
+/**
+ * Moves a held task (published when its work queue did not exist) to its queue, declaring the queue again; resolves
+ * when the broker confirmed the copy.
+ */
+export type HeldMover = (message: ConsumeMessage) => Promise<void>;
 
 /**
  * Headers RabbitMQ adds (dead-lettering through the delay levels, quorum redeliveries); they must not grow or travel
@@ -24,7 +36,7 @@ const BROKER_HEADERS = new Set([
   'x-last-death-reason',
 ]);
 
-function cleanHeaders(raw: Record<string, unknown> | undefined): MessageHeaders {
+export function cleanHeaders(raw: Record<string, unknown> | undefined): MessageHeaders {
   const headers: MessageHeaders = {};
   if (!raw) return headers;
   for (const key in raw) {
@@ -83,6 +95,7 @@ export class ConsumerSubscription implements Subscription {
   readonly #onDelivery: (delivery: Delivery) => void;
   readonly #logger: Logger;
   readonly #presence: PresenceMember | undefined;
+  readonly #moveHeld: HeldMover | undefined;
   #channel: Channel | undefined;
   /**
    * The channel being set up by `start()`: it delivers as soon as it consumes, before `start()` makes it the current
@@ -103,6 +116,7 @@ export class ConsumerSubscription implements Subscription {
     onDelivery: (delivery: Delivery) => void,
     logger: Logger,
     presence?: PresenceMember,
+    moveHeld?: HeldMover,
   ) {
     this.#connection = connection;
     this.#topology = topology;
@@ -110,6 +124,7 @@ export class ConsumerSubscription implements Subscription {
     this.#onDelivery = onDelivery;
     this.#logger = logger;
     this.#presence = presence;
+    this.#moveHeld = moveHeld;
   }
 
   get active(): boolean {
@@ -152,6 +167,7 @@ export class ConsumerSubscription implements Subscription {
       const t = this.#topology;
       await channel.assertQueue(t.deadQueue, t.deadQueueOptions());
       await declareDeliveryExchange(channel, t);
+      await declareSubmitExchange(channel, t);
       if (this.#presence) {
         tags.push(await this.#presence.join(channel));
         joined = true;
@@ -162,12 +178,20 @@ export class ConsumerSubscription implements Subscription {
         const physical = t.physical(queue);
         consumers.set(queue, (await channel.assertQueue(physical, t.workQueueOptions(physical))).consumerCount);
         await channel.bindQueue(physical, t.deliveryExchange, t.deliveryBinding(physical));
+        await channel.bindQueue(physical, t.submitExchange, physical);
       }
       await this.#presence?.options.beforeConsume(consumers, this.#started);
       queueTags.clear();
       for (const queue of this.#options.queues) {
         if (this.#options.paused?.has(baseQueue(queue))) continue;
         queueTags.set(queue, await this.#consumeQueue(channel, queue));
+      }
+      if (this.#moveHeld) {
+        await channel.prefetch(HELD_PREFETCH);
+        const { consumerTag } = await channel.consume(t.heldQueue, (message) => this.#held(channel, message), {
+          noAck: false,
+        });
+        tags.push(consumerTag);
       }
     } catch (error) {
       if (this.#startingChannel === channel) this.#startingChannel = undefined;
@@ -274,6 +298,32 @@ export class ConsumerSubscription implements Subscription {
     }
     const delivery = new AmqpDelivery(this, channel, message, queue);
     this.#onDelivery(delivery);
+  }
+
+  /**
+   * A held task: moved to its queue, then acked. A failed move is tried again after a pause, for as long as this
+   * channel is the subscription's; a closed channel hands the task back to the held queue.
+   */
+  #held(channel: Channel, message: ConsumeMessage | null): void {
+    if (message === null) {
+      this.#deliver(channel, this.#topology.heldQueue, null);
+      return;
+    }
+    this.#acks.get(channel)?.delivered(message);
+    const move = (): void => {
+      const moveHeld = this.#moveHeld as HeldMover;
+      moveHeld(message).then(
+        () => this.settle(channel, message, true),
+        (error: unknown) => {
+          this.#logger.warn('AMQP held task could not be moved to its queue; trying again', {
+            queue: message.fields.routingKey,
+            error: this.#connection.describe(error),
+          });
+          if (this.#channel === channel || this.#startingChannel === channel) setTimeout(move, HELD_RETRY_MS).unref();
+        },
+      );
+    };
+    move();
   }
 
   /**

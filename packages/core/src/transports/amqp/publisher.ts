@@ -12,7 +12,13 @@ import { checkMessageLimits } from '../../task-options.js';
 import type { MessageHeaders, OutgoingMessage } from '../../transport.js';
 import { failPoint } from '../failpoint.js';
 import type { ManagedConnection } from './connection.js';
-import { DELAY_TICK_MS, declareDelayLevels, declareDeliveryExchange, type Topology } from './topology.js';
+import {
+  DELAY_TICK_MS,
+  declareDelayLevels,
+  declareDeliveryExchange,
+  declareSubmitExchange,
+  type Topology,
+} from './topology.js';
 
 /** One publish waiting for its broker confirm. */
 interface Pending {
@@ -27,6 +33,12 @@ interface Pending {
   readonly dueAt: number | undefined;
   readonly body: Buffer;
   readonly properties: Options.Publish;
+  /**
+   * For a work queue: published to the submit exchange, whose alternate exchange keeps what no queue takes (no
+   * `mandatory`, which costs the broker per message). Anything else (the dead-letter queue, a token queue, the delay
+   * ladder) goes `mandatory`, and a return means its queue was deleted under us.
+   */
+  readonly viaSubmit: boolean;
   /** Upper bound of its encoded header table. */
   readonly headerBytes: number;
   readonly deadline: number;
@@ -86,6 +98,14 @@ export class Publisher {
   readonly resume = (): void => {
     if (this.#waiting.length > 0) void this.#pump();
   };
+
+  /**
+   * Forgets that `physical` was declared on this channel: its next publish declares (and binds) it again. For a queue
+   * found missing elsewhere (a held task).
+   */
+  forget(physical: string): void {
+    this.#declared.delete(physical);
+  }
 
   /** Called when the connection is lost: the channel went with it. */
   readonly lost = (): void => {
@@ -182,9 +202,9 @@ export class Publisher {
       queue: physical,
       dueAt: delayMs !== undefined && delayMs >= DELAY_TICK_MS / 2 ? Date.now() + delayMs : undefined,
       body,
-      // mandatory: a message no queue takes comes back (basic.return) instead of being confirmed and dropped.
-      // No content type: every task message is a JSON envelope, and each property costs encoding here and
-      // decoding in the broker, per message.
+      // mandatory (set when written, see viaSubmit): a message no queue takes comes back (basic.return) instead of
+      // being confirmed and dropped. No content type: every task message is a JSON envelope, and each property costs
+      // encoding here and decoding in the broker, per message.
       properties: {
         persistent: true,
         mandatory: true,
@@ -192,6 +212,7 @@ export class Publisher {
         headers: hasAny(headers) ? headers : undefined,
         priority,
       },
+      viaSubmit: this.#topology.isWorkQueue(physical),
       headerBytes,
       deadline: Date.now() + this.#timeoutMs,
       resolve,
@@ -258,10 +279,12 @@ export class Publisher {
     }
     const remaining = pending.dueAt === undefined ? 0 : pending.dueAt - Date.now();
     const route = remaining >= DELAY_TICK_MS / 2 ? this.#topology.delayedRoute(pending.queue, remaining) : undefined;
+    const viaSubmit = route === undefined && pending.viaSubmit;
+    pending.properties.mandatory = !viaSubmit;
     try {
       this.#inflight.add(pending);
       const ok = channel.publish(
-        route ? route.exchange : '',
+        route ? route.exchange : viaSubmit ? this.#topology.submitExchange : '',
         route ? route.routingKey : pending.queue,
         pending.body,
         pending.properties,
@@ -480,6 +503,14 @@ export class Publisher {
       await channel.assertQueue(physical, this.#topology.publishTargetOptions(physical));
       await declareDeliveryExchange(channel, this.#topology);
       await channel.bindQueue(physical, this.#topology.deliveryExchange, this.#topology.deliveryBinding(physical));
+      if (this.#topology.isWorkQueue(physical)) {
+        const submit = this.#topology.submitExchange;
+        if (!this.#declared.has(submit)) {
+          await declareSubmitExchange(channel, this.#topology);
+          this.#declared.add(submit);
+        }
+        await channel.bindQueue(physical, submit, physical);
+      }
     }
     this.#declared.add(physical);
   }
