@@ -35,41 +35,54 @@ describe('amqp: a confirmed publish is a stored message', () => {
     expect(done).toEqual(['after the delete']);
   });
 
-  it('a task published while its queue does not exist waits in the held queue, then a worker declares the queue and it runs once, signature intact', async () => {
-    const runs: Array<{ label: string; id: string }> = [];
-    async function record(label: string) {
-      runs.push({ label, id: currentTask().id });
-    }
-    const registry = new TaskRegistry().add('held.record', record);
-    const queueName = broker.queue('held');
-    const key = 'held-test-signing-key-0123456789abcdef';
-    const queue = createQueue({ registry, transport: broker.amqp(), defaults: { queue: queueName }, signingKey: key });
-    stops.push(() => queue.close());
-    await queue.submit(record, 'declared');
-    await withChannel((channel) => channel.deleteQueue(broker.physical(queueName)));
+  it.each(['classic', 'quorum'] as const)(
+    'queueType %s: a task published while its queue does not exist waits in the held queue, then a worker declares the queue and it runs once, signature intact',
+    async (queueType) => {
+      const runs: Array<{ label: string; id: string }> = [];
+      async function record(label: string) {
+        runs.push({ label, id: currentTask().id });
+      }
+      const registry = new TaskRegistry().add('held.record', record);
+      const queueName = broker.queue('held');
+      const key = 'held-test-signing-key-0123456789abcdef';
+      const queue = createQueue({
+        registry,
+        transport: broker.amqp({ queueType }),
+        defaults: { queue: queueName },
+        signingKey: key,
+      });
+      stops.push(() => queue.close());
+      await queue.submit(record, 'declared');
+      await withChannel((channel) => channel.deleteQueue(broker.physical(queueName)));
 
-    // Confirmed, and kept: the submit exchange's alternate exchange put it in the held queue.
-    const handle = await queue.submit(record, 'held');
-    const held = topologyOf(broker.prefix).heldQueue;
-    expect(await withChannel(async (channel) => (await channel.checkQueue(held)).messageCount)).toBe(1);
+      // Confirmed, and kept: the submit exchange's alternate exchange put it in the held queue.
+      const handle = await queue.submit(record, 'held');
+      const held = topologyOf(broker.prefix).heldQueue;
+      expect(await withChannel(async (channel) => (await channel.checkQueue(held)).messageCount)).toBe(1);
 
-    const worker = createWorker({ registry, transport: broker.amqp(), queues: [queueName], signingKeys: key });
-    const dead: string[] = [];
-    worker.on('dead', (event) => dead.push(event.reason));
-    stops.push(() => worker.stop({ timeout: 2_000 }));
-    await worker.start();
-    await waitFor(() => runs.length === 1, 'the held task');
-    expect(runs).toEqual([{ label: 'held', id: handle.id }]);
-    await eventually(
-      async () => (await withChannel(async (channel) => (await channel.checkQueue(held)).messageCount)) === 0,
-      'the held queue emptied',
-    );
-    // Later tasks route straight to the queue again.
-    await queue.submit(record, 'after');
-    await waitFor(() => runs.length === 2, 'the task after');
-    expect(dead).toEqual([]);
-    expect(await broker.amqp().dead.count()).toBe(0);
-  });
+      const worker = createWorker({
+        registry,
+        transport: broker.amqp({ queueType }),
+        queues: [queueName],
+        signingKeys: key,
+      });
+      const dead: string[] = [];
+      worker.on('dead', (event) => dead.push(event.reason));
+      stops.push(() => worker.stop({ timeout: 2_000 }));
+      await worker.start();
+      await waitFor(() => runs.length === 1, 'the held task');
+      expect(runs).toEqual([{ label: 'held', id: handle.id }]);
+      await eventually(
+        async () => (await withChannel(async (channel) => (await channel.checkQueue(held)).messageCount)) === 0,
+        'the held queue emptied',
+      );
+      // Later tasks route straight to the queue again.
+      await queue.submit(record, 'after');
+      await waitFor(() => runs.length === 2, 'the task after');
+      expect(dead).toEqual([]);
+      expect(await broker.amqp({ queueType }).dead.count()).toBe(0);
+    },
+  );
 
   it('a message published to the submit exchange under a name that is no work queue is dead-lettered unroutable, not held forever', async () => {
     const registry = new TaskRegistry().add('held.noop', async () => {});
