@@ -57,6 +57,11 @@ export interface ClusterLoadOptions {
   /** Runs once, when this many submits have been confirmed; the load goes on meanwhile. */
   readonly faultAt: number;
   readonly fault: () => Promise<void>;
+  /**
+   * Keeps submitting, past `total` if need be, until this long after the fault is over: for a fault that must happen
+   * wholly under load however fast the submits go (a rolling restart of every node).
+   */
+  readonly throughFaultMs?: number;
   /** n → runs, filled by the workers. */
   readonly runs: ReadonlyMap<number, number>;
   readonly drainTimeoutMs: number;
@@ -77,8 +82,11 @@ export async function runClusterLoad(options: ClusterLoadOptions): Promise<Clust
   let faultStartedAt = 0;
   const errorTimes: number[] = [];
   let next = 0;
+  let loadUntil = Number.POSITIVE_INFINITY;
+  const more = (): boolean =>
+    next < options.total || (options.throughFaultMs !== undefined && faulted !== undefined && Date.now() < loadUntil);
   const lane = async (producer: TaskQueue): Promise<void> => {
-    while (next < options.total) {
+    while (more()) {
       const n = next++;
       const started = Date.now();
       try {
@@ -98,6 +106,7 @@ export async function runClusterLoad(options: ClusterLoadOptions): Promise<Clust
         faultStartedAt = Date.now();
         faulted = options.fault().then(() => {
           confirmedAtFault[1] = confirmed.size;
+          loadUntil = Date.now() + (options.throughFaultMs ?? 0);
         });
       }
     }
@@ -112,9 +121,10 @@ export async function runClusterLoad(options: ClusterLoadOptions): Promise<Clust
     await new Promise((resolve) => setTimeout(resolve, 100));
   // Let stragglers (redeliveries) arrive, so duplicates are counted.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
-  const ran = [...runs.keys()].filter((n) => n < options.total);
+  const submitted = next;
+  const ran = [...runs.keys()].filter((n) => n < submitted);
   return {
-    submitted: options.total,
+    submitted,
     confirmed: confirmed.size,
     rejected: rejected.size,
     completed: ran.length,

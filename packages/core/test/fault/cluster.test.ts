@@ -386,6 +386,8 @@ describe('fault: a three-node cluster with quorum queues', () => {
       parallel: 16,
       paceMs: 100,
       faultAt: 500,
+      // The whole restart under load, however quickly the 6,000 would otherwise be through.
+      throughFaultMs: 2_000,
       runs: workers.runs,
       drainTimeoutMs: 60_000,
       fault: async () => {
