@@ -26,15 +26,11 @@ export function heldTaskMover(topology: Topology, publisher: Publisher, logger: 
     const priority: unknown = message.properties.priority;
     const ownPriority = typeof priority === 'number' ? priority : undefined;
     const now = Date.now();
-    if ((loggedAt.get(target) ?? 0) + LOG_EVERY_MS <= now) {
-      if (loggedAt.size > 1_000) loggedAt.clear();
-      loggedAt.set(target, now);
-      logger.warn('AMQP task published while its queue did not exist; declaring the queue again and moving it there', {
-        queue: target,
+    if (!topology.isWorkQueue(target)) {
+      logger.warn('AMQP message on the submit exchange names no work queue; dead-lettered as unroutable', {
+        routingKey: target,
         id,
       });
-    }
-    if (!topology.isWorkQueue(target)) {
       const letter = boundHeaders({
         ...headers,
         [HEADER.reason]: 'unroutable',
@@ -42,6 +38,14 @@ export function heldTaskMover(topology: Topology, publisher: Publisher, logger: 
         [HEADER.deadAt]: new Date(now).toISOString(),
       });
       return publisher.publishRaw(topology.deadQueue, id, message.content, letter, ownPriority, undefined);
+    }
+    if ((loggedAt.get(target) ?? 0) + LOG_EVERY_MS <= now) {
+      if (loggedAt.size > 1_000) loggedAt.clear();
+      loggedAt.set(target, now);
+      logger.warn('AMQP task published while its queue did not exist; declaring the queue again and moving it there', {
+        queue: target,
+        id,
+      });
     }
     publisher.forget(target);
     return publisher.publishRaw(target, id, message.content, headers, ownPriority, undefined);
