@@ -1,11 +1,11 @@
 import { AckCoalescer } from './ack-coalescer.js';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { uuidv7 } from '../../internal/uuid.js';
 import { failPoint } from '../failpoint.js';
 import type { Logger } from '../../logger.js';
 import { baseQueue, isPartition } from '../../task-options.js';
 import type { ConsumeOptions, Delivery, MessageHeaders, Subscription } from '../../transport.js';
 import type { ManagedConnection } from './connection.js';
+import { messageIdOf, taskqHeaders } from './message-properties.js';
 import type { PresenceMember } from './presence.js';
 import { declareDeliveryExchange, declareSubmitExchange, type Topology } from './topology.js';
 
@@ -21,34 +21,6 @@ const HELD_RETRY_MS = 1_000;
  */
 export type HeldMover = (message: ConsumeMessage) => Promise<void>;
 
-/**
- * Headers RabbitMQ adds (dead-lettering through the delay levels, quorum redeliveries); they must not grow or travel
- * across retries.
- */
-const BROKER_HEADERS = new Set([
-  'x-delivery-count',
-  'x-death',
-  'x-first-death-exchange',
-  'x-first-death-queue',
-  'x-first-death-reason',
-  'x-last-death-exchange',
-  'x-last-death-queue',
-  'x-last-death-reason',
-]);
-
-export function cleanHeaders(raw: Record<string, unknown> | undefined): MessageHeaders {
-  const headers: MessageHeaders = {};
-  if (!raw) return headers;
-  for (const key in raw) {
-    if (!Object.hasOwn(raw, key)) continue;
-    if (BROKER_HEADERS.has(key)) continue;
-    const value = raw[key];
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') headers[key] = value;
-    else if (Buffer.isBuffer(value)) headers[key] = value.toString('utf8');
-  }
-  return headers;
-}
-
 /** One message as the worker gets it: a class, not an object of closures, since one is made per message. */
 class AmqpDelivery implements Delivery {
   readonly id: string;
@@ -61,12 +33,10 @@ class AmqpDelivery implements Delivery {
   readonly #message: ConsumeMessage;
 
   constructor(subscription: ConsumerSubscription, channel: Channel, message: ConsumeMessage, queue: string) {
-    const messageId: unknown = message.properties.messageId;
-    // A message published without an id (by hand, by another client) still gets one: its dead letter must be nameable.
-    this.id = typeof messageId === 'string' && messageId !== '' ? messageId : uuidv7();
+    this.id = messageIdOf(message.properties);
     this.queue = queue;
     this.body = message.content;
-    this.headers = cleanHeaders(message.properties.headers);
+    this.headers = taskqHeaders(message.properties.headers);
     this.redelivered = message.fields.redelivered;
     this.#subscription = subscription;
     this.#channel = channel;

@@ -1,9 +1,10 @@
 import type { Channel, GetMessage } from 'amqplib';
 import { InvalidOptionError, TransportError } from '../../errors.js';
 import { withTimeout } from '../../internal/with-timeout.js';
-import type { DeadLetterRecord, DeadLetterStore, MessageHeaders } from '../../transport.js';
+import type { DeadLetterRecord, DeadLetterStore } from '../../transport.js';
 import { type BrokerDeath, canRetry, retryHeaders, toDeadLetterRecord } from '../dead-letters.js';
 import type { ManagedConnection } from './connection.js';
+import { taskqHeaders } from './message-properties.js';
 import type { Publisher } from './publisher.js';
 import type { Topology } from './topology.js';
 
@@ -110,7 +111,7 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
     return toDeadLetterRecord(
       id,
       message.content,
-      plainHeaders(raw),
+      taskqHeaders(raw),
       this.#brokerDeath(raw, message.fields.routingKey),
     );
   }
@@ -182,21 +183,4 @@ export class AmqpDeadLetterStore implements DeadLetterStore {
       ),
     );
   }
-}
-
-/** AMQP header values as the strings, numbers and booleans a taskq header holds. */
-function plainHeaders(raw: Record<string, unknown>): MessageHeaders {
-  const headers: MessageHeaders = {};
-  for (const [key, value] of Object.entries(raw)) {
-    if (
-      key.startsWith('x-death') ||
-      key.startsWith('x-first-death') ||
-      key.startsWith('x-last-death') ||
-      key === 'x-delivery-count'
-    )
-      continue;
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') headers[key] = value;
-    else if (Buffer.isBuffer(value)) headers[key] = value.toString('utf8');
-  }
-  return headers;
 }

@@ -1,9 +1,9 @@
 import type { ConsumeMessage } from 'amqplib';
 import { HEADER } from '../../envelope.js';
 import { boundHeaders } from '../../internal/bounded-headers.js';
-import { uuidv7 } from '../../internal/uuid.js';
 import type { Logger } from '../../logger.js';
-import { cleanHeaders, type HeldMover } from './consumer.js';
+import type { HeldMover } from './consumer.js';
+import { messageIdOf, taskqHeaders } from './message-properties.js';
 import type { Publisher } from './publisher.js';
 import type { Topology } from './topology.js';
 
@@ -20,9 +20,8 @@ export function heldTaskMover(topology: Topology, publisher: Publisher, logger: 
   const loggedAt = new Map<string, number>();
   return (message: ConsumeMessage): Promise<void> => {
     const target = message.fields.routingKey;
-    const messageId: unknown = message.properties.messageId;
-    const id = typeof messageId === 'string' && messageId !== '' ? messageId : uuidv7();
-    const headers = cleanHeaders(message.properties.headers);
+    const id = messageIdOf(message.properties);
+    const headers = taskqHeaders(message.properties.headers);
     const priority: unknown = message.properties.priority;
     const ownPriority = typeof priority === 'number' ? priority : undefined;
     const now = Date.now();

@@ -202,9 +202,10 @@ export class Publisher {
       queue: physical,
       dueAt: delayMs !== undefined && delayMs >= DELAY_TICK_MS / 2 ? Date.now() + delayMs : undefined,
       body,
-      // mandatory (set when written, see viaSubmit): a message no queue takes comes back (basic.return) instead of
-      // being confirmed and dropped. No content type: every task message is a JSON envelope, and each property costs
-      // encoding here and decoding in the broker, per message.
+      // `mandatory` is decided when the message is written (a delayed one may be due by then; see viaSubmit): a
+      // message sent mandatory that no queue takes comes back (basic.return) instead of being confirmed and dropped.
+      // It is set here too so every message's properties have one shape. No content type: every task message is a
+      // JSON envelope, and each property costs encoding here and decoding in the broker, per message.
       properties: {
         persistent: true,
         mandatory: true,
