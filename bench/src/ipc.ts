@@ -78,9 +78,10 @@ export interface OutboxConfig {
   readonly role: 'outbox';
   /**
    * `transactions`: submit `count` tasks in transactions; `baseline`: `count` transactions with the same INSERT and no
-   * taskq; `relay`: leave `count` rows in the outbox, then sweep them.
+   * taskq; `after-commit`: the baseline's transactions, each followed by a direct submit once it committed (no
+   * outbox); `relay`: leave `count` rows in the outbox, then sweep them.
    */
-  readonly measure: 'transactions' | 'baseline' | 'relay';
+  readonly measure: 'transactions' | 'baseline' | 'after-commit' | 'relay';
   readonly schema: string;
   readonly queue: string;
   readonly count: number;

@@ -21,12 +21,16 @@ export type RowSystem = SystemName | 'taskq-memory' | 'taskq-outbox' | 'typeorm'
  * Outbox rows: `transactions` submits inside `transactional()` (`perTransaction`
  * tasks each, `inFlight` transactions at once); `baseline` runs the same
  * transactions (one bench_orders INSERT, COMMIT) through `dataSource.transaction()`
- * with no task and no taskq; `relay` leaves N rows in the outbox and times one
- * relay sweep over them.
+ * with no task and no taskq; `after-commit` runs the baseline's transactions and
+ * submits one task directly once each committed (what an application without an
+ * outbox does: not atomic, a crash in between loses the task), the floor of any
+ * design that publishes a task per transaction; `relay` leaves N rows in the outbox
+ * and times one relay sweep over them.
  */
 export type OutboxShape =
   | { readonly kind: 'transactions'; readonly perTransaction: number; readonly inFlight: number }
   | { readonly kind: 'baseline'; readonly inFlight: number }
+  | { readonly kind: 'after-commit'; readonly inFlight: number }
   | { readonly kind: 'relay'; readonly batchSize: number };
 
 /** Targets of an outbox row's commit → confirm latency, ms. */
@@ -193,6 +197,19 @@ export const ROWS: readonly Row[] = [
     latency: false,
   },
   {
+    // The baseline's transactions, each followed by a plain submit after its COMMIT: no outbox, so not atomic. What
+    // publishing one task per transaction costs at all; the outbox's own cost is the gap between it and taskq-outbox.
+    id: 'typeorm-then-submit',
+    label: `TypeORM/PG transaction, then submit after COMMIT (no outbox, not atomic), ${OUTBOX_IN_FLIGHT} tx in flight`,
+    system: 'taskq-outbox',
+    shape: { kind: 'concurrent', inFlight: OUTBOX_IN_FLIGHT },
+    outbox: { kind: 'after-commit', inFlight: OUTBOX_IN_FLIGHT },
+    tasks: 10_000,
+    submit: true,
+    e2e: false,
+    latency: false,
+  },
+  {
     id: 'taskq-outbox-x10',
     label: `taskq outbox (TypeORM/PG), ${OUTBOX_PER_TRANSACTION} tasks/tx, ${OUTBOX_IN_FLIGHT} tx in flight`,
     system: 'taskq-outbox',
@@ -314,6 +331,18 @@ export const RATIOS: readonly Ratio[] = [
     numerator: { row: 'taskq-outbox', figure: 'transactions' },
     denominator: { row: 'typeorm-baseline', figure: 'transactions' },
     target: 0.7,
+  },
+  {
+    label:
+      'transaction then submit after COMMIT tx/s / the same transaction without taskq tx/s (cost of publishing a task per transaction, no outbox)',
+    numerator: { row: 'typeorm-then-submit', figure: 'transactions' },
+    denominator: { row: 'typeorm-baseline', figure: 'transactions' },
+  },
+  {
+    label:
+      'taskq outbox 1 task/tx tx/s / transaction then submit after COMMIT tx/s (cost of atomicity: the outbox row)',
+    numerator: { row: 'taskq-outbox', figure: 'transactions' },
+    denominator: { row: 'typeorm-then-submit', figure: 'transactions' },
   },
   {
     label: 'taskq outbox 1 task/tx submit-only / taskq amqp submit-only (cost of the transaction)',

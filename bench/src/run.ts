@@ -328,7 +328,7 @@ function render(
     );
     out.push(
       'outbox: tx/s and tasks/s = transactions committed and published per second, no worker running (relay row: rows swept, published and deleted per second; ' +
-        "baseline row: the same transactions without taskq, its PG CPU per transaction); commit → confirm = from the COMMIT resolving to the broker confirm of that transaction's tasks; " +
+        "baseline row: the same transactions without taskq, its PG CPU per transaction; 'then submit' row: those transactions, each followed by a plain submit after its COMMIT, no outbox); commit → confirm = from the COMMIT resolving to the broker confirm of that transaction's tasks; " +
         "PG CPU = the measurement's own PostgreSQL backends plus PostgreSQL's background processes (other clients' backends left out).",
     );
     const targeted = outboxRows.filter((r) => r.row.confirmTarget);

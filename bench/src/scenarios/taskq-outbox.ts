@@ -9,7 +9,11 @@
  * shared with the other transactions committed meanwhile) and only then resolves.
  *
  * `baseline`: the same transactions, `dataSource.transaction()` with the same
- * INSERT and nothing else, no taskq loaded: what the outbox is compared with.
+ * INSERT and nothing else, no taskq used: what the outbox is compared with.
+ *
+ * `after-commit`: the baseline's transactions, each followed by `queue.submit()`
+ * once it committed (no outbox: a crash in between loses the task). The floor of
+ * publishing one task per transaction; commit → confirm as for `transactions`.
  *
  * Commit → publish latency: the COMMIT's end is taken from TypeORM's
  * `afterTransactionCommit` event of the transaction's query runner (fired
@@ -177,13 +181,19 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
   // Warm-up, untimed: the broker connection, every pool connection and the JIT, with as many transactions at once as
   // measured.
   const warm = root.with({ queue: warmupQueue(config.queue) });
+  const afterCommit = config.measure === 'after-commit';
   await Promise.all(
-    Array.from({ length: config.inFlight }, () =>
-      transactional(dataSource, root, async (manager) => {
+    Array.from({ length: config.inFlight }, async () => {
+      if (afterCommit) {
+        await dataSource.transaction((manager) => insertRow(manager, config.schema, now()));
+        await warm.submit(add, 0, 0);
+        return;
+      }
+      await transactional(dataSource, root, async (manager) => {
         await insertRow(manager, config.schema, now());
         await warm.submit(add, 0, 0);
-      }),
-    ),
+      });
+    }),
   );
   confirms.confirmedAt.clear();
   confirms.sentAt.clear();
@@ -205,16 +215,24 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
           begun++;
           const sentAt = now();
           let runner: QueryRunner | undefined;
-          const ids = await transactional(dataSource, root, async (manager) => {
-            runner = manager.queryRunner;
-            await insertRow(manager, config.schema, sentAt);
-            if (per === 1) return [(await queue.submit(add, 1, 2, sentAt)).id];
-            const handles = await queue.submitMany(
-              add,
-              Array.from({ length: per }, (): [number, number, number] => [1, 2, sentAt]),
-            );
-            return handles.map((h) => h.id);
-          });
+          if (afterCommit) {
+            await dataSource.transaction((manager) => {
+              runner = manager.queryRunner;
+              return insertRow(manager, config.schema, sentAt);
+            });
+          }
+          const ids = afterCommit
+            ? [(await queue.submit(add, 1, 2, sentAt)).id]
+            : await transactional(dataSource, root, async (manager) => {
+                runner = manager.queryRunner;
+                await insertRow(manager, config.schema, sentAt);
+                if (per === 1) return [(await queue.submit(add, 1, 2, sentAt)).id];
+                const handles = await queue.submitMany(
+                  add,
+                  Array.from({ length: per }, (): [number, number, number] => [1, 2, sentAt]),
+                );
+                return handles.map((h) => h.id);
+              });
           const committedAt = runner ? commits.at.get(runner) : undefined;
           // The transaction's tasks are published when the last of them is confirmed.
           let confirmedAt: number | undefined = 0;
