@@ -6,7 +6,14 @@
  */
 import type { LoadShape } from './load.js';
 
-export type SystemName = 'raw' | 'raw-taskq-format' | 'taskq-amqp' | 'taskq-quorum' | 'taskq-traced' | 'bullmq';
+export type SystemName =
+  | 'raw'
+  | 'raw-taskq-format'
+  | 'taskq-amqp'
+  | 'taskq-quorum'
+  | 'taskq-traced'
+  | 'taskq-context'
+  | 'bullmq';
 
 /** The task a taskq child submits or runs: the no-op `add`, the scale rows' I/O-bound `wait` or CPU-bound `hash`. */
 export type BenchTask = 'add' | 'wait' | 'hash';

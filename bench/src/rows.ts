@@ -112,6 +112,17 @@ export const ROWS: readonly Row[] = [
     latency: true,
   },
   {
+    // The same load with a trace context in every envelope and no OpenTelemetry: the wire's part of tracing's cost.
+    id: 'taskq-context',
+    label: `taskq amqp, W3C trace context carried, no OpenTelemetry SDK, submit x${IN_FLIGHT} in flight`,
+    system: 'taskq-context',
+    shape: { kind: 'concurrent', inFlight: IN_FLIGHT },
+    tasks: 100_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
     // The same load with @taskq/opentelemetry registered (spans, metrics, trace context): the cost of tracing.
     id: 'taskq-traced',
     label: `taskq amqp + OpenTelemetry (spans and metrics), submit x${IN_FLIGHT} in flight`,
@@ -276,6 +287,16 @@ export const RATIOS: readonly Ratio[] = [
     numerator: { row: 'taskq-traced', figure: 'e2e' },
     denominator: { row: 'taskq-concurrent', figure: 'e2e' },
     target: 0.85,
+  },
+  {
+    label: 'taskq with trace context carried, no SDK, e2e / taskq amqp e2e (the wire part of tracing)',
+    numerator: { row: 'taskq-context', figure: 'e2e' },
+    denominator: { row: 'taskq-concurrent', figure: 'e2e' },
+  },
+  {
+    label: 'taskq amqp + OpenTelemetry e2e / taskq with trace context carried e2e (the SDK part of tracing)',
+    numerator: { row: 'taskq-traced', figure: 'e2e' },
+    denominator: { row: 'taskq-context', figure: 'e2e' },
   },
   {
     label: 'taskq quorum queue e2e / taskq classic queue e2e (cost of quorum)',

@@ -45,6 +45,8 @@ export async function loadDriver(system: SystemName): Promise<Driver> {
       return (await import('./taskq-amqp.js')).taskqQuorumDriver;
     case 'taskq-traced':
       return (await import('./taskq-traced.js')).taskqTracedDriver;
+    case 'taskq-context':
+      return (await import('./taskq-context.js')).taskqContextDriver;
     case 'bullmq':
       return (await import('./bullmq.js')).bullmqDriver;
   }
@@ -57,6 +59,7 @@ export async function openAdmin(system: SystemName): Promise<Admin> {
       return (await import('./raw-amqplib.js')).openRawAdmin();
     case 'taskq-amqp':
     case 'taskq-traced':
+    case 'taskq-context':
       return (await import('./taskq-amqp.js')).openTaskqAdmin();
     case 'taskq-quorum':
       return (await import('./taskq-amqp.js')).openTaskqAdmin(QUORUM_PREFIX);
