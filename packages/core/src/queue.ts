@@ -560,28 +560,30 @@ class Queue implements TaskQueue {
   submit<F extends TaskFunction>(fn: F, ...args: Parameters<F>): Promise<TaskHandle<Awaited<ReturnType<F>>>> {
     if (this.#invalid !== undefined) return Promise.reject(this.#invalid);
     try {
-      const core = this.#core;
       if (submitChannel.hasSubscribers)
-        return core.traceSubmit(fn, 1, this.#options, (ids, carrier) =>
-          this.#submit(core.prepare(fn, args, this.#options, ids[0], carrier)),
+        return this.#core.traceSubmit(fn, 1, this.#options, (ids, carrier) =>
+          this.#submitOne(fn, args, ids[0], carrier),
         ) as Promise<TaskHandle<Awaited<ReturnType<F>>>>;
-      const prepared = core.prepare(fn, args, this.#options);
-      if (
-        !(prepared instanceof Promise) &&
-        this.#options.key === undefined &&
-        core.store === undefined &&
-        currentUnitOfWork() === undefined
-      ) {
-        // The common case, kept free of extra promises: straight to the transport (this is the hot path of a busy
-        // producer).
-        return core.transport
-          .publish(prepared.message)
-          .then(() => prepared.handle as TaskHandle<Awaited<ReturnType<F>>>);
-      }
-      return this.#submit(prepared) as Promise<TaskHandle<Awaited<ReturnType<F>>>>;
+      return this.#submitOne(fn, args) as Promise<TaskHandle<Awaited<ReturnType<F>>>>;
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  #submitOne(fn: TaskFunction, args: readonly unknown[], id?: string, carrier?: TraceCarrier): Promise<TaskHandle> {
+    const core = this.#core;
+    const prepared = core.prepare(fn, args, this.#options, id, carrier);
+    if (
+      !(prepared instanceof Promise) &&
+      this.#options.key === undefined &&
+      core.store === undefined &&
+      currentUnitOfWork() === undefined
+    ) {
+      // The common case, kept free of extra promises: straight to the transport (this is the hot path of a busy
+      // producer, traced or not).
+      return core.transport.publish(prepared.message).then(() => prepared.handle);
+    }
+    return this.#submit(prepared);
   }
 
   async #submit(preparing: PreparedTask | Promise<PreparedTask>): Promise<TaskHandle> {
