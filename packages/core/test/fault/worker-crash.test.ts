@@ -108,7 +108,12 @@ describe('fault: worker and submitter processes killed', () => {
       ['worker', Child.WORKER_MODULE, '--shutdown-timeout', '10000'],
     );
     children.push(child);
-    await child.waitFor((c) => c.of('completed').length >= 50, '50 completions');
+    // The tasks run in waves of ten (concurrency 10, 150 ms each): right after a wave's completions the next wave's
+    // starts may not have been read yet. Signal once tasks are seen running, so the signal comes during load.
+    await child.waitFor(
+      (c) => c.of('completed').length >= 50 && c.of('active').length > c.of('completed').length,
+      '50 completions and tasks running',
+    );
     const activeAtSignal = child.of('active').length - child.of('completed').length;
     child.kill('SIGTERM');
     expect(await child.exited).toMatchObject({ code: 0 });
