@@ -178,23 +178,44 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
   const root = createQueue({ registry, transport });
   const queue = root.with({ queue: config.queue });
 
-  // Warm-up, untimed: the broker connection, every pool connection and the JIT, with as many transactions at once as
-  // measured.
-  const warm = root.with({ queue: warmupQueue(config.queue) });
   const afterCommit = config.measure === 'after-commit';
-  await Promise.all(
-    Array.from({ length: config.inFlight }, async () => {
-      if (afterCommit) {
-        await dataSource.transaction((manager) => insertRow(manager, config.schema, now()));
-        await warm.submit(add, 0, 0);
-        return;
-      }
-      await transactional(dataSource, root, async (manager) => {
-        await insertRow(manager, config.schema, now());
-        await warm.submit(add, 0, 0);
-      });
-    }),
-  );
+  /**
+   * One transaction with its INSERT and `per` tasks for `target`: through the outbox, or (after-commit) submitted once
+   * it committed. Resolves with the task ids and the transaction's query runner (the key of its COMMIT's clock).
+   */
+  const oneTransaction = async (
+    target: TaskQueue,
+    sentAt: number,
+    per: number,
+  ): Promise<{ ids: string[]; runner: QueryRunner | undefined }> => {
+    let runner: QueryRunner | undefined;
+    const submit = async (): Promise<string[]> => {
+      if (per === 1) return [(await target.submit(add, 1, 2, sentAt)).id];
+      const handles = await target.submitMany(
+        add,
+        Array.from({ length: per }, (): [number, number, number] => [1, 2, sentAt]),
+      );
+      return handles.map((h) => h.id);
+    };
+    const insert = (manager: EntityManager): Promise<void> => {
+      runner = manager.queryRunner;
+      return insertRow(manager, config.schema, sentAt);
+    };
+    if (afterCommit) {
+      await dataSource.transaction(insert);
+      return { ids: await submit(), runner };
+    }
+    const ids = await transactional(dataSource, root, async (manager) => {
+      await insert(manager);
+      return submit();
+    });
+    return { ids, runner };
+  };
+
+  // Warm-up, untimed: the broker connection, every pool connection and the JIT, with as many transactions at once as
+  // measured, one task each.
+  const warm = root.with({ queue: warmupQueue(config.queue) });
+  await Promise.all(Array.from({ length: config.inFlight }, () => oneTransaction(warm, now(), 1)));
   confirms.confirmedAt.clear();
   confirms.sentAt.clear();
 
@@ -214,25 +235,7 @@ async function openTransactions(config: OutboxConfig, cpuUs: () => number): Prom
         while (begun < total) {
           begun++;
           const sentAt = now();
-          let runner: QueryRunner | undefined;
-          if (afterCommit) {
-            await dataSource.transaction((manager) => {
-              runner = manager.queryRunner;
-              return insertRow(manager, config.schema, sentAt);
-            });
-          }
-          const ids = afterCommit
-            ? [(await queue.submit(add, 1, 2, sentAt)).id]
-            : await transactional(dataSource, root, async (manager) => {
-                runner = manager.queryRunner;
-                await insertRow(manager, config.schema, sentAt);
-                if (per === 1) return [(await queue.submit(add, 1, 2, sentAt)).id];
-                const handles = await queue.submitMany(
-                  add,
-                  Array.from({ length: per }, (): [number, number, number] => [1, 2, sentAt]),
-                );
-                return handles.map((h) => h.id);
-              });
+          const { ids, runner } = await oneTransaction(queue, sentAt, per);
           const committedAt = runner ? commits.at.get(runner) : undefined;
           // The transaction's tasks are published when the last of them is confirmed.
           let confirmedAt: number | undefined = 0;
