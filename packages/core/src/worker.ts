@@ -766,7 +766,7 @@ export class Worker {
 
   /**
    * Decodes the arguments and calls the task function inside the task context, through the middleware and the timeout.
-   * Without middleware, timeout or tracer it makes no promise of its own: undefined when the task finished
+   * Without middleware or timeout it makes no promise of its own: undefined when the task finished
    * synchronously (it throws what the task threw), else the promise of its end.
    */
   #execute(
@@ -779,8 +779,11 @@ export class Worker {
     const chain = this.#middleware;
     const timeoutMs = envelope.opts?.timeoutMs ?? timeoutOf(definition.options) ?? timeoutOf(this.#defaults);
     const enter = event?.enter;
-    if (chain.length === 0 && timeoutMs === undefined && !enter)
-      return runInTask(run, () => this.#invoke(run, envelope.args, definition, tokens));
+    if (chain.length === 0 && timeoutMs === undefined) {
+      if (!enter) return runInTask(run, () => this.#invoke(run, envelope.args, definition, tokens));
+      // Inside a tracer's context (its attempt span), still without a promise of taskq's own.
+      return enter(() => runInTask(run, () => this.#invoke(run, envelope.args, definition, tokens)));
+    }
     const invoke = async (): Promise<void> => {
       await this.#invoke(run, envelope.args, definition, tokens);
     };

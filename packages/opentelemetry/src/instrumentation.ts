@@ -105,9 +105,11 @@ export class TaskqInstrumentation extends InstrumentationBase<TaskqInstrumentati
         this.#metrics?.ended(event);
       },
     });
-    this.#subscribe<ReceiveEvent>(CHANNELS.receive, {
-      end: (event) => this.#metrics?.received(event),
-    });
+    // Only the metrics read what a worker decided about a message: without them, taskq builds no receive event.
+    if (this.#metrics)
+      this.#subscribe<ReceiveEvent>(CHANNELS.receive, {
+        end: (event) => this.#metrics?.received(event),
+      });
   }
 
   /** Unsubscribes from every channel: taskq then builds no event at all. */
