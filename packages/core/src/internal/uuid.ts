@@ -6,7 +6,15 @@ const pool = Buffer.alloc(16 * POOL_IDS);
 let poolOffset = pool.length;
 let lastMs = 0;
 let sequence = 0;
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Lower-case hex digits as ASCII codes. */
+const DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** Where an id's text is written before it becomes one string: no intermediate strings per id. */
+const text = Buffer.from('00000000-0000-0000-0000-000000000000', 'latin1');
+/** Offsets in `text` of the 16 bytes' two hex digits each. */
+const AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+/** The last id made here and its milliseconds: a submit reads its id's time back right after making it. */
+let lastId = '';
+let lastIdMs = 0;
 
 /**
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then randomness, so ids
@@ -18,7 +26,7 @@ export function uuidv7(): string {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const b = pool.subarray(poolOffset, poolOffset + 16);
+  const o = poolOffset;
   poolOffset += 16;
   let ms = Date.now();
   if (ms <= lastMs) {
@@ -31,39 +39,26 @@ export function uuidv7(): string {
     ms = lastMs;
   } else {
     lastMs = ms;
-    sequence = b[6] & 0x07; // start low and random so the counter rarely overflows
+    sequence = pool[o + 6] & 0x07; // start low and random so the counter rarely overflows
   }
-  b[0] = Math.floor(ms / 2 ** 40) & 0xff;
-  b[1] = Math.floor(ms / 2 ** 32) & 0xff;
-  b[2] = (ms >>> 24) & 0xff;
-  b[3] = (ms >>> 16) & 0xff;
-  b[4] = (ms >>> 8) & 0xff;
-  b[5] = ms & 0xff;
-  b[6] = 0x70 | ((sequence >>> 8) & 0x0f);
-  b[7] = sequence & 0xff;
-  b[8] = 0x80 | (b[8] & 0x3f);
-  return (
-    HEX[b[0]] +
-    HEX[b[1]] +
-    HEX[b[2]] +
-    HEX[b[3]] +
-    '-' +
-    HEX[b[4]] +
-    HEX[b[5]] +
-    '-' +
-    HEX[b[6]] +
-    HEX[b[7]] +
-    '-' +
-    HEX[b[8]] +
-    HEX[b[9]] +
-    '-' +
-    HEX[b[10]] +
-    HEX[b[11]] +
-    HEX[b[12]] +
-    HEX[b[13]] +
-    HEX[b[14]] +
-    HEX[b[15]]
-  );
+  pool[o] = Math.floor(ms / 2 ** 40) & 0xff;
+  pool[o + 1] = Math.floor(ms / 2 ** 32) & 0xff;
+  pool[o + 2] = (ms >>> 24) & 0xff;
+  pool[o + 3] = (ms >>> 16) & 0xff;
+  pool[o + 4] = (ms >>> 8) & 0xff;
+  pool[o + 5] = ms & 0xff;
+  pool[o + 6] = 0x70 | ((sequence >>> 8) & 0x0f);
+  pool[o + 7] = sequence & 0xff;
+  pool[o + 8] = 0x80 | (pool[o + 8] & 0x3f);
+  for (let i = 0; i < 16; i++) {
+    const byte = pool[o + i];
+    text[AT[i]] = DIGITS[byte >>> 4];
+    text[AT[i] + 1] = DIGITS[byte & 0x0f];
+  }
+  const id = text.toString('latin1', 0, 36);
+  lastId = id;
+  lastIdMs = ms;
+  return id;
 }
 
 /**
@@ -71,6 +66,7 @@ export function uuidv7(): string {
  * another version, or no UUID at all.
  */
 export function uuidv7Time(id: string): number | undefined {
+  if (id === lastId) return lastIdMs;
   if (id.length !== 36 || id.charCodeAt(14) !== 55 /* '7' */ || !isUuid(id)) return undefined;
   return Number.parseInt(id.slice(0, 8), 16) * 0x10000 + Number.parseInt(id.slice(9, 13), 16);
 }
