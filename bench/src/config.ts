@@ -43,7 +43,8 @@ export const LATENCY_RATE = 500;
  * ... for this many seconds (scaled by --scale) ... The tail comes in short bursts (one task in a few hundred waits
  * 2 ms or more, for raw amqplib as for taskq), so a p99 over a few thousand tasks is decided by a handful of them:
  * measured on this project's 2-core machine, the p99s of the four consecutive 5 s windows of one 20 s run went from
- * 2.1 to 4.4 ms (taskq) and from 3.3 to 5.6 ms (raw amqplib). 20 s (10,000 tasks) makes a p99 the 100th worst task, steady enough to compare two systems.
+ * 2.1 to 4.4 ms (taskq) and from 3.3 to 5.6 ms (raw amqplib). 20 s (10,000 tasks) makes a p99 the 100th worst task,
+ * steady enough to compare two systems.
  */
 export const LATENCY_SECONDS = 20;
 /**
