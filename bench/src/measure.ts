@@ -32,6 +32,8 @@ export interface Figures {
   e2e?: number;
   p50?: number;
   p99?: number;
+  /** p99 of the latency run's warm-up tasks: a fresh worker's first seconds (not held to a target). */
+  p99Warmup?: number;
   /** Worker RSS in MB when ready and after the last e2e task. */
   rssBefore?: number;
   rssAfter?: number;
@@ -116,6 +118,7 @@ function latencyFigures(figures: Figures, all: readonly number[], warmup: number
   const measured = all.slice(warmup);
   figures.p50 = percentile(measured, 50);
   figures.p99 = percentile(measured, 99);
+  figures.p99Warmup = percentile(all.slice(0, warmup), 99);
 }
 
 function serverOf(system: SystemName): ServerName {
