@@ -13,7 +13,8 @@ export type SystemName =
   | 'taskq-quorum'
   | 'taskq-traced'
   | 'taskq-context'
-  | 'bullmq';
+  | 'bullmq'
+  | 'bullmq-traced';
 
 /** The task a taskq child submits or runs: the no-op `add`, the scale rows' I/O-bound `wait` or CPU-bound `hash`. */
 export type BenchTask = 'add' | 'wait' | 'hash';

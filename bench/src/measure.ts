@@ -122,7 +122,7 @@ function latencyFigures(figures: Figures, all: readonly number[], warmup: number
 }
 
 function serverOf(system: SystemName): ServerName {
-  return system === 'bullmq' ? 'redis-server' : 'beam.smp';
+  return system.startsWith('bullmq') ? 'redis-server' : 'beam.smp';
 }
 
 function perTask(micros: number | undefined, n: number): number | undefined {

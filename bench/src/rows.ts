@@ -154,9 +154,31 @@ export const ROWS: readonly Row[] = [
     latency: false,
   },
   {
+    // taskq's bulk path traced: one producer span per submitMany (its batch), one span per attempt.
+    id: 'taskq-many-traced',
+    label: `taskq amqp + OpenTelemetry (spans and metrics), submitMany x${BATCH}`,
+    system: 'taskq-traced',
+    shape: { kind: 'batched', batch: BATCH },
+    tasks: 100_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
     id: 'bullmq-bulk',
     label: `BullMQ, addBulk x${BATCH}`,
     system: 'bullmq',
+    shape: { kind: 'batched', batch: BATCH },
+    tasks: 50_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
+    // BullMQ's own tracing (bullmq-otel, spans and metrics) on the SDK set-up of the taskq-traced rows.
+    id: 'bullmq-bulk-traced',
+    label: `BullMQ + OpenTelemetry (bullmq-otel, spans and metrics), addBulk x${BATCH}`,
+    system: 'bullmq-traced',
     shape: { kind: 'batched', batch: BATCH },
     tasks: 50_000,
     submit: true,
@@ -297,6 +319,21 @@ export const RATIOS: readonly Ratio[] = [
     label: 'taskq amqp + OpenTelemetry e2e / taskq with trace context carried e2e (the SDK part of tracing)',
     numerator: { row: 'taskq-traced', figure: 'e2e' },
     denominator: { row: 'taskq-context', figure: 'e2e' },
+  },
+  {
+    label: 'taskq submitMany + OpenTelemetry e2e / taskq submitMany e2e (cost of tracing, bulk path)',
+    numerator: { row: 'taskq-many-traced', figure: 'e2e' },
+    denominator: { row: 'taskq-many', figure: 'e2e' },
+  },
+  {
+    label: "BullMQ addBulk + OpenTelemetry e2e / BullMQ addBulk e2e (BullMQ's cost of tracing)",
+    numerator: { row: 'bullmq-bulk-traced', figure: 'e2e' },
+    denominator: { row: 'bullmq-bulk', figure: 'e2e' },
+  },
+  {
+    label: 'taskq submitMany + OpenTelemetry e2e / BullMQ addBulk + OpenTelemetry e2e (both traced)',
+    numerator: { row: 'taskq-many-traced', figure: 'e2e' },
+    denominator: { row: 'bullmq-bulk-traced', figure: 'e2e' },
   },
   {
     label: 'taskq quorum queue e2e / taskq classic queue e2e (cost of quorum)',

@@ -8,11 +8,12 @@
  * production setting, so Redis memory does not grow with every run, as a
  * RabbitMQ queue forgets acked messages.
  */
-import { type ConnectionOptions, createIORedisClient, Queue, RedisConnection, Worker } from 'bullmq';
+import { type ConnectionOptions, createIORedisClient, Queue, RedisConnection, type Telemetry, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { now } from '../clock.js';
 import { REDIS_HOST, REDIS_PORT } from '../config.js';
 import { add } from '../tasks.js';
+import { installOtelSdk } from './otel-sdk.js';
 import type { Admin, Consumer, Driver, Producer } from './types.js';
 
 interface AddData {
@@ -34,8 +35,8 @@ RedisConnection.clientFactory = (options) =>
 
 const connection: ConnectionOptions = { host: REDIS_HOST, port: REDIS_PORT, maxRetriesPerRequest: null };
 
-async function openQueue(name: string): Promise<Queue<AddData>> {
-  const queue = new Queue<AddData>(name, { connection, defaultJobOptions: JOB_OPTIONS });
+async function openQueue(name: string, telemetry?: Telemetry): Promise<Queue<AddData>> {
+  const queue = new Queue<AddData>(name, { connection, defaultJobOptions: JOB_OPTIONS, telemetry });
   await queue.waitUntilReady();
   return queue;
 }
@@ -59,23 +60,41 @@ class BullProducer implements Producer {
   }
 }
 
-export const bullmqDriver: Driver = {
-  system: 'bullmq',
+function bullmqDriverWith(system: 'bullmq' | 'bullmq-traced', telemetry: () => Promise<Telemetry | undefined>): Driver {
+  return {
+    system,
 
-  async openProducer(name) {
-    return new BullProducer(await openQueue(name));
-  },
+    async openProducer(name) {
+      return new BullProducer(await openQueue(name, await telemetry()));
+    },
 
-  async startConsumer(name, concurrency, onCompleted): Promise<Consumer> {
-    const worker = new Worker<AddData>(name, async (job) => add(...job.data.args), { connection, concurrency });
-    worker.on('completed', onCompleted);
-    worker.on('error', (error) => process.stderr.write(`bullmq worker error: ${error.message}\n`));
-    await worker.waitUntilReady();
-    return {
-      stop: () => worker.close(),
-    };
-  },
-};
+    async startConsumer(name, concurrency, onCompleted): Promise<Consumer> {
+      const worker = new Worker<AddData>(name, async (job) => add(...job.data.args), {
+        connection,
+        concurrency,
+        telemetry: await telemetry(),
+      });
+      worker.on('completed', onCompleted);
+      worker.on('error', (error) => process.stderr.write(`bullmq worker error: ${error.message}\n`));
+      await worker.waitUntilReady();
+      return {
+        stop: () => worker.close(),
+      };
+    },
+  };
+}
+
+export const bullmqDriver: Driver = bullmqDriverWith('bullmq', async () => undefined);
+
+/**
+ * BullMQ with its OpenTelemetry integration (`bullmq-otel`, spans and metrics) on the same SDK as taskq's traced rows
+ * (otel-sdk.ts): its own tracing, as a BullMQ user turns it on, for the cost of tracing on each side.
+ */
+export const bullmqTracedDriver: Driver = bullmqDriverWith('bullmq-traced', async () => {
+  installOtelSdk();
+  const { BullMQOtel } = await import('bullmq-otel');
+  return new BullMQOtel({ tracerName: 'bench', meterName: 'bench', enableMetrics: true });
+});
 
 export async function openBullmqAdmin(): Promise<Admin> {
   const open = new Map<string, Queue<AddData>>();

@@ -49,6 +49,8 @@ export async function loadDriver(system: SystemName): Promise<Driver> {
       return (await import('./taskq-context.js')).taskqContextDriver;
     case 'bullmq':
       return (await import('./bullmq.js')).bullmqDriver;
+    case 'bullmq-traced':
+      return (await import('./bullmq.js')).bullmqTracedDriver;
   }
 }
 
@@ -64,6 +66,7 @@ export async function openAdmin(system: SystemName): Promise<Admin> {
     case 'taskq-quorum':
       return (await import('./taskq-amqp.js')).openTaskqAdmin(QUORUM_PREFIX);
     case 'bullmq':
+    case 'bullmq-traced':
       return (await import('./bullmq.js')).openBullmqAdmin();
   }
 }
