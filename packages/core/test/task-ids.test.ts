@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isUuid, uuidv7, uuidv7Time } from '../src/internal/uuid.js';
 
 /** The 48-bit milliseconds of a UUIDv7, read from its text independently of the module under test. */
@@ -31,6 +31,12 @@ describe('task ids (UUIDv7)', () => {
     }
     // A copy of the newest id (another string with the same text) gets the same answer.
     expect(uuidv7Time(`${newest.slice(0, 18)}${newest.slice(18)}`)).toBe(embeddedMs(newest));
+  });
+
+  it('uuidv7Time gives undefined for the empty string before any id was made', async () => {
+    vi.resetModules();
+    const fresh = await import('../src/internal/uuid.js');
+    expect(fresh.uuidv7Time('')).toBeUndefined();
   });
 
   it('uuidv7Time gives undefined for anything that is not a UUIDv7', () => {

@@ -13,7 +13,7 @@ const text = Buffer.from('00000000-0000-0000-0000-000000000000', 'latin1');
 /** Offsets in `text` of the 16 bytes' two hex digits each. */
 const AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
 /** The last id made here and its milliseconds: a submit reads its id's time back right after making it. */
-let lastId = '';
+let lastId: string | undefined;
 let lastIdMs = 0;
 
 /**
