@@ -7,6 +7,7 @@ import {
   UnpublishableMessageError,
 } from '../../errors.js';
 import { headerTableBytes, MAX_HEADER_TABLE_BYTES } from '../../internal/bounded-headers.js';
+import { LinkedList, type ListLinks } from '../../internal/linked-list.js';
 import type { Logger } from '../../logger.js';
 import { checkMessageLimits } from '../../task-options.js';
 import type { MessageHeaders, OutgoingMessage } from '../../transport.js';
@@ -20,8 +21,8 @@ import {
   type Topology,
 } from './topology.js';
 
-/** One publish waiting for its broker confirm. */
-interface Pending {
+/** One publish waiting for its broker confirm (its links are those of the in-flight list). */
+interface Pending extends ListLinks<Pending> {
   /** Physical queue the message is for; declared once per channel before the first publish to it. */
   readonly queue: string;
   /**
@@ -72,7 +73,8 @@ export class Publisher {
   readonly #timeoutMs: number;
   readonly #logger: Logger;
   readonly #waiting: Pending[] = [];
-  readonly #inflight = new Set<Pending>();
+  /** Written, waiting for the confirm. A list, not a Set: see LinkedList. */
+  readonly #inflight = new LinkedList<Pending>();
   /** Nacked, waiting out the pause before they are published again. */
   readonly #pausing = new Set<Pending>();
   #channel: ConfirmChannel | undefined;
@@ -220,6 +222,9 @@ export class Publisher {
       reject,
       settled: false,
       returned: false,
+      prev: undefined,
+      next: undefined,
+      list: undefined,
     };
     this.#ensureSweeper();
     if (!this.#trySend(pending)) {
