@@ -36,6 +36,26 @@ export class Deque<T> {
     return item;
   }
 
+  /** The first item, left in place. */
+  peek(): T | undefined {
+    return this.#head < this.#items.length ? this.#items[this.#head] : undefined;
+  }
+
+  /** Removes every item `remove` says yes to, keeping the others in order; returns the removed ones, in order. */
+  removeWhere(remove: (item: T) => boolean): T[] {
+    const kept: T[] = [];
+    const removed: T[] = [];
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i] as T;
+      (remove(item) ? removed : kept).push(item);
+    }
+    if (removed.length > 0) {
+      this.#items = kept;
+      this.#head = 0;
+    }
+    return removed;
+  }
+
   toArray(): T[] {
     return this.#items.slice(this.#head) as T[];
   }

@@ -7,6 +7,7 @@ import {
   UnpublishableMessageError,
 } from '../../errors.js';
 import { headerTableBytes, MAX_HEADER_TABLE_BYTES } from '../../internal/bounded-headers.js';
+import { Deque } from '../../internal/deque.js';
 import { LinkedList, type ListLinks } from '../../internal/linked-list.js';
 import type { Logger } from '../../logger.js';
 import { checkMessageLimits } from '../../task-options.js';
@@ -72,7 +73,8 @@ export class Publisher {
   readonly #topology: Topology;
   readonly #timeoutMs: number;
   readonly #logger: Logger;
-  readonly #waiting: Pending[] = [];
+  /** Not written yet (no channel, flow control, a queue to declare): a deque, since a broker outage can leave many. */
+  readonly #waiting = new Deque<Pending>();
   /** Written, waiting for the confirm. A list, not a Set: see LinkedList. */
   readonly #inflight = new LinkedList<Pending>();
   /** Nacked, waiting out the pause before they are published again. */
@@ -254,8 +256,9 @@ export class Publisher {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     const error = new TransportError('the AMQP transport was closed before the broker confirmed the message');
-    for (const pending of [...this.#waiting, ...this.#inflight, ...this.#pausing]) this.#settle(pending, error);
-    this.#waiting.length = 0;
+    for (const pending of [...this.#waiting.toArray(), ...this.#inflight, ...this.#pausing])
+      this.#settle(pending, error);
+    this.#waiting.clear();
     this.#inflight.clear();
     this.#pausing.clear();
     const channel = this.#channel;
@@ -429,7 +432,7 @@ export class Publisher {
       while (this.#waiting.length > 0 && !this.#closed) {
         const channel = await this.#openChannel();
         if (this.#connection().blocked || !this.#writable) return; // resumed by 'unblocked' / 'drain'
-        const pending = this.#waiting[0];
+        const pending = this.#waiting.peek() as Pending;
         if (pending.settled) {
           this.#waiting.shift();
           continue;
@@ -551,15 +554,11 @@ export class Publisher {
         );
       }
     }
-    for (let i = this.#waiting.length - 1; i >= 0; i--) {
-      const pending = this.#waiting[i];
-      if (pending.settled || now >= pending.deadline) {
-        this.#waiting.splice(i, 1);
-        this.#settle(
-          pending,
-          new PublishTimeoutError(`the message could not be published within ${this.#timeoutMs} ms: ${reason}`),
-        );
-      }
+    for (const pending of this.#waiting.removeWhere((p) => p.settled || now >= p.deadline)) {
+      this.#settle(
+        pending,
+        new PublishTimeoutError(`the message could not be published within ${this.#timeoutMs} ms: ${reason}`),
+      );
     }
     if (this.#inflight.size === 0 && this.#waiting.length === 0 && this.#pausing.size === 0 && this.#sweeper) {
       clearInterval(this.#sweeper);
