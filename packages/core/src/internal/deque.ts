@@ -43,16 +43,18 @@ export class Deque<T> {
 
   /** Removes every item `remove` says yes to, keeping the others in order; returns the removed ones, in order. */
   removeWhere(remove: (item: T) => boolean): T[] {
-    const kept: T[] = [];
-    const removed: T[] = [];
-    for (let i = this.#head; i < this.#items.length; i++) {
+    // Called on a timer over what may be a long backlog: nothing is allocated until an item is to go.
+    let first = this.#head;
+    while (first < this.#items.length && !remove(this.#items[first] as T)) first++;
+    if (first === this.#items.length) return [];
+    const kept = this.#items.slice(this.#head, first) as T[];
+    const removed: T[] = [this.#items[first] as T];
+    for (let i = first + 1; i < this.#items.length; i++) {
       const item = this.#items[i] as T;
       (remove(item) ? removed : kept).push(item);
     }
-    if (removed.length > 0) {
-      this.#items = kept;
-      this.#head = 0;
-    }
+    this.#items = kept;
+    this.#head = 0;
     return removed;
   }
 
