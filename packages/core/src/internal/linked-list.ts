@@ -22,10 +22,6 @@ export class LinkedList<T extends ListLinks<T>> {
     return this.#size;
   }
 
-  has(item: T): boolean {
-    return item.list === this;
-  }
-
   /** Appends `item`; an item already in this list stays where it is. It must not be in another list. */
   add(item: T): void {
     if (item.list === this) return;
