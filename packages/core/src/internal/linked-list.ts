@@ -9,9 +9,9 @@ export interface ListLinks<T> {
 /**
  * A set of items in insertion order whose links live on the items themselves: adding and removing allocate nothing.
  * For the hot sets that hold every message in flight (a publish until its confirm). A `Set` there gives the garbage
- * collector work out of proportion: under a steady load its hash table is reallocated as it fills with deleted
- * entries and shrinks, and measured on a producer with 1,000 publishes in flight, the set made V8 promote six to ten
- * times the bytes to the old generation (see bench/README.md, "The publisher's in-flight set").
+ * collector work out of proportion: measured on a producer with 1,000 publishes in flight, the records passing
+ * through it made V8 promote six to ten times the bytes to the old generation (likely because its hash table is
+ * reallocated as it fills with deleted entries and shrinks; see bench/README.md, "The publisher's in-flight set").
  */
 export class LinkedList<T extends ListLinks<T>> {
   #head: T | undefined;
