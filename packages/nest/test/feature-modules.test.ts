@@ -29,6 +29,8 @@ async function start(metadata: Parameters<typeof Test.createTestingModule>[0]): 
 
 function broker(): TestBroker {
   const created = new TestBroker();
+  // The modules below name their queues themselves: cleanup() deletes them with the prefix (a missing one is fine).
+  for (const queue of ['emails', 'slow', 'bulk', 'mail']) created.adopt(queue);
   cleanup.push(() => created.cleanup());
   return created;
 }
