@@ -8,7 +8,7 @@ import { roundMs } from '../src/cli/worker-command.js';
 import { HEADER } from '../src/adapter.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { isolatedPerTest } from './support/isolated.js';
-import { RABBIT_URL, uniqueQueue, withChannel } from '../../../test-support/rabbit.js';
+import { deletePrefix, RABBIT_URL, uniqueQueue, withChannel } from '../../../test-support/rabbit.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const MODULES = fileURLToPath(new URL('./fixtures/cli-modules/', import.meta.url));
@@ -127,12 +127,7 @@ describe('taskq worker: module shapes, TypeScript, what it prints', () => {
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(0);
     } finally {
-      await withChannel(async (channel) => {
-        await channel.deleteQueue(`${prefix}.q.${queue}`);
-        await channel.deleteQueue(`${prefix}.dead`);
-        await channel.deleteExchange(`${prefix}.delivery`);
-        await channel.deleteExchange(`${prefix}.control`);
-      });
+      await deletePrefix(prefix, [queue]);
     }
   });
 });
