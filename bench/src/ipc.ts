@@ -12,6 +12,8 @@ export type SystemName =
   | 'taskq-amqp'
   | 'taskq-quorum'
   | 'taskq-traced'
+  | 'taskq-sampled'
+  | 'taskq-metrics'
   | 'taskq-context'
   | 'bullmq'
   | 'bullmq-traced';

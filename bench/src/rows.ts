@@ -134,6 +134,28 @@ export const ROWS: readonly Row[] = [
     latency: false,
   },
   {
+    // The traced row with a tenth of the traces sampled at the root: what tracing costs a service that samples.
+    id: 'taskq-sampled',
+    label: `taskq amqp + OpenTelemetry, 10 % of traces sampled, submit x${IN_FLIGHT} in flight`,
+    system: 'taskq-sampled',
+    shape: { kind: 'concurrent', inFlight: IN_FLIGHT },
+    tasks: 100_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
+    // The instrumentation with `tracing: false`: the task metrics alone, no span and no trace context.
+    id: 'taskq-metrics',
+    label: `taskq amqp + OpenTelemetry metrics only (tracing: false), submit x${IN_FLIGHT} in flight`,
+    system: 'taskq-metrics',
+    shape: { kind: 'concurrent', inFlight: IN_FLIGHT },
+    tasks: 100_000,
+    submit: true,
+    e2e: true,
+    latency: false,
+  },
+  {
     id: 'taskq-serial',
     label: 'taskq amqp, await each submit',
     system: 'taskq-amqp',
@@ -319,6 +341,16 @@ export const RATIOS: readonly Ratio[] = [
     label: 'taskq amqp + OpenTelemetry e2e / taskq with trace context carried e2e (the SDK part of tracing)',
     numerator: { row: 'taskq-traced', figure: 'e2e' },
     denominator: { row: 'taskq-context', figure: 'e2e' },
+  },
+  {
+    label: 'taskq amqp + OpenTelemetry, 10 % sampled, e2e / taskq amqp e2e (cost of tracing when sampling)',
+    numerator: { row: 'taskq-sampled', figure: 'e2e' },
+    denominator: { row: 'taskq-concurrent', figure: 'e2e' },
+  },
+  {
+    label: 'taskq amqp + OpenTelemetry metrics only e2e / taskq amqp e2e (cost of the metrics)',
+    numerator: { row: 'taskq-metrics', figure: 'e2e' },
+    denominator: { row: 'taskq-concurrent', figure: 'e2e' },
   },
   {
     label: 'taskq submitMany + OpenTelemetry e2e / taskq submitMany e2e (cost of tracing, bulk path)',

@@ -45,6 +45,10 @@ export async function loadDriver(system: SystemName): Promise<Driver> {
       return (await import('./taskq-amqp.js')).taskqQuorumDriver;
     case 'taskq-traced':
       return (await import('./taskq-traced.js')).taskqTracedDriver;
+    case 'taskq-sampled':
+      return (await import('./taskq-traced.js')).taskqSampledDriver;
+    case 'taskq-metrics':
+      return (await import('./taskq-traced.js')).taskqMetricsDriver;
     case 'taskq-context':
       return (await import('./taskq-context.js')).taskqContextDriver;
     case 'bullmq':
@@ -61,6 +65,8 @@ export async function openAdmin(system: SystemName): Promise<Admin> {
       return (await import('./raw-amqplib.js')).openRawAdmin();
     case 'taskq-amqp':
     case 'taskq-traced':
+    case 'taskq-sampled':
+    case 'taskq-metrics':
     case 'taskq-context':
       return (await import('./taskq-amqp.js')).openTaskqAdmin();
     case 'taskq-quorum':

@@ -21,7 +21,17 @@ import type { SystemName } from '../ipc.js';
 import { drive } from '../load.js';
 import { loadDriver, openAdmin } from '../scenarios/types.js';
 
-const SYSTEMS: readonly SystemName[] = ['raw', 'raw-taskq-format', 'taskq-amqp', 'taskq-quorum', 'bullmq'];
+const SYSTEMS: readonly SystemName[] = [
+  'raw',
+  'raw-taskq-format',
+  'taskq-amqp',
+  'taskq-quorum',
+  'taskq-context',
+  'taskq-metrics',
+  'taskq-sampled',
+  'taskq-traced',
+  'bullmq',
+];
 
 interface GcSums {
   scavenges: number;
