@@ -11,7 +11,7 @@ import { taskqAmqpDriver } from './taskq-amqp.js';
 import type { Driver } from './types.js';
 
 /** The ratio of traces the sampled row keeps: a tenth, as a busy service might. */
-export const SAMPLE_RATIO = 0.1;
+const SAMPLE_RATIO = 0.1;
 
 let registered = false;
 
