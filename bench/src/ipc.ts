@@ -6,17 +6,21 @@
  */
 import type { LoadShape } from './load.js';
 
-export type SystemName =
-  | 'raw'
-  | 'raw-taskq-format'
-  | 'taskq-amqp'
-  | 'taskq-quorum'
-  | 'taskq-traced'
-  | 'taskq-sampled'
-  | 'taskq-metrics'
-  | 'taskq-context'
-  | 'bullmq'
-  | 'bullmq-traced';
+/** Every system a bench child can drive (tools that take a system name check it against this). */
+export const SYSTEM_NAMES = [
+  'raw',
+  'raw-taskq-format',
+  'taskq-amqp',
+  'taskq-quorum',
+  'taskq-traced',
+  'taskq-sampled',
+  'taskq-metrics',
+  'taskq-context',
+  'bullmq',
+  'bullmq-traced',
+] as const;
+
+export type SystemName = (typeof SYSTEM_NAMES)[number];
 
 /** The task a taskq child submits or runs: the no-op `add`, the scale rows' I/O-bound `wait` or CPU-bound `hash`. */
 export type BenchTask = 'add' | 'wait' | 'hash';

@@ -17,21 +17,10 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { now } from '../clock.js';
-import type { SystemName } from '../ipc.js';
+import { SYSTEM_NAMES, type SystemName } from '../ipc.js';
 import { drive } from '../load.js';
 import { loadDriver, openAdmin } from '../scenarios/types.js';
-
-const SYSTEMS: readonly SystemName[] = [
-  'raw',
-  'raw-taskq-format',
-  'taskq-amqp',
-  'taskq-quorum',
-  'taskq-context',
-  'taskq-metrics',
-  'taskq-sampled',
-  'taskq-traced',
-  'bullmq',
-];
+import { positiveInteger } from './options.js';
 
 interface GcSums {
   scavenges: number;
@@ -107,7 +96,7 @@ async function runChild(
 }
 
 function isSystem(value: string): value is SystemName {
-  return (SYSTEMS as readonly string[]).includes(value);
+  return (SYSTEM_NAMES as readonly string[]).includes(value);
 }
 
 async function main(): Promise<void> {
@@ -121,15 +110,9 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '2' },
     },
   });
-  const tasks = Number(values.tasks);
-  const inFlight = Number(values['in-flight']);
-  const runs = Number(values.runs);
-  for (const [name, value] of [
-    ['--tasks', tasks],
-    ['--in-flight', inFlight],
-    ['--runs', runs],
-  ] as const)
-    if (!Number.isInteger(value) || value < 1) throw new Error(`${name} takes a positive integer`);
+  const tasks = positiveInteger('--tasks', values.tasks);
+  const inFlight = positiveInteger('--in-flight', values['in-flight']);
+  const runs = positiveInteger('--runs', values.runs);
   if (values.child !== undefined) {
     if (!isSystem(values.child) || values.queue === undefined) throw new Error('--child needs a system and --queue');
     return child(values.child, values.queue, tasks, inFlight);

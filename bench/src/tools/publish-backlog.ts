@@ -17,6 +17,7 @@ import { now } from '../clock.js';
 import { openTaskqAdmin } from '../scenarios/taskq-amqp.js';
 import { registry } from '../scenarios/taskq-registry.js';
 import { add } from '../tasks.js';
+import { positiveInteger } from './options.js';
 
 interface BacklogRun {
   readonly confirmedMs: number;
@@ -62,10 +63,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { tasks: { type: 'string', default: '100000' }, runs: { type: 'string', default: '2' } },
   });
-  const tasks = Number(values.tasks);
-  const runs = Number(values.runs);
-  if (!Number.isInteger(tasks) || tasks < 1) throw new Error('--tasks takes a positive integer');
-  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a positive integer');
+  const tasks = positiveInteger('--tasks', values.tasks);
+  const runs = positiveInteger('--runs', values.runs);
   console.log(`${tasks} submits made before the connection is open, per run:`);
   console.log('| run | all confirmed, ms | producer CPU, ms | event loop delay max, ms | p99, ms |');
   console.log('|---:|---:|---:|---:|---:|');
