@@ -1,28 +1,35 @@
 /**
- * What a producer's garbage costs: runs one system's producer in a child under `node --trace-gc-nvp` and sums what
- * V8 reports, so that a change to the objects a submit keeps alive can be measured without timing anything:
+ * What a producer's or a worker's garbage costs: runs one system's producer (or worker) in a child under
+ * `node --trace-gc-nvp` and sums what V8 reports, so that a change to the objects a submit or an attempt keeps alive
+ * can be measured without timing anything:
  *
- *   node bench/dist/tools/gc-promotion.js [--systems raw,taskq-amqp] [--tasks 100000] [--in-flight 1000] [--runs 2]
+ *   node bench/dist/tools/gc-promotion.js [--role producer|worker] [--systems raw,taskq-amqp] [--tasks 100000]
+ *                                         [--in-flight 1000] [--runs 2]
  *
- * Per run it prints the producer's submits per second (as information only), its scavenges and their summed pause,
- * the bytes scavenges promoted to the old generation, and its mark-compacts. An object a submit allocates that is
- * still alive at two scavenges in a row is promoted; a mark-compact later collects it, pausing the producer. With
- * 1,000 submits in flight, each confirmed in tens of milliseconds, almost nothing should live that long.
+ * Per run it prints the child's tasks per second (as information only), the bytes it allocated per task, its
+ * scavenges and their summed pause, the bytes scavenges promoted to the old generation, and its mark-compacts. An
+ * object still alive at two scavenges in a row is promoted; a mark-compact later collects it, pausing the process.
+ * With 1,000 submits in flight, each confirmed in tens of milliseconds, or an attempt that ends as soon as it starts,
+ * almost nothing should live that long; an old object that points at young ones keeps them alive as well.
  *
- * The load is the bench's `concurrent` shape (1,000 independent loops each awaiting its own submit) on the systems'
- * bench drivers; each run gets a queue of its own, removed afterwards.
+ * The producer's load is the bench's `concurrent` shape (1,000 independent loops each awaiting its own submit). For
+ * the worker, this process first publishes the tasks with the same system's producer (so a traced system's messages
+ * carry their trace context), then the child consumes them with the bench's concurrency. Each run gets a queue of
+ * its own, removed afterwards.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { now } from '../clock.js';
+import { CONCURRENCY } from '../config.js';
 import { SYSTEM_NAMES, type SystemName } from '../ipc.js';
 import { drive } from '../load.js';
 import { loadDriver, openAdmin } from '../scenarios/types.js';
 import { positiveInteger } from './options.js';
 
 interface GcSums {
+  allocatedBytes: number;
   scavenges: number;
   scavengeMs: number;
   promotedBytes: number;
@@ -32,10 +39,19 @@ interface GcSums {
 
 /** Sums the `--trace-gc-nvp` lines (`key=value` pairs, `gc=s` for a scavenge, `gc=mc` for a mark-compact). */
 function sumGc(lines: readonly string[]): GcSums {
-  const sums: GcSums = { scavenges: 0, scavengeMs: 0, promotedBytes: 0, markCompacts: 0, markCompactMs: 0 };
+  const sums: GcSums = {
+    allocatedBytes: 0,
+    scavenges: 0,
+    scavengeMs: 0,
+    promotedBytes: 0,
+    markCompacts: 0,
+    markCompactMs: 0,
+  };
   for (const line of lines) {
     const kind = / gc=(s|mc) /.exec(line)?.[1];
     if (!kind) continue;
+    // What the process allocated since the collection before this one.
+    sums.allocatedBytes += Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0);
     const pause = Number(/ pause=([\d.]+)/.exec(line)?.[1] ?? 0);
     if (kind === 's') {
       sums.scavenges++;
@@ -49,8 +65,10 @@ function sumGc(lines: readonly string[]): GcSums {
   return sums;
 }
 
-/** The child: opens the producer, submits `tasks` with `inFlight` in flight, prints `RESULT <tasks/s>`. */
-async function child(system: SystemName, queue: string, tasks: number, inFlight: number): Promise<void> {
+type Role = 'producer' | 'worker';
+
+/** The producer child: submits `tasks` with `inFlight` in flight, prints `RESULT <tasks/s>`. */
+async function produce(system: SystemName, queue: string, tasks: number, inFlight: number): Promise<void> {
   const driver = await loadDriver(system);
   const producer = await driver.openProducer(queue);
   const started = now();
@@ -60,14 +78,46 @@ async function child(system: SystemName, queue: string, tasks: number, inFlight:
   process.stdout.write(`RESULT ${Math.round(tasks / seconds)}\n`);
 }
 
+/** The worker child: consumes the `tasks` waiting in `queue`, prints `RESULT <tasks/s>`. */
+async function consume(system: SystemName, queue: string, tasks: number): Promise<void> {
+  const driver = await loadDriver(system);
+  let done = 0;
+  let started = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const consumer = await driver.startConsumer(queue, CONCURRENCY, () => {
+    if (done++ === 0) started = now();
+    if (done === tasks) finish();
+  });
+  await finished;
+  const seconds = (now() - started) / 1000;
+  await consumer.stop();
+  process.stdout.write(`RESULT ${Math.round(tasks / seconds)}\n`);
+}
+
+/** Fills `queue` with `tasks` tasks for the worker child, from this process (not measured). */
+async function fill(system: SystemName, queue: string, tasks: number, inFlight: number): Promise<void> {
+  const driver = await loadDriver(system);
+  const producer = await driver.openProducer(queue);
+  try {
+    await drive(producer, { kind: 'concurrent', inFlight }, tasks, () => {});
+  } finally {
+    await producer.close();
+  }
+}
+
 async function runChild(
+  role: Role,
   system: SystemName,
   tasks: number,
   inFlight: number,
 ): Promise<{ perSecond: number; gc: GcSums }> {
   const queue = `bench-gc-${randomUUID()}`;
   const script = fileURLToPath(import.meta.url);
-  const args = ['--trace-gc-nvp', script, '--child', system, '--queue', queue];
+  if (role === 'worker') await fill(system, queue, tasks, inFlight);
+  const args = ['--trace-gc-nvp', script, '--child', system, '--role', role, '--queue', queue];
   args.push('--tasks', String(tasks), '--in-flight', String(inFlight));
   const output: string[] = [];
   const exitCode = await new Promise<number | null>((resolve, reject) => {
@@ -91,7 +141,7 @@ async function runChild(
     await admin.close();
   }
   const result = output.find((line) => line.startsWith('RESULT '));
-  if (exitCode !== 0 || !result) throw new Error(`${system}: the producer exited with ${exitCode}`);
+  if (exitCode !== 0 || !result) throw new Error(`${system}: the ${role} exited with ${exitCode}`);
   return { perSecond: Number(result.slice('RESULT '.length)), gc: sumGc(output) };
 }
 
@@ -103,6 +153,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       child: { type: 'string' },
+      role: { type: 'string', default: 'producer' },
       queue: { type: 'string' },
       systems: { type: 'string', default: 'raw,taskq-amqp' },
       tasks: { type: 'string', default: '100000' },
@@ -113,23 +164,31 @@ async function main(): Promise<void> {
   const tasks = positiveInteger('--tasks', values.tasks);
   const inFlight = positiveInteger('--in-flight', values['in-flight']);
   const runs = positiveInteger('--runs', values.runs);
+  const role = values.role;
+  if (role !== 'producer' && role !== 'worker') throw new Error(`--role takes producer or worker, got ${role}`);
   if (values.child !== undefined) {
     if (!isSystem(values.child) || values.queue === undefined) throw new Error('--child needs a system and --queue');
-    return child(values.child, values.queue, tasks, inFlight);
+    if (role === 'worker') return consume(values.child, values.queue, tasks);
+    return produce(values.child, values.queue, tasks, inFlight);
   }
   const systems = values.systems.split(',');
   for (const system of systems) if (!isSystem(system)) throw new Error(`unknown system ${system}`);
   const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
-  console.log(`${tasks} submits, ${inFlight} in flight, per run:`);
   console.log(
-    '| system | run | submits/s | scavenges | scavenge pause ms | promoted MB | mark-compacts | their pause ms |',
+    role === 'producer'
+      ? `${tasks} submits, ${inFlight} in flight, per run:`
+      : `a worker (concurrency ${CONCURRENCY}) running ${tasks} tasks waiting in its queue, per run:`,
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(
+    `| system | run | ${role === 'producer' ? 'submits' : 'tasks'}/s | allocated KB per task | scavenges | scavenge pause ms | promoted MB | mark-compacts | their pause ms |`,
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (let run = 1; run <= runs; run++) {
     for (const system of systems as SystemName[]) {
-      const { perSecond, gc } = await runChild(system, tasks, inFlight);
+      const { perSecond, gc } = await runChild(role, system, tasks, inFlight);
+      const perTask = (gc.allocatedBytes / tasks / 1024).toFixed(2);
       console.log(
-        `| ${system} | ${run} | ${perSecond} | ${gc.scavenges} | ${gc.scavengeMs.toFixed(0)} | ${mb(gc.promotedBytes)} | ${gc.markCompacts} | ${gc.markCompactMs.toFixed(0)} |`,
+        `| ${system} | ${run} | ${perSecond} | ${perTask} | ${gc.scavenges} | ${gc.scavengeMs.toFixed(0)} | ${mb(gc.promotedBytes)} | ${gc.markCompacts} | ${gc.markCompactMs.toFixed(0)} |`,
       );
     }
   }

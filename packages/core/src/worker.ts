@@ -87,8 +87,6 @@ export class Worker {
   readonly #middleware: TaskMiddleware[] = [];
   readonly #running = new Map<Delivery, TaskRun | undefined>();
   readonly #cancelled = new WeakSet<TaskRun>();
-  /** The `process` event of a traced attempt, by its delivery: its outcome is written where the message is settled. */
-  readonly #traced = new WeakMap<Delivery, ProcessEvent>();
   /** Queue-level rate limits (option rateLimits), by queue. */
   readonly #queueLimits = new Map<string, ResolvedRateLimit>();
   /** The rate limits joined so far, by name (`task.<id>`, `queue.<name>`); joined on first use. */
@@ -467,7 +465,8 @@ export class Worker {
     this.#cancelled.delete(run);
     if (!this.#settle(delivery)) return;
     delivery.ack();
-    this.#outcome(delivery, 'cancelled');
+    // Settled: the delivery is no longer among the running ones, the run still holds its event.
+    if (run.traced) run.traced.outcome = 'cancelled';
     this.logger.info('task cancelled', this.#logFields(run));
     this.#events.emit('failed', {
       id: run.id,
@@ -499,8 +498,7 @@ export class Worker {
         durationMs: now - run.startedAt,
         willRetry: false,
       });
-      const event = this.#traced.get(delivery);
-      if (event) event.error = error;
+      if (run.traced) run.traced.error = error;
       void this.#deadLetter(delivery, 'exceeded-ack-deadline', error, run.name, run.attempt);
     }
   }
@@ -576,7 +574,7 @@ export class Worker {
       carrier: readCarrier(envelope.trace),
       transport: describeTransport(this.transport),
     };
-    this.#traced.set(delivery, event);
+    run.traced = event;
     return processChannel.tracePromise(() => this.#run(delivery, envelope, verdict, run, event, tokens), event);
   }
 
@@ -758,7 +756,7 @@ export class Worker {
 
   /** Records what became of a traced attempt (no-op when it is not traced). */
   #outcome(delivery: Delivery, outcome: ProcessOutcome, reason?: DeadLetterReason): void {
-    const event = this.#traced.get(delivery);
+    const event = this.#running.get(delivery)?.traced;
     if (!event) return;
     event.outcome = outcome;
     if (reason) event.reason = reason;

@@ -1,4 +1,5 @@
 import type { CurrentTask } from '../context.js';
+import type { ProcessEvent } from '../diagnostics.js';
 import type { MetaValue } from '../envelope.js';
 import type { TaskDefinition } from '../registry.js';
 import type { ProgressValue } from '../result-store.js';
@@ -44,6 +45,13 @@ export class TaskRun implements TaskContext {
   readonly startedAt = performance.now();
   /** Set when the ack-deadline guard has already failed this attempt; its late outcome is ignored. */
   expired = false;
+  /**
+   * The attempt's `taskq:process` event when a tracer subscribes: the worker writes its outcome there. It is kept here,
+   * on an object that dies with the attempt, not in a WeakMap keyed by the delivery: a delivery that waited in the
+   * prefetch buffer is already in the old generation, and such an entry kept every event, and the span a subscriber
+   * hung on it, alive until the next full collection (ten times the garbage of an untraced worker).
+   */
+  traced: ProcessEvent | undefined = undefined;
   #locals: Map<string | symbol, unknown> | undefined;
   // Created on first use: most tasks never look at their signal, and the hot path stays allocation-light.
   #controller: AbortController | undefined;

@@ -27,8 +27,13 @@ function keep(event: object, span: Span): void {
   (event as Carrying)[SPAN] = span;
 }
 
-/** The event's span, once: the second call (an operation that both threw and rejected) gets nothing. */
-function take(event: object): Span | undefined {
+/**
+ * The event's span, once: the second call (an operation that both threw and rejected) gets nothing. The context the
+ * operation ran in goes too: taskq may hold the event a little longer, and through `enter` it would keep the ended
+ * span (attributes, links) alive with it.
+ */
+function take(event: { enter?: unknown }): Span | undefined {
+  event.enter = undefined;
   const span = (event as Carrying)[SPAN];
   if (span) (event as Carrying)[SPAN] = undefined;
   return span;
