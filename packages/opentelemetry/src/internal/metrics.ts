@@ -13,8 +13,10 @@ type Counted = ProcessEvent & { [SERIES]?: Series | undefined };
 /** One task series (queue × task name): its attributes, made once, and the attempts running in it now. */
 interface Series {
   readonly attributes: Attributes;
-  /** `attributes` plus each outcome (and dead-letter reason), made once each. */
-  readonly variants: Map<string, Attributes>;
+  /** `attributes` plus each outcome, made once each. */
+  readonly byOutcome: Map<string, Attributes>;
+  /** `attributes` plus each dead-letter reason, made once each. */
+  readonly byReason: Map<string, Attributes>;
   running: number;
 }
 
@@ -52,7 +54,8 @@ export class TaskMetrics {
   readonly #cancelled: Tally;
   readonly #duration: Histogram;
   readonly #queueWait: Histogram;
-  readonly #series = new Map<string, Series>();
+  /** Series by destination, then queue, then task name (undefined for refused messages). */
+  readonly #series = new Map<string, Map<string, Map<string | undefined, Series>>>();
 
   constructor(meter: Meter) {
     this.#submitted = new Tally(
@@ -92,8 +95,10 @@ export class TaskMetrics {
         unit: '{task}',
       })
       .addCallback((result) => {
-        for (const series of this.#series.values())
-          if (series.attributes[ATTR.taskName] !== undefined) result.observe(series.running, series.attributes);
+        for (const byQueue of this.#series.values())
+          for (const byName of byQueue.values())
+            for (const series of byName.values())
+              if (series.attributes[ATTR.taskName] !== undefined) result.observe(series.running, series.attributes);
       });
   }
 
@@ -126,13 +131,19 @@ export class TaskMetrics {
     if (!outcome) return;
     const { attributes } = series;
     if (event.durationMs !== undefined)
-      this.#duration.record(event.durationMs / 1000, variant(series, ATTR.outcome, outcome));
+      this.#duration.record(
+        event.durationMs / 1000,
+        variant(series.byOutcome, series.attributes, ATTR.outcome, outcome),
+      );
     if (outcome === 'completed') this.#completed.add(1, attributes);
     else if (outcome === 'cancelled') this.#cancelled.add(1, attributes);
     else if (event.error !== undefined) this.#failed.add(1, attributes);
     if (outcome === 'retried') this.#retried.add(1, attributes);
     if (outcome === 'dead')
-      this.#deadLettered.add(1, variant(series, ATTR.deadLetterReason, event.reason ?? 'unknown'));
+      this.#deadLettered.add(
+        1,
+        variant(series.byReason, series.attributes, ATTR.deadLetterReason, event.reason ?? 'unknown'),
+      );
   }
 
   /** A message refused before it could run (malformed, bad signature, unknown task...): dead-lettered. */
@@ -140,28 +151,41 @@ export class TaskMetrics {
     if (event.verdict !== 'dead') return;
     // No task name: a refused message's name is unverified (unknown, unsigned) and would be an unbounded label.
     const series = this.#of({ queue: event.queue, destination: event.destination, name: undefined });
-    this.#deadLettered.add(1, variant(series, ATTR.deadLetterReason, event.reason ?? 'unknown'));
+    this.#deadLettered.add(
+      1,
+      variant(series.byReason, series.attributes, ATTR.deadLetterReason, event.reason ?? 'unknown'),
+    );
   }
 
   #of(task: { queue: string; destination: string; name: string | undefined }): Series {
-    const key = `${task.destination}\0${task.queue}\0${task.name ?? ''}`;
-    let series = this.#series.get(key);
+    // Looked up per attempt: nested maps by identity of the strings, so that finding a series builds no key.
+    let byQueue = this.#series.get(task.destination);
+    if (!byQueue) {
+      byQueue = new Map();
+      this.#series.set(task.destination, byQueue);
+    }
+    let byName = byQueue.get(task.queue);
+    if (!byName) {
+      byName = new Map();
+      byQueue.set(task.queue, byName);
+    }
+    let series = byName.get(task.name);
     if (!series) {
       const attributes: Attributes = metricAttributes(task);
       if (task.name !== undefined) attributes[ATTR.taskName] = task.name;
-      series = { attributes, variants: new Map(), running: 0 };
-      this.#series.set(key, series);
+      series = { attributes, byOutcome: new Map(), byReason: new Map(), running: 0 };
+      byName.set(task.name, series);
     }
     return series;
   }
 }
 
-function variant(series: Series, key: string, value: string): Attributes {
-  const id = `${key}=${value}`;
-  let attributes = series.variants.get(id);
+/** `base` plus `key: value`, made once per value and kept in `made`. */
+function variant(made: Map<string, Attributes>, base: Attributes, key: string, value: string): Attributes {
+  let attributes = made.get(value);
   if (!attributes) {
-    attributes = { ...series.attributes, [key]: value };
-    series.variants.set(id, attributes);
+    attributes = { ...base, [key]: value };
+    made.set(value, attributes);
   }
   return attributes;
 }
