@@ -116,29 +116,34 @@ async function runChild(
 ): Promise<{ perSecond: number; gc: GcSums }> {
   const queue = `bench-gc-${randomUUID()}`;
   const script = fileURLToPath(import.meta.url);
-  if (role === 'worker') await fill(system, queue, tasks, inFlight);
   const args = ['--trace-gc-nvp', script, '--child', system, '--role', role, '--queue', queue];
   args.push('--tasks', String(tasks), '--in-flight', String(inFlight));
   const output: string[] = [];
-  const exitCode = await new Promise<number | null>((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let rest = '';
-    proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop() ?? '';
-      output.push(...lines);
-    });
-    proc.on('error', reject);
-    proc.on('close', (code) => {
-      if (rest) output.push(rest);
-      resolve(code);
-    });
-  });
-  const admin = await openAdmin(system);
+  let exitCode: number | null;
   try {
-    await admin.remove(queue);
+    if (role === 'worker') await fill(system, queue, tasks, inFlight);
+    exitCode = await new Promise<number | null>((resolve, reject) => {
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      let rest = '';
+      proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        const lines = (rest + chunk).split('\n');
+        rest = lines.pop() ?? '';
+        output.push(...lines);
+      });
+      proc.on('error', reject);
+      proc.on('close', (code) => {
+        if (rest) output.push(rest);
+        resolve(code);
+      });
+    });
   } finally {
-    await admin.close();
+    // Whatever happened, filling included: the queue goes.
+    const admin = await openAdmin(system);
+    try {
+      await admin.remove(queue);
+    } finally {
+      await admin.close();
+    }
   }
   const result = output.find((line) => line.startsWith('RESULT '));
   if (exitCode !== 0 || !result) throw new Error(`${system}: the ${role} exited with ${exitCode}`);
