@@ -3,15 +3,15 @@
  * taskq: the same publish loop (window of 1,000, then waitForConfirms) sends
  * several message shapes (the raw bench's minimal body, taskq's envelope
  * versions 1 to 3, with or without `mandatory` and the two `x-taskq-*`
- * headers taskq 0.1 sent), and reports the rate, the producer's CPU per message
+ * headers taskq 0.1 sent, a trace context in the body or in a header), and reports the rate, the producer's CPU per message
  * and the broker's (beam.smp) CPU per message. Rounds alternate the shapes so
  * that drift of a shared machine hits them alike.
  *
- *   node bench/dist/tools/wire-format.js [messages=50000] [rounds=3]
+ *   node bench/dist/tools/wire-format.js [messages=50000] [rounds=3] [shape name part]
  *
  * Each shape gets its own `bench-<uuid>` queue, deleted afterwards.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import amqp, { type Options } from 'amqplib';
 import { now, withTimeout } from '../clock.js';
 import { AMQP_URL } from '../config.js';
@@ -32,6 +32,11 @@ interface Shape {
    * default exchange): the other way RabbitMQ offers to keep a message a deleted queue would otherwise lose.
    */
   readonly viaExchange?: boolean;
+  /**
+   * A W3C trace context (a `traceparent`, as a traced submit carries): in the body's `trace` field, as taskq sends it,
+   * or in a message header instead.
+   */
+  readonly trace?: 'body' | 'header';
 }
 
 /** The raw bench's body: the task name and its arguments. */
@@ -78,20 +83,46 @@ const SHAPES: readonly Shape[] = [
     contentType: false,
     viaExchange: true,
   },
+  {
+    name: 'v3, trace context in the body (taskq traced)',
+    body: envelopeV3,
+    headers: false,
+    mandatory: false,
+    contentType: false,
+    viaExchange: true,
+    trace: 'body',
+  },
+  {
+    name: 'v3, trace context in a header',
+    body: envelopeV3,
+    headers: false,
+    mandatory: false,
+    contentType: false,
+    viaExchange: true,
+    trace: 'header',
+  },
 ];
+
+/** A sampled W3C `traceparent` with random ids, as a traced submit writes it. */
+function traceparent(): string {
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+}
 
 const WINDOW = 1_000;
 
 function message(shape: Shape): { body: Buffer; options: Options.Publish } {
   const id = randomUUID();
+  const body = shape.body(id, now()) as Record<string, unknown>;
+  if (shape.trace === 'body') body.trace = { traceparent: traceparent() };
   return {
-    body: Buffer.from(JSON.stringify(shape.body(id, now()))),
+    body: Buffer.from(JSON.stringify(body)),
     options: {
       persistent: true,
       messageId: id,
       ...(shape.contentType ? { contentType: 'application/json' } : {}),
       ...(shape.mandatory ? { mandatory: true } : {}),
       ...(shape.headers ? { headers: { 'x-taskq-task': 'bench.add', 'x-taskq-attempt': 1 } } : {}),
+      ...(shape.trace === 'header' ? { headers: { 'taskq-traceparent': traceparent() } } : {}),
     },
   };
 }
@@ -148,10 +179,14 @@ async function main(): Promise<void> {
   const count = Number(process.argv[2] ?? 50_000);
   const rounds = Number(process.argv[3] ?? 3);
   if (!(count > 0 && count <= 1_000_000 && rounds >= 1 && rounds <= 20))
-    throw new Error('usage: wire-format [messages 1..1e6] [rounds 1..20]');
-  const samples = new Map<string, Sample[]>(SHAPES.map((s) => [s.name, []]));
+    throw new Error('usage: wire-format [messages 1..1e6] [rounds 1..20] [shape name part]');
+  // An optional third argument keeps the shapes whose name contains it ("v3").
+  const only = process.argv[4];
+  const shapes = only === undefined ? SHAPES : SHAPES.filter((s) => s.name.includes(only));
+  if (shapes.length === 0) throw new Error(`no message shape's name contains "${only}"`);
+  const samples = new Map<string, Sample[]>(shapes.map((s) => [s.name, []]));
   for (let round = 1; round <= rounds; round++) {
-    for (const shape of SHAPES) {
+    for (const shape of shapes) {
       const sample = await measure(shape, count);
       samples.get(shape.name)?.push(sample);
       process.stderr.write(`round ${round}: ${shape.name}: ${Math.round(sample.rate)}/s\n`);
@@ -162,7 +197,7 @@ async function main(): Promise<void> {
     const mid = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
     return `${mid.toFixed(digits)} (${(sorted[0] ?? 0).toFixed(digits)}–${(sorted[sorted.length - 1] ?? 0).toFixed(digits)})`;
   };
-  const rows = SHAPES.map((shape) => {
+  const rows = shapes.map((shape) => {
     const s = samples.get(shape.name) ?? [];
     const broker = s.map((x) => x.brokerUs).filter((x): x is number => x !== undefined);
     return [
