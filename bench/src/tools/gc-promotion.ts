@@ -4,9 +4,12 @@
  * can be measured without timing anything:
  *
  *   node bench/dist/tools/gc-promotion.js [--role producer|worker] [--systems raw,taskq-amqp] [--tasks 100000]
- *                                         [--in-flight 1000] [--runs 2]
+ *                                         [--in-flight 1000] [--runs 2] [--cpu-prof <dir>]
  *
- * Per run it prints the child's tasks per second (as information only), the bytes it allocated per task, its
+ * With `--cpu-prof`, each child also writes a CPU profile into that folder (read it with profile-top.js).
+ *
+ * Per run it prints the child's tasks per second (as information only), its CPU time per task (the worker's from its
+ * first task on), the bytes it allocated per task, its
  * scavenges and their summed pause, the bytes scavenges promoted to the old generation, and its mark-compacts. An
  * object still alive at two scavenges in a row is promoted; a mark-compact later collects it, pausing the process.
  * With 1,000 submits in flight, each confirmed in tens of milliseconds, or an attempt that ends as soon as it starts,
@@ -67,34 +70,49 @@ function sumGc(lines: readonly string[]): GcSums {
 
 type Role = 'producer' | 'worker';
 
-/** The producer child: submits `tasks` with `inFlight` in flight, prints `RESULT <tasks/s>`. */
+/** `RESULT <tasks/s> <CPU µs per task>`, what a child prints last. */
+function report(tasks: number, seconds: number, cpu: NodeJS.CpuUsage): void {
+  process.stdout.write(`RESULT ${Math.round(tasks / seconds)} ${((cpu.user + cpu.system) / tasks).toFixed(1)}\n`);
+}
+
+/** The producer child: submits `tasks` with `inFlight` in flight. */
 async function produce(system: SystemName, queue: string, tasks: number, inFlight: number): Promise<void> {
   const driver = await loadDriver(system);
   const producer = await driver.openProducer(queue);
   const started = now();
+  const cpu = process.cpuUsage();
   await drive(producer, { kind: 'concurrent', inFlight }, tasks, () => {});
+  const used = process.cpuUsage(cpu);
   const seconds = (now() - started) / 1000;
   await producer.close();
-  process.stdout.write(`RESULT ${Math.round(tasks / seconds)}\n`);
+  report(tasks, seconds, used);
 }
 
-/** The worker child: consumes the `tasks` waiting in `queue`, prints `RESULT <tasks/s>`. */
+/**
+ * The worker child: consumes the `tasks` waiting in `queue`. Its CPU per task is the worker's alone, with no
+ * producer or backlog growing beside it (the queue is full from the start).
+ */
 async function consume(system: SystemName, queue: string, tasks: number): Promise<void> {
   const driver = await loadDriver(system);
   let done = 0;
   let started = 0;
+  let cpu = process.cpuUsage();
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
     finish = resolve;
   });
   const consumer = await driver.startConsumer(queue, CONCURRENCY, () => {
-    if (done++ === 0) started = now();
+    if (done++ === 0) {
+      started = now();
+      cpu = process.cpuUsage();
+    }
     if (done === tasks) finish();
   });
   await finished;
+  const used = process.cpuUsage(cpu);
   const seconds = (now() - started) / 1000;
   await consumer.stop();
-  process.stdout.write(`RESULT ${Math.round(tasks / seconds)}\n`);
+  report(tasks, seconds, used);
 }
 
 /** Fills `queue` with `tasks` tasks for the worker child, from this process (not measured). */
@@ -113,10 +131,12 @@ async function runChild(
   system: SystemName,
   tasks: number,
   inFlight: number,
-): Promise<{ perSecond: number; gc: GcSums }> {
+  profileDir: string | undefined,
+): Promise<{ perSecond: number; cpuUs: number; gc: GcSums }> {
   const queue = `bench-gc-${randomUUID()}`;
   const script = fileURLToPath(import.meta.url);
-  const args = ['--trace-gc-nvp', script, '--child', system, '--role', role, '--queue', queue];
+  const args = ['--trace-gc-nvp', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  args.push(script, '--child', system, '--role', role, '--queue', queue);
   args.push('--tasks', String(tasks), '--in-flight', String(inFlight));
   const output: string[] = [];
   let exitCode: number | null;
@@ -147,7 +167,8 @@ async function runChild(
   }
   const result = output.find((line) => line.startsWith('RESULT '));
   if (exitCode !== 0 || !result) throw new Error(`${system}: the ${role} exited with ${exitCode}`);
-  return { perSecond: Number(result.slice('RESULT '.length)), gc: sumGc(output) };
+  const [perSecond, cpuUs] = result.slice('RESULT '.length).split(' ').map(Number);
+  return { perSecond: perSecond ?? Number.NaN, cpuUs: cpuUs ?? Number.NaN, gc: sumGc(output) };
 }
 
 function isSystem(value: string): value is SystemName {
@@ -164,6 +185,7 @@ async function main(): Promise<void> {
       tasks: { type: 'string', default: '100000' },
       'in-flight': { type: 'string', default: '1000' },
       runs: { type: 'string', default: '2' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const tasks = positiveInteger('--tasks', values.tasks);
@@ -185,15 +207,15 @@ async function main(): Promise<void> {
       : `a worker (concurrency ${CONCURRENCY}) running ${tasks} tasks waiting in its queue, per run:`,
   );
   console.log(
-    `| system | run | ${role === 'producer' ? 'submits' : 'tasks'}/s | allocated KB per task | scavenges | scavenge pause ms | promoted MB | mark-compacts | their pause ms |`,
+    `| system | run | ${role === 'producer' ? 'submits' : 'tasks'}/s | CPU µs per task | allocated KB per task | scavenges | scavenge pause ms | promoted MB | mark-compacts | their pause ms |`,
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (let run = 1; run <= runs; run++) {
     for (const system of systems as SystemName[]) {
-      const { perSecond, gc } = await runChild(role, system, tasks, inFlight);
+      const { perSecond, cpuUs, gc } = await runChild(role, system, tasks, inFlight, values['cpu-prof']);
       const perTask = (gc.allocatedBytes / tasks / 1024).toFixed(2);
       console.log(
-        `| ${system} | ${run} | ${perSecond} | ${perTask} | ${gc.scavenges} | ${gc.scavengeMs.toFixed(0)} | ${mb(gc.promotedBytes)} | ${gc.markCompacts} | ${gc.markCompactMs.toFixed(0)} |`,
+        `| ${system} | ${run} | ${perSecond} | ${cpuUs} | ${perTask} | ${gc.scavenges} | ${gc.scavengeMs.toFixed(0)} | ${mb(gc.promotedBytes)} | ${gc.markCompacts} | ${gc.markCompactMs.toFixed(0)} |`,
       );
     }
   }
