@@ -26,6 +26,8 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { installOtelSdk } from '../scenarios/otel-sdk.js';
+import { median } from '../stats.js';
+import { renderTable } from '../table.js';
 import { positiveInteger } from './options.js';
 
 const IN_FLIGHT = 1000;
@@ -33,47 +35,42 @@ const CONCURRENCY = 100;
 /** How long a submit waits for its confirm: 1,000 in flight at about 12,000 traced submits per second. */
 const CONFIRM_MS = 80;
 
-type Variant =
-  | 'producer-off'
-  | 'producer-span'
-  | 'producer-span-context'
-  | 'worker-off'
-  | 'worker-metrics'
-  | 'worker-span'
-  | 'worker-span-context'
-  | 'worker-all';
+const VARIANTS = [
+  'producer-off',
+  'producer-span',
+  'producer-span-context',
+  'worker-off',
+  'worker-metrics',
+  'worker-span',
+  'worker-span-context',
+  'worker-all',
+] as const;
+type Variant = (typeof VARIANTS)[number];
+
+function isVariant(value: string | undefined): value is Variant {
+  return (VARIANTS as readonly (string | undefined)[]).includes(value);
+}
 
 /** Task ids made before the clock starts (an id is taskq's, not the SDK's, work). */
 const ids = Array.from({ length: IN_FLIGHT }, () => randomUUID());
 
-/** A submit span's attributes, as a literal: the cheapest way to build them. */
-function producerAttributes(id: string): Attributes {
-  return {
+/** A span's attributes, as a literal (the cheapest way to build them); an attempt's add its attempt numbers. */
+function spanAttributes(operation: 'send' | 'process', id: string): Attributes {
+  const attributes: Attributes = {
     'messaging.system': 'rabbitmq',
     'messaging.destination.name': 'taskq.q.bench',
     'taskq.queue': 'bench',
     'messaging.rabbitmq.destination.routing_key': 'taskq.q.bench',
-    'messaging.operation.type': 'send',
-    'messaging.operation.name': 'send',
+    'messaging.operation.type': operation,
+    'messaging.operation.name': operation,
     'messaging.message.id': id,
     'taskq.task.name': 'bench#add',
   };
-}
-
-/** An attempt span's attributes. */
-function processAttributes(id: string): Attributes {
-  return {
-    'messaging.system': 'rabbitmq',
-    'messaging.destination.name': 'taskq.q.bench',
-    'taskq.queue': 'bench',
-    'messaging.rabbitmq.destination.routing_key': 'taskq.q.bench',
-    'messaging.operation.type': 'process',
-    'messaging.operation.name': 'process',
-    'messaging.message.id': id,
-    'taskq.task.name': 'bench#add',
-    'taskq.task.attempt': 1,
-    'taskq.task.max_attempts': 3,
-  };
+  if (operation === 'process') {
+    attributes['taskq.task.attempt'] = 1;
+    attributes['taskq.task.max_attempts'] = 3;
+  }
+  return attributes;
 }
 
 const SERIES: Attributes = {
@@ -107,7 +104,7 @@ async function produce(tasks: number, variant: Variant, carriers: Array<Record<s
       const parent = context.active();
       const s = tracer.startSpan(
         'send bench',
-        { kind: SpanKind.PRODUCER, attributes: producerAttributes(ids[n % ids.length] as string) },
+        { kind: SpanKind.PRODUCER, attributes: spanAttributes('send', ids[n % ids.length] as string) },
         parent,
       );
       const ctx = trace.setSpan(parent, s);
@@ -142,7 +139,7 @@ async function work(tasks: number, variant: Variant, carriers: ReadonlyArray<Rec
         'process bench',
         {
           kind: SpanKind.CONSUMER,
-          attributes: processAttributes(ids[n % ids.length] as string),
+          attributes: spanAttributes('process', ids[n % ids.length] as string),
           links: created ? [{ context: created }] : [],
         },
         extracted,
@@ -186,16 +183,12 @@ function runChild(variant: Variant, tasks: number, sampleRatio: number | undefin
   });
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') {
-    await child(args[1] as Variant, Number(args[2]), args[3] ? Number(args[3]) : undefined);
+    const variant = args[1];
+    if (!isVariant(variant)) throw new Error(`unknown variant ${variant}`);
+    await child(variant, Number(args[2]), args[3] ? Number(args[3]) : undefined);
     return;
   }
   const at = args.indexOf('--sample');
@@ -208,32 +201,21 @@ async function main(): Promise<void> {
   }
   const tasks = args[0] === undefined ? 100_000 : positiveInteger('tasks', args[0]);
   const rounds = args[1] === undefined ? 3 : positiveInteger('rounds', args[1]);
-  const variants: Variant[] = [
-    'producer-off',
-    'producer-span',
-    'producer-span-context',
-    'worker-off',
-    'worker-metrics',
-    'worker-span',
-    'worker-span-context',
-    'worker-all',
-  ];
-  const results = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+  const results = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
   for (let round = 0; round < rounds; round++)
-    for (const variant of variants) results.get(variant)?.push(await runChild(variant, tasks, sampleRatio));
+    for (const variant of VARIANTS) results.get(variant)?.push(await runChild(variant, tasks, sampleRatio));
   const off = (role: 'producer' | 'worker') => median(results.get(`${role}-off`) ?? []);
   const sampling =
     sampleRatio === undefined ? 'every span sampled' : `${sampleRatio} of the traces sampled at the root`;
   console.log(
     `${tasks} tasks per child, ${rounds} rounds, ${sampling}; CPU µs per task, median; "extra" is over the same role with nothing on`,
   );
-  console.log('| role: calls | µs per task | extra |');
-  console.log('|---|---:|---:|');
-  for (const variant of variants) {
+  const rows = VARIANTS.map((variant) => {
     const value = median(results.get(variant) ?? []);
     const role = variant.startsWith('producer') ? 'producer' : 'worker';
-    console.log(`| ${variant} | ${value.toFixed(1)} | ${(value - off(role)).toFixed(1)} |`);
-  }
+    return [variant, value.toFixed(1), (value - off(role)).toFixed(1)];
+  });
+  console.log(renderTable(['role: calls', 'µs per task', 'extra'], rows));
 }
 
 await main();
